@@ -1,0 +1,383 @@
+//! The one typed configuration, read from TOML. Every field has a default.
+//!
+//! Parsing is pure (text in, [`Config`] or a located [`ConfigError`] out); the engine
+//! reads the file.
+
+use crate::item::Class;
+use crate::schedule::ClockTime;
+use crate::triage::Triager;
+use jiff::SignedDuration;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// Everything a user can configure. See `docs/configuration.md`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Session lengths and check-in slots.
+    pub session: SessionConfig,
+    /// How items are classed.
+    pub triage: TriageConfig,
+    /// How long each class may wait for a reply.
+    pub response_windows: ResponseWindows,
+    /// The weekly goal.
+    pub stats: StatsConfig,
+    /// Desktop notifications.
+    pub notifications: NotificationsConfig,
+}
+
+/// Session defaults.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SessionConfig {
+    /// Length of a session started without `--for` or `--until`.
+    pub default_length: Length,
+    /// Local times of day at which a running session checks in, e.g. `["11:00", "14:00"]`.
+    pub check_in_slots: Vec<ClockTime>,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            default_length: Length(SignedDuration::from_mins(50)),
+            check_in_slots: Vec::new(),
+        }
+    }
+}
+
+/// Triage rules.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TriageConfig {
+    /// Senders whose items get `vip_class`.
+    pub vip_senders: Vec<String>,
+    /// The class of a VIP's items.
+    pub vip_class: Class,
+    /// Sources whose declared urgency is trusted; `"*"` trusts every source.
+    pub trusted_urgency_sources: Vec<String>,
+    /// The user's own rules, tried in order before the built-in ones.
+    pub rules: Vec<RuleConfig>,
+    /// Whether the built-in keyword rules apply after the user's.
+    pub builtin_rules: bool,
+    /// More phrases that, alone, make a message a pre-ping.
+    pub pre_ping_phrases: Vec<String>,
+    /// The user's names, so "hi Alice" still reads as a pre-ping.
+    pub my_names: Vec<String>,
+    /// The class of an item no rule matched.
+    pub default_class: Class,
+}
+
+impl Default for TriageConfig {
+    fn default() -> Self {
+        TriageConfig {
+            vip_senders: Vec::new(),
+            vip_class: Class::Blocker,
+            trusted_urgency_sources: vec!["*".into()],
+            rules: Vec::new(),
+            builtin_rules: true,
+            pre_ping_phrases: Vec::new(),
+            my_names: Vec::new(),
+            default_class: Class::Update,
+        }
+    }
+}
+
+/// One triage rule: every condition it sets must hold.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleConfig {
+    /// A name shown in the digest's "why".
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The class the rule assigns.
+    pub class: Class,
+    /// Whole words or phrases, any of which matches (case-insensitive).
+    #[serde(default)]
+    pub keywords: Vec<String>,
+    /// A regular expression over title and body (case-insensitive).
+    #[serde(default)]
+    pub pattern: Option<String>,
+    /// The source must be this one.
+    #[serde(default)]
+    pub source: Option<String>,
+    /// The sender must be this one.
+    #[serde(default)]
+    pub sender: Option<String>,
+    /// The channel must be this one.
+    #[serde(default)]
+    pub channel: Option<String>,
+}
+
+/// Reply-by windows per class: an item's reply-by is its arrival plus its window.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ResponseWindows {
+    /// Default 15 minutes.
+    pub emergency: Length,
+    /// Default 4 hours.
+    pub blocker: Length,
+    /// Default 24 hours.
+    pub update: Length,
+    /// Default 48 hours.
+    pub strategic: Length,
+    /// Default 24 hours.
+    pub pre_ping: Length,
+}
+
+impl Default for ResponseWindows {
+    fn default() -> Self {
+        ResponseWindows {
+            emergency: Length(SignedDuration::from_mins(15)),
+            blocker: Length(SignedDuration::from_hours(4)),
+            update: Length(SignedDuration::from_hours(24)),
+            strategic: Length(SignedDuration::from_hours(48)),
+            pre_ping: Length(SignedDuration::from_hours(24)),
+        }
+    }
+}
+
+impl ResponseWindows {
+    /// The window of one class.
+    pub fn for_class(&self, class: Class) -> SignedDuration {
+        match class {
+            Class::Emergency => self.emergency.0,
+            Class::Blocker => self.blocker.0,
+            Class::Update => self.update.0,
+            Class::Strategic => self.strategic.0,
+            Class::PrePing => self.pre_ping.0,
+        }
+    }
+}
+
+/// Weekly statistics.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StatsConfig {
+    /// Focus hours a week the user aims for.
+    pub weekly_goal_hours: f64,
+}
+
+impl Default for StatsConfig {
+    fn default() -> Self {
+        StatsConfig { weekly_goal_hours: 15.0 }
+    }
+}
+
+/// Desktop notifications.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NotificationsConfig {
+    /// Send breakthrough, check-in and outside-session notifications to the desktop.
+    pub enabled: bool,
+}
+
+impl Default for NotificationsConfig {
+    fn default() -> Self {
+        NotificationsConfig { enabled: true }
+    }
+}
+
+/// A positive length of time, written like `"50m"`, `"1h30m"` or `"4h"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Length(pub SignedDuration);
+
+impl FromStr for Length {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let duration: SignedDuration = text
+            .trim()
+            .parse()
+            .map_err(|_| format!("{text:?} is not a length of time; write it like \"90m\", \"2h\" or \"1h30m\""))?;
+        if duration <= SignedDuration::ZERO {
+            return Err(format!("{text:?} must be longer than zero"));
+        }
+        Ok(Length(duration))
+    }
+}
+
+impl TryFrom<String> for Length {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        text.parse()
+    }
+}
+
+impl From<Length> for String {
+    fn from(length: Length) -> Self {
+        length.to_string()
+    }
+}
+
+impl fmt::Display for Length {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:#}", self.0)
+    }
+}
+
+/// A configuration that could not be used, located by key and line.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{}{message}", location(.key, .line, .column))]
+pub struct ConfigError {
+    /// The dotted key, e.g. `session.check_in_slots[1]`, when known.
+    pub key: Option<String>,
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// 1-based column, when known.
+    pub column: Option<usize>,
+    /// What is wrong.
+    pub message: String,
+}
+
+fn location(key: &Option<String>, line: &Option<usize>, column: &Option<usize>) -> String {
+    let mut out = String::new();
+    if let Some(line) = line {
+        out.push_str(&format!("line {line}"));
+        if let Some(column) = column {
+            out.push_str(&format!(", column {column}"));
+        }
+        out.push_str(": ");
+    }
+    if let Some(key) = key {
+        out.push_str(&format!("{key}: "));
+    }
+    out
+}
+
+fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+impl Config {
+    /// Parses and validates a TOML document.
+    pub fn from_toml_str(text: &str) -> Result<Config, ConfigError> {
+        let deserializer = toml::Deserializer::parse(text).map_err(|e| toml_error(text, &e, None))?;
+        let config: Config = serde_path_to_error::deserialize(deserializer).map_err(|e| {
+            let key = e.path().to_string();
+            let key = (key != ".").then_some(key);
+            toml_error(text, e.inner(), key)
+        })?;
+        config.validate(text)?;
+        Ok(config)
+    }
+
+    fn validate(&self, text: &str) -> Result<(), ConfigError> {
+        let plain = |key: &str, message: String| {
+            let line = find_key_line(text, key.rsplit('.').next().unwrap_or(key));
+            ConfigError { key: Some(key.to_owned()), line, column: None, message }
+        };
+        if self.session.default_length.0 > crate::session::MAX_SESSION {
+            return Err(plain("session.default_length", "must be at most 12h".into()));
+        }
+        let goal = self.stats.weekly_goal_hours;
+        if !(0.0..=168.0).contains(&goal) {
+            return Err(plain("stats.weekly_goal_hours", format!("{goal} is not between 0 and 168 hours")));
+        }
+        Triager::new(&self.triage).map_err(|e| {
+            let mut err = plain(&format!("triage.rules[{}]", e.index), e.message.clone());
+            err.line = nth_rule_line(text, e.index);
+            err
+        })?;
+        Ok(())
+    }
+}
+
+fn toml_error(text: &str, error: &toml::de::Error, key: Option<String>) -> ConfigError {
+    let (line, column) = match error.span() {
+        Some(span) => {
+            let (l, c) = line_and_column(text, span.start);
+            (Some(l), Some(c))
+        }
+        None => (None, None),
+    };
+    ConfigError { key, line, column, message: error.message().trim().to_owned() }
+}
+
+fn find_key_line(text: &str, key: &str) -> Option<usize> {
+    text.lines()
+        .position(|l| l.trim_start().starts_with(key) && l.contains('='))
+        .map(|i| i + 1)
+}
+
+fn nth_rule_line(text: &str, index: usize) -> Option<usize> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| l.trim() == "[[triage.rules]]")
+        .nth(index)
+        .map(|(i, _)| i + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_file_is_all_defaults() {
+        assert_eq!(Config::from_toml_str("").expect("empty parses"), Config::default());
+    }
+
+    #[test]
+    fn unknown_keys_are_reported_with_key_and_line() {
+        let err = Config::from_toml_str("[session]\ndefault_length = \"50m\"\nlenght = 3\n").expect_err("unknown key");
+        assert_eq!(err.line, Some(3), "{err}");
+        assert!(err.message.contains("unknown field `lenght`"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let err = Config::from_toml_str("[session]\ncheck_in_slots = [\"11:00\", \"25:00\"]\n").expect_err("bad slot");
+        assert_eq!(err.key.as_deref(), Some("session.check_in_slots[1]"), "{err}");
+        assert_eq!(err.line, Some(2));
+        assert!(err.to_string().contains("25:00"), "{err}");
+
+        let err = Config::from_toml_str("[response_windows]\nblocker = \"soon\"\n").expect_err("bad length");
+        assert_eq!(err.key.as_deref(), Some("response_windows.blocker"), "{err}");
+        assert!(err.to_string().starts_with("line 2, column 11: response_windows.blocker: "), "{err}");
+    }
+
+    #[test]
+    fn toml_syntax_errors_have_a_line() {
+        let err = Config::from_toml_str("[session\n").expect_err("syntax");
+        assert_eq!(err.line, Some(1), "{err}");
+    }
+
+    #[test]
+    fn out_of_range_values_are_refused() {
+        let err = Config::from_toml_str("[stats]\nweekly_goal_hours = 200\n").expect_err("goal");
+        assert_eq!(err.key.as_deref(), Some("stats.weekly_goal_hours"));
+        assert_eq!(err.line, Some(2));
+        let err = Config::from_toml_str("[session]\ndefault_length = \"13h\"\n").expect_err("too long");
+        assert!(err.to_string().contains("at most 12h"), "{err}");
+        let err = Config::from_toml_str("[response_windows]\nupdate = \"0m\"\n").expect_err("zero");
+        assert!(err.to_string().contains("longer than zero"), "{err}");
+    }
+
+    #[test]
+    fn a_full_config_round_trips() {
+        let text = r#"
+            [session]
+            default_length = "1h 30m"
+            check_in_slots = ["11:00", "14:00", "16:30"]
+            [triage]
+            vip_senders = ["ceo"]
+            [[triage.rules]]
+            class = "emergency"
+            keywords = ["pager"]
+            [response_windows]
+            blocker = "2h"
+            [stats]
+            weekly_goal_hours = 12.5
+        "#;
+        let config = Config::from_toml_str(text).expect("parses");
+        assert_eq!(config.session.default_length.0, SignedDuration::from_mins(90));
+        assert_eq!(config.session.check_in_slots.len(), 3);
+        let again = toml::to_string(&config).expect("serializes");
+        assert_eq!(Config::from_toml_str(&again).expect("re-parses"), config);
+    }
+}

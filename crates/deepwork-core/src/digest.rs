@@ -1,0 +1,228 @@
+//! The check-in digest: held items grouped by class, then by reply-by time.
+
+use crate::config::ResponseWindows;
+use crate::item::{Class, Disposition, ItemId, SessionId};
+use crate::session::ClassCounts;
+use crate::triage::Reason;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// Identifies a delivered digest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct DigestId(pub i64);
+
+/// An item as the store keeps it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemRecord {
+    /// Its id.
+    pub id: ItemId,
+    /// The session it arrived in, if any.
+    pub session: Option<SessionId>,
+    /// When it arrived.
+    pub received_at: Timestamp,
+    /// Where it came from.
+    pub source: String,
+    /// Who sent it.
+    pub sender: String,
+    /// The channel or room.
+    pub channel: Option<String>,
+    /// Its title.
+    pub title: String,
+    /// Its body.
+    pub body: Option<String>,
+    /// Its link.
+    pub url: Option<String>,
+    /// Its class.
+    pub class: Class,
+    /// Why it got that class.
+    pub reason: Reason,
+    /// What happened to it.
+    pub disposition: Disposition,
+    /// The digest that delivered it.
+    pub digest: Option<DigestId>,
+    /// When the user marked it done.
+    pub done_at: Option<Timestamp>,
+}
+
+/// One item in a digest, as shown to the user.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DigestEntry {
+    /// Its id (for `deepwork done`).
+    pub id: ItemId,
+    /// Who sent it.
+    pub sender: String,
+    /// Where it came from.
+    pub source: String,
+    /// The channel or room.
+    pub channel: Option<String>,
+    /// Its title.
+    pub title: String,
+    /// The start of its body, on one line.
+    pub snippet: Option<String>,
+    /// A link back to it.
+    pub url: Option<String>,
+    /// When it arrived.
+    pub received_at: Timestamp,
+    /// When it should be answered by, from the response matrix.
+    pub reply_by: Timestamp,
+    /// Why it was classed so, readable.
+    pub why: String,
+    /// Why it was classed so, typed.
+    pub reason: Reason,
+    /// Whether the user marked it done.
+    pub done: bool,
+}
+
+/// The items of one class.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DigestGroup {
+    /// The class.
+    pub class: Class,
+    /// Its items, soonest reply-by first.
+    pub items: Vec<DigestEntry>,
+}
+
+/// A delivered digest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Digest {
+    /// Its id.
+    pub id: DigestId,
+    /// The session it belongs to.
+    pub session: SessionId,
+    /// When it was delivered.
+    pub delivered_at: Timestamp,
+    /// Items per class.
+    pub counts: ClassCounts,
+    /// "9 held: 1 blocker, 6 updates, 2 pre-pings".
+    pub summary: String,
+    /// The items, most urgent class first.
+    pub groups: Vec<DigestGroup>,
+}
+
+/// Longest snippet shown, in characters.
+pub const SNIPPET_CHARS: usize = 160;
+
+/// Builds a digest from its held items.
+pub fn build_digest(
+    id: DigestId,
+    session: SessionId,
+    delivered_at: Timestamp,
+    items: Vec<ItemRecord>,
+    windows: &ResponseWindows,
+) -> Digest {
+    let counts = ClassCounts::of(items.iter().map(|i| i.class));
+    let mut entries: Vec<(Class, DigestEntry)> = items
+        .into_iter()
+        .map(|item| {
+            let reply_by = item
+                .received_at
+                .saturating_add(windows.for_class(item.class))
+                .unwrap_or(Timestamp::MAX);
+            (
+                item.class,
+                DigestEntry {
+                    id: item.id,
+                    snippet: item.body.as_deref().and_then(snippet),
+                    why: item.reason.to_string(),
+                    reason: item.reason,
+                    sender: item.sender,
+                    source: item.source,
+                    channel: item.channel,
+                    title: item.title,
+                    url: item.url,
+                    received_at: item.received_at,
+                    reply_by,
+                    done: item.done_at.is_some(),
+                },
+            )
+        })
+        .collect();
+    entries.sort_by(|(ca, a), (cb, b)| (ca, a.reply_by, a.id).cmp(&(cb, b.reply_by, b.id)));
+    let mut groups: Vec<DigestGroup> = Vec::new();
+    for (class, entry) in entries {
+        match groups.last_mut() {
+            Some(group) if group.class == class => group.items.push(entry),
+            _ => groups.push(DigestGroup { class, items: vec![entry] }),
+        }
+    }
+    Digest { id, session, delivered_at, summary: counts.summary(), counts, groups }
+}
+
+/// The body on one line, shortened; `None` when it has no text.
+pub fn snippet(body: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut chars = 0;
+    for word in body.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+            chars += 1;
+        }
+        for c in word.chars().filter(|c| !c.is_control()) {
+            if chars == SNIPPET_CHARS {
+                out.push('…');
+                return Some(out);
+            }
+            out.push(c);
+            chars += 1;
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::SignedDuration;
+
+    fn record(id: i64, class: Class, minute: i64) -> ItemRecord {
+        ItemRecord {
+            id: ItemId(id),
+            session: Some(SessionId(1)),
+            received_at: Timestamp::from_second(1_800_000_000 + minute * 60).expect("in range"),
+            source: "slack".into(),
+            sender: "bob".into(),
+            channel: None,
+            title: format!("item {id}"),
+            body: Some("  first line\n\tsecond\u{7} line ".into()),
+            url: None,
+            class,
+            reason: Reason::Default,
+            disposition: Disposition::Held,
+            digest: None,
+            done_at: None,
+        }
+    }
+
+    #[test]
+    fn groups_by_class_then_reply_by() {
+        let items = vec![
+            record(1, Class::Update, 0),
+            record(2, Class::Blocker, 10),
+            record(3, Class::Update, 5),
+            record(4, Class::Blocker, 1),
+            record(5, Class::PrePing, 2),
+        ];
+        let windows = ResponseWindows::default();
+        let digest = build_digest(DigestId(1), SessionId(1), Timestamp::UNIX_EPOCH, items, &windows);
+        let layout: Vec<(Class, Vec<i64>)> = digest
+            .groups
+            .iter()
+            .map(|g| (g.class, g.items.iter().map(|i| i.id.0).collect()))
+            .collect();
+        assert_eq!(layout, vec![(Class::Blocker, vec![4, 2]), (Class::Update, vec![1, 3]), (Class::PrePing, vec![5])]);
+        assert_eq!(digest.summary, "5 held: 2 blockers, 2 updates, 1 pre-ping");
+        let first = &digest.groups[0].items[0];
+        assert_eq!(first.reply_by.duration_since(first.received_at), SignedDuration::from_hours(4));
+        assert_eq!(first.snippet.as_deref(), Some("first line second line"));
+    }
+
+    #[test]
+    fn snippets_are_bounded() {
+        let long = "word ".repeat(100);
+        let cut = snippet(&long).expect("has text");
+        assert_eq!(cut.chars().count(), SNIPPET_CHARS + 1);
+        assert!(cut.ends_with('…'));
+        assert_eq!(snippet(" \n\t "), None);
+    }
+}

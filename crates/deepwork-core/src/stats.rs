@@ -1,0 +1,396 @@
+//! Weekly focus statistics: a pure function over session and item rows.
+//!
+//! A session's focus time is split across the local days (and weeks) it spans; its
+//! count, length, stops and items belong to the week it started in.
+
+use crate::item::{Class, Disposition, SessionId};
+use jiff::civil::{Date, ISOWeekDate, Weekday};
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp, ToSpan};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+
+/// Knowledge workers' average weekly deep focus, the reference line.
+pub const REFERENCE_HOURS: f64 = 11.7;
+/// The focus an interruption costs to recover from.
+pub const RECOVERY_PER_INTERRUPTION: SignedDuration = SignedDuration::from_mins(23);
+/// Arrivals this close together count as one interruption avoided.
+pub const SAME_INTERRUPTION_WINDOW: SignedDuration = SignedDuration::from_mins(2);
+
+/// An ISO week, written `2026-W48`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct IsoWeek(ISOWeekDate);
+
+impl IsoWeek {
+    /// The week containing `date`.
+    pub fn containing(date: Date) -> Self {
+        let iso = date.iso_week_date();
+        IsoWeek(ISOWeekDate::new(iso.year(), iso.week(), Weekday::Monday).unwrap_or(iso))
+    }
+
+    /// The week containing `at` in `tz`.
+    pub fn at(at: Timestamp, tz: &TimeZone) -> Self {
+        IsoWeek::containing(at.to_zoned(tz.clone()).date())
+    }
+
+    /// Its Monday.
+    pub fn monday(self) -> Date {
+        self.0.date()
+    }
+
+    /// The week before.
+    pub fn previous(self) -> Self {
+        IsoWeek::containing(self.monday().checked_sub(7.days()).unwrap_or(self.monday()))
+    }
+
+    /// Its seven days.
+    pub fn days(self) -> impl Iterator<Item = Date> {
+        let monday = self.monday();
+        (0..7).map(move |n| monday.checked_add(n.days()).unwrap_or(monday))
+    }
+}
+
+impl FromStr for IsoWeek {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let bad = || format!("{text:?} is not an ISO week; write it like \"2026-W48\"");
+        let (year, week) = text.trim().split_once("-W").ok_or_else(bad)?;
+        let year: i16 = year.parse().map_err(|_| bad())?;
+        let week: i8 = week.parse().map_err(|_| bad())?;
+        ISOWeekDate::new(year, week, Weekday::Monday).map(IsoWeek).map_err(|_| bad())
+    }
+}
+
+impl TryFrom<String> for IsoWeek {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        text.parse()
+    }
+}
+
+impl From<IsoWeek> for String {
+    fn from(week: IsoWeek) -> Self {
+        week.to_string()
+    }
+}
+
+impl fmt::Display for IsoWeek {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:04}-W{:02}", self.0.year(), self.0.week())
+    }
+}
+
+/// A session as the store keeps it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    /// Its id.
+    pub id: SessionId,
+    /// When it started.
+    pub started_at: Timestamp,
+    /// When it was planned to end.
+    pub planned_end: Timestamp,
+    /// When its focus ended; `None` while it runs.
+    pub ended_at: Option<Timestamp>,
+    /// Whether it was stopped early.
+    pub early: bool,
+}
+
+impl SessionRecord {
+    /// The end of its focus so far.
+    pub fn end_or(&self, now: Timestamp) -> Timestamp {
+        self.ended_at.unwrap_or_else(|| now.min(self.planned_end)).max(self.started_at)
+    }
+}
+
+/// What stats need of an item.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemFact {
+    /// The session it arrived in.
+    pub session: SessionId,
+    /// When it arrived.
+    pub received_at: Timestamp,
+    /// Its class.
+    pub class: Class,
+    /// What happened to it.
+    pub disposition: Disposition,
+}
+
+/// Focus on one local day.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DayFocus {
+    /// The day.
+    pub date: Date,
+    /// Hours of focus.
+    pub hours: f64,
+}
+
+/// One past week's total, for the trend.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WeekTotal {
+    /// The week.
+    pub week: IsoWeek,
+    /// Hours of focus.
+    pub hours: f64,
+}
+
+/// The weekly view.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WeeklyStats {
+    /// The week.
+    pub week: IsoWeek,
+    /// Focus per day, Monday first.
+    pub days: Vec<DayFocus>,
+    /// Focus hours in the week.
+    pub total_hours: f64,
+    /// The user's goal.
+    pub goal_hours: f64,
+    /// The 11.7 h reference.
+    pub reference_hours: f64,
+    /// Sessions started this week.
+    pub sessions: u32,
+    /// Their average length in minutes (0 with none).
+    pub average_session_minutes: f64,
+    /// Those stopped before their end.
+    pub early_stops: u32,
+    /// Emergencies that broke through.
+    pub interruptions: u32,
+    /// Items held.
+    pub items_held: u32,
+    /// Held non-emergency items, arrivals within 2 minutes counted once.
+    pub interruptions_avoided: u32,
+    /// Interruptions avoided × 23 min, capped by each session's length.
+    pub recovery_minutes_saved: f64,
+    /// Totals of this week and the ones before it, oldest first.
+    pub trend: Vec<WeekTotal>,
+}
+
+fn start_of_day(date: Date, tz: &TimeZone) -> Timestamp {
+    date.to_zoned(tz.clone())
+        .and_then(|z| z.start_of_day())
+        .map_or(Timestamp::MIN, |z| z.timestamp())
+}
+
+fn overlap(a: (Timestamp, Timestamp), b: (Timestamp, Timestamp)) -> SignedDuration {
+    let start = a.0.max(b.0);
+    let end = a.1.min(b.1);
+    if end > start { end.duration_since(start) } else { SignedDuration::ZERO }
+}
+
+fn hours(duration: SignedDuration) -> f64 {
+    duration.as_secs_f64() / 3600.0
+}
+
+fn week_bounds(week: IsoWeek, tz: &TimeZone) -> (Timestamp, Timestamp) {
+    let monday = week.monday();
+    let next = monday.checked_add(7.days()).unwrap_or(monday);
+    (start_of_day(monday, tz), start_of_day(next, tz))
+}
+
+fn focus_in(bounds: (Timestamp, Timestamp), sessions: &[SessionRecord], now: Timestamp) -> SignedDuration {
+    sessions
+        .iter()
+        .map(|s| overlap(bounds, (s.started_at, s.end_or(now))))
+        .sum()
+}
+
+/// Computes the stats of `week`, with a trend of `trend_weeks` weeks ending with it.
+pub fn weekly_stats(
+    week: IsoWeek,
+    tz: &TimeZone,
+    now: Timestamp,
+    sessions: &[SessionRecord],
+    items: &[ItemFact],
+    goal_hours: f64,
+    trend_weeks: usize,
+) -> WeeklyStats {
+    let bounds = week_bounds(week, tz);
+    let touching: Vec<SessionRecord> = sessions
+        .iter()
+        .filter(|s| s.started_at < bounds.1 && s.end_or(now) > bounds.0)
+        .cloned()
+        .collect();
+    let days: Vec<DayFocus> = week
+        .days()
+        .map(|date| {
+            let next = date.checked_add(1.day()).unwrap_or(date);
+            let day = (start_of_day(date, tz), start_of_day(next, tz));
+            DayFocus { date, hours: hours(focus_in(day, &touching, now)) }
+        })
+        .collect();
+    let total_hours = hours(focus_in(bounds, &touching, now));
+
+    let started: HashMap<SessionId, &SessionRecord> = touching
+        .iter()
+        .filter(|s| s.started_at >= bounds.0)
+        .map(|s| (s.id, s))
+        .collect();
+    let total_length: SignedDuration = started.values().map(|s| s.end_or(now).duration_since(s.started_at)).sum();
+    let session_count = started.len() as u32;
+
+    let mut interruptions = 0;
+    let mut items_held = 0;
+    let mut held_arrivals: HashMap<SessionId, Vec<Timestamp>> = HashMap::new();
+    for item in items.iter().filter(|i| started.contains_key(&i.session)) {
+        match item.disposition {
+            Disposition::BrokeThrough => interruptions += 1,
+            Disposition::Held => {
+                items_held += 1;
+                if item.class != Class::Emergency {
+                    held_arrivals.entry(item.session).or_default().push(item.received_at);
+                }
+            }
+            Disposition::Shown => {}
+        }
+    }
+    let mut avoided_total = 0;
+    let mut recovery = SignedDuration::ZERO;
+    for (session, mut arrivals) in held_arrivals {
+        arrivals.sort();
+        let avoided = arrivals
+            .iter()
+            .zip(std::iter::once(None).chain(arrivals.iter().map(Some)))
+            .filter(|(at, previous)| previous.is_none_or(|p| at.duration_since(*p) > SAME_INTERRUPTION_WINDOW))
+            .count() as u32;
+        avoided_total += avoided;
+        let length = started.get(&session).map_or(SignedDuration::ZERO, |s| s.end_or(now).duration_since(s.started_at));
+        recovery += (RECOVERY_PER_INTERRUPTION * avoided as i32).min(length);
+    }
+
+    let mut trend = Vec::with_capacity(trend_weeks);
+    let mut past = week;
+    for _ in 0..trend_weeks {
+        trend.push(WeekTotal { week: past, hours: hours(focus_in(week_bounds(past, tz), sessions, now)) });
+        past = past.previous();
+    }
+    trend.reverse();
+
+    WeeklyStats {
+        week,
+        days,
+        total_hours,
+        goal_hours,
+        reference_hours: REFERENCE_HOURS,
+        sessions: session_count,
+        average_session_minutes: if session_count == 0 {
+            0.0
+        } else {
+            total_length.as_secs_f64() / 60.0 / f64::from(session_count)
+        },
+        early_stops: started.values().filter(|s| s.early).count() as u32,
+        interruptions,
+        items_held,
+        interruptions_avoided: avoided_total,
+        recovery_minutes_saved: recovery.as_secs_f64() / 60.0,
+        trend,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tz() -> TimeZone {
+        TimeZone::get("Europe/Berlin").expect("tzdb has Europe/Berlin")
+    }
+
+    fn at(text: &str) -> Timestamp {
+        let zoned: jiff::Zoned = format!("{text}[Europe/Berlin]").parse().expect("test time parses");
+        zoned.timestamp()
+    }
+
+    fn session(id: i64, start: &str, end: &str, early: bool) -> SessionRecord {
+        SessionRecord { id: SessionId(id), started_at: at(start), planned_end: at(end), ended_at: Some(at(end)), early }
+    }
+
+    fn fact(session: i64, at_: &str, class: Class, disposition: Disposition) -> ItemFact {
+        ItemFact { session: SessionId(session), received_at: at(at_), class, disposition }
+    }
+
+    #[test]
+    fn weeks_parse_and_print() {
+        let week: IsoWeek = "2026-W48".parse().expect("parses");
+        assert_eq!(week.to_string(), "2026-W48");
+        assert_eq!(week.monday().to_string(), "2026-11-23");
+        assert_eq!(week.previous().to_string(), "2026-W47");
+        assert!("2026-W54".parse::<IsoWeek>().is_err());
+        assert!("2026/48".parse::<IsoWeek>().is_err());
+    }
+
+    #[test]
+    fn a_session_across_midnight_is_split_between_days() {
+        let week: IsoWeek = "2026-W48".parse().expect("parses");
+        let sessions = [session(1, "2026-11-24T23:00", "2026-11-25T01:30", false)];
+        let stats = weekly_stats(week, &tz(), at("2026-11-30T00:00"), &sessions, &[], 15.0, 1);
+        assert_eq!(stats.days[1].hours, 1.0, "Tuesday");
+        assert_eq!(stats.days[2].hours, 1.5, "Wednesday");
+        assert_eq!(stats.total_hours, 2.5);
+        assert_eq!(stats.sessions, 1);
+        assert_eq!(stats.average_session_minutes, 150.0);
+    }
+
+    #[test]
+    fn dst_days_have_their_real_length() {
+        // 2026-10-25: Berlin's clocks go back at 03:00, so that Sunday has 25 hours.
+        let week: IsoWeek = "2026-W43".parse().expect("parses");
+        let sessions = [session(1, "2026-10-25T00:00", "2026-10-25T11:00", false)];
+        let stats = weekly_stats(week, &tz(), at("2026-11-01T00:00"), &sessions, &[], 15.0, 1);
+        assert_eq!(stats.days[6].hours, 12.0, "00:00 to 11:00 spans 12 real hours that night");
+    }
+
+    #[test]
+    fn interruptions_and_recovery() {
+        let week: IsoWeek = "2026-W48".parse().expect("parses");
+        let sessions = [
+            session(1, "2026-11-23T09:00", "2026-11-23T11:00", false),
+            session(2, "2026-11-24T09:00", "2026-11-24T09:30", true),
+        ];
+        let items = [
+            fact(1, "2026-11-23T09:10", Class::Update, Disposition::Held),
+            fact(1, "2026-11-23T09:11", Class::PrePing, Disposition::Held),
+            fact(1, "2026-11-23T09:12:30", Class::Update, Disposition::Held),
+            fact(1, "2026-11-23T10:00", Class::Blocker, Disposition::Held),
+            fact(1, "2026-11-23T10:05", Class::Emergency, Disposition::BrokeThrough),
+            fact(2, "2026-11-24T09:01", Class::Update, Disposition::Held),
+            fact(2, "2026-11-24T09:05", Class::Update, Disposition::Held),
+        ];
+        let stats = weekly_stats(week, &tz(), at("2026-11-30T00:00"), &sessions, &items, 15.0, 1);
+        assert_eq!(stats.items_held, 6);
+        assert_eq!(stats.interruptions, 1);
+        assert_eq!(stats.early_stops, 1);
+        // Session 1: 09:10, 09:11 and 09:12:30 chain into one; 10:00 is another: 2 avoided.
+        // Session 2: 2 avoided, but 46 min is capped at the session's 30 min.
+        assert_eq!(stats.interruptions_avoided, 4);
+        assert_eq!(stats.recovery_minutes_saved, 46.0 + 30.0);
+    }
+
+    #[test]
+    fn a_running_session_counts_up_to_now() {
+        let week: IsoWeek = "2026-W48".parse().expect("parses");
+        let running = SessionRecord {
+            id: SessionId(1),
+            started_at: at("2026-11-25T09:00"),
+            planned_end: at("2026-11-25T11:00"),
+            ended_at: None,
+            early: false,
+        };
+        let stats = weekly_stats(week, &tz(), at("2026-11-25T10:00"), &[running], &[], 15.0, 1);
+        assert_eq!(stats.total_hours, 1.0);
+    }
+
+    #[test]
+    fn the_trend_ends_with_this_week() {
+        let week: IsoWeek = "2026-W48".parse().expect("parses");
+        let sessions = [
+            session(1, "2026-11-16T09:00", "2026-11-16T10:00", false),
+            session(2, "2026-11-23T09:00", "2026-11-23T11:00", false),
+        ];
+        let stats = weekly_stats(week, &tz(), at("2026-11-30T00:00"), &sessions, &[], 15.0, 3);
+        let trend: Vec<(String, f64)> = stats.trend.iter().map(|w| (w.week.to_string(), w.hours)).collect();
+        assert_eq!(trend, vec![("2026-W46".into(), 0.0), ("2026-W47".into(), 1.0), ("2026-W48".into(), 2.0)]);
+    }
+}

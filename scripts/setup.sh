@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs what building, running and testing Deepwork needs on Debian, idempotently.
+# Used by `make run` and `make test`; safe to run again (it only installs what is missing).
+set -euo pipefail
+
+APT_PACKAGES=(
+  # build
+  build-essential pkg-config libssl-dev
+  # the Tauri window and the tray resident (later issues build on these)
+  libwebkit2gtk-4.1-dev libgtk-3-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev
+  libayatana-appindicator3-dev librsvg2-dev libxdo-dev libgl1-mesa-dri
+  # tests: a private session bus, a display, desktop notifications
+  dbus xvfb xauth libnotify-bin
+)
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$pkg")
+  fi
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "setup: Debian packages present"
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "setup: cargo is missing; install Rust with rustup (https://rustup.rs) and run this again" >&2
+  exit 1
+fi
+
+if ! cargo nextest --version >/dev/null 2>&1; then
+  echo "setup: installing cargo-nextest"
+  cargo install --locked cargo-nextest
+else
+  echo "setup: cargo-nextest present"
+fi
