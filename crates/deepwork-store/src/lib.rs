@@ -1,1 +1,368 @@
-//! placeholder
+//! Deepwork's SQLite store.
+//!
+//! One [`Store`] owns the connection (WAL, foreign keys on). Writes go through
+//! [`Store::write`], one explicit transaction each, so an item is durable when the call
+//! returns. Times are passed in, stored as milliseconds since the Unix epoch.
+
+mod migrations;
+
+use deepwork_core::digest::{DigestId, ItemRecord};
+use deepwork_core::session::HeldRef;
+use deepwork_core::stats::{ItemFact, SessionRecord};
+use deepwork_core::triage::Reason;
+use deepwork_core::{Class, Disposition, ItemId, SessionId};
+use jiff::Timestamp;
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
+use std::path::Path;
+
+pub use migrations::{MIGRATIONS, SCHEMA_VERSION};
+
+/// What went wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite failed.
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The database was written by a newer Deepwork.
+    #[error("the database has schema version {found}, newer than this Deepwork understands ({supported}); upgrade Deepwork")]
+    TooNew {
+        /// The version in the file.
+        found: i64,
+        /// The newest this build knows.
+        supported: i64,
+    },
+    /// A row holds something this build cannot read.
+    #[error("corrupt row in {table}: {detail}")]
+    Corrupt {
+        /// The table.
+        table: &'static str,
+        /// What is wrong.
+        detail: String,
+    },
+}
+
+/// Result of store operations.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Milliseconds since the Unix epoch, the stored form of a time.
+pub fn to_millis(at: Timestamp) -> i64 {
+    at.as_millisecond()
+}
+
+/// Reads a stored time.
+pub fn from_millis(ms: i64) -> Timestamp {
+    Timestamp::from_millisecond(ms).unwrap_or(if ms < 0 { Timestamp::MIN } else { Timestamp::MAX })
+}
+
+/// A session still running, as needed to restore the machine.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunningSession {
+    /// The session row.
+    pub record: SessionRecord,
+    /// Check-ins still to come.
+    pub check_ins: Vec<Timestamp>,
+    /// Held items not yet delivered.
+    pub held: Vec<HeldRef>,
+}
+
+/// A delivered digest's row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DigestRow {
+    /// Its id.
+    pub id: DigestId,
+    /// Its session.
+    pub session: SessionId,
+    /// When it was delivered.
+    pub delivered_at: Timestamp,
+}
+
+/// The one owner of the SQLite connection.
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+}
+
+impl Store {
+    /// Opens (creating if needed) and migrates the database at `path`.
+    pub fn open(path: &Path) -> Result<Store> {
+        Store::setup(Connection::open(path)?)
+    }
+
+    /// An in-memory database, for tests and benchmarks.
+    pub fn open_in_memory() -> Result<Store> {
+        Store::setup(Connection::open_in_memory()?)
+    }
+
+    fn setup(mut conn: Connection) -> Result<Store> {
+        // WAL lets readers (a second `deepwork` reading stats) never block the writer;
+        // synchronous=FULL fsyncs each commit, so an acknowledged item survives power loss.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        migrations::migrate(&mut conn)?;
+        Ok(Store { conn })
+    }
+
+    /// The schema version of the open database.
+    pub fn schema_version(&self) -> Result<i64> {
+        Ok(self.conn.pragma_query_value(None, "user_version", |r| r.get(0))?)
+    }
+
+    /// Runs `f` in one transaction; committed only if it returns `Ok`.
+    pub fn write<T>(&mut self, f: impl FnOnce(&mut Writer<'_>) -> Result<T>) -> Result<T> {
+        let tx = self.conn.transaction()?;
+        let mut writer = Writer { tx };
+        let value = f(&mut writer)?;
+        writer.tx.commit()?;
+        Ok(value)
+    }
+
+    /// The largest item and session ids in use (0 when none), so the engine can allocate.
+    pub fn max_ids(&self) -> Result<(ItemId, SessionId)> {
+        let item = self.conn.query_row("SELECT COALESCE(MAX(id), 0) FROM items", [], |r| r.get(0))?;
+        let session = self.conn.query_row("SELECT COALESCE(MAX(id), 0) FROM sessions", [], |r| r.get(0))?;
+        Ok((ItemId(item), SessionId(session)))
+    }
+
+    /// The session that has not ended, with what the machine needs to resume it.
+    pub fn running_session(&self) -> Result<Option<RunningSession>> {
+        let row = self
+            .conn
+            .query_row(
+                "SELECT id, started_at, planned_end, ended_at, early, check_ins FROM sessions
+                 WHERE ended_at IS NULL ORDER BY id DESC LIMIT 1",
+                [],
+                |r| Ok((session_record(r)?, r.get::<_, String>(5)?)),
+            )
+            .optional()?;
+        let Some((record, check_ins)) = row else {
+            return Ok(None);
+        };
+        let check_ins: Vec<i64> = serde_json::from_str(&check_ins).map_err(|e| StoreError::Corrupt {
+            table: "sessions",
+            detail: format!("check_ins of session {}: {e}", record.id),
+        })?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, class FROM items
+             WHERE session_id = ?1 AND disposition = 'held' AND digest_id IS NULL ORDER BY id",
+        )?;
+        let held = stmt
+            .query_map([record.id.0], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?
+            .map(|row| {
+                let (id, class) = row?;
+                Ok(HeldRef { id: ItemId(id), class: parse_class(&class)? })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Some(RunningSession { record, check_ins: check_ins.into_iter().map(from_millis).collect(), held }))
+    }
+
+    /// One item.
+    pub fn item(&self, id: ItemId) -> Result<Option<ItemRecord>> {
+        let mut stmt = self.conn.prepare_cached(&format!("SELECT {ITEM_COLUMNS} FROM items WHERE id = ?1"))?;
+        stmt.query_row([id.0], item_record).optional()?.transpose()
+    }
+
+    /// The newest digests first, at most `limit`.
+    pub fn digests(&self, limit: u32) -> Result<Vec<DigestRow>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id, session_id, delivered_at FROM digests ORDER BY id DESC LIMIT ?1")?;
+        let rows = stmt.query_map([limit], |r| {
+            Ok(DigestRow { id: DigestId(r.get(0)?), session: SessionId(r.get(1)?), delivered_at: from_millis(r.get(2)?) })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// The items a digest delivered, in arrival order.
+    pub fn digest_items(&self, digest: DigestId) -> Result<Vec<ItemRecord>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!("SELECT {ITEM_COLUMNS} FROM items WHERE digest_id = ?1 ORDER BY id"))?;
+        let rows = stmt.query_map([digest.0], item_record)?;
+        rows.map(|r| r?).collect()
+    }
+
+    /// Sessions whose focus overlaps [`from`, `to`), plus any still running.
+    pub fn sessions_between(&self, from: Timestamp, to: Timestamp) -> Result<Vec<SessionRecord>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, started_at, planned_end, ended_at, early, check_ins FROM sessions
+             WHERE started_at < ?2 AND (ended_at IS NULL OR ended_at > ?1) ORDER BY started_at",
+        )?;
+        let rows = stmt.query_map([to_millis(from), to_millis(to)], session_record)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// What stats need of the items of sessions started in [`from`, `to`).
+    pub fn item_facts(&self, from: Timestamp, to: Timestamp) -> Result<Vec<ItemFact>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT i.session_id, i.received_at, i.class, i.disposition FROM items i
+             JOIN sessions s ON s.id = i.session_id
+             WHERE s.started_at >= ?1 AND s.started_at < ?2",
+        )?;
+        let rows = stmt.query_map([to_millis(from), to_millis(to)], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
+        })?;
+        rows.map(|row| {
+            let (session, received_at, class, disposition) = row?;
+            Ok(ItemFact {
+                session: SessionId(session),
+                received_at: from_millis(received_at),
+                class: parse_class(&class)?,
+                disposition: parse_disposition(&disposition)?,
+            })
+        })
+        .collect()
+    }
+}
+
+/// Writes inside one transaction.
+#[derive(Debug)]
+pub struct Writer<'a> {
+    tx: Transaction<'a>,
+}
+
+impl Writer<'_> {
+    /// Records a new session.
+    pub fn insert_session(&mut self, id: SessionId, started_at: Timestamp, planned_end: Timestamp, check_ins: &[Timestamp]) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO sessions (id, started_at, planned_end, check_ins) VALUES (?1, ?2, ?3, ?4)",
+            params![id.0, to_millis(started_at), to_millis(planned_end), millis_json(check_ins)],
+        )?;
+        Ok(())
+    }
+
+    /// Records a session's new end and its check-ins to come.
+    pub fn reschedule_session(&mut self, id: SessionId, planned_end: Timestamp, check_ins: &[Timestamp]) -> Result<()> {
+        self.tx.execute(
+            "UPDATE sessions SET planned_end = ?2, check_ins = ?3 WHERE id = ?1",
+            params![id.0, to_millis(planned_end), millis_json(check_ins)],
+        )?;
+        Ok(())
+    }
+
+    /// Records the check-ins still to come (after one was delivered).
+    pub fn set_check_ins(&mut self, id: SessionId, check_ins: &[Timestamp]) -> Result<()> {
+        self.tx.execute("UPDATE sessions SET check_ins = ?2 WHERE id = ?1", params![id.0, millis_json(check_ins)])?;
+        Ok(())
+    }
+
+    /// Records a session's end.
+    pub fn end_session(&mut self, id: SessionId, ended_at: Timestamp, early: bool) -> Result<()> {
+        self.tx.execute(
+            "UPDATE sessions SET ended_at = ?2, early = ?3, check_ins = '[]' WHERE id = ?1",
+            params![id.0, to_millis(ended_at), early],
+        )?;
+        Ok(())
+    }
+
+    /// Stores an item.
+    pub fn insert_item(&mut self, item: &ItemRecord) -> Result<()> {
+        let reason = serde_json::to_string(&item.reason).map_err(|e| StoreError::Corrupt {
+            table: "items",
+            detail: format!("reason of item {}: {e}", item.id),
+        })?;
+        let mut stmt = self.tx.prepare_cached(
+            "INSERT INTO items (id, session_id, received_at, source, sender, channel, title, body, url,
+                                class, reason, disposition, digest_id, done_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        )?;
+        stmt.execute(params![
+            item.id.0,
+            item.session.map(|s| s.0),
+            to_millis(item.received_at),
+            item.source,
+            item.sender,
+            item.channel,
+            item.title,
+            item.body,
+            item.url,
+            item.class.as_str(),
+            reason,
+            item.disposition.as_str(),
+            item.digest.map(|d| d.0),
+            item.done_at.map(to_millis),
+        ])?;
+        Ok(())
+    }
+
+    /// Creates a digest delivering `items`; items already delivered are left alone, so
+    /// delivering twice cannot happen.
+    pub fn insert_digest(&mut self, session: SessionId, at: Timestamp, items: &[ItemId]) -> Result<DigestId> {
+        self.tx.execute(
+            "INSERT INTO digests (session_id, delivered_at) VALUES (?1, ?2)",
+            params![session.0, to_millis(at)],
+        )?;
+        let digest = DigestId(self.tx.last_insert_rowid());
+        let mut stmt = self
+            .tx
+            .prepare_cached("UPDATE items SET digest_id = ?1 WHERE id = ?2 AND digest_id IS NULL AND disposition = 'held'")?;
+        for item in items {
+            stmt.execute(params![digest.0, item.0])?;
+        }
+        Ok(digest)
+    }
+
+    /// Marks an item done (or not). Returns false when there is no such item.
+    pub fn set_done(&mut self, item: ItemId, done_at: Option<Timestamp>) -> Result<bool> {
+        let changed = self
+            .tx
+            .execute("UPDATE items SET done_at = ?2 WHERE id = ?1", params![item.0, done_at.map(to_millis)])?;
+        Ok(changed == 1)
+    }
+}
+
+fn millis_json(times: &[Timestamp]) -> String {
+    let millis: Vec<i64> = times.iter().copied().map(to_millis).collect();
+    serde_json::Value::from(millis).to_string()
+}
+
+const ITEM_COLUMNS: &str = "id, session_id, received_at, source, sender, channel, title, body, url, class, reason, disposition, digest_id, done_at";
+
+fn session_record(r: &Row<'_>) -> rusqlite::Result<SessionRecord> {
+    Ok(SessionRecord {
+        id: SessionId(r.get(0)?),
+        started_at: from_millis(r.get(1)?),
+        planned_end: from_millis(r.get(2)?),
+        ended_at: r.get::<_, Option<i64>>(3)?.map(from_millis),
+        early: r.get(4)?,
+    })
+}
+
+fn item_record(r: &Row<'_>) -> rusqlite::Result<Result<ItemRecord>> {
+    let id = ItemId(r.get(0)?);
+    let class: String = r.get(9)?;
+    let reason: String = r.get(10)?;
+    let disposition: String = r.get(11)?;
+    let parsed = (|| {
+        Ok(ItemRecord {
+            id,
+            session: r.get::<_, Option<i64>>(1)?.map(SessionId),
+            received_at: from_millis(r.get(2)?),
+            source: r.get(3)?,
+            sender: r.get(4)?,
+            channel: r.get(5)?,
+            title: r.get(6)?,
+            body: r.get(7)?,
+            url: r.get(8)?,
+            class: parse_class(&class)?,
+            reason: serde_json::from_str::<Reason>(&reason).map_err(|e| StoreError::Corrupt {
+                table: "items",
+                detail: format!("reason of item {id}: {e}"),
+            })?,
+            disposition: parse_disposition(&disposition)?,
+            digest: r.get::<_, Option<i64>>(12)?.map(DigestId),
+            done_at: r.get::<_, Option<i64>>(13)?.map(from_millis),
+        })
+    })();
+    Ok(parsed)
+}
+
+fn parse_class(name: &str) -> Result<Class> {
+    Class::parse(name).ok_or_else(|| StoreError::Corrupt { table: "items", detail: format!("unknown class {name:?}") })
+}
+
+fn parse_disposition(name: &str) -> Result<Disposition> {
+    Disposition::parse(name)
+        .ok_or_else(|| StoreError::Corrupt { table: "items", detail: format!("unknown disposition {name:?}") })
+}

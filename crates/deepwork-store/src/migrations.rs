@@ -1,0 +1,62 @@
+//! The schema, as an ordered list of migrations tracked with `user_version`.
+//! Released migrations are never edited: a change is a new entry at the end.
+
+use crate::{Result, StoreError};
+use rusqlite::Connection;
+
+/// Every migration, in order; migration `n` (from 1) takes the schema to version `n`.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: sessions and the items they held.
+    "CREATE TABLE sessions (
+        id          INTEGER PRIMARY KEY,
+        started_at  INTEGER NOT NULL,
+        planned_end INTEGER NOT NULL,
+        ended_at    INTEGER,
+        early       INTEGER NOT NULL DEFAULT 0,
+        check_ins   TEXT NOT NULL DEFAULT '[]'
+    );
+    CREATE INDEX sessions_by_start ON sessions (started_at);
+    CREATE TABLE items (
+        id          INTEGER PRIMARY KEY,
+        session_id  INTEGER REFERENCES sessions (id),
+        received_at INTEGER NOT NULL,
+        source      TEXT NOT NULL,
+        sender      TEXT NOT NULL,
+        channel     TEXT,
+        title       TEXT NOT NULL,
+        body        TEXT,
+        url         TEXT,
+        class       TEXT NOT NULL,
+        reason      TEXT NOT NULL,
+        disposition TEXT NOT NULL
+    );
+    CREATE INDEX items_by_session ON items (session_id);",
+    // 2: digests, and marking items done.
+    "CREATE TABLE digests (
+        id           INTEGER PRIMARY KEY,
+        session_id   INTEGER NOT NULL REFERENCES sessions (id),
+        delivered_at INTEGER NOT NULL
+    );
+    ALTER TABLE items ADD COLUMN digest_id INTEGER REFERENCES digests (id);
+    ALTER TABLE items ADD COLUMN done_at INTEGER;
+    CREATE INDEX items_by_digest ON items (digest_id);
+    CREATE INDEX items_pending ON items (session_id) WHERE disposition = 'held' AND digest_id IS NULL;",
+];
+
+/// The version this build creates.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Brings the database to [`SCHEMA_VERSION`], each step in its own transaction.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
+    let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::TooNew { found, supported: SCHEMA_VERSION });
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", index as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
