@@ -1,1 +1,11 @@
-fn main() {}
+//! `deepwork`: the command line and the resident daemon.
+
+mod args;
+mod commands;
+mod render;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    commands::run(<args::Cli as clap::Parser>::parse())
+}

@@ -160,7 +160,9 @@ pub struct StatsConfig {
 
 impl Default for StatsConfig {
     fn default() -> Self {
-        StatsConfig { weekly_goal_hours: 15.0 }
+        StatsConfig {
+            weekly_goal_hours: 15.0,
+        }
     }
 }
 
@@ -187,10 +189,9 @@ impl FromStr for Length {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let duration: SignedDuration = text
-            .trim()
-            .parse()
-            .map_err(|_| format!("{text:?} is not a length of time; write it like \"90m\", \"2h\" or \"1h30m\""))?;
+        let duration: SignedDuration = text.trim().parse().map_err(|_| {
+            format!("{text:?} is not a length of time; write it like \"90m\", \"2h\" or \"1h30m\"")
+        })?;
         if duration <= SignedDuration::ZERO {
             return Err(format!("{text:?} must be longer than zero"));
         }
@@ -257,7 +258,8 @@ fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
 impl Config {
     /// Parses and validates a TOML document.
     pub fn from_toml_str(text: &str) -> Result<Config, ConfigError> {
-        let deserializer = toml::Deserializer::parse(text).map_err(|e| toml_error(text, &e, None))?;
+        let deserializer =
+            toml::Deserializer::parse(text).map_err(|e| toml_error(text, &e, None))?;
         let config: Config = serde_path_to_error::deserialize(deserializer).map_err(|e| {
             let key = e.path().to_string();
             let key = (key != ".").then_some(key);
@@ -270,14 +272,25 @@ impl Config {
     fn validate(&self, text: &str) -> Result<(), ConfigError> {
         let plain = |key: &str, message: String| {
             let line = find_key_line(text, key.rsplit('.').next().unwrap_or(key));
-            ConfigError { key: Some(key.to_owned()), line, column: None, message }
+            ConfigError {
+                key: Some(key.to_owned()),
+                line,
+                column: None,
+                message,
+            }
         };
         if self.session.default_length.0 > crate::session::MAX_SESSION {
-            return Err(plain("session.default_length", "must be at most 12h".into()));
+            return Err(plain(
+                "session.default_length",
+                "must be at most 12h".into(),
+            ));
         }
         let goal = self.stats.weekly_goal_hours;
         if !(0.0..=168.0).contains(&goal) {
-            return Err(plain("stats.weekly_goal_hours", format!("{goal} is not between 0 and 168 hours")));
+            return Err(plain(
+                "stats.weekly_goal_hours",
+                format!("{goal} is not between 0 and 168 hours"),
+            ));
         }
         Triager::new(&self.triage).map_err(|e| {
             let mut err = plain(&format!("triage.rules[{}]", e.index), e.message.clone());
@@ -296,7 +309,12 @@ fn toml_error(text: &str, error: &toml::de::Error, key: Option<String>) -> Confi
         }
         None => (None, None),
     };
-    ConfigError { key, line, column, message: error.message().trim().to_owned() }
+    ConfigError {
+        key,
+        line,
+        column,
+        message: error.message().trim().to_owned(),
+    }
 }
 
 fn find_key_line(text: &str, key: &str) -> Option<usize> {
@@ -319,26 +337,44 @@ mod tests {
 
     #[test]
     fn an_empty_file_is_all_defaults() {
-        assert_eq!(Config::from_toml_str("").expect("empty parses"), Config::default());
+        assert_eq!(
+            Config::from_toml_str("").expect("empty parses"),
+            Config::default()
+        );
     }
 
     #[test]
     fn unknown_keys_are_reported_with_key_and_line() {
-        let err = Config::from_toml_str("[session]\ndefault_length = \"50m\"\nlenght = 3\n").expect_err("unknown key");
+        let err = Config::from_toml_str("[session]\ndefault_length = \"50m\"\nlenght = 3\n")
+            .expect_err("unknown key");
         assert_eq!(err.line, Some(3), "{err}");
         assert!(err.message.contains("unknown field `lenght`"), "{err}");
     }
 
     #[test]
     fn bad_values_name_their_key() {
-        let err = Config::from_toml_str("[session]\ncheck_in_slots = [\"11:00\", \"25:00\"]\n").expect_err("bad slot");
-        assert_eq!(err.key.as_deref(), Some("session.check_in_slots[1]"), "{err}");
+        let err = Config::from_toml_str("[session]\ncheck_in_slots = [\"11:00\", \"25:00\"]\n")
+            .expect_err("bad slot");
+        assert_eq!(
+            err.key.as_deref(),
+            Some("session.check_in_slots[1]"),
+            "{err}"
+        );
         assert_eq!(err.line, Some(2));
         assert!(err.to_string().contains("25:00"), "{err}");
 
-        let err = Config::from_toml_str("[response_windows]\nblocker = \"soon\"\n").expect_err("bad length");
-        assert_eq!(err.key.as_deref(), Some("response_windows.blocker"), "{err}");
-        assert!(err.to_string().starts_with("line 2, column 11: response_windows.blocker: "), "{err}");
+        let err = Config::from_toml_str("[response_windows]\nblocker = \"soon\"\n")
+            .expect_err("bad length");
+        assert_eq!(
+            err.key.as_deref(),
+            Some("response_windows.blocker"),
+            "{err}"
+        );
+        assert!(
+            err.to_string()
+                .starts_with("line 2, column 11: response_windows.blocker: "),
+            "{err}"
+        );
     }
 
     #[test]
@@ -352,7 +388,8 @@ mod tests {
         let err = Config::from_toml_str("[stats]\nweekly_goal_hours = 200\n").expect_err("goal");
         assert_eq!(err.key.as_deref(), Some("stats.weekly_goal_hours"));
         assert_eq!(err.line, Some(2));
-        let err = Config::from_toml_str("[session]\ndefault_length = \"13h\"\n").expect_err("too long");
+        let err =
+            Config::from_toml_str("[session]\ndefault_length = \"13h\"\n").expect_err("too long");
         assert!(err.to_string().contains("at most 12h"), "{err}");
         let err = Config::from_toml_str("[response_windows]\nupdate = \"0m\"\n").expect_err("zero");
         assert!(err.to_string().contains("longer than zero"), "{err}");
@@ -375,7 +412,10 @@ mod tests {
             weekly_goal_hours = 12.5
         "#;
         let config = Config::from_toml_str(text).expect("parses");
-        assert_eq!(config.session.default_length.0, SignedDuration::from_mins(90));
+        assert_eq!(
+            config.session.default_length.0,
+            SignedDuration::from_mins(90)
+        );
         assert_eq!(config.session.check_in_slots.len(), 3);
         let again = toml::to_string(&config).expect("serializes");
         assert_eq!(Config::from_toml_str(&again).expect("re-parses"), config);

@@ -143,10 +143,20 @@ pub fn build_digest(
     for (class, entry) in entries {
         match groups.last_mut() {
             Some(group) if group.class == class => group.items.push(entry),
-            _ => groups.push(DigestGroup { class, items: vec![entry] }),
+            _ => groups.push(DigestGroup {
+                class,
+                items: vec![entry],
+            }),
         }
     }
-    Digest { id, session, delivered_at, summary: counts.summary(), counts, groups }
+    Digest {
+        id,
+        session,
+        delivered_at,
+        summary: counts.summary(),
+        counts,
+        groups,
+    }
 }
 
 /// The body on one line, shortened; `None` when it has no text.
@@ -204,16 +214,32 @@ mod tests {
             record(5, Class::PrePing, 2),
         ];
         let windows = ResponseWindows::default();
-        let digest = build_digest(DigestId(1), SessionId(1), Timestamp::UNIX_EPOCH, items, &windows);
+        let digest = build_digest(
+            DigestId(1),
+            SessionId(1),
+            Timestamp::UNIX_EPOCH,
+            items,
+            &windows,
+        );
         let layout: Vec<(Class, Vec<i64>)> = digest
             .groups
             .iter()
             .map(|g| (g.class, g.items.iter().map(|i| i.id.0).collect()))
             .collect();
-        assert_eq!(layout, vec![(Class::Blocker, vec![4, 2]), (Class::Update, vec![1, 3]), (Class::PrePing, vec![5])]);
+        assert_eq!(
+            layout,
+            vec![
+                (Class::Blocker, vec![4, 2]),
+                (Class::Update, vec![1, 3]),
+                (Class::PrePing, vec![5])
+            ]
+        );
         assert_eq!(digest.summary, "5 held: 2 blockers, 2 updates, 1 pre-ping");
         let first = &digest.groups[0].items[0];
-        assert_eq!(first.reply_by.duration_since(first.received_at), SignedDuration::from_hours(4));
+        assert_eq!(
+            first.reply_by.duration_since(first.received_at),
+            SignedDuration::from_hours(4)
+        );
         assert_eq!(first.snippet.as_deref(), Some("first line second line"));
     }
 

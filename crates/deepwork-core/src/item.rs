@@ -67,6 +67,17 @@ impl Class {
         Class::ALL.into_iter().find(|class| class.as_str() == name)
     }
 
+    /// The class as people read it ("pre-ping").
+    pub fn label(self) -> &'static str {
+        match self {
+            Class::Emergency => "emergency",
+            Class::Blocker => "blocker",
+            Class::Update => "update",
+            Class::Strategic => "strategic",
+            Class::PrePing => "pre-ping",
+        }
+    }
+
     /// How a count of this class reads in a summary ("1 blocker", "6 updates").
     pub fn count_label(self, count: usize) -> String {
         let (one, many) = match self {
@@ -136,9 +147,13 @@ impl Disposition {
 
     /// Parses the name written by [`Disposition::as_str`].
     pub fn parse(name: &str) -> Option<Disposition> {
-        [Disposition::Held, Disposition::BrokeThrough, Disposition::Shown]
-            .into_iter()
-            .find(|d| d.as_str() == name)
+        [
+            Disposition::Held,
+            Disposition::BrokeThrough,
+            Disposition::Shown,
+        ]
+        .into_iter()
+        .find(|d| d.as_str() == name)
     }
 }
 
@@ -280,10 +295,19 @@ mod tests {
 
     #[test]
     fn links_must_be_http_with_a_host() {
-        for bad in ["javascript:alert(1)", "https://", "file:///etc/passwd", "http:///x", "https://a b"] {
+        for bad in [
+            "javascript:alert(1)",
+            "https://",
+            "file:///etc/passwd",
+            "http:///x",
+            "https://a b",
+        ] {
             let mut it = item();
             it.url = Some(bad.into());
-            assert!(matches!(it.validate(), Err(ItemError::BadUrl(_))), "{bad} must be refused");
+            assert!(
+                matches!(it.validate(), Err(ItemError::BadUrl(_))),
+                "{bad} must be refused"
+            );
         }
     }
 
@@ -293,7 +317,11 @@ mod tests {
         it.body = Some("x".repeat(MAX_BODY_BYTES + 1));
         assert_eq!(
             it.validate(),
-            Err(ItemError::TooLong { field: "body", len: MAX_BODY_BYTES + 1, max: MAX_BODY_BYTES })
+            Err(ItemError::TooLong {
+                field: "body",
+                len: MAX_BODY_BYTES + 1,
+                max: MAX_BODY_BYTES
+            })
         );
     }
 

@@ -22,7 +22,11 @@ impl ClockTime {
         let civil = date.to_datetime(self.0);
         tz.to_ambiguous_timestamp(civil)
             .compatible()
-            .unwrap_or_else(|_| civil.to_zoned(TimeZone::UTC).map_or(Timestamp::MAX, |z| z.timestamp()))
+            .unwrap_or_else(|_| {
+                civil
+                    .to_zoned(TimeZone::UTC)
+                    .map_or(Timestamp::MAX, |z| z.timestamp())
+            })
     }
 }
 
@@ -37,7 +41,9 @@ impl FromStr for ClockTime {
             return Err(bad());
         }
         let minutes: i8 = minutes.parse().map_err(|_| bad())?;
-        Time::new(hours, minutes, 0, 0).map(ClockTime).map_err(|_| bad())
+        Time::new(hours, minutes, 0, 0)
+            .map(ClockTime)
+            .map_err(|_| bad())
     }
 }
 
@@ -130,7 +136,8 @@ pub fn next_occurrence(now: Timestamp, tz: &TimeZone, time: ClockTime) -> Timest
     if at > now {
         return at;
     }
-    date.checked_add(1.day()).map_or(Timestamp::MAX, |tomorrow| time.on(tomorrow, tz))
+    date.checked_add(1.day())
+        .map_or(Timestamp::MAX, |tomorrow| time.on(tomorrow, tz))
 }
 
 /// Resolves a session plan starting `now`. `since` is the session's start when
@@ -144,7 +151,9 @@ pub fn resolve_plan(
     slots: &[ClockTime],
 ) -> Result<ResolvedPlan, PlanError> {
     let until = match plan.end {
-        None => now.saturating_add(default_length.0).unwrap_or(Timestamp::MAX),
+        None => now
+            .saturating_add(default_length.0)
+            .unwrap_or(Timestamp::MAX),
         Some(SessionEnd::For(length)) => now.saturating_add(length.0).unwrap_or(Timestamp::MAX),
         Some(SessionEnd::Until(time)) => next_occurrence(now, tz, time),
     };
@@ -160,26 +169,41 @@ pub fn resolve_plan(
     Ok(ResolvedPlan { until, check_ins })
 }
 
-fn explicit_check_in(now: Timestamp, until: Timestamp, tz: &TimeZone, at: ClockTime) -> Result<Timestamp, PlanError> {
+fn explicit_check_in(
+    now: Timestamp,
+    until: Timestamp,
+    tz: &TimeZone,
+    at: ClockTime,
+) -> Result<Timestamp, PlanError> {
     let date = today(now, tz);
     let on_today = at.on(date, tz);
     let candidate = if on_today > now {
         on_today
     } else {
-        let tomorrow = date.checked_add(1.day()).map_or(Timestamp::MAX, |d| at.on(d, tz));
+        let tomorrow = date
+            .checked_add(1.day())
+            .map_or(Timestamp::MAX, |d| at.on(d, tz));
         if tomorrow > until {
             return Err(PlanError::CheckInInPast { at });
         }
         tomorrow
     };
     if candidate > until {
-        return Err(PlanError::CheckInAfterEnd { at, end: clock_of(until, tz) });
+        return Err(PlanError::CheckInAfterEnd {
+            at,
+            end: clock_of(until, tz),
+        });
     }
     Ok(candidate)
 }
 
 /// The configured slots falling strictly inside (`now`, `until`), sorted.
-pub fn slot_check_ins(now: Timestamp, until: Timestamp, tz: &TimeZone, slots: &[ClockTime]) -> Vec<Timestamp> {
+pub fn slot_check_ins(
+    now: Timestamp,
+    until: Timestamp,
+    tz: &TimeZone,
+    slots: &[ClockTime],
+) -> Vec<Timestamp> {
     let mut found = Vec::new();
     let last = today(until, tz);
     let mut date = today(now, tz);
@@ -209,7 +233,9 @@ mod tests {
     }
 
     fn at(text: &str) -> Timestamp {
-        let zoned: jiff::Zoned = format!("{text}[Europe/Berlin]").parse().expect("test time parses");
+        let zoned: jiff::Zoned = format!("{text}[Europe/Berlin]")
+            .parse()
+            .expect("test time parses");
         zoned.timestamp()
     }
 
@@ -218,7 +244,10 @@ mod tests {
     }
 
     fn plan(end: Option<SessionEnd>, check_in: Option<&str>) -> SessionPlan {
-        SessionPlan { end, check_in: check_in.map(clock) }
+        SessionPlan {
+            end,
+            check_in: check_in.map(clock),
+        }
     }
 
     fn length(text: &str) -> Length {
@@ -237,44 +266,103 @@ mod tests {
     fn for_ends_after_the_length_and_slots_fall_inside() {
         let slots = [clock("10:00"), clock("11:00"), clock("14:00")];
         let plan = plan(Some(SessionEnd::For(length("2h"))), None);
-        let resolved = resolve_plan(at("2026-11-25T09:00"), at("2026-11-25T09:00"), &tz(), &plan, length("50m"), &slots)
-            .expect("valid plan");
+        let resolved = resolve_plan(
+            at("2026-11-25T09:00"),
+            at("2026-11-25T09:00"),
+            &tz(),
+            &plan,
+            length("50m"),
+            &slots,
+        )
+        .expect("valid plan");
         assert_eq!(resolved.until, at("2026-11-25T11:00"));
-        assert_eq!(resolved.check_ins, vec![at("2026-11-25T10:00"), at("2026-11-25T11:00")]);
+        assert_eq!(
+            resolved.check_ins,
+            vec![at("2026-11-25T10:00"), at("2026-11-25T11:00")]
+        );
     }
 
     #[test]
     fn until_a_passed_time_means_tomorrow() {
         let plan = plan(Some(SessionEnd::Until(clock("01:00"))), None);
-        let resolved = resolve_plan(at("2026-11-25T23:00"), at("2026-11-25T23:00"), &tz(), &plan, length("50m"), &[])
-            .expect("valid plan");
+        let resolved = resolve_plan(
+            at("2026-11-25T23:00"),
+            at("2026-11-25T23:00"),
+            &tz(),
+            &plan,
+            length("50m"),
+            &[],
+        )
+        .expect("valid plan");
         assert_eq!(resolved.until, at("2026-11-26T01:00"));
     }
 
     #[test]
     fn too_long_and_misplaced_check_ins_are_refused() {
         let now = at("2026-11-25T09:00");
-        let err = resolve_plan(now, now, &tz(), &plan(Some(SessionEnd::For(length("13h"))), None), length("50m"), &[]);
+        let err = resolve_plan(
+            now,
+            now,
+            &tz(),
+            &plan(Some(SessionEnd::For(length("13h"))), None),
+            length("50m"),
+            &[],
+        );
         assert!(matches!(err, Err(PlanError::TooLong { .. })), "{err:?}");
-        let err = resolve_plan(now, now, &tz(), &plan(Some(SessionEnd::For(length("1h"))), Some("08:00")), length("50m"), &[]);
+        let err = resolve_plan(
+            now,
+            now,
+            &tz(),
+            &plan(Some(SessionEnd::For(length("1h"))), Some("08:00")),
+            length("50m"),
+            &[],
+        );
         assert_eq!(err, Err(PlanError::CheckInInPast { at: clock("08:00") }));
-        let err = resolve_plan(now, now, &tz(), &plan(Some(SessionEnd::For(length("1h"))), Some("11:00")), length("50m"), &[]);
-        assert_eq!(err, Err(PlanError::CheckInAfterEnd { at: clock("11:00"), end: clock("10:00") }));
+        let err = resolve_plan(
+            now,
+            now,
+            &tz(),
+            &plan(Some(SessionEnd::For(length("1h"))), Some("11:00")),
+            length("50m"),
+            &[],
+        );
+        assert_eq!(
+            err,
+            Err(PlanError::CheckInAfterEnd {
+                at: clock("11:00"),
+                end: clock("10:00")
+            })
+        );
     }
 
     #[test]
     fn an_explicit_check_in_replaces_the_slots() {
         let now = at("2026-11-25T09:00");
-        let resolved = resolve_plan(now, now, &tz(), &plan(Some(SessionEnd::For(length("3h"))), Some("09:30")), length("50m"), &[clock("10:00")])
-            .expect("valid plan");
-        assert_eq!(resolved.check_ins, vec![at("2026-11-25T09:30"), at("2026-11-25T12:00")]);
+        let resolved = resolve_plan(
+            now,
+            now,
+            &tz(),
+            &plan(Some(SessionEnd::For(length("3h"))), Some("09:30")),
+            length("50m"),
+            &[clock("10:00")],
+        )
+        .expect("valid plan");
+        assert_eq!(
+            resolved.check_ins,
+            vec![at("2026-11-25T09:30"), at("2026-11-25T12:00")]
+        );
     }
 
     #[test]
     fn slots_are_dst_correct() {
         // 2026-03-29: Berlin skips 02:00-03:00. A 02:30 slot falls at 03:30 local (01:30 UTC).
         let now = at("2026-03-29T00:00");
-        let slots = slot_check_ins(now, now + SignedDuration::from_hours(6), &tz(), &[clock("02:30"), clock("04:00")]);
+        let slots = slot_check_ins(
+            now,
+            now + SignedDuration::from_hours(6),
+            &tz(),
+            &[clock("02:30"), clock("04:00")],
+        );
         let utc: Vec<String> = slots.iter().map(ToString::to_string).collect();
         assert_eq!(utc, vec!["2026-03-29T01:30:00Z", "2026-03-29T02:00:00Z"]);
     }
@@ -283,7 +371,14 @@ mod tests {
     fn extending_counts_the_limit_from_the_start() {
         let start = at("2026-11-25T08:00");
         let now = at("2026-11-25T17:00");
-        let err = resolve_plan(now, start, &tz(), &plan(Some(SessionEnd::For(length("4h"))), None), length("50m"), &[]);
+        let err = resolve_plan(
+            now,
+            start,
+            &tz(),
+            &plan(Some(SessionEnd::For(length("4h"))), None),
+            length("50m"),
+            &[],
+        );
         assert!(matches!(err, Err(PlanError::TooLong { .. })), "{err:?}");
     }
 }

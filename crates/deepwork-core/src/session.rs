@@ -271,7 +271,10 @@ impl Default for Machine {
 impl Machine {
     /// A machine in `state`: idle, or a session restored from the store.
     pub fn new(state: State) -> Self {
-        Machine { state, effects: VecDeque::new() }
+        Machine {
+            state,
+            effects: VecDeque::new(),
+        }
     }
 
     /// The current state.
@@ -300,7 +303,11 @@ impl Machine {
     /// Applies one input at `now`. On error nothing changed and no effect was queued.
     pub fn handle(&mut self, now: Timestamp, input: Input) -> Result<(), SessionError> {
         match input {
-            Input::Start { id, until, check_ins } => self.start(now, id, until, check_ins),
+            Input::Start {
+                id,
+                until,
+                check_ins,
+            } => self.start(now, id, until, check_ins),
             Input::Extend { until, check_ins } => self.extend(now, until, check_ins),
             Input::Stop => self.stop(now),
             Input::CheckInNow => self.check_in_now(now),
@@ -315,9 +322,17 @@ impl Machine {
         }
     }
 
-    fn start(&mut self, now: Timestamp, id: SessionId, until: Timestamp, check_ins: Vec<Timestamp>) -> Result<(), SessionError> {
+    fn start(
+        &mut self,
+        now: Timestamp,
+        id: SessionId,
+        until: Timestamp,
+        check_ins: Vec<Timestamp>,
+    ) -> Result<(), SessionError> {
         if let State::Focusing(session) = &self.state {
-            return Err(SessionError::AlreadyFocusing { until: session.ends_at });
+            return Err(SessionError::AlreadyFocusing {
+                until: session.ends_at,
+            });
         }
         let check_ins = validate_schedule(now, now, until, check_ins)?;
         self.effects.push_back(Effect::SessionStarted {
@@ -326,18 +341,33 @@ impl Machine {
             ends_at: until,
             check_ins: check_ins.clone(),
         });
-        self.state = State::Focusing(Session { id, started_at: now, ends_at: until, check_ins, held: Vec::new() });
+        self.state = State::Focusing(Session {
+            id,
+            started_at: now,
+            ends_at: until,
+            check_ins,
+            held: Vec::new(),
+        });
         Ok(())
     }
 
-    fn extend(&mut self, now: Timestamp, until: Timestamp, check_ins: Vec<Timestamp>) -> Result<(), SessionError> {
+    fn extend(
+        &mut self,
+        now: Timestamp,
+        until: Timestamp,
+        check_ins: Vec<Timestamp>,
+    ) -> Result<(), SessionError> {
         let State::Focusing(session) = &mut self.state else {
             return Err(SessionError::NotFocusing);
         };
         let check_ins = validate_schedule(now, session.started_at, until, check_ins)?;
         session.ends_at = until;
         session.check_ins = check_ins.clone();
-        self.effects.push_back(Effect::SessionRescheduled { session: session.id, ends_at: until, check_ins });
+        self.effects.push_back(Effect::SessionRescheduled {
+            session: session.id,
+            ends_at: until,
+            check_ins,
+        });
         Ok(())
     }
 
@@ -362,10 +392,17 @@ impl Machine {
         let effect = match &mut self.state {
             State::Idle => Effect::Show { item: id },
             State::Focusing(session) => match class {
-                Class::Emergency => Effect::BreakThrough { item: id, session: session.id },
+                Class::Emergency => Effect::BreakThrough {
+                    item: id,
+                    session: session.id,
+                },
                 Class::Blocker | Class::Update | Class::Strategic | Class::PrePing => {
                     session.held.push(HeldRef { id, class });
-                    Effect::Hold { item: id, class, session: session.id }
+                    Effect::Hold {
+                        item: id,
+                        class,
+                        session: session.id,
+                    }
                 }
             },
         };
@@ -383,7 +420,11 @@ impl Machine {
             }
             return;
         }
-        let due = session.check_ins.iter().take_while(|at| **at <= now).count();
+        let due = session
+            .check_ins
+            .iter()
+            .take_while(|at| **at <= now)
+            .count();
         if due > 0 {
             // Several check-ins missed while the engine was down collapse into one digest.
             session.check_ins.drain(..due);
@@ -395,7 +436,11 @@ impl Machine {
     fn finish(&mut self, mut session: Session, now: Timestamp, ended_at: Timestamp, early: bool) {
         let effect = deliver(&mut session, now);
         self.effects.push_back(effect);
-        self.effects.push_back(Effect::SessionEnded { session: session.id, at: ended_at, early });
+        self.effects.push_back(Effect::SessionEnded {
+            session: session.id,
+            at: ended_at,
+            early,
+        });
     }
 }
 
@@ -449,7 +494,15 @@ mod tests {
 
     fn started(minutes: i64) -> Machine {
         let mut m = Machine::default();
-        m.handle(t(0), Input::Start { id: SessionId(1), until: t(minutes), check_ins: vec![] }).expect("starts");
+        m.handle(
+            t(0),
+            Input::Start {
+                id: SessionId(1),
+                until: t(minutes),
+                check_ins: vec![],
+            },
+        )
+        .expect("starts");
         drain(&mut m);
         m
     }
@@ -458,21 +511,49 @@ mod tests {
     fn holds_and_delivers_at_the_end() {
         let mut m = started(90);
         assert_eq!(m.next_deadline(), Some(t(90)));
-        m.handle(t(5), Input::Item { id: ItemId(1), class: Class::Update }).expect("item");
-        m.handle(t(6), Input::Item { id: ItemId(2), class: Class::Emergency }).expect("item");
+        m.handle(
+            t(5),
+            Input::Item {
+                id: ItemId(1),
+                class: Class::Update,
+            },
+        )
+        .expect("item");
+        m.handle(
+            t(6),
+            Input::Item {
+                id: ItemId(2),
+                class: Class::Emergency,
+            },
+        )
+        .expect("item");
         m.handle(t(90), Input::Tick).expect("tick");
         assert_eq!(
             drain(&mut m),
             vec![
-                Effect::Hold { item: ItemId(1), class: Class::Update, session: SessionId(1) },
-                Effect::BreakThrough { item: ItemId(2), session: SessionId(1) },
+                Effect::Hold {
+                    item: ItemId(1),
+                    class: Class::Update,
+                    session: SessionId(1)
+                },
+                Effect::BreakThrough {
+                    item: ItemId(2),
+                    session: SessionId(1)
+                },
                 Effect::DeliverDigest {
                     session: SessionId(1),
                     at: t(90),
                     items: vec![ItemId(1)],
-                    counts: ClassCounts { update: 1, ..ClassCounts::default() },
+                    counts: ClassCounts {
+                        update: 1,
+                        ..ClassCounts::default()
+                    },
                 },
-                Effect::SessionEnded { session: SessionId(1), at: t(90), early: false },
+                Effect::SessionEnded {
+                    session: SessionId(1),
+                    at: t(90),
+                    early: false
+                },
             ]
         );
         assert_eq!(m.next_deadline(), None);
@@ -481,55 +562,179 @@ mod tests {
     #[test]
     fn refuses_what_makes_no_sense() {
         let mut m = started(90);
-        assert!(matches!(m.handle(t(1), Input::Start { id: SessionId(2), until: t(30), check_ins: vec![] }), Err(SessionError::AlreadyFocusing { .. })));
+        assert!(matches!(
+            m.handle(
+                t(1),
+                Input::Start {
+                    id: SessionId(2),
+                    until: t(30),
+                    check_ins: vec![]
+                }
+            ),
+            Err(SessionError::AlreadyFocusing { .. })
+        ));
         m.handle(t(2), Input::Stop).expect("stops");
         assert_eq!(m.handle(t(3), Input::Stop), Err(SessionError::NotFocusing));
-        assert_eq!(m.handle(t(3), Input::Start { id: SessionId(2), until: t(3), check_ins: vec![] }), Err(SessionError::EndNotInFuture));
-        assert_eq!(m.handle(t(3), Input::Start { id: SessionId(2), until: t(3 + 12 * 60 + 1), check_ins: vec![] }), Err(SessionError::TooLong));
-        assert_eq!(m.handle(t(3), Input::Start { id: SessionId(2), until: t(60), check_ins: vec![t(2)] }), Err(SessionError::CheckInInPast));
-        assert_eq!(m.handle(t(3), Input::Start { id: SessionId(2), until: t(60), check_ins: vec![t(61)] }), Err(SessionError::CheckInAfterEnd));
+        assert_eq!(
+            m.handle(
+                t(3),
+                Input::Start {
+                    id: SessionId(2),
+                    until: t(3),
+                    check_ins: vec![]
+                }
+            ),
+            Err(SessionError::EndNotInFuture)
+        );
+        assert_eq!(
+            m.handle(
+                t(3),
+                Input::Start {
+                    id: SessionId(2),
+                    until: t(3 + 12 * 60 + 1),
+                    check_ins: vec![]
+                }
+            ),
+            Err(SessionError::TooLong)
+        );
+        assert_eq!(
+            m.handle(
+                t(3),
+                Input::Start {
+                    id: SessionId(2),
+                    until: t(60),
+                    check_ins: vec![t(2)]
+                }
+            ),
+            Err(SessionError::CheckInInPast)
+        );
+        assert_eq!(
+            m.handle(
+                t(3),
+                Input::Start {
+                    id: SessionId(2),
+                    until: t(60),
+                    check_ins: vec![t(61)]
+                }
+            ),
+            Err(SessionError::CheckInAfterEnd)
+        );
         assert_eq!(m.state(), &State::Idle);
     }
 
     #[test]
     fn check_ins_inside_a_session_deliver_and_go_on() {
         let mut m = Machine::default();
-        m.handle(t(0), Input::Start { id: SessionId(1), until: t(120), check_ins: vec![t(60)] }).expect("starts");
-        m.handle(t(10), Input::Item { id: ItemId(1), class: Class::Blocker }).expect("item");
+        m.handle(
+            t(0),
+            Input::Start {
+                id: SessionId(1),
+                until: t(120),
+                check_ins: vec![t(60)],
+            },
+        )
+        .expect("starts");
+        m.handle(
+            t(10),
+            Input::Item {
+                id: ItemId(1),
+                class: Class::Blocker,
+            },
+        )
+        .expect("item");
         m.handle(t(60), Input::Tick).expect("tick");
-        m.handle(t(70), Input::Item { id: ItemId(2), class: Class::PrePing }).expect("item");
+        m.handle(
+            t(70),
+            Input::Item {
+                id: ItemId(2),
+                class: Class::PrePing,
+            },
+        )
+        .expect("item");
         let effects = drain(&mut m);
-        assert!(matches!(&effects[2], Effect::DeliverDigest { items, .. } if items == &vec![ItemId(1)]));
-        assert!(matches!(effects[3], Effect::Hold { item: ItemId(2), .. }));
+        assert!(
+            matches!(&effects[2], Effect::DeliverDigest { items, .. } if items == &vec![ItemId(1)])
+        );
+        assert!(matches!(
+            effects[3],
+            Effect::Hold {
+                item: ItemId(2),
+                ..
+            }
+        ));
         assert_eq!(m.next_deadline(), Some(t(120)));
     }
 
     #[test]
     fn missed_check_ins_collapse_into_one_digest() {
         let mut m = Machine::default();
-        m.handle(t(0), Input::Start { id: SessionId(1), until: t(120), check_ins: vec![t(30), t(60)] }).expect("starts");
-        m.handle(t(10), Input::Item { id: ItemId(1), class: Class::Update }).expect("item");
+        m.handle(
+            t(0),
+            Input::Start {
+                id: SessionId(1),
+                until: t(120),
+                check_ins: vec![t(30), t(60)],
+            },
+        )
+        .expect("starts");
+        m.handle(
+            t(10),
+            Input::Item {
+                id: ItemId(1),
+                class: Class::Update,
+            },
+        )
+        .expect("item");
         drain(&mut m);
         m.handle(t(200), Input::Tick).expect("tick");
         let effects = drain(&mut m);
         assert_eq!(effects.len(), 2, "{effects:?}");
-        assert_eq!(effects[1], Effect::SessionEnded { session: SessionId(1), at: t(120), early: false });
+        assert_eq!(
+            effects[1],
+            Effect::SessionEnded {
+                session: SessionId(1),
+                at: t(120),
+                early: false
+            }
+        );
     }
 
     #[test]
     fn stop_is_early_and_items_after_it_are_shown() {
         let mut m = started(90);
         m.handle(t(30), Input::Stop).expect("stops");
-        m.handle(t(31), Input::Item { id: ItemId(9), class: Class::Update }).expect("item");
+        m.handle(
+            t(31),
+            Input::Item {
+                id: ItemId(9),
+                class: Class::Update,
+            },
+        )
+        .expect("item");
         let effects = drain(&mut m);
-        assert_eq!(effects[1], Effect::SessionEnded { session: SessionId(1), at: t(30), early: true });
+        assert_eq!(
+            effects[1],
+            Effect::SessionEnded {
+                session: SessionId(1),
+                at: t(30),
+                early: true
+            }
+        );
         assert_eq!(effects[2], Effect::Show { item: ItemId(9) });
     }
 
     #[test]
     fn summaries_read_like_a_person_wrote_them() {
-        let counts = ClassCounts { blocker: 1, update: 6, pre_ping: 2, ..ClassCounts::default() };
-        assert_eq!(counts.summary(), "9 held: 1 blocker, 6 updates, 2 pre-pings");
+        let counts = ClassCounts {
+            blocker: 1,
+            update: 6,
+            pre_ping: 2,
+            ..ClassCounts::default()
+        };
+        assert_eq!(
+            counts.summary(),
+            "9 held: 1 blocker, 6 updates, 2 pre-pings"
+        );
         assert_eq!(ClassCounts::default().summary(), "Nothing held");
     }
 }

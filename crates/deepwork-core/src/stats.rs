@@ -61,7 +61,9 @@ impl FromStr for IsoWeek {
         let (year, week) = text.trim().split_once("-W").ok_or_else(bad)?;
         let year: i16 = year.parse().map_err(|_| bad())?;
         let week: i8 = week.parse().map_err(|_| bad())?;
-        ISOWeekDate::new(year, week, Weekday::Monday).map(IsoWeek).map_err(|_| bad())
+        ISOWeekDate::new(year, week, Weekday::Monday)
+            .map(IsoWeek)
+            .map_err(|_| bad())
     }
 }
 
@@ -103,7 +105,9 @@ pub struct SessionRecord {
 impl SessionRecord {
     /// The end of its focus so far.
     pub fn end_or(&self, now: Timestamp) -> Timestamp {
-        self.ended_at.unwrap_or_else(|| now.min(self.planned_end)).max(self.started_at)
+        self.ended_at
+            .unwrap_or_else(|| now.min(self.planned_end))
+            .max(self.started_at)
     }
 }
 
@@ -178,20 +182,29 @@ fn start_of_day(date: Date, tz: &TimeZone) -> Timestamp {
 fn overlap(a: (Timestamp, Timestamp), b: (Timestamp, Timestamp)) -> SignedDuration {
     let start = a.0.max(b.0);
     let end = a.1.min(b.1);
-    if end > start { end.duration_since(start) } else { SignedDuration::ZERO }
+    if end > start {
+        end.duration_since(start)
+    } else {
+        SignedDuration::ZERO
+    }
 }
 
 fn hours(duration: SignedDuration) -> f64 {
     duration.as_secs_f64() / 3600.0
 }
 
-fn week_bounds(week: IsoWeek, tz: &TimeZone) -> (Timestamp, Timestamp) {
+/// The instants a week starts and ends at (local midnights, DST-correct).
+pub fn week_bounds(week: IsoWeek, tz: &TimeZone) -> (Timestamp, Timestamp) {
     let monday = week.monday();
     let next = monday.checked_add(7.days()).unwrap_or(monday);
     (start_of_day(monday, tz), start_of_day(next, tz))
 }
 
-fn focus_in(bounds: (Timestamp, Timestamp), sessions: &[SessionRecord], now: Timestamp) -> SignedDuration {
+fn focus_in(
+    bounds: (Timestamp, Timestamp),
+    sessions: &[SessionRecord],
+    now: Timestamp,
+) -> SignedDuration {
     sessions
         .iter()
         .map(|s| overlap(bounds, (s.started_at, s.end_or(now))))
@@ -219,7 +232,10 @@ pub fn weekly_stats(
         .map(|date| {
             let next = date.checked_add(1.day()).unwrap_or(date);
             let day = (start_of_day(date, tz), start_of_day(next, tz));
-            DayFocus { date, hours: hours(focus_in(day, &touching, now)) }
+            DayFocus {
+                date,
+                hours: hours(focus_in(day, &touching, now)),
+            }
         })
         .collect();
     let total_hours = hours(focus_in(bounds, &touching, now));
@@ -229,7 +245,10 @@ pub fn weekly_stats(
         .filter(|s| s.started_at >= bounds.0)
         .map(|s| (s.id, s))
         .collect();
-    let total_length: SignedDuration = started.values().map(|s| s.end_or(now).duration_since(s.started_at)).sum();
+    let total_length: SignedDuration = started
+        .values()
+        .map(|s| s.end_or(now).duration_since(s.started_at))
+        .sum();
     let session_count = started.len() as u32;
 
     let mut interruptions = 0;
@@ -241,7 +260,10 @@ pub fn weekly_stats(
             Disposition::Held => {
                 items_held += 1;
                 if item.class != Class::Emergency {
-                    held_arrivals.entry(item.session).or_default().push(item.received_at);
+                    held_arrivals
+                        .entry(item.session)
+                        .or_default()
+                        .push(item.received_at);
                 }
             }
             Disposition::Shown => {}
@@ -254,17 +276,24 @@ pub fn weekly_stats(
         let avoided = arrivals
             .iter()
             .zip(std::iter::once(None).chain(arrivals.iter().map(Some)))
-            .filter(|(at, previous)| previous.is_none_or(|p| at.duration_since(*p) > SAME_INTERRUPTION_WINDOW))
+            .filter(|(at, previous)| {
+                previous.is_none_or(|p| at.duration_since(*p) > SAME_INTERRUPTION_WINDOW)
+            })
             .count() as u32;
         avoided_total += avoided;
-        let length = started.get(&session).map_or(SignedDuration::ZERO, |s| s.end_or(now).duration_since(s.started_at));
+        let length = started.get(&session).map_or(SignedDuration::ZERO, |s| {
+            s.end_or(now).duration_since(s.started_at)
+        });
         recovery += (RECOVERY_PER_INTERRUPTION * avoided as i32).min(length);
     }
 
     let mut trend = Vec::with_capacity(trend_weeks);
     let mut past = week;
     for _ in 0..trend_weeks {
-        trend.push(WeekTotal { week: past, hours: hours(focus_in(week_bounds(past, tz), sessions, now)) });
+        trend.push(WeekTotal {
+            week: past,
+            hours: hours(focus_in(week_bounds(past, tz), sessions, now)),
+        });
         past = past.previous();
     }
     trend.reverse();
@@ -299,16 +328,29 @@ mod tests {
     }
 
     fn at(text: &str) -> Timestamp {
-        let zoned: jiff::Zoned = format!("{text}[Europe/Berlin]").parse().expect("test time parses");
+        let zoned: jiff::Zoned = format!("{text}[Europe/Berlin]")
+            .parse()
+            .expect("test time parses");
         zoned.timestamp()
     }
 
     fn session(id: i64, start: &str, end: &str, early: bool) -> SessionRecord {
-        SessionRecord { id: SessionId(id), started_at: at(start), planned_end: at(end), ended_at: Some(at(end)), early }
+        SessionRecord {
+            id: SessionId(id),
+            started_at: at(start),
+            planned_end: at(end),
+            ended_at: Some(at(end)),
+            early,
+        }
     }
 
     fn fact(session: i64, at_: &str, class: Class, disposition: Disposition) -> ItemFact {
-        ItemFact { session: SessionId(session), received_at: at(at_), class, disposition }
+        ItemFact {
+            session: SessionId(session),
+            received_at: at(at_),
+            class,
+            disposition,
+        }
     }
 
     #[test]
@@ -339,7 +381,10 @@ mod tests {
         let week: IsoWeek = "2026-W43".parse().expect("parses");
         let sessions = [session(1, "2026-10-25T00:00", "2026-10-25T11:00", false)];
         let stats = weekly_stats(week, &tz(), at("2026-11-01T00:00"), &sessions, &[], 15.0, 1);
-        assert_eq!(stats.days[6].hours, 12.0, "00:00 to 11:00 spans 12 real hours that night");
+        assert_eq!(
+            stats.days[6].hours, 12.0,
+            "00:00 to 11:00 spans 12 real hours that night"
+        );
     }
 
     #[test]
@@ -354,11 +399,24 @@ mod tests {
             fact(1, "2026-11-23T09:11", Class::PrePing, Disposition::Held),
             fact(1, "2026-11-23T09:12:30", Class::Update, Disposition::Held),
             fact(1, "2026-11-23T10:00", Class::Blocker, Disposition::Held),
-            fact(1, "2026-11-23T10:05", Class::Emergency, Disposition::BrokeThrough),
+            fact(
+                1,
+                "2026-11-23T10:05",
+                Class::Emergency,
+                Disposition::BrokeThrough,
+            ),
             fact(2, "2026-11-24T09:01", Class::Update, Disposition::Held),
             fact(2, "2026-11-24T09:05", Class::Update, Disposition::Held),
         ];
-        let stats = weekly_stats(week, &tz(), at("2026-11-30T00:00"), &sessions, &items, 15.0, 1);
+        let stats = weekly_stats(
+            week,
+            &tz(),
+            at("2026-11-30T00:00"),
+            &sessions,
+            &items,
+            15.0,
+            1,
+        );
         assert_eq!(stats.items_held, 6);
         assert_eq!(stats.interruptions, 1);
         assert_eq!(stats.early_stops, 1);
@@ -378,7 +436,15 @@ mod tests {
             ended_at: None,
             early: false,
         };
-        let stats = weekly_stats(week, &tz(), at("2026-11-25T10:00"), &[running], &[], 15.0, 1);
+        let stats = weekly_stats(
+            week,
+            &tz(),
+            at("2026-11-25T10:00"),
+            &[running],
+            &[],
+            15.0,
+            1,
+        );
         assert_eq!(stats.total_hours, 1.0);
     }
 
@@ -390,7 +456,18 @@ mod tests {
             session(2, "2026-11-23T09:00", "2026-11-23T11:00", false),
         ];
         let stats = weekly_stats(week, &tz(), at("2026-11-30T00:00"), &sessions, &[], 15.0, 3);
-        let trend: Vec<(String, f64)> = stats.trend.iter().map(|w| (w.week.to_string(), w.hours)).collect();
-        assert_eq!(trend, vec![("2026-W46".into(), 0.0), ("2026-W47".into(), 1.0), ("2026-W48".into(), 2.0)]);
+        let trend: Vec<(String, f64)> = stats
+            .trend
+            .iter()
+            .map(|w| (w.week.to_string(), w.hours))
+            .collect();
+        assert_eq!(
+            trend,
+            vec![
+                ("2026-W46".into(), 0.0),
+                ("2026-W47".into(), 1.0),
+                ("2026-W48".into(), 2.0)
+            ]
+        );
     }
 }

@@ -42,10 +42,18 @@ pub enum Reason {
 impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Reason::SourceUrgency { source } => write!(f, "urgency declared by trusted source '{source}'"),
+            Reason::SourceUrgency { source } => {
+                write!(f, "urgency declared by trusted source '{source}'")
+            }
             Reason::VipSender { sender } => write!(f, "VIP sender '{sender}'"),
-            Reason::Rule { matched, name: Some(name) } => write!(f, "{matched} (rule '{name}')"),
-            Reason::Rule { matched, name: None } => f.write_str(matched),
+            Reason::Rule {
+                matched,
+                name: Some(name),
+            } => write!(f, "{matched} (rule '{name}')"),
+            Reason::Rule {
+                matched,
+                name: None,
+            } => f.write_str(matched),
             Reason::PrePing { text } => write!(f, "pre-ping: '{text}' carries no request"),
             Reason::Default => f.write_str("no rule matched: default class"),
         }
@@ -104,7 +112,9 @@ impl CompiledRule {
             && rule.sender.is_none()
             && rule.channel.is_none()
         {
-            return Err("a rule needs at least one of keywords, pattern, source, sender, channel".into());
+            return Err(
+                "a rule needs at least one of keywords, pattern, source, sender, channel".into(),
+            );
         }
         Ok(CompiledRule {
             name: rule.name.clone(),
@@ -144,7 +154,11 @@ impl CompiledRule {
         }
         if let Some(pattern) = &self.pattern {
             let found = pattern.find(item.text)?;
-            matched.push(format!("pattern /{}/ matched '{}'", pattern.as_str(), shorten(found.as_str(), 40)));
+            matched.push(format!(
+                "pattern /{}/ matched '{}'",
+                pattern.as_str(),
+                shorten(found.as_str(), 40)
+            ));
         }
         Some(matched.join(", "))
     }
@@ -183,24 +197,64 @@ fn builtin_rules() -> Vec<RuleConfig> {
         rule(
             Class::Emergency,
             &[
-                "outage", "production is down", "prod is down", "site is down", "is down for everyone",
-                "sev1", "sev-1", "sev 1", "sev0", "p0", "security breach", "security incident",
-                "data breach", "data loss", "breach", "pagerduty", "on fire",
+                "outage",
+                "production is down",
+                "prod is down",
+                "site is down",
+                "is down for everyone",
+                "sev1",
+                "sev-1",
+                "sev 1",
+                "sev0",
+                "p0",
+                "security breach",
+                "security incident",
+                "data breach",
+                "data loss",
+                "breach",
+                "pagerduty",
+                "on fire",
             ],
         ),
         rule(
             Class::Blocker,
             &[
-                "blocker", "blocking", "blocked", "urgent", "asap", "deploy", "deployment",
-                "release", "hotfix", "needs your review", "review needed", "waiting on you",
-                "can't merge", "cannot merge", "build failed", "deploy failed",
+                "blocker",
+                "blocking",
+                "blocked",
+                "urgent",
+                "asap",
+                "deploy",
+                "deployment",
+                "release",
+                "hotfix",
+                "needs your review",
+                "review needed",
+                "waiting on you",
+                "can't merge",
+                "cannot merge",
+                "build failed",
+                "deploy failed",
             ],
         ),
         rule(
             Class::Strategic,
             &[
-                "roadmap", "next quarter", "strategy", "strategic", "okr", "okrs", "planning",
-                "vision", "long-term", "long term", "q1", "q2", "q3", "q4", "headcount",
+                "roadmap",
+                "next quarter",
+                "strategy",
+                "strategic",
+                "okr",
+                "okrs",
+                "planning",
+                "vision",
+                "long-term",
+                "long term",
+                "q1",
+                "q2",
+                "q3",
+                "q4",
+                "headcount",
             ],
         ),
     ]
@@ -208,17 +262,67 @@ fn builtin_rules() -> Vec<RuleConfig> {
 
 /// Phrases that, alone, make a pre-ping.
 const PRE_PING_PHRASES: &[&str] = &[
-    "hi", "hello", "hey", "heya", "hiya", "yo", "howdy", "ping", "morning", "good morning",
-    "good afternoon", "good evening", "there", "hi there", "hey there", "hello there",
-    "got a sec", "got a second", "got a minute", "got a min", "got a moment",
-    "have a sec", "have a second", "have a minute", "have a moment",
-    "do you have a sec", "do you have a second", "do you have a minute", "do you have a moment",
-    "you got a sec", "quick question", "quick q", "a quick question", "i have a quick question",
-    "are you free", "you free", "are you around", "you around", "are you there", "you there",
-    "u there", "are you busy", "you busy", "are you online", "you online",
-    "can i ask you something", "can i ask you a question", "can i ask something",
-    "can we talk", "can we chat", "can you talk", "can you chat", "sorry to bother you",
-    "sorry to bother", "so", "um", "uh", "just", "quickly", "please", "real quick",
+    "hi",
+    "hello",
+    "hey",
+    "heya",
+    "hiya",
+    "yo",
+    "howdy",
+    "ping",
+    "morning",
+    "good morning",
+    "good afternoon",
+    "good evening",
+    "there",
+    "hi there",
+    "hey there",
+    "hello there",
+    "got a sec",
+    "got a second",
+    "got a minute",
+    "got a min",
+    "got a moment",
+    "have a sec",
+    "have a second",
+    "have a minute",
+    "have a moment",
+    "do you have a sec",
+    "do you have a second",
+    "do you have a minute",
+    "do you have a moment",
+    "you got a sec",
+    "quick question",
+    "quick q",
+    "a quick question",
+    "i have a quick question",
+    "are you free",
+    "you free",
+    "are you around",
+    "you around",
+    "are you there",
+    "you there",
+    "u there",
+    "are you busy",
+    "you busy",
+    "are you online",
+    "you online",
+    "can i ask you something",
+    "can i ask you a question",
+    "can i ask something",
+    "can we talk",
+    "can we chat",
+    "can you talk",
+    "can you chat",
+    "sorry to bother you",
+    "sorry to bother",
+    "so",
+    "um",
+    "uh",
+    "just",
+    "quickly",
+    "please",
+    "real quick",
 ];
 
 struct PrePingDetector {
@@ -286,7 +390,9 @@ pub struct Triager {
 
 impl fmt::Debug for Triager {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Triager").field("rules", &self.rules.len()).finish_non_exhaustive()
+        f.debug_struct("Triager")
+            .field("rules", &self.rules.len())
+            .finish_non_exhaustive()
     }
 }
 
@@ -295,11 +401,15 @@ impl Triager {
     pub fn new(config: &TriageConfig) -> Result<Self, RuleError> {
         let mut rules = Vec::with_capacity(config.rules.len() + 3);
         for (index, rule) in config.rules.iter().enumerate() {
-            rules.push(CompiledRule::compile(rule).map_err(|message| RuleError { index, message })?);
+            rules
+                .push(CompiledRule::compile(rule).map_err(|message| RuleError { index, message })?);
         }
         if config.builtin_rules {
             for rule in builtin_rules() {
-                rules.push(CompiledRule::compile(&rule).map_err(|message| RuleError { index: usize::MAX, message })?);
+                rules.push(CompiledRule::compile(&rule).map_err(|message| RuleError {
+                    index: usize::MAX,
+                    message,
+                })?);
             }
         }
         let lower = |v: &[String]| v.iter().map(|s| s.to_lowercase()).collect::<Vec<_>>();
@@ -321,7 +431,9 @@ impl Triager {
             if self.trust_all_sources || self.trusted_sources.contains(&source) {
                 return Triage {
                     class: urgency.class(),
-                    reason: Reason::SourceUrgency { source: item.source.clone() },
+                    reason: Reason::SourceUrgency {
+                        source: item.source.clone(),
+                    },
                 };
             }
         }
@@ -329,7 +441,9 @@ impl Triager {
         if self.vips.contains(&sender) {
             return Triage {
                 class: self.vip_class,
-                reason: Reason::VipSender { sender: item.sender.clone() },
+                reason: Reason::VipSender {
+                    sender: item.sender.clone(),
+                },
             };
         }
         let text = match &item.body {
@@ -346,17 +460,25 @@ impl Triager {
             if let Some(matched) = rule.matches(&normalized) {
                 return Triage {
                     class: rule.class,
-                    reason: Reason::Rule { matched, name: rule.name.clone() },
+                    reason: Reason::Rule {
+                        matched,
+                        name: rule.name.clone(),
+                    },
                 };
             }
         }
         if self.pre_ping.is_pre_ping(&text) {
             return Triage {
                 class: Class::PrePing,
-                reason: Reason::PrePing { text: shorten(&text, 40) },
+                reason: Reason::PrePing {
+                    text: shorten(&text, 40),
+                },
             };
         }
-        Triage { class: self.default_class, reason: Reason::Default }
+        Triage {
+            class: self.default_class,
+            reason: Reason::Default,
+        }
     }
 }
 
@@ -386,11 +508,31 @@ mod tests {
     #[test]
     fn pre_pings_carry_no_request() {
         let t = triager("");
-        for text in ["hi", "hey, got a sec?", "Quick question", "are you free?", "you there?", "Hi there!!", "hello?? are you around"] {
-            assert_eq!(t.triage(&item("bob", text)).class, Class::PrePing, "{text:?} is a pre-ping");
+        for text in [
+            "hi",
+            "hey, got a sec?",
+            "Quick question",
+            "are you free?",
+            "you there?",
+            "Hi there!!",
+            "hello?? are you around",
+        ] {
+            assert_eq!(
+                t.triage(&item("bob", text)).class,
+                Class::PrePing,
+                "{text:?} is a pre-ping"
+            );
         }
-        for text in ["hi, can you review PR 42 before the 3pm deploy?", "hey, lunch tomorrow?", "quick question: where is the design doc?"] {
-            assert_ne!(t.triage(&item("bob", text)).class, Class::PrePing, "{text:?} carries a request");
+        for text in [
+            "hi, can you review PR 42 before the 3pm deploy?",
+            "hey, lunch tomorrow?",
+            "quick question: where is the design doc?",
+        ] {
+            assert_ne!(
+                t.triage(&item("bob", text)).class,
+                Class::PrePing,
+                "{text:?} carries a request"
+            );
         }
     }
 
@@ -398,11 +540,31 @@ mod tests {
     fn builtin_keywords_class_by_the_response_matrix() {
         let t = triager("");
         let cases = [
-            ("Production outage in eu-west", Class::Emergency, "keyword 'outage'"),
-            ("security breach on the VPN", Class::Emergency, "keyword 'security breach'"),
-            ("this is blocking the deploy", Class::Blocker, "keyword 'blocking'"),
-            ("thoughts on the roadmap for next quarter?", Class::Strategic, "keyword 'roadmap'"),
-            ("new design mockups are up", Class::Update, "no rule matched: default class"),
+            (
+                "Production outage in eu-west",
+                Class::Emergency,
+                "keyword 'outage'",
+            ),
+            (
+                "security breach on the VPN",
+                Class::Emergency,
+                "keyword 'security breach'",
+            ),
+            (
+                "this is blocking the deploy",
+                Class::Blocker,
+                "keyword 'blocking'",
+            ),
+            (
+                "thoughts on the roadmap for next quarter?",
+                Class::Strategic,
+                "keyword 'roadmap'",
+            ),
+            (
+                "new design mockups are up",
+                Class::Update,
+                "no rule matched: default class",
+            ),
         ];
         for (text, class, why) in cases {
             let triage = t.triage(&item("bob", text));
@@ -414,8 +576,14 @@ mod tests {
     #[test]
     fn keywords_match_whole_words_only() {
         let t = triager("");
-        assert_eq!(t.triage(&item("bob", "the breachless audit passed")).class, Class::Update);
-        assert_eq!(t.triage(&item("bob", "we released the p0wer tool")).class, Class::Update);
+        assert_eq!(
+            t.triage(&item("bob", "the breachless audit passed")).class,
+            Class::Update
+        );
+        assert_eq!(
+            t.triage(&item("bob", "we released the p0wer tool")).class,
+            Class::Update
+        );
     }
 
     #[test]
@@ -435,13 +603,22 @@ mod tests {
             "##,
         );
         let vip = t.triage(&item("ceo", "hi"));
-        assert_eq!((vip.class, vip.reason.to_string()), (Class::Blocker, "VIP sender 'ceo'".into()));
+        assert_eq!(
+            (vip.class, vip.reason.to_string()),
+            (Class::Blocker, "VIP sender 'ceo'".into())
+        );
         let mut incident = item("bob", "fyi");
         incident.channel = Some("#Incidents".into());
         let triage = t.triage(&incident);
         assert_eq!(triage.class, Class::Emergency);
-        assert_eq!(triage.reason.to_string(), "channel '#incidents' (rule 'incidents channel')");
-        assert_eq!(t.triage(&item("bob", "Offsite  agenda draft")).class, Class::Strategic);
+        assert_eq!(
+            triage.reason.to_string(),
+            "channel '#incidents' (rule 'incidents channel')"
+        );
+        assert_eq!(
+            t.triage(&item("bob", "Offsite  agenda draft")).class,
+            Class::Strategic
+        );
     }
 
     #[test]
@@ -453,7 +630,11 @@ mod tests {
         assert_eq!(t.triage(&from_ci).class, Class::Emergency);
         let mut from_chat = from_ci.clone();
         from_chat.source = "slack".into();
-        assert_eq!(t.triage(&from_chat).class, Class::Update, "slack may not self-declare an emergency");
+        assert_eq!(
+            t.triage(&from_chat).class,
+            Class::Update,
+            "slack may not self-declare an emergency"
+        );
     }
 
     #[test]
@@ -473,7 +654,13 @@ mod tests {
         let err = Triager::new(&config).expect_err("pattern is invalid");
         assert_eq!(err.index, 0);
         assert!(err.message.starts_with("pattern:"), "{}", err.message);
-        let err = Config::from_toml_str("\n[[triage.rules]]\nclass = \"update\"\npattern = \"(\"\n").expect_err("invalid");
-        assert_eq!((err.key.as_deref(), err.line), (Some("triage.rules[0]"), Some(2)), "{err}");
+        let err =
+            Config::from_toml_str("\n[[triage.rules]]\nclass = \"update\"\npattern = \"(\"\n")
+                .expect_err("invalid");
+        assert_eq!(
+            (err.key.as_deref(), err.line),
+            (Some("triage.rules[0]"), Some(2)),
+            "{err}"
+        );
     }
 }

@@ -1,1 +1,13 @@
-//! placeholder
+//! Deepwork's runtime: the real clock and timers, the store, desktop notifications,
+//! the socket API and its typed client. The one API the resident, the window, the CLI
+//! and the tests use.
+
+pub mod api;
+pub mod client;
+pub mod engine;
+pub mod notify;
+pub mod paths;
+pub mod server;
+
+pub use client::{Client, ClientError, EventStream};
+pub use paths::Paths;

@@ -24,7 +24,9 @@ pub enum StoreError {
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
     /// The database was written by a newer Deepwork.
-    #[error("the database has schema version {found}, newer than this Deepwork understands ({supported}); upgrade Deepwork")]
+    #[error(
+        "the database has schema version {found}, newer than this Deepwork understands ({supported}); upgrade Deepwork"
+    )]
     TooNew {
         /// The version in the file.
         found: i64,
@@ -51,7 +53,11 @@ pub fn to_millis(at: Timestamp) -> i64 {
 
 /// Reads a stored time.
 pub fn from_millis(ms: i64) -> Timestamp {
-    Timestamp::from_millisecond(ms).unwrap_or(if ms < 0 { Timestamp::MIN } else { Timestamp::MAX })
+    Timestamp::from_millisecond(ms).unwrap_or(if ms < 0 {
+        Timestamp::MIN
+    } else {
+        Timestamp::MAX
+    })
 }
 
 /// A session still running, as needed to restore the machine.
@@ -106,7 +112,9 @@ impl Store {
 
     /// The schema version of the open database.
     pub fn schema_version(&self) -> Result<i64> {
-        Ok(self.conn.pragma_query_value(None, "user_version", |r| r.get(0))?)
+        Ok(self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?)
     }
 
     /// Runs `f` in one transaction; committed only if it returns `Ok`.
@@ -120,8 +128,14 @@ impl Store {
 
     /// The largest item and session ids in use (0 when none), so the engine can allocate.
     pub fn max_ids(&self) -> Result<(ItemId, SessionId)> {
-        let item = self.conn.query_row("SELECT COALESCE(MAX(id), 0) FROM items", [], |r| r.get(0))?;
-        let session = self.conn.query_row("SELECT COALESCE(MAX(id), 0) FROM sessions", [], |r| r.get(0))?;
+        let item = self
+            .conn
+            .query_row("SELECT COALESCE(MAX(id), 0) FROM items", [], |r| r.get(0))?;
+        let session =
+            self.conn
+                .query_row("SELECT COALESCE(MAX(id), 0) FROM sessions", [], |r| {
+                    r.get(0)
+                })?;
         Ok((ItemId(item), SessionId(session)))
     }
 
@@ -139,46 +153,62 @@ impl Store {
         let Some((record, check_ins)) = row else {
             return Ok(None);
         };
-        let check_ins: Vec<i64> = serde_json::from_str(&check_ins).map_err(|e| StoreError::Corrupt {
-            table: "sessions",
-            detail: format!("check_ins of session {}: {e}", record.id),
-        })?;
+        let check_ins: Vec<i64> =
+            serde_json::from_str(&check_ins).map_err(|e| StoreError::Corrupt {
+                table: "sessions",
+                detail: format!("check_ins of session {}: {e}", record.id),
+            })?;
         let mut stmt = self.conn.prepare_cached(
             "SELECT id, class FROM items
              WHERE session_id = ?1 AND disposition = 'held' AND digest_id IS NULL ORDER BY id",
         )?;
         let held = stmt
-            .query_map([record.id.0], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?
+            .query_map([record.id.0], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+            })?
             .map(|row| {
                 let (id, class) = row?;
-                Ok(HeldRef { id: ItemId(id), class: parse_class(&class)? })
+                Ok(HeldRef {
+                    id: ItemId(id),
+                    class: parse_class(&class)?,
+                })
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(Some(RunningSession { record, check_ins: check_ins.into_iter().map(from_millis).collect(), held }))
+        Ok(Some(RunningSession {
+            record,
+            check_ins: check_ins.into_iter().map(from_millis).collect(),
+            held,
+        }))
     }
 
     /// One item.
     pub fn item(&self, id: ItemId) -> Result<Option<ItemRecord>> {
-        let mut stmt = self.conn.prepare_cached(&format!("SELECT {ITEM_COLUMNS} FROM items WHERE id = ?1"))?;
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!("SELECT {ITEM_COLUMNS} FROM items WHERE id = ?1"))?;
         stmt.query_row([id.0], item_record).optional()?.transpose()
     }
 
     /// The newest digests first, at most `limit`.
     pub fn digests(&self, limit: u32) -> Result<Vec<DigestRow>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT id, session_id, delivered_at FROM digests ORDER BY id DESC LIMIT ?1")?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, session_id, delivered_at FROM digests ORDER BY id DESC LIMIT ?1",
+        )?;
         let rows = stmt.query_map([limit], |r| {
-            Ok(DigestRow { id: DigestId(r.get(0)?), session: SessionId(r.get(1)?), delivered_at: from_millis(r.get(2)?) })
+            Ok(DigestRow {
+                id: DigestId(r.get(0)?),
+                session: SessionId(r.get(1)?),
+                delivered_at: from_millis(r.get(2)?),
+            })
         })?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
     /// The items a digest delivered, in arrival order.
     pub fn digest_items(&self, digest: DigestId) -> Result<Vec<ItemRecord>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(&format!("SELECT {ITEM_COLUMNS} FROM items WHERE digest_id = ?1 ORDER BY id"))?;
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {ITEM_COLUMNS} FROM items WHERE digest_id = ?1 ORDER BY id"
+        ))?;
         let rows = stmt.query_map([digest.0], item_record)?;
         rows.map(|r| r?).collect()
     }
@@ -201,7 +231,12 @@ impl Store {
              WHERE s.started_at >= ?1 AND s.started_at < ?2",
         )?;
         let rows = stmt.query_map([to_millis(from), to_millis(to)], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+            ))
         })?;
         rows.map(|row| {
             let (session, received_at, class, disposition) = row?;
@@ -224,16 +259,32 @@ pub struct Writer<'a> {
 
 impl Writer<'_> {
     /// Records a new session.
-    pub fn insert_session(&mut self, id: SessionId, started_at: Timestamp, planned_end: Timestamp, check_ins: &[Timestamp]) -> Result<()> {
+    pub fn insert_session(
+        &mut self,
+        id: SessionId,
+        started_at: Timestamp,
+        planned_end: Timestamp,
+        check_ins: &[Timestamp],
+    ) -> Result<()> {
         self.tx.execute(
             "INSERT INTO sessions (id, started_at, planned_end, check_ins) VALUES (?1, ?2, ?3, ?4)",
-            params![id.0, to_millis(started_at), to_millis(planned_end), millis_json(check_ins)],
+            params![
+                id.0,
+                to_millis(started_at),
+                to_millis(planned_end),
+                millis_json(check_ins)
+            ],
         )?;
         Ok(())
     }
 
     /// Records a session's new end and its check-ins to come.
-    pub fn reschedule_session(&mut self, id: SessionId, planned_end: Timestamp, check_ins: &[Timestamp]) -> Result<()> {
+    pub fn reschedule_session(
+        &mut self,
+        id: SessionId,
+        planned_end: Timestamp,
+        check_ins: &[Timestamp],
+    ) -> Result<()> {
         self.tx.execute(
             "UPDATE sessions SET planned_end = ?2, check_ins = ?3 WHERE id = ?1",
             params![id.0, to_millis(planned_end), millis_json(check_ins)],
@@ -243,7 +294,10 @@ impl Writer<'_> {
 
     /// Records the check-ins still to come (after one was delivered).
     pub fn set_check_ins(&mut self, id: SessionId, check_ins: &[Timestamp]) -> Result<()> {
-        self.tx.execute("UPDATE sessions SET check_ins = ?2 WHERE id = ?1", params![id.0, millis_json(check_ins)])?;
+        self.tx.execute(
+            "UPDATE sessions SET check_ins = ?2 WHERE id = ?1",
+            params![id.0, millis_json(check_ins)],
+        )?;
         Ok(())
     }
 
@@ -288,7 +342,12 @@ impl Writer<'_> {
 
     /// Creates a digest delivering `items`; items already delivered are left alone, so
     /// delivering twice cannot happen.
-    pub fn insert_digest(&mut self, session: SessionId, at: Timestamp, items: &[ItemId]) -> Result<DigestId> {
+    pub fn insert_digest(
+        &mut self,
+        session: SessionId,
+        at: Timestamp,
+        items: &[ItemId],
+    ) -> Result<DigestId> {
         self.tx.execute(
             "INSERT INTO digests (session_id, delivered_at) VALUES (?1, ?2)",
             params![session.0, to_millis(at)],
@@ -305,9 +364,10 @@ impl Writer<'_> {
 
     /// Marks an item done (or not). Returns false when there is no such item.
     pub fn set_done(&mut self, item: ItemId, done_at: Option<Timestamp>) -> Result<bool> {
-        let changed = self
-            .tx
-            .execute("UPDATE items SET done_at = ?2 WHERE id = ?1", params![item.0, done_at.map(to_millis)])?;
+        let changed = self.tx.execute(
+            "UPDATE items SET done_at = ?2 WHERE id = ?1",
+            params![item.0, done_at.map(to_millis)],
+        )?;
         Ok(changed == 1)
     }
 }
@@ -359,10 +419,15 @@ fn item_record(r: &Row<'_>) -> rusqlite::Result<Result<ItemRecord>> {
 }
 
 fn parse_class(name: &str) -> Result<Class> {
-    Class::parse(name).ok_or_else(|| StoreError::Corrupt { table: "items", detail: format!("unknown class {name:?}") })
+    Class::parse(name).ok_or_else(|| StoreError::Corrupt {
+        table: "items",
+        detail: format!("unknown class {name:?}"),
+    })
 }
 
 fn parse_disposition(name: &str) -> Result<Disposition> {
-    Disposition::parse(name)
-        .ok_or_else(|| StoreError::Corrupt { table: "items", detail: format!("unknown disposition {name:?}") })
+    Disposition::parse(name).ok_or_else(|| StoreError::Corrupt {
+        table: "items",
+        detail: format!("unknown disposition {name:?}"),
+    })
 }

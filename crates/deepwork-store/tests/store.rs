@@ -22,7 +22,10 @@ fn item(id: i64, session: Option<i64>, class: Class, disposition: Disposition) -
         body: Some("body".into()),
         url: None,
         class,
-        reason: Reason::Rule { matched: "keyword 'deploy'".into(), name: None },
+        reason: Reason::Rule {
+            matched: "keyword 'deploy'".into(),
+            name: None,
+        },
         disposition,
         digest: None,
         done_at: None,
@@ -54,21 +57,43 @@ fn an_older_schema_is_upgraded_keeping_its_rows() {
         .unwrap();
     }
     let store = Store::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION, "opening migrates to the current version");
-    let running = store.running_session().unwrap().expect("the v1 session is still running");
-    assert_eq!(running.held, vec![HeldRef { id: ItemId(7), class: Class::Blocker }]);
+    assert_eq!(
+        store.schema_version().unwrap(),
+        SCHEMA_VERSION,
+        "opening migrates to the current version"
+    );
+    let running = store
+        .running_session()
+        .unwrap()
+        .expect("the v1 session is still running");
+    assert_eq!(
+        running.held,
+        vec![HeldRef {
+            id: ItemId(7),
+            class: Class::Blocker
+        }]
+    );
     assert_eq!(running.check_ins, vec![from_millis(1_800_003_600_000)]);
     let old = store.item(ItemId(7)).unwrap().unwrap();
-    assert_eq!((old.title.as_str(), old.digest, old.done_at), ("old item", None, None));
+    assert_eq!(
+        (old.title.as_str(), old.digest, old.done_at),
+        ("old item", None, None)
+    );
 }
 
 #[test]
 fn a_newer_schema_is_refused_not_damaged() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("deepwork.sqlite3");
-    Connection::open(&path).unwrap().pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
+    Connection::open(&path)
+        .unwrap()
+        .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+        .unwrap();
     let err = Store::open(&path).unwrap_err();
-    assert!(matches!(err, StoreError::TooNew { found, .. } if found == SCHEMA_VERSION + 1), "{err}");
+    assert!(
+        matches!(err, StoreError::TooNew { found, .. } if found == SCHEMA_VERSION + 1),
+        "{err}"
+    );
     assert!(err.to_string().contains("upgrade Deepwork"));
 }
 
@@ -79,25 +104,57 @@ fn items_round_trip_and_are_delivered_once() {
         .write(|w| {
             w.insert_session(SessionId(1), t(0), t(90), &[t(45), t(90)])?;
             w.insert_item(&item(1, Some(1), Class::Update, Disposition::Held))?;
-            w.insert_item(&item(2, Some(1), Class::Emergency, Disposition::BrokeThrough))?;
+            w.insert_item(&item(
+                2,
+                Some(1),
+                Class::Emergency,
+                Disposition::BrokeThrough,
+            ))?;
             w.insert_item(&item(3, Some(1), Class::PrePing, Disposition::Held))?;
             w.insert_item(&item(4, None, Class::Update, Disposition::Shown))
         })
         .unwrap();
     let running = store.running_session().unwrap().unwrap();
-    assert_eq!(running.held.iter().map(|h| h.id.0).collect::<Vec<_>>(), vec![1, 3], "only held items wait");
-    assert_eq!(store.item(ItemId(1)).unwrap().unwrap(), item(1, Some(1), Class::Update, Disposition::Held));
+    assert_eq!(
+        running.held.iter().map(|h| h.id.0).collect::<Vec<_>>(),
+        vec![1, 3],
+        "only held items wait"
+    );
+    assert_eq!(
+        store.item(ItemId(1)).unwrap().unwrap(),
+        item(1, Some(1), Class::Update, Disposition::Held)
+    );
 
-    let first = store.write(|w| w.insert_digest(SessionId(1), t(45), &[ItemId(1), ItemId(3)])).unwrap();
-    let again = store.write(|w| w.insert_digest(SessionId(1), t(46), &[ItemId(1), ItemId(2), ItemId(3)])).unwrap();
+    let first = store
+        .write(|w| w.insert_digest(SessionId(1), t(45), &[ItemId(1), ItemId(3)]))
+        .unwrap();
+    let again = store
+        .write(|w| w.insert_digest(SessionId(1), t(46), &[ItemId(1), ItemId(2), ItemId(3)]))
+        .unwrap();
     assert_eq!(store.digest_items(first).unwrap().len(), 2);
-    assert!(store.digest_items(again).unwrap().is_empty(), "delivered or broken-through items are never delivered again");
+    assert!(
+        store.digest_items(again).unwrap().is_empty(),
+        "delivered or broken-through items are never delivered again"
+    );
     assert!(store.running_session().unwrap().unwrap().held.is_empty());
 
     assert!(store.write(|w| w.set_done(ItemId(1), Some(t(50)))).unwrap());
-    assert!(!store.write(|w| w.set_done(ItemId(99), Some(t(50)))).unwrap(), "no such item");
+    assert!(
+        !store
+            .write(|w| w.set_done(ItemId(99), Some(t(50))))
+            .unwrap(),
+        "no such item"
+    );
     assert_eq!(store.item(ItemId(1)).unwrap().unwrap().done_at, Some(t(50)));
-    assert_eq!(store.digests(10).unwrap().iter().map(|d| d.id).collect::<Vec<_>>(), vec![again, first]);
+    assert_eq!(
+        store
+            .digests(10)
+            .unwrap()
+            .iter()
+            .map(|d| d.id)
+            .collect::<Vec<_>>(),
+        vec![again, first]
+    );
     assert_eq!(first, DigestId(1));
 }
 
@@ -109,7 +166,10 @@ fn a_failed_write_leaves_nothing_behind() {
         w.insert_item(&item(1, None, Class::Update, Disposition::Shown))
     });
     assert!(result.is_err(), "a duplicate id fails");
-    assert!(store.item(ItemId(1)).unwrap().is_none(), "the transaction rolled back");
+    assert!(
+        store.item(ItemId(1)).unwrap().is_none(),
+        "the transaction rolled back"
+    );
 }
 
 #[test]
@@ -125,8 +185,18 @@ fn stats_queries_see_sessions_and_their_items() {
         .unwrap();
     let sessions = store.sessions_between(t(10), t(20)).unwrap();
     assert_eq!(sessions.len(), 1);
-    assert_eq!((sessions[0].ended_at, sessions[0].early), (Some(t(30)), true));
-    assert_eq!(store.sessions_between(t(40), t(999)).unwrap().len(), 0, "the first ended at 30, the second starts at 1000");
+    assert_eq!(
+        (sessions[0].ended_at, sessions[0].early),
+        (Some(t(30)), true)
+    );
+    assert_eq!(
+        store.sessions_between(t(40), t(999)).unwrap().len(),
+        0,
+        "the first ended at 30, the second starts at 1000"
+    );
     assert_eq!(store.item_facts(t(0), t(1)).unwrap().len(), 1);
-    assert_eq!(store.running_session().unwrap().unwrap().record.id, SessionId(2));
+    assert_eq!(
+        store.running_session().unwrap().unwrap().record.id,
+        SessionId(2)
+    );
 }

@@ -1,0 +1,157 @@
+//! The command line, declared with clap.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use deepwork_core::Urgency;
+use deepwork_core::config::Length;
+use deepwork_core::schedule::ClockTime;
+use deepwork_core::stats::IsoWeek;
+use std::path::PathBuf;
+
+/// Deepwork: hold messages and notifications while you focus, see them at check-in.
+#[derive(Debug, Parser)]
+#[command(
+    name = "deepwork",
+    version,
+    about,
+    after_help = "Files: config in $XDG_CONFIG_HOME/deepwork/config.toml (DEEPWORK_CONFIG), data in $XDG_DATA_HOME/deepwork (DEEPWORK_DATA_DIR), socket in $XDG_RUNTIME_DIR/deepwork (DEEPWORK_SOCKET)."
+)]
+pub struct Cli {
+    /// Config file to use instead of the default.
+    #[arg(long, global = true, env = "DEEPWORK_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the engine in the foreground (the resident; headless where there is no display).
+    Daemon,
+    /// Check the configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    #[command(flatten)]
+    Engine(EngineCommand),
+}
+
+/// Commands answered by the running engine.
+#[derive(Debug, Subcommand)]
+pub enum EngineCommand {
+    /// Start deep work.
+    Start(PlanArgs),
+    /// Change the running session's end: --for counts from now.
+    Extend(PlanArgs),
+    /// End deep work early and get the digest.
+    Stop,
+    /// Show the state: time left, next check-in, held counts (never content).
+    Status {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Hand an item to Deepwork (scripts, CI pipelines).
+    Push(PushArgs),
+    /// Check in now: deliver the digest; the session goes on.
+    #[command(alias = "check-in")]
+    Checkin,
+    /// Show the latest digest.
+    Digest {
+        /// Show every digest, newest first.
+        #[arg(long, conflicts_with = "id")]
+        all: bool,
+        /// Show this digest.
+        #[arg(long)]
+        id: Option<i64>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Mark an item handled.
+    Done {
+        /// The item's id, as shown in the digest.
+        item: i64,
+        /// Mark it not done again.
+        #[arg(long)]
+        undo: bool,
+    },
+    /// Weekly focus statistics.
+    Stats {
+        /// The ISO week, like 2026-W48; this week by default.
+        #[arg(long)]
+        week: Option<IsoWeek>,
+        /// Print JSON.
+        #[arg(long, conflicts_with = "csv")]
+        json: bool,
+        /// Print one CSV row per day.
+        #[arg(long)]
+        csv: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate a config file (the one in use by default).
+    Check {
+        /// The file to check.
+        file: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// How long, like 90m, 2h or 1h30m (at most 12h).
+    #[arg(long = "for", value_name = "LENGTH", conflicts_with = "until")]
+    pub length: Option<Length>,
+    /// Until a local time, like 11:30 (the next one to come).
+    #[arg(long, value_name = "HH:MM")]
+    pub until: Option<ClockTime>,
+    /// Check in at this local time instead of the configured slots.
+    #[arg(long = "check-in", value_name = "HH:MM")]
+    pub check_in: Option<ClockTime>,
+}
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// Where it comes from, like ci or cron.
+    #[arg(long)]
+    pub source: String,
+    /// Who sends it.
+    #[arg(long = "from")]
+    pub sender: String,
+    /// One line saying what it is.
+    #[arg(long)]
+    pub title: String,
+    /// More text.
+    #[arg(long)]
+    pub body: Option<String>,
+    /// A link back to it (http or https).
+    #[arg(long)]
+    pub url: Option<String>,
+    /// The channel it belongs to.
+    #[arg(long)]
+    pub channel: Option<String>,
+    /// Its urgency, trusted for sources in triage.trusted_urgency_sources.
+    #[arg(long, value_enum)]
+    pub urgency: Option<UrgencyArg>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum UrgencyArg {
+    Emergency,
+    Blocker,
+    Update,
+    Strategic,
+}
+
+impl From<UrgencyArg> for Urgency {
+    fn from(arg: UrgencyArg) -> Self {
+        match arg {
+            UrgencyArg::Emergency => Urgency::Emergency,
+            UrgencyArg::Blocker => Urgency::Blocker,
+            UrgencyArg::Update => Urgency::Update,
+            UrgencyArg::Strategic => Urgency::Strategic,
+        }
+    }
+}

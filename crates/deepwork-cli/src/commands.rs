@@ -1,0 +1,233 @@
+//! What each command does: parse → one engine call → render. Exit codes: 0 done,
+//! 1 something failed (no engine, storage), 2 the input was wrong.
+
+use crate::args::{Cli, Command, ConfigCommand, EngineCommand, PlanArgs, PushArgs};
+use crate::render;
+use deepwork_core::digest::DigestId;
+use deepwork_core::schedule::{SessionEnd, SessionPlan};
+use deepwork_core::{ItemId, NewItem};
+use deepwork_engine::server::{self, StartError};
+use deepwork_engine::{Client, ClientError, Paths};
+use jiff::tz::TimeZone;
+use std::path::Path;
+use std::process::ExitCode;
+
+/// How a command failed.
+enum Failure {
+    /// The user's input was wrong.
+    Usage(String),
+    /// Something else went wrong.
+    Runtime(String),
+}
+
+impl From<ClientError> for Failure {
+    fn from(error: ClientError) -> Self {
+        match &error {
+            ClientError::Api(api) if api.code.is_user_error() => Failure::Usage(error.to_string()),
+            _ => Failure::Runtime(error.to_string()),
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> ExitCode {
+    let paths = Paths::resolve(cli.config.as_deref());
+    let result = match cli.command {
+        Command::Daemon => daemon(&paths),
+        Command::Config {
+            command: ConfigCommand::Check { file },
+        } => config_check(file.as_deref().unwrap_or(&paths.config)),
+        Command::Engine(command) => engine_command(&paths, command),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Usage(message)) => {
+            eprintln!("deepwork: {message}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Runtime(message)) => {
+            eprintln!("deepwork: {message}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Runtime(format!("cannot start the async runtime: {e}")))
+}
+
+fn daemon(paths: &Paths) -> Result<(), Failure> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("DEEPWORK_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    runtime()?.block_on(async {
+        server::serve(paths, shutdown_signal())
+            .await
+            .map_err(|error| match error {
+                StartError::Config { .. } => Failure::Usage(error.to_string()),
+                other => Failure::Runtime(other.to_string()),
+            })
+    })
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => std::future::pending().await,
+    }
+    tracing::info!("stopping; a running session goes on when the engine starts again");
+}
+
+fn config_check(path: &Path) -> Result<(), Failure> {
+    if !path.exists() {
+        println!("{}: no file; every setting has its default", path.display());
+        return Ok(());
+    }
+    match server::load_config(path) {
+        Ok(_) => {
+            println!("{}: OK", path.display());
+            Ok(())
+        }
+        Err(error) if error.is_config_error() => Err(Failure::Usage(error.to_string())),
+        Err(error) => Err(Failure::Runtime(error.to_string())),
+    }
+}
+
+fn plan(args: PlanArgs) -> SessionPlan {
+    let end = match (args.length, args.until) {
+        (Some(length), _) => Some(SessionEnd::For(length)),
+        (None, Some(until)) => Some(SessionEnd::Until(until)),
+        (None, None) => None,
+    };
+    SessionPlan {
+        end,
+        check_in: args.check_in,
+    }
+}
+
+fn new_item(args: PushArgs) -> Result<NewItem, Failure> {
+    let item = NewItem {
+        source: args.source,
+        sender: args.sender,
+        title: args.title,
+        body: args.body,
+        url: args.url,
+        channel: args.channel,
+        urgency: args.urgency.map(Into::into),
+    };
+    item.validate()
+        .map_err(|e| Failure::Usage(format!("cannot push: {e}")))?;
+    Ok(item)
+}
+
+fn engine_command(paths: &Paths, command: EngineCommand) -> Result<(), Failure> {
+    let tz = TimeZone::try_system().unwrap_or(TimeZone::UTC);
+    runtime()?.block_on(async {
+        match command {
+            EngineCommand::Push(args) => {
+                // Checked before looking for the engine, so a bad item is reported as such.
+                let item = new_item(args)?;
+                let ack = connect(paths).await?.push(item).await?;
+                println!("{}", render::push_ack(&ack));
+            }
+            EngineCommand::Start(args) => {
+                let status = connect(paths).await?.start(plan(args)).await?;
+                println!("{}", render::status(&status, &tz));
+            }
+            EngineCommand::Extend(args) => {
+                let status = connect(paths).await?.extend(plan(args)).await?;
+                println!("{}", render::status(&status, &tz));
+            }
+            EngineCommand::Stop => {
+                let mut client = connect(paths).await?;
+                let status = client.stop().await?;
+                let digest = client.digest(status.latest_digest).await?;
+                println!("Deep work stopped.");
+                if let Some(digest) = digest {
+                    print!("{}", render::digest(&digest, &tz));
+                }
+            }
+            EngineCommand::Checkin => {
+                let mut client = connect(paths).await?;
+                let status = client.check_in().await?;
+                if let Some(digest) = client.digest(status.latest_digest).await? {
+                    print!("{}", render::digest(&digest, &tz));
+                }
+            }
+            EngineCommand::Status { json } => {
+                let status = connect(paths).await?.status().await?;
+                if json {
+                    println!("{}", render::json(&status)?);
+                } else {
+                    println!("{}", render::status(&status, &tz));
+                }
+            }
+            EngineCommand::Digest { all, id, json } => {
+                let mut client = connect(paths).await?;
+                let digests = if all {
+                    client.digests(u32::MAX).await?
+                } else {
+                    client.digest(id.map(DigestId)).await?.into_iter().collect()
+                };
+                if json {
+                    if all {
+                        println!("{}", render::json(&digests)?);
+                    } else {
+                        println!("{}", render::json(&digests.first())?);
+                    }
+                } else if digests.is_empty() {
+                    println!(
+                        "No digest yet: one is delivered at each check-in of a deep work session."
+                    );
+                } else {
+                    let text: Vec<String> =
+                        digests.iter().map(|d| render::digest(d, &tz)).collect();
+                    print!("{}", text.join("\n"));
+                }
+            }
+            EngineCommand::Done { item, undo } => {
+                connect(paths).await?.done(ItemId(item), !undo).await?;
+                println!(
+                    "Item {item} marked {}.",
+                    if undo { "not done" } else { "done" }
+                );
+            }
+            EngineCommand::Stats { week, json, csv } => {
+                let stats = connect(paths).await?.stats(week).await?;
+                if json {
+                    println!("{}", render::json(&stats)?);
+                } else if csv {
+                    print!("{}", render::stats_csv(&stats));
+                } else {
+                    print!("{}", render::stats(&stats));
+                }
+            }
+        }
+        Ok(())
+    })
+}
+
+async fn connect(paths: &Paths) -> Result<Client, Failure> {
+    Client::connect(&paths.socket).await.map_err(Failure::from)
+}
+
+impl From<serde_json::Error> for Failure {
+    fn from(error: serde_json::Error) -> Self {
+        Failure::Runtime(format!("cannot print JSON: {error}"))
+    }
+}

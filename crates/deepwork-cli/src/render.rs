@@ -1,0 +1,207 @@
+//! Text for people. Message text is untrusted: every field from an item goes through
+//! [`safe`] so it cannot move the cursor, recolour or retitle the terminal.
+
+use deepwork_core::Class;
+use deepwork_core::digest::Digest;
+use deepwork_core::stats::WeeklyStats;
+use deepwork_engine::api::{PushAck, Status};
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use serde::Serialize;
+use std::fmt::Write;
+
+/// Text with every control character (escape sequences included) replaced.
+pub fn safe(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+        .collect()
+}
+
+fn clock(at: Timestamp, tz: &TimeZone) -> String {
+    at.to_zoned(tz.clone()).strftime("%H:%M").to_string()
+}
+
+fn day_clock(at: Timestamp, tz: &TimeZone) -> String {
+    at.to_zoned(tz.clone())
+        .strftime("%a %d %b %H:%M")
+        .to_string()
+}
+
+fn minutes_text(seconds: i64) -> String {
+    let minutes = (seconds + 59) / 60;
+    if minutes >= 60 {
+        format!("{} h {:02} min", minutes / 60, minutes % 60)
+    } else {
+        format!("{minutes} min")
+    }
+}
+
+pub fn json<T: Serialize>(value: &T) -> Result<String, serde_json::Error> {
+    serde_json::to_string_pretty(value)
+}
+
+pub fn status(status: &Status, tz: &TimeZone) -> String {
+    let Some(session) = &status.session else {
+        return "Not in deep work. Start with: deepwork start --for 90m".to_owned();
+    };
+    let mut out = format!(
+        "Deep work until {} ({} left)",
+        clock(session.ends_at, tz),
+        minutes_text(session.remaining_seconds)
+    );
+    if session.next_check_in < session.ends_at {
+        let _ = write!(out, " · next check-in {}", clock(session.next_check_in, tz));
+    }
+    let total = status.held.total();
+    if total == 0 {
+        out.push_str("\nNothing held yet.");
+    } else {
+        let parts: Vec<String> = Class::ALL
+            .iter()
+            .filter(|c| status.held.get(**c) > 0)
+            .map(|c| c.count_label(status.held.get(*c) as usize))
+            .collect();
+        let _ = write!(out, "\n{total} held: {}", parts.join(", "));
+    }
+    out
+}
+
+pub fn push_ack(ack: &PushAck) -> String {
+    let what = match ack.disposition {
+        deepwork_core::Disposition::Held => "held for the next check-in",
+        deepwork_core::Disposition::BrokeThrough => "broke through (emergency)",
+        deepwork_core::Disposition::Shown => "shown now (no session running)",
+    };
+    format!(
+        "Item {} {what} as {} ({})",
+        ack.id,
+        ack.class.label(),
+        safe(&ack.why)
+    )
+}
+
+fn class_heading(class: Class) -> &'static str {
+    match class {
+        Class::Emergency => "EMERGENCIES",
+        Class::Blocker => "BLOCKERS",
+        Class::Update => "UPDATES",
+        Class::Strategic => "STRATEGIC",
+        Class::PrePing => "PRE-PINGS",
+    }
+}
+
+pub fn digest(digest: &Digest, tz: &TimeZone) -> String {
+    let mut out = format!(
+        "Digest {} · {} · {}\n",
+        digest.id.0,
+        day_clock(digest.delivered_at, tz),
+        digest.summary
+    );
+    for group in &digest.groups {
+        let _ = writeln!(out, "\n{}", class_heading(group.class));
+        for item in &group.items {
+            let channel = item
+                .channel
+                .as_deref()
+                .map(|c| format!(" in {}", safe(c)))
+                .unwrap_or_default();
+            let done = if item.done { " [done]" } else { "" };
+            let _ = writeln!(
+                out,
+                "  [{}] {} via {}{channel}, {}: {}{done}",
+                item.id,
+                safe(&item.sender),
+                safe(&item.source),
+                clock(item.received_at, tz),
+                safe(&item.title)
+            );
+            if let Some(snippet) = &item.snippet {
+                let _ = writeln!(out, "      {}", safe(snippet));
+            }
+            let _ = write!(
+                out,
+                "      reply by {} · why: {}",
+                day_clock(item.reply_by, tz),
+                safe(&item.why)
+            );
+            if let Some(url) = &item.url {
+                let _ = write!(out, " · {}", safe(url));
+            }
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn bar(hours: f64, scale: f64) -> String {
+    let cells = if scale > 0.0 {
+        (hours / scale * 30.0).round() as usize
+    } else {
+        0
+    };
+    "█".repeat(cells.min(30))
+}
+
+pub fn stats(stats: &WeeklyStats) -> String {
+    let mut out = format!(
+        "Week {}: {:.1} h of deep work · goal {:.1} h · reference {:.1} h\n\n",
+        stats.week, stats.total_hours, stats.goal_hours, stats.reference_hours
+    );
+    let scale = stats.days.iter().map(|d| d.hours).fold(1.0_f64, f64::max);
+    for day in &stats.days {
+        let _ = writeln!(
+            out,
+            "  {}  {:>5.1} h  {}",
+            day.date.strftime("%a %d"),
+            day.hours,
+            bar(day.hours, scale)
+        );
+    }
+    let recovery = stats.recovery_minutes_saved.round() as i64;
+    let _ = write!(
+        out,
+        "\nSessions {} · average {:.0} min · early stops {}\nInterruptions {} · items held {} · interruptions avoided {} · recovery time saved {}\n",
+        stats.sessions,
+        stats.average_session_minutes,
+        stats.early_stops,
+        stats.interruptions,
+        stats.items_held,
+        stats.interruptions_avoided,
+        minutes_text(recovery * 60),
+    );
+    if stats.trend.len() > 1 {
+        let trend: Vec<String> = stats
+            .trend
+            .iter()
+            .map(|w| format!("{} {:.1} h", w.week, w.hours))
+            .collect();
+        let _ = writeln!(out, "Trend: {}", trend.join(" · "));
+    }
+    out
+}
+
+pub fn stats_csv(stats: &WeeklyStats) -> String {
+    let mut out = String::from("week,date,weekday,focus_hours\n");
+    for day in &stats.days {
+        let _ = writeln!(
+            out,
+            "{},{},{},{:.3}",
+            stats.week,
+            day.date,
+            day.date.strftime("%a"),
+            day.hours
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn escape_sequences_are_defused() {
+        assert_eq!(
+            super::safe("a\u{1b}]0;pwned\u{7}b\r\n"),
+            "a\u{FFFD}]0;pwned\u{FFFD}b\u{FFFD}\u{FFFD}"
+        );
+    }
+}

@@ -1,0 +1,269 @@
+//! The engine's transport types: everything that crosses the socket.
+//!
+//! The wire is newline-delimited JSON. A client sends one [`Request`] per line and reads
+//! one [`Response`] line back; after [`Request::Subscribe`] the connection carries only
+//! [`Event`] lines. Later clients (the tray, the window) use these same types.
+
+use deepwork_core::digest::{Digest, DigestId};
+use deepwork_core::schedule::SessionPlan;
+use deepwork_core::session::ClassCounts;
+use deepwork_core::stats::{IsoWeek, WeeklyStats};
+use deepwork_core::{Class, Disposition, ItemId, NewItem, SessionId};
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Longest request line accepted, in bytes.
+pub const MAX_REQUEST_BYTES: usize = 256 * 1024;
+
+/// What a client asks of the engine.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "method", content = "params", rename_all = "snake_case")]
+pub enum Request {
+    /// The current state (counts only, never content).
+    Status,
+    /// Start a session.
+    Start {
+        /// Its end and check-in.
+        plan: SessionPlan,
+    },
+    /// Move the running session's end.
+    Extend {
+        /// The new end and check-in.
+        plan: SessionPlan,
+    },
+    /// End the running session early.
+    Stop,
+    /// Deliver the digest now.
+    CheckIn,
+    /// Hand in an item.
+    Push {
+        /// The item.
+        item: NewItem,
+    },
+    /// One digest: the latest when `id` is absent.
+    Digest {
+        /// Which one.
+        #[serde(default)]
+        id: Option<DigestId>,
+    },
+    /// The newest digests, newest first.
+    Digests {
+        /// At most this many.
+        limit: u32,
+    },
+    /// Mark an item handled (or not).
+    Done {
+        /// The item.
+        item: ItemId,
+        /// Done or not done.
+        done: bool,
+    },
+    /// Weekly stats: the current week when `week` is absent.
+    Stats {
+        /// Which week.
+        #[serde(default)]
+        week: Option<IsoWeek>,
+    },
+    /// Turn this connection into a stream of [`Event`]s.
+    Subscribe,
+}
+
+/// A successful reply.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reply {
+    /// For `status`, `start`, `extend`, `stop` and `check_in`.
+    Status(Status),
+    /// For `push`.
+    Pushed(PushAck),
+    /// For `digest`.
+    Digest(Option<Digest>),
+    /// For `digests`.
+    Digests(Vec<Digest>),
+    /// For `done`.
+    Done,
+    /// For `stats`.
+    Stats(WeeklyStats),
+    /// For `subscribe`: events follow.
+    Subscribed,
+}
+
+/// One response line.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Response {
+    /// It worked.
+    Ok(Reply),
+    /// It did not.
+    Error(ApiError),
+}
+
+/// What the UI gets on failure: a code to branch on and a message to show.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{message}")]
+pub struct ApiError {
+    /// Stable code.
+    pub code: ErrorCode,
+    /// For people.
+    pub message: String,
+}
+
+impl ApiError {
+    /// An error with `code` and `message`.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// Stable error codes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The request line was not a request.
+    BadRequest,
+    /// The request line was too long.
+    TooLarge,
+    /// A pushed item was refused.
+    InvalidItem,
+    /// The session times make no sense.
+    InvalidPlan,
+    /// A session is already running.
+    AlreadyFocusing,
+    /// No session is running.
+    NotFocusing,
+    /// No such item or digest.
+    NotFound,
+    /// The database failed; nothing was changed.
+    Storage,
+}
+
+impl ErrorCode {
+    /// Whether the request itself was at fault (exit code 2 in the CLI).
+    pub fn is_user_error(self) -> bool {
+        match self {
+            ErrorCode::BadRequest
+            | ErrorCode::TooLarge
+            | ErrorCode::InvalidItem
+            | ErrorCode::InvalidPlan
+            | ErrorCode::AlreadyFocusing
+            | ErrorCode::NotFocusing
+            | ErrorCode::NotFound => true,
+            ErrorCode::Storage => false,
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        f.write_str(&text)
+    }
+}
+
+/// The engine's state as clients see it: counts, never content.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Status {
+    /// The engine's clock when this was taken.
+    pub now: Timestamp,
+    /// The running session, if any.
+    pub session: Option<SessionStatus>,
+    /// Items held since the last check-in, per class.
+    pub held: ClassCounts,
+    /// The latest digest, if any.
+    pub latest_digest: Option<DigestId>,
+}
+
+/// A running session.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SessionStatus {
+    /// Its id.
+    pub id: SessionId,
+    /// When it started.
+    pub started_at: Timestamp,
+    /// When it ends.
+    pub ends_at: Timestamp,
+    /// The next check-in.
+    pub next_check_in: Timestamp,
+    /// Every check-in still to come.
+    pub check_ins: Vec<Timestamp>,
+    /// Seconds until it ends.
+    pub remaining_seconds: i64,
+}
+
+/// What happened to a pushed item. Durable when this is sent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushAck {
+    /// Its id.
+    pub id: ItemId,
+    /// Its class.
+    pub class: Class,
+    /// Held, broke through, or shown.
+    pub disposition: Disposition,
+    /// Why it got its class.
+    pub why: String,
+}
+
+/// What the engine tells subscribers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// A session started, or its end or check-ins changed.
+    SessionChanged {
+        /// The state now.
+        status: Status,
+    },
+    /// An item was held.
+    ItemHeld {
+        /// The item.
+        item: ItemId,
+        /// Its class.
+        class: Class,
+        /// Held counts now.
+        held: ClassCounts,
+    },
+    /// An emergency broke through.
+    BrokeThrough {
+        /// The item.
+        item: ItemId,
+    },
+    /// An item arrived outside a session and was shown.
+    ItemShown {
+        /// The item.
+        item: ItemId,
+    },
+    /// A check-in delivered a digest.
+    CheckIn {
+        /// The digest.
+        digest: DigestId,
+        /// Its summary.
+        summary: String,
+        /// Its counts.
+        counts: ClassCounts,
+    },
+    /// The session ended.
+    SessionEnded {
+        /// The session.
+        session: SessionId,
+        /// Stopped early.
+        early: bool,
+    },
+    /// This subscriber fell behind and missed events: re-read the status.
+    Lagged {
+        /// How many.
+        missed: u64,
+    },
+    /// An item was marked done or not done.
+    ItemDone {
+        /// The item.
+        item: ItemId,
+        /// Its new state.
+        done: bool,
+    },
+}

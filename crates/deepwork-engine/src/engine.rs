@@ -1,0 +1,666 @@
+//! The engine proper: feeds the session machine, persists its effects, notifies.
+//!
+//! Synchronous and single-owner: the server calls it from one task, so the store has
+//! one writer and the machine one driver. Time is passed in.
+
+use crate::api::{
+    ApiError, ErrorCode, Event, PushAck, Reply, Request, Response, SessionStatus, Status,
+};
+use crate::notify::{Loudness, Notice, Notifier};
+use deepwork_core::config::Config;
+use deepwork_core::digest::{self, Digest, DigestId, ItemRecord};
+use deepwork_core::schedule::{self, SessionPlan};
+use deepwork_core::session::{Effect, Input, Machine, Session, SessionError, State};
+use deepwork_core::stats::{self, IsoWeek, WeeklyStats};
+use deepwork_core::triage::Triager;
+use deepwork_core::{Class, Disposition, ItemId, NewItem, SessionId};
+use deepwork_store::{DigestRow, Store, StoreError};
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp};
+use std::collections::HashMap;
+use tokio::sync::broadcast;
+
+/// Weeks shown in the stats trend.
+pub const TREND_WEEKS: usize = 8;
+/// How long to wait before retrying a deadline whose write failed.
+const RETRY_AFTER_FAILURE: SignedDuration = SignedDuration::from_secs(5);
+
+/// The focus engine.
+pub struct Engine {
+    config: Config,
+    triager: Triager,
+    tz: TimeZone,
+    store: Store,
+    machine: Machine,
+    next_item: i64,
+    next_session: i64,
+    latest_digest: Option<DigestId>,
+    retry_at: Option<Timestamp>,
+    notifier: Box<dyn Notifier>,
+    events: broadcast::Sender<Event>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("state", self.machine.state())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why the engine could not open.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The triage rules did not compile.
+    #[error("config: {0}")]
+    Rules(#[from] deepwork_core::triage::RuleError),
+}
+
+impl Engine {
+    /// Opens the engine on `store`, resuming a session that was running, and delivers
+    /// whatever fell due while it was down.
+    pub fn open(
+        config: Config,
+        tz: TimeZone,
+        store: Store,
+        notifier: Box<dyn Notifier>,
+        now: Timestamp,
+    ) -> Result<Engine, OpenError> {
+        let triager = Triager::new(&config.triage)?;
+        let (max_item, max_session) = store.max_ids()?;
+        let latest_digest = store.digests(1)?.first().map(|d| d.id);
+        let machine = restore(&store)?;
+        let (events, _) = broadcast::channel(1024);
+        let mut engine = Engine {
+            config,
+            triager,
+            tz,
+            store,
+            machine,
+            next_item: max_item.0 + 1,
+            next_session: max_session.0 + 1,
+            latest_digest,
+            retry_at: None,
+            notifier,
+            events,
+        };
+        engine.tick(now);
+        Ok(engine)
+    }
+
+    /// A receiver of every event from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
+    /// The sender events go out on (the server hands receivers to subscribers).
+    pub fn events(&self) -> broadcast::Sender<Event> {
+        self.events.clone()
+    }
+
+    /// When [`Engine::tick`] must next run; `None` when nothing is due ever.
+    pub fn next_deadline(&self) -> Option<Timestamp> {
+        match (self.machine.next_deadline(), self.retry_at) {
+            (Some(deadline), Some(retry)) => Some(deadline.max(retry)),
+            (deadline, _) => deadline,
+        }
+    }
+
+    /// Fires whatever is due at `now`.
+    pub fn tick(&mut self, now: Timestamp) {
+        if self.machine.next_deadline().is_none_or(|d| d > now) {
+            return;
+        }
+        match self.step(now, vec![Input::Tick], HashMap::new()) {
+            Ok(_) => self.retry_at = None,
+            Err(error) => {
+                tracing::error!(%error, "could not record a check-in; retrying shortly");
+                self.retry_at = now.checked_add(RETRY_AFTER_FAILURE).ok();
+            }
+        }
+    }
+
+    /// Answers a batch of requests in order. Consecutive pushes share one transaction.
+    pub fn handle_batch(&mut self, now: Timestamp, requests: Vec<Request>) -> Vec<Response> {
+        self.tick(now);
+        let mut responses = Vec::with_capacity(requests.len());
+        let mut pushes = Vec::new();
+        for request in requests {
+            match request {
+                Request::Push { item } => pushes.push(item),
+                other => {
+                    if !pushes.is_empty() {
+                        responses.extend(self.push_batch(now, std::mem::take(&mut pushes)));
+                    }
+                    responses.push(self.handle(now, other));
+                }
+            }
+        }
+        if !pushes.is_empty() {
+            responses.extend(self.push_batch(now, pushes));
+        }
+        responses
+    }
+
+    fn handle(&mut self, now: Timestamp, request: Request) -> Response {
+        let result = match request {
+            Request::Status => Ok(Reply::Status(self.status(now))),
+            Request::Start { plan } => self.start(now, &plan),
+            Request::Extend { plan } => self.extend(now, &plan),
+            Request::Stop => self.session_input(now, Input::Stop),
+            Request::CheckIn => self.session_input(now, Input::CheckInNow),
+            Request::Push { item } => return self.push_batch(now, vec![item]).remove(0),
+            Request::Digest { id } => self.digest(id).map(Reply::Digest),
+            Request::Digests { limit } => self.digests(limit).map(Reply::Digests),
+            Request::Done { item, done } => self.done(now, item, done),
+            Request::Stats { week } => self.stats(now, week).map(Reply::Stats),
+            Request::Subscribe => Err(ApiError::new(
+                ErrorCode::BadRequest,
+                "subscribe is handled by the connection",
+            )),
+        };
+        match result {
+            Ok(reply) => Response::Ok(reply),
+            Err(error) => Response::Error(error),
+        }
+    }
+
+    /// The state, counts only.
+    pub fn status(&self, now: Timestamp) -> Status {
+        Status {
+            now,
+            session: self.machine.session().map(|s| SessionStatus {
+                id: s.id,
+                started_at: s.started_at,
+                ends_at: s.ends_at,
+                next_check_in: s.next_check_in(),
+                check_ins: s.check_ins.clone(),
+                remaining_seconds: s.ends_at.duration_since(now).as_secs().max(0),
+            }),
+            held: self
+                .machine
+                .session()
+                .map(Session::held_counts)
+                .unwrap_or_default(),
+            latest_digest: self.latest_digest,
+        }
+    }
+
+    fn start(&mut self, now: Timestamp, plan: &SessionPlan) -> Result<Reply, ApiError> {
+        if let Some(session) = self.machine.session() {
+            return Err(session_error(
+                SessionError::AlreadyFocusing {
+                    until: session.ends_at,
+                },
+                &self.tz,
+            ));
+        }
+        let resolved = self.resolve(now, now, plan)?;
+        let id = SessionId(self.next_session);
+        self.next_session += 1;
+        self.session_input(
+            now,
+            Input::Start {
+                id,
+                until: resolved.until,
+                check_ins: resolved.check_ins,
+            },
+        )
+    }
+
+    fn extend(&mut self, now: Timestamp, plan: &SessionPlan) -> Result<Reply, ApiError> {
+        let Some(session) = self.machine.session() else {
+            return Err(session_error(SessionError::NotFocusing, &self.tz));
+        };
+        let resolved = self.resolve(now, session.started_at, plan)?;
+        self.session_input(
+            now,
+            Input::Extend {
+                until: resolved.until,
+                check_ins: resolved.check_ins,
+            },
+        )
+    }
+
+    fn resolve(
+        &self,
+        now: Timestamp,
+        since: Timestamp,
+        plan: &SessionPlan,
+    ) -> Result<schedule::ResolvedPlan, ApiError> {
+        let session = &self.config.session;
+        schedule::resolve_plan(
+            now,
+            since,
+            &self.tz,
+            plan,
+            session.default_length,
+            &session.check_in_slots,
+        )
+        .map_err(|e| ApiError::new(ErrorCode::InvalidPlan, e.to_string()))
+    }
+
+    fn session_input(&mut self, now: Timestamp, input: Input) -> Result<Reply, ApiError> {
+        let mut outcome = self
+            .step(now, vec![input], HashMap::new())
+            .map_err(storage_error)?;
+        outcome
+            .results
+            .remove(0)
+            .map_err(|e| session_error(e, &self.tz))?;
+        Ok(Reply::Status(self.status(now)))
+    }
+
+    /// Validates, triages and records pushed items; each is durable when its ack is built.
+    pub fn push_batch(&mut self, now: Timestamp, items: Vec<NewItem>) -> Vec<Response> {
+        let mut slots: Vec<Result<ItemId, ApiError>> = Vec::with_capacity(items.len());
+        let mut inputs = Vec::new();
+        let mut records = HashMap::new();
+        let mut whys = HashMap::new();
+        for item in items {
+            if let Err(error) = item.validate() {
+                slots.push(Err(ApiError::new(
+                    ErrorCode::InvalidItem,
+                    error.to_string(),
+                )));
+                continue;
+            }
+            let triage = self.triager.triage(&item);
+            let id = ItemId(self.next_item);
+            self.next_item += 1;
+            inputs.push(Input::Item {
+                id,
+                class: triage.class,
+            });
+            whys.insert(id, (triage.class, triage.reason.to_string()));
+            records.insert(id, record(id, now, item, triage));
+            slots.push(Ok(id));
+        }
+        let outcome = match self.step(now, inputs, records) {
+            Ok(outcome) => outcome,
+            Err(error) => {
+                let error = storage_error(error);
+                return slots
+                    .into_iter()
+                    .map(|_| Response::Error(error.clone()))
+                    .collect();
+            }
+        };
+        let dispositions: HashMap<ItemId, Disposition> = outcome
+            .effects
+            .iter()
+            .filter_map(|effect| match effect {
+                Effect::Hold { item, .. } => Some((*item, Disposition::Held)),
+                Effect::BreakThrough { item, .. } => Some((*item, Disposition::BrokeThrough)),
+                Effect::Show { item } => Some((*item, Disposition::Shown)),
+                Effect::SessionStarted { .. }
+                | Effect::SessionRescheduled { .. }
+                | Effect::DeliverDigest { .. }
+                | Effect::SessionEnded { .. } => None,
+            })
+            .collect();
+        slots
+            .into_iter()
+            .map(|slot| match slot {
+                Err(error) => Response::Error(error),
+                Ok(id) => {
+                    let (class, why) = whys.remove(&id).unwrap_or((Class::Update, String::new()));
+                    let disposition = dispositions.get(&id).copied().unwrap_or(Disposition::Shown);
+                    Response::Ok(Reply::Pushed(PushAck {
+                        id,
+                        class,
+                        disposition,
+                        why,
+                    }))
+                }
+            })
+            .collect()
+    }
+
+    fn digest(&self, id: Option<DigestId>) -> Result<Option<Digest>, ApiError> {
+        let row = match id {
+            None => self
+                .store
+                .digests(1)
+                .map_err(storage_error)?
+                .into_iter()
+                .next(),
+            Some(id) => {
+                let rows = self.store.digests(u32::MAX).map_err(storage_error)?;
+                let row = rows.into_iter().find(|r| r.id == id);
+                if row.is_none() {
+                    return Err(ApiError::new(
+                        ErrorCode::NotFound,
+                        format!("no digest {}", id.0),
+                    ));
+                }
+                row
+            }
+        };
+        row.map(|row| self.build_digest(row)).transpose()
+    }
+
+    fn digests(&self, limit: u32) -> Result<Vec<Digest>, ApiError> {
+        let rows = self.store.digests(limit).map_err(storage_error)?;
+        rows.into_iter().map(|row| self.build_digest(row)).collect()
+    }
+
+    fn build_digest(&self, row: DigestRow) -> Result<Digest, ApiError> {
+        let items = self.store.digest_items(row.id).map_err(storage_error)?;
+        Ok(digest::build_digest(
+            row.id,
+            row.session,
+            row.delivered_at,
+            items,
+            &self.config.response_windows,
+        ))
+    }
+
+    fn done(&mut self, now: Timestamp, item: ItemId, done: bool) -> Result<Reply, ApiError> {
+        let found = self
+            .store
+            .write(|w| w.set_done(item, done.then_some(now)))
+            .map_err(storage_error)?;
+        if !found {
+            return Err(ApiError::new(
+                ErrorCode::NotFound,
+                format!("no item {item}"),
+            ));
+        }
+        let _ = self.events.send(Event::ItemDone { item, done });
+        Ok(Reply::Done)
+    }
+
+    fn stats(&self, now: Timestamp, week: Option<IsoWeek>) -> Result<WeeklyStats, ApiError> {
+        let week = week.unwrap_or_else(|| IsoWeek::at(now, &self.tz));
+        let (week_start, week_end) = stats::week_bounds(week, &self.tz);
+        let mut oldest = week;
+        for _ in 1..TREND_WEEKS {
+            oldest = oldest.previous();
+        }
+        let (trend_start, _) = stats::week_bounds(oldest, &self.tz);
+        let sessions = self
+            .store
+            .sessions_between(trend_start, week_end)
+            .map_err(storage_error)?;
+        let items = self
+            .store
+            .item_facts(week_start, week_end)
+            .map_err(storage_error)?;
+        Ok(stats::weekly_stats(
+            week,
+            &self.tz,
+            now,
+            &sessions,
+            &items,
+            self.config.stats.weekly_goal_hours,
+            TREND_WEEKS,
+        ))
+    }
+
+    /// Feeds inputs to the machine, writes all their effects in one transaction, then
+    /// notifies. If the write fails the machine is reloaded from the store, so memory
+    /// never runs ahead of what is durable.
+    fn step(
+        &mut self,
+        now: Timestamp,
+        inputs: Vec<Input>,
+        mut records: HashMap<ItemId, ItemRecord>,
+    ) -> Result<StepOutcome, StoreError> {
+        let mut results = Vec::with_capacity(inputs.len());
+        let mut effects = Vec::new();
+        for input in inputs {
+            results.push(self.machine.handle(now, input));
+            while let Some(effect) = self.machine.poll_effect() {
+                effects.push(effect);
+            }
+        }
+        if effects.is_empty() {
+            return Ok(StepOutcome { results, effects });
+        }
+        let remaining_check_ins = self.machine.session().map(|s| (s.id, s.check_ins.clone()));
+        let written = self.store.write(|w| {
+            let mut digests = Vec::new();
+            for effect in &effects {
+                match effect {
+                    Effect::SessionStarted {
+                        session,
+                        started_at,
+                        ends_at,
+                        check_ins,
+                    } => {
+                        w.insert_session(*session, *started_at, *ends_at, check_ins)?;
+                    }
+                    Effect::SessionRescheduled {
+                        session,
+                        ends_at,
+                        check_ins,
+                    } => {
+                        w.reschedule_session(*session, *ends_at, check_ins)?;
+                    }
+                    Effect::Hold { item, session, .. } => {
+                        if let Some(record) = records.get_mut(item) {
+                            record.session = Some(*session);
+                            record.disposition = Disposition::Held;
+                            w.insert_item(record)?;
+                        }
+                    }
+                    Effect::BreakThrough { item, session } => {
+                        if let Some(record) = records.get_mut(item) {
+                            record.session = Some(*session);
+                            record.disposition = Disposition::BrokeThrough;
+                            w.insert_item(record)?;
+                        }
+                    }
+                    Effect::Show { item } => {
+                        if let Some(record) = records.get_mut(item) {
+                            record.disposition = Disposition::Shown;
+                            w.insert_item(record)?;
+                        }
+                    }
+                    Effect::DeliverDigest {
+                        session, at, items, ..
+                    } => {
+                        digests.push(w.insert_digest(*session, *at, items)?);
+                        if let Some((running, check_ins)) = &remaining_check_ins {
+                            if running == session {
+                                w.set_check_ins(*session, check_ins)?;
+                            }
+                        }
+                    }
+                    Effect::SessionEnded { session, at, early } => {
+                        w.end_session(*session, *at, *early)?
+                    }
+                }
+            }
+            Ok(digests)
+        });
+        let digests = match written {
+            Ok(digests) => digests,
+            Err(error) => {
+                match restore(&self.store) {
+                    Ok(machine) => self.machine = machine,
+                    Err(reload) => {
+                        tracing::error!(%reload, "could not reload the session after a failed write")
+                    }
+                }
+                return Err(error);
+            }
+        };
+        self.announce(now, &effects, &digests, &records);
+        Ok(StepOutcome { results, effects })
+    }
+
+    fn announce(
+        &mut self,
+        now: Timestamp,
+        effects: &[Effect],
+        digests: &[DigestId],
+        records: &HashMap<ItemId, ItemRecord>,
+    ) {
+        let mut digests = digests.iter();
+        for effect in effects {
+            let event = match effect {
+                Effect::SessionStarted { .. } | Effect::SessionRescheduled { .. } => {
+                    Event::SessionChanged {
+                        status: self.status(now),
+                    }
+                }
+                Effect::Hold { item, class, .. } => Event::ItemHeld {
+                    item: *item,
+                    class: *class,
+                    held: self
+                        .machine
+                        .session()
+                        .map(Session::held_counts)
+                        .unwrap_or_default(),
+                },
+                Effect::BreakThrough { item, .. } => {
+                    if let Some(record) = records.get(item) {
+                        self.show(
+                            record,
+                            Loudness::Critical,
+                            format!("Emergency from {}", record.sender),
+                        );
+                    }
+                    Event::BrokeThrough { item: *item }
+                }
+                Effect::Show { item } => {
+                    if let Some(record) = records.get(item) {
+                        self.show(
+                            record,
+                            Loudness::Normal,
+                            format!("{} · {}", record.sender, record.source),
+                        );
+                    }
+                    Event::ItemShown { item: *item }
+                }
+                Effect::DeliverDigest { counts, .. } => {
+                    let Some(digest) = digests.next() else {
+                        continue;
+                    };
+                    self.latest_digest = Some(*digest);
+                    let summary = counts.summary();
+                    if self.config.notifications.enabled {
+                        self.notifier.notify(Notice {
+                            summary: format!("Deep work check-in: {summary}"),
+                            body: "See the digest: deepwork digest".into(),
+                            loudness: Loudness::Normal,
+                        });
+                    }
+                    Event::CheckIn {
+                        digest: *digest,
+                        summary,
+                        counts: *counts,
+                    }
+                }
+                Effect::SessionEnded { session, early, .. } => Event::SessionEnded {
+                    session: *session,
+                    early: *early,
+                },
+            };
+            // No subscriber is not an error: events are for whoever listens.
+            let _ = self.events.send(event);
+        }
+    }
+
+    fn show(&self, record: &ItemRecord, loudness: Loudness, summary: String) {
+        if !self.config.notifications.enabled {
+            return;
+        }
+        let mut body = record.title.clone();
+        if let Some(snippet) = record.body.as_deref().and_then(digest::snippet) {
+            body.push('\n');
+            body.push_str(&snippet);
+        }
+        self.notifier.notify(Notice {
+            summary,
+            body,
+            loudness,
+        });
+    }
+}
+
+struct StepOutcome {
+    results: Vec<Result<(), SessionError>>,
+    effects: Vec<Effect>,
+}
+
+fn record(
+    id: ItemId,
+    now: Timestamp,
+    item: NewItem,
+    triage: deepwork_core::triage::Triage,
+) -> ItemRecord {
+    ItemRecord {
+        id,
+        session: None,
+        received_at: now,
+        source: item.source,
+        sender: item.sender,
+        channel: item.channel,
+        title: item.title,
+        body: item.body,
+        url: item.url,
+        class: triage.class,
+        reason: triage.reason,
+        disposition: Disposition::Shown,
+        digest: None,
+        done_at: None,
+    }
+}
+
+/// Rebuilds the machine from the store: the running session and its undelivered items.
+fn restore(store: &Store) -> Result<Machine, StoreError> {
+    let Some(running) = store.running_session()? else {
+        return Ok(Machine::new(State::Idle));
+    };
+    let ends_at = running.record.planned_end;
+    let mut check_ins: Vec<Timestamp> = running
+        .check_ins
+        .into_iter()
+        .filter(|at| *at <= ends_at)
+        .collect();
+    if check_ins.last() != Some(&ends_at) {
+        check_ins.push(ends_at);
+    }
+    Ok(Machine::new(State::Focusing(Session {
+        id: running.record.id,
+        started_at: running.record.started_at,
+        ends_at,
+        check_ins,
+        held: running.held,
+    })))
+}
+
+fn storage_error(error: StoreError) -> ApiError {
+    ApiError::new(ErrorCode::Storage, format!("nothing was changed: {error}"))
+}
+
+fn local_clock(at: Timestamp, tz: &TimeZone) -> String {
+    at.to_zoned(tz.clone()).strftime("%H:%M").to_string()
+}
+
+fn session_error(error: SessionError, tz: &TimeZone) -> ApiError {
+    let code = match error {
+        SessionError::AlreadyFocusing { .. } => ErrorCode::AlreadyFocusing,
+        SessionError::NotFocusing => ErrorCode::NotFocusing,
+        SessionError::EndNotInFuture
+        | SessionError::TooLong
+        | SessionError::CheckInInPast
+        | SessionError::CheckInAfterEnd => ErrorCode::InvalidPlan,
+    };
+    let message = match error {
+        SessionError::AlreadyFocusing { until } => {
+            format!(
+                "a deep work session is already running (until {}); stop it or extend it",
+                local_clock(until, tz)
+            )
+        }
+        other => other.to_string(),
+    };
+    ApiError::new(code, message)
+}

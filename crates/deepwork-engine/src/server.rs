@@ -1,0 +1,325 @@
+//! The resident engine: config, lock, store, socket, and the loop that drives
+//! [`Engine`] with one timer for its next deadline.
+
+use crate::api::{ApiError, ErrorCode, Event, MAX_REQUEST_BYTES, Reply, Request, Response};
+use crate::engine::{Engine, OpenError};
+use crate::notify::{DesktopNotifier, Notifier, SilentNotifier};
+use crate::paths::Paths;
+use deepwork_core::config::{Config, ConfigError};
+use deepwork_store::Store;
+use futures_util::{SinkExt, StreamExt};
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use std::fs::File;
+use std::future::Future;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio_util::codec::{Framed, LinesCodec, LinesCodecError};
+
+/// Most requests answered in one batch (and one transaction, for pushes).
+const MAX_BATCH: usize = 512;
+
+/// Why the engine did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The config file is invalid.
+    #[error("{path}: {error}", path = .path.display())]
+    Config {
+        /// The file.
+        path: PathBuf,
+        /// Where and what.
+        error: ConfigError,
+    },
+    /// Another engine holds the lock.
+    #[error("another Deepwork engine is already running for this user (socket {socket}); use it, or stop it first", socket = .socket.display())]
+    AlreadyRunning {
+        /// Its socket.
+        socket: PathBuf,
+    },
+    /// A file or socket could not be used.
+    #[error("{what} {path}: {source}", path = .path.display())]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// To which path.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The store or the rules failed.
+    #[error(transparent)]
+    Open(#[from] OpenError),
+}
+
+impl StartError {
+    /// Whether the user's input (the config) is at fault.
+    pub fn is_config_error(&self) -> bool {
+        matches!(self, StartError::Config { .. })
+    }
+}
+
+/// The engine's clock: now, to the millisecond (what the store keeps).
+pub fn clock_now() -> Timestamp {
+    let now = Timestamp::now();
+    Timestamp::from_millisecond(now.as_millisecond()).unwrap_or(now)
+}
+
+/// Reads the config file; a missing file means every default.
+pub fn load_config(path: &Path) -> Result<Config, StartError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
+        Err(source) => {
+            return Err(StartError::Io {
+                what: "cannot read the config file",
+                path: path.into(),
+                source,
+            });
+        }
+    };
+    Config::from_toml_str(&text).map_err(|error| StartError::Config {
+        path: path.into(),
+        error,
+    })
+}
+
+/// Runs the engine until `shutdown` completes.
+pub async fn serve(paths: &Paths, shutdown: impl Future<Output = ()>) -> Result<(), StartError> {
+    let config = load_config(&paths.config)?;
+    private_dir(&paths.data_dir)?;
+    if let Some(parent) = paths.socket.parent() {
+        private_dir(parent)?;
+    }
+    let _lock = lock(paths)?;
+    let store = Store::open(&paths.database()).map_err(OpenError::from)?;
+    let tz = TimeZone::try_system().unwrap_or_else(|error| {
+        tracing::warn!(%error, "could not find the local time zone; using UTC");
+        TimeZone::UTC
+    });
+    let notifier: Box<dyn Notifier> = if config.notifications.enabled {
+        let notifier = DesktopNotifier::start().map_err(|source| StartError::Io {
+            what: "cannot start the notification thread for",
+            path: paths.socket.clone(),
+            source,
+        })?;
+        Box::new(notifier)
+    } else {
+        Box::new(SilentNotifier)
+    };
+    let engine = Engine::open(config, tz, store, notifier, clock_now())?;
+
+    // The lock proves no engine owns a socket file left here: it is stale.
+    let _ = std::fs::remove_file(&paths.socket);
+    let listener = UnixListener::bind(&paths.socket).map_err(|source| StartError::Io {
+        what: "cannot listen on",
+        path: paths.socket.clone(),
+        source,
+    })?;
+    std::fs::set_permissions(&paths.socket, std::fs::Permissions::from_mode(0o600)).map_err(
+        |source| StartError::Io {
+            what: "cannot restrict",
+            path: paths.socket.clone(),
+            source,
+        },
+    )?;
+    tracing::info!(socket = %paths.socket.display(), database = %paths.database().display(), "Deepwork engine ready");
+
+    run(engine, listener, shutdown).await;
+    let _ = std::fs::remove_file(&paths.socket);
+    Ok(())
+}
+
+fn private_dir(path: &Path) -> Result<(), StartError> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+        .map_err(|source| StartError::Io {
+            what: "cannot create the directory",
+            path: path.into(),
+            source,
+        })
+}
+
+fn lock(paths: &Paths) -> Result<File, StartError> {
+    let path = paths.lock();
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|source| StartError::Io {
+            what: "cannot open the lock file",
+            path: path.clone(),
+            source,
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StartError::AlreadyRunning {
+            socket: paths.socket.clone(),
+        }),
+        Err(std::fs::TryLockError::Error(source)) => Err(StartError::Io {
+            what: "cannot lock",
+            path,
+            source,
+        }),
+    }
+}
+
+struct Call {
+    request: Request,
+    reply: oneshot::Sender<Response>,
+}
+
+async fn run(mut engine: Engine, listener: UnixListener, shutdown: impl Future<Output = ()>) {
+    let (calls_tx, mut calls) = mpsc::channel::<Call>(4 * MAX_BATCH);
+    let accept = tokio::spawn(accept_loop(listener, calls_tx, engine.events()));
+    tokio::pin!(shutdown);
+    loop {
+        let wait = engine.next_deadline().map(|deadline| {
+            std::time::Duration::try_from(deadline.duration_since(clock_now())).unwrap_or_default()
+        });
+        let timer = async move {
+            match wait {
+                Some(wait) => tokio::time::sleep(wait).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = &mut shutdown => break,
+            call = calls.recv() => {
+                let Some(call) = call else { break };
+                let mut batch = vec![call];
+                while batch.len() < MAX_BATCH {
+                    match calls.try_recv() {
+                        Ok(call) => batch.push(call),
+                        Err(_) => break,
+                    }
+                }
+                let (requests, replies): (Vec<_>, Vec<_>) = batch.into_iter().map(|c| (c.request, c.reply)).unzip();
+                let responses = engine.handle_batch(clock_now(), requests);
+                for (reply, response) in replies.into_iter().zip(responses) {
+                    // A client that hung up no longer wants its answer; its item is stored.
+                    let _ = reply.send(response);
+                }
+            }
+            () = timer => engine.tick(clock_now()),
+        }
+    }
+    accept.abort();
+}
+
+async fn accept_loop(
+    listener: UnixListener,
+    calls: mpsc::Sender<Call>,
+    events: broadcast::Sender<Event>,
+) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                tokio::spawn(connection(stream, calls.clone(), events.clone()));
+            }
+            Err(error) => {
+                tracing::warn!(%error, "could not accept a connection");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+type Lines = Framed<UnixStream, LinesCodec>;
+
+async fn send(lines: &mut Lines, response: &Response) -> bool {
+    match serde_json::to_string(response) {
+        Ok(text) => lines.send(text).await.is_ok(),
+        Err(error) => {
+            tracing::error!(%error, "could not encode a response");
+            false
+        }
+    }
+}
+
+async fn connection(
+    stream: UnixStream,
+    calls: mpsc::Sender<Call>,
+    events: broadcast::Sender<Event>,
+) {
+    let mut lines = Framed::new(stream, LinesCodec::new_with_max_length(MAX_REQUEST_BYTES));
+    while let Some(line) = lines.next().await {
+        let line = match line {
+            Ok(line) => line,
+            Err(LinesCodecError::MaxLineLengthExceeded) => {
+                let message = format!(
+                    "request too large: at most {} KiB per request",
+                    MAX_REQUEST_BYTES / 1024
+                );
+                send(
+                    &mut lines,
+                    &Response::Error(ApiError::new(ErrorCode::TooLarge, message)),
+                )
+                .await;
+                return;
+            }
+            Err(LinesCodecError::Io(_)) => return,
+        };
+        if line.trim().is_empty() {
+            continue;
+        }
+        let request: Request = match serde_json::from_str(&line) {
+            Ok(request) => request,
+            Err(error) => {
+                let message = format!("not a Deepwork request: {error}");
+                if !send(
+                    &mut lines,
+                    &Response::Error(ApiError::new(ErrorCode::BadRequest, message)),
+                )
+                .await
+                {
+                    return;
+                }
+                continue;
+            }
+        };
+        if request == Request::Subscribe {
+            let receiver = events.subscribe();
+            if send(&mut lines, &Response::Ok(Reply::Subscribed)).await {
+                stream_events(lines, receiver).await;
+            }
+            return;
+        }
+        let (reply, answer) = oneshot::channel();
+        if calls.send(Call { request, reply }).await.is_err() {
+            return;
+        }
+        let Ok(response) = answer.await else { return };
+        if !send(&mut lines, &response).await {
+            return;
+        }
+    }
+}
+
+async fn stream_events(mut lines: Lines, mut events: broadcast::Receiver<Event>) {
+    loop {
+        tokio::select! {
+            event = events.recv() => match event {
+                Ok(event) => {
+                    let Ok(text) = serde_json::to_string(&event) else { continue };
+                    if lines.send(text).await.is_err() {
+                        return;
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    let Ok(text) = serde_json::to_string(&Event::Lagged { missed }) else { continue };
+                    if lines.send(text).await.is_err() {
+                        return;
+                    }
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+            // Anything the subscriber sends, or its hanging up, ends the stream.
+            _ = lines.next() => return,
+        }
+    }
+}
