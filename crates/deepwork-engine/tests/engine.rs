@@ -1,0 +1,448 @@
+//! The engine in-process, with a clock the tests own and a recording notifier.
+
+use deepwork_core::config::Config;
+use deepwork_core::schedule::{SessionEnd, SessionPlan};
+use deepwork_core::{Class, Disposition, NewItem, Urgency};
+use deepwork_engine::api::{ErrorCode, Event, Reply, Request, Response, Status};
+use deepwork_engine::engine::Engine;
+use deepwork_engine::notify::{Loudness, Notice, Notifier};
+use deepwork_store::Store;
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+#[derive(Clone, Default)]
+struct Recorder(Arc<Mutex<Vec<Notice>>>);
+
+impl Notifier for Recorder {
+    fn notify(&self, notice: Notice) {
+        self.0.lock().unwrap().push(notice);
+    }
+}
+
+impl Recorder {
+    fn take(&self) -> Vec<Notice> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+fn tz() -> TimeZone {
+    TimeZone::get("Europe/Berlin").unwrap()
+}
+
+fn at(text: &str) -> Timestamp {
+    let zoned: jiff::Zoned = format!("{text}[Europe/Berlin]").parse().unwrap();
+    zoned.timestamp()
+}
+
+fn config(text: &str) -> Config {
+    Config::from_toml_str(text).unwrap()
+}
+
+fn open(path: &Path, config: Config, now: Timestamp) -> (Engine, Recorder) {
+    let recorder = Recorder::default();
+    let engine = Engine::open(
+        config,
+        tz(),
+        Store::open(path).unwrap(),
+        Box::new(recorder.clone()),
+        now,
+    )
+    .unwrap();
+    (engine, recorder)
+}
+
+fn item(sender: &str, title: &str) -> NewItem {
+    NewItem {
+        source: "slack".into(),
+        sender: sender.into(),
+        title: title.into(),
+        body: None,
+        url: None,
+        channel: None,
+        urgency: None,
+    }
+}
+
+fn one(engine: &mut Engine, now: Timestamp, request: Request) -> Response {
+    engine.handle_batch(now, vec![request]).remove(0)
+}
+
+fn ok(response: Response) -> Reply {
+    match response {
+        Response::Ok(reply) => reply,
+        Response::Error(error) => panic!("expected success, got {error:?}"),
+    }
+}
+
+fn status(engine: &mut Engine, now: Timestamp) -> Status {
+    match ok(one(engine, now, Request::Status)) {
+        Reply::Status(status) => status,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn start(engine: &mut Engine, now: Timestamp, length: &str) {
+    let plan = SessionPlan {
+        end: Some(SessionEnd::For(length.parse().unwrap())),
+        check_in: None,
+    };
+    ok(one(engine, now, Request::Start { plan }));
+}
+
+fn push(engine: &mut Engine, now: Timestamp, item: NewItem) -> Reply {
+    ok(one(engine, now, Request::Push { item }))
+}
+
+fn latest_digest(engine: &mut Engine, now: Timestamp) -> deepwork_core::digest::Digest {
+    match ok(one(engine, now, Request::Digest { id: None })) {
+        Reply::Digest(Some(digest)) => digest,
+        other => panic!("expected a digest, got {other:?}"),
+    }
+}
+
+fn digest_ids(digest: &deepwork_core::digest::Digest) -> Vec<i64> {
+    digest
+        .groups
+        .iter()
+        .flat_map(|g| g.items.iter().map(|i| i.id.0))
+        .collect()
+}
+
+#[test]
+fn a_morning_of_deep_work_with_a_slot_check_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db.sqlite3");
+    let (mut engine, notices) = open(
+        &db,
+        config("[session]\ncheck_in_slots = [\"10:00\"]\n"),
+        at("2026-11-25T09:00"),
+    );
+    let mut events = engine.subscribe();
+    start(&mut engine, at("2026-11-25T09:00"), "2h");
+    assert_eq!(
+        engine.next_deadline(),
+        Some(at("2026-11-25T10:00")),
+        "the slot is the first check-in"
+    );
+
+    push(&mut engine, at("2026-11-25T09:10"), item("bob", "hi"));
+    push(
+        &mut engine,
+        at("2026-11-25T09:20"),
+        item("ci", "the deploy is blocked on your review"),
+    );
+    let emergency = push(
+        &mut engine,
+        at("2026-11-25T09:30"),
+        item("ops", "Production outage: <b>all</b> regions"),
+    );
+    assert!(
+        matches!(emergency, Reply::Pushed(ref ack) if ack.disposition == Disposition::BrokeThrough),
+        "{emergency:?}"
+    );
+    let shown = notices.take();
+    assert_eq!(
+        shown.len(),
+        1,
+        "only the emergency is shown during focus: {shown:?}"
+    );
+    assert_eq!(
+        (shown[0].loudness, shown[0].summary.as_str()),
+        (Loudness::Critical, "Emergency from ops")
+    );
+
+    let held = status(&mut engine, at("2026-11-25T09:31")).held;
+    assert_eq!((held.pre_ping, held.blocker, held.total()), (1, 1, 2));
+
+    engine.tick(at("2026-11-25T10:00"));
+    let first = latest_digest(&mut engine, at("2026-11-25T10:00"));
+    assert_eq!(first.summary, "2 held: 1 blocker, 1 pre-ping");
+    assert_eq!(
+        first.groups.iter().map(|g| g.class).collect::<Vec<_>>(),
+        vec![Class::Blocker, Class::PrePing]
+    );
+    assert_eq!(
+        notices.take()[0].summary,
+        "Deep work check-in: 2 held: 1 blocker, 1 pre-ping"
+    );
+    assert_eq!(
+        status(&mut engine, at("2026-11-25T10:01")).held.total(),
+        0,
+        "the hold starts again after a check-in"
+    );
+
+    push(
+        &mut engine,
+        at("2026-11-25T10:30"),
+        item("dana", "roadmap thoughts for next quarter"),
+    );
+    engine.tick(at("2026-11-25T11:00"));
+    let second = latest_digest(&mut engine, at("2026-11-25T11:00"));
+    assert_eq!(second.summary, "1 held: 1 strategic item");
+    assert!(
+        status(&mut engine, at("2026-11-25T11:00"))
+            .session
+            .is_none(),
+        "the session ended"
+    );
+    assert_eq!(engine.next_deadline(), None, "nothing is due while idle");
+
+    let mut seen = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        seen.push(match event {
+            Event::SessionChanged { .. } => "session_changed",
+            Event::ItemHeld { .. } => "item_held",
+            Event::BrokeThrough { .. } => "broke_through",
+            Event::ItemShown { .. } => "item_shown",
+            Event::CheckIn { .. } => "check_in",
+            Event::SessionEnded { .. } => "session_ended",
+            Event::ItemDone { .. } => "item_done",
+            Event::Lagged { .. } => "lagged",
+        });
+    }
+    assert_eq!(
+        seen,
+        [
+            "session_changed",
+            "item_held",
+            "item_held",
+            "broke_through",
+            "check_in",
+            "item_held",
+            "check_in",
+            "session_ended"
+        ]
+    );
+
+    let Reply::Stats(stats) = ok(one(
+        &mut engine,
+        at("2026-11-25T12:00"),
+        Request::Stats { week: None },
+    )) else {
+        panic!()
+    };
+    assert_eq!(
+        (
+            stats.total_hours,
+            stats.sessions,
+            stats.interruptions,
+            stats.items_held
+        ),
+        (2.0, 1, 1, 3)
+    );
+}
+
+#[test]
+fn outside_a_session_items_are_shown_and_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut engine, notices) = open(
+        &dir.path().join("db"),
+        Config::default(),
+        at("2026-11-25T09:00"),
+    );
+    let reply = push(&mut engine, at("2026-11-25T09:00"), item("bob", "lunch?"));
+    assert!(
+        matches!(reply, Reply::Pushed(ref ack) if ack.disposition == Disposition::Shown),
+        "{reply:?}"
+    );
+    let shown = notices.take();
+    assert_eq!(
+        (shown[0].summary.as_str(), shown[0].body.as_str()),
+        ("bob · slack", "lunch?")
+    );
+}
+
+#[test]
+fn a_restart_resumes_the_session_and_delivers_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db.sqlite3");
+    {
+        let (mut engine, _) = open(&db, Config::default(), at("2026-11-25T09:00"));
+        start(&mut engine, at("2026-11-25T09:00"), "1h");
+        for n in 0..3 {
+            push(
+                &mut engine,
+                at("2026-11-25T09:05"),
+                item("bob", &format!("note {n}")),
+            );
+        }
+        // Dropped without stopping: what a crash leaves behind.
+    }
+    {
+        let (mut engine, _) = open(&db, Config::default(), at("2026-11-25T09:30"));
+        let status = status(&mut engine, at("2026-11-25T09:30"));
+        assert_eq!(
+            status.session.map(|s| s.ends_at),
+            Some(at("2026-11-25T10:00")),
+            "the session resumed"
+        );
+        assert_eq!(status.held.update, 3, "the held items are still held");
+    }
+    let (mut engine, notices) = open(&db, Config::default(), at("2026-11-25T12:00"));
+    let digest = latest_digest(&mut engine, at("2026-11-25T12:00"));
+    assert_eq!(
+        digest_ids(&digest),
+        vec![1, 2, 3],
+        "delivered when the engine came back after the end"
+    );
+    assert_eq!(notices.take().len(), 1, "one summary notification");
+    let Reply::Stats(stats) = ok(one(
+        &mut engine,
+        at("2026-11-25T12:00"),
+        Request::Stats { week: None },
+    )) else {
+        panic!()
+    };
+    assert_eq!(
+        stats.total_hours, 1.0,
+        "focus ended at the planned end, not when the engine came back"
+    );
+    drop(engine);
+
+    let (mut engine, notices) = open(&db, Config::default(), at("2026-11-25T13:00"));
+    assert_eq!(
+        latest_digest(&mut engine, at("2026-11-25T13:00")).id,
+        digest.id,
+        "no second digest"
+    );
+    assert!(notices.take().is_empty());
+}
+
+#[test]
+fn bad_items_are_refused_and_the_rest_of_the_batch_lands() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut engine, _) = open(
+        &dir.path().join("db"),
+        Config::default(),
+        at("2026-11-25T09:00"),
+    );
+    let mut bad = item("bob", "click me");
+    bad.url = Some("javascript:alert(1)".into());
+    let responses = engine.handle_batch(
+        at("2026-11-25T09:00"),
+        vec![
+            Request::Push {
+                item: item("bob", "first"),
+            },
+            Request::Push { item: bad },
+            Request::Push {
+                item: item("", "no sender"),
+            },
+            Request::Push {
+                item: item("bob", "last"),
+            },
+        ],
+    );
+    let codes: Vec<Option<ErrorCode>> = responses
+        .iter()
+        .map(|r| match r {
+            Response::Ok(_) => None,
+            Response::Error(e) => Some(e.code),
+        })
+        .collect();
+    assert_eq!(
+        codes,
+        vec![
+            None,
+            Some(ErrorCode::InvalidItem),
+            Some(ErrorCode::InvalidItem),
+            None
+        ]
+    );
+}
+
+#[test]
+fn session_errors_have_codes_and_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut engine, _) = open(
+        &dir.path().join("db"),
+        Config::default(),
+        at("2026-11-25T09:00"),
+    );
+    let now = at("2026-11-25T09:00");
+    let code = |r: Response| match r {
+        Response::Error(e) => e.code,
+        Response::Ok(reply) => panic!("expected an error, got {reply:?}"),
+    };
+    assert_eq!(
+        code(one(&mut engine, now, Request::Stop)),
+        ErrorCode::NotFocusing
+    );
+    assert_eq!(
+        code(one(&mut engine, now, Request::CheckIn)),
+        ErrorCode::NotFocusing
+    );
+    let too_long = SessionPlan {
+        end: Some(SessionEnd::For("13h".parse().unwrap())),
+        check_in: None,
+    };
+    assert_eq!(
+        code(one(&mut engine, now, Request::Start { plan: too_long })),
+        ErrorCode::InvalidPlan
+    );
+    start(&mut engine, now, "1h");
+    let error = one(
+        &mut engine,
+        now,
+        Request::Start {
+            plan: SessionPlan::default(),
+        },
+    );
+    assert!(
+        matches!(&error, Response::Error(e) if e.code == ErrorCode::AlreadyFocusing && e.message.contains("until 10:00")),
+        "{error:?}"
+    );
+    assert_eq!(
+        code(one(
+            &mut engine,
+            now,
+            Request::Done {
+                item: deepwork_core::ItemId(42),
+                done: true
+            }
+        )),
+        ErrorCode::NotFound
+    );
+}
+
+#[test]
+fn extending_moves_the_end_and_declared_urgency_is_honoured() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut engine, notices) = open(
+        &dir.path().join("db"),
+        Config::default(),
+        at("2026-11-25T09:00"),
+    );
+    start(&mut engine, at("2026-11-25T09:00"), "1h");
+    let plan = SessionPlan {
+        end: Some(SessionEnd::For("90m".parse().unwrap())),
+        check_in: None,
+    };
+    ok(one(
+        &mut engine,
+        at("2026-11-25T09:30"),
+        Request::Extend { plan },
+    ));
+    assert_eq!(engine.next_deadline(), Some(at("2026-11-25T11:00")));
+    let mut page = item("pagerduty", "disk 91% on db-3");
+    page.source = "ci".into();
+    page.urgency = Some(Urgency::Emergency);
+    push(&mut engine, at("2026-11-25T09:40"), page);
+    assert_eq!(notices.take()[0].loudness, Loudness::Critical);
+    engine.tick(at("2026-11-25T10:00"));
+    assert!(
+        status(&mut engine, at("2026-11-25T10:00"))
+            .session
+            .is_some(),
+        "the old end no longer ends it"
+    );
+    let elapsed = SignedDuration::from_mins(120);
+    engine.tick(at("2026-11-25T09:00") + elapsed);
+    assert!(
+        status(&mut engine, at("2026-11-25T11:00"))
+            .session
+            .is_none()
+    );
+}
