@@ -262,7 +262,13 @@ async fn connection(
                 .await;
                 return;
             }
-            Err(LinesCodecError::Io(_)) => return,
+            Err(LinesCodecError::Io(error)) => {
+                if error.kind() == std::io::ErrorKind::InvalidData {
+                    let error = ApiError::new(ErrorCode::BadRequest, "request is not UTF-8 text");
+                    send(&mut lines, &Response::Error(error)).await;
+                }
+                return;
+            }
         };
         if line.trim().is_empty() {
             continue;

@@ -1,0 +1,518 @@
+//! End to end: the real `deepwork` binary against a real daemon in temp dirs.
+
+mod support;
+
+use deepwork_core::NewItem;
+use deepwork_engine::Client;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use support::{Bus, Env, QUIET, Recorder, raw_exchange};
+
+#[test]
+fn the_product_loop_from_a_terminal() {
+    let env = Env::new(QUIET);
+    let _daemon = env.daemon();
+
+    assert!(env.ok(&["status"]).contains("Not in deep work"));
+    let started = env.ok(&["start", "--for", "90m"]);
+    assert!(
+        started.contains("Deep work until") && started.contains("1 h 30 min left"),
+        "{started}"
+    );
+
+    let held = env.ok(&[
+        "push",
+        "--source",
+        "ci",
+        "--from",
+        "build-bot",
+        "--title",
+        "Deploy failed on main",
+        "--url",
+        "https://ci.example/run/7",
+        "--channel",
+        "#deploys",
+    ]);
+    assert!(
+        held.contains("held for the next check-in as blocker"),
+        "{held}"
+    );
+    env.ok(&[
+        "push",
+        "--source",
+        "slack",
+        "--from",
+        "bob",
+        "--title",
+        "hey, got a sec?",
+    ]);
+    env.ok(&[
+        "push",
+        "--source",
+        "cron",
+        "--from",
+        "backup",
+        "--title",
+        "nightly report",
+        "--body",
+        "all green",
+        "--urgency",
+        "update",
+    ]);
+
+    let status = env.json(&["status", "--json"]);
+    assert_eq!(status["held"]["blocker"], 1, "{status}");
+    assert_eq!(status["held"]["pre_ping"], 1, "{status}");
+    assert_eq!(status["held"]["update"], 1, "{status}");
+    let text = env.ok(&["status"]);
+    assert!(
+        text.contains("3 held: 1 blocker, 1 update, 1 pre-ping"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("Deploy failed"),
+        "status shows counts, never content: {text}"
+    );
+
+    let digest = env.ok(&["checkin"]);
+    assert!(
+        digest.contains("3 held: 1 blocker, 1 update, 1 pre-ping"),
+        "{digest}"
+    );
+    assert!(
+        digest.contains("BLOCKERS") && digest.contains("build-bot via ci in #deploys"),
+        "{digest}"
+    );
+    assert!(
+        digest.contains("why: keyword 'deploy'") && digest.contains("https://ci.example/run/7"),
+        "{digest}"
+    );
+
+    let json = env.json(&["digest", "--json"]);
+    let groups = json["groups"].as_array().expect("groups");
+    assert_eq!(
+        groups
+            .iter()
+            .map(|g| g["class"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["blocker", "update", "pre_ping"]
+    );
+    let first_id = groups[0]["items"][0]["id"].as_i64().expect("item id");
+    assert!(
+        env.ok(&["done", &first_id.to_string()])
+            .contains("marked done")
+    );
+    assert_eq!(
+        env.json(&["digest", "--json"])["groups"][0]["items"][0]["done"],
+        true
+    );
+
+    assert!(
+        env.ok(&["status"]).contains("Nothing held yet"),
+        "the hold restarts after a check-in"
+    );
+    env.ok(&[
+        "push",
+        "--source",
+        "slack",
+        "--from",
+        "carol",
+        "--title",
+        "roadmap input for next quarter please",
+    ]);
+    let stopped = env.ok(&["stop"]);
+    assert!(
+        stopped.contains("Deep work stopped") && stopped.contains("1 held: 1 strategic item"),
+        "{stopped}"
+    );
+    assert_eq!(
+        env.json(&["digest", "--all", "--json"])
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+
+    let shown = env.ok(&[
+        "push", "--source", "slack", "--from", "dave", "--title", "lunch?",
+    ]);
+    assert!(shown.contains("shown now (no session running)"), "{shown}");
+
+    let stats = env.json(&["stats", "--json"]);
+    assert_eq!(stats["sessions"], 1, "{stats}");
+    assert_eq!(stats["early_stops"], 1, "{stats}");
+    assert_eq!(stats["items_held"], 4, "{stats}");
+    assert_eq!(stats["reference_hours"], 11.7);
+    assert_eq!(stats["trend"].as_array().map(Vec::len), Some(8));
+    let csv = env.ok(&["stats", "--csv"]);
+    assert_eq!(csv.lines().count(), 8, "a header and seven days:\n{csv}");
+    assert!(csv.starts_with("week,date,weekday,focus_hours\n"));
+    assert!(env.ok(&["stats"]).contains("reference 11.7 h"));
+}
+
+#[test]
+fn bad_input_gets_a_clear_error_and_exit_code_2() {
+    let env = Env::new(QUIET);
+    let _daemon = env.daemon();
+    let cases: &[(&[&str], &str)] = &[
+        (&["start", "--for", "0m"], "must be longer than zero"),
+        (&["start", "--for", "13h"], "at most 12h"),
+        (&["start", "--for", "soon"], "is not a length of time"),
+        (&["start", "--until", "25:00"], "is not a time of day"),
+        (
+            &["start", "--for", "1h", "--until", "11:00"],
+            "cannot be used with",
+        ),
+        (&["stop"], "no deep work session is running"),
+        (&["checkin"], "no deep work session is running"),
+        (
+            &[
+                "push",
+                "--source",
+                "ci",
+                "--from",
+                "bot",
+                "--title",
+                "x",
+                "--url",
+                "javascript:alert(1)",
+            ],
+            "url must be an http",
+        ),
+        (
+            &["push", "--source", "ci", "--from", "bot", "--title", "  "],
+            "title must not be empty",
+        ),
+        (
+            &[
+                "push",
+                "--source",
+                "ci",
+                "--from",
+                "bot",
+                "--title",
+                "x",
+                "--urgency",
+                "meh",
+            ],
+            "invalid value 'meh'",
+        ),
+        (&["stats", "--week", "2026-48"], "is not an ISO week"),
+        (&["done", "999"], "no item 999"),
+        (&["digest", "--id", "999"], "no digest 999"),
+    ];
+    for (args, expected) in cases {
+        let run = env.run(args);
+        assert_eq!(run.code, 2, "deepwork {args:?} is a usage error:\n{run:?}");
+        assert!(
+            run.stderr.contains(expected),
+            "deepwork {args:?} should say {expected:?}:\n{run:?}"
+        );
+    }
+
+    let huge = "x".repeat(70 * 1024);
+    let run = env.run(&[
+        "push", "--source", "ci", "--from", "bot", "--title", "big", "--body", &huge,
+    ]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains("body is 71680 bytes; at most 65536"),
+        "{run:?}"
+    );
+
+    env.ok(&["start", "--for", "1h"]);
+    let run = env.run(&["start", "--for", "1h"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("already running (until"), "{run:?}");
+    let run = env.run(&["start", "--for", "2h", "--check-in", "00:00"]);
+    assert_eq!(run.code, 2, "{run:?}");
+}
+
+#[test]
+fn without_an_engine_the_cli_says_how_to_start_one() {
+    let env = Env::new(QUIET);
+    let run = env.run(&["status"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr.contains("no Deepwork engine is running")
+            && run.stderr.contains("deepwork daemon"),
+        "{run:?}"
+    );
+}
+
+#[test]
+fn a_broken_config_stops_the_daemon_before_it_starts() {
+    let env =
+        Env::new("[session]\ndefault_length = \"50m\"\ncheck_in_slots = [\"11:00\", \"9am\"]\n");
+    let run = env.run(&["daemon"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    let config = env.config.display().to_string();
+    assert!(
+        run.stderr.contains(&format!("{config}: line 3")),
+        "names the file and line: {run:?}"
+    );
+    assert!(
+        run.stderr.contains("session.check_in_slots[1]") && run.stderr.contains("\"9am\""),
+        "{run:?}"
+    );
+    assert!(
+        !env.socket.exists(),
+        "nothing half-configured is left listening"
+    );
+
+    let check = env.run(&["config", "check"]);
+    assert_eq!(check.code, 2, "{check:?}");
+    assert!(check.stderr.contains("line 3"));
+
+    std::fs::write(&env.config, "[sesion]\n").unwrap();
+    let run = env.run(&["daemon"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("unknown field `sesion`"), "{run:?}");
+
+    std::fs::write(&env.config, QUIET).unwrap();
+    assert!(env.ok(&["config", "check"]).contains(": OK"));
+}
+
+#[test]
+fn one_engine_per_user() {
+    let env = Env::new(QUIET);
+    let daemon = env.daemon();
+    let second = env.run(&["daemon"]);
+    assert_eq!(second.code, 1, "{second:?}");
+    assert!(
+        second
+            .stderr
+            .contains("another Deepwork engine is already running"),
+        "{second:?}"
+    );
+    env.ok(&["status"]);
+    assert!(daemon.terminate().success(), "SIGTERM is a clean stop");
+    assert!(!env.socket.exists(), "a clean stop removes the socket");
+    let _again = env.daemon();
+    env.ok(&["status"]);
+}
+
+#[test]
+fn hostile_socket_input_is_refused_and_the_engine_lives_on() {
+    let env = Env::new(QUIET);
+    let _daemon = env.daemon();
+    let answer = raw_exchange(&env.socket, b"this is not json\n");
+    assert!(answer.contains("\"bad_request\""), "{answer}");
+    let answer = raw_exchange(
+        &env.socket,
+        b"{\"method\":\"push\",\"params\":{\"item\":{\"source\":1}}}\n",
+    );
+    assert!(answer.contains("\"bad_request\""), "{answer}");
+    let mut huge = b"{\"method\":\"push\",\"params\":{\"item\":{\"title\":\"".to_vec();
+    huge.extend(std::iter::repeat_n(b'a', 400 * 1024));
+    huge.extend(b"\"}}}\n");
+    let answer = raw_exchange(&env.socket, &huge);
+    assert!(answer.contains("\"too_large\""), "{answer}");
+    let invalid_utf8 = raw_exchange(&env.socket, b"{\"method\":\"status\xff\"}\n");
+    assert!(invalid_utf8.contains("not UTF-8"), "{invalid_utf8}");
+    let answer = raw_exchange(&env.socket, b"{\"method\":\"status\"}\n");
+    assert!(
+        answer.starts_with("{\"ok\":{\"status\""),
+        "the engine still answers: {answer}"
+    );
+}
+
+#[test]
+fn the_session_end_delivers_the_digest() {
+    let env = Env::new(QUIET);
+    let _daemon = env.daemon();
+    env.ok(&["start", "--for", "2s"]);
+    env.ok(&[
+        "push",
+        "--source",
+        "slack",
+        "--from",
+        "bob",
+        "--title",
+        "design review notes",
+    ]);
+    std::thread::sleep(Duration::from_millis(2600));
+    assert!(
+        env.ok(&["status"]).contains("Not in deep work"),
+        "the engine's timer ended the session"
+    );
+    let digest = env.json(&["digest", "--json"]);
+    assert_eq!(digest["summary"], "1 held: 1 update", "{digest}");
+    let stats = env.json(&["stats", "--json"]);
+    assert_eq!(stats["early_stops"], 0);
+}
+
+#[test]
+fn kill_9_loses_no_acknowledged_item() {
+    let env = Env::new(QUIET);
+    let acked: Arc<Mutex<HashSet<String>>> = Arc::default();
+    let mut daemon = env.daemon();
+    env.ok(&["start", "--for", "3h"]);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut seed: u64 = 0x5eed;
+    for round in 0..6 {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let kill_after = Duration::from_millis(100 + (seed >> 33) % 300);
+        runtime.block_on(async {
+            let mut pushers = Vec::new();
+            for pusher in 0..4 {
+                let socket = env.socket.clone();
+                let acked = acked.clone();
+                pushers.push(tokio::spawn(async move {
+                    let Ok(mut client) = Client::connect(&socket).await else {
+                        return;
+                    };
+                    for n in 0.. {
+                        let title = format!("round {round} pusher {pusher} item {n}");
+                        let item = NewItem {
+                            source: "test".into(),
+                            sender: format!("pusher-{pusher}"),
+                            title: title.clone(),
+                            body: Some("kill -9 test".into()),
+                            url: None,
+                            channel: None,
+                            urgency: None,
+                        };
+                        match client.push(item).await {
+                            Ok(_) => {
+                                acked.lock().unwrap().insert(title);
+                            }
+                            Err(_) => return,
+                        }
+                    }
+                }));
+            }
+            tokio::time::sleep(kill_after).await;
+            std::mem::replace(&mut daemon, spawn_placeholder()).kill_9();
+            for pusher in pushers {
+                let _ = pusher.await;
+            }
+        });
+        daemon = env.daemon();
+    }
+    let acked = acked.lock().unwrap().clone();
+    assert!(
+        acked.len() > 100,
+        "the test pushed for real ({} acknowledged)",
+        acked.len()
+    );
+    env.ok(&["stop"]);
+    drop(daemon);
+
+    let db = rusqlite::Connection::open(env.database()).unwrap();
+    let mut count = db
+        .prepare("SELECT COUNT(*), MIN(digest_id IS NOT NULL) FROM items WHERE title = ?1")
+        .unwrap();
+    for title in &acked {
+        let (copies, delivered): (i64, bool) = count
+            .query_row([title], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap();
+        assert_eq!(
+            copies, 1,
+            "acknowledged item {title:?} is stored exactly once"
+        );
+        assert!(
+            delivered,
+            "acknowledged item {title:?} was delivered in a digest"
+        );
+    }
+    let undelivered: i64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM items WHERE disposition = 'held' AND digest_id IS NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(
+        undelivered, 0,
+        "every held item, acknowledged or not, is in exactly one digest"
+    );
+    let sessions: i64 = db
+        .query_row("SELECT COUNT(*) FROM sessions", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(sessions, 1, "the session survived six kills");
+}
+
+/// Stands in for the daemon between a kill and the restart.
+fn spawn_placeholder() -> support::Daemon {
+    let child = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .expect("sleep");
+    support::Daemon {
+        child,
+        log: std::path::PathBuf::new(),
+    }
+}
+
+#[test]
+fn notifications_reach_a_real_notification_server_on_a_private_bus() {
+    let mut env = Env::new("");
+    let bus = Bus::start(env.dir.path());
+    let recorder = Recorder::start(&bus.address);
+    env.bus = Some(bus.address.clone());
+    let _daemon = env.daemon();
+
+    let shown = env.ok(&[
+        "push",
+        "--source",
+        "slack",
+        "--from",
+        "bob",
+        "--title",
+        "lunch at 12?",
+    ]);
+    assert!(shown.contains("shown now"), "{shown}");
+    let outside = recorder.next();
+    assert_eq!(
+        (
+            outside.app_name.as_str(),
+            outside.summary.as_str(),
+            outside.urgency
+        ),
+        ("Deepwork", "bob · slack", Some(1))
+    );
+
+    env.ok(&["start", "--for", "1h"]);
+    env.ok(&[
+        "push",
+        "--source",
+        "slack",
+        "--from",
+        "carol",
+        "--title",
+        "design review notes",
+    ]);
+    recorder.quiet_for(Duration::from_millis(500));
+
+    env.ok(&[
+        "push",
+        "--source",
+        "pager",
+        "--from",
+        "ops",
+        "--title",
+        "Production outage",
+        "--body",
+        "<img src=x onerror=alert(1)> & <b>everyone</b>",
+    ]);
+    let breakthrough = recorder.next();
+    assert_eq!(breakthrough.summary, "Emergency from ops");
+    assert_eq!(breakthrough.urgency, Some(2), "critical urgency");
+    assert_eq!(
+        breakthrough.body,
+        "Production outage\n&lt;img src=x onerror=alert(1)&gt; &amp; &lt;b&gt;everyone&lt;/b&gt;",
+        "message text is escaped before it reaches a server that renders markup"
+    );
+
+    env.ok(&["checkin"]);
+    let check_in = recorder.next();
+    assert_eq!(check_in.summary, "Deep work check-in: 1 held: 1 update");
+    env.ok(&["stop"]);
+    assert_eq!(recorder.next().summary, "Deep work check-in: Nothing held");
+}

@@ -1,0 +1,341 @@
+//! The harness: a real `deepwork daemon` in temp dirs, the CLI run as a process, and a
+//! private D-Bus session bus with a recording notification server.
+
+#![allow(dead_code)] // Each test uses part of the harness.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+pub const TZ: &str = "Europe/Berlin";
+
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+    pub socket: PathBuf,
+    pub data: PathBuf,
+    pub bus: Option<String>,
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(output: Output) -> Run {
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {}\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Config for tests that do not look at notifications: no bus needed.
+pub const QUIET: &str = "[notifications]\nenabled = false\n";
+
+impl Env {
+    pub fn new(config: &str) -> Env {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let env = Env {
+            config: dir.path().join("config.toml"),
+            socket: dir.path().join("run").join("engine.sock"),
+            data: dir.path().join("data"),
+            bus: None,
+            dir,
+        };
+        std::fs::write(&env.config, config).expect("write config");
+        env
+    }
+
+    pub fn database(&self) -> PathBuf {
+        self.data.join("deepwork.sqlite3")
+    }
+
+    pub fn command(&self) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_deepwork"));
+        command
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path())
+            .env("TZ", TZ)
+            .env("DEEPWORK_CONFIG", &self.config)
+            .env("DEEPWORK_DATA_DIR", &self.data)
+            .env("DEEPWORK_SOCKET", &self.socket)
+            .env("DEEPWORK_LOG", "info")
+            .env(
+                "DBUS_SESSION_BUS_ADDRESS",
+                self.bus.as_deref().unwrap_or("unix:path=/nonexistent/bus"),
+            );
+        command
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        Run::from(
+            self.command()
+                .args(args)
+                .stdin(Stdio::null())
+                .output()
+                .expect("run deepwork"),
+        )
+    }
+
+    /// Runs and insists on exit code 0.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let run = self.run(args);
+        assert_eq!(run.code, 0, "deepwork {args:?} should succeed:\n{run:?}");
+        run.stdout
+    }
+
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let out = self.ok(args);
+        serde_json::from_str(&out)
+            .unwrap_or_else(|e| panic!("deepwork {args:?} printed no JSON ({e}):\n{out}"))
+    }
+
+    pub fn daemon(&self) -> Daemon {
+        let log = self
+            .dir
+            .path()
+            .join(format!("daemon-{}.log", std::process::id()));
+        let log_file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .expect("log file");
+        let child = self
+            .command()
+            .arg("daemon")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log_file)
+            .spawn()
+            .expect("spawn daemon");
+        let mut daemon = Daemon { child, log };
+        daemon.wait_ready(&self.socket);
+        daemon
+    }
+}
+
+pub struct Daemon {
+    pub child: Child,
+    pub log: PathBuf,
+}
+
+impl Daemon {
+    fn wait_ready(&mut self, socket: &Path) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().expect("poll daemon") {
+                panic!(
+                    "the daemon exited with {status} before it was ready:\n{}",
+                    self.log_text()
+                );
+            }
+            if UnixStream::connect(socket).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!(
+            "the daemon did not listen within 20 s:\n{}",
+            self.log_text()
+        );
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGKILL: what a crash does.
+    pub fn kill_9(mut self) {
+        self.child.kill().expect("kill -9");
+        self.child.wait().expect("reap");
+    }
+
+    /// SIGTERM and wait.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill -TERM");
+        self.child.wait().expect("reap")
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Sends raw bytes on the engine's socket and reads one answer line.
+pub fn raw_exchange(socket: &Path, bytes: &[u8]) -> String {
+    use std::io::{BufRead, BufReader};
+    let mut stream = UnixStream::connect(socket).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    // The engine may answer and close before reading everything of an oversized line.
+    let _ = stream.write_all(bytes);
+    let mut line = String::new();
+    BufReader::new(stream)
+        .read_line(&mut line)
+        .expect("read answer");
+    line
+}
+
+/// A private `dbus-daemon --session`, stopped on drop.
+pub struct Bus {
+    child: Child,
+    pub address: String,
+}
+
+impl Bus {
+    pub fn start(dir: &Path) -> Bus {
+        let path = dir.join("bus");
+        let address = format!("unix:path={}", path.display());
+        let child = Command::new("dbus-daemon")
+            .args([
+                "--session",
+                "--nofork",
+                "--nopidfile",
+                &format!("--address={address}"),
+            ])
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("dbus-daemon is installed (make test installs the dbus package)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !path.exists() {
+            assert!(
+                Instant::now() < deadline,
+                "dbus-daemon did not create {}",
+                path.display()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Bus { child, address }
+    }
+}
+
+impl Drop for Bus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One notification as it arrived on the bus.
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub app_name: String,
+    pub summary: String,
+    pub body: String,
+    pub urgency: Option<u8>,
+}
+
+struct NotificationServer {
+    sent: mpsc::Sender<Received>,
+    next_id: u32,
+}
+
+#[zbus::interface(name = "org.freedesktop.Notifications")]
+impl NotificationServer {
+    #[allow(clippy::too_many_arguments)]
+    fn notify(
+        &mut self,
+        app_name: String,
+        _replaces_id: u32,
+        _app_icon: String,
+        summary: String,
+        body: String,
+        _actions: Vec<String>,
+        hints: HashMap<String, zbus::OwnedVariant>,
+        _expire_timeout: i32,
+    ) -> u32 {
+        let urgency = hints.get("urgency").and_then(|v| u8::try_from(v).ok());
+        let _ = self.sent.send(Received {
+            app_name,
+            summary,
+            body,
+            urgency,
+        });
+        self.next_id += 1;
+        self.next_id
+    }
+
+    fn get_capabilities(&self) -> Vec<String> {
+        vec!["body".into(), "body-markup".into(), "actions".into()]
+    }
+
+    fn get_server_information(&self) -> (String, String, String, String) {
+        (
+            "deepwork-test-recorder".into(),
+            "deepwork".into(),
+            "1".into(),
+            "1.2".into(),
+        )
+    }
+
+    fn close_notification(&self, _id: u32) {}
+}
+
+/// A notification server on `address` that records what it is sent.
+pub struct Recorder {
+    _connection: zbus::Connection,
+    received: mpsc::Receiver<Received>,
+}
+
+impl Recorder {
+    pub fn start(address: &str) -> Recorder {
+        let (sent, received) = mpsc::channel();
+        // zbus runs the served object on its own executor thread once connected.
+        let connection = zbus::block_on(async {
+            zbus::connection::Builder::address(address)
+                .name("org.freedesktop.Notifications")
+                .serve_at(
+                    "/org/freedesktop/Notifications",
+                    NotificationServer { sent, next_id: 0 },
+                )
+                .build()
+                .await
+        })
+        .expect("connect the recorder to the private bus");
+        Recorder {
+            _connection: connection,
+            received,
+        }
+    }
+
+    /// The next notification, waiting up to 10 s.
+    pub fn next(&self) -> Received {
+        self.received
+            .recv_timeout(Duration::from_secs(10))
+            .expect("a notification should arrive within 10 s")
+    }
+
+    /// Asserts nothing more arrives for a while.
+    pub fn quiet_for(&self, wait: Duration) {
+        if let Ok(extra) = self.received.recv_timeout(wait) {
+            panic!("no notification expected, got {extra:?}");
+        }
+    }
+}
