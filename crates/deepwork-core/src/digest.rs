@@ -160,7 +160,33 @@ pub fn build_digest(
 }
 
 /// The body on one line, shortened; `None` when it has no text.
+///
+/// Whitespace runs become one space and control characters are dropped. Most bodies
+/// start with plain ASCII, which is copied as is; the rest take the general path.
 pub fn snippet(body: &str) -> Option<String> {
+    let body = body.trim_start();
+    let limit = body.len().min(SNIPPET_CHARS);
+    let head = &body.as_bytes()[..limit];
+    let plain = head.iter().all(|b| (0x21..0x7f).contains(b) || *b == b' ')
+        && !head.windows(2).any(|pair| pair == b"  ")
+        && head.last() != Some(&b' ');
+    if !plain {
+        return general_snippet(body);
+    }
+    let rest = &body[limit..];
+    let mut out = String::with_capacity(limit + '…'.len_utf8());
+    out.push_str(&body[..limit]);
+    if rest.chars().any(|c| !c.is_whitespace() && !c.is_control()) {
+        if rest.starts_with(char::is_whitespace) {
+            // The general path counts the space before the next word as a character.
+            return general_snippet(body);
+        }
+        out.push('…');
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+fn general_snippet(body: &str) -> Option<String> {
     let mut out = String::new();
     let mut chars = 0;
     for word in body.split_whitespace() {
@@ -241,6 +267,17 @@ mod tests {
             SignedDuration::from_hours(4)
         );
         assert_eq!(first.snippet.as_deref(), Some("first line second line"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_plain_path_agrees_with_the_general_one(body in proptest::prop_oneof![
+            "[a-c \t\n\u{0}-\u{1f}\u{a0}é]{0,400}",
+            "[a-c ]{150,200}",
+            "[a-c ]{155,165}[ \t\n\u{0}\u{a0}]{0,3}[a-c ]{0,5}",
+        ]) {
+            proptest::prop_assert_eq!(snippet(&body), general_snippet(&body));
+        }
     }
 
     #[test]

@@ -60,6 +60,35 @@ impl fmt::Display for Reason {
     }
 }
 
+impl Reason {
+    /// The reason as flat parts (kind, detail, rule name), the form the store keeps.
+    pub fn to_parts(&self) -> (&'static str, Option<&str>, Option<&str>) {
+        match self {
+            Reason::SourceUrgency { source } => ("source_urgency", Some(source), None),
+            Reason::VipSender { sender } => ("vip_sender", Some(sender), None),
+            Reason::Rule { matched, name } => ("rule", Some(matched), name.as_deref()),
+            Reason::PrePing { text } => ("pre_ping", Some(text), None),
+            Reason::Default => ("default", None, None),
+        }
+    }
+
+    /// Rebuilds a reason from [`Reason::to_parts`]; `None` for an unknown kind.
+    pub fn from_parts(kind: &str, detail: Option<String>, name: Option<String>) -> Option<Reason> {
+        let detail = detail.unwrap_or_default();
+        Some(match kind {
+            "source_urgency" => Reason::SourceUrgency { source: detail },
+            "vip_sender" => Reason::VipSender { sender: detail },
+            "rule" => Reason::Rule {
+                matched: detail,
+                name,
+            },
+            "pre_ping" => Reason::PrePing { text: detail },
+            "default" => Reason::Default,
+            _ => return None,
+        })
+    }
+}
+
 /// The outcome of triage.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Triage {
@@ -503,6 +532,34 @@ mod tests {
     fn triager(toml: &str) -> Triager {
         let config = Config::from_toml_str(toml).expect("test config parses");
         Triager::new(&config.triage).expect("test rules compile")
+    }
+
+    #[test]
+    fn reasons_round_trip_through_parts() {
+        let reasons = [
+            Reason::SourceUrgency {
+                source: "ci".into(),
+            },
+            Reason::VipSender {
+                sender: "ceo".into(),
+            },
+            Reason::Rule {
+                matched: "keyword 'x'".into(),
+                name: Some("n".into()),
+            },
+            Reason::Rule {
+                matched: "keyword 'x'".into(),
+                name: None,
+            },
+            Reason::PrePing { text: "hi".into() },
+            Reason::Default,
+        ];
+        for reason in reasons {
+            let (kind, detail, name) = reason.to_parts();
+            let back = Reason::from_parts(kind, detail.map(str::to_owned), name.map(str::to_owned));
+            assert_eq!(back, Some(reason));
+        }
+        assert_eq!(Reason::from_parts("nonsense", None, None), None);
     }
 
     #[test]

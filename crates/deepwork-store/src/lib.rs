@@ -312,14 +312,11 @@ impl Writer<'_> {
 
     /// Stores an item.
     pub fn insert_item(&mut self, item: &ItemRecord) -> Result<()> {
-        let reason = serde_json::to_string(&item.reason).map_err(|e| StoreError::Corrupt {
-            table: "items",
-            detail: format!("reason of item {}: {e}", item.id),
-        })?;
+        let (reason_kind, reason_detail, reason_rule) = item.reason.to_parts();
         let mut stmt = self.tx.prepare_cached(
             "INSERT INTO items (id, session_id, received_at, source, sender, channel, title, body, url,
-                                class, reason, disposition, digest_id, done_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                                class, reason_kind, reason_detail, reason_rule, disposition, digest_id, done_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
         )?;
         stmt.execute(params![
             item.id.0,
@@ -332,7 +329,9 @@ impl Writer<'_> {
             item.body,
             item.url,
             item.class.as_str(),
-            reason,
+            reason_kind,
+            reason_detail,
+            reason_rule,
             item.disposition.as_str(),
             item.digest.map(|d| d.0),
             item.done_at.map(to_millis),
@@ -377,7 +376,8 @@ fn millis_json(times: &[Timestamp]) -> String {
     serde_json::Value::from(millis).to_string()
 }
 
-const ITEM_COLUMNS: &str = "id, session_id, received_at, source, sender, channel, title, body, url, class, reason, disposition, digest_id, done_at";
+const ITEM_COLUMNS: &str = "id, session_id, received_at, source, sender, channel, title, body, url, class, \
+     reason_kind, reason_detail, reason_rule, disposition, digest_id, done_at";
 
 fn session_record(r: &Row<'_>) -> rusqlite::Result<SessionRecord> {
     Ok(SessionRecord {
@@ -392,8 +392,9 @@ fn session_record(r: &Row<'_>) -> rusqlite::Result<SessionRecord> {
 fn item_record(r: &Row<'_>) -> rusqlite::Result<Result<ItemRecord>> {
     let id = ItemId(r.get(0)?);
     let class: String = r.get(9)?;
-    let reason: String = r.get(10)?;
-    let disposition: String = r.get(11)?;
+    let reason_kind: String = r.get(10)?;
+    let reason = Reason::from_parts(&reason_kind, r.get(11)?, r.get(12)?);
+    let disposition: String = r.get(13)?;
     let parsed = (|| {
         Ok(ItemRecord {
             id,
@@ -406,13 +407,13 @@ fn item_record(r: &Row<'_>) -> rusqlite::Result<Result<ItemRecord>> {
             body: r.get(7)?,
             url: r.get(8)?,
             class: parse_class(&class)?,
-            reason: serde_json::from_str::<Reason>(&reason).map_err(|e| StoreError::Corrupt {
+            reason: reason.ok_or_else(|| StoreError::Corrupt {
                 table: "items",
-                detail: format!("reason of item {id}: {e}"),
+                detail: format!("unknown reason kind {reason_kind:?} of item {id}"),
             })?,
             disposition: parse_disposition(&disposition)?,
-            digest: r.get::<_, Option<i64>>(12)?.map(DigestId),
-            done_at: r.get::<_, Option<i64>>(13)?.map(from_millis),
+            digest: r.get::<_, Option<i64>>(14)?.map(DigestId),
+            done_at: r.get::<_, Option<i64>>(15)?.map(from_millis),
         })
     })();
     Ok(parsed)

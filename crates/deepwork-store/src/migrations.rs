@@ -27,7 +27,9 @@ pub const MIGRATIONS: &[&str] = &[
         body        TEXT,
         url         TEXT,
         class       TEXT NOT NULL,
-        reason      TEXT NOT NULL,
+        reason_kind   TEXT NOT NULL,
+        reason_detail TEXT,
+        reason_rule   TEXT,
         disposition TEXT NOT NULL
     );
     CREATE INDEX items_by_session ON items (session_id);",

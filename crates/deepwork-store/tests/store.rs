@@ -51,8 +51,8 @@ fn an_older_schema_is_upgraded_keeping_its_rows() {
         conn.pragma_update(None, "user_version", 1).unwrap();
         conn.execute_batch(
             "INSERT INTO sessions (id, started_at, planned_end, check_ins) VALUES (1, 1800000000000, 1800003600000, '[1800003600000]');
-             INSERT INTO items (id, session_id, received_at, source, sender, title, class, reason, disposition)
-             VALUES (7, 1, 1800000060000, 'ci', 'bot', 'old item', 'blocker', '{\"kind\":\"default\"}', 'held');",
+             INSERT INTO items (id, session_id, received_at, source, sender, title, class, reason_kind, disposition)
+             VALUES (7, 1, 1800000060000, 'ci', 'bot', 'old item', 'blocker', 'default', 'held');",
         )
         .unwrap();
     }
