@@ -40,26 +40,25 @@ fn held_items(count: i64) -> Vec<ItemRecord> {
         .collect()
 }
 
-/// Ten years of workdays with three sessions each: about 7,800 days, ~30,000 sessions.
+/// Ten years of days with eight 50-minute sessions each: 29,200 sessions, five items each.
 fn ten_years() -> (Vec<SessionRecord>, Vec<ItemFact>) {
     let mut sessions = Vec::new();
     let mut items = Vec::new();
     let day = 86_400;
     for d in 0..(10 * 365) {
-        if d % 7 >= 5 {
-            continue;
-        }
-        for s in 0..4 {
+        for s in 0..8 {
             let started_at =
-                Timestamp::from_second(START - 10 * 365 * day + d * day + 8 * 3600 + s * 7200)
+                Timestamp::from_second(START - 10 * 365 * day + d * day + 8 * 3600 + s * 70 * 60)
                     .expect("in range");
             let id = SessionId(sessions.len() as i64 + 1);
             sessions.push(SessionRecord {
                 id,
                 started_at,
-                planned_end: started_at + SignedDuration::from_mins(90),
-                ended_at: Some(started_at + SignedDuration::from_mins(85)),
-                early: s == 3,
+                planned_end: started_at + SignedDuration::from_mins(50),
+                ended_at: Some(
+                    started_at + SignedDuration::from_mins(if s == 7 { 30 } else { 50 }),
+                ),
+                early: s == 7,
             });
             for i in 0..5 {
                 items.push(ItemFact {

@@ -92,6 +92,38 @@ pub struct HeldRef {
     pub class: Class,
 }
 
+/// Items held since the last check-in, with their counts kept alongside so that
+/// status and events cost the same with one item held or a hundred thousand.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Held {
+    items: Vec<HeldRef>,
+    counts: ClassCounts,
+}
+
+impl Held {
+    /// Held items, in arrival order.
+    pub fn new(items: Vec<HeldRef>) -> Self {
+        let counts = ClassCounts::of(items.iter().map(|h| h.class));
+        Held { items, counts }
+    }
+
+    /// Holds one more.
+    pub fn push(&mut self, held: HeldRef) {
+        self.counts.add(held.class);
+        self.items.push(held);
+    }
+
+    /// The items, in arrival order.
+    pub fn items(&self) -> &[HeldRef] {
+        &self.items
+    }
+
+    /// Per class.
+    pub fn counts(&self) -> ClassCounts {
+        self.counts
+    }
+}
+
 /// A running session.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
@@ -103,8 +135,8 @@ pub struct Session {
     pub ends_at: Timestamp,
     /// Check-ins still to come, sorted; the last is `ends_at`.
     pub check_ins: Vec<Timestamp>,
-    /// Items held since the last check-in, in arrival order.
-    pub held: Vec<HeldRef>,
+    /// Items held since the last check-in.
+    pub held: Held,
 }
 
 impl Session {
@@ -115,7 +147,7 @@ impl Session {
 
     /// Held items per class.
     pub fn held_counts(&self) -> ClassCounts {
-        ClassCounts::of(self.held.iter().map(|h| h.class))
+        self.held.counts()
     }
 }
 
@@ -346,7 +378,7 @@ impl Machine {
             started_at: now,
             ends_at: until,
             check_ins,
-            held: Vec::new(),
+            held: Held::default(),
         });
         Ok(())
     }
@@ -449,8 +481,8 @@ fn deliver(session: &mut Session, now: Timestamp) -> Effect {
     Effect::DeliverDigest {
         session: session.id,
         at: now,
-        counts: ClassCounts::of(held.iter().map(|h| h.class)),
-        items: held.into_iter().map(|h| h.id).collect(),
+        counts: held.counts,
+        items: held.items.into_iter().map(|h| h.id).collect(),
     }
 }
 

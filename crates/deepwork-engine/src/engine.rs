@@ -10,7 +10,7 @@ use crate::notify::{Loudness, Notice, Notifier};
 use deepwork_core::config::Config;
 use deepwork_core::digest::{self, Digest, DigestId, ItemRecord};
 use deepwork_core::schedule::{self, SessionPlan};
-use deepwork_core::session::{Effect, Input, Machine, Session, SessionError, State};
+use deepwork_core::session::{Effect, Held, Input, Machine, Session, SessionError, State};
 use deepwork_core::stats::{self, IsoWeek, WeeklyStats};
 use deepwork_core::triage::Triager;
 use deepwork_core::{Class, Disposition, ItemId, NewItem, SessionId};
@@ -632,7 +632,7 @@ fn restore(store: &Store) -> Result<Machine, StoreError> {
         started_at: running.record.started_at,
         ends_at,
         check_ins,
-        held: running.held,
+        held: Held::new(running.held),
     })))
 }
 
