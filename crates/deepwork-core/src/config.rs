@@ -396,6 +396,24 @@ mod tests {
     }
 
     #[test]
+    fn lengths_read_the_way_people_write_them() {
+        for (text, minutes) in [
+            ("90m", 90),
+            ("1h30m", 90),
+            ("1h 30m", 90),
+            ("90 minutes", 90),
+            ("2h", 120),
+            ("PT45M", 45),
+        ] {
+            let length: Length = text.parse().unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(length.0, SignedDuration::from_mins(minutes), "{text}");
+        }
+        for bad in ["", "soon", "-5m", "0s"] {
+            assert!(bad.parse::<Length>().is_err(), "{bad:?} must be refused");
+        }
+    }
+
+    #[test]
     fn a_full_config_round_trips() {
         let text = r#"
             [session]

@@ -456,15 +456,15 @@ impl Triager {
     /// Classes one item. First match wins: trusted urgency, VIP, rules, pre-ping, default.
     pub fn triage(&self, item: &NewItem) -> Triage {
         let source = item.source.to_lowercase();
-        if let Some(urgency) = item.urgency {
-            if self.trust_all_sources || self.trusted_sources.contains(&source) {
-                return Triage {
-                    class: urgency.class(),
-                    reason: Reason::SourceUrgency {
-                        source: item.source.clone(),
-                    },
-                };
-            }
+        if let Some(urgency) = item.urgency
+            && (self.trust_all_sources || self.trusted_sources.contains(&source))
+        {
+            return Triage {
+                class: urgency.class(),
+                reason: Reason::SourceUrgency {
+                    source: item.source.clone(),
+                },
+            };
         }
         let sender = item.sender.to_lowercase();
         if self.vips.contains(&sender) {

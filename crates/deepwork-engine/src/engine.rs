@@ -465,10 +465,10 @@ impl Engine {
                         session, at, items, ..
                     } => {
                         digests.push(w.insert_digest(*session, *at, items)?);
-                        if let Some((running, check_ins)) = &remaining_check_ins {
-                            if running == session {
-                                w.set_check_ins(*session, check_ins)?;
-                            }
+                        if let Some((running, check_ins)) = &remaining_check_ins
+                            && running == session
+                        {
+                            w.set_check_ins(*session, check_ins)?;
                         }
                     }
                     Effect::SessionEnded { session, at, early } => {
