@@ -11,7 +11,6 @@ use deepwork_core::stats::{IsoWeek, WeeklyStats};
 use deepwork_core::{Class, Disposition, ItemId, NewItem, SessionId};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-use std::fmt;
 
 /// Longest request line accepted, in bytes.
 pub const MAX_REQUEST_BYTES: usize = 256 * 1024;
@@ -154,16 +153,6 @@ impl ErrorCode {
             | ErrorCode::NotFound => true,
             ErrorCode::Storage => false,
         }
-    }
-}
-
-impl fmt::Display for ErrorCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let text = serde_json::to_value(self)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
-        f.write_str(&text)
     }
 }
 

@@ -328,17 +328,15 @@ impl Engine {
                 .map_err(storage_error)?
                 .into_iter()
                 .next(),
-            Some(id) => {
-                let rows = self.store.digests(u32::MAX).map_err(storage_error)?;
-                let row = rows.into_iter().find(|r| r.id == id);
-                if row.is_none() {
+            Some(id) => match self.store.digest_row(id).map_err(storage_error)? {
+                Some(row) => Some(row),
+                None => {
                     return Err(ApiError::new(
                         ErrorCode::NotFound,
                         format!("no digest {}", id.0),
                     ));
                 }
-                row
-            }
+            },
         };
         row.map(|row| self.build_digest(row)).transpose()
     }
@@ -544,13 +542,11 @@ impl Engine {
                     };
                     self.latest_digest = Some(*digest);
                     let summary = counts.summary();
-                    if self.config.notifications.enabled {
-                        self.notifier.notify(Notice {
-                            summary: format!("Deep work check-in: {summary}"),
-                            body: "See the digest: deepwork digest".into(),
-                            loudness: Loudness::Normal,
-                        });
-                    }
+                    self.notifier.notify(Notice {
+                        summary: format!("Deep work check-in: {summary}"),
+                        body: "See the digest: deepwork digest".into(),
+                        loudness: Loudness::Normal,
+                    });
                     Event::CheckIn {
                         digest: *digest,
                         summary,
@@ -568,9 +564,6 @@ impl Engine {
     }
 
     fn show(&self, record: &ItemRecord, loudness: Loudness, summary: String) {
-        if !self.config.notifications.enabled {
-            return;
-        }
         let mut body = record.title.clone();
         if let Some(snippet) = record.body.as_deref().and_then(digest::snippet) {
             body.push('\n');

@@ -48,6 +48,9 @@ pub enum StartError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The thread that shows notifications could not start.
+    #[error("cannot start the notification thread: {0}")]
+    Notifications(std::io::Error),
     /// The store or the rules failed.
     #[error(transparent)]
     Open(#[from] OpenError),
@@ -99,11 +102,7 @@ pub async fn serve(paths: &Paths, shutdown: impl Future<Output = ()>) -> Result<
         TimeZone::UTC
     });
     let notifier: Box<dyn Notifier> = if config.notifications.enabled {
-        let notifier = DesktopNotifier::start().map_err(|source| StartError::Io {
-            what: "cannot start the notification thread for",
-            path: paths.socket.clone(),
-            source,
-        })?;
+        let notifier = DesktopNotifier::start().map_err(StartError::Notifications)?;
         Box::new(notifier)
     } else {
         Box::new(SilentNotifier)

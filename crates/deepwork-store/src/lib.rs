@@ -194,14 +194,16 @@ impl Store {
         let mut stmt = self.conn.prepare_cached(
             "SELECT id, session_id, delivered_at FROM digests ORDER BY id DESC LIMIT ?1",
         )?;
-        let rows = stmt.query_map([limit], |r| {
-            Ok(DigestRow {
-                id: DigestId(r.get(0)?),
-                session: SessionId(r.get(1)?),
-                delivered_at: from_millis(r.get(2)?),
-            })
-        })?;
+        let rows = stmt.query_map([limit], digest_row)?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// One digest's row.
+    pub fn digest_row(&self, id: DigestId) -> Result<Option<DigestRow>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id, session_id, delivered_at FROM digests WHERE id = ?1")?;
+        Ok(stmt.query_row([id.0], digest_row).optional()?)
     }
 
     /// The items a digest delivered, in arrival order.
@@ -378,6 +380,14 @@ fn millis_json(times: &[Timestamp]) -> String {
 
 const ITEM_COLUMNS: &str = "id, session_id, received_at, source, sender, channel, title, body, url, class, \
      reason_kind, reason_detail, reason_rule, disposition, digest_id, done_at";
+
+fn digest_row(r: &Row<'_>) -> rusqlite::Result<DigestRow> {
+    Ok(DigestRow {
+        id: DigestId(r.get(0)?),
+        session: SessionId(r.get(1)?),
+        delivered_at: from_millis(r.get(2)?),
+    })
+}
 
 fn session_record(r: &Row<'_>) -> rusqlite::Result<SessionRecord> {
     Ok(SessionRecord {
