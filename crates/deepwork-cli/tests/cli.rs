@@ -224,15 +224,26 @@ fn bad_input_gets_a_clear_error_and_exit_code_2() {
     let tz = jiff::tz::TimeZone::get(support::TZ).unwrap();
     let now = jiff::Timestamp::now().to_zoned(tz);
     for (offset, length) in [(-1, "2h"), (3, "1h")] {
-        let at = now.checked_add(jiff::SignedDuration::from_hours(offset)).unwrap().strftime("%H:%M").to_string();
+        let at = now
+            .checked_add(jiff::SignedDuration::from_hours(offset))
+            .unwrap()
+            .strftime("%H:%M")
+            .to_string();
         let run = env.run(&["start", "--for", length, "--check-in", &at]);
         assert_eq!(run.code, 2, "check-in {at} for {length}: {run:?}");
         assert!(
-            run.stderr.contains(&format!("check-in {at} is in the past")) || run.stderr.contains(&format!("check-in {at} is after the session ends")),
+            run.stderr
+                .contains(&format!("check-in {at} is in the past"))
+                || run
+                    .stderr
+                    .contains(&format!("check-in {at} is after the session ends")),
             "{run:?}"
         );
     }
-    assert!(env.ok(&["status"]).contains("Not in deep work"), "refused starts start nothing");
+    assert!(
+        env.ok(&["status"]).contains("Not in deep work"),
+        "refused starts start nothing"
+    );
 
     env.ok(&["start", "--for", "1h"]);
     let run = env.run(&["start", "--for", "1h"]);
@@ -249,11 +260,37 @@ fn subscribers_see_the_session_live() {
     let mode = std::fs::metadata(&env.socket).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "only the user may talk to the engine");
 
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let mut events = runtime.block_on(async { Client::connect(&env.socket).await.unwrap().subscribe().await.unwrap() });
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut events = runtime.block_on(async {
+        Client::connect(&env.socket)
+            .await
+            .unwrap()
+            .subscribe()
+            .await
+            .unwrap()
+    });
     env.ok(&["start", "--for", "1h"]);
-    env.ok(&["push", "--source", "slack", "--from", "bob", "--title", "hey, got a sec?"]);
-    env.ok(&["push", "--source", "slack", "--from", "carol", "--title", "this blocks the release"]);
+    env.ok(&[
+        "push",
+        "--source",
+        "slack",
+        "--from",
+        "bob",
+        "--title",
+        "hey, got a sec?",
+    ]);
+    env.ok(&[
+        "push",
+        "--source",
+        "slack",
+        "--from",
+        "carol",
+        "--title",
+        "this blocks the release",
+    ]);
     env.ok(&["checkin"]);
     let mut seen = Vec::new();
     runtime.block_on(async {
@@ -266,10 +303,22 @@ fn subscribers_see_the_session_live() {
             seen.push(event);
         }
     });
-    assert!(matches!(&seen[0], Event::SessionChanged { status } if status.session.is_some()), "{seen:?}");
-    assert!(matches!(&seen[1], Event::ItemHeld { held, .. } if held.pre_ping == 1 && held.total() == 1), "{seen:?}");
-    assert!(matches!(&seen[2], Event::ItemHeld { held, .. } if held.blocker == 1 && held.total() == 2), "{seen:?}");
-    assert!(matches!(&seen[3], Event::CheckIn { summary, .. } if summary == "2 held: 1 blocker, 1 pre-ping"), "{seen:?}");
+    assert!(
+        matches!(&seen[0], Event::SessionChanged { status } if status.session.is_some()),
+        "{seen:?}"
+    );
+    assert!(
+        matches!(&seen[1], Event::ItemHeld { held, .. } if held.pre_ping == 1 && held.total() == 1),
+        "{seen:?}"
+    );
+    assert!(
+        matches!(&seen[2], Event::ItemHeld { held, .. } if held.blocker == 1 && held.total() == 2),
+        "{seen:?}"
+    );
+    assert!(
+        matches!(&seen[3], Event::CheckIn { summary, .. } if summary == "2 held: 1 blocker, 1 pre-ping"),
+        "{seen:?}"
+    );
 }
 
 #[test]

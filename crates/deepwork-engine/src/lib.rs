@@ -8,6 +8,7 @@ pub mod engine;
 pub mod notify;
 pub mod paths;
 pub mod server;
+pub mod wall_timer;
 
 pub use client::{Client, ClientError, EventStream};
 pub use paths::Paths;

@@ -5,6 +5,7 @@ use crate::api::{ApiError, ErrorCode, Event, MAX_REQUEST_BYTES, Reply, Request, 
 use crate::engine::{Engine, OpenError};
 use crate::notify::{DesktopNotifier, Notifier, SilentNotifier};
 use crate::paths::Paths;
+use crate::wall_timer::WallTimer;
 use deepwork_core::config::{Config, ConfigError};
 use deepwork_store::Store;
 use futures_util::{SinkExt, StreamExt};
@@ -51,6 +52,9 @@ pub enum StartError {
     /// The thread that shows notifications could not start.
     #[error("cannot start the notification thread: {0}")]
     Notifications(std::io::Error),
+    /// The wall-clock timer could not be created.
+    #[error("cannot create the check-in timer: {0}")]
+    Timer(std::io::Error),
     /// The store or the rules failed.
     #[error(transparent)]
     Open(#[from] OpenError),
@@ -107,6 +111,7 @@ pub async fn serve(paths: &Paths, shutdown: impl Future<Output = ()>) -> Result<
     } else {
         Box::new(SilentNotifier)
     };
+    let timer = WallTimer::new().map_err(StartError::Timer)?;
     let engine = Engine::open(config, tz, store, notifier, clock_now())?;
 
     // The lock proves no engine owns a socket file left here: it is stale.
@@ -125,7 +130,7 @@ pub async fn serve(paths: &Paths, shutdown: impl Future<Output = ()>) -> Result<
     )?;
     tracing::info!(socket = %paths.socket.display(), database = %paths.database().display(), "Deepwork engine ready");
 
-    run(engine, listener, shutdown).await;
+    run(engine, timer, listener, shutdown).await;
     let _ = std::fs::remove_file(&paths.socket);
     Ok(())
 }
@@ -172,20 +177,23 @@ struct Call {
     reply: oneshot::Sender<Response>,
 }
 
-async fn run(mut engine: Engine, listener: UnixListener, shutdown: impl Future<Output = ()>) {
+async fn run(
+    mut engine: Engine,
+    timer: WallTimer,
+    listener: UnixListener,
+    shutdown: impl Future<Output = ()>,
+) {
     let (calls_tx, mut calls) = mpsc::channel::<Call>(4 * MAX_BATCH);
     let accept = tokio::spawn(accept_loop(listener, calls_tx, engine.events()));
     tokio::pin!(shutdown);
     loop {
-        let wait = engine.next_deadline().map(|deadline| {
-            std::time::Duration::try_from(deadline.duration_since(clock_now())).unwrap_or_default()
-        });
-        let timer = async move {
-            match wait {
-                Some(wait) => tokio::time::sleep(wait).await,
-                None => std::future::pending().await,
-            }
+        let armed = match engine.next_deadline() {
+            Some(deadline) => timer.arm(deadline),
+            None => timer.disarm(),
         };
+        if let Err(error) = armed {
+            tracing::error!(%error, "could not set the check-in timer");
+        }
         tokio::select! {
             () = &mut shutdown => break,
             call = calls.recv() => {
@@ -204,7 +212,12 @@ async fn run(mut engine: Engine, listener: UnixListener, shutdown: impl Future<O
                     let _ = reply.send(response);
                 }
             }
-            () = timer => engine.tick(clock_now()),
+            fired = timer.wait() => {
+                if let Err(error) = fired {
+                    tracing::error!(%error, "the check-in timer failed");
+                }
+                engine.tick(clock_now());
+            }
         }
     }
     accept.abort();
