@@ -21,45 +21,23 @@ fn the_product_loop_from_a_terminal() {
         "{started}"
     );
 
-    let held = env.ok(&[
-        "push",
-        "--source",
+    let held = env.push(
         "ci",
-        "--from",
         "build-bot",
-        "--title",
         "Deploy failed on main",
-        "--url",
-        "https://ci.example/run/7",
-        "--channel",
-        "#deploys",
-    ]);
+        &["--url", "https://ci.example/run/7", "--channel", "#deploys"],
+    );
     assert!(
         held.contains("held for the next check-in as blocker"),
         "{held}"
     );
-    env.ok(&[
-        "push",
-        "--source",
-        "slack",
-        "--from",
-        "bob",
-        "--title",
-        "hey, got a sec?",
-    ]);
-    env.ok(&[
-        "push",
-        "--source",
+    env.push("slack", "bob", "hey, got a sec?", &[]);
+    env.push(
         "cron",
-        "--from",
         "backup",
-        "--title",
         "nightly report",
-        "--body",
-        "all green",
-        "--urgency",
-        "update",
-    ]);
+        &["--body", "all green", "--urgency", "update"],
+    );
 
     let status = env.json(&["status", "--json"]);
     assert_eq!(status["held"]["blocker"], 1, "{status}");
@@ -112,15 +90,12 @@ fn the_product_loop_from_a_terminal() {
         env.ok(&["status"]).contains("Nothing held yet"),
         "the hold restarts after a check-in"
     );
-    env.ok(&[
-        "push",
-        "--source",
+    env.push(
         "slack",
-        "--from",
         "carol",
-        "--title",
         "roadmap input for next quarter please",
-    ]);
+        &[],
+    );
     let stopped = env.ok(&["stop"]);
     assert!(
         stopped.contains("Deep work stopped") && stopped.contains("1 held: 1 strategic item"),
@@ -133,9 +108,7 @@ fn the_product_loop_from_a_terminal() {
         Some(2)
     );
 
-    let shown = env.ok(&[
-        "push", "--source", "slack", "--from", "dave", "--title", "lunch?",
-    ]);
+    let shown = env.push("slack", "dave", "lunch?", &[]);
     assert!(shown.contains("shown now (no session running)"), "{shown}");
 
     let stats = env.json(&["stats", "--json"]);
@@ -273,24 +246,8 @@ fn subscribers_see_the_session_live() {
             .unwrap()
     });
     env.ok(&["start", "--for", "1h"]);
-    env.ok(&[
-        "push",
-        "--source",
-        "slack",
-        "--from",
-        "bob",
-        "--title",
-        "hey, got a sec?",
-    ]);
-    env.ok(&[
-        "push",
-        "--source",
-        "slack",
-        "--from",
-        "carol",
-        "--title",
-        "this blocks the release",
-    ]);
+    env.push("slack", "bob", "hey, got a sec?", &[]);
+    env.push("slack", "carol", "this blocks the release", &[]);
     env.ok(&["checkin"]);
     let mut seen = Vec::new();
     runtime.block_on(async {
@@ -415,15 +372,7 @@ fn the_session_end_delivers_the_digest() {
     let env = Env::new(QUIET);
     let _daemon = env.daemon();
     env.ok(&["start", "--for", "2s"]);
-    env.ok(&[
-        "push",
-        "--source",
-        "slack",
-        "--from",
-        "bob",
-        "--title",
-        "design review notes",
-    ]);
+    env.push("slack", "bob", "design review notes", &[]);
     std::thread::sleep(Duration::from_millis(2600));
     assert!(
         env.ok(&["status"]).contains("Not in deep work"),
@@ -551,15 +500,7 @@ fn notifications_reach_a_real_notification_server_on_a_private_bus() {
     env.bus = Some(bus.address.clone());
     let _daemon = env.daemon();
 
-    let shown = env.ok(&[
-        "push",
-        "--source",
-        "slack",
-        "--from",
-        "bob",
-        "--title",
-        "lunch at 12?",
-    ]);
+    let shown = env.push("slack", "bob", "lunch at 12?", &[]);
     assert!(shown.contains("shown now"), "{shown}");
     let outside = recorder.next();
     assert_eq!(
@@ -572,28 +513,15 @@ fn notifications_reach_a_real_notification_server_on_a_private_bus() {
     );
 
     env.ok(&["start", "--for", "1h"]);
-    env.ok(&[
-        "push",
-        "--source",
-        "slack",
-        "--from",
-        "carol",
-        "--title",
-        "design review notes",
-    ]);
+    env.push("slack", "carol", "design review notes", &[]);
     recorder.quiet_for(Duration::from_millis(500));
 
-    env.ok(&[
-        "push",
-        "--source",
+    env.push(
         "pager",
-        "--from",
         "ops",
-        "--title",
         "Production outage",
-        "--body",
-        "<img src=x onerror=alert(1)> & <b>everyone</b>",
-    ]);
+        &["--body", "<img src=x onerror=alert(1)> & <b>everyone</b>"],
+    );
     let breakthrough = recorder.next();
     assert_eq!(breakthrough.summary, "Emergency from ops");
     assert_eq!(breakthrough.urgency, Some(2), "critical urgency");

@@ -199,19 +199,7 @@ impl FromStr for Length {
     }
 }
 
-impl TryFrom<String> for Length {
-    type Error = String;
-
-    fn try_from(text: String) -> Result<Self, Self::Error> {
-        text.parse()
-    }
-}
-
-impl From<Length> for String {
-    fn from(length: Length) -> Self {
-        length.to_string()
-    }
-}
+text_serde!(Length);
 
 impl fmt::Display for Length {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -47,19 +47,7 @@ impl FromStr for ClockTime {
     }
 }
 
-impl TryFrom<String> for ClockTime {
-    type Error = String;
-
-    fn try_from(text: String) -> Result<Self, Self::Error> {
-        text.parse()
-    }
-}
-
-impl From<ClockTime> for String {
-    fn from(time: ClockTime) -> Self {
-        time.to_string()
-    }
-}
+text_serde!(ClockTime);
 
 impl fmt::Display for ClockTime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

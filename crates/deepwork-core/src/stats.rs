@@ -67,19 +67,7 @@ impl FromStr for IsoWeek {
     }
 }
 
-impl TryFrom<String> for IsoWeek {
-    type Error = String;
-
-    fn try_from(text: String) -> Result<Self, Self::Error> {
-        text.parse()
-    }
-}
-
-impl From<IsoWeek> for String {
-    fn from(week: IsoWeek) -> Self {
-        week.to_string()
-    }
-}
+text_serde!(IsoWeek);
 
 impl fmt::Display for IsoWeek {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

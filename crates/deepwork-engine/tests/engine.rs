@@ -95,6 +95,13 @@ fn push(engine: &mut Engine, now: Timestamp, item: NewItem) -> Reply {
     ok(one(engine, now, Request::Push { item }))
 }
 
+fn stats(engine: &mut Engine, now: Timestamp) -> deepwork_core::stats::WeeklyStats {
+    match ok(one(engine, now, Request::Stats { week: None })) {
+        Reply::Stats(stats) => stats,
+        other => panic!("expected stats, got {other:?}"),
+    }
+}
+
 fn latest_digest(engine: &mut Engine, now: Timestamp) -> deepwork_core::digest::Digest {
     match ok(one(engine, now, Request::Digest { id: None })) {
         Reply::Digest(Some(digest)) => digest,
@@ -216,13 +223,7 @@ fn a_morning_of_deep_work_with_a_slot_check_in() {
         ]
     );
 
-    let Reply::Stats(stats) = ok(one(
-        &mut engine,
-        at("2026-11-25T12:00"),
-        Request::Stats { week: None },
-    )) else {
-        panic!()
-    };
+    let stats = stats(&mut engine, at("2026-11-25T12:00"));
     assert_eq!(
         (
             stats.total_hours,
@@ -288,13 +289,7 @@ fn a_restart_resumes_the_session_and_delivers_once() {
         "delivered when the engine came back after the end"
     );
     assert_eq!(notices.take().len(), 1, "one summary notification");
-    let Reply::Stats(stats) = ok(one(
-        &mut engine,
-        at("2026-11-25T12:00"),
-        Request::Stats { week: None },
-    )) else {
-        panic!()
-    };
+    let stats = stats(&mut engine, at("2026-11-25T12:00"));
     assert_eq!(
         stats.total_hours, 1.0,
         "focus ended at the planned end, not when the engine came back"

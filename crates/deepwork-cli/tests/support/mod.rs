@@ -103,6 +103,13 @@ impl Env {
         run.stdout
     }
 
+    /// `deepwork push --source S --from F --title T` plus `extra` arguments; must succeed.
+    pub fn push(&self, source: &str, from: &str, title: &str, extra: &[&str]) -> String {
+        let mut args = vec!["push", "--source", source, "--from", from, "--title", title];
+        args.extend_from_slice(extra);
+        self.ok(&args)
+    }
+
     pub fn json(&self, args: &[&str]) -> serde_json::Value {
         let out = self.ok(args);
         serde_json::from_str(&out)
