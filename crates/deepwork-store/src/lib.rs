@@ -211,8 +211,16 @@ impl Store {
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {ITEM_COLUMNS} FROM items WHERE digest_id = ?1 ORDER BY id"
         ))?;
-        let rows = stmt.query_map([digest.0], item_record)?;
-        rows.map(|r| r?).collect()
+        let count: usize = self.conn.query_row(
+            "SELECT COUNT(*) FROM items WHERE digest_id = ?1",
+            [digest.0],
+            |r| r.get(0),
+        )?;
+        let mut items = Vec::with_capacity(count);
+        for row in stmt.query_map([digest.0], item_record)? {
+            items.push(row??);
+        }
+        Ok(items)
     }
 
     /// Sessions whose focus overlaps [`from`, `to`), plus any still running.
@@ -399,12 +407,24 @@ fn session_record(r: &Row<'_>) -> rusqlite::Result<SessionRecord> {
     })
 }
 
+/// Reads a text column without copying it (the enum-like columns are parsed in place).
+fn text<'r>(r: &'r Row<'_>, column: usize) -> rusqlite::Result<&'r str> {
+    r.get_ref(column)?.as_str().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
 fn item_record(r: &Row<'_>) -> rusqlite::Result<Result<ItemRecord>> {
     let id = ItemId(r.get(0)?);
-    let class: String = r.get(9)?;
-    let reason_kind: String = r.get(10)?;
-    let reason = Reason::from_parts(&reason_kind, r.get(11)?, r.get(12)?);
-    let disposition: String = r.get(13)?;
+    let class = parse_class(text(r, 9)?);
+    let reason_kind = text(r, 10)?;
+    let reason = Reason::from_parts(reason_kind, r.get(11)?, r.get(12)?).ok_or_else(|| {
+        StoreError::Corrupt {
+            table: "items",
+            detail: format!("unknown reason kind {reason_kind:?} of item {id}"),
+        }
+    });
+    let disposition = parse_disposition(text(r, 13)?);
     let parsed = (|| {
         Ok(ItemRecord {
             id,
@@ -416,12 +436,9 @@ fn item_record(r: &Row<'_>) -> rusqlite::Result<Result<ItemRecord>> {
             title: r.get(6)?,
             body: r.get(7)?,
             url: r.get(8)?,
-            class: parse_class(&class)?,
-            reason: reason.ok_or_else(|| StoreError::Corrupt {
-                table: "items",
-                detail: format!("unknown reason kind {reason_kind:?} of item {id}"),
-            })?,
-            disposition: parse_disposition(&disposition)?,
+            class: class?,
+            reason: reason?,
+            disposition: disposition?,
             digest: r.get::<_, Option<i64>>(14)?.map(DigestId),
             done_at: r.get::<_, Option<i64>>(15)?.map(from_millis),
         })
