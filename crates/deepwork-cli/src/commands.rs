@@ -65,6 +65,7 @@ fn daemon(paths: &Paths) -> Result<(), Failure> {
                 .unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     runtime()?.block_on(async {
         server::serve(paths, shutdown_signal())
