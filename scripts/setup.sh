@@ -2,6 +2,7 @@
 # Installs what building, running and testing Deepwork needs on Debian, idempotently.
 # Used by `make run` and `make test`; safe to run again (it only installs what is missing).
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
   # build
@@ -10,7 +11,7 @@ APT_PACKAGES=(
   libwebkit2gtk-4.1-dev libgtk-3-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev
   libayatana-appindicator3-dev librsvg2-dev libxdo-dev libgl1-mesa-dri
   # tests: a private session bus, a display, desktop notifications
-  dbus xvfb xauth libnotify-bin tzdata
+  dbus xvfb xauth libnotify-bin tzdata python3-venv
 )
 
 missing=()
@@ -40,4 +41,15 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install --locked cargo-nextest
 else
   echo "setup: cargo-nextest present"
+fi
+
+# A real Matrix homeserver for the adapter tests, in a private virtualenv.
+SYNAPSE_VERSION=1.163.2
+synapse_dir=.tools/synapse
+if ! "$synapse_dir/bin/python" -c "import synapse, sys; sys.exit(synapse.__version__ != '$SYNAPSE_VERSION')" 2>/dev/null; then
+  echo "setup: installing Synapse $SYNAPSE_VERSION into $synapse_dir (for the Matrix tests)"
+  python3 -m venv "$synapse_dir"
+  "$synapse_dir/bin/pip" install -q --disable-pip-version-check "matrix-synapse==$SYNAPSE_VERSION"
+else
+  echo "setup: Synapse $SYNAPSE_VERSION present"
 fi

@@ -1,0 +1,199 @@
+//! Chat adapters. One trait per role — [`StatusAdapter`] (focus status),
+//! [`MessageSource`] (new messages addressed to the user), [`Replier`] (auto-replies) —
+//! and one module per platform. Message text from any platform is untrusted.
+
+pub mod fake;
+pub mod matrix;
+
+use async_trait::async_trait;
+use deepwork_core::NewItem;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// The focus status to show on a platform.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FocusStatus {
+    /// "Deep work — checking messages at 14:00", already fitted to the platform.
+    pub text: String,
+    /// When it should lapse on its own, where the platform can.
+    pub until: Timestamp,
+}
+
+/// A platform's status before the session, kept (durably, by the engine) so it can be
+/// restored exactly. Only the adapter that took it reads its contents.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusSnapshot {
+    /// The adapter that took it.
+    pub adapter: String,
+    /// The adapter's own record of the status.
+    pub data: serde_json::Value,
+}
+
+/// Why a message reached the user.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Addressed {
+    /// A direct message.
+    Direct,
+    /// A mention in a shared room or channel.
+    Mention,
+}
+
+/// Where an auto-reply goes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplyTarget {
+    /// The room, channel or conversation.
+    pub conversation: String,
+    /// The sender to answer.
+    pub sender: String,
+}
+
+/// A message addressed to the user.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncomingMessage {
+    /// The platform's id of the message.
+    pub id: String,
+    /// Who sent it.
+    pub sender: String,
+    /// The sender's display name, when the platform gives one.
+    pub sender_name: Option<String>,
+    /// The room or channel, by name where known.
+    pub channel: Option<String>,
+    /// Direct or mention.
+    pub addressed: Addressed,
+    /// The text, plain.
+    pub text: String,
+    /// Sent by a bot or an automatic reply (never auto-replied to).
+    pub automated: bool,
+    /// A link back to it.
+    pub url: Option<String>,
+    /// Where a reply would go.
+    pub reply_to: ReplyTarget,
+}
+
+impl IncomingMessage {
+    /// The item handed to triage: the first line is the title, the rest the body.
+    pub fn to_item(&self, source: &str) -> NewItem {
+        let text = self.text.trim();
+        let (title, body) = match text.split_once('\n') {
+            Some((first, rest)) if !rest.trim().is_empty() => {
+                (first.trim(), Some(rest.trim().to_owned()))
+            }
+            _ => (text, None),
+        };
+        NewItem {
+            source: source.to_owned(),
+            sender: self
+                .sender_name
+                .clone()
+                .unwrap_or_else(|| self.sender.clone()),
+            title: truncate(
+                if title.is_empty() { "(no text)" } else { title },
+                deepwork_core::item::MAX_TITLE_BYTES,
+            ),
+            body: body.map(|b| truncate(&b, deepwork_core::item::MAX_BODY_BYTES)),
+            url: self.url.clone(),
+            channel: self.channel.clone(),
+            urgency: None,
+        }
+    }
+}
+
+/// Shortens to at most `max` bytes on a character boundary.
+pub fn truncate(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut cut = max;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    text[..cut].to_owned()
+}
+
+/// New messages and where to continue from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Batch {
+    /// The messages, oldest first.
+    pub messages: Vec<IncomingMessage>,
+    /// Pass this to the next fetch.
+    pub cursor: String,
+}
+
+/// What went wrong talking to a platform.
+#[derive(Debug, thiserror::Error)]
+pub enum AdapterError {
+    /// The platform could not be reached or failed; try again with backoff.
+    #[error("{adapter} is unreachable: {detail}")]
+    Unavailable {
+        /// The adapter.
+        adapter: String,
+        /// What happened.
+        detail: String,
+    },
+    /// The platform asked us to slow down.
+    #[error("{adapter} is rate-limiting; retry in {retry_after:?}")]
+    RateLimited {
+        /// The adapter.
+        adapter: String,
+        /// How long it asked us to wait.
+        retry_after: Duration,
+    },
+    /// The credentials are wrong, revoked or lack a permission; retrying will not help.
+    #[error("{adapter}: {fix}")]
+    Unauthorized {
+        /// The adapter.
+        adapter: String,
+        /// What the user must do.
+        fix: String,
+    },
+    /// The platform answered something this adapter does not understand.
+    #[error("{adapter} answered unexpectedly: {detail}")]
+    Malformed {
+        /// The adapter.
+        adapter: String,
+        /// What was wrong.
+        detail: String,
+    },
+}
+
+impl AdapterError {
+    /// Whether trying again later may succeed.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            AdapterError::Unavailable { .. }
+            | AdapterError::RateLimited { .. }
+            | AdapterError::Malformed { .. } => true,
+            AdapterError::Unauthorized { .. } => false,
+        }
+    }
+}
+
+/// Sets and restores the user's status on one platform.
+#[async_trait]
+pub trait StatusAdapter: Send + Sync {
+    /// The adapter's name, as in config.
+    fn name(&self) -> &str;
+    /// The status as it is now, to restore later.
+    async fn snapshot(&self) -> Result<StatusSnapshot, AdapterError>;
+    /// Shows the focus status (and do-not-disturb where the platform has it).
+    async fn set_focus(&self, status: &FocusStatus) -> Result<(), AdapterError>;
+    /// Puts back exactly what `snapshot` recorded.
+    async fn restore(&self, snapshot: &StatusSnapshot) -> Result<(), AdapterError>;
+}
+
+/// New messages addressed to the user.
+#[async_trait]
+pub trait MessageSource: Send + Sync {
+    /// Messages after `cursor`, waiting up to `wait` for one. With no cursor it returns
+    /// none and a cursor for "now", so history is never imported as new.
+    async fn fetch(&self, cursor: Option<&str>, wait: Duration) -> Result<Batch, AdapterError>;
+}
+
+/// Sends auto-replies.
+#[async_trait]
+pub trait Replier: Send + Sync {
+    /// Sends `text` to `to`, marked so that other bots (and other Deepworks) do not answer.
+    async fn reply(&self, to: &ReplyTarget, text: &str) -> Result<(), AdapterError>;
+}

@@ -1,0 +1,203 @@
+//! Adapters against real servers: Matrix against a real Synapse on loopback.
+
+mod support;
+
+use deepwork_adapters::matrix::MatrixAdapter;
+use deepwork_adapters::{
+    AdapterError, Addressed, FocusStatus, IncomingMessage, MessageSource, Replier, StatusAdapter,
+};
+use serde_json::json;
+use std::time::{Duration, Instant};
+use support::Synapse;
+
+const FOCUS: &str = "Deep work — checking messages at 14:00";
+
+fn focus() -> FocusStatus {
+    FocusStatus {
+        text: FOCUS.into(),
+        until: jiff::Timestamp::now() + jiff::SignedDuration::from_hours(2),
+    }
+}
+
+/// Fetches until `count` messages arrived or 15 s passed.
+async fn fetch_at_least(
+    adapter: &MatrixAdapter,
+    cursor: &mut String,
+    count: usize,
+) -> Vec<IncomingMessage> {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut messages = Vec::new();
+    while messages.len() < count && Instant::now() < deadline {
+        let batch = adapter
+            .fetch(Some(cursor), Duration::from_secs(2))
+            .await
+            .expect("sync");
+        *cursor = batch.cursor;
+        messages.extend(batch.messages);
+    }
+    messages
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn matrix_focus_status_held_messages_and_one_reply_against_synapse() {
+    let synapse = Synapse::start();
+    let alice = synapse.register("alice").await;
+    let bob = synapse.register("bob").await;
+    let carol = synapse.register("carol").await;
+    let dm = bob
+        .create_room(json!({ "preset": "trusted_private_chat", "invite": [alice.user_id], "is_direct": true }))
+        .await;
+    alice.join(&dm).await;
+    let team = bob
+        .create_room(json!({ "preset": "public_chat", "name": "Team", "invite": [alice.user_id, carol.user_id] }))
+        .await;
+    alice.join(&team).await;
+    carol.join(&team).await;
+    alice.set_presence("online", "lunch at 1").await;
+
+    let adapter = MatrixAdapter::new(&synapse.base(), &alice.user_id, alice.token.clone()).unwrap();
+    let snapshot = adapter.snapshot().await.expect("snapshot");
+    let stored = serde_json::to_string(&snapshot).unwrap();
+    adapter.set_focus(&focus()).await.expect("set focus");
+    assert_eq!(
+        bob.presence_of(&alice.user_id).await,
+        ("unavailable".to_owned(), Some(FOCUS.to_owned())),
+        "bob sees alice's focus status"
+    );
+
+    let first = adapter
+        .fetch(None, Duration::ZERO)
+        .await
+        .expect("first sync");
+    assert!(
+        first.messages.is_empty(),
+        "history is not imported as new: {:?}",
+        first.messages
+    );
+    let mut cursor = first.cursor;
+    bob.send(&dm, "hi").await;
+    carol
+        .send(&team, "alice: the deploy is blocked on your review")
+        .await;
+    carol.send(&team, "lunch anyone?").await;
+    bob.send(&dm, "\u{1b}[31m<img src=x onerror=alert(1)>\u{7} done")
+        .await;
+
+    let messages = fetch_at_least(&adapter, &mut cursor, 3).await;
+    let summary: Vec<(Addressed, &str, Option<&str>, &str)> = messages
+        .iter()
+        .map(|m| {
+            (
+                m.addressed,
+                m.sender.as_str(),
+                m.channel.as_deref(),
+                m.text.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (Addressed::Direct, bob.user_id.as_str(), None, "hi"),
+            (
+                Addressed::Mention,
+                carol.user_id.as_str(),
+                Some("Team"),
+                "alice: the deploy is blocked on your review"
+            ),
+            (
+                Addressed::Direct,
+                bob.user_id.as_str(),
+                None,
+                "[31m<img src=x onerror=alert(1)> done"
+            ),
+        ],
+        "DMs and mentions, not other chatter; control characters dropped, markup left as text"
+    );
+    assert!(
+        messages[0]
+            .url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://matrix.to/#/"))
+    );
+    let item = messages[1].to_item("matrix");
+    assert_eq!(
+        (item.source.as_str(), item.channel.as_deref()),
+        ("matrix", Some("Team"))
+    );
+
+    adapter
+        .reply(&messages[0].reply_to, "I'm in deep work until 14:00.")
+        .await
+        .expect("reply");
+    let recent = bob.recent(&dm).await;
+    assert_eq!(
+        recent[0],
+        (
+            alice.user_id.clone(),
+            "m.notice".to_owned(),
+            "I'm in deep work until 14:00.".to_owned()
+        ),
+        "the reply is a notice, which bots and other Deepworks do not answer"
+    );
+    // The sync returns as soon as the reply lands in the room; it must not come back as held.
+    let own = adapter
+        .fetch(Some(&cursor), Duration::from_secs(3))
+        .await
+        .expect("sync");
+    assert!(
+        own.messages.is_empty(),
+        "alice's own reply is not held: {:?}",
+        own.messages
+    );
+    assert_eq!(
+        bob.presence_of(&alice.user_id).await.0,
+        "unavailable",
+        "syncing did not undo the focus status"
+    );
+
+    let snapshot = serde_json::from_str(&stored).expect("the stored snapshot reads back");
+    adapter.restore(&snapshot).await.expect("restore");
+    assert_eq!(
+        bob.presence_of(&alice.user_id).await,
+        ("online".to_owned(), Some("lunch at 1".to_owned())),
+        "the status is exactly what it was"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn matrix_failures_say_what_to_do() {
+    let mut synapse = Synapse::start();
+    let alice = synapse.register("alice").await;
+
+    let revoked =
+        MatrixAdapter::new(&synapse.base(), &alice.user_id, "syt_not_a_token".into()).unwrap();
+    let error = revoked
+        .snapshot()
+        .await
+        .expect_err("a bad token is refused");
+    assert!(
+        matches!(error, AdapterError::Unauthorized { .. }) && !error.is_transient(),
+        "{error:?}"
+    );
+    assert!(
+        error.to_string().contains("sign in to Matrix again"),
+        "{error}"
+    );
+
+    let adapter = MatrixAdapter::new(&synapse.base(), &alice.user_id, alice.token.clone()).unwrap();
+    synapse.stop();
+    let error = adapter
+        .set_focus(&focus())
+        .await
+        .expect_err("the server is down");
+    assert!(
+        matches!(error, AdapterError::Unavailable { .. }) && error.is_transient(),
+        "{error:?}"
+    );
+    synapse.resume();
+    adapter
+        .set_focus(&focus())
+        .await
+        .expect("works again once the server is back");
+}
