@@ -91,3 +91,62 @@ impl Replier for FakeAdapter {
         self.with(|s| s.replies.push((to.clone(), text.to_owned())))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(id: &str) -> IncomingMessage {
+        IncomingMessage {
+            id: id.into(),
+            sender: "bob".into(),
+            sender_name: None,
+            channel: None,
+            addressed: crate::Addressed::Direct,
+            text: "hi".into(),
+            automated: false,
+            url: None,
+            reply_to: ReplyTarget {
+                conversation: "dm".into(),
+                sender: "bob".into(),
+            },
+        }
+    }
+
+    #[tokio::test]
+    async fn the_fake_behaves_like_a_platform() {
+        let fake = FakeAdapter::default();
+        fake.state.lock().unwrap().status = "lunch".into();
+        fake.state.lock().unwrap().inbox.push(message("old"));
+        let snapshot = fake.snapshot().await.unwrap();
+        let until = jiff::Timestamp::UNIX_EPOCH;
+        fake.set_focus(&FocusStatus {
+            text: "Deep work".into(),
+            until,
+        })
+        .await
+        .unwrap();
+        assert_eq!(fake.state.lock().unwrap().status, "Deep work");
+
+        let first = fake.fetch(None, Duration::ZERO).await.unwrap();
+        assert!(first.messages.is_empty(), "history is not new");
+        fake.state.lock().unwrap().inbox.push(message("new"));
+        let next = fake
+            .fetch(Some(&first.cursor), Duration::ZERO)
+            .await
+            .unwrap();
+        assert_eq!(
+            next.messages
+                .iter()
+                .map(|m| m.id.as_str())
+                .collect::<Vec<_>>(),
+            ["new"]
+        );
+
+        fake.state.lock().unwrap().down = true;
+        assert!(fake.restore(&snapshot).await.unwrap_err().is_transient());
+        fake.state.lock().unwrap().down = false;
+        fake.restore(&snapshot).await.unwrap();
+        assert_eq!(fake.state.lock().unwrap().status, "lunch");
+    }
+}
