@@ -3,6 +3,7 @@
 //! Parsing is pure (text in, [`Config`] or a located [`ConfigError`] out); the engine
 //! reads the file.
 
+use crate::away::{self, AutoReplyConfig, StatusConfig};
 use crate::item::Class;
 use crate::schedule::ClockTime;
 use crate::triage::Triager;
@@ -25,6 +26,10 @@ pub struct Config {
     pub stats: StatsConfig,
     /// Desktop notifications.
     pub notifications: NotificationsConfig,
+    /// The status text shown on chat platforms during a session.
+    pub status: StatusConfig,
+    /// The auto-reply text.
+    pub auto_reply: AutoReplyConfig,
 }
 
 /// Session defaults.
@@ -259,7 +264,7 @@ impl Config {
 
     fn validate(&self, text: &str) -> Result<(), ConfigError> {
         let plain = |key: &str, message: String| {
-            let line = find_key_line(text, key.rsplit('.').next().unwrap_or(key));
+            let line = find_key_line(text, key);
             ConfigError {
                 key: Some(key.to_owned()),
                 line,
@@ -279,6 +284,23 @@ impl Config {
                 "stats.weekly_goal_hours",
                 format!("{goal} is not between 0 and 168 hours"),
             ));
+        }
+        for (key, template) in [
+            ("status.template", &self.status.template),
+            ("auto_reply.template", &self.auto_reply.template),
+        ] {
+            if template.trim().is_empty() {
+                return Err(plain(key, "must not be empty".into()));
+            }
+            if let Some(unknown) = away::unknown_placeholder(template) {
+                return Err(plain(
+                    key,
+                    format!(
+                        "{unknown} is not a placeholder; use {}",
+                        away::PLACEHOLDERS.join(", ")
+                    ),
+                ));
+            }
         }
         Triager::new(&self.triage).map_err(|e| {
             let mut err = plain(&format!("triage.rules[{}]", e.index), e.message.clone());
@@ -305,10 +327,24 @@ fn toml_error(text: &str, error: &toml::de::Error, key: Option<String>) -> Confi
     }
 }
 
-fn find_key_line(text: &str, key: &str) -> Option<usize> {
-    text.lines()
-        .position(|l| l.trim_start().starts_with(key) && l.contains('='))
-        .map(|i| i + 1)
+/// The line of `section.key = …`, looking inside `[section]` when the key has one.
+fn find_key_line(text: &str, dotted_key: &str) -> Option<usize> {
+    let (section, key) = dotted_key.rsplit_once('.').unwrap_or(("", dotted_key));
+    let mut in_section = section.is_empty();
+    for (index, line) in text.lines().enumerate() {
+        let line = line.trim_start();
+        if line.starts_with('[') {
+            in_section = line.trim_end() == format!("[{section}]");
+            continue;
+        }
+        let is_key = line
+            .strip_prefix(key)
+            .is_some_and(|rest| rest.trim_start().starts_with('='));
+        if in_section && is_key {
+            return Some(index + 1);
+        }
+    }
+    None
 }
 
 fn nth_rule_line(text: &str, index: usize) -> Option<usize> {
@@ -361,6 +397,21 @@ mod tests {
         assert!(
             err.to_string()
                 .starts_with("line 2, column 11: response_windows.blocker: "),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn templates_with_unknown_placeholders_are_refused_where_they_are() {
+        let text = "[status]\ntemplate = \"ok {check_in}\"\n[auto_reply]\ntemplate = \"back at {chek_in}\"\n";
+        let err = Config::from_toml_str(text).expect_err("typo");
+        assert_eq!(
+            (err.key.as_deref(), err.line),
+            (Some("auto_reply.template"), Some(4)),
+            "{err}"
+        );
+        assert!(
+            err.message.contains("{chek_in} is not a placeholder"),
             "{err}"
         );
     }

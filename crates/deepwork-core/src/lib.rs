@@ -25,6 +25,7 @@ macro_rules! text_serde {
     };
 }
 
+pub mod away;
 pub mod config;
 pub mod digest;
 pub mod item;
