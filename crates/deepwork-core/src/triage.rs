@@ -243,6 +243,7 @@ fn builtin_rules() -> Vec<RuleConfig> {
                 "breach",
                 "pagerduty",
                 "on fire",
+                "emergency",
             ],
         ),
         rule(
@@ -606,6 +607,11 @@ mod tests {
                 "security breach on the VPN",
                 Class::Emergency,
                 "keyword 'security breach'",
+            ),
+            (
+                "EMERGENCY: payroll export failed",
+                Class::Emergency,
+                "keyword 'emergency'",
             ),
             (
                 "this is blocking the deploy",
