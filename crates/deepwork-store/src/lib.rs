@@ -82,6 +82,17 @@ pub struct DigestRow {
     pub delivered_at: Timestamp,
 }
 
+/// A platform's status from before a session, not yet put back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingRestore {
+    /// The session it was taken for.
+    pub session: SessionId,
+    /// The adapter.
+    pub adapter: String,
+    /// The adapter's own record, as JSON text.
+    pub data: String,
+}
+
 /// The one owner of the SQLite connection.
 #[derive(Debug)]
 pub struct Store {
@@ -221,6 +232,45 @@ impl Store {
             items.push(row??);
         }
         Ok(items)
+    }
+
+    /// The snapshot an adapter took for a session, as JSON text.
+    pub fn status_snapshot(&self, session: SessionId, adapter: &str) -> Result<Option<String>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT data FROM status_snapshots WHERE session_id = ?1 AND adapter = ?2",
+        )?;
+        Ok(stmt
+            .query_row(params![session.0, adapter], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Snapshots of sessions that have ended but were not restored (the engine was down,
+    /// or the platform was unreachable).
+    pub fn pending_restores(&self) -> Result<Vec<PendingRestore>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT s.session_id, s.adapter, s.data FROM status_snapshots s
+             JOIN sessions ON sessions.id = s.session_id
+             WHERE s.restored_at IS NULL AND sessions.ended_at IS NOT NULL
+             ORDER BY s.session_id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(PendingRestore {
+                session: SessionId(r.get(0)?),
+                adapter: r.get(1)?,
+                data: r.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// Where an adapter stopped reading in `session`, if it read during it.
+    pub fn adapter_cursor(&self, adapter: &str, session: SessionId) -> Result<Option<String>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT cursor FROM adapter_cursors WHERE adapter = ?1 AND session_id = ?2",
+        )?;
+        Ok(stmt
+            .query_row(params![adapter, session.0], |r| r.get(0))
+            .optional()?)
     }
 
     /// Sessions whose focus overlaps [`from`, `to`), plus any still running.
@@ -369,6 +419,66 @@ impl Writer<'_> {
             stmt.execute(params![digest.0, item.0])?;
         }
         Ok(digest)
+    }
+
+    /// Keeps a platform's status from before `session`. The first snapshot of a session
+    /// wins: one taken again after a restart would record the focus status itself.
+    pub fn save_status_snapshot(
+        &mut self,
+        session: SessionId,
+        adapter: &str,
+        data: &str,
+        at: Timestamp,
+    ) -> Result<()> {
+        self.tx.execute(
+            "INSERT OR IGNORE INTO status_snapshots (session_id, adapter, data, taken_at) VALUES (?1, ?2, ?3, ?4)",
+            params![session.0, adapter, data, to_millis(at)],
+        )?;
+        Ok(())
+    }
+
+    /// Records that a snapshot was put back.
+    pub fn mark_restored(
+        &mut self,
+        session: SessionId,
+        adapter: &str,
+        at: Timestamp,
+    ) -> Result<()> {
+        self.tx.execute(
+            "UPDATE status_snapshots SET restored_at = ?3 WHERE session_id = ?1 AND adapter = ?2",
+            params![session.0, adapter, to_millis(at)],
+        )?;
+        Ok(())
+    }
+
+    /// Claims the one auto-reply `sender` may get in `session`; false if already claimed.
+    pub fn claim_auto_reply(
+        &mut self,
+        session: SessionId,
+        adapter: &str,
+        sender: &str,
+        at: Timestamp,
+    ) -> Result<bool> {
+        let inserted = self.tx.execute(
+            "INSERT OR IGNORE INTO auto_replies (session_id, adapter, sender, sent_at) VALUES (?1, ?2, ?3, ?4)",
+            params![session.0, adapter, sender, to_millis(at)],
+        )?;
+        Ok(inserted == 1)
+    }
+
+    /// Records how far an adapter has read during `session`.
+    pub fn set_adapter_cursor(
+        &mut self,
+        adapter: &str,
+        session: SessionId,
+        cursor: &str,
+    ) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO adapter_cursors (adapter, session_id, cursor) VALUES (?1, ?2, ?3)
+             ON CONFLICT (adapter) DO UPDATE SET session_id = excluded.session_id, cursor = excluded.cursor",
+            params![adapter, session.0, cursor],
+        )?;
+        Ok(())
     }
 
     /// Marks an item done (or not). Returns false when there is no such item.

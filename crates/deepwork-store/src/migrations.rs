@@ -43,6 +43,28 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE items ADD COLUMN done_at INTEGER;
     CREATE INDEX items_by_digest ON items (digest_id);
     CREATE INDEX items_pending ON items (session_id) WHERE disposition = 'held' AND digest_id IS NULL;",
+    // 3: chat platforms: each one's status before a session, auto-replies sent, and how
+    // far each has been read.
+    "CREATE TABLE status_snapshots (
+        session_id  INTEGER NOT NULL REFERENCES sessions (id),
+        adapter     TEXT NOT NULL,
+        data        TEXT NOT NULL,
+        taken_at    INTEGER NOT NULL,
+        restored_at INTEGER,
+        PRIMARY KEY (session_id, adapter)
+    );
+    CREATE TABLE auto_replies (
+        session_id INTEGER NOT NULL REFERENCES sessions (id),
+        adapter    TEXT NOT NULL,
+        sender     TEXT NOT NULL,
+        sent_at    INTEGER NOT NULL,
+        PRIMARY KEY (session_id, adapter, sender)
+    );
+    CREATE TABLE adapter_cursors (
+        adapter    TEXT PRIMARY KEY,
+        session_id INTEGER NOT NULL REFERENCES sessions (id),
+        cursor     TEXT NOT NULL
+    );",
 ];
 
 /// The version this build creates.

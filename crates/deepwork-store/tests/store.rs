@@ -200,3 +200,76 @@ fn stats_queries_see_sessions_and_their_items() {
         SessionId(2)
     );
 }
+
+#[test]
+fn chat_status_snapshots_replies_and_cursors() {
+    let mut store = Store::open_in_memory().unwrap();
+    store
+        .write(|w| {
+            w.insert_session(SessionId(1), t(0), t(60), &[t(60)])?;
+            w.save_status_snapshot(SessionId(1), "matrix", "{\"presence\":\"online\"}", t(0))?;
+            // After a restart the adapter snapshots again and sees the focus status.
+            w.save_status_snapshot(
+                SessionId(1),
+                "matrix",
+                "{\"presence\":\"unavailable\"}",
+                t(5),
+            )
+        })
+        .unwrap();
+    assert_eq!(
+        store
+            .status_snapshot(SessionId(1), "matrix")
+            .unwrap()
+            .as_deref(),
+        Some("{\"presence\":\"online\"}"),
+        "the first snapshot of a session is the one kept"
+    );
+    assert!(
+        store.pending_restores().unwrap().is_empty(),
+        "nothing to restore while the session runs"
+    );
+    store
+        .write(|w| w.end_session(SessionId(1), t(60), false))
+        .unwrap();
+    assert_eq!(
+        store.pending_restores().unwrap().len(),
+        1,
+        "an ended session's status waits to be restored"
+    );
+    store
+        .write(|w| w.mark_restored(SessionId(1), "matrix", t(61)))
+        .unwrap();
+    assert!(store.pending_restores().unwrap().is_empty());
+
+    assert!(
+        store
+            .write(|w| w.claim_auto_reply(SessionId(1), "matrix", "@bob:x", t(1)))
+            .unwrap()
+    );
+    assert!(
+        !store
+            .write(|w| w.claim_auto_reply(SessionId(1), "matrix", "@bob:x", t(2)))
+            .unwrap(),
+        "one reply per sender per session"
+    );
+
+    store
+        .write(|w| w.set_adapter_cursor("matrix", SessionId(1), "s1"))
+        .unwrap();
+    store
+        .write(|w| w.set_adapter_cursor("matrix", SessionId(1), "s2"))
+        .unwrap();
+    assert_eq!(
+        store
+            .adapter_cursor("matrix", SessionId(1))
+            .unwrap()
+            .as_deref(),
+        Some("s2")
+    );
+    assert_eq!(
+        store.adapter_cursor("matrix", SessionId(2)).unwrap(),
+        None,
+        "a cursor belongs to its session"
+    );
+}
