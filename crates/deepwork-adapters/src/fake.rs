@@ -19,6 +19,8 @@ pub struct FakeState {
     pub replies: Vec<(ReplyTarget, String)>,
     /// When set, every call fails as unreachable.
     pub down: bool,
+    /// How many reads asked for a starting position.
+    pub cursor_requests: usize,
 }
 
 /// An adapter whose platform is a struct.
@@ -26,9 +28,23 @@ pub struct FakeState {
 pub struct FakeAdapter {
     /// Its state, for tests to read and change.
     pub state: Mutex<FakeState>,
+    arrived: tokio::sync::Notify,
 }
 
 impl FakeAdapter {
+    /// A message arrives on the platform (wakes a waiting read).
+    pub fn deliver(&self, message: IncomingMessage) {
+        self.lock().inbox.push(message);
+        self.arrived.notify_waiters();
+    }
+
+    /// The state, for tests.
+    pub fn lock(&self) -> std::sync::MutexGuard<'_, FakeState> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     fn with<T>(&self, f: impl FnOnce(&mut FakeState) -> T) -> Result<T, AdapterError> {
         let mut state = self
             .state
@@ -69,18 +85,25 @@ impl StatusAdapter for FakeAdapter {
 
 #[async_trait]
 impl MessageSource for FakeAdapter {
-    async fn fetch(&self, cursor: Option<&str>, _wait: Duration) -> Result<Batch, AdapterError> {
-        let seen: usize = cursor.and_then(|c| c.parse().ok()).unwrap_or(0);
-        self.with(|s| {
-            let messages = if cursor.is_none() {
-                Vec::new()
-            } else {
-                s.inbox.get(seen..).unwrap_or_default().to_vec()
-            };
-            Batch {
-                cursor: s.inbox.len().to_string(),
-                messages,
-            }
+    async fn fetch(&self, cursor: Option<&str>, wait: Duration) -> Result<Batch, AdapterError> {
+        let Some(cursor) = cursor else {
+            return self.with(|s| {
+                s.cursor_requests += 1;
+                Batch {
+                    messages: Vec::new(),
+                    cursor: s.inbox.len().to_string(),
+                }
+            });
+        };
+        let seen: usize = cursor.parse().unwrap_or(0);
+        // A long poll, as real platforms do: wait for a delivery or the timeout.
+        let arrived = self.arrived.notified();
+        if self.with(|s| s.inbox.len() <= seen)? {
+            let _ = tokio::time::timeout(wait, arrived).await;
+        }
+        self.with(|s| Batch {
+            messages: s.inbox.get(seen..).unwrap_or_default().to_vec(),
+            cursor: s.inbox.len().max(seen).to_string(),
         })
     }
 }

@@ -175,6 +175,10 @@ impl AdapterError {
 pub trait StatusAdapter: Send + Sync {
     /// The adapter's name, as in config.
     fn name(&self) -> &str;
+    /// The longest status text the platform accepts, in characters.
+    fn status_limit(&self) -> usize {
+        255
+    }
     /// The status as it is now, to restore later.
     async fn snapshot(&self) -> Result<StatusSnapshot, AdapterError>;
     /// Shows the focus status (and do-not-disturb where the platform has it).

@@ -4,7 +4,7 @@
 use deepwork_core::Class;
 use deepwork_core::digest::Digest;
 use deepwork_core::stats::WeeklyStats;
-use deepwork_engine::api::{PushAck, Status};
+use deepwork_engine::api::{AdapterState, PushAck, Status};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde::Serialize;
@@ -41,6 +41,19 @@ pub fn json<T: Serialize>(value: &T) -> Result<String, serde_json::Error> {
 }
 
 pub fn status(status: &Status, tz: &TimeZone) -> String {
+    let mut out = session_status(status, tz);
+    for adapter in &status.adapters {
+        let state = match &adapter.state {
+            AdapterState::Ok => "ok".to_owned(),
+            AdapterState::Retrying { error } => format!("retrying ({})", safe(error)),
+            AdapterState::NeedsAttention { fix } => format!("needs attention: {}", safe(fix)),
+        };
+        let _ = write!(out, "\n{}: {state}", safe(&adapter.name));
+    }
+    out
+}
+
+fn session_status(status: &Status, tz: &TimeZone) -> String {
     let Some(session) = &status.session else {
         return "Not in deep work. Start with: deepwork start --for 90m".to_owned();
     };

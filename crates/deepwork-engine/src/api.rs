@@ -167,6 +167,36 @@ pub struct Status {
     pub held: ClassCounts,
     /// The latest digest, if any.
     pub latest_digest: Option<DigestId>,
+    /// Each connected chat platform's state.
+    #[serde(default)]
+    pub adapters: Vec<AdapterHealth>,
+}
+
+/// How a chat platform is doing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdapterHealth {
+    /// The adapter, as in config.
+    pub name: String,
+    /// Its state.
+    pub state: AdapterState,
+}
+
+/// The state of a chat platform.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum AdapterState {
+    /// Working.
+    Ok,
+    /// Failing for now; being retried.
+    Retrying {
+        /// The last error.
+        error: String,
+    },
+    /// Retrying will not help until the user acts.
+    NeedsAttention {
+        /// What to do.
+        fix: String,
+    },
 }
 
 /// A running session.
@@ -242,6 +272,11 @@ pub enum Event {
         session: SessionId,
         /// Stopped early.
         early: bool,
+    },
+    /// A chat platform's state changed.
+    AdapterChanged {
+        /// Its state now.
+        health: AdapterHealth,
     },
     /// This subscriber fell behind and missed events: re-read the status.
     Lagged {

@@ -4,9 +4,13 @@
 //! one writer and the machine one driver. Time is passed in.
 
 use crate::api::{
-    ApiError, ErrorCode, Event, PushAck, Reply, Request, Response, SessionStatus, Status,
+    AdapterHealth, ApiError, ErrorCode, Event, PushAck, Reply, Request, Response, SessionStatus,
+    Status,
 };
+use crate::chat_requests::{ChatReply, ChatRequest};
 use crate::notify::{Loudness, Notice, Notifier};
+use deepwork_adapters::{Addressed, FocusStatus, IncomingMessage, StatusSnapshot};
+use deepwork_core::away::{self, AwayTimes, ReplyCandidate};
 use deepwork_core::config::Config;
 use deepwork_core::digest::{self, Digest, DigestId, ItemRecord};
 use deepwork_core::schedule::{self, SessionPlan};
@@ -36,6 +40,7 @@ pub struct Engine {
     next_session: i64,
     latest_digest: Option<DigestId>,
     retry_at: Option<Timestamp>,
+    adapters: Vec<AdapterHealth>,
     notifier: Box<dyn Notifier>,
     events: broadcast::Sender<Event>,
 }
@@ -84,6 +89,7 @@ impl Engine {
             next_session: max_session.0 + 1,
             latest_digest,
             retry_at: None,
+            adapters: Vec::new(),
             notifier,
             events,
         };
@@ -186,7 +192,150 @@ impl Engine {
                 .map(Session::held_counts)
                 .unwrap_or_default(),
             latest_digest: self.latest_digest,
+            adapters: self.adapters.clone(),
         }
+    }
+
+    /// Answers the chat supervisor.
+    pub fn handle_chat(&mut self, now: Timestamp, request: ChatRequest) -> ChatReply {
+        self.tick(now);
+        let result = match request {
+            ChatRequest::Focus => Ok(ChatReply::Focus(self.focus_status(now))),
+            ChatRequest::SaveSnapshot { session, snapshot } => serde_json::to_string(&snapshot)
+                .map_err(|e| e.to_string())
+                .and_then(|data| {
+                    self.store
+                        .write(|w| w.save_status_snapshot(session, &snapshot.adapter, &data, now))
+                        .map_err(|e| e.to_string())
+                })
+                .map(|()| ChatReply::Done),
+            ChatRequest::Snapshot { session, adapter } => self
+                .store
+                .status_snapshot(session, &adapter)
+                .map_err(|e| e.to_string())
+                .and_then(|data| data.map(|d| parse_snapshot(&d)).transpose())
+                .map(ChatReply::Snapshot),
+            ChatRequest::Restored { session, adapter } => self
+                .store
+                .write(|w| w.mark_restored(session, &adapter, now))
+                .map(|()| ChatReply::Done)
+                .map_err(|e| e.to_string()),
+            ChatRequest::PendingRestores { adapter } => self
+                .store
+                .pending_restores()
+                .map_err(|e| e.to_string())
+                .and_then(|pending| {
+                    pending
+                        .into_iter()
+                        .filter(|p| p.adapter == adapter)
+                        .map(|p| parse_snapshot(&p.data).map(|snapshot| (p.session, snapshot)))
+                        .collect()
+                })
+                .map(ChatReply::Pending),
+            ChatRequest::Incoming {
+                adapter,
+                auto_reply,
+                message,
+            } => self.incoming(now, &adapter, auto_reply, &message),
+            ChatRequest::Cursor { adapter, session } => self
+                .store
+                .adapter_cursor(&adapter, session)
+                .map(ChatReply::Cursor)
+                .map_err(|e| e.to_string()),
+            ChatRequest::SaveCursor {
+                adapter,
+                session,
+                cursor,
+            } => self
+                .store
+                .write(|w| w.set_adapter_cursor(&adapter, session, &cursor))
+                .map(|()| ChatReply::Done)
+                .map_err(|e| e.to_string()),
+            ChatRequest::Health(health) => {
+                match self.adapters.iter_mut().find(|a| a.name == health.name) {
+                    Some(known) => *known = health.clone(),
+                    None => self.adapters.push(health.clone()),
+                }
+                let _ = self.events.send(Event::AdapterChanged { health });
+                Ok(ChatReply::Done)
+            }
+        };
+        result.unwrap_or_else(ChatReply::Failed)
+    }
+
+    fn away_times(session: &Session) -> AwayTimes {
+        AwayTimes {
+            check_in: session.next_check_in(),
+            until: session.ends_at,
+        }
+    }
+
+    fn focus_status(&self, now: Timestamp) -> Option<(SessionId, FocusStatus)> {
+        self.machine.session().map(|session| {
+            let text = away::render(
+                &self.config.status.template,
+                Self::away_times(session),
+                &self.config.auto_reply.emergency,
+                now,
+                &self.tz,
+            );
+            (
+                session.id,
+                FocusStatus {
+                    text,
+                    until: session.ends_at,
+                },
+            )
+        })
+    }
+
+    /// Holds a chat message like any pushed item and decides on the one auto-reply.
+    fn incoming(
+        &mut self,
+        now: Timestamp,
+        adapter: &str,
+        auto_reply: bool,
+        message: &IncomingMessage,
+    ) -> Result<ChatReply, String> {
+        let ack = match self
+            .push_batch(now, vec![message.to_item(adapter)])
+            .remove(0)
+        {
+            Response::Ok(Reply::Pushed(ack)) => ack,
+            Response::Ok(other) => return Err(format!("unexpected reply {other:?}")),
+            Response::Error(error) => return Err(error.message),
+        };
+        let Some(session) = self.machine.session() else {
+            return Ok(ChatReply::Reply(None));
+        };
+        let candidate = ReplyCandidate {
+            direct: message.addressed == Addressed::Direct,
+            automated: message.automated,
+            from_self: false,
+            class: ack.class,
+            already_replied: false,
+        };
+        if !auto_reply
+            || ack.disposition != Disposition::Held
+            || !away::should_auto_reply(candidate)
+        {
+            return Ok(ChatReply::Reply(None));
+        }
+        let (session_id, times) = (session.id, Self::away_times(session));
+        let claimed = self
+            .store
+            .write(|w| w.claim_auto_reply(session_id, adapter, &message.sender, now))
+            .map_err(|e| e.to_string())?;
+        let reply = claimed.then(|| {
+            away::render(
+                &self.config.auto_reply.template,
+                times,
+                &self.config.auto_reply.emergency,
+                now,
+                &self.tz,
+            )
+        });
+        Ok(ChatReply::Reply(reply))
     }
 
     fn start(&mut self, now: Timestamp, plan: &SessionPlan) -> Result<Reply, ApiError> {
@@ -627,6 +776,10 @@ fn restore(store: &Store) -> Result<Machine, StoreError> {
         check_ins,
         held: Held::new(running.held),
     })))
+}
+
+fn parse_snapshot(data: &str) -> Result<StatusSnapshot, String> {
+    serde_json::from_str(data).map_err(|e| format!("a stored status snapshot is unreadable: {e}"))
 }
 
 fn storage_error(error: StoreError) -> ApiError {

@@ -3,6 +3,8 @@
 //! and the tests use.
 
 pub mod api;
+pub mod chat_requests;
+pub mod chats;
 pub mod client;
 pub mod engine;
 pub mod notify;

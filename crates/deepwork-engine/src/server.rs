@@ -2,6 +2,7 @@
 //! [`Engine`] with one timer for its next deadline.
 
 use crate::api::{ApiError, ErrorCode, Event, MAX_REQUEST_BYTES, Reply, Request, Response};
+use crate::chats::{self, ChatAdapter, ChatCall, EngineLink};
 use crate::engine::{Engine, OpenError};
 use crate::notify::{DesktopNotifier, Notifier, SilentNotifier};
 use crate::paths::Paths;
@@ -94,6 +95,15 @@ pub fn load_config(path: &Path) -> Result<Config, StartError> {
 
 /// Runs the engine until `shutdown` completes.
 pub async fn serve(paths: &Paths, shutdown: impl Future<Output = ()>) -> Result<(), StartError> {
+    serve_with(paths, Vec::new(), shutdown).await
+}
+
+/// Runs the engine with these chat platforms connected until `shutdown` completes.
+pub async fn serve_with(
+    paths: &Paths,
+    adapters: Vec<ChatAdapter>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), StartError> {
     let config = load_config(&paths.config)?;
     private_dir(&paths.data_dir)?;
     if let Some(parent) = paths.socket.parent() {
@@ -130,7 +140,9 @@ pub async fn serve(paths: &Paths, shutdown: impl Future<Output = ()>) -> Result<
     )?;
     tracing::info!(socket = %paths.socket.display(), database = %paths.database().display(), "Deepwork engine ready");
 
-    run(engine, timer, listener, shutdown).await;
+    let (chat_tx, chat_calls) = mpsc::channel(64);
+    chats::spawn(adapters, EngineLink::new(chat_tx), &engine.events());
+    run(engine, timer, listener, chat_calls, shutdown).await;
     let _ = std::fs::remove_file(&paths.socket);
     Ok(())
 }
@@ -181,6 +193,7 @@ async fn run(
     mut engine: Engine,
     timer: WallTimer,
     listener: UnixListener,
+    mut chat_calls: mpsc::Receiver<ChatCall>,
     shutdown: impl Future<Output = ()>,
 ) {
     let (calls_tx, mut calls) = mpsc::channel::<Call>(4 * MAX_BATCH);
@@ -211,6 +224,10 @@ async fn run(
                     // A client that hung up no longer wants its answer; its item is stored.
                     let _ = reply.send(response);
                 }
+            }
+            Some(call) = chat_calls.recv() => {
+                let reply = engine.handle_chat(clock_now(), call.request);
+                let _ = call.reply.send(reply);
             }
             fired = timer.wait() => {
                 if let Err(error) = fired {

@@ -206,6 +206,7 @@ fn a_morning_of_deep_work_with_a_slot_check_in() {
             Event::CheckIn { .. } => "check_in",
             Event::SessionEnded { .. } => "session_ended",
             Event::ItemDone { .. } => "item_done",
+            Event::AdapterChanged { .. } => "adapter_changed",
             Event::Lagged { .. } => "lagged",
         });
     }
@@ -440,4 +441,219 @@ fn extending_moves_the_end_and_declared_urgency_is_honoured() {
             .session
             .is_none()
     );
+}
+
+mod chats {
+    //! The chat supervisor driving an in-memory platform, through the real server loop.
+
+    use deepwork_adapters::fake::FakeAdapter;
+    use deepwork_adapters::{Addressed, IncomingMessage, ReplyTarget};
+    use deepwork_core::schedule::{SessionEnd, SessionPlan};
+    use deepwork_engine::api::AdapterState;
+    use deepwork_engine::chats::ChatAdapter;
+    use deepwork_engine::{Client, Paths, server};
+    use std::sync::Arc;
+    use std::time::Duration;
+    use tokio::sync::oneshot;
+
+    struct Running {
+        stop: Option<oneshot::Sender<()>>,
+        task: tokio::task::JoinHandle<()>,
+    }
+
+    impl Running {
+        async fn shut_down(mut self) {
+            let _ = self.stop.take().map(|stop| stop.send(()));
+            self.task.await.unwrap();
+        }
+    }
+
+    fn paths(dir: &std::path::Path) -> Paths {
+        std::fs::write(
+            dir.join("config.toml"),
+            "[notifications]\nenabled = false\n",
+        )
+        .unwrap();
+        Paths {
+            config: dir.join("config.toml"),
+            data_dir: dir.join("data"),
+            socket: dir.join("engine.sock"),
+        }
+    }
+
+    async fn start_engine(paths: &Paths, fake: &Arc<FakeAdapter>) -> (Running, Client) {
+        let adapter = ChatAdapter {
+            name: "fake".into(),
+            status: Some(fake.clone()),
+            source: Some(fake.clone()),
+            replier: Some(fake.clone()),
+            auto_reply: true,
+        };
+        let (stop, stopped) = oneshot::channel::<()>();
+        let serve_paths = paths.clone();
+        let task = tokio::spawn(async move {
+            server::serve_with(&serve_paths, vec![adapter], async {
+                let _ = stopped.await;
+            })
+            .await
+            .expect("the engine runs");
+        });
+        let client = loop {
+            match Client::connect(&paths.socket).await {
+                Ok(client) => break client,
+                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+            }
+        };
+        (
+            Running {
+                stop: Some(stop),
+                task,
+            },
+            client,
+        )
+    }
+
+    async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+        for _ in 0..500 {
+            if check() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("timed out waiting until {what}");
+    }
+
+    fn dm(id: &str, sender: &str, text: &str, automated: bool) -> IncomingMessage {
+        IncomingMessage {
+            id: id.into(),
+            sender: sender.into(),
+            sender_name: None,
+            channel: None,
+            addressed: Addressed::Direct,
+            text: text.into(),
+            automated,
+            url: None,
+            reply_to: ReplyTarget {
+                conversation: format!("dm-{sender}"),
+                sender: sender.into(),
+            },
+        }
+    }
+
+    fn plan(length: &str) -> SessionPlan {
+        SessionPlan {
+            end: Some(SessionEnd::For(length.parse().unwrap())),
+            check_in: None,
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_chat_status_follows_the_session_and_direct_messages_get_one_reply() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = paths(dir.path());
+        let fake = Arc::new(FakeAdapter::default());
+        fake.lock().status = "lunch at 1".into();
+        let (engine, mut client) = start_engine(&paths, &fake).await;
+
+        client.start(plan("1h")).await.unwrap();
+        eventually("the focus status is set", || {
+            fake.lock()
+                .status
+                .starts_with("Deep work — checking messages at")
+        })
+        .await;
+        eventually("the adapter has its starting position", || {
+            fake.lock().cursor_requests > 0
+        })
+        .await;
+
+        fake.deliver(dm("1", "bob", "hi", false));
+        eventually("bob got an auto-reply", || fake.lock().replies.len() == 1).await;
+        let (to, text) = fake.lock().replies[0].clone();
+        assert_eq!(to.conversation, "dm-bob");
+        assert!(text.starts_with("I'm in deep work until "), "{text}");
+
+        fake.deliver(dm("2", "bob", "hi again?", false));
+        fake.deliver(dm("3", "ci-bot", "build 812 passed", true));
+        eventually("all three are held", || held_in_store(&paths) == 3).await;
+        assert_eq!(
+            fake.lock().replies.len(),
+            1,
+            "one reply per sender per session, none to bots"
+        );
+
+        let status = client.status().await.unwrap();
+        assert_eq!(status.adapters.len(), 1);
+        assert_eq!(status.adapters[0].state, AdapterState::Ok);
+
+        client.stop().await.unwrap();
+        eventually("the status is restored", || {
+            fake.lock().status == "lunch at 1"
+        })
+        .await;
+        engine.shut_down().await;
+    }
+
+    /// Held items, read from the store file (the socket client is busy in the test).
+    fn held_in_store(paths: &Paths) -> i64 {
+        let Ok(store) = deepwork_store::Store::open(&paths.database()) else {
+            return -1;
+        };
+        store
+            .running_session()
+            .ok()
+            .flatten()
+            .map_or(0, |r| r.held.len() as i64)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_platform_that_is_down_is_retried_and_a_crash_still_restores() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = paths(dir.path());
+        let fake = Arc::new(FakeAdapter::default());
+        fake.lock().status = "in the office".into();
+        fake.lock().down = true;
+        let (engine, mut client) = start_engine(&paths, &fake).await;
+
+        client.start(plan("3s")).await.unwrap();
+        let mut retrying = false;
+        for _ in 0..300 {
+            let status = client.status().await.unwrap();
+            if matches!(
+                status.adapters.first().map(|a| &a.state),
+                Some(AdapterState::Retrying { .. })
+            ) {
+                retrying = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(retrying, "a platform that is down is shown as retrying");
+        assert!(
+            client.status().await.unwrap().session.is_some(),
+            "the session goes on without it"
+        );
+
+        fake.lock().down = false;
+        eventually("the focus status is set once the platform is back", || {
+            fake.lock().status.starts_with("Deep work")
+        })
+        .await;
+
+        // The engine goes away mid-session (as in a crash: nothing is restored on the way out)
+        // and comes back after the session's end.
+        drop(client);
+        engine.shut_down().await;
+        assert!(
+            fake.lock().status.starts_with("Deep work"),
+            "still showing the focus status"
+        );
+        tokio::time::sleep(Duration::from_millis(3200)).await;
+        let (engine, _client) = start_engine(&paths, &fake).await;
+        eventually("the status from before the session is back", || {
+            fake.lock().status == "in the office"
+        })
+        .await;
+        engine.shut_down().await;
+    }
 }
