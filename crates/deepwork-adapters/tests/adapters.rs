@@ -1,14 +1,12 @@
 //! Adapters against real servers: Matrix against a real Synapse on loopback.
 
-mod support;
-
 use deepwork_adapters::matrix::MatrixAdapter;
 use deepwork_adapters::{
     AdapterError, Addressed, FocusStatus, IncomingMessage, MessageSource, Replier, StatusAdapter,
 };
+use deepwork_harness::synapse::Synapse;
 use serde_json::json;
 use std::time::{Duration, Instant};
-use support::Synapse;
 
 const FOCUS: &str = "Deep work — checking messages at 14:00";
 

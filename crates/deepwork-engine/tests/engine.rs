@@ -443,6 +443,22 @@ fn extending_moves_the_end_and_declared_urgency_is_honoured() {
     );
 }
 
+mod chats_support {
+    pub use super::chats::{eventually, held_in_store, paths, plan, start_engine_with};
+
+    /// Whether the adapter has recorded where to read from in `session`.
+    pub fn cursor_of(
+        paths: &deepwork_engine::Paths,
+        adapter: &str,
+        session: deepwork_core::SessionId,
+    ) -> bool {
+        deepwork_store::Store::open(&paths.database())
+            .ok()
+            .and_then(|store| store.adapter_cursor(adapter, session).ok().flatten())
+            .is_some()
+    }
+}
+
 mod chats {
     //! The chat supervisor driving an in-memory platform, through the real server loop.
 
@@ -456,19 +472,19 @@ mod chats {
     use std::time::Duration;
     use tokio::sync::oneshot;
 
-    struct Running {
+    pub struct Running {
         stop: Option<oneshot::Sender<()>>,
         task: tokio::task::JoinHandle<()>,
     }
 
     impl Running {
-        async fn shut_down(mut self) {
+        pub async fn shut_down(mut self) {
             let _ = self.stop.take().map(|stop| stop.send(()));
             self.task.await.unwrap();
         }
     }
 
-    fn paths(dir: &std::path::Path) -> Paths {
+    pub fn paths(dir: &std::path::Path) -> Paths {
         std::fs::write(
             dir.join("config.toml"),
             "[notifications]\nenabled = false\n",
@@ -489,6 +505,10 @@ mod chats {
             replier: Some(fake.clone()),
             auto_reply: true,
         };
+        start_engine_with(paths, adapter).await
+    }
+
+    pub async fn start_engine_with(paths: &Paths, adapter: ChatAdapter) -> (Running, Client) {
         let (stop, stopped) = oneshot::channel::<()>();
         let serve_paths = paths.clone();
         let task = tokio::spawn(async move {
@@ -513,7 +533,7 @@ mod chats {
         )
     }
 
-    async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
         for _ in 0..500 {
             if check() {
                 return;
@@ -540,7 +560,7 @@ mod chats {
         }
     }
 
-    fn plan(length: &str) -> SessionPlan {
+    pub fn plan(length: &str) -> SessionPlan {
         SessionPlan {
             end: Some(SessionEnd::For(length.parse().unwrap())),
             check_in: None,
@@ -595,7 +615,7 @@ mod chats {
     }
 
     /// Held items, read from the store file (the socket client is busy in the test).
-    fn held_in_store(paths: &Paths) -> i64 {
+    pub fn held_in_store(paths: &Paths) -> i64 {
         let Ok(store) = deepwork_store::Store::open(&paths.database()) else {
             return -1;
         };
@@ -654,6 +674,105 @@ mod chats {
             fake.lock().status == "in the office"
         })
         .await;
+        engine.shut_down().await;
+    }
+}
+
+mod matrix {
+    //! The whole chain against a real Synapse: engine, supervisor, Matrix adapter.
+
+    use super::chats_support::*;
+    use deepwork_adapters::matrix::MatrixAdapter;
+    use deepwork_engine::chats::ChatAdapter;
+    use deepwork_harness::synapse::Synapse;
+    use serde_json::json;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    async fn until_presence(
+        bob: &deepwork_harness::synapse::Person,
+        alice: &str,
+        want: impl Fn(&(String, Option<String>)) -> bool,
+    ) -> (String, Option<String>) {
+        let mut seen = (String::new(), None);
+        for _ in 0..100 {
+            seen = bob.presence_of(alice).await;
+            if want(&seen) {
+                return seen;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("alice's presence never became what was expected; last seen {seen:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_session_with_matrix_connected() {
+        let synapse = Synapse::start();
+        let alice = synapse.register("alice").await;
+        let bob = synapse.register("bob").await;
+        let dm = bob
+            .create_room(json!({ "preset": "trusted_private_chat", "invite": [alice.user_id], "is_direct": true }))
+            .await;
+        alice.join(&dm).await;
+        alice.set_presence("online", "lunch at 1").await;
+
+        let dir = tempfile::tempdir().unwrap();
+        let paths = paths(dir.path());
+        let matrix = Arc::new(
+            MatrixAdapter::new(&synapse.base(), &alice.user_id, alice.token.clone()).unwrap(),
+        );
+        let adapter = ChatAdapter {
+            name: "matrix".into(),
+            status: Some(matrix.clone()),
+            source: Some(matrix.clone()),
+            replier: Some(matrix),
+            auto_reply: true,
+        };
+        let (engine, mut client) = start_engine_with(&paths, adapter).await;
+        let session = client.start(plan("1h")).await.unwrap().session.unwrap().id;
+        let (presence, text) =
+            until_presence(&bob, &alice.user_id, |(p, _)| p == "unavailable").await;
+        assert_eq!(presence, "unavailable");
+        assert!(
+            text.unwrap_or_default()
+                .starts_with("Deep work — checking messages at")
+        );
+        eventually("the adapter knows where to read from", || {
+            cursor_of(&paths, "matrix", session)
+        })
+        .await;
+
+        bob.send(&dm, "hi").await;
+        bob.send(&dm, "hi, are you there?").await;
+        eventually("both are held", || held_in_store(&paths) == 2).await;
+        let mut notices = Vec::new();
+        for _ in 0..50 {
+            notices = bob
+                .recent(&dm)
+                .await
+                .into_iter()
+                .filter(|(_, kind, _)| kind == "m.notice")
+                .collect();
+            if !notices.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(notices.len(), 1, "exactly one auto-reply: {notices:?}");
+        assert!(
+            notices[0].2.starts_with("I'm in deep work until "),
+            "{notices:?}"
+        );
+
+        client.stop().await.unwrap();
+        let restored = until_presence(&bob, &alice.user_id, |(p, _)| p == "online").await;
+        assert_eq!(
+            restored,
+            ("online".to_owned(), Some("lunch at 1".to_owned())),
+            "restored exactly"
+        );
+        let digest = client.digest(None).await.unwrap().unwrap();
+        assert_eq!(digest.summary, "2 held: 2 pre-pings");
         engine.shut_down().await;
     }
 }

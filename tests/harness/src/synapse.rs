@@ -1,8 +1,6 @@
 //! A real Synapse on loopback, started and stopped by the tests, and a minimal Matrix
 //! client for the other people in the story.
 
-#![allow(dead_code)] // Each test uses part of the harness.
-
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use std::net::TcpListener;
@@ -12,6 +10,8 @@ use std::time::{Duration, Instant};
 
 const SHARED_SECRET: &str = "deepwork-test-registration-secret";
 
+/// A Synapse homeserver on 127.0.0.1, stopped on drop.
+#[derive(Debug)]
 pub struct Synapse {
     child: Option<Child>,
     pub dir: tempfile::TempDir,
@@ -24,6 +24,7 @@ fn python() -> PathBuf {
         return python.into();
     }
     let python = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.tools/synapse/bin/python");
+    // (this crate lives in tests/harness, two levels below the repository root)
     assert!(
         python.exists(),
         "Synapse is not installed at {}: run `make test` (scripts/setup.sh installs it)",
@@ -206,7 +207,8 @@ fn client_api_answers(port: u16) -> bool {
     answer.starts_with("HTTP/1.0 200") || answer.starts_with("HTTP/1.1 200")
 }
 
-/// Someone else on the homeserver, with just enough of a client.
+/// Someone on the homeserver, with just enough of a client.
+#[derive(Debug)]
 pub struct Person {
     http: reqwest::Client,
     base: String,

@@ -1,0 +1,3 @@
+//! What Deepwork's tests share: real servers started and stopped by the tests.
+
+pub mod synapse;
