@@ -11,7 +11,7 @@ APT_PACKAGES=(
   libwebkit2gtk-4.1-dev libgtk-3-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev
   libayatana-appindicator3-dev librsvg2-dev libxdo-dev libgl1-mesa-dri
   # tests: a private session bus, a display, desktop notifications
-  dbus xvfb xauth libnotify-bin tzdata python3-venv
+  dbus xvfb xauth libnotify-bin tzdata python3-venv gnome-keyring
 )
 
 missing=()

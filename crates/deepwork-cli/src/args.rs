@@ -32,6 +32,11 @@ pub enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Connected chat platforms.
+    Adapters {
+        #[command(subcommand)]
+        command: AdaptersCommand,
+    },
     #[command(flatten)]
     Engine(EngineCommand),
 }
@@ -96,6 +101,22 @@ pub enum ConfigCommand {
     Check {
         /// The file to check.
         file: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdaptersCommand {
+    /// List the configured platforms: account, token, state.
+    List,
+    /// Store a platform's access token in the OS keyring, read from standard input.
+    Token {
+        /// The platform, as in the config (`matrix`).
+        name: String,
+    },
+    /// Check that a platform answers with the stored token.
+    Test {
+        /// The platform, as in the config (`matrix`).
+        name: String,
     },
 }
 

@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 /// How a command failed.
-enum Failure {
+pub(crate) enum Failure {
     /// The user's input was wrong.
     Usage(String),
     /// Something else went wrong.
@@ -36,6 +36,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Config {
             command: ConfigCommand::Check { file },
         } => config_check(file.as_deref().unwrap_or(&paths.config)),
+        Command::Adapters { command } => crate::adapters::run(&paths, command),
         Command::Engine(command) => engine_command(&paths, command),
     };
     match result {
@@ -51,7 +52,7 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

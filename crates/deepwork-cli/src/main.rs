@@ -1,5 +1,6 @@
 //! `deepwork`: the command line and the resident daemon.
 
+mod adapters;
 mod args;
 mod commands;
 mod render;

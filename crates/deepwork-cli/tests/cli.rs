@@ -7,7 +7,7 @@ use deepwork_engine::Client;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use support::{Bus, Env, QUIET, Recorder, raw_exchange};
+use support::{Bus, Env, Keyring, QUIET, Recorder, raw_exchange};
 
 #[test]
 fn the_product_loop_from_a_terminal() {
@@ -536,4 +536,107 @@ fn notifications_reach_a_real_notification_server_on_a_private_bus() {
     assert_eq!(check_in.summary, "Deep work check-in: 1 held: 1 update");
     env.ok(&["stop"]);
     assert_eq!(recorder.next().summary, "Deep work check-in: Nothing held");
+}
+
+#[test]
+fn matrix_through_the_keyring_and_the_daemon_survives_a_kill_9() {
+    use deepwork_harness::synapse::Synapse;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let synapse = Synapse::start();
+    let (alice, bob, dm) = runtime.block_on(async {
+        let alice = synapse.register("alice").await;
+        let bob = synapse.register("bob").await;
+        let dm = bob
+            .create_room(serde_json::json!({ "preset": "trusted_private_chat", "invite": [alice.user_id], "is_direct": true }))
+            .await;
+        alice.join(&dm).await;
+        alice.set_presence("online", "lunch at 1").await;
+        (alice, bob, dm)
+    });
+    let presence = |bob: &deepwork_harness::synapse::Person| {
+        runtime.block_on(bob.presence_of("@alice:localhost"))
+    };
+
+    let config = format!(
+        "[notifications]\nenabled = false\n[adapters.matrix]\nhomeserver = \"{}\"\nuser_id = \"{}\"\nauto_reply = true\n",
+        synapse.base(),
+        alice.user_id
+    );
+    let mut env = Env::new(&config);
+    let bus = Bus::start(env.dir.path());
+    env.bus = Some(bus.address.clone());
+    let _keyring = Keyring::start(&bus.address, env.dir.path());
+
+    let daemon = env.daemon();
+    let status = env.ok(&["status"]);
+    assert!(
+        status.contains("matrix: needs attention: no access token"),
+        "{status}"
+    );
+    assert!(env.ok(&["adapters", "list"]).contains("no token"));
+    drop(daemon);
+
+    let stored = env.run_with_input(
+        &["adapters", "token", "matrix"],
+        &format!("{}\n", alice.token),
+    );
+    assert_eq!(stored.code, 0, "{stored:?}");
+    assert!(
+        !std::fs::read_to_string(&env.config)
+            .unwrap()
+            .contains(&alice.token),
+        "the token is not in the config"
+    );
+    assert!(
+        env.ok(&["adapters", "test", "matrix"])
+            .contains("connected as @alice:localhost")
+    );
+
+    let daemon = env.daemon();
+    env.ok(&["start", "--for", "5s"]);
+    let wait_for = |what: &str, check: &dyn Fn((String, Option<String>)) -> bool| {
+        for _ in 0..100 {
+            if check(presence(&bob)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!(
+            "alice's presence never showed {what}; last {:?}",
+            presence(&bob)
+        );
+    };
+    wait_for("the focus status", &|(p, text)| {
+        p == "unavailable" && text.is_some_and(|t| t.starts_with("Deep work"))
+    });
+    runtime.block_on(bob.send(&dm, "hi"));
+    for _ in 0..100 {
+        if env.ok(&["status"]).contains("1 held: 1 pre-ping") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        env.ok(&["status"]).contains("1 held: 1 pre-ping"),
+        "bob's DM is held"
+    );
+
+    daemon.kill_9();
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(
+        presence(&bob).0,
+        "unavailable",
+        "nothing restored it while the engine was dead"
+    );
+    let _daemon = env.daemon();
+    wait_for("the status from before", &|(p, text)| {
+        p == "online" && text.as_deref() == Some("lunch at 1")
+    });
+    let digest = env.json(&["digest", "--json"]);
+    assert_eq!(digest["summary"], "1 held: 1 pre-ping", "{digest}");
+    assert_eq!(digest["groups"][0]["items"][0]["source"], "matrix");
 }

@@ -30,6 +30,29 @@ pub struct Config {
     pub status: StatusConfig,
     /// The auto-reply text.
     pub auto_reply: AutoReplyConfig,
+    /// Connected chat platforms (their tokens live in the OS keyring, never here).
+    pub adapters: AdaptersConfig,
+}
+
+/// The `[adapters]` section: one table per platform.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdaptersConfig {
+    /// A Matrix account.
+    pub matrix: Option<MatrixConfig>,
+}
+
+/// `[adapters.matrix]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MatrixConfig {
+    /// The homeserver's address, e.g. `https://matrix.example.org`.
+    pub homeserver: String,
+    /// The account, e.g. `@alice:example.org`.
+    pub user_id: String,
+    /// Send the one polite auto-reply per sender per session.
+    #[serde(default)]
+    pub auto_reply: bool,
 }
 
 /// Session defaults.
@@ -285,6 +308,32 @@ impl Config {
                 format!("{goal} is not between 0 and 168 hours"),
             ));
         }
+        if let Some(matrix) = &self.adapters.matrix {
+            let lower = matrix.homeserver.to_ascii_lowercase();
+            if !(lower.starts_with("https://") || lower.starts_with("http://")) {
+                return Err(plain(
+                    "adapters.matrix.homeserver",
+                    format!(
+                        "{:?} must be an http:// or https:// address",
+                        matrix.homeserver
+                    ),
+                ));
+            }
+            let valid_user = matrix
+                .user_id
+                .strip_prefix('@')
+                .and_then(|rest| rest.split_once(':'))
+                .is_some_and(|(local, server)| !local.is_empty() && !server.is_empty());
+            if !valid_user {
+                return Err(plain(
+                    "adapters.matrix.user_id",
+                    format!(
+                        "{:?} is not a Matrix user id; write it like \"@alice:example.org\"",
+                        matrix.user_id
+                    ),
+                ));
+            }
+        }
         for (key, template) in [
             ("status.template", &self.status.template),
             ("auto_reply.template", &self.auto_reply.template),
@@ -414,6 +463,29 @@ mod tests {
             err.message.contains("{chek_in} is not a placeholder"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_matrix_account_is_checked() {
+        let ok = "[adapters.matrix]\nhomeserver = \"https://matrix.example.org\"\nuser_id = \"@alice:example.org\"\n";
+        let config = Config::from_toml_str(ok).expect("valid");
+        assert_eq!(
+            config.adapters.matrix.map(|m| m.auto_reply),
+            Some(false),
+            "auto-replies are opt-in"
+        );
+        let err = Config::from_toml_str(
+            "[adapters.matrix]\nhomeserver = \"https://m.org\"\nuser_id = \"alice\"\n",
+        )
+        .expect_err("bad user id");
+        assert_eq!(
+            (err.key.as_deref(), err.line),
+            (Some("adapters.matrix.user_id"), Some(3)),
+            "{err}"
+        );
+        let err = Config::from_toml_str("[adapters.matrix]\nhomeserver = \"https://m.org\"\nuser_id = \"@a:m.org\"\ntoken = \"x\"\n")
+            .expect_err("tokens do not belong in the config");
+        assert!(err.message.contains("unknown field `token`"), "{err}");
     }
 
     #[test]

@@ -35,6 +35,22 @@ pub struct ChatAdapter {
     pub replier: Option<Arc<dyn Replier>>,
     /// Whether the user turned auto-replies on for it.
     pub auto_reply: bool,
+    /// Why it cannot be used (e.g. no token in the keyring); shown, not retried.
+    pub problem: Option<String>,
+}
+
+impl ChatAdapter {
+    /// A configured platform that cannot be used until the user acts.
+    pub fn unusable(name: &str, fix: String) -> Self {
+        ChatAdapter {
+            name: name.into(),
+            status: None,
+            source: None,
+            replier: None,
+            auto_reply: false,
+            problem: Some(fix),
+        }
+    }
 }
 
 impl std::fmt::Debug for ChatAdapter {
@@ -125,6 +141,10 @@ impl AdapterTask {
     }
 
     async fn run(mut self, mut events: broadcast::Receiver<Event>) {
+        if let Some(fix) = self.adapter.problem.clone() {
+            self.report(AdapterState::NeedsAttention { fix }).await;
+            return;
+        }
         if let ChatReply::Pending(pending) = self
             .engine
             .ask(ChatRequest::PendingRestores {

@@ -6,9 +6,11 @@ pub mod api;
 pub mod chat_requests;
 pub mod chats;
 pub mod client;
+pub mod connect;
 pub mod engine;
 pub mod notify;
 pub mod paths;
+pub mod secrets;
 pub mod server;
 pub mod wall_timer;
 

@@ -3,6 +3,7 @@
 
 use crate::api::{ApiError, ErrorCode, Event, MAX_REQUEST_BYTES, Reply, Request, Response};
 use crate::chats::{self, ChatAdapter, ChatCall, EngineLink};
+use crate::connect;
 use crate::engine::{Engine, OpenError};
 use crate::notify::{DesktopNotifier, Notifier, SilentNotifier};
 use crate::paths::Paths;
@@ -93,9 +94,11 @@ pub fn load_config(path: &Path) -> Result<Config, StartError> {
     })
 }
 
-/// Runs the engine until `shutdown` completes.
+/// Runs the engine, with the chat platforms the config names, until `shutdown` completes.
 pub async fn serve(paths: &Paths, shutdown: impl Future<Output = ()>) -> Result<(), StartError> {
-    serve_with(paths, Vec::new(), shutdown).await
+    let config = load_config(&paths.config)?;
+    let adapters = connect::adapters(&config.adapters);
+    run_engine(paths, config, adapters, shutdown).await
 }
 
 /// Runs the engine with these chat platforms connected until `shutdown` completes.
@@ -105,6 +108,15 @@ pub async fn serve_with(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), StartError> {
     let config = load_config(&paths.config)?;
+    run_engine(paths, config, adapters, shutdown).await
+}
+
+async fn run_engine(
+    paths: &Paths,
+    config: Config,
+    adapters: Vec<ChatAdapter>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), StartError> {
     private_dir(&paths.data_dir)?;
     if let Some(parent) = paths.socket.parent() {
         private_dir(parent)?;

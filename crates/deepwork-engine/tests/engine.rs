@@ -504,6 +504,7 @@ mod chats {
             source: Some(fake.clone()),
             replier: Some(fake.clone()),
             auto_reply: true,
+            problem: None,
         };
         start_engine_with(paths, adapter).await
     }
@@ -727,6 +728,7 @@ mod matrix {
             source: Some(matrix.clone()),
             replier: Some(matrix),
             auto_reply: true,
+            problem: None,
         };
         let (engine, mut client) = start_engine_with(&paths, adapter).await;
         let session = client.start(plan("1h")).await.unwrap().session.unwrap().id;

@@ -96,6 +96,25 @@ impl Env {
         )
     }
 
+    /// Runs with `input` on standard input.
+    pub fn run_with_input(&self, args: &[&str], input: &str) -> Run {
+        let mut child = self
+            .command()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run deepwork");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write stdin");
+        Run::from(child.wait_with_output().expect("wait"))
+    }
+
     /// Runs and insists on exit code 0.
     pub fn ok(&self, args: &[&str]) -> String {
         let run = self.run(args);
@@ -244,6 +263,61 @@ impl Bus {
 }
 
 impl Drop for Bus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// GNOME Keyring's Secret Service on a private bus, unlocked, its files under `home`.
+pub struct Keyring {
+    child: Child,
+}
+
+impl Keyring {
+    pub fn start(bus: &str, home: &Path) -> Keyring {
+        let mut child = Command::new("gnome-keyring-daemon")
+            .args(["--foreground", "--unlock", "--components=secrets"])
+            .env("DBUS_SESSION_BUS_ADDRESS", bus)
+            .env("HOME", home)
+            .env_remove("DISPLAY")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("gnome-keyring-daemon is installed (make test installs gnome-keyring)");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(b"test-keyring-password")
+            .expect("unlock password");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let owned = Command::new("dbus-send")
+                .args([
+                    &format!("--bus={bus}"),
+                    "--print-reply",
+                    "--dest=org.freedesktop.DBus",
+                    "/org/freedesktop/DBus",
+                    "org.freedesktop.DBus.NameHasOwner",
+                    "string:org.freedesktop.secrets",
+                ])
+                .output()
+                .expect("dbus-send");
+            if String::from_utf8_lossy(&owned.stdout).contains("boolean true") {
+                return Keyring { child };
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the keyring did not appear on the bus"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Keyring {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
