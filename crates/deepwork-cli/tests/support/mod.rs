@@ -286,9 +286,10 @@ impl Keyring {
             .stderr(Stdio::null())
             .spawn()
             .expect("gnome-keyring-daemon is installed (make test installs gnome-keyring)");
-        child
-            .stdin
-            .take()
+        let password = child.stdin.take();
+        // Owned from here on, so a failed wait below still stops the daemon.
+        let keyring = Keyring { child };
+        password
             .expect("stdin")
             .write_all(b"test-keyring-password")
             .expect("unlock password");
@@ -306,7 +307,7 @@ impl Keyring {
                 .output()
                 .expect("dbus-send");
             if String::from_utf8_lossy(&owned.stdout).contains("boolean true") {
-                return Keyring { child };
+                return keyring;
             }
             assert!(
                 Instant::now() < deadline,
