@@ -4,6 +4,7 @@
 
 pub mod fake;
 pub mod matrix;
+pub mod slack;
 
 use async_trait::async_trait;
 use deepwork_core::NewItem;

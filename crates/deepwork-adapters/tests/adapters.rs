@@ -199,3 +199,155 @@ async fn matrix_failures_say_what_to_do() {
         .await
         .expect("works again once the server is back");
 }
+
+mod slack {
+    //! Slack against a contract server written from Slack's API reference
+    //! (Slack itself cannot run here).
+
+    use deepwork_adapters::slack::{FOCUS_EMOJI, SlackAdapter};
+    use deepwork_adapters::{AdapterError, FocusStatus, StatusAdapter};
+    use deepwork_harness::slack::{SlackContract, TOKEN};
+    use jiff::{SignedDuration, Timestamp};
+    use std::time::Duration;
+
+    fn adapter(server: &SlackContract, token: &str) -> SlackAdapter {
+        SlackAdapter::new(&server.api, token.into()).unwrap()
+    }
+
+    fn two_hours() -> Timestamp {
+        Timestamp::now() + SignedDuration::from_hours(2)
+    }
+
+    #[tokio::test]
+    async fn focus_status_and_snooze_are_set_and_restored_exactly() {
+        let server = SlackContract::start().await;
+        {
+            let mut state = server.state.lock().unwrap();
+            state.status_text = "In a meeting".into();
+            state.status_emoji = ":calendar:".into();
+        }
+        let slack = adapter(&server, TOKEN);
+        let snapshot = slack.snapshot().await.unwrap();
+        let until = two_hours();
+        let long = format!(
+            "Deep work — checking messages at 14:00. {}",
+            "Really. ".repeat(20)
+        );
+        let text = deepwork_core::away::fit(&long, slack.status_limit());
+        slack.set_focus(&FocusStatus { text, until }).await.unwrap();
+        let focused = server.now();
+        assert_eq!(
+            focused.status_text.chars().count(),
+            100,
+            "Slack allows 100 characters: {:?}",
+            focused.status_text
+        );
+        assert!(focused.status_text.ends_with('…'));
+        assert_eq!(
+            (focused.status_emoji.as_str(), focused.status_expiration),
+            (FOCUS_EMOJI, until.as_second())
+        );
+        let snooze_end = focused.snooze_endtime.expect("do not disturb is on");
+        assert!(
+            (snooze_end - until.as_second()).abs() <= 60,
+            "snoozed until the session's end"
+        );
+
+        slack.restore(&snapshot).await.unwrap();
+        let after = server.now();
+        assert_eq!(
+            (
+                after.status_text.as_str(),
+                after.status_emoji.as_str(),
+                after.status_expiration
+            ),
+            ("In a meeting", ":calendar:", 0)
+        );
+        assert_eq!(
+            after.snooze_endtime, None,
+            "the snooze Deepwork started is ended"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_earlier_snooze_comes_back_and_an_expired_status_does_not() {
+        let server = SlackContract::start().await;
+        let now = Timestamp::now().as_second();
+        {
+            let mut state = server.state.lock().unwrap();
+            state.status_text = "Lunch".into();
+            state.status_emoji = ":sandwich:".into();
+            state.status_expiration = now + 2;
+            state.snooze_endtime = Some(now + 3 * 3600);
+        }
+        let slack = adapter(&server, TOKEN);
+        let snapshot = slack.snapshot().await.unwrap();
+        slack
+            .set_focus(&FocusStatus {
+                text: "Deep work".into(),
+                until: two_hours(),
+            })
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+        slack.restore(&snapshot).await.unwrap();
+        let after = server.now();
+        assert_eq!(
+            after.status_text, "",
+            "the lunch status would have expired by now"
+        );
+        let end = after.snooze_endtime.expect("the user's own snooze is back");
+        assert!((end - (now + 3 * 3600)).abs() <= 120, "{end}");
+    }
+
+    #[tokio::test]
+    async fn slack_errors_say_what_to_do() {
+        let server = SlackContract::start().await;
+        let error = adapter(&server, "xoxp-revoked")
+            .snapshot()
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, AdapterError::Unauthorized { .. }),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains("connect Slack again"), "{error}");
+
+        server
+            .state
+            .lock()
+            .unwrap()
+            .scopes
+            .retain(|s| s != "dnd:write");
+        let slack = adapter(&server, TOKEN);
+        let error = slack
+            .set_focus(&FocusStatus {
+                text: "Deep work".into(),
+                until: two_hours(),
+            })
+            .await
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("lacks the scope dnd:write"),
+            "{error}"
+        );
+        assert!(!error.is_transient());
+
+        server.state.lock().unwrap().rate_limit_next = 1;
+        let error = slack.snapshot().await.unwrap_err();
+        assert!(
+            matches!(error, AdapterError::RateLimited { retry_after, .. } if retry_after == Duration::from_secs(1)),
+            "Retry-After is honoured: {error:?}"
+        );
+        server.state.lock().unwrap().fail_next = 1;
+        let error = slack.snapshot().await.unwrap_err();
+        assert!(
+            matches!(error, AdapterError::Unavailable { .. }) && error.is_transient(),
+            "{error:?}"
+        );
+        slack
+            .snapshot()
+            .await
+            .expect("works once the server recovers");
+    }
+}

@@ -1,3 +1,5 @@
-//! What Deepwork's tests share: real servers started and stopped by the tests.
+//! What Deepwork's tests share: real servers started and stopped by the tests, and,
+//! where the real service cannot run here, contract servers written from its docs.
 
+pub mod slack;
 pub mod synapse;

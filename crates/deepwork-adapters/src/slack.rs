@@ -1,0 +1,255 @@
+//! Slack, over the Web API with a user token: the profile status (`users.profile.get`
+//! / `users.profile.set`, 100 characters, with an expiration) and do-not-disturb
+//! (`dnd.info`, `dnd.setSnooze`, `dnd.endSnooze`). Errors come as HTTP 200 with
+//! `"ok": false`; rate limits as HTTP 429 with `Retry-After` (seconds).
+
+use crate::{AdapterError, FocusStatus, StatusAdapter, StatusSnapshot};
+use async_trait::async_trait;
+use reqwest::{StatusCode, Url};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+const NAME: &str = "slack";
+/// Slack's limit for `status_text`.
+const STATUS_LIMIT: usize = 100;
+/// The emoji shown with the focus status.
+pub const FOCUS_EMOJI: &str = ":headphones:";
+
+/// A Slack account, by its user token (`xoxp-…`).
+#[derive(Debug)]
+pub struct SlackAdapter {
+    http: reqwest::Client,
+    api: Url,
+    token: String,
+}
+
+/// The status and do-not-disturb state from before a session.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct SlackStatus {
+    status_text: String,
+    status_emoji: String,
+    /// Unix seconds; 0 for none.
+    status_expiration: i64,
+    snooze_enabled: bool,
+    /// Unix seconds, when snoozed.
+    snooze_endtime: Option<i64>,
+}
+
+impl SlackAdapter {
+    /// An adapter for the Web API at `api` (normally `https://slack.com/api/`).
+    pub fn new(api: &str, token: String) -> Result<Self, AdapterError> {
+        let mut api = Url::parse(api).map_err(|e| AdapterError::Unauthorized {
+            adapter: NAME.into(),
+            fix: format!("the Slack API address {api:?} is not a URL ({e})"),
+        })?;
+        if !api.path().ends_with('/') {
+            api.set_path(&format!("{}/", api.path()));
+        }
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("Deepwork/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| unavailable(&e.to_string()))?;
+        Ok(SlackAdapter { http, api, token })
+    }
+
+    async fn call(&self, method: &str, body: Body) -> Result<Value, AdapterError> {
+        let url = self
+            .api
+            .join(method)
+            .map_err(|e| malformed(&e.to_string()))?;
+        let request = self.http.post(url).bearer_auth(&self.token);
+        let request = match body {
+            Body::None => request,
+            Body::Json(value) => request.json(&value),
+            Body::Form(fields) => request.form(&fields),
+        };
+        let response = request
+            .send()
+            .await
+            .map_err(|e| unavailable(&e.to_string()))?;
+        let status = response.status();
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            let seconds = response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .unwrap_or(30);
+            return Err(AdapterError::RateLimited {
+                adapter: NAME.into(),
+                retry_after: Duration::from_secs(seconds),
+            });
+        }
+        if status.is_server_error() {
+            return Err(unavailable(&format!("{method}: HTTP {status}")));
+        }
+        let value: Value = response
+            .json()
+            .await
+            .map_err(|e| malformed(&format!("{method}: not JSON ({e})")))?;
+        if value["ok"] == true {
+            return Ok(value);
+        }
+        let error = value["error"].as_str().unwrap_or("unknown_error");
+        Err(match error {
+            "not_authed" | "invalid_auth" | "token_revoked" | "token_expired"
+            | "account_inactive" => AdapterError::Unauthorized {
+                adapter: NAME.into(),
+                fix: format!("the Slack token was refused ({error}); connect Slack again"),
+            },
+            "missing_scope" => AdapterError::Unauthorized {
+                adapter: NAME.into(),
+                fix: format!(
+                    "the Slack token lacks the scope {}; add it to the app's user token scopes and reinstall",
+                    value["needed"].as_str().unwrap_or("needed for this")
+                ),
+            },
+            "ratelimited" => AdapterError::RateLimited {
+                adapter: NAME.into(),
+                retry_after: Duration::from_secs(30),
+            },
+            "internal_error" | "fatal_error" | "service_unavailable" | "request_timeout" => {
+                unavailable(&format!("{method}: {error}"))
+            }
+            other => malformed(&format!("{method}: {other}")),
+        })
+    }
+
+    async fn set_profile(
+        &self,
+        text: &str,
+        emoji: &str,
+        expiration: i64,
+    ) -> Result<(), AdapterError> {
+        let profile = json!({ "profile": { "status_text": text, "status_emoji": emoji, "status_expiration": expiration } });
+        self.call("users.profile.set", Body::Json(profile))
+            .await
+            .map(drop)
+    }
+
+    async fn snooze(&self, minutes: i64) -> Result<(), AdapterError> {
+        self.call(
+            "dnd.setSnooze",
+            Body::Form(vec![("num_minutes", minutes.max(1).to_string())]),
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn end_snooze(&self) -> Result<(), AdapterError> {
+        match self.call("dnd.endSnooze", Body::None).await {
+            Ok(_) => Ok(()),
+            // Nothing to end is what we wanted.
+            Err(AdapterError::Malformed { detail, .. })
+                if detail.ends_with("snooze_not_active") =>
+            {
+                Ok(())
+            }
+            Err(error) => Err(error),
+        }
+    }
+}
+
+enum Body {
+    None,
+    Json(Value),
+    Form(Vec<(&'static str, String)>),
+}
+
+fn unavailable(detail: &str) -> AdapterError {
+    AdapterError::Unavailable {
+        adapter: NAME.into(),
+        detail: detail.to_owned(),
+    }
+}
+
+fn malformed(detail: &str) -> AdapterError {
+    AdapterError::Malformed {
+        adapter: NAME.into(),
+        detail: detail.to_owned(),
+    }
+}
+
+fn minutes_until(until: i64, now: i64) -> i64 {
+    (until - now + 59) / 60
+}
+
+#[async_trait]
+impl StatusAdapter for SlackAdapter {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn status_limit(&self) -> usize {
+        STATUS_LIMIT
+    }
+
+    async fn snapshot(&self) -> Result<StatusSnapshot, AdapterError> {
+        let profile = self.call("users.profile.get", Body::None).await?;
+        let dnd = self.call("dnd.info", Body::None).await?;
+        let profile = &profile["profile"];
+        let status = SlackStatus {
+            status_text: profile["status_text"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            status_emoji: profile["status_emoji"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            status_expiration: profile["status_expiration"].as_i64().unwrap_or(0),
+            snooze_enabled: dnd["snooze_enabled"] == true,
+            snooze_endtime: dnd["snooze_endtime"].as_i64(),
+        };
+        let data = serde_json::to_value(status).map_err(|e| malformed(&e.to_string()))?;
+        Ok(StatusSnapshot {
+            adapter: NAME.into(),
+            data,
+        })
+    }
+
+    async fn set_focus(&self, status: &FocusStatus) -> Result<(), AdapterError> {
+        let until = status.until.as_second();
+        self.set_profile(&status.text, FOCUS_EMOJI, until).await?;
+        self.snooze(minutes_until(until, jiff::Timestamp::now().as_second()))
+            .await
+    }
+
+    async fn restore(&self, snapshot: &StatusSnapshot) -> Result<(), AdapterError> {
+        let before: SlackStatus = serde_json::from_value(snapshot.data.clone())
+            .map_err(|e| malformed(&format!("stored status: {e}")))?;
+        let now = jiff::Timestamp::now().as_second();
+        // A status that would have expired during the session is not brought back.
+        let expired = before.status_expiration != 0 && before.status_expiration <= now;
+        if expired {
+            self.set_profile("", "", 0).await?;
+        } else {
+            self.set_profile(
+                &before.status_text,
+                &before.status_emoji,
+                before.status_expiration,
+            )
+            .await?;
+        }
+        match before
+            .snooze_endtime
+            .filter(|end| before.snooze_enabled && *end > now)
+        {
+            Some(end) => self.snooze(minutes_until(end, now)).await,
+            None => self.end_snooze().await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn snoozes_round_up_to_whole_minutes() {
+        assert_eq!(super::minutes_until(1_000 + 60, 1_000), 1);
+        assert_eq!(super::minutes_until(1_000 + 61, 1_000), 2);
+        assert_eq!(super::minutes_until(1_000 + 7_200, 1_000), 120);
+    }
+}

@@ -1,0 +1,224 @@
+//! A stateful contract server for the Slack Web API methods Deepwork uses, written from
+//! Slack's API reference: `POST /api/{method}` with a bearer user token; errors as HTTP
+//! 200 `{"ok": false, "error": …}` (`missing_scope` with `needed`/`provided`); rate
+//! limits as HTTP 429 with `Retry-After` and `{"ok": false, "error": "ratelimited"}`.
+//! Slack itself cannot run here.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// The token the server accepts.
+pub const TOKEN: &str = "xoxp-deepwork-test";
+
+/// What the fake workspace holds for the user.
+#[derive(Clone, Debug, Default)]
+pub struct SlackState {
+    /// `status_text`.
+    pub status_text: String,
+    /// `status_emoji`.
+    pub status_emoji: String,
+    /// `status_expiration`, Unix seconds, 0 for none.
+    pub status_expiration: i64,
+    /// When the snooze ends, if snoozed.
+    pub snooze_endtime: Option<i64>,
+    /// Scopes the token has.
+    pub scopes: Vec<String>,
+    /// Answer this many coming calls with 429.
+    pub rate_limit_next: u32,
+    /// Answer this many coming calls with 503.
+    pub fail_next: u32,
+    /// Every method called, in order.
+    pub calls: Vec<String>,
+}
+
+/// The running server; stops when dropped.
+#[derive(Debug)]
+pub struct SlackContract {
+    /// The API base, like `https://slack.com/api/`.
+    pub api: String,
+    /// The workspace, for tests to read and change.
+    pub state: Arc<Mutex<SlackState>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for SlackContract {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl SlackContract {
+    /// Starts on a free loopback port, with a token holding every scope Deepwork needs.
+    pub async fn start() -> SlackContract {
+        let state = Arc::new(Mutex::new(SlackState {
+            scopes: [
+                "users.profile:read",
+                "users.profile:write",
+                "dnd:read",
+                "dnd:write",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+            ..SlackState::default()
+        }));
+        let app = Router::new()
+            .route("/api/{method}", axum::routing::post(method))
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let api = format!("http://{}/api/", listener.local_addr().expect("addr"));
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        SlackContract { api, state, task }
+    }
+
+    /// The workspace now.
+    pub fn now(&self) -> SlackState {
+        self.state.lock().expect("state").clone()
+    }
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+fn error(code: &str) -> Response {
+    axum::Json(json!({ "ok": false, "error": code })).into_response()
+}
+
+fn needs(state: &SlackState, scope: &str) -> Option<Response> {
+    (!state.scopes.iter().any(|s| s == scope)).then(|| {
+        axum::Json(json!({ "ok": false, "error": "missing_scope", "needed": scope, "provided": state.scopes.join(",") }))
+            .into_response()
+    })
+}
+
+async fn method(
+    State(state): State<Arc<Mutex<SlackState>>>,
+    Path(method): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut state = state.lock().expect("state");
+    state.calls.push(method.clone());
+    if state.rate_limit_next > 0 {
+        state.rate_limit_next -= 1;
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, "1")],
+            axum::Json(json!({ "ok": false, "error": "ratelimited" })),
+        )
+            .into_response();
+    }
+    if state.fail_next > 0 {
+        state.fail_next -= 1;
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
+    let auth = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    match auth.and_then(|a| a.strip_prefix("Bearer ")) {
+        None => return error("not_authed"),
+        Some(token) if token != TOKEN => return error("invalid_auth"),
+        Some(_) => {}
+    }
+    let json_body = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/json"));
+    let form: HashMap<String, String> = if json_body {
+        HashMap::new()
+    } else {
+        url_form(&body)
+    };
+    match method.as_str() {
+        "users.profile.get" => {
+            if let Some(refusal) = needs(&state, "users.profile:read") {
+                return refusal;
+            }
+            axum::Json(json!({ "ok": true, "profile": {
+                "status_text": state.status_text,
+                "status_emoji": state.status_emoji,
+                "status_expiration": state.status_expiration,
+                "real_name": "Alice",
+            }}))
+            .into_response()
+        }
+        "users.profile.set" => {
+            if let Some(refusal) = needs(&state, "users.profile:write") {
+                return refusal;
+            }
+            let Ok(value) = serde_json::from_slice::<Value>(&body) else {
+                return error("invalid_json");
+            };
+            let profile = &value["profile"];
+            if !profile.is_object() {
+                return error("invalid_profile");
+            }
+            state.status_text = profile["status_text"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            state.status_emoji = profile["status_emoji"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            state.status_expiration = profile["status_expiration"].as_i64().unwrap_or(0);
+            axum::Json(json!({ "ok": true, "profile": profile })).into_response()
+        }
+        "dnd.info" => {
+            if let Some(refusal) = needs(&state, "dnd:read") {
+                return refusal;
+            }
+            let snoozed = state.snooze_endtime.filter(|end| *end > now());
+            let mut info = json!({ "ok": true, "dnd_enabled": false, "next_dnd_start_ts": 1, "next_dnd_end_ts": 1, "snooze_enabled": snoozed.is_some() });
+            if let Some(end) = snoozed {
+                info["snooze_endtime"] = json!(end);
+                info["snooze_remaining"] = json!(end - now());
+            }
+            axum::Json(info).into_response()
+        }
+        "dnd.setSnooze" => {
+            if let Some(refusal) = needs(&state, "dnd:write") {
+                return refusal;
+            }
+            let Some(minutes) = form.get("num_minutes").and_then(|m| m.parse::<i64>().ok()) else {
+                return error("missing_duration");
+            };
+            let end = now() + minutes * 60;
+            state.snooze_endtime = Some(end);
+            axum::Json(json!({ "ok": true, "snooze_enabled": true, "snooze_endtime": end, "snooze_remaining": minutes * 60, "snooze_is_indefinite": false }))
+                .into_response()
+        }
+        "dnd.endSnooze" => {
+            if let Some(refusal) = needs(&state, "dnd:write") {
+                return refusal;
+            }
+            if state.snooze_endtime.filter(|end| *end > now()).is_none() {
+                return error("snooze_not_active");
+            }
+            state.snooze_endtime = None;
+            axum::Json(json!({ "ok": true, "dnd_enabled": false, "snooze_enabled": false }))
+                .into_response()
+        }
+        _ => error("unknown_method"),
+    }
+}
+
+fn url_form(body: &[u8]) -> HashMap<String, String> {
+    String::from_utf8_lossy(body)
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.replace('+', " ")))
+        .collect()
+}
