@@ -3,87 +3,153 @@
 use crate::args::AdaptersCommand;
 use crate::commands::{Failure, runtime};
 use crate::render::safe;
-use deepwork_core::config::MatrixConfig;
+use deepwork_core::config::{AdaptersConfig, MatrixConfig, SlackConfig};
 use deepwork_engine::api::AdapterState;
+use deepwork_engine::chats::ChatAdapter;
 use deepwork_engine::connect;
 use deepwork_engine::secrets::Secrets;
 use deepwork_engine::server::load_config;
 use deepwork_engine::{Client, Paths};
 use std::io::BufRead;
 
-pub fn run(paths: &Paths, command: AdaptersCommand) -> Result<(), Failure> {
-    let config = load_config(&paths.config).map_err(|e| Failure::Usage(e.to_string()))?;
-    let matrix = config.adapters.matrix;
-    match command {
-        AdaptersCommand::List => list(paths, matrix.as_ref()),
-        AdaptersCommand::Token { name } => store_token(paths, &name, matrix.as_ref()),
-        AdaptersCommand::Test { name } => test(paths, &name, matrix.as_ref()),
+/// The built-in adapters, for messages.
+const BUILT_IN: &str = "matrix, slack";
+
+/// A configured account on one platform.
+enum Account<'a> {
+    Matrix(&'a MatrixConfig),
+    Slack(&'a SlackConfig),
+}
+
+impl Account<'_> {
+    fn name(&self) -> &'static str {
+        match self {
+            Account::Matrix(_) => "matrix",
+            Account::Slack(_) => "slack",
+        }
+    }
+
+    /// What names the token in the keyring.
+    fn account(&self) -> &str {
+        match self {
+            Account::Matrix(matrix) => &matrix.user_id,
+            Account::Slack(slack) => &slack.workspace,
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Account::Matrix(matrix) => format!(
+                "{} on {} · auto-reply {}",
+                safe(&matrix.user_id),
+                safe(&matrix.homeserver),
+                if matrix.auto_reply { "on" } else { "off" }
+            ),
+            Account::Slack(slack) => {
+                format!("{} · status and do-not-disturb", safe(&slack.workspace))
+            }
+        }
+    }
+
+    fn connect(&self, secrets: &Secrets) -> ChatAdapter {
+        match self {
+            Account::Matrix(matrix) => connect::connect_matrix(matrix, secrets),
+            Account::Slack(slack) => connect::connect_slack(slack, secrets),
+        }
     }
 }
 
-fn configured<'a>(
+fn accounts(config: &AdaptersConfig) -> Vec<Account<'_>> {
+    let mut accounts = Vec::new();
+    if let Some(matrix) = &config.matrix {
+        accounts.push(Account::Matrix(matrix));
+    }
+    if let Some(slack) = &config.slack {
+        accounts.push(Account::Slack(slack));
+    }
+    accounts
+}
+
+pub fn run(paths: &Paths, command: AdaptersCommand) -> Result<(), Failure> {
+    let config = load_config(&paths.config).map_err(|e| Failure::Usage(e.to_string()))?;
+    let accounts = accounts(&config.adapters);
+    match command {
+        AdaptersCommand::List => list(paths, &accounts),
+        AdaptersCommand::Token { name } => store_token(find(paths, &name, &accounts)?),
+        AdaptersCommand::Test { name } => test(find(paths, &name, &accounts)?),
+    }
+}
+
+fn find<'a, 'c>(
     paths: &Paths,
     name: &str,
-    matrix: Option<&'a MatrixConfig>,
-) -> Result<&'a MatrixConfig, Failure> {
-    match (name, matrix) {
-        ("matrix", Some(matrix)) => Ok(matrix),
-        ("matrix", None) => Err(Failure::Usage(format!(
-            "matrix is not configured: add [adapters.matrix] with homeserver and user_id to {}",
-            paths.config.display()
-        ))),
-        (other, _) => Err(Failure::Usage(format!(
-            "unknown adapter {:?}; the built-in adapters are: matrix",
-            safe(other)
-        ))),
+    accounts: &'a [Account<'c>],
+) -> Result<&'a Account<'c>, Failure> {
+    if let Some(account) = accounts.iter().find(|a| a.name() == name) {
+        return Ok(account);
     }
+    if BUILT_IN.split(", ").any(|known| known == name) {
+        return Err(Failure::Usage(format!(
+            "{name} is not configured: add [adapters.{name}] to {} (see docs/configuration.md)",
+            paths.config.display()
+        )));
+    }
+    Err(Failure::Usage(format!(
+        "unknown adapter {:?}; the built-in adapters are: {BUILT_IN}",
+        safe(name)
+    )))
 }
 
 fn secrets() -> Result<Secrets, Failure> {
     Secrets::open().map_err(|e| Failure::Runtime(e.to_string()))
 }
 
-fn list(paths: &Paths, matrix: Option<&MatrixConfig>) -> Result<(), Failure> {
-    let Some(matrix) = matrix else {
-        println!("No chat platforms configured. See docs/configuration.md, [adapters.matrix].");
+fn list(paths: &Paths, accounts: &[Account<'_>]) -> Result<(), Failure> {
+    if accounts.is_empty() {
+        println!("No chat platforms configured. See docs/configuration.md, [adapters.*].");
         return Ok(());
-    };
-    let token = match Secrets::open().and_then(|s| s.token("matrix", &matrix.user_id)) {
-        Ok(Some(_)) => "token in keyring".to_owned(),
-        Ok(None) => format!("no token (run `{}`)", connect::token_command("matrix")),
-        Err(error) => error.to_string(),
-    };
+    }
+    let secrets = Secrets::open();
     let live = runtime()?.block_on(async {
         let mut client = Client::connect(&paths.socket).await.ok()?;
         client.status().await.ok()
     });
-    let state = match live.and_then(|s| s.adapters.into_iter().find(|a| a.name == "matrix")) {
-        None => "engine not running or not connected yet".to_owned(),
-        Some(health) => match health.state {
-            AdapterState::Ok => "ok".to_owned(),
-            AdapterState::Retrying { error } => format!("retrying ({})", safe(&error)),
-            AdapterState::NeedsAttention { fix } => format!("needs attention: {}", safe(&fix)),
-        },
-    };
-    let replies = if matrix.auto_reply {
-        "auto-reply on"
-    } else {
-        "auto-reply off"
-    };
-    println!(
-        "matrix  {} on {} · {token} · {replies} · {state}",
-        safe(&matrix.user_id),
-        safe(&matrix.homeserver)
-    );
+    for account in accounts {
+        let token = match &secrets {
+            Err(error) => error.to_string(),
+            Ok(secrets) => match secrets.token(account.name(), account.account()) {
+                Ok(Some(_)) => "token in keyring".to_owned(),
+                Ok(None) => format!(
+                    "no token (run `{}`)",
+                    connect::token_command(account.name())
+                ),
+                Err(error) => error.to_string(),
+            },
+        };
+        let health = live
+            .as_ref()
+            .and_then(|s| s.adapters.iter().find(|a| a.name == account.name()));
+        let state = match health.map(|h| &h.state) {
+            None => "engine not running or not connected yet".to_owned(),
+            Some(AdapterState::Ok) => "ok".to_owned(),
+            Some(AdapterState::Retrying { error }) => format!("retrying ({})", safe(error)),
+            Some(AdapterState::NeedsAttention { fix }) => format!("needs attention: {}", safe(fix)),
+        };
+        println!(
+            "{:<7} {} · {token} · {state}",
+            account.name(),
+            account.describe()
+        );
+    }
     Ok(())
 }
 
-fn store_token(paths: &Paths, name: &str, matrix: Option<&MatrixConfig>) -> Result<(), Failure> {
-    let matrix = configured(paths, name, matrix)?;
+fn store_token(account: &Account<'_>) -> Result<(), Failure> {
     if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
         eprintln!(
-            "Paste the access token for {} and press Enter:",
-            matrix.user_id
+            "Paste the {} token for {} and press Enter:",
+            account.name(),
+            account.account()
         );
     }
     let mut token = String::new();
@@ -96,23 +162,26 @@ fn store_token(paths: &Paths, name: &str, matrix: Option<&MatrixConfig>) -> Resu
         return Err(Failure::Usage("no token given on standard input".into()));
     }
     secrets()?
-        .set_token("matrix", &matrix.user_id, token)
+        .set_token(account.name(), account.account(), token)
         .map_err(|e| Failure::Runtime(e.to_string()))?;
     println!(
-        "Stored the access token for {} in the keyring. Restart the engine to connect.",
-        matrix.user_id
+        "Stored the {} token for {} in the keyring. Restart the engine to connect.",
+        account.name(),
+        account.account()
     );
     Ok(())
 }
 
-fn test(paths: &Paths, name: &str, matrix: Option<&MatrixConfig>) -> Result<(), Failure> {
-    let matrix = configured(paths, name, matrix)?;
-    let adapter = connect::connect_matrix(matrix, &secrets()?);
+fn test(account: &Account<'_>) -> Result<(), Failure> {
+    let adapter = account.connect(&secrets()?);
     if let Some(fix) = adapter.problem {
-        return Err(Failure::Usage(format!("matrix: {fix}")));
+        return Err(Failure::Usage(format!("{}: {fix}", account.name())));
     }
     let Some(status) = adapter.status else {
-        return Err(Failure::Runtime("matrix: no status role".into()));
+        return Err(Failure::Runtime(format!(
+            "{}: cannot check the status",
+            account.name()
+        )));
     };
     let snapshot = runtime()?.block_on(status.snapshot()).map_err(|e| {
         if e.is_transient() {
@@ -122,8 +191,9 @@ fn test(paths: &Paths, name: &str, matrix: Option<&MatrixConfig>) -> Result<(), 
         }
     })?;
     println!(
-        "matrix: connected as {}; status now {}",
-        matrix.user_id,
+        "{}: connected as {}; status now {}",
+        account.name(),
+        account.account(),
         safe(&snapshot.data.to_string())
     );
     Ok(())

@@ -640,3 +640,63 @@ fn matrix_through_the_keyring_and_the_daemon_survives_a_kill_9() {
     assert_eq!(digest["summary"], "1 held: 1 pre-ping", "{digest}");
     assert_eq!(digest["groups"][0]["items"][0]["source"], "matrix");
 }
+
+#[test]
+fn slack_status_through_the_keyring_and_the_daemon() {
+    use deepwork_harness::slack::{SlackContract, TOKEN};
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let slack = runtime.block_on(SlackContract::start());
+    {
+        let mut state = slack.state.lock().unwrap();
+        state.status_text = "Commuting".into();
+        state.status_emoji = ":bus:".into();
+    }
+    let config = format!(
+        "[notifications]\nenabled = false\n[adapters.slack]\nworkspace = \"acme.slack.com\"\napi = \"{}\"\n",
+        slack.api
+    );
+    let mut env = Env::new(&config);
+    let bus = Bus::start(env.dir.path());
+    env.bus = Some(bus.address.clone());
+    let _keyring = Keyring::start(&bus.address, env.dir.path());
+    let stored = env.run_with_input(&["adapters", "token", "slack"], &format!("{TOKEN}\n"));
+    assert_eq!(stored.code, 0, "{stored:?}");
+    assert!(env.ok(&["adapters", "test", "slack"]).contains("Commuting"));
+    let unknown = env.run(&["adapters", "test", "teams"]);
+    assert_eq!(unknown.code, 2);
+    assert!(
+        unknown
+            .stderr
+            .contains("built-in adapters are: matrix, slack"),
+        "{unknown:?}"
+    );
+
+    let _daemon = env.daemon();
+    env.ok(&["start", "--for", "1h"]);
+    let eventually = |what: &str, check: &dyn Fn(&deepwork_harness::slack::SlackState) -> bool| {
+        for _ in 0..200 {
+            if check(&slack.now()) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("Slack never showed {what}: {:?}", slack.now());
+    };
+    eventually("the focus status", &|s| {
+        s.status_text
+            .starts_with("Deep work — checking messages at")
+            && s.snooze_endtime.is_some()
+    });
+    assert!(
+        env.ok(&["adapters", "list"])
+            .contains("slack   acme.slack.com")
+    );
+    env.ok(&["stop"]);
+    eventually("the status from before", &|s| {
+        s.status_text == "Commuting" && s.status_emoji == ":bus:" && s.snooze_endtime.is_none()
+    });
+}

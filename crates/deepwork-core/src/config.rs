@@ -40,6 +40,23 @@ pub struct Config {
 pub struct AdaptersConfig {
     /// A Matrix account.
     pub matrix: Option<MatrixConfig>,
+    /// A Slack workspace.
+    pub slack: Option<SlackConfig>,
+}
+
+/// `[adapters.slack]`: the focus status and do-not-disturb on one Slack workspace.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlackConfig {
+    /// The workspace, e.g. `acme.slack.com`; names the token in the keyring.
+    pub workspace: String,
+    /// The Web API address.
+    #[serde(default = "default_slack_api")]
+    pub api: String,
+}
+
+fn default_slack_api() -> String {
+    "https://slack.com/api/".into()
 }
 
 /// `[adapters.matrix]`.
@@ -331,6 +348,21 @@ impl Config {
                         "{:?} is not a Matrix user id; write it like \"@alice:example.org\"",
                         matrix.user_id
                     ),
+                ));
+            }
+        }
+        if let Some(slack) = &self.adapters.slack {
+            if slack.workspace.trim().is_empty() {
+                return Err(plain(
+                    "adapters.slack.workspace",
+                    "must name the workspace, e.g. \"acme.slack.com\"".into(),
+                ));
+            }
+            let lower = slack.api.to_ascii_lowercase();
+            if !(lower.starts_with("https://") || lower.starts_with("http://")) {
+                return Err(plain(
+                    "adapters.slack.api",
+                    format!("{:?} must be an http:// or https:// address", slack.api),
                 ));
             }
         }

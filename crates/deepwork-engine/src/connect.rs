@@ -3,7 +3,8 @@
 use crate::chats::ChatAdapter;
 use crate::secrets::Secrets;
 use deepwork_adapters::matrix::MatrixAdapter;
-use deepwork_core::config::{AdaptersConfig, MatrixConfig};
+use deepwork_adapters::slack::SlackAdapter;
+use deepwork_core::config::{AdaptersConfig, MatrixConfig, SlackConfig};
 use std::sync::Arc;
 
 /// The command that stores a platform's token.
@@ -13,14 +14,52 @@ pub fn token_command(adapter: &str) -> String {
 
 /// One [`ChatAdapter`] per configured platform; one that cannot be used says why.
 pub fn adapters(config: &AdaptersConfig) -> Vec<ChatAdapter> {
-    let Some(matrix) = &config.matrix else {
+    if config.matrix.is_none() && config.slack.is_none() {
         return Vec::new();
-    };
+    }
     let secrets = Secrets::open();
-    vec![match secrets {
-        Ok(secrets) => connect_matrix(matrix, &secrets),
-        Err(error) => ChatAdapter::unusable("matrix", error.to_string()),
-    }]
+    let mut adapters = Vec::new();
+    if let Some(matrix) = &config.matrix {
+        adapters.push(match &secrets {
+            Ok(secrets) => connect_matrix(matrix, secrets),
+            Err(error) => ChatAdapter::unusable("matrix", error.to_string()),
+        });
+    }
+    if let Some(slack) = &config.slack {
+        adapters.push(match &secrets {
+            Ok(secrets) => connect_slack(slack, secrets),
+            Err(error) => ChatAdapter::unusable("slack", error.to_string()),
+        });
+    }
+    adapters
+}
+
+/// The Slack workspace of `config`, with its user token from `secrets`. Status only:
+/// Slack messages are not read yet.
+pub fn connect_slack(config: &SlackConfig, secrets: &Secrets) -> ChatAdapter {
+    let token = match secrets.token("slack", &config.workspace) {
+        Ok(Some(token)) => token,
+        Ok(None) => {
+            let fix = format!(
+                "no user token for {} in the keyring; run `{}`",
+                config.workspace,
+                token_command("slack")
+            );
+            return ChatAdapter::unusable("slack", fix);
+        }
+        Err(error) => return ChatAdapter::unusable("slack", error.to_string()),
+    };
+    match SlackAdapter::new(&config.api, token) {
+        Ok(adapter) => ChatAdapter {
+            name: "slack".into(),
+            status: Some(Arc::new(adapter)),
+            source: None,
+            replier: None,
+            auto_reply: false,
+            problem: None,
+        },
+        Err(error) => ChatAdapter::unusable("slack", error.to_string()),
+    }
 }
 
 /// The Matrix account of `config`, with its token from `secrets`.
