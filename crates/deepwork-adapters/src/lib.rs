@@ -4,6 +4,7 @@
 
 pub mod fake;
 pub mod matrix;
+pub mod mattermost;
 pub mod slack;
 
 use async_trait::async_trait;

@@ -351,3 +351,107 @@ mod slack {
             .expect("works once the server recovers");
     }
 }
+
+mod mattermost {
+    //! Mattermost against a contract server written from its API reference.
+
+    use deepwork_adapters::mattermost::{FOCUS_EMOJI, MattermostAdapter};
+    use deepwork_adapters::{AdapterError, FocusStatus, StatusAdapter};
+    use deepwork_harness::mattermost::{MattermostContract, TOKEN};
+    use jiff::{SignedDuration, Timestamp};
+    use serde_json::json;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn dnd_and_custom_status_are_set_and_restored_exactly() {
+        let server = MattermostContract::start().await;
+        let lunch = json!({ "emoji": "sandwich", "text": "Lunch", "duration": "date_and_time", "expires_at": "2099-01-01T00:00:00Z" });
+        {
+            let mut state = server.state.lock().unwrap();
+            state.status = "away".into();
+            state.manual = true;
+            state.custom = Some(lunch.clone());
+        }
+        let mattermost = MattermostAdapter::new(&server.url, TOKEN.into()).unwrap();
+        let snapshot = mattermost.snapshot().await.unwrap();
+        let until = Timestamp::now() + SignedDuration::from_hours(2);
+        mattermost
+            .set_focus(&FocusStatus {
+                text: "Deep work — checking messages at 14:00".into(),
+                until,
+            })
+            .await
+            .unwrap();
+        let focused = server.now();
+        assert_eq!(
+            (focused.status.as_str(), focused.dnd_end_time),
+            ("dnd", until.as_second())
+        );
+        let custom = focused.custom.expect("custom status set");
+        assert_eq!(
+            (custom["emoji"].as_str(), custom["text"].as_str()),
+            (
+                Some(FOCUS_EMOJI),
+                Some("Deep work — checking messages at 14:00")
+            )
+        );
+
+        mattermost.restore(&snapshot).await.unwrap();
+        let after = server.now();
+        assert_eq!((after.status.as_str(), after.manual), ("away", true));
+        assert_eq!(
+            after.custom,
+            Some(lunch),
+            "the custom status from before is back"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_automatic_status_goes_back_to_following_activity() {
+        let server = MattermostContract::start().await;
+        let mattermost = MattermostAdapter::new(&server.url, TOKEN.into()).unwrap();
+        let snapshot = mattermost.snapshot().await.unwrap();
+        let until = Timestamp::now() + SignedDuration::from_hours(1);
+        mattermost
+            .set_focus(&FocusStatus {
+                text: "Deep work".into(),
+                until,
+            })
+            .await
+            .unwrap();
+        mattermost.restore(&snapshot).await.unwrap();
+        let after = server.now();
+        assert_eq!(
+            (after.status.as_str(), after.manual, after.custom),
+            ("online", false, None)
+        );
+    }
+
+    #[tokio::test]
+    async fn mattermost_errors_say_what_to_do() {
+        let server = MattermostContract::start().await;
+        let error = MattermostAdapter::new(&server.url, "wrong".into())
+            .unwrap()
+            .snapshot()
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, AdapterError::Unauthorized { .. }),
+            "{error:?}"
+        );
+        assert!(
+            error
+                .to_string()
+                .contains("create a new personal access token"),
+            "{error}"
+        );
+        server.state.lock().unwrap().rate_limit_next = 1;
+        let mattermost = MattermostAdapter::new(&server.url, TOKEN.into()).unwrap();
+        let error = mattermost.snapshot().await.unwrap_err();
+        assert!(
+            matches!(error, AdapterError::RateLimited { retry_after, .. } if retry_after == Duration::from_secs(1)),
+            "{error:?}"
+        );
+        mattermost.snapshot().await.expect("works after the limit");
+    }
+}

@@ -3,7 +3,7 @@
 use crate::args::AdaptersCommand;
 use crate::commands::{Failure, runtime};
 use crate::render::safe;
-use deepwork_core::config::{AdaptersConfig, MatrixConfig, SlackConfig};
+use deepwork_core::config::{AdaptersConfig, MatrixConfig, MattermostConfig, SlackConfig};
 use deepwork_engine::api::AdapterState;
 use deepwork_engine::chats::ChatAdapter;
 use deepwork_engine::connect;
@@ -13,12 +13,13 @@ use deepwork_engine::{Client, Paths};
 use std::io::BufRead;
 
 /// The built-in adapters, for messages.
-const BUILT_IN: &str = "matrix, slack";
+const BUILT_IN: &str = "matrix, slack, mattermost";
 
 /// A configured account on one platform.
 enum Account<'a> {
     Matrix(&'a MatrixConfig),
     Slack(&'a SlackConfig),
+    Mattermost(&'a MattermostConfig),
 }
 
 impl Account<'_> {
@@ -26,6 +27,7 @@ impl Account<'_> {
         match self {
             Account::Matrix(_) => "matrix",
             Account::Slack(_) => "slack",
+            Account::Mattermost(_) => "mattermost",
         }
     }
 
@@ -34,6 +36,7 @@ impl Account<'_> {
         match self {
             Account::Matrix(matrix) => &matrix.user_id,
             Account::Slack(slack) => &slack.workspace,
+            Account::Mattermost(mattermost) => &mattermost.server,
         }
     }
 
@@ -48,6 +51,9 @@ impl Account<'_> {
             Account::Slack(slack) => {
                 format!("{} · status and do-not-disturb", safe(&slack.workspace))
             }
+            Account::Mattermost(mattermost) => {
+                format!("{} · status and custom status", safe(&mattermost.server))
+            }
         }
     }
 
@@ -55,6 +61,7 @@ impl Account<'_> {
         match self {
             Account::Matrix(matrix) => connect::connect_matrix(matrix, secrets),
             Account::Slack(slack) => connect::connect_slack(slack, secrets),
+            Account::Mattermost(mattermost) => connect::connect_mattermost(mattermost, secrets),
         }
     }
 }
@@ -66,6 +73,9 @@ fn accounts(config: &AdaptersConfig) -> Vec<Account<'_>> {
     }
     if let Some(slack) = &config.slack {
         accounts.push(Account::Slack(slack));
+    }
+    if let Some(mattermost) = &config.mattermost {
+        accounts.push(Account::Mattermost(mattermost));
     }
     accounts
 }

@@ -42,6 +42,16 @@ pub struct AdaptersConfig {
     pub matrix: Option<MatrixConfig>,
     /// A Slack workspace.
     pub slack: Option<SlackConfig>,
+    /// A Mattermost account.
+    pub mattermost: Option<MattermostConfig>,
+}
+
+/// `[adapters.mattermost]`: status and custom status on one Mattermost server.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MattermostConfig {
+    /// The server, e.g. `https://chat.example.org`; also names the token in the keyring.
+    pub server: String,
 }
 
 /// `[adapters.slack]`: the focus status and do-not-disturb on one Slack workspace.
@@ -363,6 +373,18 @@ impl Config {
                 return Err(plain(
                     "adapters.slack.api",
                     format!("{:?} must be an http:// or https:// address", slack.api),
+                ));
+            }
+        }
+        if let Some(mattermost) = &self.adapters.mattermost {
+            let lower = mattermost.server.to_ascii_lowercase();
+            if !(lower.starts_with("https://") || lower.starts_with("http://")) {
+                return Err(plain(
+                    "adapters.mattermost.server",
+                    format!(
+                        "{:?} must be an http:// or https:// address",
+                        mattermost.server
+                    ),
                 ));
             }
         }

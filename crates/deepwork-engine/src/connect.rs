@@ -3,8 +3,9 @@
 use crate::chats::ChatAdapter;
 use crate::secrets::Secrets;
 use deepwork_adapters::matrix::MatrixAdapter;
+use deepwork_adapters::mattermost::MattermostAdapter;
 use deepwork_adapters::slack::SlackAdapter;
-use deepwork_core::config::{AdaptersConfig, MatrixConfig, SlackConfig};
+use deepwork_core::config::{AdaptersConfig, MatrixConfig, MattermostConfig, SlackConfig};
 use std::sync::Arc;
 
 /// The command that stores a platform's token.
@@ -14,7 +15,7 @@ pub fn token_command(adapter: &str) -> String {
 
 /// One [`ChatAdapter`] per configured platform; one that cannot be used says why.
 pub fn adapters(config: &AdaptersConfig) -> Vec<ChatAdapter> {
-    if config.matrix.is_none() && config.slack.is_none() {
+    if config.matrix.is_none() && config.slack.is_none() && config.mattermost.is_none() {
         return Vec::new();
     }
     let secrets = Secrets::open();
@@ -31,7 +32,41 @@ pub fn adapters(config: &AdaptersConfig) -> Vec<ChatAdapter> {
             Err(error) => ChatAdapter::unusable("slack", error.to_string()),
         });
     }
+    if let Some(mattermost) = &config.mattermost {
+        adapters.push(match &secrets {
+            Ok(secrets) => connect_mattermost(mattermost, secrets),
+            Err(error) => ChatAdapter::unusable("mattermost", error.to_string()),
+        });
+    }
     adapters
+}
+
+/// The Mattermost account of `config`, with its personal access token from `secrets`.
+/// Status only: Mattermost messages are not read yet.
+pub fn connect_mattermost(config: &MattermostConfig, secrets: &Secrets) -> ChatAdapter {
+    let token = match secrets.token("mattermost", &config.server) {
+        Ok(Some(token)) => token,
+        Ok(None) => {
+            let fix = format!(
+                "no personal access token for {} in the keyring; run `{}`",
+                config.server,
+                token_command("mattermost")
+            );
+            return ChatAdapter::unusable("mattermost", fix);
+        }
+        Err(error) => return ChatAdapter::unusable("mattermost", error.to_string()),
+    };
+    match MattermostAdapter::new(&config.server, token) {
+        Ok(adapter) => ChatAdapter {
+            name: "mattermost".into(),
+            status: Some(Arc::new(adapter)),
+            source: None,
+            replier: None,
+            auto_reply: false,
+            problem: None,
+        },
+        Err(error) => ChatAdapter::unusable("mattermost", error.to_string()),
+    }
 }
 
 /// The Slack workspace of `config`, with its user token from `secrets`. Status only:
