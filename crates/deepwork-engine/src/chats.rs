@@ -116,6 +116,10 @@ struct AdapterTask {
     read_backoff: Duration,
     /// What was last reported; `None` until the first report, which registers the adapter.
     health: Option<AdapterState>,
+    /// Why the status could not be set or restored, while that lasts.
+    status_problem: Option<AdapterState>,
+    /// Why messages could not be read, while that lasts.
+    read_problem: Option<AdapterState>,
 }
 
 enum Wake {
@@ -137,6 +141,8 @@ impl AdapterTask {
             read_retry: None,
             read_backoff: FIRST_BACKOFF,
             health: None,
+            status_problem: None,
+            read_problem: None,
         }
     }
 
@@ -158,10 +164,16 @@ impl AdapterTask {
         self.refresh_focus().await;
         loop {
             self.reconcile().await;
+            if self.read_retry.is_some_and(|at| at <= Instant::now()) {
+                self.read_retry = None;
+            }
             let wake = self.wait(&mut events).await;
             match wake {
                 Wake::Event(Ok(Event::SessionEnded { session, .. })) => {
                     self.desired = None;
+                    // Not reading any more, so a reading failure no longer counts.
+                    self.read_problem = None;
+                    self.read_retry = None;
                     if !self.restores.contains(&session) {
                         self.restores.push_back(session);
                     }
@@ -264,7 +276,8 @@ impl AdapterTask {
             Ok(batch) => batch,
             Err(error) => {
                 self.read_retry = Some(Instant::now() + delay(&error, &mut self.read_backoff));
-                self.report(state_of(&error)).await;
+                self.read_problem = Some(state_of(&error));
+                self.publish().await;
                 return;
             }
         };
@@ -302,9 +315,8 @@ impl AdapterTask {
                 cursor: batch.cursor,
             })
             .await;
-        if self.status_retry.is_none() {
-            self.report(AdapterState::Ok).await;
-        }
+        self.read_problem = None;
+        self.publish().await;
     }
 
     /// Moves the platform's status toward what the session wants: restores first, then
@@ -321,14 +333,15 @@ impl AdapterTask {
         match outcome {
             Ok(()) => {
                 self.status_backoff = FIRST_BACKOFF;
-                self.report(AdapterState::Ok).await;
+                self.status_problem = None;
             }
             Err(error) => {
                 tracing::warn!(adapter = %self.adapter.name, %error, "chat status not updated; retrying");
                 self.status_retry = Some(Instant::now() + delay(&error, &mut self.status_backoff));
-                self.report(state_of(&error)).await;
+                self.status_problem = Some(state_of(&error));
             }
         }
+        self.publish().await;
     }
 
     async fn reconcile_status(&mut self, status: &dyn StatusAdapter) -> Result<(), AdapterError> {
@@ -388,6 +401,21 @@ impl AdapterTask {
             .await?;
         self.applied = Some((session, text));
         Ok(())
+    }
+
+    /// Reports the worse of the status and reading problems (or OK).
+    async fn publish(&mut self) {
+        let worst = [&self.status_problem, &self.read_problem]
+            .into_iter()
+            .flatten()
+            .max_by_key(|state| match state {
+                AdapterState::Ok => 0,
+                AdapterState::Retrying { .. } => 1,
+                AdapterState::NeedsAttention { .. } => 2,
+            })
+            .cloned()
+            .unwrap_or(AdapterState::Ok);
+        self.report(worst).await;
     }
 
     async fn report(&mut self, state: AdapterState) {

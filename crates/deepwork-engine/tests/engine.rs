@@ -444,7 +444,9 @@ fn extending_moves_the_end_and_declared_urgency_is_honoured() {
 }
 
 mod chats_support {
-    pub use super::chats::{eventually, held_in_store, paths, plan, start_engine_with};
+    pub use super::chats::{
+        eventually, eventually_within, held_in_store, paths, plan, start_engine_with,
+    };
 
     /// Whether the adapter has recorded where to read from in `session`.
     pub fn cursor_of(
@@ -534,8 +536,13 @@ mod chats {
         )
     }
 
-    pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-        for _ in 0..500 {
+    pub async fn eventually(what: &str, check: impl FnMut() -> bool) {
+        eventually_within(what, Duration::from_secs(5), check).await;
+    }
+
+    pub async fn eventually_within(what: &str, limit: Duration, mut check: impl FnMut() -> bool) {
+        let deadline = tokio::time::Instant::now() + limit;
+        while tokio::time::Instant::now() < deadline {
             if check() {
                 return;
             }
@@ -607,6 +614,23 @@ mod chats {
         assert_eq!(status.adapters.len(), 1);
         assert_eq!(status.adapters[0].state, AdapterState::Ok);
 
+        // Extending moves the check-in the status text names.
+        let before = fake.lock().status.clone();
+        let extended = client
+            .extend(plan("3h"))
+            .await
+            .unwrap()
+            .session
+            .unwrap()
+            .ends_at;
+        let tz = jiff::tz::TimeZone::system();
+        let new_time = extended.to_zoned(tz).strftime("%H:%M").to_string();
+        eventually("the status names the new check-in", || {
+            let now = fake.lock().status.clone();
+            now != before && now.contains(&new_time)
+        })
+        .await;
+
         client.stop().await.unwrap();
         eventually("the status is restored", || {
             fake.lock().status == "lunch at 1"
@@ -660,6 +684,17 @@ mod chats {
             fake.lock().status.starts_with("Deep work")
         })
         .await;
+        eventually("the adapter reads again", || {
+            fake.lock().cursor_requests > 0
+        })
+        .await;
+        fake.deliver(dm("1", "bob", "are you around?", false));
+        eventually_within(
+            "its messages are held again",
+            Duration::from_secs(70),
+            || held_in_store(&paths) == 1,
+        )
+        .await;
 
         // The engine goes away mid-session (as in a crash: nothing is restored on the way out)
         // and comes back after the session's end.
@@ -704,6 +739,69 @@ mod matrix {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         panic!("alice's presence never became what was expected; last seen {seen:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn matrix_down_mid_session_is_retried_and_recovers() {
+        let mut synapse = Synapse::start();
+        let alice = synapse.register("alice").await;
+        let bob = synapse.register("bob").await;
+        let dm = bob
+            .create_room(json!({ "preset": "trusted_private_chat", "invite": [alice.user_id], "is_direct": true }))
+            .await;
+        alice.join(&dm).await;
+        alice.set_presence("online", "around").await;
+
+        let dir = tempfile::tempdir().unwrap();
+        let paths = paths(dir.path());
+        let matrix = Arc::new(
+            MatrixAdapter::new(&synapse.base(), &alice.user_id, alice.token.clone()).unwrap(),
+        );
+        let adapter = ChatAdapter {
+            name: "matrix".into(),
+            status: Some(matrix.clone()),
+            source: Some(matrix.clone()),
+            replier: Some(matrix),
+            auto_reply: false,
+            problem: None,
+        };
+        let (engine, mut client) = start_engine_with(&paths, adapter).await;
+        client.start(plan("1h")).await.unwrap();
+        until_presence(&bob, &alice.user_id, |(p, _)| p == "unavailable").await;
+
+        synapse.stop();
+        // The running long-poll fails, then each retry fails until the server is back.
+        let mut retrying = false;
+        for _ in 0..300 {
+            let status = client.status().await.unwrap();
+            assert!(
+                status.session.is_some(),
+                "the session goes on while Matrix is down"
+            );
+            if matches!(
+                status.adapters.first().map(|a| &a.state),
+                Some(deepwork_engine::api::AdapterState::Retrying { .. })
+            ) {
+                retrying = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(retrying, "the adapter is shown as failing");
+
+        synapse.resume();
+        bob.send(&dm, "the deploy is blocked on your review").await;
+        // Reading resumes at the next retry: backoff doubles from 1 s, at most 60 s.
+        eventually_within(
+            "the message is held once Matrix is back",
+            Duration::from_secs(70),
+            || held_in_store(&paths) == 1,
+        )
+        .await;
+        client.stop().await.unwrap();
+        let restored = until_presence(&bob, &alice.user_id, |(p, _)| p == "online").await;
+        assert_eq!(restored, ("online".to_owned(), Some("around".to_owned())));
+        engine.shut_down().await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
