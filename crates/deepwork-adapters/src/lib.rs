@@ -114,6 +114,23 @@ pub fn truncate(text: &str, max: usize) -> String {
     text[..cut].to_owned()
 }
 
+/// The HTTP client every adapter uses; `timeout` bounds whole requests, or is left to
+/// each request where long polls need more.
+pub(crate) fn http_client(
+    adapter: &str,
+    timeout: Option<Duration>,
+) -> Result<reqwest::Client, AdapterError> {
+    let mut builder = reqwest::Client::builder()
+        .user_agent(concat!("Deepwork/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(10));
+    if let Some(timeout) = timeout {
+        builder = builder.timeout(timeout);
+    }
+    builder
+        .build()
+        .map_err(|e| AdapterError::unavailable(adapter, &e.to_string()))
+}
+
 /// New messages and where to continue from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Batch {
@@ -161,6 +178,20 @@ pub enum AdapterError {
 }
 
 impl AdapterError {
+    pub(crate) fn unavailable(adapter: &str, detail: &str) -> Self {
+        AdapterError::Unavailable {
+            adapter: adapter.to_owned(),
+            detail: detail.to_owned(),
+        }
+    }
+
+    pub(crate) fn malformed(adapter: &str, detail: &str) -> Self {
+        AdapterError::Malformed {
+            adapter: adapter.to_owned(),
+            detail: detail.to_owned(),
+        }
+    }
+
     /// Whether trying again later may succeed.
     pub fn is_transient(&self) -> bool {
         match self {

@@ -82,11 +82,7 @@ impl MatrixAdapter {
             adapter: NAME.into(),
             fix: format!("the homeserver address {homeserver:?} is not a URL ({e}); fix matrix.homeserver in the config"),
         })?;
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("Deepwork/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(10))
-            .build()
-            .map_err(|e| unavailable(&e.to_string()))?;
+        let http = crate::http_client(NAME, None)?;
         Ok(MatrixAdapter {
             http,
             homeserver,
@@ -187,14 +183,16 @@ impl MatrixAdapter {
         })
     }
 
-    async fn room_info(&self, room_id: &str) -> RoomInfo {
+    /// Whether a room is a direct chat, and its name. An error here fails the whole
+    /// fetch, so the cursor does not move past a message that could not be judged.
+    async fn room_info(&self, room_id: &str) -> Result<RoomInfo, AdapterError> {
         if let Some(info) = self
             .rooms
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(room_id)
         {
-            return info.clone();
+            return Ok(info.clone());
         }
         let members = self
             .call(
@@ -204,13 +202,12 @@ impl MatrixAdapter {
                 None,
                 Duration::ZERO,
             )
-            .await;
-        let count = members
-            .as_ref()
-            .ok()
-            .and_then(|m| m["joined"].as_object())
+            .await?;
+        let count = members["joined"]
+            .as_object()
             .map_or(0, serde_json::Map::len);
-        let name = self
+        // A room without a name answers 404 M_NOT_FOUND; any other failure fails the fetch.
+        let name = match self
             .call(
                 Method::GET,
                 &["rooms", room_id, "state", "m.room.name", ""],
@@ -219,19 +216,20 @@ impl MatrixAdapter {
                 Duration::ZERO,
             )
             .await
-            .ok()
-            .and_then(|n| n["name"].as_str().map(plain));
+        {
+            Ok(state) => state["name"].as_str().map(plain),
+            Err(AdapterError::Malformed { .. }) => None,
+            Err(error) => return Err(error),
+        };
         let info = RoomInfo {
             direct: count > 0 && count <= 2,
             name,
         };
-        if members.is_ok() {
-            self.rooms
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .insert(room_id.to_owned(), info.clone());
-        }
-        info
+        self.rooms
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(room_id.to_owned(), info.clone());
+        Ok(info)
     }
 
     fn mentions_me(&self, content: &Value) -> bool {
@@ -268,17 +266,11 @@ fn plain(text: &str) -> String {
 }
 
 fn unavailable(detail: &str) -> AdapterError {
-    AdapterError::Unavailable {
-        adapter: NAME.into(),
-        detail: detail.to_owned(),
-    }
+    AdapterError::unavailable(NAME, detail)
 }
 
 fn malformed(detail: &str) -> AdapterError {
-    AdapterError::Malformed {
-        adapter: NAME.into(),
-        detail: detail.to_owned(),
-    }
+    AdapterError::malformed(NAME, detail)
 }
 
 /// reqwest errors name the URL, which carries no secret here but is noise for people.
@@ -404,7 +396,7 @@ impl MessageSource for MatrixAdapter {
                     let Some(body) = content["body"].as_str() else {
                         continue;
                     };
-                    let info = self.room_info(room_id).await;
+                    let info = self.room_info(room_id).await?;
                     let addressed = if info.direct {
                         Addressed::Direct
                     } else if self.mentions_me(content) {

@@ -44,12 +44,7 @@ impl MattermostAdapter {
             adapter: NAME.into(),
             fix: format!("the Mattermost address {server:?} is not a URL ({e})"),
         })?;
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("Deepwork/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(30))
-            .build()
-            .map_err(|e| unavailable(&e.to_string()))?;
+        let http = crate::http_client(NAME, Some(Duration::from_secs(30)))?;
         Ok(MattermostAdapter {
             http,
             server,
@@ -115,17 +110,11 @@ impl MattermostAdapter {
 }
 
 fn unavailable(detail: &str) -> AdapterError {
-    AdapterError::Unavailable {
-        adapter: NAME.into(),
-        detail: detail.to_owned(),
-    }
+    AdapterError::unavailable(NAME, detail)
 }
 
 fn malformed(detail: &str) -> AdapterError {
-    AdapterError::Malformed {
-        adapter: NAME.into(),
-        detail: detail.to_owned(),
-    }
+    AdapterError::malformed(NAME, detail)
 }
 
 /// The custom status Mattermost keeps as a JSON string in the user's props.

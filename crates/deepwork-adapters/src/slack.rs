@@ -46,12 +46,7 @@ impl SlackAdapter {
         if !api.path().ends_with('/') {
             api.set_path(&format!("{}/", api.path()));
         }
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("Deepwork/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(30))
-            .build()
-            .map_err(|e| unavailable(&e.to_string()))?;
+        let http = crate::http_client(NAME, Some(Duration::from_secs(30)))?;
         Ok(SlackAdapter { http, api, token })
     }
 
@@ -160,17 +155,11 @@ enum Body {
 }
 
 fn unavailable(detail: &str) -> AdapterError {
-    AdapterError::Unavailable {
-        adapter: NAME.into(),
-        detail: detail.to_owned(),
-    }
+    AdapterError::unavailable(NAME, detail)
 }
 
 fn malformed(detail: &str) -> AdapterError {
-    AdapterError::Malformed {
-        adapter: NAME.into(),
-        detail: detail.to_owned(),
-    }
+    AdapterError::malformed(NAME, detail)
 }
 
 fn minutes_until(until: i64, now: i64) -> i64 {

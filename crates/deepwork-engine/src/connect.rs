@@ -5,6 +5,7 @@ use crate::secrets::Secrets;
 use deepwork_adapters::matrix::MatrixAdapter;
 use deepwork_adapters::mattermost::MattermostAdapter;
 use deepwork_adapters::slack::SlackAdapter;
+use deepwork_adapters::{AdapterError, StatusAdapter};
 use deepwork_core::config::{AdaptersConfig, MatrixConfig, MattermostConfig, SlackConfig};
 use std::sync::Arc;
 
@@ -41,75 +42,76 @@ pub fn adapters(config: &AdaptersConfig) -> Vec<ChatAdapter> {
     adapters
 }
 
-/// The Mattermost account of `config`, with its personal access token from `secrets`.
-/// Status only: Mattermost messages are not read yet.
-pub fn connect_mattermost(config: &MattermostConfig, secrets: &Secrets) -> ChatAdapter {
-    let token = match secrets.token("mattermost", &config.server) {
-        Ok(Some(token)) => token,
-        Ok(None) => {
-            let fix = format!(
-                "no personal access token for {} in the keyring; run `{}`",
-                config.server,
-                token_command("mattermost")
-            );
-            return ChatAdapter::unusable("mattermost", fix);
-        }
-        Err(error) => return ChatAdapter::unusable("mattermost", error.to_string()),
-    };
-    match MattermostAdapter::new(&config.server, token) {
-        Ok(adapter) => ChatAdapter {
-            name: "mattermost".into(),
-            status: Some(Arc::new(adapter)),
+/// The token stored for `account`, or the unusable adapter that says how to store one.
+fn token(
+    secrets: &Secrets,
+    adapter: &str,
+    account: &str,
+    what: &str,
+) -> Result<String, ChatAdapter> {
+    match secrets.token(adapter, account) {
+        Ok(Some(token)) => Ok(token),
+        Ok(None) => Err(ChatAdapter::unusable(
+            adapter,
+            format!(
+                "no {what} for {account} in the keyring; run `{}`",
+                token_command(adapter)
+            ),
+        )),
+        Err(error) => Err(ChatAdapter::unusable(adapter, error.to_string())),
+    }
+}
+
+/// A platform that only sets and restores the status.
+fn status_only(name: &str, adapter: Result<Arc<dyn StatusAdapter>, AdapterError>) -> ChatAdapter {
+    match adapter {
+        Ok(status) => ChatAdapter {
+            name: name.into(),
+            status: Some(status),
             source: None,
             replier: None,
             auto_reply: false,
             problem: None,
         },
-        Err(error) => ChatAdapter::unusable("mattermost", error.to_string()),
+        Err(error) => ChatAdapter::unusable(name, error.to_string()),
+    }
+}
+
+/// The Mattermost account of `config`, with its personal access token from `secrets`.
+/// Status only: Mattermost messages are not read yet.
+pub fn connect_mattermost(config: &MattermostConfig, secrets: &Secrets) -> ChatAdapter {
+    match token(
+        secrets,
+        "mattermost",
+        &config.server,
+        "personal access token",
+    ) {
+        Ok(token) => status_only(
+            "mattermost",
+            MattermostAdapter::new(&config.server, token)
+                .map(|a| Arc::new(a) as Arc<dyn StatusAdapter>),
+        ),
+        Err(unusable) => unusable,
     }
 }
 
 /// The Slack workspace of `config`, with its user token from `secrets`. Status only:
 /// Slack messages are not read yet.
 pub fn connect_slack(config: &SlackConfig, secrets: &Secrets) -> ChatAdapter {
-    let token = match secrets.token("slack", &config.workspace) {
-        Ok(Some(token)) => token,
-        Ok(None) => {
-            let fix = format!(
-                "no user token for {} in the keyring; run `{}`",
-                config.workspace,
-                token_command("slack")
-            );
-            return ChatAdapter::unusable("slack", fix);
-        }
-        Err(error) => return ChatAdapter::unusable("slack", error.to_string()),
-    };
-    match SlackAdapter::new(&config.api, token) {
-        Ok(adapter) => ChatAdapter {
-            name: "slack".into(),
-            status: Some(Arc::new(adapter)),
-            source: None,
-            replier: None,
-            auto_reply: false,
-            problem: None,
-        },
-        Err(error) => ChatAdapter::unusable("slack", error.to_string()),
+    match token(secrets, "slack", &config.workspace, "user token") {
+        Ok(token) => status_only(
+            "slack",
+            SlackAdapter::new(&config.api, token).map(|a| Arc::new(a) as Arc<dyn StatusAdapter>),
+        ),
+        Err(unusable) => unusable,
     }
 }
 
 /// The Matrix account of `config`, with its token from `secrets`.
 pub fn connect_matrix(config: &MatrixConfig, secrets: &Secrets) -> ChatAdapter {
-    let token = match secrets.token("matrix", &config.user_id) {
-        Ok(Some(token)) => token,
-        Ok(None) => {
-            let fix = format!(
-                "no access token for {} in the keyring; run `{}`",
-                config.user_id,
-                token_command("matrix")
-            );
-            return ChatAdapter::unusable("matrix", fix);
-        }
-        Err(error) => return ChatAdapter::unusable("matrix", error.to_string()),
+    let token = match token(secrets, "matrix", &config.user_id, "access token") {
+        Ok(token) => token,
+        Err(unusable) => return unusable,
     };
     match MatrixAdapter::new(&config.homeserver, &config.user_id, token) {
         Ok(adapter) => {

@@ -720,13 +720,13 @@ mod matrix {
     use super::chats_support::*;
     use deepwork_adapters::matrix::MatrixAdapter;
     use deepwork_engine::chats::ChatAdapter;
-    use deepwork_harness::synapse::Synapse;
+    use deepwork_harness::synapse::{Person, Synapse};
     use serde_json::json;
     use std::sync::Arc;
     use std::time::Duration;
 
     async fn until_presence(
-        bob: &deepwork_harness::synapse::Person,
+        bob: &Person,
         alice: &str,
         want: impl Fn(&(String, Option<String>)) -> bool,
     ) -> (String, Option<String>) {
@@ -741,30 +741,39 @@ mod matrix {
         panic!("alice's presence never became what was expected; last seen {seen:?}");
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn matrix_down_mid_session_is_retried_and_recovers() {
-        let mut synapse = Synapse::start();
+    /// Alice and Bob with a direct-message room; Alice's presence is online with `status`.
+    async fn alice_and_bob(synapse: &Synapse, status: &str) -> (Person, Person, String) {
         let alice = synapse.register("alice").await;
         let bob = synapse.register("bob").await;
         let dm = bob
             .create_room(json!({ "preset": "trusted_private_chat", "invite": [alice.user_id], "is_direct": true }))
             .await;
         alice.join(&dm).await;
-        alice.set_presence("online", "around").await;
+        alice.set_presence("online", status).await;
+        (alice, bob, dm)
+    }
 
-        let dir = tempfile::tempdir().unwrap();
-        let paths = paths(dir.path());
+    fn matrix_adapter(synapse: &Synapse, alice: &Person, auto_reply: bool) -> ChatAdapter {
         let matrix = Arc::new(
             MatrixAdapter::new(&synapse.base(), &alice.user_id, alice.token.clone()).unwrap(),
         );
-        let adapter = ChatAdapter {
+        ChatAdapter {
             name: "matrix".into(),
             status: Some(matrix.clone()),
             source: Some(matrix.clone()),
             replier: Some(matrix),
-            auto_reply: false,
+            auto_reply,
             problem: None,
-        };
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn matrix_down_mid_session_is_retried_and_recovers() {
+        let mut synapse = Synapse::start();
+        let (alice, bob, dm) = alice_and_bob(&synapse, "around").await;
+        let dir = tempfile::tempdir().unwrap();
+        let paths = paths(dir.path());
+        let adapter = matrix_adapter(&synapse, &alice, false);
         let (engine, mut client) = start_engine_with(&paths, adapter).await;
         client.start(plan("1h")).await.unwrap();
         until_presence(&bob, &alice.user_id, |(p, _)| p == "unavailable").await;
@@ -807,27 +816,10 @@ mod matrix {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_session_with_matrix_connected() {
         let synapse = Synapse::start();
-        let alice = synapse.register("alice").await;
-        let bob = synapse.register("bob").await;
-        let dm = bob
-            .create_room(json!({ "preset": "trusted_private_chat", "invite": [alice.user_id], "is_direct": true }))
-            .await;
-        alice.join(&dm).await;
-        alice.set_presence("online", "lunch at 1").await;
-
+        let (alice, bob, dm) = alice_and_bob(&synapse, "lunch at 1").await;
         let dir = tempfile::tempdir().unwrap();
         let paths = paths(dir.path());
-        let matrix = Arc::new(
-            MatrixAdapter::new(&synapse.base(), &alice.user_id, alice.token.clone()).unwrap(),
-        );
-        let adapter = ChatAdapter {
-            name: "matrix".into(),
-            status: Some(matrix.clone()),
-            source: Some(matrix.clone()),
-            replier: Some(matrix),
-            auto_reply: true,
-            problem: None,
-        };
+        let adapter = matrix_adapter(&synapse, &alice, true);
         let (engine, mut client) = start_engine_with(&paths, adapter).await;
         let session = client.start(plan("1h")).await.unwrap().session.unwrap().id;
         let (presence, text) =
