@@ -1,9 +1,15 @@
 //! Slack, over the Web API with a user token: the profile status (`users.profile.get`
-//! / `users.profile.set`, 100 characters, with an expiration) and do-not-disturb
-//! (`dnd.info`, `dnd.setSnooze`, `dnd.endSnooze`). Errors come as HTTP 200 with
-//! `"ok": false`; rate limits as HTTP 429 with `Retry-After` (seconds).
+//! / `users.profile.set`, 100 characters, with an expiration), do-not-disturb
+//! (`dnd.info`, `dnd.setSnooze`, `dnd.endSnooze`), direct messages polled with
+//! `conversations.list` + `conversations.history`, and auto-replies with
+//! `chat.postMessage` carrying metadata that marks them, so no Deepwork answers them.
+//! Errors come as HTTP 200 with `"ok": false`; rate limits as HTTP 429 with
+//! `Retry-After` (seconds).
 
-use crate::{AdapterError, FocusStatus, StatusAdapter, StatusSnapshot};
+use crate::{
+    AdapterError, Addressed, Batch, FocusStatus, IncomingMessage, MessageSource, Replier,
+    ReplyTarget, StatusAdapter, StatusSnapshot,
+};
 use async_trait::async_trait;
 use reqwest::{StatusCode, Url};
 use serde::{Deserialize, Serialize};
@@ -15,6 +21,11 @@ const NAME: &str = "slack";
 const STATUS_LIMIT: usize = 100;
 /// The emoji shown with the focus status.
 pub const FOCUS_EMOJI: &str = ":headphones:";
+/// The metadata event type that marks Deepwork's auto-replies.
+pub const AUTO_REPLY_EVENT: &str = "deepwork_auto_reply";
+/// The longest a fetch waits between polls: `conversations.history` is a Tier 3
+/// method (about 50 calls a minute), and each poll reads every direct conversation.
+const POLL_INTERVAL: Duration = Duration::from_secs(20);
 
 /// A Slack account, by its user token (`xoxp-…`).
 #[derive(Debug)]
@@ -22,6 +33,7 @@ pub struct SlackAdapter {
     http: reqwest::Client,
     api: Url,
     token: String,
+    me: tokio::sync::OnceCell<String>,
 }
 
 /// The status and do-not-disturb state from before a session.
@@ -47,7 +59,12 @@ impl SlackAdapter {
             api.set_path(&format!("{}/", api.path()));
         }
         let http = crate::http_client(NAME, Some(Duration::from_secs(30)))?;
-        Ok(SlackAdapter { http, api, token })
+        Ok(SlackAdapter {
+            http,
+            api,
+            token,
+            me: tokio::sync::OnceCell::new(),
+        })
     }
 
     async fn call(&self, method: &str, body: Body) -> Result<Value, AdapterError> {
@@ -154,6 +171,40 @@ enum Body {
     Form(Vec<(&'static str, String)>),
 }
 
+impl SlackAdapter {
+    /// The token's own user id (`auth.test`), asked once.
+    async fn me(&self) -> Result<&str, AdapterError> {
+        self.me
+            .get_or_try_init(|| async {
+                let who = self.call("auth.test", Body::None).await?;
+                who["user_id"]
+                    .as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| malformed("auth.test: no user_id"))
+            })
+            .await
+            .map(String::as_str)
+    }
+}
+
+/// A Slack timestamp for "now", as a read position.
+fn now_ts() -> String {
+    let now = jiff::Timestamp::now();
+    format!("{}.{:06}", now.as_second(), now.subsec_microsecond())
+}
+
+/// Orders Slack timestamps (`seconds.micros`) by value.
+fn ts_key(ts: &str) -> (i64, i64) {
+    let (seconds, micros) = ts.split_once('.').unwrap_or((ts, "0"));
+    (seconds.parse().unwrap_or(0), micros.parse().unwrap_or(0))
+}
+
+fn plain(text: &str) -> String {
+    text.chars()
+        .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
+        .collect()
+}
+
 fn unavailable(detail: &str) -> AdapterError {
     AdapterError::unavailable(NAME, detail)
 }
@@ -230,6 +281,97 @@ impl StatusAdapter for SlackAdapter {
             Some(end) => self.snooze(minutes_until(end, now)).await,
             None => self.end_snooze().await,
         }
+    }
+}
+
+#[async_trait]
+impl MessageSource for SlackAdapter {
+    async fn fetch(&self, cursor: Option<&str>, wait: Duration) -> Result<Batch, AdapterError> {
+        let Some(cursor) = cursor else {
+            return Ok(Batch {
+                messages: Vec::new(),
+                cursor: now_ts(),
+            });
+        };
+        let me = self.me().await?.to_owned();
+        let list = self
+            .call(
+                "conversations.list",
+                Body::Form(vec![("types", "im".into()), ("limit", "200".into())]),
+            )
+            .await?;
+        let mut found = Vec::new();
+        for im in list["channels"].as_array().into_iter().flatten() {
+            let Some(channel) = im["id"].as_str() else {
+                continue;
+            };
+            let history = self
+                .call(
+                    "conversations.history",
+                    Body::Form(vec![
+                        ("channel", channel.to_owned()),
+                        ("oldest", cursor.to_owned()),
+                        ("limit", "100".into()),
+                        ("include_all_metadata", "true".into()),
+                    ]),
+                )
+                .await?;
+            for message in history["messages"].as_array().into_iter().flatten() {
+                let Some(ts) = message["ts"].as_str() else {
+                    continue;
+                };
+                let user = message["user"].as_str();
+                let bot = message["bot_id"].as_str();
+                let subtype = message["subtype"].as_str();
+                // Joins, edits and other housekeeping are not messages to the user.
+                if user == Some(me.as_str()) || subtype.is_some_and(|s| s != "bot_message") {
+                    continue;
+                }
+                let Some(sender) = user.or(bot) else { continue };
+                let automated =
+                    bot.is_some() || message["metadata"]["event_type"] == AUTO_REPLY_EVENT;
+                found.push(IncomingMessage {
+                    id: ts.to_owned(),
+                    sender: sender.to_owned(),
+                    sender_name: None,
+                    channel: None,
+                    addressed: Addressed::Direct,
+                    text: plain(message["text"].as_str().unwrap_or_default()),
+                    automated,
+                    url: None,
+                    reply_to: ReplyTarget {
+                        conversation: channel.to_owned(),
+                        sender: sender.to_owned(),
+                    },
+                });
+            }
+        }
+        found.sort_by_key(|m| ts_key(&m.id));
+        let newest = found
+            .last()
+            .map_or_else(|| cursor.to_owned(), |m| m.id.clone());
+        if found.is_empty() {
+            // Slack has no long poll for user tokens: pace the polls instead.
+            tokio::time::sleep(wait.min(POLL_INTERVAL)).await;
+        }
+        Ok(Batch {
+            messages: found,
+            cursor: newest,
+        })
+    }
+}
+
+#[async_trait]
+impl Replier for SlackAdapter {
+    async fn reply(&self, to: &ReplyTarget, text: &str) -> Result<(), AdapterError> {
+        let body = json!({
+            "channel": to.conversation,
+            "text": text,
+            "metadata": { "event_type": AUTO_REPLY_EVENT, "event_payload": {} },
+        });
+        self.call("chat.postMessage", Body::Json(body))
+            .await
+            .map(drop)
     }
 }
 

@@ -455,3 +455,99 @@ mod mattermost {
         mattermost.snapshot().await.expect("works after the limit");
     }
 }
+
+mod slack_messages {
+    //! Slack direct messages and auto-replies against the contract server.
+
+    use deepwork_adapters::slack::{AUTO_REPLY_EVENT, SlackAdapter};
+    use deepwork_adapters::{Addressed, MessageSource, Replier};
+    use deepwork_harness::slack::{ME, SlackContract, TOKEN};
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn direct_messages_are_read_and_one_reply_is_marked() {
+        let server = SlackContract::start().await;
+        server
+            .state
+            .lock()
+            .unwrap()
+            .post("D0BOB", Some("U0BOB"), None, "from before the session");
+        let slack = SlackAdapter::new(&server.api, TOKEN.into()).unwrap();
+        let start = slack.fetch(None, Duration::ZERO).await.unwrap();
+        assert!(start.messages.is_empty(), "history is not imported as new");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        {
+            let mut state = server.state.lock().unwrap();
+            state.post("D0BOB", Some("U0BOB"), None, "hey, got a sec?\u{1b}[2J");
+            state.post("D0CI", None, Some("B0CI"), "build 812 passed");
+            state.post("D0BOB", Some(ME), None, "my own message from my phone");
+        }
+        let batch = slack
+            .fetch(Some(&start.cursor), Duration::from_millis(10))
+            .await
+            .unwrap();
+        let seen: Vec<(&str, bool, &str, Addressed)> = batch
+            .messages
+            .iter()
+            .map(|m| (m.sender.as_str(), m.automated, m.text.as_str(), m.addressed))
+            .collect();
+        assert_eq!(
+            seen,
+            vec![
+                ("U0BOB", false, "hey, got a sec?[2J", Addressed::Direct),
+                ("B0CI", true, "build 812 passed", Addressed::Direct)
+            ],
+            "own messages skipped, bots marked automated, control characters dropped"
+        );
+
+        slack
+            .reply(&batch.messages[0].reply_to, "I'm in deep work until 14:00.")
+            .await
+            .unwrap();
+        let posted = server.now().messages.last().cloned().unwrap();
+        assert_eq!(
+            (posted.channel.as_str(), posted.user.as_deref()),
+            ("D0BOB", Some(ME))
+        );
+        assert_eq!(posted.metadata.unwrap()["event_type"], AUTO_REPLY_EVENT);
+
+        let again = slack
+            .fetch(Some(&batch.cursor), Duration::from_millis(10))
+            .await
+            .unwrap();
+        assert!(
+            again.messages.is_empty(),
+            "nothing is read twice, and the reply is our own: {:?}",
+            again.messages
+        );
+    }
+
+    #[tokio::test]
+    async fn another_deepworks_reply_is_automated() {
+        let server = SlackContract::start().await;
+        let slack = SlackAdapter::new(&server.api, TOKEN.into()).unwrap();
+        let start = slack.fetch(None, Duration::ZERO).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        {
+            let mut state = server.state.lock().unwrap();
+            state.post(
+                "D0BOB",
+                Some("U0BOB"),
+                None,
+                "I'm in deep work until 15:00.",
+            );
+            let last = state.messages.last_mut().unwrap();
+            last.metadata =
+                Some(serde_json::json!({ "event_type": AUTO_REPLY_EVENT, "event_payload": {} }));
+        }
+        let batch = slack
+            .fetch(Some(&start.cursor), Duration::from_millis(10))
+            .await
+            .unwrap();
+        assert_eq!(batch.messages.len(), 1);
+        assert!(
+            batch.messages[0].automated,
+            "two Deepwork users never answer each other's auto-replies"
+        );
+    }
+}

@@ -49,7 +49,11 @@ impl Account<'_> {
                 if matrix.auto_reply { "on" } else { "off" }
             ),
             Account::Slack(slack) => {
-                format!("{} · status and do-not-disturb", safe(&slack.workspace))
+                format!(
+                    "{} · auto-reply {}",
+                    safe(&slack.workspace),
+                    if slack.auto_reply { "on" } else { "off" }
+                )
             }
             Account::Mattermost(mattermost) => {
                 format!("{} · status and custom status", safe(&mattermost.server))

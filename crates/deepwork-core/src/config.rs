@@ -54,7 +54,7 @@ pub struct MattermostConfig {
     pub server: String,
 }
 
-/// `[adapters.slack]`: the focus status and do-not-disturb on one Slack workspace.
+/// `[adapters.slack]`: status, do-not-disturb and direct messages on one Slack workspace.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SlackConfig {
@@ -63,6 +63,9 @@ pub struct SlackConfig {
     /// The Web API address.
     #[serde(default = "default_slack_api")]
     pub api: String,
+    /// Send the one polite auto-reply per sender per session to direct messages.
+    #[serde(default)]
+    pub auto_reply: bool,
 }
 
 fn default_slack_api() -> String {

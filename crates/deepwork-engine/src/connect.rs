@@ -95,15 +95,25 @@ pub fn connect_mattermost(config: &MattermostConfig, secrets: &Secrets) -> ChatA
     }
 }
 
-/// The Slack workspace of `config`, with its user token from `secrets`. Status only:
-/// Slack messages are not read yet.
+/// The Slack workspace of `config`, with its user token from `secrets`.
 pub fn connect_slack(config: &SlackConfig, secrets: &Secrets) -> ChatAdapter {
-    match token(secrets, "slack", &config.workspace, "user token") {
-        Ok(token) => status_only(
-            "slack",
-            SlackAdapter::new(&config.api, token).map(|a| Arc::new(a) as Arc<dyn StatusAdapter>),
-        ),
-        Err(unusable) => unusable,
+    let token = match token(secrets, "slack", &config.workspace, "user token") {
+        Ok(token) => token,
+        Err(unusable) => return unusable,
+    };
+    match SlackAdapter::new(&config.api, token) {
+        Ok(adapter) => {
+            let adapter = Arc::new(adapter);
+            ChatAdapter {
+                name: "slack".into(),
+                status: Some(adapter.clone()),
+                source: Some(adapter.clone()),
+                replier: Some(adapter),
+                auto_reply: config.auto_reply,
+                problem: None,
+            }
+        }
+        Err(error) => ChatAdapter::unusable("slack", error.to_string()),
     }
 }
 

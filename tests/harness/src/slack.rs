@@ -15,6 +15,25 @@ use std::sync::{Arc, Mutex};
 
 /// The token the server accepts.
 pub const TOKEN: &str = "xoxp-deepwork-test";
+/// The token's user.
+pub const ME: &str = "U0ALICE";
+
+/// A message in a direct conversation.
+#[derive(Clone, Debug)]
+pub struct SlackMessage {
+    /// The conversation (`D…`).
+    pub channel: String,
+    /// The human sender, if any.
+    pub user: Option<String>,
+    /// The bot sender, if any.
+    pub bot_id: Option<String>,
+    /// The text.
+    pub text: String,
+    /// Its timestamp, `seconds.micros`.
+    pub ts: String,
+    /// Message metadata, if the sender attached some.
+    pub metadata: Option<Value>,
+}
 
 /// What the fake workspace holds for the user.
 #[derive(Clone, Debug, Default)]
@@ -35,6 +54,40 @@ pub struct SlackState {
     pub fail_next: u32,
     /// Every method called, in order.
     pub calls: Vec<String>,
+    /// The user's direct conversations: (channel, other user).
+    pub ims: Vec<(String, String)>,
+    /// Every message in them.
+    pub messages: Vec<SlackMessage>,
+    /// The last timestamp handed out, in microseconds.
+    next_micros: i64,
+}
+
+impl SlackState {
+    /// A new timestamp, later than every earlier one.
+    pub fn next_ts(&mut self) -> String {
+        let micros = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros() as i64);
+        self.next_micros = micros.max(self.next_micros + 1);
+        format!(
+            "{}.{:06}",
+            self.next_micros / 1_000_000,
+            self.next_micros % 1_000_000
+        )
+    }
+
+    /// Someone writes in a direct conversation.
+    pub fn post(&mut self, channel: &str, user: Option<&str>, bot_id: Option<&str>, text: &str) {
+        let ts = self.next_ts();
+        self.messages.push(SlackMessage {
+            channel: channel.into(),
+            user: user.map(Into::into),
+            bot_id: bot_id.map(Into::into),
+            text: text.into(),
+            ts,
+            metadata: None,
+        });
+    }
 }
 
 /// The running server; stops when dropped.
@@ -62,9 +115,16 @@ impl SlackContract {
                 "users.profile:write",
                 "dnd:read",
                 "dnd:write",
+                "im:read",
+                "im:history",
+                "chat:write",
             ]
             .map(str::to_owned)
             .to_vec(),
+            ims: vec![
+                ("D0BOB".into(), "U0BOB".into()),
+                ("D0CI".into(), "U0CIBOT".into()),
+            ],
             ..SlackState::default()
         }));
         let app = Router::new()
@@ -199,6 +259,76 @@ async fn method(
             state.snooze_endtime = Some(end);
             axum::Json(json!({ "ok": true, "snooze_enabled": true, "snooze_endtime": end, "snooze_remaining": minutes * 60, "snooze_is_indefinite": false }))
                 .into_response()
+        }
+        "auth.test" => axum::Json(json!({
+            "ok": true, "url": "https://acme.slack.com/", "team": "Acme", "user": "alice", "team_id": "T0ACME", "user_id": ME,
+        }))
+        .into_response(),
+        "conversations.list" => {
+            if let Some(refusal) = needs(&state, "im:read") {
+                return refusal;
+            }
+            if form.get("types").map(String::as_str) != Some("im") {
+                return error("invalid_types");
+            }
+            let channels: Vec<Value> =
+                state.ims.iter().map(|(id, user)| json!({ "id": id, "is_im": true, "user": user })).collect();
+            axum::Json(json!({ "ok": true, "channels": channels, "response_metadata": { "next_cursor": "" } }))
+                .into_response()
+        }
+        "conversations.history" => {
+            if let Some(refusal) = needs(&state, "im:history") {
+                return refusal;
+            }
+            let Some(channel) = form.get("channel") else { return error("channel_not_found") };
+            if !state.ims.iter().any(|(id, _)| id == channel) {
+                return error("channel_not_found");
+            }
+            let oldest = form.get("oldest").cloned().unwrap_or_default();
+            let with_metadata = form.get("include_all_metadata").is_some_and(|v| v == "true");
+            // Newest first, as Slack returns them.
+            let messages: Vec<Value> = state
+                .messages
+                .iter()
+                .rev()
+                .filter(|m| &m.channel == channel && m.ts > oldest)
+                .map(|m| {
+                    let mut message = json!({ "type": "message", "text": m.text, "ts": m.ts });
+                    if let Some(user) = &m.user {
+                        message["user"] = json!(user);
+                    }
+                    if let Some(bot) = &m.bot_id {
+                        message["bot_id"] = json!(bot);
+                        message["subtype"] = json!("bot_message");
+                    }
+                    if let (true, Some(metadata)) = (with_metadata, &m.metadata) {
+                        message["metadata"] = metadata.clone();
+                    }
+                    message
+                })
+                .collect();
+            axum::Json(json!({ "ok": true, "messages": messages, "has_more": false })).into_response()
+        }
+        "chat.postMessage" => {
+            if let Some(refusal) = needs(&state, "chat:write") {
+                return refusal;
+            }
+            let Ok(value) = serde_json::from_slice::<Value>(&body) else { return error("invalid_json") };
+            let Some(channel) = value["channel"].as_str() else { return error("channel_not_found") };
+            if !state.ims.iter().any(|(id, _)| id == channel) {
+                return error("channel_not_found");
+            }
+            let ts = state.next_ts();
+            let message = SlackMessage {
+                channel: channel.into(),
+                user: Some(ME.into()),
+                bot_id: None,
+                text: value["text"].as_str().unwrap_or_default().into(),
+                ts: ts.clone(),
+                metadata: value.get("metadata").cloned(),
+            };
+            state.messages.push(message);
+            axum::Json(json!({ "ok": true, "channel": channel, "ts": ts })).into_response()
         }
         "dnd.endSnooze" => {
             if let Some(refusal) = needs(&state, "dnd:write") {
