@@ -443,24 +443,6 @@ fn extending_moves_the_end_and_declared_urgency_is_honoured() {
     );
 }
 
-mod chats_support {
-    pub use super::chats::{
-        eventually, eventually_within, held_in_store, paths, plan, start_engine_with,
-    };
-
-    /// Whether the adapter has recorded where to read from in `session`.
-    pub fn cursor_of(
-        paths: &deepwork_engine::Paths,
-        adapter: &str,
-        session: deepwork_core::SessionId,
-    ) -> bool {
-        deepwork_store::Store::open(&paths.database())
-            .ok()
-            .and_then(|store| store.adapter_cursor(adapter, session).ok().flatten())
-            .is_some()
-    }
-}
-
 mod chats {
     //! The chat supervisor driving an in-memory platform, through the real server loop.
 
@@ -639,6 +621,14 @@ mod chats {
         engine.shut_down().await;
     }
 
+    /// Whether the adapter has recorded where to read from in `session`.
+    pub fn cursor_of(paths: &Paths, adapter: &str, session: deepwork_core::SessionId) -> bool {
+        deepwork_store::Store::open(&paths.database())
+            .ok()
+            .and_then(|store| store.adapter_cursor(adapter, session).ok().flatten())
+            .is_some()
+    }
+
     /// Held items, read from the store file (the socket client is busy in the test).
     pub fn held_in_store(paths: &Paths) -> i64 {
         let Ok(store) = deepwork_store::Store::open(&paths.database()) else {
@@ -717,7 +707,9 @@ mod chats {
 mod matrix {
     //! The whole chain against a real Synapse: engine, supervisor, Matrix adapter.
 
-    use super::chats_support::*;
+    use super::chats::{
+        cursor_of, eventually, eventually_within, held_in_store, paths, plan, start_engine_with,
+    };
     use deepwork_adapters::matrix::MatrixAdapter;
     use deepwork_engine::chats::ChatAdapter;
     use deepwork_harness::synapse::{Person, Synapse};
