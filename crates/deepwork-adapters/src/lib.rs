@@ -5,6 +5,7 @@
 pub mod fake;
 pub mod matrix;
 pub mod mattermost;
+pub mod plugin;
 pub mod slack;
 
 use async_trait::async_trait;

@@ -551,3 +551,115 @@ mod slack_messages {
         );
     }
 }
+
+mod plugins {
+    //! The plugin protocol against the reference plugin in examples/plugins.
+
+    use deepwork_adapters::plugin::{PluginAdapter, PluginCommand};
+    use deepwork_adapters::{AdapterError, FocusStatus, MessageSource, Replier, StatusAdapter};
+    use std::path::{Path, PathBuf};
+    use std::time::Duration;
+
+    fn plugin(dir: &Path, protocol: &str) -> PluginAdapter {
+        let script =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/plugins/inbox.py");
+        PluginAdapter::new(PluginCommand {
+            name: "inbox".into(),
+            program: "python3".into(),
+            args: vec![script.display().to_string()],
+            env: vec![
+                ("INBOX_DIR".into(), dir.display().to_string()),
+                ("INBOX_PROTOCOL".into(), protocol.into()),
+            ],
+        })
+    }
+
+    #[tokio::test]
+    async fn a_plugin_sets_status_delivers_messages_and_replies() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("status.json"),
+            r#"{"text": "lunch", "until": null}"#,
+        )
+        .unwrap();
+        let inbox = plugin(dir.path(), "1");
+        let info = inbox.info().await.unwrap();
+        assert_eq!((info.protocol, info.roles.len()), (1, 3));
+
+        let snapshot = inbox.snapshot().await.unwrap();
+        let until = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(1);
+        inbox
+            .set_focus(&FocusStatus {
+                text: "Deep work".into(),
+                until,
+            })
+            .await
+            .unwrap();
+        let shown = std::fs::read_to_string(dir.path().join("status.json")).unwrap();
+        assert!(shown.contains("Deep work"), "{shown}");
+
+        let start = inbox.fetch(None, Duration::ZERO).await.unwrap();
+        std::fs::write(
+            dir.path().join("inbox.jsonl"),
+            "{\"sender\": \"bob\", \"text\": \"hi\\u001b[2J\", \"direct\": true}\n",
+        )
+        .unwrap();
+        let batch = inbox
+            .fetch(Some(&start.cursor), Duration::from_secs(2))
+            .await
+            .unwrap();
+        assert_eq!(batch.messages.len(), 1);
+        assert_eq!(
+            (
+                batch.messages[0].sender.as_str(),
+                batch.messages[0].text.as_str()
+            ),
+            ("bob", "hi[2J")
+        );
+        inbox
+            .reply(&batch.messages[0].reply_to, "I'm in deep work until 14:00.")
+            .await
+            .unwrap();
+        let outbox = std::fs::read_to_string(dir.path().join("outbox.jsonl")).unwrap();
+        assert!(outbox.contains("deep work until 14:00"), "{outbox}");
+
+        inbox.restore(&snapshot).await.unwrap();
+        let back = std::fs::read_to_string(dir.path().join("status.json")).unwrap();
+        assert!(back.contains("lunch"), "{back}");
+    }
+
+    #[tokio::test]
+    async fn a_plugin_of_another_protocol_is_refused_with_a_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let error = plugin(dir.path(), "2").snapshot().await.unwrap_err();
+        assert!(
+            matches!(error, AdapterError::Unauthorized { .. }),
+            "{error:?}"
+        );
+        assert!(
+            error
+                .to_string()
+                .contains("speaks protocol 2, this Deepwork speaks 1"),
+            "{error}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_missing_plugin_says_so() {
+        let error = PluginAdapter::new(PluginCommand {
+            name: "ghost".into(),
+            program: "/nonexistent/plugin".into(),
+            args: vec![],
+            env: vec![],
+        })
+        .snapshot()
+        .await
+        .unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("cannot run the plugin /nonexistent/plugin"),
+            "{error}"
+        );
+    }
+}

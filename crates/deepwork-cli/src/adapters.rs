@@ -3,7 +3,9 @@
 use crate::args::AdaptersCommand;
 use crate::commands::{Failure, runtime};
 use crate::render::safe;
-use deepwork_core::config::{AdaptersConfig, MatrixConfig, MattermostConfig, SlackConfig};
+use deepwork_core::config::{
+    AdaptersConfig, MatrixConfig, MattermostConfig, PluginConfig, SlackConfig,
+};
 use deepwork_engine::api::AdapterState;
 use deepwork_engine::chats::ChatAdapter;
 use deepwork_engine::connect;
@@ -20,14 +22,16 @@ enum Account<'a> {
     Matrix(&'a MatrixConfig),
     Slack(&'a SlackConfig),
     Mattermost(&'a MattermostConfig),
+    Plugin(&'a PluginConfig),
 }
 
 impl Account<'_> {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         match self {
             Account::Matrix(_) => "matrix",
             Account::Slack(_) => "slack",
             Account::Mattermost(_) => "mattermost",
+            Account::Plugin(plugin) => &plugin.name,
         }
     }
 
@@ -37,6 +41,7 @@ impl Account<'_> {
             Account::Matrix(matrix) => &matrix.user_id,
             Account::Slack(slack) => &slack.workspace,
             Account::Mattermost(mattermost) => &mattermost.server,
+            Account::Plugin(plugin) => &plugin.name,
         }
     }
 
@@ -58,6 +63,11 @@ impl Account<'_> {
             Account::Mattermost(mattermost) => {
                 format!("{} · status and custom status", safe(&mattermost.server))
             }
+            Account::Plugin(plugin) => format!(
+                "plugin {} · auto-reply {}",
+                safe(&plugin.command.join(" ")),
+                if plugin.auto_reply { "on" } else { "off" }
+            ),
         }
     }
 
@@ -66,6 +76,7 @@ impl Account<'_> {
             Account::Matrix(matrix) => connect::connect_matrix(matrix, secrets),
             Account::Slack(slack) => connect::connect_slack(slack, secrets),
             Account::Mattermost(mattermost) => connect::connect_mattermost(mattermost, secrets),
+            Account::Plugin(plugin) => connect::connect_plugin(plugin, Some(secrets)),
         }
     }
 }
@@ -81,6 +92,7 @@ fn accounts(config: &AdaptersConfig) -> Vec<Account<'_>> {
     if let Some(mattermost) = &config.mattermost {
         accounts.push(Account::Mattermost(mattermost));
     }
+    accounts.extend(config.plugins.iter().map(Account::Plugin));
     accounts
 }
 

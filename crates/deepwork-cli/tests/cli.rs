@@ -700,3 +700,53 @@ fn slack_status_through_the_keyring_and_the_daemon() {
         s.status_text == "Commuting" && s.status_emoji == ":bus:" && s.snooze_endtime.is_none()
     });
 }
+
+#[test]
+fn a_plugin_through_the_daemon() {
+    let inbox = tempfile::tempdir().unwrap();
+    std::fs::write(
+        inbox.path().join("status.json"),
+        r#"{"text": "at lunch", "until": null}"#,
+    )
+    .unwrap();
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/plugins/inbox.py");
+    let config = format!(
+        "[notifications]\nenabled = false\n[[adapters.plugins]]\nname = \"inbox\"\ncommand = [\"python3\", {:?}, {:?}]\nauto_reply = true\n",
+        script.display().to_string(),
+        inbox.path().display().to_string()
+    );
+    let env = Env::new(&config);
+    let _daemon = env.daemon();
+    env.ok(&["start", "--for", "1h"]);
+    let wait_until = |what: &str, check: &dyn Fn() -> bool| {
+        // A plugin answers one request at a time: a status change may wait for the
+        // read in flight (the reference plugin holds a read at most 5 s).
+        for _ in 0..600 {
+            if check() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("never saw {what}");
+    };
+    let status = || std::fs::read_to_string(inbox.path().join("status.json")).unwrap_or_default();
+    wait_until("the focus status", &|| status().contains("Deep work"));
+    // Give the plugin its starting read position before the message arrives.
+    std::thread::sleep(Duration::from_millis(500));
+    std::fs::write(
+        inbox.path().join("inbox.jsonl"),
+        "{\"sender\": \"bob\", \"text\": \"hi\", \"direct\": true}\n",
+    )
+    .unwrap();
+    wait_until("the message held", &|| {
+        env.ok(&["status"]).contains("1 held: 1 pre-ping")
+    });
+    let outbox = || std::fs::read_to_string(inbox.path().join("outbox.jsonl")).unwrap_or_default();
+    wait_until("one auto-reply", &|| {
+        outbox().contains("in deep work until")
+    });
+    assert!(env.ok(&["status"]).contains("inbox: ok"));
+    env.ok(&["stop"]);
+    wait_until("the status from before", &|| status().contains("at lunch"));
+}

@@ -44,6 +44,21 @@ pub struct AdaptersConfig {
     pub slack: Option<SlackConfig>,
     /// A Mattermost account.
     pub mattermost: Option<MattermostConfig>,
+    /// External plugins, one per platform nobody built in.
+    pub plugins: Vec<PluginConfig>,
+}
+
+/// `[[adapters.plugins]]`: an executable speaking the plugin protocol (`docs/plugins.md`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginConfig {
+    /// Its name in status and digests, e.g. `pumble`; names its token in the keyring.
+    pub name: String,
+    /// The program and its arguments.
+    pub command: Vec<String>,
+    /// Send the one polite auto-reply per sender per session to direct messages.
+    #[serde(default)]
+    pub auto_reply: bool,
 }
 
 /// `[adapters.mattermost]`: status and custom status on one Mattermost server.
@@ -391,6 +406,43 @@ impl Config {
                 ));
             }
         }
+        let builtin = ["matrix", "slack", "mattermost"];
+        for (index, plugin) in self.adapters.plugins.iter().enumerate() {
+            let key = format!("adapters.plugins[{index}]");
+            let valid_name = !plugin.name.is_empty()
+                && plugin
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+            if !valid_name || builtin.contains(&plugin.name.as_str()) {
+                return Err(plain(
+                    &format!("{key}.name"),
+                    format!(
+                        "{:?} must be lowercase letters, digits and dashes, and not a built-in adapter",
+                        plugin.name
+                    ),
+                ));
+            }
+            if plugin
+                .command
+                .first()
+                .is_none_or(|program| program.trim().is_empty())
+            {
+                return Err(plain(
+                    &format!("{key}.command"),
+                    "must name the program to run".into(),
+                ));
+            }
+            if self.adapters.plugins[..index]
+                .iter()
+                .any(|other| other.name == plugin.name)
+            {
+                return Err(plain(
+                    &format!("{key}.name"),
+                    format!("{:?} is used twice", plugin.name),
+                ));
+            }
+        }
         for (key, template) in [
             ("status.template", &self.status.template),
             ("auto_reply.template", &self.auto_reply.template),
@@ -543,6 +595,40 @@ mod tests {
         let err = Config::from_toml_str("[adapters.matrix]\nhomeserver = \"https://m.org\"\nuser_id = \"@a:m.org\"\ntoken = \"x\"\n")
             .expect_err("tokens do not belong in the config");
         assert!(err.message.contains("unknown field `token`"), "{err}");
+    }
+
+    #[test]
+    fn plugins_are_named_and_have_a_command() {
+        let ok = "[[adapters.plugins]]\nname = \"pumble\"\ncommand = [\"/usr/bin/pumble\"]\n";
+        assert_eq!(
+            Config::from_toml_str(ok)
+                .expect("valid")
+                .adapters
+                .plugins
+                .len(),
+            1
+        );
+        for (text, key) in [
+            (
+                "[[adapters.plugins]]\nname = \"slack\"\ncommand = [\"x\"]\n",
+                "adapters.plugins[0].name",
+            ),
+            (
+                "[[adapters.plugins]]\nname = \"My Chat\"\ncommand = [\"x\"]\n",
+                "adapters.plugins[0].name",
+            ),
+            (
+                "[[adapters.plugins]]\nname = \"p\"\ncommand = []\n",
+                "adapters.plugins[0].command",
+            ),
+            (
+                "[[adapters.plugins]]\nname = \"p\"\ncommand = [\"x\"]\n[[adapters.plugins]]\nname = \"p\"\ncommand = [\"y\"]\n",
+                "adapters.plugins[1].name",
+            ),
+        ] {
+            let err = Config::from_toml_str(text).expect_err(text);
+            assert_eq!(err.key.as_deref(), Some(key), "{err}");
+        }
     }
 
     #[test]

@@ -4,9 +4,12 @@ use crate::chats::ChatAdapter;
 use crate::secrets::Secrets;
 use deepwork_adapters::matrix::MatrixAdapter;
 use deepwork_adapters::mattermost::MattermostAdapter;
+use deepwork_adapters::plugin::{PluginAdapter, PluginCommand};
 use deepwork_adapters::slack::SlackAdapter;
 use deepwork_adapters::{AdapterError, StatusAdapter};
-use deepwork_core::config::{AdaptersConfig, MatrixConfig, MattermostConfig, SlackConfig};
+use deepwork_core::config::{
+    AdaptersConfig, MatrixConfig, MattermostConfig, PluginConfig, SlackConfig,
+};
 use std::sync::Arc;
 
 /// The command that stores a platform's token.
@@ -16,7 +19,11 @@ pub fn token_command(adapter: &str) -> String {
 
 /// One [`ChatAdapter`] per configured platform; one that cannot be used says why.
 pub fn adapters(config: &AdaptersConfig) -> Vec<ChatAdapter> {
-    if config.matrix.is_none() && config.slack.is_none() && config.mattermost.is_none() {
+    if config.matrix.is_none()
+        && config.slack.is_none()
+        && config.mattermost.is_none()
+        && config.plugins.is_empty()
+    {
         return Vec::new();
     }
     let secrets = Secrets::open();
@@ -39,7 +46,37 @@ pub fn adapters(config: &AdaptersConfig) -> Vec<ChatAdapter> {
             Err(error) => ChatAdapter::unusable("mattermost", error.to_string()),
         });
     }
+    for plugin in &config.plugins {
+        adapters.push(connect_plugin(plugin, secrets.as_ref().ok()));
+    }
     adapters
+}
+
+/// A plugin; its token, when one is stored under its name, is handed to it in
+/// `DEEPWORK_PLUGIN_TOKEN`. Its roles are what it says in `hello`; every role is wired
+/// and a role it lacks answers with an error.
+pub fn connect_plugin(config: &PluginConfig, secrets: Option<&Secrets>) -> ChatAdapter {
+    let Some((program, args)) = config.command.split_first() else {
+        return ChatAdapter::unusable(&config.name, "the plugin has no command".into());
+    };
+    let mut env = Vec::new();
+    if let Some(Ok(Some(token))) = secrets.map(|s| s.token(&config.name, &config.name)) {
+        env.push(("DEEPWORK_PLUGIN_TOKEN".to_owned(), token));
+    }
+    let plugin = Arc::new(PluginAdapter::new(PluginCommand {
+        name: config.name.clone(),
+        program: program.into(),
+        args: args.to_vec(),
+        env,
+    }));
+    ChatAdapter {
+        name: config.name.clone(),
+        status: Some(plugin.clone()),
+        source: Some(plugin.clone()),
+        replier: Some(plugin),
+        auto_reply: config.auto_reply,
+        problem: None,
+    }
 }
 
 /// The token stored for `account`, or the unusable adapter that says how to store one.
