@@ -103,6 +103,14 @@ impl IncomingMessage {
     }
 }
 
+/// Message text as plain text: control characters other than line breaks and tabs go
+/// (they could move a terminal's cursor or garble a notification).
+pub(crate) fn plain(text: &str) -> String {
+    text.chars()
+        .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
+        .collect()
+}
+
 /// Shortens to at most `max` bytes on a character boundary.
 pub fn truncate(text: &str, max: usize) -> String {
     if text.len() <= max {

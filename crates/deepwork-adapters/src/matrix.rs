@@ -2,6 +2,7 @@
 //! for direct messages and mentions, `m.notice` for auto-replies (clients and bots do
 //! not answer notices, which also keeps two Deepwork users from replying to each other).
 
+use crate::plain;
 use crate::{
     AdapterError, Addressed, Batch, FocusStatus, IncomingMessage, MessageSource, Replier,
     ReplyTarget, StatusAdapter, StatusSnapshot,
@@ -256,13 +257,6 @@ fn contains_word(text: &str, word: &str) -> bool {
         let after = text[at + word.len()..].chars().next();
         !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
     })
-}
-
-/// Message text as plain text: control characters other than line breaks and tabs go.
-fn plain(text: &str) -> String {
-    text.chars()
-        .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
-        .collect()
 }
 
 fn unavailable(detail: &str) -> AdapterError {

@@ -350,11 +350,7 @@ impl MessageSource for PluginAdapter {
                 } else {
                     Addressed::Mention
                 },
-                text: m
-                    .text
-                    .chars()
-                    .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
-                    .collect(),
+                text: crate::plain(&m.text),
                 automated: m.automated,
                 url: m.url,
             })

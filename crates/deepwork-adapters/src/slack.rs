@@ -6,6 +6,7 @@
 //! Errors come as HTTP 200 with `"ok": false`; rate limits as HTTP 429 with
 //! `Retry-After` (seconds).
 
+use crate::plain;
 use crate::{
     AdapterError, Addressed, Batch, FocusStatus, IncomingMessage, MessageSource, Replier,
     ReplyTarget, StatusAdapter, StatusSnapshot,
@@ -197,12 +198,6 @@ fn now_ts() -> String {
 fn ts_key(ts: &str) -> (i64, i64) {
     let (seconds, micros) = ts.split_once('.').unwrap_or((ts, "0"));
     (seconds.parse().unwrap_or(0), micros.parse().unwrap_or(0))
-}
-
-fn plain(text: &str) -> String {
-    text.chars()
-        .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
-        .collect()
 }
 
 fn unavailable(detail: &str) -> AdapterError {
