@@ -233,6 +233,19 @@ impl MatrixAdapter {
         Ok(info)
     }
 
+    async fn put_presence(&self, presence: &str, status_msg: &str) -> Result<(), AdapterError> {
+        let body = json!({ "presence": presence, "status_msg": status_msg });
+        self.call(
+            Method::PUT,
+            &["presence", &self.user_id, "status"],
+            &[],
+            Some(body),
+            Duration::ZERO,
+        )
+        .await
+        .map(drop)
+    }
+
     fn mentions_me(&self, content: &Value) -> bool {
         let listed = content["m.mentions"]["user_ids"]
             .as_array()
@@ -310,31 +323,14 @@ impl StatusAdapter for MatrixAdapter {
     }
 
     async fn set_focus(&self, status: &FocusStatus) -> Result<(), AdapterError> {
-        let body = json!({ "presence": "unavailable", "status_msg": status.text });
-        self.call(
-            Method::PUT,
-            &["presence", &self.user_id, "status"],
-            &[],
-            Some(body),
-            Duration::ZERO,
-        )
-        .await
-        .map(drop)
+        self.put_presence("unavailable", &status.text).await
     }
 
     async fn restore(&self, snapshot: &StatusSnapshot) -> Result<(), AdapterError> {
         let before: Presence = serde_json::from_value(snapshot.data.clone())
             .map_err(|e| malformed(&format!("stored presence: {e}")))?;
-        let body = json!({ "presence": before.presence, "status_msg": before.status_msg.unwrap_or_default() });
-        self.call(
-            Method::PUT,
-            &["presence", &self.user_id, "status"],
-            &[],
-            Some(body),
-            Duration::ZERO,
-        )
-        .await
-        .map(drop)
+        self.put_presence(&before.presence, &before.status_msg.unwrap_or_default())
+            .await
     }
 }
 
