@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Measures the idle daemon: memory (RSS, PSS) and wakeups (voluntary context switches)
-# over a quiet period, once with no session and once with a session running whose next
-# deadline is hours away. Usage: scripts/measure-idle.sh [SECONDS]   (default 60)
+# Measures the idle resident: memory (RSS, PSS) and wakeups (voluntary context switches)
+# over a quiet period, with no session, with a session running whose next deadline is
+# hours away, and after a check-in. Twice: headless (`deepwork daemon --headless`), and
+# as the desktop resident with its tray icon and hotkey, on a private X server (Xvfb) and
+# session bus started here. Usage: scripts/measure-idle.sh [SECONDS]   (default 60)
 set -euo pipefail
 seconds=${1:-60}
 cd "$(dirname "$0")/.."
@@ -11,12 +13,8 @@ cargo build --release -q -p deepwork-cli
 bin=$PWD/target/release/deepwork
 
 dir=$(mktemp -d)
-trap 'kill "$pid" 2>/dev/null || true; rm -rf "$dir"' EXIT
-export DEEPWORK_CONFIG=$dir/config.toml DEEPWORK_DATA_DIR=$dir/data DEEPWORK_SOCKET=$dir/engine.sock
-: >"$DEEPWORK_CONFIG"  # every default, notifications on
-"$bin" daemon 2>"$dir/daemon.log" &
-pid=$!
-for _ in $(seq 100); do [ -S "$DEEPWORK_SOCKET" ] && break; sleep 0.05; done
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$dir"' EXIT
 
 field() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$pid/status"; }
 pss() { awk '$1 == "Pss:" { print $2 }' "/proc/$pid/smaps_rollup"; }
@@ -31,18 +29,47 @@ switches() {
 
 measure() {
   local label=$1
-  sleep 1
+  sleep 2 # let pool threads that served the last command exit first
   local before after
   before=$(switches)
   sleep "$seconds"
   after=$(switches)
-  printf '%-32s RSS %6s kB  PSS %6s kB  threads %s  voluntary context switches in %ss: %s\n' \
+  printf '%-44s RSS %6s kB  PSS %6s kB  threads %2s  voluntary context switches in %ss: %s\n' \
     "$label" "$(field VmRSS)" "$(pss)" "$(threads)" "$seconds" "$((after - before))"
 }
 
-measure "idle, no session"
-"$bin" start --for 3h >/dev/null
-for n in $(seq 50); do "$bin" push --source bench --from bot --title "item $n" >/dev/null; done
-measure "session running, 50 held"
-"$bin" checkin >/dev/null
-measure "after a check-in notification"
+# run_resident LABEL DAEMON-ARGS...: one daemon in fresh files, measured in three states.
+run_resident() {
+  local label=$1
+  shift
+  local home=$dir/$label
+  mkdir -p "$home"
+  export DEEPWORK_CONFIG=$home/config.toml DEEPWORK_DATA_DIR=$home/data DEEPWORK_SOCKET=$home/engine.sock
+  : >"$DEEPWORK_CONFIG" # every default, notifications on
+  "$bin" daemon "$@" 2>"$home/daemon.log" &
+  pid=$!
+  pids+=("$pid")
+  for _ in $(seq 100); do [ -S "$DEEPWORK_SOCKET" ] && break; sleep 0.05; done
+  measure "$label: idle, no session"
+  "$bin" start --for 3h >/dev/null
+  for n in $(seq 50); do "$bin" push --source bench --from bot --title "item $n" >/dev/null; done
+  measure "$label: session running, 50 held"
+  "$bin" checkin >/dev/null
+  measure "$label: after a check-in"
+  kill "$pid"
+  wait "$pid" 2>/dev/null || true
+}
+
+run_resident headless --headless
+
+# The desktop resident: its own X server and session bus, so the tray and hotkey are live.
+Xvfb -displayfd 3 -nolisten tcp 3>"$dir/display" 2>/dev/null &
+pids+=("$!")
+for _ in $(seq 100); do [ -s "$dir/display" ] && break; sleep 0.05; done
+export DISPLAY=:$(cat "$dir/display")
+dbus-daemon --session --nofork --nopidfile --address="unix:path=$dir/bus" 2>/dev/null &
+pids+=("$!")
+for _ in $(seq 100); do [ -S "$dir/bus" ] && break; sleep 0.05; done
+export DBUS_SESSION_BUS_ADDRESS=unix:path=$dir/bus
+run_resident "tray+hotkey"
+grep -q "tray icon published" "$dir/tray+hotkey/daemon.log" || { echo "measure-idle: the tray did not start" >&2; exit 1; }

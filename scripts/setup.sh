@@ -7,11 +7,12 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   # build
   build-essential pkg-config libssl-dev
-  # the Tauri window and the tray resident (later issues build on these)
+  # the Tauri window (the resident's tray and hotkey need none of these)
   libwebkit2gtk-4.1-dev libgtk-3-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev
   libayatana-appindicator3-dev librsvg2-dev libxdo-dev libgl1-mesa-dri
-  # tests: a private session bus, a display, desktop notifications
-  dbus xvfb xauth libnotify-bin tzdata python3-venv gnome-keyring
+  # tests: a private session bus, a display, desktop notifications, the tray's menu
+  # driven with busctl (systemd) and the hotkey pressed with xdotool
+  dbus xvfb xauth libnotify-bin tzdata python3-venv gnome-keyring systemd xdotool
 )
 
 missing=()

@@ -25,8 +25,13 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the engine in the foreground (the resident; headless where there is no display).
-    Daemon,
+    /// Run the engine in the foreground: the resident, with its tray icon and hotkey where
+    /// there is a display.
+    Daemon {
+        /// No tray icon and no hotkey, even with a display.
+        #[arg(long)]
+        headless: bool,
+    },
     /// Check the configuration.
     Config {
         #[command(subcommand)]

@@ -3,6 +3,7 @@
 
 use crate::args::{Cli, Command, ConfigCommand, EngineCommand, PlanArgs, PushArgs};
 use crate::render;
+use deepwork_core::config::Config;
 use deepwork_core::digest::DigestId;
 use deepwork_core::schedule::{SessionEnd, SessionPlan};
 use deepwork_core::{ItemId, NewItem};
@@ -11,6 +12,8 @@ use deepwork_engine::{Client, ClientError, Paths};
 use jiff::tz::TimeZone;
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
+use tokio::sync::Notify;
 
 /// How a command failed.
 pub(crate) enum Failure {
@@ -32,7 +35,7 @@ impl From<ClientError> for Failure {
 pub fn run(cli: Cli) -> ExitCode {
     let paths = Paths::resolve(cli.config.as_deref());
     let result = match cli.command {
-        Command::Daemon => daemon(&paths),
+        Command::Daemon { headless } => daemon(&paths, headless),
         Command::Config {
             command: ConfigCommand::Check { file },
         } => config_check(file.as_deref().unwrap_or(&paths.config)),
@@ -59,7 +62,7 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
         .map_err(|e| Failure::Runtime(format!("cannot start the async runtime: {e}")))
 }
 
-fn daemon(paths: &Paths) -> Result<(), Failure> {
+fn daemon(paths: &Paths, headless: bool) -> Result<(), Failure> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("DEEPWORK_LOG")
@@ -68,8 +71,24 @@ fn daemon(paths: &Paths) -> Result<(), Failure> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    let desktop = !headless
+        && ["DISPLAY", "WAYLAND_DISPLAY"]
+            .iter()
+            .any(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty()));
+    let quit = Arc::new(Notify::new());
+    let stop = async {
+        tokio::select! {
+            () = shutdown_signal() => {}
+            () = quit.notified() => {}
+        }
+    };
+    let ready = |config: &Config| {
+        if desktop {
+            deepwork_desktop::start(paths.socket.clone(), config.clone(), quit.clone());
+        }
+    };
     runtime()?.block_on(async {
-        server::serve(paths, shutdown_signal())
+        server::serve_then(paths, stop, ready)
             .await
             .map_err(|error| match error {
                 StartError::Config { .. } => Failure::Usage(error.to_string()),

@@ -4,6 +4,7 @@
 //! reads the file.
 
 use crate::away::{self, AutoReplyConfig, StatusConfig};
+use crate::desktop::DesktopConfig;
 use crate::item::Class;
 use crate::schedule::ClockTime;
 use crate::triage::Triager;
@@ -32,6 +33,8 @@ pub struct Config {
     pub auto_reply: AutoReplyConfig,
     /// Connected chat platforms (their tokens live in the OS keyring, never here).
     pub adapters: AdaptersConfig,
+    /// The tray icon and the global hotkey.
+    pub desktop: DesktopConfig,
 }
 
 /// The `[adapters]` section: one table per platform.

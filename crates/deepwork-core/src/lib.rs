@@ -27,6 +27,7 @@ macro_rules! text_serde {
 
 pub mod away;
 pub mod config;
+pub mod desktop;
 pub mod digest;
 pub mod item;
 pub mod schedule;

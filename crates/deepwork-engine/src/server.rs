@@ -96,9 +96,19 @@ pub fn load_config(path: &Path) -> Result<Config, StartError> {
 
 /// Runs the engine, with the chat platforms the config names, until `shutdown` completes.
 pub async fn serve(paths: &Paths, shutdown: impl Future<Output = ()>) -> Result<(), StartError> {
+    serve_then(paths, shutdown, |_| {}).await
+}
+
+/// Runs the engine like [`serve`], and calls `ready` with the config once clients can
+/// connect: the resident's tray starts there, so it never sees a missing socket.
+pub async fn serve_then(
+    paths: &Paths,
+    shutdown: impl Future<Output = ()>,
+    ready: impl FnOnce(&Config),
+) -> Result<(), StartError> {
     let config = load_config(&paths.config)?;
     let adapters = connect::adapters(&config.adapters);
-    run_engine(paths, config, adapters, shutdown).await
+    run_engine(paths, config, adapters, shutdown, ready).await
 }
 
 /// Runs the engine with these chat platforms connected until `shutdown` completes.
@@ -108,7 +118,7 @@ pub async fn serve_with(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), StartError> {
     let config = load_config(&paths.config)?;
-    run_engine(paths, config, adapters, shutdown).await
+    run_engine(paths, config, adapters, shutdown, |_| {}).await
 }
 
 async fn run_engine(
@@ -116,6 +126,7 @@ async fn run_engine(
     config: Config,
     adapters: Vec<ChatAdapter>,
     shutdown: impl Future<Output = ()>,
+    ready: impl FnOnce(&Config),
 ) -> Result<(), StartError> {
     private_dir(&paths.data_dir)?;
     if let Some(parent) = paths.socket.parent() {
@@ -134,6 +145,7 @@ async fn run_engine(
         Box::new(SilentNotifier)
     };
     let timer = WallTimer::new().map_err(StartError::Timer)?;
+    let ready_config = config.clone();
     let engine = Engine::open(config, tz, store, notifier, clock_now())?;
 
     // The lock proves no engine owns a socket file left here: it is stale.
@@ -154,6 +166,7 @@ async fn run_engine(
 
     let (chat_tx, chat_calls) = mpsc::channel(64);
     chats::spawn(adapters, EngineLink::new(chat_tx), &engine.events());
+    ready(&ready_config);
     run(engine, timer, listener, chat_calls, shutdown).await;
     let _ = std::fs::remove_file(&paths.socket);
     Ok(())

@@ -19,6 +19,8 @@ pub struct Env {
     pub socket: PathBuf,
     pub data: PathBuf,
     pub bus: Option<String>,
+    /// An X display: the daemon then runs its tray and hotkey.
+    pub display: Option<String>,
 }
 
 pub struct Run {
@@ -58,6 +60,7 @@ impl Env {
             socket: dir.path().join("run").join("engine.sock"),
             data: dir.path().join("data"),
             bus: None,
+            display: None,
             dir,
         };
         std::fs::write(&env.config, config).expect("write config");
@@ -83,6 +86,9 @@ impl Env {
                 "DBUS_SESSION_BUS_ADDRESS",
                 self.bus.as_deref().unwrap_or("unix:path=/nonexistent/bus"),
             );
+        if let Some(display) = &self.display {
+            command.env("DISPLAY", display);
+        }
         command
     }
 
@@ -414,10 +420,63 @@ impl Recorder {
             .expect("a notification should arrive within 10 s")
     }
 
+    /// The next notification if one has arrived.
+    pub fn try_next(&self) -> Option<Received> {
+        self.received.try_recv().ok()
+    }
+
     /// Asserts nothing more arrives for a while.
     pub fn quiet_for(&self, wait: Duration) {
         if let Ok(extra) = self.received.recv_timeout(wait) {
             panic!("no notification expected, got {extra:?}");
         }
+    }
+}
+
+/// A private X server (Xvfb) on a free display number, stopped on drop.
+pub struct Xvfb {
+    child: Child,
+    pub display: String,
+}
+
+impl Xvfb {
+    pub fn start() -> Xvfb {
+        use std::io::{BufRead, BufReader};
+        let mut child = Command::new("Xvfb")
+            .args([
+                "-displayfd",
+                "1",
+                "-nolisten",
+                "tcp",
+                "-screen",
+                "0",
+                "1280x800x24",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("Xvfb is installed (make test installs the xvfb package)");
+        // Xvfb writes its display number once it accepts clients.
+        let mut number = String::new();
+        BufReader::new(child.stdout.take().expect("Xvfb stdout"))
+            .read_line(&mut number)
+            .expect("read the display number");
+        assert!(
+            !number.trim().is_empty(),
+            "Xvfb exited without a display: {:?}",
+            child.wait()
+        );
+        Xvfb {
+            child,
+            display: format!(":{}", number.trim()),
+        }
+    }
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

@@ -1,0 +1,261 @@
+//! The resident's desktop shell: the tray icon with its menu, and the global hotkey.
+//!
+//! It is a client of the engine like the CLI: it acts through the socket API and
+//! follows the engine's event stream, so the tray shows what every other client sees.
+//! Nothing here links GTK or WebKit; the tray speaks D-Bus (StatusNotifierItem and
+//! dbusmenu) and the hotkey speaks X11.
+
+mod hotkey;
+mod icons;
+mod tray;
+pub mod view;
+
+use crate::icons::Icons;
+use crate::tray::{Action, TrayHandle};
+use crate::view::{next_tick, tray_view};
+use deepwork_core::config::{Config, Length};
+use deepwork_core::schedule::{SessionEnd, SessionPlan};
+use deepwork_engine::api::{Event, Status};
+use deepwork_engine::server::clock_now;
+use deepwork_engine::{Client, ClientError};
+use jiff::tz::TimeZone;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::sync::Notify;
+use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
+
+/// The program that shows the window, looked for beside `deepwork`, then on `PATH`.
+const WINDOW_PROGRAM: &str = "deepwork-app";
+
+/// Starts the tray and the hotkey for the engine listening on `socket`. Call it inside
+/// the engine's runtime once the socket listens; `quit` is notified when the user picks
+/// "Quit Deepwork". Failures are logged and shown; the engine goes on without them.
+pub fn start(socket: PathBuf, config: Config, quit: Arc<Notify>) {
+    let (actions_tx, actions) = mpsc::unbounded_channel();
+    if let Some(hotkey) = config.desktop.hotkey.0 {
+        let toggles = actions_tx.clone();
+        match hotkey::spawn(hotkey, move || {
+            let _ = toggles.send(Action::Toggle);
+        }) {
+            Ok(()) => tracing::info!(%hotkey, "hotkey ready"),
+            Err(error) => {
+                tracing::warn!(%error, "no hotkey");
+                tell_user("The Deepwork hotkey does not work", error);
+            }
+        }
+    }
+    let shell = Shell {
+        socket,
+        tz: TimeZone::try_system().unwrap_or(TimeZone::UTC),
+        config,
+        quit,
+        digest_waiting: None,
+    };
+    tokio::spawn(async move {
+        if let Err(error) = shell.run(actions_tx, actions).await {
+            tracing::warn!(%error, "the tray lost the engine");
+        }
+    });
+}
+
+struct Shell {
+    socket: PathBuf,
+    config: Config,
+    tz: TimeZone,
+    quit: Arc<Notify>,
+    /// Items in the digest of the last check-in, until the user opens it or starts again.
+    digest_waiting: Option<u32>,
+}
+
+impl Shell {
+    async fn run(
+        mut self,
+        actions_tx: UnboundedSender<Action>,
+        mut actions: UnboundedReceiver<Action>,
+    ) -> Result<(), ClientError> {
+        // Subscribe before reading the status, so no change falls between the two.
+        let mut events = Client::connect(&self.socket).await?.subscribe().await?;
+        let mut engine = Client::connect(&self.socket).await?;
+        let mut status = engine.status().await?;
+        let tray = self.start_tray(&status, actions_tx).await;
+        loop {
+            let now = clock_now();
+            let tick = next_tick(&status, now).map(|at| {
+                let wait = at.duration_since(now).unsigned_abs();
+                tokio::time::Instant::now() + wait
+            });
+            tokio::select! {
+                event = events.next() => match event {
+                    Some(Ok(event)) => {
+                        self.note(&event);
+                        status = engine.status().await?;
+                    }
+                    Some(Err(error)) => return Err(error),
+                    None => return Ok(()),
+                },
+                Some(action) = actions.recv() => {
+                    if let Some(new_status) = self.act(action, &status, &mut engine).await? {
+                        status = new_status;
+                    }
+                }
+                () = sleep_until(tick) => {}
+            }
+            if let Some(tray) = &tray {
+                tray.show(tray_view(
+                    &status,
+                    self.digest_waiting,
+                    &self.config,
+                    &self.tz,
+                    clock_now(),
+                ));
+            }
+        }
+    }
+
+    async fn start_tray(
+        &self,
+        status: &Status,
+        actions: UnboundedSender<Action>,
+    ) -> Option<TrayHandle> {
+        let first = tray_view(
+            status,
+            self.digest_waiting,
+            &self.config,
+            &self.tz,
+            clock_now(),
+        );
+        let theme = self.config.desktop.tray_icon;
+        let started = tokio::task::spawn_blocking(move || {
+            let icons = Icons::for_panel(theme)?;
+            tray::spawn(first, icons, actions)
+        })
+        .await;
+        match started {
+            Ok(Ok(tray)) => {
+                tracing::info!("tray icon published");
+                Some(tray)
+            }
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "no tray icon");
+                None
+            }
+            Err(error) => {
+                tracing::warn!(%error, "no tray icon");
+                None
+            }
+        }
+    }
+
+    fn note(&mut self, event: &Event) {
+        match event {
+            Event::CheckIn { counts, .. } => self.digest_waiting = Some(counts.total()),
+            Event::SessionChanged { status } if status.session.is_some() => {
+                self.digest_waiting = None;
+            }
+            _ => {}
+        }
+    }
+
+    /// Does what the user picked; the new status when the engine answered with one.
+    async fn act(
+        &mut self,
+        action: Action,
+        status: &Status,
+        engine: &mut Client,
+    ) -> Result<Option<Status>, ClientError> {
+        let plan = |end| SessionPlan {
+            end,
+            check_in: None,
+        };
+        let outcome = match action {
+            Action::Start => engine.start(plan(None)).await,
+            Action::StartFor(length) => {
+                engine
+                    .start(plan(Some(SessionEnd::For(Length(length)))))
+                    .await
+            }
+            Action::StartUntilSlot => {
+                let view = tray_view(status, None, &self.config, &self.tz, clock_now());
+                match view.until_slot {
+                    Some((slot, _)) => engine.start(plan(Some(SessionEnd::Until(slot)))).await,
+                    None => return Ok(None),
+                }
+            }
+            Action::Toggle if status.session.is_some() => engine.stop().await,
+            Action::Toggle => engine.start(plan(None)).await,
+            Action::Stop => engine.stop().await,
+            Action::CheckIn => engine.check_in().await,
+            Action::OpenDigest => {
+                self.digest_waiting = None;
+                open_window(&self.socket, "digest");
+                return Ok(None);
+            }
+            Action::OpenWindow => {
+                open_window(&self.socket, "now");
+                return Ok(None);
+            }
+            Action::Quit => {
+                tracing::info!("quit from the tray");
+                self.quit.notify_one();
+                return Ok(None);
+            }
+        };
+        match outcome {
+            Ok(status) => Ok(Some(status)),
+            Err(ClientError::Api(refusal)) => {
+                tell_user("Deepwork", refusal.message);
+                Ok(Some(engine.status().await?))
+            }
+            Err(other) => Err(other),
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Launches the window on `view`, pointed at this engine's socket.
+fn open_window(socket: &std::path::Path, view: &str) {
+    let beside = std::env::current_exe()
+        .ok()
+        .map(|exe| exe.with_file_name(WINDOW_PROGRAM))
+        .filter(|path| path.is_file());
+    let program = beside.unwrap_or_else(|| PathBuf::from(WINDOW_PROGRAM));
+    let spawned = tokio::process::Command::new(&program)
+        .args(["--view", view])
+        .env("DEEPWORK_SOCKET", socket)
+        .stdin(std::process::Stdio::null())
+        .spawn();
+    match spawned {
+        Ok(mut child) => {
+            tokio::spawn(async move {
+                let _ = child.wait().await;
+            });
+        }
+        Err(error) => {
+            tracing::warn!(%error, program = %program.display(), "cannot open the window");
+            tell_user(
+                "Cannot open the Deepwork window",
+                format!("{} could not start: {error}", program.display()),
+            );
+        }
+    }
+}
+
+/// A desktop notification from the tray itself, sent off the async threads.
+fn tell_user(summary: &'static str, body: String) {
+    std::thread::spawn(move || {
+        let shown = notify_rust::Notification::new()
+            .appname("Deepwork")
+            .summary(summary)
+            .body(&body)
+            .show();
+        if let Err(error) = shown {
+            tracing::warn!(%error, "cannot show a notification");
+        }
+    });
+}

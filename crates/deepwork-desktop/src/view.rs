@@ -1,0 +1,263 @@
+//! What the tray shows, computed from the engine's status: pure, so it is tested
+//! without a bus or a display.
+
+use deepwork_core::config::Config;
+use deepwork_core::schedule::{ClockTime, next_occurrence};
+use deepwork_engine::api::Status;
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp};
+
+/// The three looks of the tray icon.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IconState {
+    /// No session.
+    Idle,
+    /// A session is running.
+    Focusing,
+    /// A check-in delivered a digest the user has not opened yet.
+    DigestWaiting,
+}
+
+/// Everything the tray displays; the menu's texts and which entries can be used.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrayView {
+    /// The icon.
+    pub icon: IconState,
+    /// The tooltip, and the first (inert) line of the menu: counts, never content.
+    pub tooltip: String,
+    /// The main start entry, e.g. "Start deep work (50 min)".
+    pub start_label: String,
+    /// The next check-in slot a session could run until, with its entry's label.
+    pub until_slot: Option<(ClockTime, String)>,
+    /// Start entries usable.
+    pub can_start: bool,
+    /// Stop and check in usable.
+    pub focusing: bool,
+}
+
+/// Sessions shorter than this are not offered as "until the next slot".
+const SHORTEST_UNTIL_SLOT: SignedDuration = SignedDuration::from_mins(5);
+
+/// The tray's look for `status` at `now`; `digest_waiting` counts the items of a digest
+/// delivered at a check-in and not opened since.
+pub fn tray_view(
+    status: &Status,
+    digest_waiting: Option<u32>,
+    config: &Config,
+    tz: &TimeZone,
+    now: Timestamp,
+) -> TrayView {
+    let default_length = config.session.default_length.0;
+    let start_label = format!("Start deep work ({})", length_text(default_length));
+    let held = status.held.total();
+    let (icon, tooltip) = match (&status.session, digest_waiting) {
+        (Some(session), _) => {
+            let left = session.ends_at.duration_since(now);
+            let mut text = format!("Deep work — {} left · {held} held", length_text(left));
+            if session.next_check_in < session.ends_at {
+                let check_in = session.next_check_in.to_zoned(tz.clone());
+                text.push_str(&format!(" · check-in {}", check_in.strftime("%H:%M")));
+            }
+            (IconState::Focusing, text)
+        }
+        (None, Some(items)) if items > 0 => (
+            IconState::DigestWaiting,
+            format!(
+                "Check-in — {items} {} in your digest",
+                if items == 1 { "item" } else { "items" }
+            ),
+        ),
+        (None, _) => (IconState::Idle, "Deepwork — not focusing".to_owned()),
+    };
+    let until_slot = next_slot(config, tz, now).map(|slot| (slot, format!("Until {slot}")));
+    TrayView {
+        icon,
+        tooltip,
+        start_label,
+        until_slot,
+        can_start: status.session.is_none(),
+        focusing: status.session.is_some(),
+    }
+}
+
+/// When the countdown's minute changes next, if a session runs: the tray wakes then,
+/// and only then.
+pub fn next_tick(status: &Status, now: Timestamp) -> Option<Timestamp> {
+    let session = status.session.as_ref()?;
+    let left_ms = session.ends_at.duration_since(now).as_millis();
+    if left_ms <= 0 {
+        return None;
+    }
+    let into_minute = left_ms % 60_000;
+    let wait = if into_minute == 0 {
+        60_000
+    } else {
+        into_minute
+    };
+    now.checked_add(SignedDuration::from_millis(wait as i64))
+        .ok()
+}
+
+/// The first configured check-in slot far enough ahead to focus until.
+fn next_slot(config: &Config, tz: &TimeZone, now: Timestamp) -> Option<ClockTime> {
+    let earliest = now.checked_add(SHORTEST_UNTIL_SLOT).ok()?;
+    config
+        .session
+        .check_in_slots
+        .iter()
+        .map(|&slot| (next_occurrence(now, tz, slot), slot))
+        .filter(|(at, _)| *at >= earliest)
+        .min_by_key(|(at, _)| *at)
+        .map(|(_, slot)| slot)
+}
+
+/// "47 min", "1 h", "2 h 5 min": whole minutes, rounded up so "0 min" never shows
+/// while time is left.
+pub fn length_text(length: SignedDuration) -> String {
+    let minutes = (length.as_millis().max(0) + 59_999) / 60_000;
+    match (minutes / 60, minutes % 60) {
+        (0, m) => format!("{m} min"),
+        (h, 0) => format!("{h} h"),
+        (h, m) => format!("{h} h {m} min"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use deepwork_core::SessionId;
+    use deepwork_core::session::ClassCounts;
+    use deepwork_engine::api::SessionStatus;
+
+    fn at(text: &str) -> Timestamp {
+        text.parse().unwrap()
+    }
+
+    fn idle(now: Timestamp) -> Status {
+        Status {
+            now,
+            session: None,
+            held: ClassCounts::default(),
+            latest_digest: None,
+            adapters: Vec::new(),
+        }
+    }
+
+    fn focusing(now: Timestamp, ends_at: Timestamp, next_check_in: Timestamp, held: u32) -> Status {
+        Status {
+            session: Some(SessionStatus {
+                id: SessionId(1),
+                started_at: now,
+                ends_at,
+                next_check_in,
+                check_ins: vec![next_check_in],
+                remaining_seconds: ends_at.duration_since(now).as_secs(),
+            }),
+            held: ClassCounts {
+                update: held,
+                ..ClassCounts::default()
+            },
+            ..idle(now)
+        }
+    }
+
+    #[test]
+    fn lengths_read_as_people_say_them() {
+        let cases = [
+            (SignedDuration::from_mins(50), "50 min"),
+            (SignedDuration::from_secs(47 * 60 + 1), "48 min"),
+            (SignedDuration::from_secs(1), "1 min"),
+            (SignedDuration::ZERO, "0 min"),
+            (SignedDuration::from_mins(60), "1 h"),
+            (SignedDuration::from_mins(125), "2 h 5 min"),
+        ];
+        for (length, text) in cases {
+            assert_eq!(length_text(length), text, "{length:?}");
+        }
+    }
+
+    #[test]
+    fn focusing_shows_time_left_and_held_counts_never_content() {
+        let now = at("2026-11-25T09:13:00Z");
+        let status = focusing(
+            now,
+            at("2026-11-25T10:00:00Z"),
+            at("2026-11-25T10:00:00Z"),
+            5,
+        );
+        let view = tray_view(&status, None, &Config::default(), &TimeZone::UTC, now);
+        assert_eq!(view.icon, IconState::Focusing);
+        assert_eq!(view.tooltip, "Deep work — 47 min left · 5 held");
+        assert!(view.focusing && !view.can_start);
+    }
+
+    #[test]
+    fn an_earlier_check_in_is_named() {
+        let now = at("2026-11-25T09:00:00Z");
+        let status = focusing(
+            now,
+            at("2026-11-25T12:00:00Z"),
+            at("2026-11-25T11:00:00Z"),
+            0,
+        );
+        let view = tray_view(&status, None, &Config::default(), &TimeZone::UTC, now);
+        assert_eq!(
+            view.tooltip,
+            "Deep work — 3 h left · 0 held · check-in 11:00"
+        );
+    }
+
+    #[test]
+    fn a_waiting_digest_shows_until_opened_and_an_empty_one_does_not() {
+        let now = at("2026-11-25T09:00:00Z");
+        let config = Config::default();
+        let view = tray_view(&idle(now), Some(3), &config, &TimeZone::UTC, now);
+        assert_eq!(view.icon, IconState::DigestWaiting);
+        assert_eq!(view.tooltip, "Check-in — 3 items in your digest");
+        assert!(view.can_start && !view.focusing);
+        let view = tray_view(&idle(now), Some(0), &config, &TimeZone::UTC, now);
+        assert_eq!(view.icon, IconState::Idle);
+        assert_eq!(view.tooltip, "Deepwork — not focusing");
+        assert_eq!(view.start_label, "Start deep work (50 min)");
+    }
+
+    #[test]
+    fn until_slot_offers_the_next_slot_far_enough_ahead() {
+        let config =
+            Config::from_toml_str("[session]\ncheck_in_slots = [\"11:00\", \"14:00\"]\n").unwrap();
+        let view = |now| tray_view(&idle(now), None, &config, &TimeZone::UTC, now);
+        let label = |now| view(now).until_slot.map(|(_, label)| label);
+        assert_eq!(
+            label(at("2026-11-25T09:00:00Z")).as_deref(),
+            Some("Until 11:00")
+        );
+        assert_eq!(
+            label(at("2026-11-25T10:57:00Z")).as_deref(),
+            Some("Until 14:00")
+        );
+        assert_eq!(
+            label(at("2026-11-25T15:00:00Z")).as_deref(),
+            Some("Until 11:00")
+        );
+        let no_slots = tray_view(
+            &idle(at("2026-11-25T09:00:00Z")),
+            None,
+            &Config::default(),
+            &TimeZone::UTC,
+            at("2026-11-25T09:00:00Z"),
+        );
+        assert_eq!(no_slots.until_slot, None);
+    }
+
+    #[test]
+    fn the_tray_wakes_when_the_minute_changes_and_never_when_idle() {
+        let now = at("2026-11-25T09:13:00Z");
+        assert_eq!(next_tick(&idle(now), now), None);
+        let ends = at("2026-11-25T10:00:00Z");
+        let status = focusing(now, ends, ends, 0);
+        assert_eq!(next_tick(&status, now), Some(at("2026-11-25T09:14:00Z")));
+        let later = at("2026-11-25T09:13:20.5Z");
+        assert_eq!(next_tick(&status, later), Some(at("2026-11-25T09:14:00Z")));
+        assert_eq!(next_tick(&status, ends), None);
+    }
+}
