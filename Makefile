@@ -3,22 +3,32 @@
 
 CARGO ?= cargo
 
-.PHONY: run test setup bench measure-idle
+.PHONY: run test setup ui bench measure-idle bindings
 
 setup:
 	@bash scripts/setup.sh
 
-run: setup
-	@echo "run: building deepwork (release)"
-	@$(CARGO) build --release -q -p deepwork-cli
-	@echo "run: starting the engine in the foreground (Ctrl-C stops it; a running session resumes next start)."
+# The window's web side, built into ui/dist, which the deepwork-app binary embeds.
+ui: setup
+	@echo "ui: building the window's pages (vite)"
+	@cd ui && npx vite build --logLevel warn
+
+run: ui
+	@echo "run: building deepwork and the window (release)"
+	@$(CARGO) build --release -q -p deepwork-cli -p deepwork-app
+	@echo "run: starting the resident in the foreground (Ctrl-C stops it; a running session resumes next start)."
+	@echo "run: with a display it has a tray icon (menu: Start deep work, Open Deepwork, ...) and Ctrl+Alt+D."
 	@echo "run: from another terminal, use the CLI:"
 	@echo "       target/release/deepwork start --for 90m        # or --until 11:30, --check-in 11:00"
 	@echo "       target/release/deepwork push --source ci --from build-bot --title 'Deploy failed on main'"
 	@echo "       target/release/deepwork status | checkin | digest | stop | stats"
+	@bash scripts/open-window-when-ready.sh ./target/release/deepwork-app &
 	@./target/release/deepwork daemon
 
-test: setup
+test: ui
+	@echo "test: the window's pages: types (svelte-check) and view logic (vitest)"
+	@cd ui && npx svelte-check --tsconfig ./tsconfig.json --fail-on-warnings --output human
+	@cd ui && npx vitest run
 	@echo "test: formatting"
 	@$(CARGO) fmt --all --check
 	@echo "test: clippy (warnings are errors)"
@@ -34,3 +44,7 @@ bench: setup
 
 measure-idle: setup
 	bash scripts/measure-idle.sh 60
+
+# Rewrites ui/src/generated/api.ts from the Rust types (a test fails while it is stale).
+bindings: ui
+	DEEPWORK_UPDATE_BINDINGS=1 $(CARGO) test -q -p deepwork-app --test bindings

@@ -13,6 +13,8 @@ APT_PACKAGES=(
   # tests: a private session bus, a display, desktop notifications, the tray's menu
   # driven with busctl (systemd) and the hotkey pressed with xdotool
   dbus xvfb xauth libnotify-bin tzdata python3-venv gnome-keyring systemd xdotool
+  # the window's end-to-end test: WebKitWebDriver, which tauri-driver drives
+  webkit2gtk-driver
 )
 
 missing=()
@@ -42,6 +44,25 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install --locked cargo-nextest
 else
   echo "setup: cargo-nextest present"
+fi
+
+if ! command -v tauri-driver >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/tauri-driver" ]; then
+  echo "setup: installing tauri-driver (WebDriver for the window's end-to-end test)"
+  cargo install --locked tauri-driver
+else
+  echo "setup: tauri-driver present"
+fi
+
+# The window's web side: Node.js 20.19 or newer (Vite 8), its packages from package-lock.json.
+if ! node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)' 2>/dev/null; then
+  echo "setup: Node.js 20.19 or newer is needed for the window (ui/); found: $(node --version 2>/dev/null || echo none)" >&2
+  exit 1
+fi
+if [ ! -d ui/node_modules ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
+  echo "setup: installing the window's npm packages (npm ci in ui/)"
+  (cd ui && npm ci --no-audit --no-fund --loglevel=error)
+else
+  echo "setup: npm packages present"
 fi
 
 # A real Matrix homeserver for the adapter tests, in a private virtualenv.

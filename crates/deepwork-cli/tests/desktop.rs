@@ -175,6 +175,19 @@ fn the_tray_menu_starts_checks_in_and_stops_a_session_and_shows_counts_live() {
     let recorder = Recorder::start(&bus.address);
     env.bus = Some(bus.address.clone());
     env.display = Some(x.display.clone());
+    // A stand-in for the window that records how the tray launched it.
+    let window = env.dir.path().join("deepwork-app");
+    std::fs::write(
+        &window,
+        format!(
+            "#!/bin/sh\necho \"$*\" \"$DEEPWORK_SOCKET\" > {}\n",
+            env.dir.path().join("launched").display()
+        ),
+    )
+    .expect("write the stand-in window");
+    std::fs::set_permissions(&window, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("make it executable");
+    env.window = Some(window.clone());
     let daemon = env.daemon();
     let tray = Tray::find(&bus.address, daemon.child.id());
 
@@ -230,16 +243,27 @@ fn the_tray_menu_starts_checks_in_and_stops_a_session_and_shows_counts_live() {
     });
     tray.wait_for_tooltip("Check-in — 1 item in your digest");
 
-    // No window is installed in this test: the tray says so instead of failing silently.
-    while recorder.try_next().is_some() {}
+    // "Open digest" launches the window on the digest, pointed at this engine.
+    let launched = env.dir.path().join("launched");
     tray.click("Open digest");
     tray.wait_for_tooltip("Deepwork — not focusing");
+    let args = eventually("the window to be launched", || {
+        std::fs::read_to_string(&launched)
+            .ok()
+            .filter(|text| text.ends_with('\n'))
+    });
+    assert_eq!(args, format!("--view digest {}\n", env.socket.display()));
+
+    // With no window installed, the tray says so instead of failing silently.
+    while recorder.try_next().is_some() {}
+    std::fs::remove_file(&window).expect("uninstall the window");
+    tray.click("Open Deepwork");
     let told = eventually("a notification about the window", || {
         recorder
             .try_next()
             .filter(|n| n.summary == "Cannot open the Deepwork window")
     });
-    assert!(told.body.contains("deepwork-app"), "{told:?}");
+    assert!(told.body.contains("could not start"), "{told:?}");
 
     tray.click("Quit Deepwork");
     let mut daemon = daemon;

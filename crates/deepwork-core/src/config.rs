@@ -259,6 +259,8 @@ impl Default for NotificationsConfig {
 /// A positive length of time, written like `"50m"`, `"1h30m"` or `"4h"`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(type = "string"))]
 pub struct Length(pub SignedDuration);
 
 impl FromStr for Length {

@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 /// Identifies a delivered digest.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(type = "number"))]
 pub struct DigestId(pub i64);
 
 /// An item as the store keeps it.
@@ -47,6 +49,7 @@ pub struct ItemRecord {
 
 /// One item in a digest, as shown to the user.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct DigestEntry {
     /// Its id (for `deepwork done`).
     pub id: ItemId,
@@ -63,8 +66,10 @@ pub struct DigestEntry {
     /// A link back to it.
     pub url: Option<String>,
     /// When it arrived.
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub received_at: Timestamp,
     /// When it should be answered by, from the response matrix.
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub reply_by: Timestamp,
     /// Why it was classed so, readable.
     pub why: String,
@@ -76,6 +81,7 @@ pub struct DigestEntry {
 
 /// The items of one class.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct DigestGroup {
     /// The class.
     pub class: Class,
@@ -85,12 +91,14 @@ pub struct DigestGroup {
 
 /// A delivered digest.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Digest {
     /// Its id.
     pub id: DigestId,
     /// The session it belongs to.
     pub session: SessionId,
     /// When it was delivered.
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub delivered_at: Timestamp,
     /// Items per class.
     pub counts: ClassCounts,

@@ -6,11 +6,15 @@ use std::fmt;
 /// Identifies a held, shown or broken-through item. Allocated by the engine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(type = "number"))]
 pub struct ItemId(pub i64);
 
 /// Identifies a focus session. Allocated by the engine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(type = "number"))]
 pub struct SessionId(pub i64);
 
 impl fmt::Display for ItemId {
@@ -28,6 +32,7 @@ impl fmt::Display for SessionId {
 /// The class an item is triaged into: the response matrix plus pre-pings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Class {
     /// Production outage, security breach: breaks through at once.
     Emergency,

@@ -13,6 +13,8 @@ use std::str::FromStr;
 /// A local time of day, written `"HH:MM"`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(type = "string"))]
 pub struct ClockTime(pub Time);
 
 impl ClockTime {
@@ -58,6 +60,7 @@ impl fmt::Display for ClockTime {
 /// How a session's end is given.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum SessionEnd {
     /// A length from now.
     For(Length),
@@ -67,6 +70,7 @@ pub enum SessionEnd {
 
 /// What the user asked for when starting or extending a session.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SessionPlan {
     /// The end; the configured default length when absent.
     pub end: Option<SessionEnd>,

@@ -14,6 +14,7 @@ pub const MAX_SESSION: SignedDuration = SignedDuration::from_hours(12);
 
 /// Held items per class.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ClassCounts {
     /// Emergencies (only held if they arrive while breaking through is impossible).
     pub emergency: u32,

@@ -22,6 +22,8 @@ pub const SAME_INTERRUPTION_WINDOW: SignedDuration = SignedDuration::from_mins(2
 /// An ISO week, written `2026-W48`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(type = "string"))]
 pub struct IsoWeek(ISOWeekDate);
 
 impl IsoWeek {
@@ -114,8 +116,10 @@ pub struct ItemFact {
 
 /// Focus on one local day.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct DayFocus {
     /// The day.
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub date: Date,
     /// Hours of focus.
     pub hours: f64,
@@ -123,6 +127,7 @@ pub struct DayFocus {
 
 /// One past week's total, for the trend.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct WeekTotal {
     /// The week.
     pub week: IsoWeek,
@@ -132,6 +137,7 @@ pub struct WeekTotal {
 
 /// The weekly view.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct WeeklyStats {
     /// The week.
     pub week: IsoWeek,

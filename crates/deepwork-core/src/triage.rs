@@ -12,6 +12,7 @@ use std::fmt;
 /// Why an item got its class.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Reason {
     /// The source declared the urgency, and the source is trusted to.
     SourceUrgency {

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 
-/// The program that shows the window, looked for beside `deepwork`, then on `PATH`.
+/// The program that shows the window: `$DEEPWORK_APP`, else beside `deepwork`, else on `PATH`.
 const WINDOW_PROGRAM: &str = "deepwork-app";
 
 /// Starts the tray and the hotkey for the engine listening on `socket`. Call it inside
@@ -220,11 +220,16 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
 
 /// Launches the window on `view`, pointed at this engine's socket.
 fn open_window(socket: &std::path::Path, view: &str) {
-    let beside = std::env::current_exe()
-        .ok()
-        .map(|exe| exe.with_file_name(WINDOW_PROGRAM))
-        .filter(|path| path.is_file());
-    let program = beside.unwrap_or_else(|| PathBuf::from(WINDOW_PROGRAM));
+    let configured = std::env::var_os("DEEPWORK_APP").map(PathBuf::from);
+    let beside = || {
+        std::env::current_exe()
+            .ok()
+            .map(|exe| exe.with_file_name(WINDOW_PROGRAM))
+            .filter(|path| path.is_file())
+    };
+    let program = configured
+        .or_else(beside)
+        .unwrap_or_else(|| PathBuf::from(WINDOW_PROGRAM));
     let spawned = tokio::process::Command::new(&program)
         .args(["--view", view])
         .env("DEEPWORK_SOCKET", socket)

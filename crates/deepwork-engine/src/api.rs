@@ -101,6 +101,7 @@ pub enum Response {
 /// What the UI gets on failure: a code to branch on and a message to show.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[error("{message}")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ApiError {
     /// Stable code.
     pub code: ErrorCode,
@@ -121,6 +122,7 @@ impl ApiError {
 /// Stable error codes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum ErrorCode {
     /// The request line was not a request.
     BadRequest,
@@ -158,8 +160,10 @@ impl ErrorCode {
 
 /// The engine's state as clients see it: counts, never content.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Status {
     /// The engine's clock when this was taken.
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub now: Timestamp,
     /// The running session, if any.
     pub session: Option<SessionStatus>,
@@ -174,6 +178,7 @@ pub struct Status {
 
 /// How a chat platform is doing.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct AdapterHealth {
     /// The adapter, as in config.
     pub name: String,
@@ -184,6 +189,7 @@ pub struct AdapterHealth {
 /// The state of a chat platform.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum AdapterState {
     /// Working.
     Ok,
@@ -201,16 +207,21 @@ pub enum AdapterState {
 
 /// A running session.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SessionStatus {
     /// Its id.
     pub id: SessionId,
     /// When it started.
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub started_at: Timestamp,
     /// When it ends.
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub ends_at: Timestamp,
     /// The next check-in.
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub next_check_in: Timestamp,
     /// Every check-in still to come.
+    #[cfg_attr(feature = "ts", ts(type = "string[]"))]
     pub check_ins: Vec<Timestamp>,
     /// Seconds until it ends.
     pub remaining_seconds: i64,
@@ -232,6 +243,7 @@ pub struct PushAck {
 /// What the engine tells subscribers.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Event {
     /// A session started, or its end or check-ins changed.
     SessionChanged {

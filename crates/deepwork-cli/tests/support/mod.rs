@@ -1,7 +1,7 @@
 //! The harness: a real `deepwork daemon` in temp dirs, the CLI run as a process, and a
 //! private D-Bus session bus with a recording notification server.
 
-#![allow(dead_code)] // Each test uses part of the harness.
+#![allow(dead_code, unused_imports)] // Each test uses part of the harness.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+
+pub use deepwork_harness::desktop::{Bus, Xvfb};
 
 pub const TZ: &str = "Europe/Berlin";
 
@@ -21,6 +23,8 @@ pub struct Env {
     pub bus: Option<String>,
     /// An X display: the daemon then runs its tray and hotkey.
     pub display: Option<String>,
+    /// The window program the tray launches (`DEEPWORK_APP`).
+    pub window: Option<PathBuf>,
 }
 
 pub struct Run {
@@ -61,6 +65,7 @@ impl Env {
             data: dir.path().join("data"),
             bus: None,
             display: None,
+            window: None,
             dir,
         };
         std::fs::write(&env.config, config).expect("write config");
@@ -88,6 +93,9 @@ impl Env {
             );
         if let Some(display) = &self.display {
             command.env("DISPLAY", display);
+        }
+        if let Some(window) = &self.window {
+            command.env("DEEPWORK_APP", window);
         }
         command
     }
@@ -233,46 +241,6 @@ pub fn raw_exchange(socket: &Path, bytes: &[u8]) -> String {
         .read_line(&mut line)
         .expect("read answer");
     line
-}
-
-/// A private `dbus-daemon --session`, stopped on drop.
-pub struct Bus {
-    child: Child,
-    pub address: String,
-}
-
-impl Bus {
-    pub fn start(dir: &Path) -> Bus {
-        let path = dir.join("bus");
-        let address = format!("unix:path={}", path.display());
-        let child = Command::new("dbus-daemon")
-            .args([
-                "--session",
-                "--nofork",
-                "--nopidfile",
-                &format!("--address={address}"),
-            ])
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("dbus-daemon is installed (make test installs the dbus package)");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !path.exists() {
-            assert!(
-                Instant::now() < deadline,
-                "dbus-daemon did not create {}",
-                path.display()
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        Bus { child, address }
-    }
-}
-
-impl Drop for Bus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// GNOME Keyring's Secret Service on a private bus, unlocked, its files under `home`.
@@ -430,53 +398,5 @@ impl Recorder {
         if let Ok(extra) = self.received.recv_timeout(wait) {
             panic!("no notification expected, got {extra:?}");
         }
-    }
-}
-
-/// A private X server (Xvfb) on a free display number, stopped on drop.
-pub struct Xvfb {
-    child: Child,
-    pub display: String,
-}
-
-impl Xvfb {
-    pub fn start() -> Xvfb {
-        use std::io::{BufRead, BufReader};
-        let mut child = Command::new("Xvfb")
-            .args([
-                "-displayfd",
-                "1",
-                "-nolisten",
-                "tcp",
-                "-screen",
-                "0",
-                "1280x800x24",
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("Xvfb is installed (make test installs the xvfb package)");
-        // Xvfb writes its display number once it accepts clients.
-        let mut number = String::new();
-        BufReader::new(child.stdout.take().expect("Xvfb stdout"))
-            .read_line(&mut number)
-            .expect("read the display number");
-        assert!(
-            !number.trim().is_empty(),
-            "Xvfb exited without a display: {:?}",
-            child.wait()
-        );
-        Xvfb {
-            child,
-            display: format!(":{}", number.trim()),
-        }
-    }
-}
-
-impl Drop for Xvfb {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }

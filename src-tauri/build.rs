@@ -1,0 +1,19 @@
+fn main() {
+    // Declaring the commands makes Tauri generate one permission per command, so the
+    // window's capability grants exactly these and a command left out is refused.
+    let commands = &[
+        "status",
+        "start",
+        "stop",
+        "check_in",
+        "digest",
+        "digests",
+        "done",
+        "open_link",
+    ];
+    tauri_build::try_build(
+        tauri_build::Attributes::new()
+            .app_manifest(tauri_build::AppManifest::new().commands(commands)),
+    )
+    .expect("the Tauri build script failed");
+}

@@ -1,0 +1,182 @@
+//! The Deepwork window: a Tauri 2 client of the engine, like the CLI.
+//!
+//! Its commands forward to the engine's socket API; the engine's event stream is
+//! re-emitted to the page as `engine` events, so the page never polls. It starts a
+//! resident when none runs, and exits when its window closes.
+
+mod engine_link;
+
+use crate::engine_link::{EngineLink, UiError};
+use deepwork_core::ItemId;
+use deepwork_core::digest::{Digest, DigestId};
+use deepwork_core::schedule::SessionPlan;
+use deepwork_engine::Paths;
+use deepwork_engine::api::{Reply, Request, Status};
+use tauri::{Manager, State, WebviewUrl, WebviewWindowBuilder};
+
+/// The views the window can open on, as `--view NAME` and the page's `#NAME`.
+const VIEWS: [&str; 2] = ["now", "digest"];
+
+#[tauri::command]
+async fn status(link: State<'_, EngineLink>) -> Result<Status, UiError> {
+    expect_status(link.call(Request::Status).await?)
+}
+
+#[tauri::command]
+async fn start(link: State<'_, EngineLink>, plan: SessionPlan) -> Result<Status, UiError> {
+    expect_status(link.call(Request::Start { plan }).await?)
+}
+
+#[tauri::command]
+async fn stop(link: State<'_, EngineLink>) -> Result<Status, UiError> {
+    expect_status(link.call(Request::Stop).await?)
+}
+
+#[tauri::command]
+async fn check_in(link: State<'_, EngineLink>) -> Result<Status, UiError> {
+    expect_status(link.call(Request::CheckIn).await?)
+}
+
+#[tauri::command]
+async fn digest(
+    link: State<'_, EngineLink>,
+    id: Option<DigestId>,
+) -> Result<Option<Digest>, UiError> {
+    match link.call(Request::Digest { id }).await? {
+        Reply::Digest(digest) => Ok(digest),
+        other => Err(UiError::unexpected(&other)),
+    }
+}
+
+#[tauri::command]
+async fn digests(link: State<'_, EngineLink>, limit: u32) -> Result<Vec<Digest>, UiError> {
+    match link
+        .call(Request::Digests {
+            limit: limit.min(200),
+        })
+        .await?
+    {
+        Reply::Digests(digests) => Ok(digests),
+        other => Err(UiError::unexpected(&other)),
+    }
+}
+
+#[tauri::command]
+async fn done(link: State<'_, EngineLink>, item: ItemId, done: bool) -> Result<(), UiError> {
+    match link.call(Request::Done { item, done }).await? {
+        Reply::Done => Ok(()),
+        other => Err(UiError::unexpected(&other)),
+    }
+}
+
+/// Opens an item's link in the user's browser. Only http and https: a `javascript:`,
+/// `file:` or `data:` address from a message is refused, never handed to the desktop.
+#[tauri::command]
+fn open_link(url: String) -> Result<(), UiError> {
+    let parsed = tauri::Url::parse(&url)
+        .map_err(|_| UiError::refused(format!("{url:?} is not a web address")))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(UiError::refused(format!(
+            "only http and https links are opened, not {}:",
+            parsed.scheme()
+        )));
+    }
+    std::process::Command::new("xdg-open")
+        .arg(parsed.as_str())
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .map(|mut child| {
+            std::thread::spawn(move || child.wait());
+        })
+        .map_err(|error| UiError::refused(format!("cannot start xdg-open: {error}")))
+}
+
+fn expect_status(reply: Reply) -> Result<Status, UiError> {
+    match reply {
+        Reply::Status(status) => Ok(status),
+        other => Err(UiError::unexpected(&other)),
+    }
+}
+
+/// The view named by `--view NAME` among `args`, if it is one.
+fn requested_view(args: &[String]) -> Option<&'static str> {
+    let name = args
+        .windows(2)
+        .find(|pair| pair[0] == "--view")
+        .map(|pair| pair[1].as_str())?;
+    VIEWS.into_iter().find(|view| *view == name)
+}
+
+/// Runs the window until it is closed.
+pub fn run() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("DEEPWORK_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args: Vec<String> = std::env::args().collect();
+    let first_view = requested_view(&args).unwrap_or("now");
+    let paths = Paths::resolve(None);
+    let result = tauri::Builder::default()
+        .plugin(tauri_plugin_single_instance::init(|app, args, _cwd| {
+            // A second launch brings this window forward, on the view it asked for.
+            if let Some(window) = app.get_webview_window("main") {
+                if let Some(view) = requested_view(&args) {
+                    let _ = window.eval(format!("location.hash = {view:?}"));
+                }
+                let _ = window.unminimize();
+                let _ = window.show();
+                let _ = window.set_focus();
+            }
+        }))
+        .manage(EngineLink::new(paths.socket.clone()))
+        .invoke_handler(tauri::generate_handler![
+            status, start, stop, check_in, digest, digests, done, open_link
+        ])
+        .setup(move |app| {
+            let link = app.state::<EngineLink>();
+            if let Err(error) = engine_link::ensure_resident(&paths) {
+                tracing::warn!(%error, "no engine yet; the window shows it and keeps trying");
+            }
+            link.forward_events(app.handle().clone());
+            let url = WebviewUrl::App(format!("index.html#{first_view}").into());
+            WebviewWindowBuilder::new(app, "main", url)
+                .title("Deepwork")
+                .inner_size(980.0, 720.0)
+                .min_inner_size(640.0, 480.0)
+                // The page never leaves the app: links open in the browser through
+                // `open_link`, and any other navigation is refused here.
+                .on_navigation(|url| {
+                    url.scheme() == "tauri" || url.host_str() == Some("tauri.localhost")
+                })
+                .build()?;
+            Ok(())
+        })
+        .run(tauri::generate_context!());
+    if let Err(error) = result {
+        eprintln!("deepwork-app: {error}");
+        std::process::exit(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_known_views_are_opened() {
+        let args = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            requested_view(&args(&["app", "--view", "digest"])),
+            Some("digest")
+        );
+        assert_eq!(
+            requested_view(&args(&["app", "--view", "javascript:alert(1)"])),
+            None
+        );
+        assert_eq!(requested_view(&args(&["app", "--view"])), None);
+        assert_eq!(requested_view(&args(&["app"])), None);
+    }
+}

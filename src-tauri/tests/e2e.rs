@@ -1,0 +1,407 @@
+//! The window end to end, as a person uses it: the real `deepwork-app` on a private X
+//! server and session bus, driven over WebDriver (tauri-driver + WebKitWebDriver), with
+//! a real resident and the real CLI. Screenshots of each view land in
+//! `target/e2e-screenshots/`.
+
+use deepwork_harness::desktop::{Bus, Xvfb};
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const WAIT: Duration = Duration::from_secs(15);
+
+/// Children killed when the test ends, however it ends.
+struct Processes(Vec<Child>);
+
+impl Drop for Processes {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+struct Desktop {
+    home: tempfile::TempDir,
+    _bus: Bus,
+    _x: Xvfb,
+    env: Vec<(String, String)>,
+    processes: Processes,
+    app: PathBuf,
+    cli: PathBuf,
+}
+
+impl Desktop {
+    fn start() -> Desktop {
+        let home = tempfile::tempdir().expect("temp dir");
+        let bus = Bus::start(home.path());
+        let x = Xvfb::start();
+        let app = PathBuf::from(env!("CARGO_BIN_EXE_deepwork-app"));
+        let cli = app.with_file_name("deepwork");
+        assert!(
+            cli.is_file(),
+            "{} is missing: build the workspace first (`make test` does)",
+            cli.display()
+        );
+        let dir = home.path();
+        let env = vec![
+            ("HOME".into(), dir.display().to_string()),
+            ("TZ".into(), "Europe/Berlin".into()),
+            ("DISPLAY".into(), x.display.clone()),
+            ("DBUS_SESSION_BUS_ADDRESS".into(), bus.address.clone()),
+            (
+                "DEEPWORK_CONFIG".into(),
+                dir.join("config.toml").display().to_string(),
+            ),
+            (
+                "DEEPWORK_DATA_DIR".into(),
+                dir.join("data").display().to_string(),
+            ),
+            (
+                "DEEPWORK_SOCKET".into(),
+                dir.join("run/engine.sock").display().to_string(),
+            ),
+            ("XDG_RUNTIME_DIR".into(), dir.display().to_string()),
+        ];
+        std::fs::write(
+            dir.join("config.toml"),
+            "[notifications]\nenabled = false\n",
+        )
+        .expect("config");
+        Desktop {
+            home,
+            _bus: bus,
+            _x: x,
+            env,
+            processes: Processes(Vec::new()),
+            app,
+            cli,
+        }
+    }
+
+    fn command(&self, program: &Path) -> Command {
+        let mut command = Command::new(program);
+        command
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
+        command
+    }
+
+    fn socket(&self) -> PathBuf {
+        self.home.path().join("run/engine.sock")
+    }
+
+    /// `deepwork ARGS`, which must succeed; its output.
+    fn cli(&self, args: &[&str]) -> String {
+        let output = self
+            .command(&self.cli)
+            .args(args)
+            .output()
+            .expect("run deepwork");
+        assert!(
+            output.status.success(),
+            "deepwork {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    fn start_resident(&mut self) {
+        let log = std::fs::File::create(self.home.path().join("resident.log")).expect("log");
+        let child = self
+            .command(&self.cli)
+            .args(["daemon", "--headless"])
+            .stdin(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start the resident");
+        self.processes.0.push(child);
+        let deadline = Instant::now() + WAIT;
+        while std::os::unix::net::UnixStream::connect(self.socket()).is_err() {
+            assert!(Instant::now() < deadline, "the resident did not listen");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// tauri-driver on a free port; its WebKitWebDriver starts the app with our env.
+    fn start_driver(&mut self) -> u16 {
+        let port = free_port();
+        let native = free_port();
+        let log = std::fs::File::create(self.home.path().join("driver.log")).expect("log");
+        let driver = which("tauri-driver");
+        let child = self
+            .command(&driver)
+            .args([
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &native.to_string(),
+            ])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("start tauri-driver");
+        self.processes.0.push(child);
+        let deadline = Instant::now() + WAIT;
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "tauri-driver did not listen on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        port
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free port")
+}
+
+/// A program on PATH or in ~/.cargo/bin; the test fails (never skips) without it.
+fn which(program: &str) -> PathBuf {
+    let cargo_bin = std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo/bin"));
+    std::env::var_os("PATH")
+        .map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .chain(cargo_bin)
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file())
+        .unwrap_or_else(|| panic!("{program} is not installed (`make test` installs it)"))
+}
+
+async fn text_of(page: &Client, css: &str) -> String {
+    match page.find(Locator::Css(css)).await {
+        Ok(element) => element.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
+/// Waits until the element at `css` shows `expected`.
+async fn wait_text(page: &Client, css: &str, expected: &str) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let text = text_of(page, css).await;
+        if text == expected {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{css} shows {text:?}, not {expected:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn click(page: &Client, css: &str) {
+    page.wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no {css}: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("cannot click {css}: {e}"));
+}
+
+async fn screenshot(page: &Client, name: &str) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/e2e-screenshots");
+    std::fs::create_dir_all(&dir).expect("screenshot dir");
+    let png = page.screenshot().await.expect("screenshot");
+    std::fs::write(dir.join(format!("{name}.png")), png).expect("write screenshot");
+}
+
+async fn script(page: &Client, body: &str) -> Value {
+    page.execute(body, Vec::new()).await.expect("run script")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_focuses_checks_in_and_works_through_the_digest_in_the_window() {
+    let mut desktop = Desktop::start();
+    desktop.start_resident();
+    let port = desktop.start_driver();
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert(
+        "tauri:options".into(),
+        json!({ "application": desktop.app.display().to_string() }),
+    );
+    capabilities.insert("browserName".into(), json!("wry"));
+    let page = ClientBuilder::native()
+        .capabilities(capabilities)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .expect("a WebDriver session with the window");
+
+    // Start a 90-minute session from the window.
+    click(&page, "label.chip:nth-of-type(3)").await;
+    click(&page, "[data-testid=start]").await;
+    wait_text(&page, "[data-testid=time-left]", "1 h 30 min left").await;
+    let status: Value = serde_json::from_str(&desktop.cli(&["status", "--json"])).expect("json");
+    assert!(
+        !status["session"].is_null(),
+        "the engine runs the session: {status}"
+    );
+
+    // Items pushed with the CLI show up live, without a reload.
+    desktop.cli(&[
+        "push",
+        "--source",
+        "slack",
+        "--from",
+        "bob",
+        "--title",
+        "Can you review the design doc?",
+        "--url",
+        "https://docs.example.org/d/1",
+    ]);
+    desktop.cli(&[
+        "push",
+        "--source",
+        "ci",
+        "--from",
+        "<b>mallory</b>",
+        "--title",
+        "<img src=x onerror=\"window.__xss='img'\">",
+        "--body",
+        "<script>window.__xss='script'</script>",
+    ]);
+    // A javascript: link never gets in: the engine refuses it at the door.
+    let refused = desktop
+        .command(&desktop.cli)
+        .args([
+            "push",
+            "--source",
+            "ci",
+            "--from",
+            "x",
+            "--title",
+            "t",
+            "--url",
+            "javascript:alert(1)",
+        ])
+        .output()
+        .expect("run deepwork");
+    assert_eq!(refused.status.code(), Some(2));
+    desktop.cli(&[
+        "push",
+        "--source",
+        "slack",
+        "--from",
+        "carol",
+        "--title",
+        "prod is down, outage on checkout",
+    ]);
+    // The outage broke through (an emergency is never held); the other two are held.
+    wait_text(&page, "[data-testid=held-total]", "2").await;
+    screenshot(&page, "now-focusing").await;
+
+    // Check in from the window: the held count resets, the digest has the items.
+    click(&page, "button:not(.primary):not(.nav)").await;
+    wait_text(&page, "[data-testid=held-total]", "0").await;
+    click(&page, "button[data-view=digest]").await;
+    wait_text(&page, "[data-testid=digest-summary]", "2 held: 2 updates").await;
+    let titles: Vec<String> = {
+        let mut titles = Vec::new();
+        for element in page
+            .find_all(Locator::Css("[data-testid=item-title]"))
+            .await
+            .expect("titles")
+        {
+            titles.push(element.text().await.expect("title"));
+        }
+        titles
+    };
+    assert!(
+        titles.contains(&"Can you review the design doc?".to_owned()),
+        "{titles:?}"
+    );
+    // Hostile text is shown as text: nothing ran, no element was made of it.
+    assert!(
+        titles.contains(&"<img src=x onerror=\"window.__xss='img'\">".to_owned()),
+        "{titles:?}"
+    );
+    assert_eq!(
+        script(&page, "return window.__xss === undefined").await,
+        json!(true)
+    );
+    assert_eq!(
+        script(
+            &page,
+            "return document.querySelectorAll('main img, main script, main b').length"
+        )
+        .await,
+        json!(0)
+    );
+    // Only the item with a web link offers one.
+    let links = page
+        .find_all(Locator::Css("button.link"))
+        .await
+        .expect("links");
+    assert_eq!(links.len(), 1, "one http(s) link");
+    // And the command refuses it even when the page is made to ask.
+    let refusal = page
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             window.__TAURI_INTERNALS__.invoke('open_link', { url: 'javascript:alert(1)' })
+               .then(() => done('opened'), (e) => done(e.message));",
+            Vec::new(),
+        )
+        .await
+        .expect("invoke");
+    assert_eq!(
+        refusal,
+        json!("only http and https links are opened, not javascript:")
+    );
+    // The page cannot be navigated away from the app.
+    let _ = script(&page, "location.href = 'https://example.org/'; return true").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        script(&page, "return location.protocol").await,
+        json!("tauri:")
+    );
+    // A command the capability does not grant is refused.
+    let denied = page
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             window.__TAURI_INTERNALS__.invoke('plugin:event|emit', { event: 'engine', payload: {} })
+               .then(() => done('allowed'), (e) => done(String(e)));",
+            Vec::new(),
+        )
+        .await
+        .expect("invoke");
+    assert_ne!(denied, json!("allowed"), "emit is not in the capability");
+
+    // Mark an item done in the window; the engine has it.
+    click(&page, "li.item input[type=checkbox]").await;
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let digest: Value =
+            serde_json::from_str(&desktop.cli(&["digest", "--json"])).expect("json");
+        let done = digest["groups"][0]["items"]
+            .as_array()
+            .is_some_and(|items| items.iter().any(|item| item["done"] == json!(true)));
+        if done {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no item marked done: {digest}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    screenshot(&page, "digest").await;
+
+    // Stop from the window.
+    click(&page, "button[data-view=now]").await;
+    click(&page, "button.primary").await;
+    wait_text(&page, "h1", "Ready for deep work").await;
+    screenshot(&page, "now-idle").await;
+    page.close().await.expect("close the session");
+}

@@ -1,0 +1,96 @@
+//! A desktop for tests: a private session bus and a private X server, each stopped
+//! when dropped.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A private `dbus-daemon --session`, stopped on drop.
+#[derive(Debug)]
+pub struct Bus {
+    child: Child,
+    pub address: String,
+}
+
+impl Bus {
+    pub fn start(dir: &Path) -> Bus {
+        let path = dir.join("bus");
+        let address = format!("unix:path={}", path.display());
+        let child = Command::new("dbus-daemon")
+            .args([
+                "--session",
+                "--nofork",
+                "--nopidfile",
+                &format!("--address={address}"),
+            ])
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("dbus-daemon is installed (make test installs the dbus package)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !path.exists() {
+            assert!(
+                Instant::now() < deadline,
+                "dbus-daemon did not create {}",
+                path.display()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Bus { child, address }
+    }
+}
+
+impl Drop for Bus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A private X server (Xvfb) on a free display number, stopped on drop.
+#[derive(Debug)]
+pub struct Xvfb {
+    child: Child,
+    pub display: String,
+}
+
+impl Xvfb {
+    pub fn start() -> Xvfb {
+        use std::io::{BufRead, BufReader};
+        let mut child = Command::new("Xvfb")
+            .args([
+                "-displayfd",
+                "1",
+                "-nolisten",
+                "tcp",
+                "-screen",
+                "0",
+                "1280x800x24",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("Xvfb is installed (make test installs the xvfb package)");
+        // Xvfb writes its display number once it accepts clients.
+        let mut number = String::new();
+        BufReader::new(child.stdout.take().expect("Xvfb stdout"))
+            .read_line(&mut number)
+            .expect("read the display number");
+        assert!(
+            !number.trim().is_empty(),
+            "Xvfb exited without a display: {:?}",
+            child.wait()
+        );
+        Xvfb {
+            child,
+            display: format!(":{}", number.trim()),
+        }
+    }
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,374 @@
+// Generated from the Rust types by src-tauri/tests/bindings.rs. Do not edit:
+// run `make bindings` after changing them.
+
+export type Class = "emergency" | "blocker" | "update" | "strategic" | "pre_ping";
+
+export type ClassCounts = { 
+/**
+ * Emergencies (only held if they arrive while breaking through is impossible).
+ */
+emergency: number, 
+/**
+ * Blockers.
+ */
+blocker: number, 
+/**
+ * Updates.
+ */
+update: number, 
+/**
+ * Strategic items.
+ */
+strategic: number, 
+/**
+ * Pre-pings.
+ */
+pre_ping: number, };
+
+export type ItemId = number;
+
+export type SessionId = number;
+
+export type DigestId = number;
+
+export type Reason = { "kind": "source_urgency", 
+/**
+ * The trusted source.
+ */
+source: string, } | { "kind": "vip_sender", 
+/**
+ * The VIP.
+ */
+sender: string, } | { "kind": "rule", 
+/**
+ * What the rule matched, e.g. "keyword 'outage'" or "channel '#incidents'".
+ */
+matched: string, 
+/**
+ * The rule's name when the user gave one.
+ */
+name: string | null, } | { "kind": "pre_ping", 
+/**
+ * The text, shortened.
+ */
+text: string, } | { "kind": "default" };
+
+export type DigestEntry = { 
+/**
+ * Its id (for `deepwork done`).
+ */
+id: ItemId, 
+/**
+ * Who sent it.
+ */
+sender: string, 
+/**
+ * Where it came from.
+ */
+source: string, 
+/**
+ * The channel or room.
+ */
+channel: string | null, 
+/**
+ * Its title.
+ */
+title: string, 
+/**
+ * The start of its body, on one line.
+ */
+snippet: string | null, 
+/**
+ * A link back to it.
+ */
+url: string | null, 
+/**
+ * When it arrived.
+ */
+received_at: string, 
+/**
+ * When it should be answered by, from the response matrix.
+ */
+reply_by: string, 
+/**
+ * Why it was classed so, readable.
+ */
+why: string, 
+/**
+ * Why it was classed so, typed.
+ */
+reason: Reason, 
+/**
+ * Whether the user marked it done.
+ */
+done: boolean, };
+
+export type DigestGroup = { 
+/**
+ * The class.
+ */
+class: Class, 
+/**
+ * Its items, soonest reply-by first.
+ */
+items: Array<DigestEntry>, };
+
+export type Digest = { 
+/**
+ * Its id.
+ */
+id: DigestId, 
+/**
+ * The session it belongs to.
+ */
+session: SessionId, 
+/**
+ * When it was delivered.
+ */
+delivered_at: string, 
+/**
+ * Items per class.
+ */
+counts: ClassCounts, 
+/**
+ * "9 held: 1 blocker, 6 updates, 2 pre-pings".
+ */
+summary: string, 
+/**
+ * The items, most urgent class first.
+ */
+groups: Array<DigestGroup>, };
+
+export type ClockTime = string;
+
+export type Length = string;
+
+export type SessionEnd = { "for": Length } | { "until": ClockTime };
+
+export type SessionPlan = { 
+/**
+ * The end; the configured default length when absent.
+ */
+end: SessionEnd | null, 
+/**
+ * An explicit check-in; the configured slots apply when absent.
+ */
+check_in: ClockTime | null, };
+
+export type IsoWeek = string;
+
+export type DayFocus = { 
+/**
+ * The day.
+ */
+date: string, 
+/**
+ * Hours of focus.
+ */
+hours: number, };
+
+export type WeekTotal = { 
+/**
+ * The week.
+ */
+week: IsoWeek, 
+/**
+ * Hours of focus.
+ */
+hours: number, };
+
+export type WeeklyStats = { 
+/**
+ * The week.
+ */
+week: IsoWeek, 
+/**
+ * Focus per day, Monday first.
+ */
+days: Array<DayFocus>, 
+/**
+ * Focus hours in the week.
+ */
+total_hours: number, 
+/**
+ * The user's goal.
+ */
+goal_hours: number, 
+/**
+ * The 11.7 h reference.
+ */
+reference_hours: number, 
+/**
+ * Sessions started this week.
+ */
+sessions: number, 
+/**
+ * Their average length in minutes (0 with none).
+ */
+average_session_minutes: number, 
+/**
+ * Those stopped before their end.
+ */
+early_stops: number, 
+/**
+ * Emergencies that broke through.
+ */
+interruptions: number, 
+/**
+ * Items held.
+ */
+items_held: number, 
+/**
+ * Held non-emergency items, arrivals within 2 minutes counted once.
+ */
+interruptions_avoided: number, 
+/**
+ * Interruptions avoided × 23 min, capped by each session's length.
+ */
+recovery_minutes_saved: number, 
+/**
+ * Totals of this week and the ones before it, oldest first.
+ */
+trend: Array<WeekTotal>, };
+
+export type ErrorCode = "bad_request" | "too_large" | "invalid_item" | "invalid_plan" | "already_focusing" | "not_focusing" | "not_found" | "storage";
+
+export type ApiError = { 
+/**
+ * Stable code.
+ */
+code: ErrorCode, 
+/**
+ * For people.
+ */
+message: string, };
+
+export type AdapterState = { "state": "ok" } | { "state": "retrying", 
+/**
+ * The last error.
+ */
+error: string, } | { "state": "needs_attention", 
+/**
+ * What to do.
+ */
+fix: string, };
+
+export type AdapterHealth = { 
+/**
+ * The adapter, as in config.
+ */
+name: string, 
+/**
+ * Its state.
+ */
+state: AdapterState, };
+
+export type SessionStatus = { 
+/**
+ * Its id.
+ */
+id: SessionId, 
+/**
+ * When it started.
+ */
+started_at: string, 
+/**
+ * When it ends.
+ */
+ends_at: string, 
+/**
+ * The next check-in.
+ */
+next_check_in: string, 
+/**
+ * Every check-in still to come.
+ */
+check_ins: string[], 
+/**
+ * Seconds until it ends.
+ */
+remaining_seconds: bigint, };
+
+export type Status = { 
+/**
+ * The engine's clock when this was taken.
+ */
+now: string, 
+/**
+ * The running session, if any.
+ */
+session: SessionStatus | null, 
+/**
+ * Items held since the last check-in, per class.
+ */
+held: ClassCounts, 
+/**
+ * The latest digest, if any.
+ */
+latest_digest: DigestId | null, 
+/**
+ * Each connected chat platform's state.
+ */
+adapters: Array<AdapterHealth>, };
+
+export type Event = { "event": "session_changed", 
+/**
+ * The state now.
+ */
+status: Status, } | { "event": "item_held", 
+/**
+ * The item.
+ */
+item: ItemId, 
+/**
+ * Its class.
+ */
+class: Class, 
+/**
+ * Held counts now.
+ */
+held: ClassCounts, } | { "event": "broke_through", 
+/**
+ * The item.
+ */
+item: ItemId, } | { "event": "item_shown", 
+/**
+ * The item.
+ */
+item: ItemId, } | { "event": "check_in", 
+/**
+ * The digest.
+ */
+digest: DigestId, 
+/**
+ * Its summary.
+ */
+summary: string, 
+/**
+ * Its counts.
+ */
+counts: ClassCounts, } | { "event": "session_ended", 
+/**
+ * The session.
+ */
+session: SessionId, 
+/**
+ * Stopped early.
+ */
+early: boolean, } | { "event": "adapter_changed", 
+/**
+ * Its state now.
+ */
+health: AdapterHealth, } | { "event": "lagged", 
+/**
+ * How many.
+ */
+missed: bigint, } | { "event": "item_done", 
+/**
+ * The item.
+ */
+item: ItemId, 
+/**
+ * Its new state.
+ */
+done: boolean, };
