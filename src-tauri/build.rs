@@ -10,6 +10,8 @@ fn main() {
         "digests",
         "done",
         "open_link",
+        "stats",
+        "save_stats_csv",
     ];
     tauri_build::try_build(
         tauri_build::Attributes::new()

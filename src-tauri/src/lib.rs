@@ -10,12 +10,13 @@ use crate::engine_link::{EngineLink, UiError};
 use deepwork_core::ItemId;
 use deepwork_core::digest::{Digest, DigestId};
 use deepwork_core::schedule::SessionPlan;
+use deepwork_core::stats::{IsoWeek, WeeklyStats};
 use deepwork_engine::Paths;
 use deepwork_engine::api::{Reply, Request, Status};
 use tauri::{Manager, State, WebviewUrl, WebviewWindowBuilder};
 
 /// The views the window can open on, as `--view NAME` and the page's `#NAME`.
-const VIEWS: [&str; 2] = ["now", "digest"];
+const VIEWS: [&str; 3] = ["now", "digest", "stats"];
 
 #[tauri::command]
 async fn status(link: State<'_, EngineLink>) -> Result<Status, UiError> {
@@ -67,6 +68,36 @@ async fn done(link: State<'_, EngineLink>, item: ItemId, done: bool) -> Result<(
         Reply::Done => Ok(()),
         other => Err(UiError::unexpected(&other)),
     }
+}
+
+#[tauri::command]
+async fn stats(link: State<'_, EngineLink>, week: Option<IsoWeek>) -> Result<WeeklyStats, UiError> {
+    match link.call(Request::Stats { week }).await? {
+        Reply::Stats(stats) => Ok(stats),
+        other => Err(UiError::unexpected(&other)),
+    }
+}
+
+/// Saves a week's focus per day as CSV in the Downloads folder (home when there is
+/// none) and says where.
+#[tauri::command]
+async fn save_stats_csv(link: State<'_, EngineLink>, week: IsoWeek) -> Result<String, UiError> {
+    let stats = match link.call(Request::Stats { week: Some(week) }).await? {
+        Reply::Stats(stats) => stats,
+        other => return Err(UiError::unexpected(&other)),
+    };
+    let folder = std::env::var_os("XDG_DOWNLOAD_DIR")
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|home| std::path::PathBuf::from(home).join("Downloads"))
+        })
+        .filter(|folder| folder.is_dir())
+        .or_else(|| std::env::var_os("HOME").map(std::path::PathBuf::from))
+        .ok_or_else(|| UiError::refused("there is no home folder to save into".into()))?;
+    let path = folder.join(format!("deepwork-focus-{week}.csv"));
+    std::fs::write(&path, stats.to_csv())
+        .map_err(|error| UiError::refused(format!("cannot write {}: {error}", path.display())))?;
+    Ok(path.display().to_string())
 }
 
 /// Opens an item's link in the user's browser. Only http and https: a `javascript:`,
@@ -133,7 +164,16 @@ pub fn run() {
         }))
         .manage(EngineLink::new(paths.socket.clone()))
         .invoke_handler(tauri::generate_handler![
-            status, start, stop, check_in, digest, digests, done, open_link
+            status,
+            start,
+            stop,
+            check_in,
+            digest,
+            digests,
+            done,
+            open_link,
+            stats,
+            save_stats_csv
         ])
         .setup(move |app| {
             let link = app.state::<EngineLink>();

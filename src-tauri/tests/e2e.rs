@@ -403,5 +403,32 @@ async fn a_person_focuses_checks_in_and_works_through_the_digest_in_the_window()
     click(&page, "button.primary").await;
     wait_text(&page, "h1", "Ready for deep work").await;
     screenshot(&page, "now-idle").await;
+
+    // The session is in this week's stats; its days export as CSV.
+    click(&page, "button[data-view=stats]").await;
+    wait_text(&page, "[data-testid=sessions]", "1").await;
+    assert_eq!(
+        page.find_all(Locator::Css("figure svg rect.bar"))
+            .await
+            .expect("bars")
+            .len(),
+        7 + 8,
+        "seven days and eight weeks"
+    );
+    click(&page, "button.export").await;
+    let saved = page
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("[role=status]"))
+        .await
+        .expect("a saved message")
+        .text()
+        .await
+        .expect("text");
+    let path = saved.strip_prefix("Saved to ").expect("says where");
+    let csv = std::fs::read_to_string(path).expect("the CSV file");
+    assert!(csv.starts_with("week,date,weekday,focus_hours\n"), "{csv}");
+    assert_eq!(csv.lines().count(), 8, "a header and seven days: {csv}");
+    screenshot(&page, "stats").await;
     page.close().await.expect("close the session");
 }

@@ -233,7 +233,7 @@ fn engine_command(paths: &Paths, command: EngineCommand) -> Result<(), Failure> 
                 if json {
                     println!("{}", render::json(&stats)?);
                 } else if csv {
-                    print!("{}", render::stats_csv(&stats));
+                    print!("{}", stats.to_csv());
                 } else {
                     print!("{}", render::stats(&stats));
                 }

@@ -193,21 +193,6 @@ pub fn stats(stats: &WeeklyStats) -> String {
     out
 }
 
-pub fn stats_csv(stats: &WeeklyStats) -> String {
-    let mut out = String::from("week,date,weekday,focus_hours\n");
-    for day in &stats.days {
-        let _ = writeln!(
-            out,
-            "{},{},{},{:.3}",
-            stats.week,
-            day.date,
-            day.date.strftime("%a"),
-            day.hours
-        );
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     #[test]

@@ -167,6 +167,23 @@ pub struct WeeklyStats {
     pub trend: Vec<WeekTotal>,
 }
 
+impl WeeklyStats {
+    /// One CSV row per day: `week,date,weekday,focus_hours`.
+    pub fn to_csv(&self) -> String {
+        let mut out = String::from("week,date,weekday,focus_hours\n");
+        for day in &self.days {
+            out.push_str(&format!(
+                "{},{},{},{:.3}\n",
+                self.week,
+                day.date,
+                day.date.strftime("%a"),
+                day.hours
+            ));
+        }
+        out
+    }
+}
+
 fn start_of_day(date: Date, tz: &TimeZone) -> Timestamp {
     date.to_zoned(tz.clone())
         .and_then(|z| z.start_of_day())

@@ -6,9 +6,11 @@ import type {
   Digest,
   DigestId,
   Event as EngineEvent,
+  IsoWeek,
   ItemId,
   SessionPlan,
   Status,
+  WeeklyStats,
 } from "../generated/api";
 
 export type { EngineEvent };
@@ -22,6 +24,8 @@ export const api = {
   digests: (limit: number) => invoke<Digest[]>("digests", { limit }),
   done: (item: ItemId, done: boolean) => invoke<null>("done", { item, done }),
   openLink: (url: string) => invoke<null>("open_link", { url }),
+  stats: (week: IsoWeek | null) => invoke<WeeklyStats>("stats", { week }),
+  saveStatsCsv: (week: IsoWeek) => invoke<string>("save_stats_csv", { week }),
 };
 
 /** Engine events, pushed by the app as they happen. */
