@@ -12,6 +12,8 @@ fn main() {
         "open_link",
         "stats",
         "save_stats_csv",
+        "settings",
+        "save_settings",
     ];
     tauri_build::try_build(
         tauri_build::Attributes::new()

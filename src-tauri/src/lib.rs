@@ -10,13 +10,14 @@ use crate::engine_link::{EngineLink, UiError};
 use deepwork_core::ItemId;
 use deepwork_core::digest::{Digest, DigestId};
 use deepwork_core::schedule::SessionPlan;
+use deepwork_core::settings::Settings;
 use deepwork_core::stats::{IsoWeek, WeeklyStats};
 use deepwork_engine::Paths;
 use deepwork_engine::api::{Reply, Request, Status};
 use tauri::{Manager, State, WebviewUrl, WebviewWindowBuilder};
 
 /// The views the window can open on, as `--view NAME` and the page's `#NAME`.
-const VIEWS: [&str; 3] = ["now", "digest", "stats"];
+const VIEWS: [&str; 4] = ["now", "digest", "stats", "settings"];
 
 #[tauri::command]
 async fn status(link: State<'_, EngineLink>) -> Result<Status, UiError> {
@@ -100,6 +101,28 @@ async fn save_stats_csv(link: State<'_, EngineLink>, week: IsoWeek) -> Result<St
     Ok(path.display().to_string())
 }
 
+#[tauri::command]
+async fn settings(link: State<'_, EngineLink>) -> Result<Settings, UiError> {
+    expect_settings(link.call(Request::Settings).await?)
+}
+
+/// Saves settings into config.toml through the engine, which validates them, keeps the
+/// rest of the file, and uses them at once (the tray and hotkey follow).
+#[tauri::command]
+async fn save_settings(
+    link: State<'_, EngineLink>,
+    settings: Settings,
+) -> Result<Settings, UiError> {
+    expect_settings(link.call(Request::SaveSettings { settings }).await?)
+}
+
+fn expect_settings(reply: Reply) -> Result<Settings, UiError> {
+    match reply {
+        Reply::Settings(settings) => Ok(settings),
+        other => Err(UiError::unexpected(&other)),
+    }
+}
+
 /// Opens an item's link in the user's browser. Only http and https: a `javascript:`,
 /// `file:` or `data:` address from a message is refused, never handed to the desktop.
 #[tauri::command]
@@ -173,7 +196,9 @@ pub fn run() {
             done,
             open_link,
             stats,
-            save_stats_csv
+            save_stats_csv,
+            settings,
+            save_settings
         ])
         .setup(move |app| {
             let link = app.state::<EngineLink>();

@@ -5,9 +5,11 @@
 //! rewrites the file (it sets DEEPWORK_UPDATE_BINDINGS).
 
 use deepwork_core::config::Length;
+use deepwork_core::desktop::HotkeySetting;
 use deepwork_core::digest::{Digest, DigestEntry, DigestGroup, DigestId};
 use deepwork_core::schedule::{ClockTime, SessionEnd, SessionPlan};
 use deepwork_core::session::ClassCounts;
+use deepwork_core::settings::{KeywordRule, Settings};
 use deepwork_core::stats::{DayFocus, IsoWeek, WeekTotal, WeeklyStats};
 use deepwork_core::triage::Reason;
 use deepwork_core::{Class, ItemId, SessionId};
@@ -52,6 +54,9 @@ fn declarations() -> String {
         SessionStatus,
         Status,
         Event,
+        HotkeySetting,
+        KeywordRule,
+        Settings,
     );
     out
 }

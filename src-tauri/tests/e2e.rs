@@ -214,6 +214,31 @@ async fn click(page: &Client, css: &str) {
         .unwrap_or_else(|e| panic!("cannot click {css}: {e}"));
 }
 
+/// Replaces the text of the input at `css`.
+async fn type_into(page: &Client, css: &str, text: &str) {
+    let input = page
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no {css}: {e}"));
+    input.clear().await.expect("clear");
+    input.send_keys(text).await.expect("type");
+}
+
+/// Waits until the element at `css` shows some text, and returns it.
+async fn wait_for_text(page: &Client, css: &str) -> String {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let text = text_of(page, css).await;
+        if !text.is_empty() {
+            return text;
+        }
+        assert!(Instant::now() < deadline, "{css} shows nothing");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 async fn screenshot(page: &Client, name: &str) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/e2e-screenshots");
     std::fs::create_dir_all(&dir).expect("screenshot dir");
@@ -430,5 +455,39 @@ async fn a_person_focuses_checks_in_and_works_through_the_digest_in_the_window()
     assert!(csv.starts_with("week,date,weekday,focus_hours\n"), "{csv}");
     assert_eq!(csv.lines().count(), 8, "a header and seven days: {csv}");
     screenshot(&page, "stats").await;
+
+    // Settings: an invalid value is refused, naming it, and the file is untouched.
+    let config_file = desktop.home.path().join("config.toml");
+    let before = std::fs::read_to_string(&config_file).expect("config");
+    click(&page, "button[data-view=settings]").await;
+    type_into(&page, "input[name=weekly_goal_hours]", "200").await;
+    click(&page, "button[type=submit]").await;
+    let refusal = wait_for_text(&page, "[data-testid=settings-message]").await;
+    assert!(refusal.contains("stats.weekly_goal_hours"), "{refusal}");
+    assert_eq!(
+        std::fs::read_to_string(&config_file).expect("config"),
+        before
+    );
+    // A valid change lands in config.toml, beside what was there.
+    type_into(&page, "input[name=weekly_goal_hours]", "20").await;
+    type_into(&page, "input[name=check_in_slots]", "11:00, 15:30").await;
+    click(&page, "button[type=submit]").await;
+    wait_text(
+        &page,
+        "[data-testid=settings-message]",
+        "Saved to config.toml; in use now.",
+    )
+    .await;
+    let after = std::fs::read_to_string(&config_file).expect("config");
+    assert!(after.contains("weekly_goal_hours = 20"), "{after}");
+    assert!(
+        after.contains(r#"check_in_slots = ["11:00", "15:30"]"#),
+        "{after}"
+    );
+    assert!(
+        after.contains("[notifications]\nenabled = false"),
+        "kept: {after}"
+    );
+    screenshot(&page, "settings").await;
     page.close().await.expect("close the session");
 }

@@ -84,7 +84,12 @@ fn daemon(paths: &Paths, headless: bool) -> Result<(), Failure> {
     };
     let ready = |config: &Config| {
         if desktop {
-            deepwork_desktop::start(paths.socket.clone(), config.clone(), quit.clone());
+            deepwork_desktop::start(
+                paths.socket.clone(),
+                paths.config.clone(),
+                config.clone(),
+                quit.clone(),
+            );
         }
     };
     runtime()?.block_on(async {

@@ -7,7 +7,7 @@ mod support;
 use serde_json::Value;
 use std::process::Command;
 use std::time::{Duration, Instant};
-use support::{Bus, Env, QUIET, Recorder, Xvfb};
+use support::{Bus, Env, QUIET, Recorder, Xvfb, raw_exchange};
 
 /// Polls `probe` until it gives a value, for up to 10 s.
 fn eventually<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
@@ -284,21 +284,20 @@ fn the_hotkey_toggles_a_session_and_a_taken_hotkey_is_reported() {
     eventually("the hotkey grab", || {
         daemon.log_text().contains("hotkey ready").then_some(())
     });
-    let press = || {
+    let press_keys = |keys: &str| {
         let status = Command::new("xdotool")
-            .args(["key", "ctrl+alt+d"])
+            .args(["key", keys])
             .env("DISPLAY", &x.display)
             .status()
             .expect("xdotool is installed (make test installs it)");
         assert!(status.success());
     };
+    let press = || press_keys("ctrl+alt+d");
 
     press();
     eventually("a session started by the hotkey", || {
         session_running(&env).then_some(())
     });
-    // Apart by more than key repeat, so this is a second press.
-    std::thread::sleep(Duration::from_millis(600));
     press();
     eventually("the session stopped by the hotkey", || {
         (!session_running(&env)).then_some(())
@@ -319,4 +318,26 @@ fn the_hotkey_toggles_a_session_and_a_taken_hotkey_is_reported() {
         status["session"].is_null(),
         "the second resident works without it"
     );
+
+    // Saved settings move the hotkey at once, without a restart.
+    let answer: Value =
+        serde_json::from_str(&raw_exchange(&env.socket, b"{\"method\":\"settings\"}\n"))
+            .expect("json");
+    let mut settings = answer["ok"]["settings"].clone();
+    settings["hotkey"] = Value::from("Ctrl+Alt+J");
+    let save = serde_json::json!({ "method": "save_settings", "params": { "settings": settings } });
+    let answer = raw_exchange(&env.socket, format!("{save}\n").as_bytes());
+    assert!(answer.contains("\"hotkey\":\"Ctrl+Alt+J\""), "{answer}");
+    let config = std::fs::read_to_string(&env.config).expect("config");
+    assert!(config.contains("hotkey = \"Ctrl+Alt+J\""), "{config}");
+    eventually("the new hotkey grab", || {
+        daemon
+            .log_text()
+            .contains("hotkey set hotkey=Ctrl+Alt+J")
+            .then_some(())
+    });
+    press_keys("ctrl+alt+j");
+    eventually("a session started by the new hotkey", || {
+        session_running(&env).then_some(())
+    });
 }

@@ -49,6 +49,7 @@ pub enum PanelTheme {
 /// A hotkey, or none: written `"Ctrl+Alt+D"`, or `""` for none.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(type = "string"))]
 pub struct HotkeySetting(pub Option<Hotkey>);
 
 impl FromStr for HotkeySetting {

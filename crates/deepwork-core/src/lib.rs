@@ -32,6 +32,7 @@ pub mod digest;
 pub mod item;
 pub mod schedule;
 pub mod session;
+pub mod settings;
 pub mod stats;
 pub mod triage;
 

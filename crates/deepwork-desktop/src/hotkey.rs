@@ -5,102 +5,158 @@
 //! nothing happens. Here one thread blocks on the X connection until a key arrives.
 
 use deepwork_core::desktop::{Hotkey, Key};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
 use x11rb::connection::Connection;
 use x11rb::errors::ReplyError;
 use x11rb::protocol::Event;
 use x11rb::protocol::xproto::{ConnectionExt, GrabMode, ModMask};
 use x11rb::rust_connection::RustConnection;
 
-/// Key repeats arrive this close together; a second press within it is the same press.
-const REPEAT_GAP: Duration = Duration::from_millis(400);
-
-/// Grabs `hotkey` for the whole X display and calls `pressed` on each press, on a thread
-/// of its own. Fails, saying why, when there is no X display or another app owns the keys.
-pub fn spawn(hotkey: Hotkey, pressed: impl Fn() + Send + 'static) -> Result<(), String> {
-    let (grabbed, outcome) = mpsc::sync_channel(1);
-    std::thread::Builder::new()
-        .name("hotkey".into())
-        .spawn(move || match grab(hotkey) {
-            Ok((connection, keycode)) => {
-                let _ = grabbed.send(Ok(()));
-                listen(&connection, keycode, pressed);
-            }
-            Err(error) => {
-                let _ = grabbed.send(Err(error));
-            }
-        })
-        .map_err(|error| format!("cannot start the hotkey thread: {error}"))?;
-    outcome
-        .recv()
-        .map_err(|_| "the hotkey thread ended before grabbing its key".to_owned())?
+/// The grabbed hotkey, changeable while the resident runs.
+#[derive(Debug, Clone)]
+pub struct HotkeyGrab {
+    connection: Arc<RustConnection>,
+    root: u32,
+    /// The keycode and modifiers grabbed now, if any.
+    bound: Arc<Mutex<Option<(u8, u16)>>>,
 }
 
-fn grab(hotkey: Hotkey) -> Result<(RustConnection, u8), String> {
+/// Connects to the X display, grabs `hotkey` (if any) for the whole display, and calls
+/// `pressed` on each press, from a thread of its own. Fails, saying why, when there is
+/// no X display or another app owns the keys.
+pub fn spawn(
+    hotkey: Option<Hotkey>,
+    pressed: impl Fn() + Send + 'static,
+) -> Result<HotkeyGrab, String> {
     let (connection, screen) = x11rb::connect(None)
         .map_err(|error| format!("cannot connect to the X display for the hotkey: {error}"))?;
-    let root = connection.setup().roots[screen].root;
-    let keycode = keycode_of(&connection, keysym_of(hotkey.key))?
-        .ok_or_else(|| format!("no key on this keyboard types {hotkey}'s {:?}", hotkey.key))?;
-    let wanted = modifier_mask(hotkey);
-    // Caps Lock (Lock) and Num Lock (Mod2) must not stop the hotkey, so every
-    // combination of them is grabbed too.
-    for extra in [
-        0u16,
-        ModMask::LOCK.into(),
-        ModMask::M2.into(),
-        u16::from(ModMask::LOCK) | u16::from(ModMask::M2),
-    ] {
-        let modifiers = ModMask::from(wanted | extra);
-        let result = connection
-            .grab_key(
-                false,
-                root,
-                modifiers,
-                keycode,
-                GrabMode::ASYNC,
-                GrabMode::ASYNC,
-            )
-            .map_err(|error| format!("the X display closed: {error}"))?
-            .check();
-        match result {
-            Ok(()) => {}
-            Err(ReplyError::X11Error(error))
-                if error.error_kind == x11rb::protocol::ErrorKind::Access =>
-            {
-                return Err(format!(
-                    "{hotkey} is already taken by another application; choose another with `desktop.hotkey` in config.toml"
-                ));
-            }
-            Err(error) => return Err(format!("cannot grab {hotkey}: {error}")),
-        }
-    }
-    connection
-        .flush()
-        .map_err(|error| format!("the X display closed: {error}"))?;
-    Ok((connection, keycode))
+    let grab = HotkeyGrab {
+        root: connection.setup().roots[screen].root,
+        connection: Arc::new(connection),
+        bound: Arc::new(Mutex::new(None)),
+    };
+    grab.rebind(hotkey)?;
+    let listener = grab.clone();
+    std::thread::Builder::new()
+        .name("hotkey".into())
+        .spawn(move || listener.listen(pressed))
+        .map_err(|error| format!("cannot start the hotkey thread: {error}"))?;
+    Ok(grab)
 }
 
-fn listen(connection: &RustConnection, keycode: u8, pressed: impl Fn()) {
-    let mut last_press: Option<Instant> = None;
-    loop {
-        match connection.wait_for_event() {
-            Ok(Event::KeyPress(event)) if event.detail == keycode => {
-                let now = Instant::now();
-                let repeat = last_press.is_some_and(|last| now.duration_since(last) < REPEAT_GAP);
-                last_press = Some(now);
-                if !repeat {
+impl HotkeyGrab {
+    /// Releases the current hotkey and grabs `hotkey` instead; on failure the old one
+    /// stays grabbed.
+    pub fn rebind(&self, hotkey: Option<Hotkey>) -> Result<(), String> {
+        let mut bound = self
+            .bound
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let wanted = match hotkey {
+            Some(hotkey) => {
+                let keycode =
+                    keycode_of(&self.connection, keysym_of(hotkey.key))?.ok_or_else(|| {
+                        format!("no key on this keyboard types {hotkey}'s {:?}", hotkey.key)
+                    })?;
+                Some((hotkey, keycode, modifier_mask(hotkey)))
+            }
+            None => None,
+        };
+        if *bound == wanted.map(|(_, keycode, modifiers)| (keycode, modifiers)) {
+            return Ok(());
+        }
+        if let Some((keycode, modifiers)) = *bound {
+            self.ungrab(keycode, modifiers)?;
+            *bound = None;
+        }
+        if let Some((hotkey, keycode, modifiers)) = wanted {
+            if let Err(error) = self.grab(keycode, modifiers, hotkey) {
+                let _ = self.ungrab(keycode, modifiers);
+                return Err(error);
+            }
+            *bound = Some((keycode, modifiers));
+        }
+        self.connection
+            .flush()
+            .map_err(|error| format!("the X display closed: {error}"))
+    }
+
+    fn grab(&self, keycode: u8, wanted: u16, hotkey: Hotkey) -> Result<(), String> {
+        // Caps Lock (Lock) and Num Lock (Mod2) must not stop the hotkey, so every
+        // combination of them is grabbed too.
+        for extra in lock_variants() {
+            let result = self
+                .connection
+                .grab_key(
+                    false,
+                    self.root,
+                    ModMask::from(wanted | extra),
+                    keycode,
+                    GrabMode::ASYNC,
+                    GrabMode::ASYNC,
+                )
+                .map_err(|error| format!("the X display closed: {error}"))?
+                .check();
+            match result {
+                Ok(()) => {}
+                Err(ReplyError::X11Error(error))
+                    if error.error_kind == x11rb::protocol::ErrorKind::Access =>
+                {
+                    return Err(format!(
+                        "{hotkey} is already taken by another application; choose another with `desktop.hotkey` in config.toml"
+                    ));
+                }
+                Err(error) => return Err(format!("cannot grab {hotkey}: {error}")),
+            }
+        }
+        Ok(())
+    }
+
+    fn ungrab(&self, keycode: u8, wanted: u16) -> Result<(), String> {
+        for extra in lock_variants() {
+            self.connection
+                .ungrab_key(keycode, self.root, ModMask::from(wanted | extra))
+                .map_err(|error| format!("the X display closed: {error}"))?;
+        }
+        Ok(())
+    }
+
+    fn listen(&self, pressed: impl Fn()) {
+        // X auto-repeat sends a release and a press with the same server time; a press
+        // at the time of the last release is a repeat of a key still held.
+        let mut last_release: Option<u32> = None;
+        loop {
+            let event = match self.connection.wait_for_event() {
+                Ok(event) => event,
+                Err(error) => {
+                    tracing::warn!(%error, "the X display closed; the hotkey no longer works");
+                    return;
+                }
+            };
+            let bound = *self
+                .bound
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let ours = |keycode: u8| bound.is_some_and(|(bound, _)| bound == keycode);
+            match event {
+                Event::KeyPress(press)
+                    if ours(press.detail) && last_release != Some(press.time) =>
+                {
                     pressed();
                 }
-            }
-            Ok(_) => {}
-            Err(error) => {
-                tracing::warn!(%error, "the X display closed; the hotkey no longer works");
-                return;
+                Event::KeyRelease(release) if ours(release.detail) => {
+                    last_release = Some(release.time)
+                }
+                _ => {}
             }
         }
     }
+}
+
+fn lock_variants() -> [u16; 4] {
+    let lock = u16::from(ModMask::LOCK);
+    let num_lock = u16::from(ModMask::M2);
+    [0, lock, num_lock, lock | num_lock]
 }
 
 fn modifier_mask(hotkey: Hotkey) -> u16 {

@@ -10,13 +10,14 @@ mod icons;
 mod tray;
 pub mod view;
 
+use crate::hotkey::HotkeyGrab;
 use crate::icons::Icons;
 use crate::tray::{Action, TrayHandle};
 use crate::view::{next_tick, tray_view};
 use deepwork_core::config::{Config, Length};
 use deepwork_core::schedule::{SessionEnd, SessionPlan};
 use deepwork_engine::api::{Event, Status};
-use deepwork_engine::server::clock_now;
+use deepwork_engine::server::{clock_now, load_config};
 use deepwork_engine::{Client, ClientError};
 use jiff::tz::TimeZone;
 use std::path::PathBuf;
@@ -30,25 +31,34 @@ const WINDOW_PROGRAM: &str = "deepwork-app";
 /// Starts the tray and the hotkey for the engine listening on `socket`. Call it inside
 /// the engine's runtime once the socket listens; `quit` is notified when the user picks
 /// "Quit Deepwork". Failures are logged and shown; the engine goes on without them.
-pub fn start(socket: PathBuf, config: Config, quit: Arc<Notify>) {
+pub fn start(socket: PathBuf, config_file: PathBuf, config: Config, quit: Arc<Notify>) {
     let (actions_tx, actions) = mpsc::unbounded_channel();
-    if let Some(hotkey) = config.desktop.hotkey.0 {
-        let toggles = actions_tx.clone();
-        match hotkey::spawn(hotkey, move || {
-            let _ = toggles.send(Action::Toggle);
-        }) {
-            Ok(()) => tracing::info!(%hotkey, "hotkey ready"),
-            Err(error) => {
-                tracing::warn!(%error, "no hotkey");
+    let toggles = actions_tx.clone();
+    let hotkey = config.desktop.hotkey.0;
+    let grab = match hotkey::spawn(hotkey, move || {
+        let _ = toggles.send(Action::Toggle);
+    }) {
+        Ok(grab) => {
+            if let Some(hotkey) = hotkey {
+                tracing::info!(%hotkey, "hotkey ready");
+            }
+            Some(grab)
+        }
+        Err(error) => {
+            tracing::warn!(%error, "no hotkey");
+            if hotkey.is_some() {
                 tell_user("The Deepwork hotkey does not work", error);
             }
+            None
         }
-    }
+    };
     let shell = Shell {
         socket,
+        config_file,
         tz: TimeZone::try_system().unwrap_or(TimeZone::UTC),
         config,
         quit,
+        hotkey: grab,
         digest_waiting: None,
     };
     tokio::spawn(async move {
@@ -60,7 +70,9 @@ pub fn start(socket: PathBuf, config: Config, quit: Arc<Notify>) {
 
 struct Shell {
     socket: PathBuf,
+    config_file: PathBuf,
     config: Config,
+    hotkey: Option<HotkeyGrab>,
     tz: TimeZone,
     quit: Arc<Notify>,
     /// Items in the digest of the last check-in, until the user opens it or starts again.
@@ -148,11 +160,31 @@ impl Shell {
 
     fn note(&mut self, event: &Event) {
         match event {
+            Event::ConfigChanged => self.reload(),
             Event::CheckIn { counts, .. } => self.digest_waiting = Some(counts.total()),
             Event::SessionChanged { status } if status.session.is_some() => {
                 self.digest_waiting = None;
             }
             _ => {}
+        }
+    }
+
+    /// Picks up saved settings: the default length and slots for the menu, the hotkey.
+    fn reload(&mut self) {
+        match load_config(&self.config_file) {
+            Ok(config) => {
+                if let Some(grab) = &self.hotkey {
+                    match grab.rebind(config.desktop.hotkey.0) {
+                        Ok(()) => tracing::info!(hotkey = %config.desktop.hotkey, "hotkey set"),
+                        Err(error) => {
+                            tracing::warn!(%error, "hotkey unchanged");
+                            tell_user("The Deepwork hotkey did not change", error);
+                        }
+                    }
+                }
+                self.config = config;
+            }
+            Err(error) => tracing::warn!(%error, "cannot reload the settings"),
         }
     }
 

@@ -7,6 +7,7 @@
 use deepwork_core::digest::{Digest, DigestId};
 use deepwork_core::schedule::SessionPlan;
 use deepwork_core::session::ClassCounts;
+use deepwork_core::settings::Settings;
 use deepwork_core::stats::{IsoWeek, WeeklyStats};
 use deepwork_core::{Class, Disposition, ItemId, NewItem, SessionId};
 use jiff::Timestamp;
@@ -64,6 +65,13 @@ pub enum Request {
         #[serde(default)]
         week: Option<IsoWeek>,
     },
+    /// The settings the window edits.
+    Settings,
+    /// Save settings into the config file and use them from now on.
+    SaveSettings {
+        /// All of them.
+        settings: Settings,
+    },
     /// Turn this connection into a stream of [`Event`]s.
     Subscribe,
 }
@@ -84,6 +92,8 @@ pub enum Reply {
     Done,
     /// For `stats`.
     Stats(WeeklyStats),
+    /// For `settings` and `save_settings`: the settings in use.
+    Settings(Settings),
     /// For `subscribe`: events follow.
     Subscribed,
 }
@@ -138,7 +148,9 @@ pub enum ErrorCode {
     NotFocusing,
     /// No such item or digest.
     NotFound,
-    /// The database failed; nothing was changed.
+    /// Settings that cannot be saved: what and which.
+    InvalidSettings,
+    /// The database (or the config file) failed; nothing was changed.
     Storage,
 }
 
@@ -152,7 +164,8 @@ impl ErrorCode {
             | ErrorCode::InvalidPlan
             | ErrorCode::AlreadyFocusing
             | ErrorCode::NotFocusing
-            | ErrorCode::NotFound => true,
+            | ErrorCode::NotFound
+            | ErrorCode::InvalidSettings => true,
             ErrorCode::Storage => false,
         }
     }
@@ -295,6 +308,8 @@ pub enum Event {
         /// How many.
         missed: u64,
     },
+    /// Settings were saved: clients re-read what they show from the config.
+    ConfigChanged,
     /// An item was marked done or not done.
     ItemDone {
         /// The item.

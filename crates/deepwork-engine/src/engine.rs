@@ -15,6 +15,7 @@ use deepwork_core::config::Config;
 use deepwork_core::digest::{self, Digest, DigestId, ItemRecord};
 use deepwork_core::schedule::{self, SessionPlan};
 use deepwork_core::session::{Effect, Held, Input, Machine, Session, SessionError, State};
+use deepwork_core::settings::Settings;
 use deepwork_core::stats::{self, IsoWeek, WeeklyStats};
 use deepwork_core::triage::Triager;
 use deepwork_core::{Class, Disposition, ItemId, NewItem, SessionId};
@@ -22,6 +23,7 @@ use deepwork_store::{DigestRow, Store, StoreError};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use tokio::sync::broadcast;
 
 /// Weeks shown in the stats trend.
@@ -43,6 +45,8 @@ pub struct Engine {
     adapters: Vec<AdapterHealth>,
     notifier: Box<dyn Notifier>,
     events: broadcast::Sender<Event>,
+    /// Where settings are saved; `None` refuses saving (tests without a file).
+    config_file: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -92,9 +96,53 @@ impl Engine {
             adapters: Vec::new(),
             notifier,
             events,
+            config_file: None,
         };
         engine.tick(now);
         Ok(engine)
+    }
+
+    /// Saves settings into `path` (the config file the engine was started from).
+    pub fn set_config_file(&mut self, path: PathBuf) {
+        self.config_file = Some(path);
+    }
+
+    /// Writes `settings` into the config file, keeping everything else in it, and uses
+    /// them from now on: triage rules for the next item, the status text at the next
+    /// refresh, defaults for the next session. Nothing changes when they are invalid.
+    fn save_settings(&mut self, settings: &Settings) -> Result<Reply, ApiError> {
+        let path = self.config_file.clone().ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::InvalidSettings,
+                "this engine has no config file to save into",
+            )
+        })?;
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(error) => {
+                return Err(ApiError::new(
+                    ErrorCode::Storage,
+                    format!("cannot read {}: {error}", path.display()),
+                ));
+            }
+        };
+        let (written, config) = settings
+            .apply(&text)
+            .map_err(|error| ApiError::new(ErrorCode::InvalidSettings, error.to_string()))?;
+        let triager = Triager::new(&config.triage)
+            .map_err(|error| ApiError::new(ErrorCode::InvalidSettings, error.to_string()))?;
+        write_replacing(&path, &written).map_err(|error| {
+            ApiError::new(
+                ErrorCode::Storage,
+                format!("cannot write {}: {error}", path.display()),
+            )
+        })?;
+        tracing::info!(file = %path.display(), "settings saved");
+        self.config = config;
+        self.triager = triager;
+        let _ = self.events.send(Event::ConfigChanged);
+        Ok(Reply::Settings(Settings::from_config(&self.config)))
     }
 
     /// A receiver of every event from now on.
@@ -163,6 +211,8 @@ impl Engine {
             Request::Digests { limit } => self.digests(limit).map(Reply::Digests),
             Request::Done { item, done } => self.done(now, item, done),
             Request::Stats { week } => self.stats(now, week).map(Reply::Stats),
+            Request::Settings => Ok(Reply::Settings(Settings::from_config(&self.config))),
+            Request::SaveSettings { settings } => self.save_settings(&settings),
             Request::Subscribe => Err(ApiError::new(
                 ErrorCode::BadRequest,
                 "subscribe is handled by the connection",
@@ -809,4 +859,21 @@ fn session_error(error: SessionError, tz: &TimeZone) -> ApiError {
         other => other.to_string(),
     };
     ApiError::new(code, message)
+}
+
+/// Replaces `path` with `text` all at once: written beside it, synced, then renamed over
+/// it, so a crash leaves the old file or the new one, never half of one.
+fn write_replacing(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let staging = path.with_extension("toml.saving");
+    let mut file = std::fs::File::create(&staging)?;
+    if let Ok(existing) = std::fs::metadata(path) {
+        file.set_permissions(existing.permissions())?;
+    }
+    file.write_all(text.as_bytes())?;
+    file.sync_all()?;
+    std::fs::rename(&staging, path)
 }

@@ -146,7 +146,8 @@ async fn run_engine(
     };
     let timer = WallTimer::new().map_err(StartError::Timer)?;
     let ready_config = config.clone();
-    let engine = Engine::open(config, tz, store, notifier, clock_now())?;
+    let mut engine = Engine::open(config, tz, store, notifier, clock_now())?;
+    engine.set_config_file(paths.config.clone());
 
     // The lock proves no engine owns a socket file left here: it is stale.
     let _ = std::fs::remove_file(&paths.socket);

@@ -208,6 +208,7 @@ fn a_morning_of_deep_work_with_a_slot_check_in() {
             Event::ItemDone { .. } => "item_done",
             Event::AdapterChanged { .. } => "adapter_changed",
             Event::Lagged { .. } => "lagged",
+            Event::ConfigChanged => "config_changed",
         });
     }
     assert_eq!(
@@ -859,4 +860,61 @@ mod matrix {
         assert_eq!(digest.summary, "2 held: 2 pre-pings");
         engine.shut_down().await;
     }
+}
+
+#[test]
+fn saved_settings_are_written_around_the_users_file_and_used_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("config.toml");
+    let written_by_hand = "# mine\n[notifications]\nenabled = false # quiet please\n";
+    std::fs::write(&file, written_by_hand).unwrap();
+    let now = at("2026-11-25T09:00:00Z");
+    let (mut engine, _) = open(&dir.path().join("db"), config(written_by_hand), now);
+    engine.set_config_file(file.clone());
+    let mut events = engine.subscribe();
+    let Reply::Settings(mut settings) = ok(one(&mut engine, now, Request::Settings)) else {
+        panic!("settings");
+    };
+    start(&mut engine, now, "1h");
+
+    // Refused: the file is untouched and the old rules still apply.
+    settings.weekly_goal_hours = -1.0;
+    let refused = one(
+        &mut engine,
+        now,
+        Request::SaveSettings {
+            settings: settings.clone(),
+        },
+    );
+    let Response::Error(error) = refused else {
+        panic!("{refused:?}")
+    };
+    assert_eq!(error.code, ErrorCode::InvalidSettings);
+    assert!(
+        error.message.contains("stats.weekly_goal_hours"),
+        "{}",
+        error.message
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), written_by_hand);
+
+    // Saved: the file keeps the user's lines, a VIP counts for the very next item.
+    settings.weekly_goal_hours = 20.0;
+    settings.vip_senders = vec!["ceo".into()];
+    ok(one(&mut engine, now, Request::SaveSettings { settings }));
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        text.starts_with("# mine\n[notifications]\nenabled = false # quiet please\n"),
+        "{text}"
+    );
+    assert!(text.contains("vip_senders = [\"ceo\"]"), "{text}");
+    assert!(matches!(
+        events.try_recv(),
+        Ok(Event::SessionChanged { .. })
+    ));
+    assert_eq!(events.try_recv().unwrap(), Event::ConfigChanged);
+    match push(&mut engine, now, item("ceo", "quick thought")) {
+        Reply::Pushed(ack) => assert_eq!(ack.class, Class::Blocker, "{}", ack.why),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(stats(&mut engine, now).goal_hours, 20.0);
 }

@@ -231,7 +231,7 @@ recovery_minutes_saved: number,
  */
 trend: Array<WeekTotal>, };
 
-export type ErrorCode = "bad_request" | "too_large" | "invalid_item" | "invalid_plan" | "already_focusing" | "not_focusing" | "not_found" | "storage";
+export type ErrorCode = "bad_request" | "too_large" | "invalid_item" | "invalid_plan" | "already_focusing" | "not_focusing" | "not_found" | "invalid_settings" | "storage";
 
 export type ApiError = { 
 /**
@@ -363,7 +363,7 @@ health: AdapterHealth, } | { "event": "lagged",
 /**
  * How many.
  */
-missed: bigint, } | { "event": "item_done", 
+missed: bigint, } | { "event": "config_changed" } | { "event": "item_done", 
 /**
  * The item.
  */
@@ -372,3 +372,61 @@ item: ItemId,
  * Its new state.
  */
 done: boolean, };
+
+export type HotkeySetting = string;
+
+export type KeywordRule = { 
+/**
+ * Shown in the digest's "why".
+ */
+name: string | null, 
+/**
+ * The class it gives.
+ */
+class: Class, 
+/**
+ * Whole words or phrases, any of which matches.
+ */
+keywords: Array<string>, };
+
+export type Settings = { 
+/**
+ * `session.default_length`.
+ */
+default_length: Length, 
+/**
+ * `session.check_in_slots`.
+ */
+check_in_slots: Array<ClockTime>, 
+/**
+ * `stats.weekly_goal_hours`.
+ */
+weekly_goal_hours: number, 
+/**
+ * `desktop.hotkey`; empty for none.
+ */
+hotkey: HotkeySetting, 
+/**
+ * `status.template`.
+ */
+status_template: string, 
+/**
+ * `triage.vip_senders`.
+ */
+vip_senders: Array<string>, 
+/**
+ * The `triage.rules` that only match keywords; the others are kept as written.
+ */
+keyword_rules: Array<KeywordRule>, 
+/**
+ * How many other rules config.toml has (regex, source, sender or channel rules).
+ */
+other_rules: number, 
+/**
+ * `auto_reply.template`.
+ */
+auto_reply_template: string, 
+/**
+ * `auto_reply.emergency`.
+ */
+auto_reply_emergency: string, };

@@ -9,6 +9,7 @@ import type {
   IsoWeek,
   ItemId,
   SessionPlan,
+  Settings,
   Status,
   WeeklyStats,
 } from "../generated/api";
@@ -26,6 +27,8 @@ export const api = {
   openLink: (url: string) => invoke<null>("open_link", { url }),
   stats: (week: IsoWeek | null) => invoke<WeeklyStats>("stats", { week }),
   saveStatsCsv: (week: IsoWeek) => invoke<string>("save_stats_csv", { week }),
+  settings: () => invoke<Settings>("settings"),
+  saveSettings: (settings: Settings) => invoke<Settings>("save_settings", { settings }),
 };
 
 /** Engine events, pushed by the app as they happen. */

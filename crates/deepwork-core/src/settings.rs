@@ -1,0 +1,290 @@
+//! The settings the window edits, and how they are written back into `config.toml`.
+//!
+//! Writing edits the user's document in place (toml_edit), so their comments, their
+//! order and every setting the window does not show survive; the result is validated
+//! as a whole [`Config`] before anyone writes it.
+
+use crate::config::{Config, ConfigError, Length, RuleConfig};
+use crate::desktop::HotkeySetting;
+use crate::item::Class;
+use crate::schedule::ClockTime;
+use serde::{Deserialize, Serialize};
+use toml_edit::{Array, ArrayOfTables, DocumentMut, Item, Table, Value, value};
+
+/// What the Settings view shows and saves.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Settings {
+    /// `session.default_length`.
+    pub default_length: Length,
+    /// `session.check_in_slots`.
+    pub check_in_slots: Vec<ClockTime>,
+    /// `stats.weekly_goal_hours`.
+    pub weekly_goal_hours: f64,
+    /// `desktop.hotkey`; empty for none.
+    pub hotkey: HotkeySetting,
+    /// `status.template`.
+    pub status_template: String,
+    /// `triage.vip_senders`.
+    pub vip_senders: Vec<String>,
+    /// The `triage.rules` that only match keywords; the others are kept as written.
+    pub keyword_rules: Vec<KeywordRule>,
+    /// How many other rules config.toml has (regex, source, sender or channel rules).
+    pub other_rules: u32,
+    /// `auto_reply.template`.
+    pub auto_reply_template: String,
+    /// `auto_reply.emergency`.
+    pub auto_reply_emergency: String,
+}
+
+/// A rule that classes items by keywords alone.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct KeywordRule {
+    /// Shown in the digest's "why".
+    pub name: Option<String>,
+    /// The class it gives.
+    pub class: Class,
+    /// Whole words or phrases, any of which matches.
+    pub keywords: Vec<String>,
+}
+
+fn is_keyword_rule(rule: &RuleConfig) -> bool {
+    rule.pattern.is_none()
+        && rule.source.is_none()
+        && rule.sender.is_none()
+        && rule.channel.is_none()
+}
+
+impl Settings {
+    /// The settings as `config` has them.
+    pub fn from_config(config: &Config) -> Settings {
+        let (keyword, other): (Vec<&RuleConfig>, Vec<&RuleConfig>) = config
+            .triage
+            .rules
+            .iter()
+            .partition(|rule| is_keyword_rule(rule));
+        Settings {
+            default_length: config.session.default_length,
+            check_in_slots: config.session.check_in_slots.clone(),
+            weekly_goal_hours: config.stats.weekly_goal_hours,
+            hotkey: config.desktop.hotkey,
+            status_template: config.status.template.clone(),
+            vip_senders: config.triage.vip_senders.clone(),
+            keyword_rules: keyword
+                .into_iter()
+                .map(|rule| KeywordRule {
+                    name: rule.name.clone(),
+                    class: rule.class,
+                    keywords: rule.keywords.clone(),
+                })
+                .collect(),
+            other_rules: u32::try_from(other.len()).unwrap_or(u32::MAX),
+            auto_reply_template: config.auto_reply.template.clone(),
+            auto_reply_emergency: config.auto_reply.emergency.clone(),
+        }
+    }
+
+    /// `text` (a config.toml, possibly empty) with these settings written into it, and
+    /// the config it now holds. Fails, naming the setting, when the result is invalid;
+    /// `text` is then unchanged.
+    pub fn apply(&self, text: &str) -> Result<(String, Config), ConfigError> {
+        let mut document: DocumentMut =
+            text.parse()
+                .map_err(|error: toml_edit::TomlError| ConfigError {
+                    key: None,
+                    line: None,
+                    column: None,
+                    message: format!(
+                        "config.toml cannot be read as TOML, so it was not changed: {error}"
+                    ),
+                })?;
+        let strings = |items: &[String]| items.iter().map(String::as_str).collect::<Array>();
+        let slots: Array = self
+            .check_in_slots
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        let session = section(&mut document, "session");
+        set(
+            session,
+            "default_length",
+            self.default_length.to_string().into(),
+        );
+        set(session, "check_in_slots", slots.into());
+        set(
+            section(&mut document, "stats"),
+            "weekly_goal_hours",
+            self.weekly_goal_hours.into(),
+        );
+        set(
+            section(&mut document, "desktop"),
+            "hotkey",
+            self.hotkey.to_string().into(),
+        );
+        set(
+            section(&mut document, "status"),
+            "template",
+            self.status_template.as_str().into(),
+        );
+        let auto_reply = section(&mut document, "auto_reply");
+        set(
+            auto_reply,
+            "template",
+            self.auto_reply_template.as_str().into(),
+        );
+        set(
+            auto_reply,
+            "emergency",
+            self.auto_reply_emergency.as_str().into(),
+        );
+        let triage = section(&mut document, "triage");
+        set(triage, "vip_senders", strings(&self.vip_senders).into());
+        let kept: Vec<Table> = triage
+            .get("rules")
+            .and_then(Item::as_array_of_tables)
+            .map(|rules| {
+                rules
+                    .iter()
+                    .filter(|rule| !table_is_keyword_rule(rule))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut rules = ArrayOfTables::new();
+        for rule in &self.keyword_rules {
+            let mut table = Table::new();
+            if let Some(name) = rule.name.as_deref().filter(|name| !name.trim().is_empty()) {
+                table["name"] = value(name);
+            }
+            table["class"] = value(class_name(rule.class));
+            table["keywords"] = value(strings(&rule.keywords));
+            rules.push(table);
+        }
+        for table in kept {
+            rules.push(table);
+        }
+        if rules.is_empty() {
+            triage.remove("rules");
+        } else {
+            triage["rules"] = Item::ArrayOfTables(rules);
+        }
+        let written = document.to_string();
+        let config = Config::from_toml_str(&written)?;
+        Ok((written, config))
+    }
+}
+
+fn table_is_keyword_rule(rule: &Table) -> bool {
+    ["pattern", "source", "sender", "channel"]
+        .iter()
+        .all(|key| !rule.contains_key(key))
+}
+
+fn class_name(class: Class) -> &'static str {
+    match class {
+        Class::Emergency => "emergency",
+        Class::Blocker => "blocker",
+        Class::Update => "update",
+        Class::Strategic => "strategic",
+        Class::PrePing => "pre_ping",
+    }
+}
+
+/// Sets `key`, keeping the comment and spacing around the value it replaces.
+fn set(table: &mut Table, key: &str, mut new: Value) {
+    if let Some(old) = table.get(key).and_then(Item::as_value) {
+        *new.decor_mut() = old.decor().clone();
+    }
+    table[key] = Item::Value(new);
+}
+
+/// The table `[name]`, made when missing.
+fn section<'a>(document: &'a mut DocumentMut, name: &str) -> &'a mut Table {
+    let item = document
+        .entry(name)
+        .or_insert_with(|| Item::Table(Table::new()));
+    if !item.is_table() {
+        *item = Item::Table(Table::new());
+    }
+    item.as_table_mut().expect("made a table just above")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WRITTEN_BY_HAND: &str = r##"# my focus setup
+[session]
+default_length = "90m" # mornings are long
+check_in_slots = ["11:00"]
+
+[[triage.rules]]
+name = "incidents channel"
+class = "emergency"
+channel = "#incidents"
+
+[[triage.rules]]
+class = "blocker"
+keywords = ["deploy"]
+
+[adapters.matrix]
+homeserver = "https://matrix.example.org"
+user_id = "@alice:example.org"
+"##;
+
+    #[test]
+    fn saving_keeps_comments_other_rules_and_untouched_sections() {
+        let config = Config::from_toml_str(WRITTEN_BY_HAND).unwrap();
+        let mut settings = Settings::from_config(&config);
+        assert_eq!(settings.other_rules, 1);
+        assert_eq!(settings.keyword_rules.len(), 1);
+        settings.default_length = "50m".parse().unwrap();
+        settings.check_in_slots = vec!["11:00".parse().unwrap(), "15:30".parse().unwrap()];
+        settings.keyword_rules.push(KeywordRule {
+            name: Some("money".into()),
+            class: Class::Strategic,
+            keywords: vec!["budget".into(), "roadmap".into()],
+        });
+        let (text, saved) = settings.apply(WRITTEN_BY_HAND).unwrap();
+        assert!(text.starts_with("# my focus setup\n"), "{text}");
+        assert!(text.contains("# mornings are long"), "{text}");
+        assert!(text.contains("user_id = \"@alice:example.org\""), "{text}");
+        assert_eq!(saved.session.default_length.to_string(), "50m");
+        assert_eq!(saved.triage.rules.len(), 3);
+        assert_eq!(saved.triage.rules[2].channel.as_deref(), Some("#incidents"));
+        assert_eq!(Settings::from_config(&saved), settings);
+    }
+
+    #[test]
+    fn an_empty_file_gets_every_setting() {
+        let settings = Settings::from_config(&Config::default());
+        let (text, saved) = settings.apply("").unwrap();
+        assert_eq!(saved, Config::default(), "{text}");
+    }
+
+    #[test]
+    fn an_invalid_setting_is_refused_naming_it() {
+        let mut settings = Settings::from_config(&Config::default());
+        settings.weekly_goal_hours = 200.0;
+        let error = settings.apply("").unwrap_err();
+        assert_eq!(error.key.as_deref(), Some("stats.weekly_goal_hours"));
+        assert!(error.message.contains("between 0 and 168"), "{error}");
+
+        let mut settings = Settings::from_config(&Config::default());
+        settings.keyword_rules.push(KeywordRule {
+            name: None,
+            class: Class::Update,
+            keywords: vec![],
+        });
+        let error = settings.apply("").unwrap_err();
+        assert!(error.to_string().contains("triage.rules"), "{error}");
+    }
+
+    #[test]
+    fn a_file_that_is_not_toml_is_not_overwritten() {
+        let settings = Settings::from_config(&Config::default());
+        let error = settings.apply("[session\n").unwrap_err();
+        assert!(error.message.contains("was not changed"), "{error}");
+    }
+}
