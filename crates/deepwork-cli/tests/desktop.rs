@@ -235,6 +235,19 @@ fn the_tray_menu_starts_checks_in_and_stops_a_session_and_shows_counts_live() {
         (digest.to_string().contains("design review notes")).then_some(())
     });
     tray.wait_for_tooltip("Deep work — 50 min left · 0 held");
+    // A check-in that holds something opens the window on the digest, for this engine.
+    let launched = env.dir.path().join("launched");
+    let window_opened = || {
+        let args = eventually("the window to be launched", || {
+            std::fs::read_to_string(&launched)
+                .ok()
+                .filter(|text| text.ends_with('\n'))
+        });
+        std::fs::remove_file(&launched).expect("reset");
+        args
+    };
+    let digest_view = format!("--view digest {}\n", env.socket.display());
+    assert_eq!(window_opened(), digest_view);
 
     env.push("slack", "carol", "budget question", &[]);
     tray.click("Stop deep work");
@@ -242,17 +255,12 @@ fn the_tray_menu_starts_checks_in_and_stops_a_session_and_shows_counts_live() {
         (!session_running(&env)).then_some(())
     });
     tray.wait_for_tooltip("Check-in — 1 item in your digest");
+    assert_eq!(window_opened(), digest_view);
 
-    // "Open digest" launches the window on the digest, pointed at this engine.
-    let launched = env.dir.path().join("launched");
+    // "Open digest" opens it again, and the tray stops saying a digest is waiting.
     tray.click("Open digest");
     tray.wait_for_tooltip("Deepwork — not focusing");
-    let args = eventually("the window to be launched", || {
-        std::fs::read_to_string(&launched)
-            .ok()
-            .filter(|text| text.ends_with('\n'))
-    });
-    assert_eq!(args, format!("--view digest {}\n", env.socket.display()));
+    assert_eq!(window_opened(), digest_view);
 
     // With no window installed, the tray says so instead of failing silently.
     while recorder.try_next().is_some() {}

@@ -15,6 +15,8 @@ pub struct DesktopConfig {
     pub hotkey: HotkeySetting,
     /// Which tray icons to use.
     pub tray_icon: PanelTheme,
+    /// Open the window on the digest when a check-in delivers one with items in it.
+    pub open_digest_at_check_in: bool,
 }
 
 impl Default for DesktopConfig {
@@ -30,6 +32,7 @@ impl Default for DesktopConfig {
                 key: Key::Letter('D'),
             })),
             tray_icon: PanelTheme::Auto,
+            open_digest_at_check_in: true,
         }
     }
 }

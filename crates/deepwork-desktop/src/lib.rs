@@ -161,7 +161,12 @@ impl Shell {
     fn note(&mut self, event: &Event) {
         match event {
             Event::ConfigChanged => self.reload(),
-            Event::CheckIn { counts, .. } => self.digest_waiting = Some(counts.total()),
+            Event::CheckIn { counts, .. } => {
+                self.digest_waiting = Some(counts.total());
+                if counts.total() > 0 && self.config.desktop.open_digest_at_check_in {
+                    open_window(&self.socket, "digest");
+                }
+            }
             Event::SessionChanged { status } if status.session.is_some() => {
                 self.digest_waiting = None;
             }
