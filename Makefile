@@ -3,7 +3,7 @@
 
 CARGO ?= cargo
 
-.PHONY: run test setup ui bench measure-idle bindings
+.PHONY: run test install setup ui bench measure-idle measure-footprint bindings
 
 setup:
 	@bash scripts/setup.sh
@@ -25,6 +25,12 @@ run: ui
 	@bash scripts/open-window-when-ready.sh ./target/release/deepwork-app &
 	@./target/release/deepwork daemon
 
+# For daily use: the binaries into ~/.local/bin, a menu entry, and the resident at login.
+install: ui
+	@echo "install: building deepwork and the window (release)"
+	@$(CARGO) build --release -q -p deepwork-cli -p deepwork-app
+	@bash scripts/install.sh target/release
+
 test: ui
 	@echo "test: the window's pages: types (svelte-check) and view logic (vitest)"
 	@cd ui && npx svelte-check --tsconfig ./tsconfig.json --fail-on-warnings --output human
@@ -44,6 +50,9 @@ bench: setup
 
 measure-idle: setup
 	bash scripts/measure-idle.sh 60
+
+measure-footprint: ui
+	bash scripts/measure-footprint.sh 8
 
 # Rewrites ui/src/generated/api.ts from the Rust types (a test fails while it is stale).
 bindings: ui

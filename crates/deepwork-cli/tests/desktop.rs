@@ -349,3 +349,59 @@ fn the_hotkey_toggles_a_session_and_a_taken_hotkey_is_reported() {
         session_running(&env).then_some(())
     });
 }
+
+#[test]
+fn install_puts_a_valid_menu_entry_and_an_autostart_entry_for_the_resident() {
+    let home = tempfile::tempdir().expect("temp home");
+    let built = std::path::Path::new(env!("CARGO_BIN_EXE_deepwork"))
+        .parent()
+        .expect("target dir");
+    let repo = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let output = Command::new("bash")
+        .arg(format!("{repo}/scripts/install.sh"))
+        .arg(built)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .output()
+        .expect("run install.sh");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let bin = home.path().join(".local/bin/deepwork");
+    let menu = home
+        .path()
+        .join(".local/share/applications/org.deepwork.Deepwork.desktop");
+    let autostart = home
+        .path()
+        .join(".config/autostart/org.deepwork.Deepwork.Resident.desktop");
+    for entry in [&menu, &autostart] {
+        let check = Command::new("desktop-file-validate")
+            .arg(entry)
+            .output()
+            .expect("desktop-file-validate is installed (make test installs desktop-file-utils)");
+        assert!(
+            check.status.success() && check.stdout.is_empty(),
+            "{}: {}",
+            entry.display(),
+            String::from_utf8_lossy(&check.stdout)
+        );
+    }
+    let autostart = std::fs::read_to_string(&autostart).expect("autostart entry");
+    assert!(
+        autostart.contains(&format!("Exec={} daemon\n", bin.display())),
+        "{autostart}"
+    );
+    let menu = std::fs::read_to_string(&menu).expect("menu entry");
+    assert!(
+        menu.contains(&format!("Exec={}-app\n", bin.display())),
+        "{menu}"
+    );
+    let runs = Command::new(&bin)
+        .arg("--version")
+        .output()
+        .expect("run it");
+    assert!(runs.status.success(), "the installed deepwork runs");
+}

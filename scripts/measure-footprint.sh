@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Footprint of the resident (tray + engine + hotkey) and of the window, against a bare
+# Tauri 2 app built from benches/yardstick-tauri, all release builds on a private X
+# server (Xvfb) and session bus started here. Footprint = the sum of PSS of a process
+# and all its descendants (the window's WebKit processes count), read after SETTLE
+# seconds. Usage: scripts/measure-footprint.sh [SETTLE]   (default 8)
+set -euo pipefail
+settle=${1:-8}
+cd "$(dirname "$0")/.."
+
+echo "measure-footprint: building (release): deepwork, deepwork-app, the yardstick" >&2
+(cd ui && npx vite build --logLevel warn)
+cargo build --release -q -p deepwork-cli -p deepwork-app
+CARGO_TARGET_DIR=$PWD/target/yardstick cargo build --release -q --manifest-path benches/yardstick-tauri/Cargo.toml
+bin=$PWD/target/release
+yardstick=$PWD/target/yardstick/release/yardstick-tauri
+
+dir=$(mktemp -d)
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$dir"' EXIT
+Xvfb -displayfd 3 -nolisten tcp -screen 0 1280x800x24 3>"$dir/display" 2>/dev/null &
+pids+=("$!")
+for _ in $(seq 100); do [ -s "$dir/display" ] && break; sleep 0.05; done
+export DISPLAY=:$(cat "$dir/display")
+dbus-daemon --session --nofork --nopidfile --address="unix:path=$dir/bus" 2>/dev/null &
+pids+=("$!")
+for _ in $(seq 100); do [ -S "$dir/bus" ] && break; sleep 0.05; done
+export DBUS_SESSION_BUS_ADDRESS=unix:path=$dir/bus
+export HOME=$dir DEEPWORK_CONFIG=$dir/config.toml DEEPWORK_DATA_DIR=$dir/data DEEPWORK_SOCKET=$dir/engine.sock
+: >"$DEEPWORK_CONFIG"
+
+descendants() {
+  local pid=$1 child
+  echo "$pid"
+  for child in $(pgrep -P "$pid" || true); do descendants "$child"; done
+}
+pss_tree() {
+  local total=0 pid kb
+  for pid in $(descendants "$1"); do
+    kb=$(awk '$1 == "Pss:" { print $2 }' "/proc/$pid/smaps_rollup" 2>/dev/null || echo 0)
+    total=$((total + ${kb:-0}))
+  done
+  echo "$total"
+}
+# measure LABEL COMMAND...: prints "LABEL KB" for COMMAND's process tree after settling.
+measure() {
+  local label=$1
+  shift
+  "$@" >/dev/null 2>"$dir/$label.log" &
+  local pid=$!
+  sleep "$settle"
+  local kb
+  kb=$(pss_tree "$pid")
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  echo "$label $kb"
+}
+
+results=$(
+  measure yardstick-tray "$yardstick" tray
+  measure yardstick-window "$yardstick" window
+  measure resident "$bin/deepwork" daemon
+)
+# The window needs a resident; it is measured apart from it.
+"$bin/deepwork" daemon --headless 2>/dev/null &
+pids+=("$!")
+for _ in $(seq 100); do [ -S "$DEEPWORK_SOCKET" ] && break; sleep 0.05; done
+results+=$'\n'$(measure window "$bin/deepwork-app")
+
+echo "$results" | awk '
+  { kb[$1] = $2 }
+  END {
+    printf "%-36s %8s\n", "process tree (release, Xvfb)", "PSS MB"
+    printf "%-36s %8.1f\n", "bare Tauri app, tray only", kb["yardstick-tray"] / 1024
+    printf "%-36s %8.1f\n", "bare Tauri app, one empty window", kb["yardstick-window"] / 1024
+    printf "%-36s %8.1f   (%.2fx the bare tray app)\n", "Deepwork resident (tray+engine+hotkey)", kb["resident"] / 1024, kb["resident"] / kb["yardstick-tray"]
+    printf "%-36s %8.1f   (%.2fx the bare window app)\n", "Deepwork window (app + WebKit)", kb["window"] / 1024, kb["window"] / kb["yardstick-window"]
+  }'
