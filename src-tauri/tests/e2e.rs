@@ -29,6 +29,7 @@ struct Desktop {
     home: tempfile::TempDir,
     _bus: Bus,
     _x: Xvfb,
+    display: String,
     env: Vec<(String, String)>,
     processes: Processes,
     app: PathBuf,
@@ -75,6 +76,7 @@ impl Desktop {
         Desktop {
             home,
             _bus: bus,
+            display: x.display.clone(),
             _x: x,
             env,
             processes: Processes(Vec::new()),
@@ -239,11 +241,40 @@ async fn wait_for_text(page: &Client, css: &str) -> String {
     }
 }
 
-async fn screenshot(page: &Client, name: &str) {
+/// Saves what the X display shows: the window as a person sees it.
+async fn screenshot(display: &str, name: &str) {
+    use x11rb::connection::Connection;
+    use x11rb::protocol::xproto::{ConnectionExt, ImageFormat};
+    // Let the page finish drawing what the last step changed.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (connection, screen) = x11rb::connect(Some(display)).expect("connect to Xvfb");
+    let root = &connection.setup().roots[screen];
+    let (width, height) = (root.width_in_pixels, root.height_in_pixels);
+    let image = connection
+        .get_image(ImageFormat::Z_PIXMAP, root.root, 0, 0, width, height, !0)
+        .expect("request the image")
+        .reply()
+        .expect("the image");
+    // Xvfb's 24-bit screen is 32 bits a pixel, blue first.
+    let rgb: Vec<u8> = image
+        .data
+        .chunks_exact(4)
+        .flat_map(|pixel| [pixel[2], pixel[1], pixel[0]])
+        .collect();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/e2e-screenshots");
     std::fs::create_dir_all(&dir).expect("screenshot dir");
-    let png = page.screenshot().await.expect("screenshot");
-    std::fs::write(dir.join(format!("{name}.png")), png).expect("write screenshot");
+    let file = std::fs::File::create(dir.join(format!("{name}.png"))).expect("screenshot file");
+    let mut encoder = png::Encoder::new(
+        std::io::BufWriter::new(file),
+        u32::from(width),
+        u32::from(height),
+    );
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder
+        .write_header()
+        .and_then(|mut writer| writer.write_image_data(&rgb))
+        .expect("write the screenshot");
 }
 
 async fn script(page: &Client, body: &str) -> Value {
@@ -255,6 +286,7 @@ async fn a_person_focuses_checks_in_and_works_through_the_digest_in_the_window()
     let mut desktop = Desktop::start();
     desktop.start_resident();
     let port = desktop.start_driver();
+    let display = desktop.display.clone();
     let mut capabilities = serde_json::Map::new();
     capabilities.insert(
         "tauri:options".into(),
@@ -328,7 +360,7 @@ async fn a_person_focuses_checks_in_and_works_through_the_digest_in_the_window()
     ]);
     // The outage broke through (an emergency is never held); the other two are held.
     wait_text(&page, "[data-testid=held-total]", "2").await;
-    screenshot(&page, "now-focusing").await;
+    screenshot(&display, "now-focusing").await;
 
     // Check in from the window: the held count resets, the digest has the items.
     click(&page, "button:not(.primary):not(.nav)").await;
@@ -421,13 +453,13 @@ async fn a_person_focuses_checks_in_and_works_through_the_digest_in_the_window()
         assert!(Instant::now() < deadline, "no item marked done: {digest}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    screenshot(&page, "digest").await;
+    screenshot(&display, "digest").await;
 
     // Stop from the window.
     click(&page, "button[data-view=now]").await;
     click(&page, "button.primary").await;
     wait_text(&page, "h1", "Ready for deep work").await;
-    screenshot(&page, "now-idle").await;
+    screenshot(&display, "now-idle").await;
 
     // The session is in this week's stats; its days export as CSV.
     click(&page, "button[data-view=stats]").await;
@@ -454,7 +486,7 @@ async fn a_person_focuses_checks_in_and_works_through_the_digest_in_the_window()
     let csv = std::fs::read_to_string(path).expect("the CSV file");
     assert!(csv.starts_with("week,date,weekday,focus_hours\n"), "{csv}");
     assert_eq!(csv.lines().count(), 8, "a header and seven days: {csv}");
-    screenshot(&page, "stats").await;
+    screenshot(&display, "stats").await;
 
     // Settings: an invalid value is refused, naming it, and the file is untouched.
     let config_file = desktop.home.path().join("config.toml");
@@ -488,6 +520,6 @@ async fn a_person_focuses_checks_in_and_works_through_the_digest_in_the_window()
         after.contains("[notifications]\nenabled = false"),
         "kept: {after}"
     );
-    screenshot(&page, "settings").await;
+    screenshot(&display, "settings").await;
     page.close().await.expect("close the session");
 }
