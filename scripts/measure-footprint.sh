@@ -67,6 +67,19 @@ pids+=("$!")
 for _ in $(seq 100); do [ -S "$DEEPWORK_SOCKET" ] && break; sleep 0.05; done
 results+=$'\n'$(measure window "$bin/deepwork-app")
 
+# Resident start → its tray on the bus, five times (busctl's own ~5 ms is included).
+startups=()
+for _ in 1 2 3 4 5; do
+  started=$(date +%s%N)
+  DEEPWORK_SOCKET=$dir/startup.sock DEEPWORK_DATA_DIR=$dir/startup "$bin/deepwork" daemon 2>/dev/null &
+  resident=$!
+  until busctl --user list 2>/dev/null | grep -q "StatusNotifierItem-$resident-"; do sleep 0.002; done
+  startups+=($(( ($(date +%s%N) - started) / 1000000 )))
+  kill "$resident"
+  wait "$resident" 2>/dev/null || true
+done
+echo "resident start -> tray on the bus, ms: ${startups[*]}"
+
 echo "$results" | awk '
   { kb[$1] = $2 }
   END {

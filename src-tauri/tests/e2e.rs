@@ -162,6 +162,46 @@ impl Desktop {
     }
 }
 
+impl Drop for Desktop {
+    fn drop(&mut self) {
+        self.kill_residents();
+    }
+}
+
+impl Desktop {
+    /// Starts the window through tauri-driver and returns the WebDriver session.
+    async fn open_window(&mut self) -> Client {
+        let port = self.start_driver();
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "tauri:options".into(),
+            json!({ "application": self.app.display().to_string() }),
+        );
+        capabilities.insert("browserName".into(), json!("wry"));
+        ClientBuilder::native()
+            .capabilities(capabilities)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .expect("a WebDriver session with the window")
+    }
+
+    /// Kills every `deepwork daemon` serving this desktop's socket (one the window
+    /// started lives in its own process group, outside [`Processes`]).
+    fn kill_residents(&self) {
+        let socket = format!("DEEPWORK_SOCKET={}", self.socket().display());
+        for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+            let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();
+            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            let ours = environ
+                .split(|b| *b == 0)
+                .any(|var| var == socket.as_bytes());
+            if ours && cmdline.split(|b| *b == 0).any(|arg| arg == b"daemon") {
+                let _ = Command::new("kill").arg(entry.file_name()).status();
+            }
+        }
+    }
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
@@ -285,19 +325,8 @@ async fn script(page: &Client, body: &str) -> Value {
 async fn a_person_focuses_checks_in_and_works_through_the_digest_in_the_window() {
     let mut desktop = Desktop::start();
     desktop.start_resident();
-    let port = desktop.start_driver();
     let display = desktop.display.clone();
-    let mut capabilities = serde_json::Map::new();
-    capabilities.insert(
-        "tauri:options".into(),
-        json!({ "application": desktop.app.display().to_string() }),
-    );
-    capabilities.insert("browserName".into(), json!("wry"));
-    let page = ClientBuilder::native()
-        .capabilities(capabilities)
-        .connect(&format!("http://127.0.0.1:{port}"))
-        .await
-        .expect("a WebDriver session with the window");
+    let page = desktop.open_window().await;
 
     // Start a 90-minute session from the window.
     click(&page, "label.chip:nth-of-type(3)").await;
@@ -522,4 +551,26 @@ async fn a_person_focuses_checks_in_and_works_through_the_digest_in_the_window()
     );
     screenshot(&display, "settings").await;
     page.close().await.expect("close the session");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_window_starts_a_resident_when_none_runs() {
+    let mut desktop = Desktop::start();
+    assert!(
+        std::os::unix::net::UnixStream::connect(desktop.socket()).is_err(),
+        "no resident yet"
+    );
+    let page = desktop.open_window().await;
+    // The Now view only shows the start button once the engine answered.
+    page.wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("[data-testid=start]"))
+        .await
+        .expect("the window reached an engine");
+    let status: Value = serde_json::from_str(&desktop.cli(&["status", "--json"])).expect("json");
+    assert!(status["session"].is_null(), "{status}");
+    page.close().await.expect("close the window");
+    // The resident outlives the window: sessions go on without it.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    desktop.cli(&["status"]);
 }
