@@ -550,6 +550,28 @@ async fn a_person_focuses_checks_in_and_works_through_the_digest_in_the_window()
         "kept: {after}"
     );
     screenshot(&display, "settings").await;
+
+    // A second launch hands over to this window, on the view it asked for, and exits.
+    let mut second = desktop
+        .command(&desktop.app)
+        .args(["--view", "digest"])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("launch again");
+    let deadline = Instant::now() + WAIT;
+    let exit = loop {
+        if let Some(status) = second.try_wait().expect("poll") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = second.kill();
+            panic!("a second deepwork-app did not hand over and exit");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(exit.success(), "{exit}");
+    wait_text(&page, "button[aria-current=page]", "Digest").await;
     page.close().await.expect("close the session");
 }
 
