@@ -248,6 +248,15 @@ fn the_tray_menu_starts_checks_in_and_stops_a_session_and_shows_counts_live() {
     };
     let digest_view = format!("--view digest {}\n", env.socket.display());
     assert_eq!(window_opened(), digest_view);
+    let check_in_notice = eventually("the check-in notification", || {
+        recorder
+            .try_next()
+            .filter(|n| n.summary.starts_with("Deep work check-in"))
+    });
+    assert!(
+        check_in_notice.actions.iter().any(|a| a == "open-digest"),
+        "{check_in_notice:?}"
+    );
 
     env.push("slack", "carol", "budget question", &[]);
     tray.click("Stop deep work");
@@ -260,6 +269,10 @@ fn the_tray_menu_starts_checks_in_and_stops_a_session_and_shows_counts_live() {
     // "Open digest" opens it again, and the tray stops saying a digest is waiting.
     tray.click("Open digest");
     tray.wait_for_tooltip("Deepwork — not focusing");
+    assert_eq!(window_opened(), digest_view);
+
+    // The check-in notification's "Open digest" button opens it too.
+    recorder.invoke(check_in_notice.id, "open-digest");
     assert_eq!(window_opened(), digest_view);
 
     // With no window installed, the tray says so instead of failing silently.

@@ -161,6 +161,10 @@ impl Shell {
     fn note(&mut self, event: &Event) {
         match event {
             Event::ConfigChanged => self.reload(),
+            Event::OpenDigest => {
+                self.digest_waiting = None;
+                open_window(&self.socket, "digest");
+            }
             Event::CheckIn { counts, .. } => {
                 self.digest_waiting = Some(counts.total());
                 if counts.total() > 0 && self.config.desktop.open_digest_at_check_in {

@@ -308,6 +308,8 @@ pub enum Event {
         /// How many.
         missed: u64,
     },
+    /// The user asked, from the check-in notification, to see the digest.
+    OpenDigest,
     /// Settings were saved: clients re-read what they show from the config.
     ConfigChanged,
     /// An item was marked done or not done.

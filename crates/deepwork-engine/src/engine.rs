@@ -8,7 +8,7 @@ use crate::api::{
     Status,
 };
 use crate::chat_requests::{ChatReply, ChatRequest};
-use crate::notify::{Loudness, Notice, Notifier};
+use crate::notify::{Loudness, Notice, NoticeAction, Notifier};
 use deepwork_adapters::{Addressed, FocusStatus, IncomingMessage, StatusSnapshot};
 use deepwork_core::away::{self, AwayTimes, ReplyCandidate};
 use deepwork_core::config::Config;
@@ -745,6 +745,7 @@ impl Engine {
                         summary: format!("Deep work check-in: {summary}"),
                         body: "See the digest: deepwork digest".into(),
                         loudness: Loudness::Normal,
+                        action: Some(NoticeAction::OpenDigest),
                     });
                     Event::CheckIn {
                         digest: *digest,
@@ -772,6 +773,7 @@ impl Engine {
             summary,
             body,
             loudness,
+            action: None,
         });
     }
 }

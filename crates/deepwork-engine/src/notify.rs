@@ -1,6 +1,6 @@
 //! Desktop notifications: breakthroughs, check-ins, and items outside a session.
 
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 
 /// How loudly a notice asks for attention.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,6 +20,20 @@ pub struct Notice {
     pub body: String,
     /// How loud.
     pub loudness: Loudness,
+    /// A button on the notice, if any.
+    pub action: Option<NoticeAction>,
+}
+
+/// What a notice's button does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoticeAction {
+    /// "Open digest": the resident opens the window on the digest.
+    OpenDigest,
+}
+
+impl NoticeAction {
+    /// The action's key on the notification bus.
+    pub const OPEN_DIGEST_KEY: &str = "open-digest";
 }
 
 /// Shows notices. Never blocks the engine and never fails it: a notice that cannot be
@@ -38,13 +52,15 @@ pub struct DesktopNotifier {
 
 impl DesktopNotifier {
     /// Starts the sending thread; it sleeps on its queue, costing nothing while idle.
-    pub fn start() -> std::io::Result<Self> {
+    /// `acted` is called, from another thread, when the user clicks a notice's button.
+    pub fn start(acted: impl Fn(NoticeAction) + Send + Sync + 'static) -> std::io::Result<Self> {
         let (queue, notices) = mpsc::channel::<Notice>();
+        let acted: Arc<dyn Fn(NoticeAction) + Send + Sync> = Arc::new(acted);
         std::thread::Builder::new()
             .name("notifications".into())
             .spawn(move || {
                 for notice in notices {
-                    send(&notice);
+                    send(&notice, &acted);
                 }
             })?;
         Ok(DesktopNotifier { queue })
@@ -67,19 +83,45 @@ impl Notifier for SilentNotifier {
     fn notify(&self, _notice: Notice) {}
 }
 
-fn send(notice: &Notice) {
+fn send(notice: &Notice, acted: &Arc<dyn Fn(NoticeAction) + Send + Sync>) {
     let urgency = match notice.loudness {
         Loudness::Critical => notify_rust::Urgency::Critical,
         Loudness::Normal => notify_rust::Urgency::Normal,
     };
-    let result = notify_rust::Notification::new()
+    let mut notification = notify_rust::Notification::new();
+    notification
         .appname("Deepwork")
         .summary(&notice.summary)
         .body(&escape_markup(&notice.body))
-        .urgency(urgency)
-        .show();
-    if let Err(error) = result {
-        tracing::warn!(%error, summary = %notice.summary, "could not show a desktop notification");
+        .urgency(urgency);
+    if let Some(NoticeAction::OpenDigest) = notice.action {
+        // "default" is a click on the notice itself, where the server supports it.
+        notification
+            .action("default", "Open digest")
+            .action(NoticeAction::OPEN_DIGEST_KEY, "Open digest");
+    }
+    match notification.show() {
+        Ok(handle) => {
+            if let Some(action) = notice.action {
+                let acted = Arc::clone(acted);
+                // Waits on the bus (no polling) until the notice is clicked or closed.
+                let waiting = std::thread::Builder::new()
+                    .name("notice-action".into())
+                    .spawn(move || {
+                        handle.wait_for_action(|key| {
+                            if key == "default" || key == NoticeAction::OPEN_DIGEST_KEY {
+                                acted(action);
+                            }
+                        });
+                    });
+                if let Err(error) = waiting {
+                    tracing::warn!(%error, "cannot wait for the notice's button");
+                }
+            }
+        }
+        Err(error) => {
+            tracing::warn!(%error, summary = %notice.summary, "could not show a desktop notification");
+        }
     }
 }
 

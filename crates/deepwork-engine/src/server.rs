@@ -5,7 +5,7 @@ use crate::api::{ApiError, ErrorCode, Event, MAX_REQUEST_BYTES, Reply, Request, 
 use crate::chats::{self, ChatAdapter, ChatCall, EngineLink};
 use crate::connect;
 use crate::engine::{Engine, OpenError};
-use crate::notify::{DesktopNotifier, Notifier, SilentNotifier};
+use crate::notify::{DesktopNotifier, NoticeAction, Notifier, SilentNotifier};
 use crate::paths::Paths;
 use crate::wall_timer::WallTimer;
 use deepwork_core::config::{Config, ConfigError};
@@ -17,6 +17,7 @@ use std::fs::File;
 use std::future::Future;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::codec::{Framed, LinesCodec, LinesCodecError};
@@ -138,8 +139,18 @@ async fn run_engine(
         tracing::warn!(%error, "could not find the local time zone; using UTC");
         TimeZone::UTC
     });
+    // A notice's button is clicked on another thread, after the engine exists.
+    let events_for_notices: Arc<OnceLock<broadcast::Sender<Event>>> = Arc::default();
     let notifier: Box<dyn Notifier> = if config.notifications.enabled {
-        let notifier = DesktopNotifier::start().map_err(StartError::Notifications)?;
+        let events = Arc::clone(&events_for_notices);
+        let notifier = DesktopNotifier::start(move |action| match action {
+            NoticeAction::OpenDigest => {
+                if let Some(events) = events.get() {
+                    let _ = events.send(Event::OpenDigest);
+                }
+            }
+        })
+        .map_err(StartError::Notifications)?;
         Box::new(notifier)
     } else {
         Box::new(SilentNotifier)
@@ -148,6 +159,7 @@ async fn run_engine(
     let ready_config = config.clone();
     let mut engine = Engine::open(config, tz, store, notifier, clock_now())?;
     engine.set_config_file(paths.config.clone());
+    let _ = events_for_notices.set(engine.events());
 
     // The lock proves no engine owns a socket file left here: it is stale.
     let _ = std::fs::remove_file(&paths.socket);

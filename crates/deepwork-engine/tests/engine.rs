@@ -209,6 +209,7 @@ fn a_morning_of_deep_work_with_a_slot_check_in() {
             Event::AdapterChanged { .. } => "adapter_changed",
             Event::Lagged { .. } => "lagged",
             Event::ConfigChanged => "config_changed",
+            Event::OpenDigest => "open_digest",
         });
     }
     assert_eq!(

@@ -363,7 +363,7 @@ health: AdapterHealth, } | { "event": "lagged",
 /**
  * How many.
  */
-missed: bigint, } | { "event": "config_changed" } | { "event": "item_done", 
+missed: bigint, } | { "event": "open_digest" } | { "event": "config_changed" } | { "event": "item_done", 
 /**
  * The item.
  */

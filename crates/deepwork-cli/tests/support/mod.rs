@@ -302,6 +302,8 @@ impl Drop for Keyring {
 /// One notification as it arrived on the bus.
 #[derive(Clone, Debug)]
 pub struct Received {
+    pub id: u32,
+    pub actions: Vec<String>,
     pub app_name: String,
     pub summary: String,
     pub body: String,
@@ -323,18 +325,20 @@ impl NotificationServer {
         _app_icon: String,
         summary: String,
         body: String,
-        _actions: Vec<String>,
+        actions: Vec<String>,
         hints: HashMap<String, zbus::OwnedVariant>,
         _expire_timeout: i32,
     ) -> u32 {
         let urgency = hints.get("urgency").and_then(|v| u8::try_from(v).ok());
+        self.next_id += 1;
         let _ = self.sent.send(Received {
+            id: self.next_id,
+            actions,
             app_name,
             summary,
             body,
             urgency,
         });
-        self.next_id += 1;
         self.next_id
     }
 
@@ -356,7 +360,7 @@ impl NotificationServer {
 
 /// A notification server on `address` that records what it is sent.
 pub struct Recorder {
-    _connection: zbus::Connection,
+    connection: zbus::Connection,
     received: mpsc::Receiver<Received>,
 }
 
@@ -376,7 +380,7 @@ impl Recorder {
         })
         .expect("connect the recorder to the private bus");
         Recorder {
-            _connection: connection,
+            connection,
             received,
         }
     }
@@ -386,6 +390,18 @@ impl Recorder {
         self.received
             .recv_timeout(Duration::from_secs(10))
             .expect("a notification should arrive within 10 s")
+    }
+
+    /// Clicks the button `action` of notification `id`, as a user would.
+    pub fn invoke(&self, id: u32, action: &str) {
+        zbus::block_on(self.connection.emit_signal(
+            None::<&str>,
+            "/org/freedesktop/Notifications",
+            "org.freedesktop.Notifications",
+            "ActionInvoked",
+            &(id, action),
+        ))
+        .expect("emit ActionInvoked");
     }
 
     /// The next notification if one has arrived.
