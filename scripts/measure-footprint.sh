@@ -18,14 +18,9 @@ yardstick=$PWD/target/yardstick/release/yardstick-tauri
 dir=$(mktemp -d)
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$dir"' EXIT
-Xvfb -displayfd 3 -nolisten tcp -screen 0 1280x800x24 3>"$dir/display" 2>/dev/null &
-pids+=("$!")
-for _ in $(seq 100); do [ -s "$dir/display" ] && break; sleep 0.05; done
-export DISPLAY=:$(cat "$dir/display")
-dbus-daemon --session --nofork --nopidfile --address="unix:path=$dir/bus" 2>/dev/null &
-pids+=("$!")
-for _ in $(seq 100); do [ -S "$dir/bus" ] && break; sleep 0.05; done
-export DBUS_SESSION_BUS_ADDRESS=unix:path=$dir/bus
+# shellcheck source=scripts/private-desktop.sh
+source scripts/private-desktop.sh
+start_private_desktop
 export HOME=$dir DEEPWORK_CONFIG=$dir/config.toml DEEPWORK_DATA_DIR=$dir/data DEEPWORK_SOCKET=$dir/engine.sock
 : >"$DEEPWORK_CONFIG"
 

@@ -68,13 +68,8 @@ run_resident() {
 run_resident headless --headless
 
 # The desktop resident: its own X server and session bus, so the tray and hotkey are live.
-Xvfb -displayfd 3 -nolisten tcp 3>"$dir/display" 2>/dev/null &
-pids+=("$!")
-for _ in $(seq 100); do [ -s "$dir/display" ] && break; sleep 0.05; done
-export DISPLAY=:$(cat "$dir/display")
-dbus-daemon --session --nofork --nopidfile --address="unix:path=$dir/bus" 2>/dev/null &
-pids+=("$!")
-for _ in $(seq 100); do [ -S "$dir/bus" ] && break; sleep 0.05; done
-export DBUS_SESSION_BUS_ADDRESS=unix:path=$dir/bus
+# shellcheck source=scripts/private-desktop.sh
+source scripts/private-desktop.sh
+start_private_desktop
 run_resident "tray+hotkey"
 grep -q "tray icon published" "$dir/tray+hotkey/daemon.log" || { echo "measure-idle: the tray did not start" >&2; exit 1; }

@@ -1,6 +1,7 @@
 //! The window's connection to the engine: one client for commands, one event stream.
 
 use deepwork_engine::api::{ApiError, Reply, Request};
+use deepwork_engine::paths::sibling_program;
 use deepwork_engine::{Client, ClientError, Paths};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -145,11 +146,7 @@ pub fn ensure_resident(paths: &Paths) -> Result<(), String> {
     if std::os::unix::net::UnixStream::connect(&paths.socket).is_ok() {
         return Ok(());
     }
-    let beside = std::env::current_exe()
-        .ok()
-        .map(|exe| exe.with_file_name("deepwork"))
-        .filter(|path| path.is_file());
-    let program = beside.unwrap_or_else(|| PathBuf::from("deepwork"));
+    let program = sibling_program("deepwork");
     tracing::info!(program = %program.display(), "starting the Deepwork resident");
     let mut command = std::process::Command::new(&program);
     command

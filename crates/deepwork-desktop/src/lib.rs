@@ -17,6 +17,7 @@ use crate::view::{next_tick, tray_view};
 use deepwork_core::config::{Config, Length};
 use deepwork_core::schedule::{SessionEnd, SessionPlan};
 use deepwork_engine::api::{Event, Status};
+use deepwork_engine::paths::sibling_program;
 use deepwork_engine::server::{clock_now, load_config};
 use deepwork_engine::{Client, ClientError};
 use jiff::tz::TimeZone;
@@ -261,16 +262,9 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
 
 /// Launches the window on `view`, pointed at this engine's socket.
 fn open_window(socket: &std::path::Path, view: &str) {
-    let configured = std::env::var_os("DEEPWORK_APP").map(PathBuf::from);
-    let beside = || {
-        std::env::current_exe()
-            .ok()
-            .map(|exe| exe.with_file_name(WINDOW_PROGRAM))
-            .filter(|path| path.is_file())
-    };
-    let program = configured
-        .or_else(beside)
-        .unwrap_or_else(|| PathBuf::from(WINDOW_PROGRAM));
+    let program = std::env::var_os("DEEPWORK_APP")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| sibling_program(WINDOW_PROGRAM));
     let spawned = tokio::process::Command::new(&program)
         .args(["--view", view])
         .env("DEEPWORK_SOCKET", socket)

@@ -68,6 +68,16 @@ impl Paths {
     }
 }
 
+/// Another of Deepwork's programs (`deepwork`, `deepwork-app`): the one installed beside
+/// the running program, else the name alone, for `PATH` to find.
+pub fn sibling_program(name: &str) -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .map(|exe| exe.with_file_name(name))
+        .filter(|path| path.is_file())
+        .unwrap_or_else(|| PathBuf::from(name))
+}
+
 fn user_tag() -> String {
     std::env::var("USER").unwrap_or_else(|_| "user".into())
 }
