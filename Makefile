@@ -3,7 +3,7 @@
 
 CARGO ?= cargo
 
-.PHONY: run test install setup ui bench measure-idle measure-footprint bindings
+.PHONY: run test install setup ui bench measure-idle measure-footprint measure-window-open bindings
 
 setup:
 	@bash scripts/setup.sh
@@ -53,6 +53,9 @@ measure-idle: setup
 
 measure-footprint: ui
 	bash scripts/measure-footprint.sh 8
+
+measure-window-open: setup
+	bash scripts/measure-window-open.sh 5
 
 # Rewrites ui/src/generated/api.ts from the Rust types (a test fails while it is stale).
 bindings: ui

@@ -12,7 +12,7 @@ APT_PACKAGES=(
   libayatana-appindicator3-dev librsvg2-dev libxdo-dev libgl1-mesa-dri
   # tests: a private session bus, a display, desktop notifications, the tray's menu
   # driven with busctl (systemd) and the hotkey pressed with xdotool
-  dbus xvfb xauth libnotify-bin tzdata python3-venv gnome-keyring systemd xdotool
+  dbus xvfb xauth libnotify-bin tzdata python3-venv gnome-keyring systemd xdotool jq
   # the window's end-to-end test: WebKitWebDriver, which tauri-driver drives; and
   # desktop-file-validate for the menu and autostart entries
   webkit2gtk-driver desktop-file-utils

@@ -14,6 +14,7 @@ fn main() {
         "save_stats_csv",
         "settings",
         "save_settings",
+        "page_painted",
     ];
     tauri_build::try_build(
         tauri_build::Attributes::new()

@@ -145,6 +145,35 @@ fn open_link(url: String) -> Result<(), UiError> {
         .map_err(|error| UiError::refused(format!("cannot start xdg-open: {error}")))
 }
 
+/// The page calls this once it has painted its first data. The window is created
+/// hidden so nobody sees an empty white frame while WebKit starts.
+#[tauri::command]
+fn page_painted(window: tauri::WebviewWindow) {
+    if !window.is_visible().unwrap_or(false) {
+        tracing::info!(
+            since_start_ms = started().elapsed().as_millis() as u64,
+            "window painted; showing it"
+        );
+        show(&window);
+    }
+}
+
+fn show(window: &tauri::WebviewWindow) {
+    let _ = window.unminimize();
+    let _ = window.show();
+    let _ = window.set_focus();
+}
+
+/// When the process started, as near as the app can tell.
+fn started() -> std::time::Instant {
+    static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    *STARTED.get_or_init(std::time::Instant::now)
+}
+
+/// How long the window waits for the page's first paint before showing anyway, so a
+/// page that fails to load is still seen (with its error) rather than never.
+const SHOW_AT_THE_LATEST: std::time::Duration = std::time::Duration::from_secs(3);
+
 fn expect_status(reply: Reply) -> Result<Status, UiError> {
     match reply {
         Reply::Status(status) => Ok(status),
@@ -163,12 +192,14 @@ fn requested_view(args: &[String]) -> Option<&'static str> {
 
 /// Runs the window until it is closed.
 pub fn run() {
+    started();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("DEEPWORK_LOG")
                 .unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let args: Vec<String> = std::env::args().collect();
     let first_view = requested_view(&args).unwrap_or("now");
@@ -180,9 +211,7 @@ pub fn run() {
                 if let Some(view) = requested_view(&args) {
                     let _ = window.eval(format!("location.hash = {view:?}"));
                 }
-                let _ = window.unminimize();
-                let _ = window.show();
-                let _ = window.set_focus();
+                show(&window);
             }
         }))
         .manage(EngineLink::new(paths.socket.clone()))
@@ -198,7 +227,8 @@ pub fn run() {
             stats,
             save_stats_csv,
             settings,
-            save_settings
+            save_settings,
+            page_painted
         ])
         .setup(move |app| {
             let link = app.state::<EngineLink>();
@@ -216,7 +246,18 @@ pub fn run() {
                 .on_navigation(|url| {
                     url.scheme() == "tauri" || url.host_str() == Some("tauri.localhost")
                 })
+                .visible(false)
                 .build()?;
+            let handle = app.handle().clone();
+            tauri::async_runtime::spawn(async move {
+                tokio::time::sleep(SHOW_AT_THE_LATEST).await;
+                if let Some(window) = handle.get_webview_window("main") {
+                    if !window.is_visible().unwrap_or(true) {
+                        tracing::warn!("the page did not report a paint; showing the window anyway");
+                        show(&window);
+                    }
+                }
+            });
             Ok(())
         })
         .run(tauri::generate_context!());

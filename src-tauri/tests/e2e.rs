@@ -589,6 +589,21 @@ async fn the_window_starts_a_resident_when_none_runs() {
         .for_element(Locator::Css("[data-testid=start]"))
         .await
         .expect("the window reached an engine");
+    // The window was created hidden and shown by the page once it held data, not by
+    // the fallback that shows a page which never reports.
+    let log = desktop.home.path().join("driver.log");
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.contains("window painted; showing it") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline && !text.contains("did not report a paint"),
+            "the page never reported its first paint: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let status: Value = serde_json::from_str(&desktop.cli(&["status", "--json"])).expect("json");
     assert!(status["session"].is_null(), "{status}");
     page.close().await.expect("close the window");

@@ -29,6 +29,7 @@ export const api = {
   saveStatsCsv: (week: IsoWeek) => invoke<string>("save_stats_csv", { week }),
   settings: () => invoke<Settings>("settings"),
   saveSettings: (settings: Settings) => invoke<Settings>("save_settings", { settings }),
+  pagePainted: () => invoke<null>("page_painted"),
 };
 
 /** Engine events, pushed by the app as they happen. */
