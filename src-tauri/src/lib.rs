@@ -253,7 +253,9 @@ pub fn run() {
                 tokio::time::sleep(SHOW_AT_THE_LATEST).await;
                 if let Some(window) = handle.get_webview_window("main") {
                     if !window.is_visible().unwrap_or(true) {
-                        tracing::warn!("the page did not report a paint; showing the window anyway");
+                        tracing::warn!(
+                            "the page did not report a paint; showing the window anyway"
+                        );
                         show(&window);
                     }
                 }

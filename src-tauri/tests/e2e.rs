@@ -4,6 +4,8 @@
 //! `target/e2e-screenshots/`.
 
 use deepwork_harness::desktop::{Bus, Xvfb};
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 use std::net::TcpListener;
@@ -317,6 +319,39 @@ async fn screenshot(display: &str, name: &str) {
         .expect("write the screenshot");
 }
 
+async fn press(page: &Client, key: Key) {
+    let key = char::from(key);
+    let keys = KeyActions::new("keyboard".into())
+        .then(KeyAction::Down { value: key })
+        .then(KeyAction::Up { value: key });
+    page.perform_actions(keys).await.expect("press a key");
+}
+
+/// What has the keyboard focus: its test id, or `name=value` for a form field.
+async fn focused(page: &Client) -> String {
+    let answer = script(
+        page,
+        "const e = document.activeElement;
+         return e.dataset.testid || (e.name ? `${e.name}=${e.value}` : e.tagName)",
+    )
+    .await;
+    answer.as_str().unwrap_or_default().to_owned()
+}
+
+/// Presses Tab until the focused element's description starts with `wanted`.
+async fn tab_to(page: &Client, wanted: &str) {
+    let mut seen = Vec::new();
+    for _ in 0..16 {
+        press(page, Key::Tab).await;
+        let now = focused(page).await;
+        if now.starts_with(wanted) {
+            return;
+        }
+        seen.push(now);
+    }
+    panic!("Tab never reached {wanted:?}; it went through {seen:?}");
+}
+
 async fn script(page: &Client, body: &str) -> Value {
     page.execute(body, Vec::new()).await.expect("run script")
 }
@@ -578,6 +613,11 @@ async fn a_person_focuses_checks_in_and_works_through_the_digest_in_the_window()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_window_starts_a_resident_when_none_runs() {
     let mut desktop = Desktop::start();
+    std::fs::write(
+        desktop.home.path().join("config.toml"),
+        "[session]\ndefault_length = \"45m\"\n[notifications]\nenabled = false\n",
+    )
+    .expect("config");
     assert!(
         std::os::unix::net::UnixStream::connect(desktop.socket()).is_err(),
         "no resident yet"
@@ -606,6 +646,18 @@ async fn the_window_starts_a_resident_when_none_runs() {
     }
     let status: Value = serde_json::from_str(&desktop.cli(&["status", "--json"])).expect("json");
     assert!(status["session"].is_null(), "{status}");
+
+    // Keyboard only: Tab reaches the lengths with the configured one chosen, an arrow
+    // picks the next, Tab goes on to Start, Enter starts.
+    tab_to(&page, "length=").await;
+    assert_eq!(focused(&page).await, "length=45", "config's default_length");
+    press(&page, Key::Right).await;
+    assert_eq!(focused(&page).await, "length=50");
+    tab_to(&page, "start").await;
+    press(&page, Key::Enter).await;
+    wait_text(&page, "[data-testid=time-left]", "50 min left").await;
+    let status: Value = serde_json::from_str(&desktop.cli(&["status", "--json"])).expect("json");
+    assert!(!status["session"].is_null(), "{status}");
     page.close().await.expect("close the window");
     // The resident outlives the window: sessions go on without it.
     tokio::time::sleep(Duration::from_millis(300)).await;

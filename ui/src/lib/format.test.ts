@@ -7,6 +7,8 @@ import {
   countsList,
   heldTotal,
   lengthText,
+  lengthMinutes,
+  lengthChoices,
   orderedGroups,
   replyByText,
   safeLink,
@@ -104,5 +106,27 @@ describe("adapters", () => {
     expect(
       adapterText({ name: "slack", state: { state: "needs_attention", fix: "reconnect Slack" } }),
     ).toBe("needs attention: reconnect Slack");
+  });
+});
+
+describe("lengthMinutes", () => {
+  it("reads the engine's lengths", () => {
+    expect(lengthMinutes("50m")).toBe(50);
+    expect(lengthMinutes("1h 30m")).toBe(90);
+    expect(lengthMinutes("2h")).toBe(120);
+  });
+  it("refuses what it cannot read", () => {
+    expect(lengthMinutes("")).toBeNull();
+    expect(lengthMinutes("0m")).toBeNull();
+    expect(lengthMinutes("90s")).toBeNull();
+    expect(lengthMinutes("1 day")).toBeNull();
+  });
+});
+
+describe("lengthChoices", () => {
+  it("adds the configured length among the usual ones", () => {
+    expect(lengthChoices([25, 50, 90, 120], 45)).toEqual([25, 45, 50, 90, 120]);
+    expect(lengthChoices([25, 50, 90, 120], 90)).toEqual([25, 50, 90, 120]);
+    expect(lengthChoices([25, 50, 90, 120], null)).toEqual([25, 50, 90, 120]);
   });
 });

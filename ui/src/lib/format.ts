@@ -99,3 +99,20 @@ export function safeLink(url: string | null): string | null {
 export function lengthArg(minutes: number): string {
   return `${minutes}m`;
 }
+
+/**
+ * Whole minutes of a length as the engine writes it ("50m", "1h 30m", "2h"); null for
+ * anything else, so a surprise falls back to the window's own default.
+ */
+export function lengthMinutes(length: string): number | null {
+  const parts = length.trim().match(/^(?:(\d+)h)?\s*(?:(\d+)m)?$/);
+  if (!parts || (parts[1] === undefined && parts[2] === undefined)) return null;
+  const minutes = Number(parts[1] ?? 0) * 60 + Number(parts[2] ?? 0);
+  return minutes > 0 ? minutes : null;
+}
+
+/** The length choices offered: the usual ones plus the configured default, in order. */
+export function lengthChoices(usual: number[], configured: number | null): number[] {
+  const all = configured === null ? usual : [...usual, configured];
+  return [...new Set(all)].sort((a, b) => a - b);
+}
