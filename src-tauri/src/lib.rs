@@ -251,13 +251,11 @@ pub fn run() {
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move {
                 tokio::time::sleep(SHOW_AT_THE_LATEST).await;
-                if let Some(window) = handle.get_webview_window("main") {
-                    if !window.is_visible().unwrap_or(true) {
-                        tracing::warn!(
-                            "the page did not report a paint; showing the window anyway"
-                        );
-                        show(&window);
-                    }
+                if let Some(window) = handle.get_webview_window("main")
+                    && !window.is_visible().unwrap_or(true)
+                {
+                    tracing::warn!("the page did not report a paint; showing the window anyway");
+                    show(&window);
                 }
             });
             Ok(())
