@@ -2,6 +2,7 @@
 //! [`MessageSource`] (new messages addressed to the user), [`Replier`] (auto-replies) —
 //! and one module per platform. Message text from any platform is untrusted.
 
+pub mod desktop;
 pub mod fake;
 pub mod matrix;
 pub mod mattermost;

@@ -5,6 +5,7 @@
 
 use crate::away::{self, AutoReplyConfig, StatusConfig};
 use crate::desktop::DesktopConfig;
+use crate::held_notifications::HoldNotificationsConfig;
 use crate::item::Class;
 use crate::schedule::ClockTime;
 use crate::triage::Triager;
@@ -35,6 +36,8 @@ pub struct Config {
     pub adapters: AdaptersConfig,
     /// The tray icon and the global hotkey.
     pub desktop: DesktopConfig,
+    /// Other apps' desktop notifications during a session.
+    pub hold_notifications: HoldNotificationsConfig,
 }
 
 /// The `[adapters]` section: one table per platform.

@@ -29,6 +29,7 @@ pub mod away;
 pub mod config;
 pub mod desktop;
 pub mod digest;
+pub mod held_notifications;
 pub mod item;
 pub mod schedule;
 pub mod session;

@@ -2,6 +2,7 @@
 
 use crate::chats::ChatAdapter;
 use crate::secrets::Secrets;
+use deepwork_adapters::desktop::{DesktopNotifications, DndKind};
 use deepwork_adapters::matrix::MatrixAdapter;
 use deepwork_adapters::mattermost::MattermostAdapter;
 use deepwork_adapters::plugin::{PluginAdapter, PluginCommand};
@@ -10,6 +11,7 @@ use deepwork_adapters::{AdapterError, StatusAdapter};
 use deepwork_core::config::{
     AdaptersConfig, MatrixConfig, MattermostConfig, PluginConfig, SlackConfig,
 };
+use deepwork_core::held_notifications::HoldNotificationsConfig;
 use std::sync::Arc;
 
 /// The command that stores a platform's token.
@@ -50,6 +52,34 @@ pub fn adapters(config: &AdaptersConfig) -> Vec<ChatAdapter> {
         adapters.push(connect_plugin(plugin, secrets.as_ref().ok()));
     }
     adapters
+}
+
+/// Other apps' desktop notifications, held while focusing, when enabled and there is
+/// a session bus to watch (a headless server has none, and nothing to hold).
+pub fn desktop_notifications(config: &HoldNotificationsConfig) -> Option<ChatAdapter> {
+    let bus = match std::env::var("DBUS_SESSION_BUS_ADDRESS") {
+        Ok(address) => address
+            .strip_prefix("unix:path=")
+            .map(|rest| rest.split(',').next().unwrap_or(rest))
+            .is_none_or(|path| std::path::Path::new(path).exists()),
+        Err(_) => std::env::var_os("XDG_RUNTIME_DIR")
+            .is_some_and(|dir| std::path::Path::new(&dir).join("bus").exists()),
+    };
+    if !config.enabled || !bus {
+        return None;
+    }
+    let desktop = Arc::new(DesktopNotifications::new(
+        config.clone(),
+        DndKind::configured(config.do_not_disturb),
+    ));
+    Some(ChatAdapter {
+        name: "desktop".into(),
+        status: Some(desktop.clone()),
+        source: Some(desktop),
+        replier: None,
+        auto_reply: false,
+        problem: None,
+    })
 }
 
 /// A plugin; its token, when one is stored under its name, is handed to it in

@@ -108,7 +108,8 @@ pub async fn serve_then(
     ready: impl FnOnce(&Config),
 ) -> Result<(), StartError> {
     let config = load_config(&paths.config)?;
-    let adapters = connect::adapters(&config.adapters);
+    let mut adapters = connect::adapters(&config.adapters);
+    adapters.extend(connect::desktop_notifications(&config.hold_notifications));
     run_engine(paths, config, adapters, shutdown, ready).await
 }
 

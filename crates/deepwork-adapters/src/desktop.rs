@@ -1,0 +1,758 @@
+//! Other apps' desktop notifications, held during deep work.
+//!
+//! Capture does not replace the user's notification daemon: a second connection to the
+//! session bus becomes a monitor (`BecomeMonitor`) for `Notify` calls and the daemon's
+//! answers, and the desktop's own do-not-disturb keeps popups off the screen for the
+//! session ([`Dnd`]). Seen from the engine this is one more platform: its "status" is
+//! the do-not-disturb state (snapshotted and persisted before it changes, restored at
+//! the end or after a crash), its messages are the held notifications.
+//!
+//! A held notification is closed in the daemon once the engine has stored it (the next
+//! read's cursor says so), so the daemon has nothing queued to replay at check-in.
+
+use crate::{
+    AdapterError, Addressed, Batch, FocusStatus, IncomingMessage, MessageSource, ReplyTarget,
+    StatusAdapter, StatusSnapshot,
+};
+use async_trait::async_trait;
+use deepwork_core::held_notifications::{
+    CapturedNotice, DoNotDisturb, HoldNotificationsConfig, NoticeUrgency, Verdict, plain_text,
+};
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{OnceCell, watch};
+use zbus::message::Type as MessageType;
+use zbus::{Connection, MatchRule, Message, MessageStream};
+
+const NAME: &str = "desktop";
+const NOTIFICATIONS: &str = "org.freedesktop.Notifications";
+const NOTIFICATIONS_PATH: &str = "/org/freedesktop/Notifications";
+const DUNST: &str = "org.dunstproject.cmd0";
+/// At most this many captured notifications wait to be stored; beyond it the oldest
+/// are dropped (a runaway app must not grow the resident without bound).
+const MAX_QUEUED: usize = 10_000;
+
+/// Which do-not-disturb to drive: found from the running daemon, or named in config.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DndKind {
+    /// GNOME Shell: `org.gnome.desktop.notifications show-banners`.
+    Gnome,
+    /// KDE Plasma: the notification server's `Inhibit`.
+    Kde,
+    /// dunst: `paused`.
+    Dunst,
+    /// mako: the `do-not-disturb` mode.
+    Mako,
+}
+
+impl DndKind {
+    /// The one named in config; `None` for "find out".
+    pub fn configured(setting: DoNotDisturb) -> Option<Self> {
+        match setting {
+            DoNotDisturb::Auto => None,
+            DoNotDisturb::Gnome => Some(DndKind::Gnome),
+            DoNotDisturb::Kde => Some(DndKind::Kde),
+            DoNotDisturb::Dunst => Some(DndKind::Dunst),
+            DoNotDisturb::Mako => Some(DndKind::Mako),
+        }
+    }
+}
+
+/// The do-not-disturb state before the session: what restore puts back.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "daemon", rename_all = "snake_case")]
+pub enum Dnd {
+    /// GNOME's banners were on or off.
+    Gnome {
+        /// `show-banners`.
+        show_banners: bool,
+    },
+    /// KDE: an inhibition lives as long as the connection that asked for it, so a crash
+    /// lifts it by itself; nothing to record.
+    Kde,
+    /// dunst was paused or not.
+    Dunst {
+        /// `paused`.
+        paused: bool,
+    },
+    /// mako had these modes.
+    Mako {
+        /// `makoctl mode` before.
+        modes: Vec<String>,
+    },
+    /// No do-not-disturb Deepwork knows: notifications are still held and closed, but
+    /// may flash on screen first.
+    Unknown {
+        /// The daemon's name, if one answered.
+        server: Option<String>,
+    },
+}
+
+/// Holds desktop notifications while focusing.
+pub struct DesktopNotifications {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for DesktopNotifications {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DesktopNotifications")
+            .field("policy", &self.inner.policy)
+            .field("kind", &self.inner.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    policy: HoldNotificationsConfig,
+    kind: Option<DndKind>,
+    capture: Mutex<Capture>,
+    captured: watch::Sender<u64>,
+    control: OnceCell<Connection>,
+    monitor: OnceCell<()>,
+    kde_cookie: Mutex<Option<u32>>,
+}
+
+/// What the monitor has seen, shared with the reads.
+#[derive(Default)]
+struct Capture {
+    /// Since when notifications are held: the sequence number at arming.
+    armed_from: Option<u64>,
+    last_seq: u64,
+    /// What the engine has stored (the last read's cursor).
+    stored_up_to: u64,
+    held: VecDeque<Held>,
+    /// Notify calls held or dropped, waiting for the daemon's id: (caller, serial).
+    awaiting_id: HashMap<(String, u32), Awaiting>,
+}
+
+struct Held {
+    seq: u64,
+    message: IncomingMessage,
+    id: Option<u32>,
+}
+
+#[derive(Clone, Copy)]
+enum Awaiting {
+    Held(u64),
+    Dropped,
+}
+
+impl DesktopNotifications {
+    /// Holds by `policy`; `kind` forces a do-not-disturb, `None` detects it.
+    pub fn new(policy: HoldNotificationsConfig, kind: Option<DndKind>) -> Self {
+        DesktopNotifications {
+            inner: Arc::new(Inner {
+                policy,
+                kind,
+                capture: Mutex::new(Capture::default()),
+                captured: watch::channel(0).0,
+                control: OnceCell::new(),
+                monitor: OnceCell::new(),
+                kde_cookie: Mutex::new(None),
+            }),
+        }
+    }
+
+    /// Starts holding from now on (idempotent): the monitor runs from the first session.
+    async fn arm(&self) -> Result<(), AdapterError> {
+        self.inner.start_monitor().await?;
+        let mut capture = self.inner.capture.lock().expect("capture lock");
+        if capture.armed_from.is_none() {
+            capture.armed_from = Some(capture.last_seq);
+            capture.stored_up_to = capture.last_seq;
+        }
+        Ok(())
+    }
+
+    fn disarm(&self) {
+        let mut capture = self.inner.capture.lock().expect("capture lock");
+        capture.armed_from = None;
+        capture.held.clear();
+        capture.awaiting_id.clear();
+    }
+}
+
+impl Inner {
+    async fn control(&self) -> Result<&Connection, AdapterError> {
+        self.control
+            .get_or_try_init(|| async {
+                Connection::session()
+                    .await
+                    .map_err(|e| unavailable(&format!("no session bus: {e}")))
+            })
+            .await
+    }
+
+    async fn start_monitor(self: &Arc<Self>) -> Result<(), AdapterError> {
+        let inner = self.clone();
+        self.monitor
+            .get_or_try_init(|| async move {
+                let stream = monitor_stream(&inner).await?;
+                tokio::spawn(inner.clone().watch(stream));
+                Ok(())
+            })
+            .await
+            .map(|_| ())
+    }
+
+    /// Follows the bus until it goes away; a message it cannot read is skipped.
+    async fn watch(self: Arc<Self>, mut stream: MessageStream) {
+        while let Some(message) = stream.next().await {
+            match message {
+                Ok(message) => self.see(&message).await,
+                Err(error) => tracing::warn!(%error, "an unreadable message on the bus; skipped"),
+            }
+        }
+        tracing::warn!("the notification monitor lost the session bus");
+    }
+
+    async fn see(&self, message: &Message) {
+        let header = message.header();
+        match header.message_type() {
+            MessageType::MethodCall => {
+                let Some(caller) = header.sender().map(|s| s.to_string()) else {
+                    return;
+                };
+                let serial = header.primary().serial_num().get();
+                match read_notify(message) {
+                    Ok(notice) => self.capture(notice, (caller, serial)),
+                    Err(error) => {
+                        tracing::warn!(%error, "a Notify call that is not one; ignored")
+                    }
+                }
+            }
+            MessageType::MethodReturn => {
+                let (Some(caller), Some(serial)) = (header.destination(), header.reply_serial())
+                else {
+                    return;
+                };
+                let key = (caller.to_string(), serial.get());
+                if let Ok(id) = message.body().deserialize::<u32>() {
+                    self.answered(key, id).await;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn capture(&self, notice: CapturedNotice, caller: (String, u32)) {
+        let mut capture = self.capture.lock().expect("capture lock");
+        if capture.armed_from.is_none() {
+            return;
+        }
+        match self.policy.verdict(&notice) {
+            Verdict::Pass => {}
+            Verdict::Drop => {
+                capture.awaiting_id.insert(caller, Awaiting::Dropped);
+            }
+            Verdict::Hold => {
+                capture.last_seq += 1;
+                let seq = capture.last_seq;
+                capture.awaiting_id.insert(caller, Awaiting::Held(seq));
+                capture.held.push_back(Held {
+                    seq,
+                    message: incoming(seq, &notice),
+                    id: None,
+                });
+                if capture.held.len() > MAX_QUEUED {
+                    capture.held.pop_front();
+                }
+                self.captured.send_replace(seq);
+            }
+        }
+    }
+
+    /// The daemon gave a notification its id: close it if it is already stored.
+    async fn answered(&self, key: (String, u32), id: u32) {
+        let close = {
+            let mut capture = self.capture.lock().expect("capture lock");
+            let stored_up_to = capture.stored_up_to;
+            match capture.awaiting_id.remove(&key) {
+                None => false,
+                Some(Awaiting::Dropped) => true,
+                Some(Awaiting::Held(seq)) => {
+                    let position = capture.held.iter().position(|h| h.seq == seq);
+                    match position {
+                        Some(at) if seq <= stored_up_to => {
+                            capture.held.remove(at);
+                            true
+                        }
+                        Some(at) => {
+                            capture.held[at].id = Some(id);
+                            false
+                        }
+                        None => false,
+                    }
+                }
+            }
+        };
+        if close {
+            self.close(&[id]).await;
+        }
+    }
+
+    /// Takes notifications off the daemon's screen and queue.
+    async fn close(&self, ids: &[u32]) {
+        let Ok(control) = self.control().await else {
+            return;
+        };
+        for id in ids {
+            if let Err(error) = control
+                .call_method(
+                    Some(NOTIFICATIONS),
+                    NOTIFICATIONS_PATH,
+                    Some(NOTIFICATIONS),
+                    "CloseNotification",
+                    &(*id,),
+                )
+                .await
+            {
+                tracing::debug!(%error, id, "could not close a held notification");
+            }
+        }
+    }
+}
+
+/// A monitor connection for `Notify` calls and the daemon's answers to them.
+async fn monitor_stream(inner: &Inner) -> Result<MessageStream, AdapterError> {
+    let control = inner.control().await?;
+    let daemon = zbus::fdo::DBusProxy::new(control)
+        .await
+        .map_err(|e| unavailable(&e.to_string()))?
+        .get_name_owner(NOTIFICATIONS.try_into().expect("a valid bus name"))
+        .await
+        .ok();
+    let mut rules = vec![
+        MatchRule::builder()
+            .msg_type(MessageType::MethodCall)
+            .interface(NOTIFICATIONS)
+            .member("Notify")
+            .build()
+            .map_err(|e| unavailable(&e.to_string()))?,
+    ];
+    if let Some(daemon) = &daemon {
+        rules.push(
+            MatchRule::builder()
+                .msg_type(MessageType::MethodReturn)
+                .sender(daemon.as_str())
+                .build()
+                .map_err(|e| unavailable(&e.to_string()))?,
+        );
+    }
+    let monitor = Connection::session()
+        .await
+        .map_err(|e| unavailable(&format!("no session bus: {e}")))?;
+    zbus::fdo::MonitoringProxy::new(&monitor)
+        .await
+        .map_err(|e| unavailable(&e.to_string()))?
+        .become_monitor(&rules, 0)
+        .await
+        .map_err(|e| unavailable(&format!("the bus refused a monitor: {e}")))?;
+    Ok(MessageStream::from(monitor))
+}
+
+type NotifyArgs = (
+    String,
+    u32,
+    String,
+    String,
+    String,
+    Vec<String>,
+    HashMap<String, zbus::OwnedVariant>,
+    i32,
+);
+
+fn read_notify(message: &Message) -> Result<CapturedNotice, zbus::Error> {
+    let (app, _replaces, _icon, summary, body, _actions, hints, _timeout): NotifyArgs =
+        message.body().deserialize()?;
+    let urgency = hints
+        .get("urgency")
+        .and_then(|value| u8::try_from(value).ok());
+    let desktop_entry = hints
+        .get("desktop-entry")
+        .and_then(|value| <&str>::try_from(value).ok())
+        .map(str::to_owned);
+    Ok(CapturedNotice {
+        app,
+        desktop_entry,
+        summary,
+        body,
+        urgency: NoticeUrgency::from_hint(urgency),
+    })
+}
+
+/// A held notification as the engine takes messages: the summary is the first line,
+/// the body (markup removed) the rest. Never answered: it is not a person writing.
+fn incoming(seq: u64, notice: &CapturedNotice) -> IncomingMessage {
+    let summary = plain_text(&notice.summary).replace('\n', " ");
+    let body = plain_text(&notice.body);
+    let text = if body.trim().is_empty() {
+        summary
+    } else {
+        format!("{summary}\n{body}")
+    };
+    IncomingMessage {
+        id: seq.to_string(),
+        sender: notice.app.clone(),
+        sender_name: None,
+        channel: None,
+        addressed: Addressed::Direct,
+        text,
+        automated: true,
+        url: None,
+        reply_to: ReplyTarget {
+            conversation: String::new(),
+            sender: notice.app.clone(),
+        },
+    }
+}
+
+fn unavailable(detail: &str) -> AdapterError {
+    AdapterError::unavailable(NAME, detail)
+}
+
+#[async_trait]
+impl MessageSource for DesktopNotifications {
+    async fn fetch(&self, cursor: Option<&str>, wait: Duration) -> Result<Batch, AdapterError> {
+        self.arm().await?;
+        let mut captured = self.inner.captured.subscribe();
+        let Some(cursor) = cursor else {
+            let capture = self.inner.capture.lock().expect("capture lock");
+            let from = capture.armed_from.unwrap_or(capture.last_seq);
+            return Ok(Batch {
+                messages: Vec::new(),
+                cursor: from.to_string(),
+            });
+        };
+        let stored: u64 = cursor
+            .parse()
+            .map_err(|_| AdapterError::malformed(NAME, &format!("bad cursor {cursor:?}")))?;
+        let to_close = {
+            let mut capture = self.inner.capture.lock().expect("capture lock");
+            capture.stored_up_to = capture.stored_up_to.max(stored);
+            let mut ids = Vec::new();
+            capture.held.retain(|held| {
+                if held.seq > stored {
+                    return true;
+                }
+                match held.id {
+                    Some(id) => {
+                        ids.push(id);
+                        false
+                    }
+                    // Closed when the daemon's answer comes.
+                    None => true,
+                }
+            });
+            ids
+        };
+        self.inner.close(&to_close).await;
+        let newer = |capture: &Capture| -> Vec<IncomingMessage> {
+            capture
+                .held
+                .iter()
+                .filter(|held| held.seq > stored)
+                .map(|held| held.message.clone())
+                .collect()
+        };
+        let mut messages = newer(&self.inner.capture.lock().expect("capture lock"));
+        if messages.is_empty() {
+            let _ = tokio::time::timeout(wait, captured.changed()).await;
+            messages = newer(&self.inner.capture.lock().expect("capture lock"));
+        }
+        let cursor = messages
+            .last()
+            .map(|message| message.id.clone())
+            .unwrap_or_else(|| stored.to_string());
+        Ok(Batch { messages, cursor })
+    }
+}
+
+#[async_trait]
+impl StatusAdapter for DesktopNotifications {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    async fn snapshot(&self) -> Result<StatusSnapshot, AdapterError> {
+        let dnd = match self.kind().await? {
+            Some(kind) => read_dnd(kind, self.inner.control().await?).await?,
+            None => Dnd::Unknown {
+                server: server_name(self.inner.control().await?).await,
+            },
+        };
+        Ok(StatusSnapshot {
+            adapter: NAME.into(),
+            data: serde_json::to_value(&dnd)
+                .map_err(|e| AdapterError::malformed(NAME, &e.to_string()))?,
+        })
+    }
+
+    async fn set_focus(&self, _status: &FocusStatus) -> Result<(), AdapterError> {
+        self.arm().await?;
+        let control = self.inner.control().await?;
+        match self.kind().await? {
+            Some(DndKind::Gnome) => gsettings_set_banners(false).await,
+            Some(DndKind::Dunst) => set_dunst_paused(control, true).await,
+            Some(DndKind::Mako) => makoctl(&["mode", "-a", "do-not-disturb"]).await.map(|_| ()),
+            Some(DndKind::Kde) => {
+                let cookie: u32 = control
+                    .call_method(
+                        Some(NOTIFICATIONS),
+                        NOTIFICATIONS_PATH,
+                        Some(NOTIFICATIONS),
+                        "Inhibit",
+                        &(
+                            "deepwork",
+                            "Deep work",
+                            HashMap::<&str, zbus::Variant>::new(),
+                        ),
+                    )
+                    .await
+                    .and_then(|reply| reply.body().deserialize())
+                    .map_err(|e| unavailable(&format!("Plasma refused Inhibit: {e}")))?;
+                *self.inner.kde_cookie.lock().expect("cookie lock") = Some(cookie);
+                Ok(())
+            }
+            None => Err(AdapterError::Unauthorized {
+                adapter: NAME.into(),
+                fix: "no do-not-disturb Deepwork can drive (GNOME, KDE Plasma, dunst or \
+                      mako): other apps' notifications are still held, but may flash on \
+                      screen first"
+                    .into(),
+            }),
+        }
+    }
+
+    async fn restore(&self, snapshot: &StatusSnapshot) -> Result<(), AdapterError> {
+        self.disarm();
+        let dnd: Dnd = serde_json::from_value(snapshot.data.clone())
+            .map_err(|e| AdapterError::malformed(NAME, &format!("a stored state: {e}")))?;
+        let control = self.inner.control().await?;
+        match dnd {
+            Dnd::Gnome { show_banners } => gsettings_set_banners(show_banners).await,
+            Dnd::Dunst { paused } => set_dunst_paused(control, paused).await,
+            Dnd::Mako { modes } => {
+                let mut args = vec!["mode"];
+                for mode in &modes {
+                    args.extend(["-s", mode.as_str()]);
+                }
+                if modes.is_empty() {
+                    args.extend(["-r", "do-not-disturb"]);
+                }
+                makoctl(&args).await.map(|_| ())
+            }
+            Dnd::Kde => {
+                let cookie = self.inner.kde_cookie.lock().expect("cookie lock").take();
+                if let Some(cookie) = cookie {
+                    control
+                        .call_method(
+                            Some(NOTIFICATIONS),
+                            NOTIFICATIONS_PATH,
+                            Some(NOTIFICATIONS),
+                            "UnInhibit",
+                            &(cookie,),
+                        )
+                        .await
+                        .map_err(|e| unavailable(&format!("Plasma refused UnInhibit: {e}")))?;
+                }
+                Ok(())
+            }
+            Dnd::Unknown { .. } => Ok(()),
+        }
+    }
+}
+
+impl DesktopNotifications {
+    /// The do-not-disturb to drive: the configured one, else the running daemon's,
+    /// else the desktop's (`XDG_CURRENT_DESKTOP`).
+    async fn kind(&self) -> Result<Option<DndKind>, AdapterError> {
+        if self.inner.kind.is_some() {
+            return Ok(self.inner.kind);
+        }
+        let server = server_name(self.inner.control().await?).await;
+        let desktop = std::env::var("XDG_CURRENT_DESKTOP").unwrap_or_default();
+        Ok(detect(server.as_deref(), &desktop))
+    }
+}
+
+/// The do-not-disturb for a daemon called `server` on desktop `desktop`.
+pub fn detect(server: Option<&str>, desktop: &str) -> Option<DndKind> {
+    match server.map(str::to_ascii_lowercase).as_deref() {
+        Some("dunst") => return Some(DndKind::Dunst),
+        Some("mako") => return Some(DndKind::Mako),
+        Some("plasma") => return Some(DndKind::Kde),
+        Some("gnome-shell") => return Some(DndKind::Gnome),
+        _ => {}
+    }
+    let desktop = desktop.to_ascii_lowercase();
+    desktop.split(':').find_map(|part| match part {
+        "gnome" | "ubuntu" | "unity" => Some(DndKind::Gnome),
+        "kde" => Some(DndKind::Kde),
+        _ => None,
+    })
+}
+
+async fn server_name(control: &Connection) -> Option<String> {
+    let reply = control
+        .call_method(
+            Some(NOTIFICATIONS),
+            NOTIFICATIONS_PATH,
+            Some(NOTIFICATIONS),
+            "GetServerInformation",
+            &(),
+        )
+        .await
+        .ok()?;
+    let (name, _vendor, _version, _spec): (String, String, String, String) =
+        reply.body().deserialize().ok()?;
+    Some(name)
+}
+
+async fn read_dnd(kind: DndKind, control: &Connection) -> Result<Dnd, AdapterError> {
+    Ok(match kind {
+        DndKind::Gnome => Dnd::Gnome {
+            show_banners: gsettings_get_banners().await?,
+        },
+        DndKind::Kde => Dnd::Kde,
+        DndKind::Dunst => {
+            let reply = control
+                .call_method(
+                    Some(NOTIFICATIONS),
+                    NOTIFICATIONS_PATH,
+                    Some("org.freedesktop.DBus.Properties"),
+                    "Get",
+                    &(DUNST, "paused"),
+                )
+                .await
+                .map_err(|e| unavailable(&format!("dunst did not say if it is paused: {e}")))?;
+            let value: zbus::OwnedVariant = reply
+                .body()
+                .deserialize()
+                .map_err(|e| AdapterError::malformed(NAME, &e.to_string()))?;
+            Dnd::Dunst {
+                paused: bool::try_from(&value)
+                    .map_err(|e| AdapterError::malformed(NAME, &e.to_string()))?,
+            }
+        }
+        DndKind::Mako => {
+            let modes = makoctl(&["mode"]).await?;
+            Dnd::Mako {
+                modes: modes
+                    .lines()
+                    .map(str::trim)
+                    .filter(|mode| !mode.is_empty() && *mode != "do-not-disturb")
+                    .map(str::to_owned)
+                    .collect(),
+            }
+        }
+    })
+}
+
+async fn set_dunst_paused(control: &Connection, paused: bool) -> Result<(), AdapterError> {
+    control
+        .call_method(
+            Some(NOTIFICATIONS),
+            NOTIFICATIONS_PATH,
+            Some("org.freedesktop.DBus.Properties"),
+            "Set",
+            &(DUNST, "paused", zbus::Variant::from(paused)),
+        )
+        .await
+        .map(|_| ())
+        .map_err(|e| unavailable(&format!("dunst refused to change pause: {e}")))
+}
+
+const BANNERS: [&str; 2] = ["org.gnome.desktop.notifications", "show-banners"];
+
+async fn gsettings_get_banners() -> Result<bool, AdapterError> {
+    let output = run("gsettings", &["get", BANNERS[0], BANNERS[1]]).await?;
+    match output.trim() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        other => Err(AdapterError::malformed(
+            NAME,
+            &format!("gsettings said {other:?} for show-banners"),
+        )),
+    }
+}
+
+async fn gsettings_set_banners(on: bool) -> Result<(), AdapterError> {
+    let value = if on { "true" } else { "false" };
+    run("gsettings", &["set", BANNERS[0], BANNERS[1], value])
+        .await
+        .map(|_| ())
+}
+
+async fn makoctl(args: &[&str]) -> Result<String, AdapterError> {
+    run("makoctl", args).await
+}
+
+/// Runs a desktop's own tool; its stdout, or an error naming the command.
+async fn run(program: &str, args: &[&str]) -> Result<String, AdapterError> {
+    let command = format!("{program} {}", args.join(" "));
+    let output = tokio::process::Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .map_err(|e| unavailable(&format!("cannot run `{command}`: {e}")))?;
+    if !output.status.success() {
+        return Err(unavailable(&format!(
+            "`{command}` failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        )));
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_daemon_decides_before_the_desktop() {
+        assert_eq!(detect(Some("dunst"), "GNOME"), Some(DndKind::Dunst));
+        assert_eq!(detect(Some("Plasma"), ""), Some(DndKind::Kde));
+        assert_eq!(detect(Some("mako"), ""), Some(DndKind::Mako));
+        assert_eq!(detect(None, "ubuntu:GNOME"), Some(DndKind::Gnome));
+        assert_eq!(detect(Some("xfce4-notifyd"), "XFCE"), None);
+        assert_eq!(detect(None, ""), None);
+    }
+
+    #[test]
+    fn a_held_notification_reads_as_plain_text() {
+        let notice = CapturedNotice {
+            app: "Thunderbird".into(),
+            desktop_entry: None,
+            summary: "New mail\nfrom Ann".into(),
+            body: "<b>Budget</b> &amp; plan".into(),
+            urgency: NoticeUrgency::Normal,
+        };
+        let message = incoming(7, &notice);
+        let item = message.to_item("desktop");
+        assert_eq!(item.title, "New mail from Ann");
+        assert_eq!(item.body.as_deref(), Some("Budget & plan"));
+        assert_eq!(item.sender, "Thunderbird");
+        assert!(message.automated, "never auto-replied to");
+    }
+
+    #[test]
+    fn the_state_before_is_stored_as_json_that_reads_back() {
+        for dnd in [
+            Dnd::Gnome { show_banners: true },
+            Dnd::Dunst { paused: false },
+            Dnd::Mako {
+                modes: vec!["default".into()],
+            },
+            Dnd::Kde,
+            Dnd::Unknown { server: None },
+        ] {
+            let json = serde_json::to_value(&dnd).unwrap();
+            assert_eq!(serde_json::from_value::<Dnd>(json).unwrap(), dnd);
+        }
+    }
+}

@@ -1,0 +1,275 @@
+//! Other apps' desktop notifications held during deep work, against a real dunst on a
+//! private X server and session bus, with `notify-send` (libnotify) and a raw D-Bus
+//! sender for hostile input. The GNOME path runs against dconf on a private bus.
+
+mod support;
+
+use std::collections::HashMap;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use support::{Bus, Env, Xvfb};
+
+fn eventually<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "never saw {what}");
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+/// dunst, the user's notification daemon, on the test's display and bus.
+struct Dunst {
+    child: Child,
+    bus: String,
+}
+
+impl Dunst {
+    fn start(bus: &str, display: &str) -> Dunst {
+        let child = Command::new("dunst")
+            .args(["-config", "/dev/null"])
+            .env("DBUS_SESSION_BUS_ADDRESS", bus)
+            .env("DISPLAY", display)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("dunst is installed (make test installs it)");
+        let dunst = Dunst {
+            child,
+            bus: bus.to_owned(),
+        };
+        eventually("dunst on the bus", || dunst.try_ctl(&["is-paused"]));
+        dunst
+    }
+
+    fn try_ctl(&self, args: &[&str]) -> Option<String> {
+        let output = Command::new("dunstctl")
+            .args(args)
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.bus)
+            .output()
+            .expect("dunstctl");
+        output
+            .status
+            .success()
+            .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+    }
+
+    fn ctl(&self, args: &[&str]) -> String {
+        self.try_ctl(args)
+            .unwrap_or_else(|| panic!("dunstctl {args:?} failed"))
+    }
+
+    fn paused(&self) -> bool {
+        self.ctl(&["is-paused"]) == "true"
+    }
+
+    /// Notifications on screen and queued for later.
+    fn shown_and_waiting(&self) -> (u32, u32) {
+        let count = |what| self.ctl(&["count", what]).parse().expect("a count");
+        (count("displayed"), count("waiting"))
+    }
+}
+
+impl Drop for Dunst {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn notify_send(bus: &str, args: &[&str]) {
+    let status = Command::new("notify-send")
+        .args(args)
+        .env("DBUS_SESSION_BUS_ADDRESS", bus)
+        .status()
+        .expect("notify-send is installed (libnotify-bin)");
+    assert!(status.success(), "notify-send {args:?}");
+}
+
+/// A Notify call made directly, as any app's D-Bus library would.
+fn notify_raw(
+    bus: &str,
+    app: &str,
+    summary: &str,
+    body: &str,
+    hints: HashMap<&str, zbus::Variant>,
+) {
+    zbus::block_on(async {
+        let connection = zbus::connection::Builder::address(bus)
+            .build()
+            .await
+            .expect("connect to the bus");
+        connection
+            .call_method(
+                Some("org.freedesktop.Notifications"),
+                "/org/freedesktop/Notifications",
+                Some("org.freedesktop.Notifications"),
+                "Notify",
+                &(
+                    app,
+                    0u32,
+                    "",
+                    summary,
+                    body,
+                    Vec::<&str>::new(),
+                    hints,
+                    -1i32,
+                ),
+            )
+            .await
+            .expect("Notify answered");
+    });
+}
+
+fn held_total(env: &Env) -> u64 {
+    env.json(&["status", "--json"])["held"]
+        .as_object()
+        .map(|counts| counts.values().filter_map(|n| n.as_u64()).sum())
+        .unwrap_or(0)
+}
+
+fn desktop_adapter(env: &Env) -> serde_json::Value {
+    env.json(&["status", "--json"])["adapters"]
+        .as_array()
+        .and_then(|all| all.iter().find(|a| a["name"] == "desktop").cloned())
+        .unwrap_or_default()
+}
+
+#[test]
+fn dunst_is_paused_for_the_session_and_other_apps_notifications_are_held_not_replayed() {
+    let mut env = Env::new(
+        "[notifications]\nenabled = false\n\
+         [hold_notifications]\nallow = [\"calendar\"]\nignore = [\"music\"]\n",
+    );
+    let x = Xvfb::start();
+    let bus = Bus::start(env.dir.path());
+    env.bus = Some(bus.address.clone());
+    let dunst = Dunst::start(&bus.address, &x.display);
+    assert!(!dunst.paused());
+    let _daemon = env.daemon();
+
+    env.ok(&["start", "--for", "50m"]);
+    eventually("dunst paused by the session", || {
+        dunst.paused().then_some(())
+    });
+
+    notify_send(
+        &bus.address,
+        &[
+            "-a",
+            "Thunderbird",
+            "New mail from Ann",
+            "<b>Budget</b> &amp; plan",
+        ],
+    );
+    let huge = "x".repeat(200_000);
+    let mut hints = HashMap::new();
+    hints.insert("urgency", zbus::Variant::from(1u8));
+    hints.insert(
+        "x-weird",
+        zbus::Variant::from("\u{1b}[2J<script>alert(1)</script>"),
+    );
+    notify_raw(
+        &bus.address,
+        "ci",
+        "<img src=x onerror=alert(1)> build failed",
+        &huge,
+        hints,
+    );
+    eventually("both held", || (held_total(&env) == 2).then_some(()));
+    // Stored, then closed in dunst: nothing on screen and nothing queued to replay.
+    eventually("dunst holding nothing", || {
+        (dunst.shown_and_waiting() == (0, 0)).then_some(())
+    });
+
+    notify_send(&bus.address, &["-a", "music", "Now playing", "a song"]);
+    notify_send(&bus.address, &["-a", "calendar", "Standup in 5 min"]);
+    notify_send(
+        &bus.address,
+        &["-a", "backup", "-u", "critical", "Disk full"],
+    );
+    // The allowed and the critical one are not held; the music one is dropped.
+    eventually("the dropped one closed", || {
+        (dunst.shown_and_waiting().1 == 2).then_some(())
+    });
+    assert_eq!(
+        held_total(&env),
+        2,
+        "allowed, critical and ignored are not held"
+    );
+
+    env.ok(&["checkin"]);
+    let digest = env.json(&["digest", "--json"]);
+    let items: Vec<&serde_json::Value> = digest["groups"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .flat_map(|group| group["items"].as_array().expect("items"))
+        .collect();
+    assert_eq!(items.len(), 2, "{digest}");
+    let mail = items
+        .iter()
+        .find(|item| item["sender"] == "Thunderbird")
+        .expect("the mail notification");
+    assert_eq!(mail["source"], "desktop");
+    assert_eq!(mail["title"], "New mail from Ann");
+    let ci = items
+        .iter()
+        .find(|item| item["sender"] == "ci")
+        .expect("the raw one");
+    assert_eq!(ci["title"], "build failed", "markup is text, tags dropped");
+
+    env.ok(&["stop"]);
+    eventually("dunst unpaused as before", || {
+        (!dunst.paused()).then_some(())
+    });
+    // What was allowed through shows now; nothing held comes back.
+    eventually("only the two passed ones", || {
+        (dunst.shown_and_waiting() == (2, 0)).then_some(())
+    });
+    assert_eq!(
+        desktop_adapter(&env)["state"]["state"],
+        "ok",
+        "{}",
+        desktop_adapter(&env)
+    );
+}
+
+#[test]
+fn a_paused_dunst_stays_paused_and_a_crash_is_put_right_at_the_next_start() {
+    let mut env = Env::new("[notifications]\nenabled = false\n");
+    let x = Xvfb::start();
+    let bus = Bus::start(env.dir.path());
+    env.bus = Some(bus.address.clone());
+    let dunst = Dunst::start(&bus.address, &x.display);
+
+    // Paused by the user before: still paused after.
+    dunst.ctl(&["set-paused", "true"]);
+    let daemon = env.daemon();
+    env.ok(&["start", "--for", "50m"]);
+    eventually("the desktop adapter ready", || {
+        (desktop_adapter(&env)["state"]["state"] == "ok").then_some(())
+    });
+    env.ok(&["stop"]);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(dunst.paused(), "the user's own pause is kept");
+    dunst.ctl(&["set-paused", "false"]);
+
+    // A crash mid-session leaves dunst paused; the next start puts it back once the
+    // session is over.
+    env.ok(&["start", "--for", "3s"]);
+    eventually("dunst paused", || dunst.paused().then_some(()));
+    daemon.kill_9();
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(
+        dunst.paused(),
+        "nothing restored it while the engine was dead"
+    );
+    let _daemon = env.daemon();
+    eventually("dunst unpaused after the restart", || {
+        (!dunst.paused()).then_some(())
+    });
+}
