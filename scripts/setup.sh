@@ -13,6 +13,9 @@ APT_PACKAGES=(
   # tests: a private session bus, a display, desktop notifications, the tray's menu
   # driven with busctl (systemd) and the hotkey pressed with xdotool
   dbus xvfb xauth libnotify-bin tzdata python3-venv gnome-keyring systemd xdotool jq
+  # other apps' notifications held: dunst as the daemon; GNOME's setting through gsettings
+  # on dconf
+  dunst libglib2.0-bin dconf-gsettings-backend dconf-service gsettings-desktop-schemas
   # the window's end-to-end test: WebKitWebDriver, which tauri-driver drives; and
   # desktop-file-validate for the menu and autostart entries
   webkit2gtk-driver desktop-file-utils

@@ -273,3 +273,97 @@ fn a_paused_dunst_stays_paused_and_a_crash_is_put_right_at_the_next_start() {
         (!dunst.paused()).then_some(())
     });
 }
+
+/// dconf's writer on the test's bus, with the test's home, so GSettings changes land in
+/// a private database (started here, before the bus would activate one with ours).
+struct Dconf {
+    child: Child,
+    bus: String,
+    home: std::path::PathBuf,
+}
+
+impl Dconf {
+    fn start(bus: &str, home: &std::path::Path) -> Dconf {
+        let child = Command::new("/usr/libexec/dconf-service")
+            .env_clear()
+            .env("HOME", home)
+            .env("DBUS_SESSION_BUS_ADDRESS", bus)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("dconf-service is installed (make test installs it)");
+        let dconf = Dconf {
+            child,
+            bus: bus.to_owned(),
+            home: home.to_owned(),
+        };
+        eventually("dconf answering", || {
+            dconf.try_gsettings(&["list-keys", BANNERS.0])
+        });
+        dconf
+    }
+
+    fn try_gsettings(&self, args: &[&str]) -> Option<String> {
+        let output = Command::new("gsettings")
+            .args(args)
+            .env_clear()
+            .env("HOME", &self.home)
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.bus)
+            .output()
+            .expect("gsettings is installed (libglib2.0-bin)");
+        output
+            .status
+            .success()
+            .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+    }
+
+    fn banners(&self) -> String {
+        self.try_gsettings(&["get", BANNERS.0, BANNERS.1])
+            .expect("gsettings get")
+    }
+
+    fn set_banners(&self, on: bool) {
+        let value = if on { "true" } else { "false" };
+        self.try_gsettings(&["set", BANNERS.0, BANNERS.1, value])
+            .expect("gsettings set");
+    }
+}
+
+impl Drop for Dconf {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const BANNERS: (&str, &str) = ("org.gnome.desktop.notifications", "show-banners");
+
+#[test]
+fn gnome_banners_go_off_for_the_session_and_come_back_exactly_as_they_were() {
+    let mut env = Env::new(
+        "[notifications]\nenabled = false\n[hold_notifications]\ndo_not_disturb = \"gnome\"\n",
+    );
+    let bus = Bus::start(env.dir.path());
+    env.bus = Some(bus.address.clone());
+    let dconf = Dconf::start(&bus.address, env.dir.path());
+    assert_eq!(dconf.banners(), "true");
+    let _daemon = env.daemon();
+
+    env.ok(&["start", "--for", "50m"]);
+    eventually("banners off", || (dconf.banners() == "false").then_some(()));
+    env.ok(&["stop"]);
+    eventually("banners back on", || {
+        (dconf.banners() == "true").then_some(())
+    });
+
+    // Off by the user's choice before: still off after.
+    dconf.set_banners(false);
+    env.ok(&["start", "--for", "50m"]);
+    eventually("the desktop adapter ok", || {
+        (desktop_adapter(&env)["state"]["state"] == "ok").then_some(())
+    });
+    env.ok(&["stop"]);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(dconf.banners(), "false", "the user's own setting is kept");
+}
