@@ -46,6 +46,7 @@ bench: setup
 	$(CARGO) bench -p deepwork-core --bench core
 	$(CARGO) bench -p deepwork-store --bench store
 	$(CARGO) bench -p deepwork-cli --bench push
+	$(CARGO) bench -p deepwork-cli --bench hold
 	$(CARGO) bench -p deepwork-engine --bench matrix
 
 measure-idle: setup

@@ -113,6 +113,18 @@ struct Inner {
     control: OnceCell<Connection>,
     monitor: OnceCell<()>,
     kde_cookie: Mutex<Option<u32>>,
+    dunst: tokio::sync::Mutex<DunstPause>,
+}
+
+/// dunst has no pause that lets some notifications through (its pause levels need the
+/// user's own rules), so while one that must show is on screen the pause is lifted, and
+/// put back when the last such one closes.
+#[derive(Default)]
+struct DunstPause {
+    /// Deepwork paused dunst for the session.
+    paused_by_us: bool,
+    /// Ids of notifications that must show and are still open.
+    showing: std::collections::HashSet<u32>,
 }
 
 /// What the monitor has seen, shared with the reads.
@@ -138,6 +150,7 @@ struct Held {
 enum Awaiting {
     Held(u64),
     Dropped,
+    Passing,
 }
 
 impl DesktopNotifications {
@@ -152,6 +165,7 @@ impl DesktopNotifications {
                 control: OnceCell::new(),
                 monitor: OnceCell::new(),
                 kde_cookie: Mutex::new(None),
+                dunst: tokio::sync::Mutex::new(DunstPause::default()),
             }),
         }
     }
@@ -224,6 +238,11 @@ impl Inner {
                     }
                 }
             }
+            MessageType::Signal => {
+                if let Ok((id, _reason)) = message.body().deserialize::<(u32, u32)>() {
+                    self.closed(id).await;
+                }
+            }
             MessageType::MethodReturn => {
                 let (Some(caller), Some(serial)) = (header.destination(), header.reply_serial())
                 else {
@@ -243,8 +262,12 @@ impl Inner {
         if capture.armed_from.is_none() {
             return;
         }
-        match self.policy.verdict(&notice) {
-            Verdict::Pass => {}
+        let verdict = self.policy.verdict(&notice);
+        tracing::debug!(app = %notice.app, ?verdict, "a notification during deep work");
+        match verdict {
+            Verdict::Pass => {
+                capture.awaiting_id.insert(caller, Awaiting::Passing);
+            }
             Verdict::Drop => {
                 capture.awaiting_id.insert(caller, Awaiting::Dropped);
             }
@@ -267,11 +290,21 @@ impl Inner {
 
     /// The daemon gave a notification its id: close it if it is already stored.
     async fn answered(&self, key: (String, u32), id: u32) {
+        let awaiting = self
+            .capture
+            .lock()
+            .expect("capture lock")
+            .awaiting_id
+            .remove(&key);
+        if let Some(Awaiting::Passing) = awaiting {
+            self.let_through(id).await;
+            return;
+        }
         let close = {
             let mut capture = self.capture.lock().expect("capture lock");
             let stored_up_to = capture.stored_up_to;
-            match capture.awaiting_id.remove(&key) {
-                None => false,
+            match awaiting {
+                None | Some(Awaiting::Passing) => false,
                 Some(Awaiting::Dropped) => true,
                 Some(Awaiting::Held(seq)) => {
                     let position = capture.held.iter().position(|h| h.seq == seq);
@@ -291,6 +324,36 @@ impl Inner {
         };
         if close {
             self.close(&[id]).await;
+        }
+    }
+
+    /// A notification that must show went to a paused dunst: lift the pause while it is
+    /// open.
+    async fn let_through(&self, id: u32) {
+        let mut dunst = self.dunst.lock().await;
+        if !dunst.paused_by_us {
+            return;
+        }
+        let first = dunst.showing.is_empty();
+        dunst.showing.insert(id);
+        if first
+            && let Ok(control) = self.control().await
+            && let Err(error) = set_dunst_paused(control, false).await
+        {
+            tracing::warn!(%error, "could not let a notification through dunst's pause");
+        }
+    }
+
+    /// A notification closed: when it was the last one let through, pause dunst again.
+    async fn closed(&self, id: u32) {
+        let mut dunst = self.dunst.lock().await;
+        if dunst.showing.remove(&id)
+            && dunst.showing.is_empty()
+            && dunst.paused_by_us
+            && let Ok(control) = self.control().await
+            && let Err(error) = set_dunst_paused(control, true).await
+        {
+            tracing::warn!(%error, "could not pause dunst again");
         }
     }
 
@@ -333,6 +396,14 @@ async fn monitor_stream(inner: &Inner) -> Result<MessageStream, AdapterError> {
             .build()
             .map_err(|e| unavailable(&e.to_string()))?,
     ];
+    rules.push(
+        MatchRule::builder()
+            .msg_type(MessageType::Signal)
+            .interface(NOTIFICATIONS)
+            .member("NotificationClosed")
+            .build()
+            .map_err(|e| unavailable(&e.to_string()))?,
+    );
     if let Some(daemon) = &daemon {
         rules.push(
             MatchRule::builder()
@@ -416,7 +487,9 @@ fn unavailable(detail: &str) -> AdapterError {
 
 #[async_trait]
 impl MessageSource for DesktopNotifications {
-    async fn fetch(&self, cursor: Option<&str>, wait: Duration) -> Result<Batch, AdapterError> {
+    /// Waits for a capture however long that takes (not `_wait`): the monitor says
+    /// when one comes, so a quiet desktop costs no wakeups.
+    async fn fetch(&self, cursor: Option<&str>, _wait: Duration) -> Result<Batch, AdapterError> {
         self.arm().await?;
         let mut captured = self.inner.captured.subscribe();
         let Some(cursor) = cursor else {
@@ -459,8 +532,10 @@ impl MessageSource for DesktopNotifications {
                 .collect()
         };
         let mut messages = newer(&self.inner.capture.lock().expect("capture lock"));
-        if messages.is_empty() {
-            let _ = tokio::time::timeout(wait, captured.changed()).await;
+        while messages.is_empty() {
+            if captured.changed().await.is_err() {
+                return Err(unavailable("the notification monitor stopped"));
+            }
             messages = newer(&self.inner.capture.lock().expect("capture lock"));
         }
         let cursor = messages
@@ -496,7 +571,15 @@ impl StatusAdapter for DesktopNotifications {
         let control = self.inner.control().await?;
         match self.kind().await? {
             Some(DndKind::Gnome) => gsettings_set_banners(false).await,
-            Some(DndKind::Dunst) => set_dunst_paused(control, true).await,
+            Some(DndKind::Dunst) => {
+                let mut dunst = self.inner.dunst.lock().await;
+                // A check-in renews the status; a notification let through stays up.
+                if dunst.showing.is_empty() {
+                    set_dunst_paused(control, true).await?;
+                }
+                dunst.paused_by_us = true;
+                Ok(())
+            }
             Some(DndKind::Mako) => makoctl(&["mode", "-a", "do-not-disturb"]).await.map(|_| ()),
             Some(DndKind::Kde) => {
                 let cookie: u32 = control
@@ -534,7 +617,12 @@ impl StatusAdapter for DesktopNotifications {
         let control = self.inner.control().await?;
         match dnd {
             Dnd::Gnome { show_banners } => gsettings_set_banners(show_banners).await,
-            Dnd::Dunst { paused } => set_dunst_paused(control, paused).await,
+            Dnd::Dunst { paused } => {
+                let mut dunst = self.inner.dunst.lock().await;
+                set_dunst_paused(control, paused).await?;
+                *dunst = DunstPause::default();
+                Ok(())
+            }
             Dnd::Mako { modes } => {
                 let mut args = vec!["mode"];
                 for mode in &modes {

@@ -234,7 +234,9 @@ pub trait StatusAdapter: Send + Sync {
 #[async_trait]
 pub trait MessageSource: Send + Sync {
     /// Messages after `cursor`, waiting up to `wait` for one. With no cursor it returns
-    /// none and a cursor for "now", so history is never imported as new.
+    /// none and a cursor for "now", so history is never imported as new. A source that
+    /// is told of new messages rather than polling for them may wait until one comes:
+    /// the caller drops the future when it has something else to do.
     async fn fetch(&self, cursor: Option<&str>, wait: Duration) -> Result<Batch, AdapterError>;
 }
 

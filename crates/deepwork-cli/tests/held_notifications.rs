@@ -140,10 +140,7 @@ fn desktop_adapter(env: &Env) -> serde_json::Value {
 
 #[test]
 fn dunst_is_paused_for_the_session_and_other_apps_notifications_are_held_not_replayed() {
-    let mut env = Env::new(
-        "[notifications]\nenabled = false\n\
-         [hold_notifications]\nallow = [\"calendar\"]\nignore = [\"music\"]\n",
-    );
+    let mut env = Env::new("[hold_notifications]\nallow = [\"calendar\"]\nignore = [\"music\"]\n");
     let x = Xvfb::start();
     let bus = Bus::start(env.dir.path());
     env.bus = Some(bus.address.clone());
@@ -185,21 +182,54 @@ fn dunst_is_paused_for_the_session_and_other_apps_notifications_are_held_not_rep
         (dunst.shown_and_waiting() == (0, 0)).then_some(())
     });
 
+    // A call that is not a Notify of the specification's shape: refused by dunst,
+    // skipped by the monitor, which goes on (the next ones are still handled).
+    zbus::block_on(async {
+        let connection = zbus::connection::Builder::address(bus.address.as_str())
+            .build()
+            .await
+            .expect("connect to the bus");
+        let refused = connection
+            .call_method(
+                Some("org.freedesktop.Notifications"),
+                "/org/freedesktop/Notifications",
+                Some("org.freedesktop.Notifications"),
+                "Notify",
+                &("only a string", 42u64),
+            )
+            .await;
+        assert!(refused.is_err(), "dunst refuses a malformed Notify");
+    });
     notify_send(&bus.address, &["-a", "music", "Now playing", "a song"]);
     notify_send(&bus.address, &["-a", "calendar", "Standup in 5 min"]);
     notify_send(
         &bus.address,
         &["-a", "backup", "-u", "critical", "Disk full"],
     );
-    // The allowed and the critical one are not held; the music one is dropped.
-    eventually("the dropped one closed", || {
-        (dunst.shown_and_waiting().1 == 2).then_some(())
+    // The allowed and the critical one show: the pause is lifted while they are up.
+    // The music one is dropped: closed, neither shown nor held.
+    eventually("the two that pass on screen", || {
+        (dunst.shown_and_waiting() == (2, 0)).then_some(())
     });
+    assert!(!dunst.paused(), "lifted while they show");
     assert_eq!(
         held_total(&env),
         2,
         "allowed, critical and ignored are not held"
     );
+    dunst.ctl(&["close-all"]);
+    eventually("paused again once they are closed", || {
+        dunst.paused().then_some(())
+    });
+
+    // Deepwork's own notifications always show: an emergency breaking through.
+    let shown = env.push("pager", "ops", "Production outage", &[]);
+    assert!(shown.contains("broke through"), "{shown}");
+    eventually("the breakthrough on screen", || {
+        (dunst.shown_and_waiting() == (1, 0)).then_some(())
+    });
+    dunst.ctl(&["close-all"]);
+    eventually("paused again", || dunst.paused().then_some(()));
 
     env.ok(&["checkin"]);
     let digest = env.json(&["digest", "--json"]);
@@ -208,28 +238,36 @@ fn dunst_is_paused_for_the_session_and_other_apps_notifications_are_held_not_rep
         .expect("groups")
         .iter()
         .flat_map(|group| group["items"].as_array().expect("items"))
+        .filter(|item| item["source"] == "desktop")
         .collect();
     assert_eq!(items.len(), 2, "{digest}");
     let mail = items
         .iter()
         .find(|item| item["sender"] == "Thunderbird")
         .expect("the mail notification");
-    assert_eq!(mail["source"], "desktop");
     assert_eq!(mail["title"], "New mail from Ann");
     let ci = items
         .iter()
         .find(|item| item["sender"] == "ci")
         .expect("the raw one");
     assert_eq!(ci["title"], "build failed", "markup is text, tags dropped");
+    // The check-in summary is Deepwork's own, so it shows too.
+    eventually("the check-in summary on screen", || {
+        (dunst.shown_and_waiting() == (1, 0)).then_some(())
+    });
+    dunst.ctl(&["close-all"]);
 
     env.ok(&["stop"]);
     eventually("dunst unpaused as before", || {
         (!dunst.paused()).then_some(())
     });
-    // What was allowed through shows now; nothing held comes back.
-    eventually("only the two passed ones", || {
-        (dunst.shown_and_waiting() == (2, 0)).then_some(())
+    // Nothing held is replayed when the pause ends: on screen is only Deepwork's own
+    // end-of-session summary.
+    eventually("the session's summary on screen", || {
+        (dunst.shown_and_waiting() == (1, 0)).then_some(())
     });
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(dunst.shown_and_waiting(), (1, 0));
     assert_eq!(
         desktop_adapter(&env)["state"]["state"],
         "ok",
