@@ -405,3 +405,99 @@ fn gnome_banners_go_off_for_the_session_and_come_back_exactly_as_they_were() {
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(dconf.banners(), "false", "the user's own setting is kept");
 }
+
+/// A stand-in for KDE Plasma's notification server, written from plasma-workspace's
+/// interface (`Inhibit(s desktop_entry, s reason, a{sv} hints) -> u`, `UnInhibit(u)`,
+/// `GetServerInformation` naming "Plasma"): Plasma itself cannot run here.
+#[derive(Default)]
+struct PlasmaState {
+    next_id: u32,
+    inhibitions: Vec<(u32, String)>,
+    uninhibited: Vec<u32>,
+    closed: Vec<u32>,
+}
+
+struct Plasma(std::sync::Arc<std::sync::Mutex<PlasmaState>>);
+
+#[zbus::interface(name = "org.freedesktop.Notifications")]
+impl Plasma {
+    #[allow(clippy::too_many_arguments)]
+    fn notify(
+        &self,
+        _app_name: String,
+        _replaces_id: u32,
+        _app_icon: String,
+        _summary: String,
+        _body: String,
+        _actions: Vec<String>,
+        _hints: HashMap<String, zbus::OwnedVariant>,
+        _expire_timeout: i32,
+    ) -> u32 {
+        let mut state = self.0.lock().unwrap();
+        state.next_id += 1;
+        state.next_id
+    }
+
+    fn close_notification(&self, id: u32) {
+        self.0.lock().unwrap().closed.push(id);
+    }
+
+    fn get_capabilities(&self) -> Vec<String> {
+        vec!["body".into(), "inhibitions".into()]
+    }
+
+    fn get_server_information(&self) -> (String, String, String, String) {
+        ("Plasma".into(), "KDE".into(), "6.0".into(), "1.2".into())
+    }
+
+    fn inhibit(
+        &self,
+        desktop_entry: String,
+        _reason: String,
+        _hints: HashMap<String, zbus::OwnedVariant>,
+    ) -> u32 {
+        let mut state = self.0.lock().unwrap();
+        let cookie = 100 + state.inhibitions.len() as u32;
+        state.inhibitions.push((cookie, desktop_entry));
+        cookie
+    }
+
+    fn un_inhibit(&self, cookie: u32) {
+        self.0.lock().unwrap().uninhibited.push(cookie);
+    }
+}
+
+#[test]
+fn plasma_is_inhibited_for_the_session_and_uninhibited_with_the_same_cookie() {
+    let mut env = Env::new("[notifications]\nenabled = false\n");
+    let bus = Bus::start(env.dir.path());
+    env.bus = Some(bus.address.clone());
+    let state = std::sync::Arc::new(std::sync::Mutex::new(PlasmaState::default()));
+    let _plasma = zbus::block_on(async {
+        zbus::connection::Builder::address(bus.address.as_str())
+            .name("org.freedesktop.Notifications")
+            .serve_at("/org/freedesktop/Notifications", Plasma(state.clone()))
+            .build()
+            .await
+            .expect("the Plasma stand-in on the bus")
+    });
+    let _daemon = env.daemon();
+
+    env.ok(&["start", "--for", "50m"]);
+    eventually("Plasma inhibited", || {
+        (state.lock().unwrap().inhibitions.len() == 1).then_some(())
+    });
+    let (cookie, entry) = state.lock().unwrap().inhibitions[0].clone();
+    assert_eq!(entry, "deepwork");
+
+    notify_send(&bus.address, &["-a", "mail", "New mail"]);
+    eventually("held", || (held_total(&env) == 1).then_some(()));
+    eventually("closed in Plasma once stored", || {
+        (state.lock().unwrap().closed == [1]).then_some(())
+    });
+
+    env.ok(&["stop"]);
+    eventually("uninhibited", || {
+        (state.lock().unwrap().uninhibited == [cookie]).then_some(())
+    });
+}
