@@ -501,3 +501,78 @@ fn plasma_is_inhibited_for_the_session_and_uninhibited_with_the_same_cookie() {
         (state.lock().unwrap().uninhibited == [cookie]).then_some(())
     });
 }
+
+/// A stand-in `makoctl`, from mako's manual: `makoctl mode` lists the active modes one
+/// per line, `-a MODE` adds one, `-r MODE` removes one, `-s MODE...` sets them. mako
+/// itself needs a Wayland compositor, which cannot run here.
+const MAKOCTL: &str = r#"#!/bin/sh
+state="$(dirname "$0")/modes"
+[ "$1" = mode ] || { echo "makoctl stand-in: only mode" >&2; exit 2; }
+shift
+if [ $# -eq 0 ]; then cat "$state"; exit 0; fi
+set_modes=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -a) grep -qx "$2" "$state" || echo "$2" >> "$state" ;;
+    -r) grep -vx "$2" "$state" > "$state.new"; mv "$state.new" "$state" ;;
+    -s) set_modes="$set_modes$2\n" ;;
+    *) echo "makoctl stand-in: bad argument $1" >&2; exit 2 ;;
+  esac
+  shift 2
+done
+[ -n "$set_modes" ] && printf "$set_modes" > "$state"
+exit 0
+"#;
+
+#[test]
+fn mako_gets_do_not_disturb_added_for_the_session_and_its_modes_back_after() {
+    let mut env = Env::new(
+        "[notifications]\nenabled = false\n[hold_notifications]\ndo_not_disturb = \"mako\"\n",
+    );
+    let bus = Bus::start(env.dir.path());
+    env.bus = Some(bus.address.clone());
+    let tools = env.dir.path().join("tools");
+    std::fs::create_dir(&tools).expect("tools folder");
+    std::fs::write(tools.join("makoctl"), MAKOCTL).expect("the makoctl stand-in");
+    std::fs::set_permissions(
+        tools.join("makoctl"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("make it executable");
+    std::fs::write(tools.join("modes"), "default\naway\n").expect("modes before");
+    env.tools = Some(tools.clone());
+    let modes = || std::fs::read_to_string(tools.join("modes")).expect("modes");
+    let _daemon = env.daemon();
+
+    env.ok(&["start", "--for", "50m"]);
+    eventually("do-not-disturb added", || {
+        (modes() == "default\naway\ndo-not-disturb\n").then_some(())
+    });
+    env.ok(&["stop"]);
+    eventually("the modes from before", || {
+        (modes() == "default\naway\n").then_some(())
+    });
+}
+
+#[test]
+fn a_notification_daemon_without_a_known_do_not_disturb_is_named_in_status_and_holding_goes_on() {
+    let mut env = Env::new("[notifications]\nenabled = false\n");
+    let bus = Bus::start(env.dir.path());
+    env.bus = Some(bus.address.clone());
+    let _recorder = support::Recorder::start(&bus.address);
+    let _daemon = env.daemon();
+
+    env.ok(&["start", "--for", "50m"]);
+    let status = eventually("the desktop adapter's problem in status", || {
+        let status = env.ok(&["status"]);
+        status.contains("needs attention").then_some(status)
+    });
+    assert!(
+        status.contains("desktop") && status.contains("no do-not-disturb Deepwork can drive"),
+        "{status}"
+    );
+    notify_send(&bus.address, &["-a", "mail", "New mail"]);
+    eventually("held all the same", || {
+        (held_total(&env) == 1).then_some(())
+    });
+}

@@ -25,6 +25,8 @@ pub struct Env {
     pub display: Option<String>,
     /// The window program the tray launches (`DEEPWORK_APP`).
     pub window: Option<PathBuf>,
+    /// A folder searched before PATH, for stand-ins of desktop tools.
+    pub tools: Option<PathBuf>,
 }
 
 pub struct Run {
@@ -66,10 +68,21 @@ impl Env {
             bus: None,
             display: None,
             window: None,
+            tools: None,
             dir,
         };
         std::fs::write(&env.config, config).expect("write config");
         env
+    }
+
+    fn path(&self) -> std::ffi::OsString {
+        let system = std::env::var_os("PATH").unwrap_or_default();
+        let folders = self
+            .tools
+            .iter()
+            .cloned()
+            .chain(std::env::split_paths(&system));
+        std::env::join_paths(folders).expect("a valid PATH")
     }
 
     pub fn database(&self) -> PathBuf {
@@ -80,7 +93,7 @@ impl Env {
         let mut command = Command::new(env!("CARGO_BIN_EXE_deepwork"));
         command
             .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("PATH", self.path())
             .env("HOME", self.dir.path())
             .env("TZ", TZ)
             .env("DEEPWORK_CONFIG", &self.config)
