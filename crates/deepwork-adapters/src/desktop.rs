@@ -280,8 +280,13 @@ impl Inner {
                     message: incoming(seq, &notice),
                     id: None,
                 });
-                if capture.held.len() > MAX_QUEUED {
-                    capture.held.pop_front();
+                if capture.held.len() > MAX_QUEUED
+                    && let Some(lost) = capture.held.pop_front()
+                {
+                    tracing::warn!(
+                        app = %lost.message.sender,
+                        "more notifications waiting to be stored than the limit; the oldest is dropped"
+                    );
                 }
                 self.captured.send_replace(seq);
             }
