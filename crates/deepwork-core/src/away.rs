@@ -15,14 +15,29 @@ pub const PLACEHOLDERS: &[&str] = &["{check_in}", "{until}", "{emergency}"];
 pub struct StatusConfig {
     /// The status text; `{check_in}` and `{until}` become local times.
     pub template: String,
+    /// How those times are written, in the status and the auto-reply.
+    pub clock: ClockFormat,
 }
 
 impl Default for StatusConfig {
     fn default() -> Self {
         StatusConfig {
             template: "Deep work — checking messages at {check_in}".into(),
+            clock: ClockFormat::TwentyFourHour,
         }
     }
+}
+
+/// How a time of day is written for others to read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ClockFormat {
+    /// "14:00".
+    #[default]
+    #[serde(rename = "24h")]
+    TwentyFourHour,
+    /// "2:00 PM".
+    #[serde(rename = "12h")]
+    TwelveHour,
 }
 
 /// The `[auto_reply]` section. Replies are opt-in per adapter.
@@ -56,26 +71,32 @@ pub struct AwayTimes {
     pub until: Timestamp,
 }
 
-fn clock(at: Timestamp, now: Timestamp, tz: &TimeZone) -> String {
+fn clock(at: Timestamp, now: Timestamp, tz: &TimeZone, format: ClockFormat) -> String {
     let zoned = at.to_zoned(tz.clone());
+    let time = match format {
+        ClockFormat::TwentyFourHour => "%H:%M",
+        ClockFormat::TwelveHour => "%-I:%M %p",
+    };
     if zoned.date() == now.to_zoned(tz.clone()).date() {
-        zoned.strftime("%H:%M").to_string()
+        zoned.strftime(time).to_string()
     } else {
-        zoned.strftime("%a %H:%M").to_string()
+        zoned.strftime(&format!("%a {time}")).to_string()
     }
 }
 
-/// Fills a template: times in the user's zone ("14:00", or "Thu 09:00" when not today).
+/// Fills a template: times in the user's zone and clock ("14:00" or "2:00 PM", with the
+/// weekday when not today: "Thu 09:00").
 pub fn render(
     template: &str,
     times: AwayTimes,
     emergency: &str,
     now: Timestamp,
     tz: &TimeZone,
+    format: ClockFormat,
 ) -> String {
     template
-        .replace("{check_in}", &clock(times.check_in, now, tz))
-        .replace("{until}", &clock(times.until, now, tz))
+        .replace("{check_in}", &clock(times.check_in, now, tz, format))
+        .replace("{until}", &clock(times.until, now, tz, format))
         .replace("{emergency}", emergency)
 }
 
@@ -155,7 +176,15 @@ mod tests {
             until: at("2026-11-26T09:30"),
         };
         let now = at("2026-11-25T12:00");
-        let text = render(&StatusConfig::default().template, times, "", now, &tz());
+        let h24 = ClockFormat::TwentyFourHour;
+        let text = render(
+            &StatusConfig::default().template,
+            times,
+            "",
+            now,
+            &tz(),
+            h24,
+        );
         assert_eq!(text, "Deep work — checking messages at 14:00");
         let reply = render(
             &AutoReplyConfig::default().template,
@@ -163,15 +192,33 @@ mod tests {
             "call me",
             now,
             &tz(),
+            h24,
         );
         assert_eq!(
             reply,
             "I'm in deep work until 14:00. Please send the whole request in one message; for an emergency, call me."
         );
         assert_eq!(
-            render("until {until}", times, "", now, &tz()),
+            render("until {until}", times, "", now, &tz(), h24),
             "until Thu 09:30"
         );
+    }
+
+    #[test]
+    fn a_twelve_hour_clock_is_written_as_such() {
+        let times = AwayTimes {
+            check_in: at("2026-11-25T14:00"),
+            until: at("2026-11-26T09:30"),
+        };
+        let now = at("2026-11-25T12:00");
+        let h12 = ClockFormat::TwelveHour;
+        assert_eq!(
+            render("at {check_in}, back {until}", times, "", now, &tz(), h12),
+            "at 2:00 PM, back Thu 9:30 AM"
+        );
+        let config: StatusConfig = toml::from_str("clock = \"12h\"").expect("config");
+        assert_eq!(config.clock, h12);
+        assert!(toml::from_str::<StatusConfig>("clock = \"ampm\"").is_err());
     }
 
     #[test]

@@ -328,6 +328,7 @@ impl Engine {
                 &self.config.auto_reply.emergency,
                 now,
                 &self.tz,
+                self.config.status.clock,
             );
             (
                 session.id,
@@ -383,6 +384,7 @@ impl Engine {
                 &self.config.auto_reply.emergency,
                 now,
                 &self.tz,
+                self.config.status.clock,
             )
         });
         Ok(ChatReply::Reply(reply))
