@@ -212,15 +212,48 @@ impl Inner {
             .map(|_| ())
     }
 
-    /// Follows the bus until it goes away; a message it cannot read is skipped.
+    /// Follows the bus until it goes away; a message it cannot read is skipped. When
+    /// the notification daemon is replaced, the monitor follows the new one (its answers
+    /// come from a new name) and a paused dunst is paused again.
     async fn watch(self: Arc<Self>, mut stream: MessageStream) {
-        while let Some(message) = stream.next().await {
-            match message {
-                Ok(message) => self.see(&message).await,
-                Err(error) => tracing::warn!(%error, "an unreadable message on the bus; skipped"),
+        loop {
+            let Some(message) = stream.next().await else {
+                tracing::warn!("the notification monitor lost the session bus");
+                return;
+            };
+            let message = match message {
+                Ok(message) => message,
+                Err(error) => {
+                    tracing::warn!(%error, "an unreadable message on the bus; skipped");
+                    continue;
+                }
+            };
+            if !is_new_daemon(&message) {
+                self.see(&message).await;
+                continue;
             }
+            tracing::info!("the notification daemon changed; following the new one");
+            match monitor_stream(&self).await {
+                Ok(next) => stream = next,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot follow the new notification daemon");
+                    return;
+                }
+            }
+            self.daemon_replaced().await;
         }
-        tracing::warn!("the notification monitor lost the session bus");
+    }
+
+    /// A new daemon starts unpaused and shows nothing of the old one's.
+    async fn daemon_replaced(&self) {
+        let mut dunst = self.dunst.lock().await;
+        dunst.showing.clear();
+        if dunst.paused_by_us
+            && let Ok(control) = self.control().await
+            && let Err(error) = set_dunst_paused(control, true).await
+        {
+            tracing::warn!(%error, "could not pause the new dunst");
+        }
     }
 
     async fn see(&self, message: &Message) {
@@ -384,7 +417,21 @@ impl Inner {
     }
 }
 
-/// A monitor connection for `Notify` calls and the daemon's answers to them.
+/// Whether `message` says a notification daemon now owns the name.
+fn is_new_daemon(message: &Message) -> bool {
+    let header = message.header();
+    header.message_type() == MessageType::Signal
+        && header
+            .member()
+            .is_some_and(|m| m.as_str() == "NameOwnerChanged")
+        && message
+            .body()
+            .deserialize::<(String, String, String)>()
+            .is_ok_and(|(name, _old, new)| name == NOTIFICATIONS && !new.is_empty())
+}
+
+/// A monitor connection for `Notify` calls, the daemon's answers to them, and a new
+/// daemon taking the name.
 async fn monitor_stream(inner: &Inner) -> Result<MessageStream, AdapterError> {
     let control = inner.control().await?;
     let daemon = zbus::fdo::DBusProxy::new(control)
@@ -401,6 +448,15 @@ async fn monitor_stream(inner: &Inner) -> Result<MessageStream, AdapterError> {
             .build()
             .map_err(|e| unavailable(&e.to_string()))?,
     ];
+    rules.push(
+        MatchRule::builder()
+            .msg_type(MessageType::Signal)
+            .interface("org.freedesktop.DBus")
+            .member("NameOwnerChanged")
+            .arg(0, NOTIFICATIONS)
+            .build()
+            .map_err(|e| unavailable(&e.to_string()))?,
+    );
     rules.push(
         MatchRule::builder()
             .msg_type(MessageType::Signal)

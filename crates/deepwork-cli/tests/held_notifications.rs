@@ -576,3 +576,27 @@ fn a_notification_daemon_without_a_known_do_not_disturb_is_named_in_status_and_h
         (held_total(&env) == 1).then_some(())
     });
 }
+
+#[test]
+fn a_notification_daemon_replaced_mid_session_is_paused_and_followed() {
+    let mut env = Env::new("[notifications]\nenabled = false\n");
+    let x = Xvfb::start();
+    let bus = Bus::start(env.dir.path());
+    env.bus = Some(bus.address.clone());
+    let first = Dunst::start(&bus.address, &x.display);
+    let _daemon = env.daemon();
+    env.ok(&["start", "--for", "50m"]);
+    eventually("dunst paused", || first.paused().then_some(()));
+
+    drop(first);
+    let second = Dunst::start(&bus.address, &x.display);
+    eventually("the new dunst paused too", || second.paused().then_some(()));
+    notify_send(&bus.address, &["-a", "mail", "New mail"]);
+    eventually("held", || (held_total(&env) == 1).then_some(()));
+    // Its id came from the new daemon, so it is closed there: nothing to replay.
+    eventually("nothing queued in the new dunst", || {
+        (second.shown_and_waiting() == (0, 0)).then_some(())
+    });
+    env.ok(&["stop"]);
+    eventually("unpaused at the end", || (!second.paused()).then_some(()));
+}
