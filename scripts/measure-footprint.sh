@@ -8,18 +8,13 @@ set -euo pipefail
 settle=${1:-8}
 cd "$(dirname "$0")/.."
 
-echo "measure-footprint: building (release): deepwork, deepwork-app, the yardstick" >&2
-(cd ui && npx vite build --logLevel warn)
-cargo build --release -q -p deepwork-cli -p deepwork-app
-CARGO_TARGET_DIR=$PWD/target/yardstick cargo build --release -q --manifest-path benches/yardstick-tauri/Cargo.toml
-bin=$PWD/target/release
-yardstick=$PWD/target/yardstick/release/yardstick-tauri
+# shellcheck source=scripts/private-desktop.sh
+source scripts/private-desktop.sh
+build_with_yardstick measure-footprint
 
 dir=$(mktemp -d)
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$dir"' EXIT
-# shellcheck source=scripts/private-desktop.sh
-source scripts/private-desktop.sh
 start_private_desktop
 export HOME=$dir DEEPWORK_CONFIG=$dir/config.toml DEEPWORK_DATA_DIR=$dir/data DEEPWORK_SOCKET=$dir/engine.sock
 : >"$DEEPWORK_CONFIG"

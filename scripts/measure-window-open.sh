@@ -11,18 +11,13 @@ set -euo pipefail
 runs=${1:-5}
 cd "$(dirname "$0")/.."
 
-echo "measure-window-open: building (release): deepwork, deepwork-app, the yardstick" >&2
-(cd ui && npx vite build --logLevel warn)
-cargo build --release -q -p deepwork-cli -p deepwork-app
-CARGO_TARGET_DIR=$PWD/target/yardstick cargo build --release -q --manifest-path benches/yardstick-tauri/Cargo.toml
-bin=$PWD/target/release
-yardstick=$PWD/target/yardstick/release/yardstick-tauri
+# shellcheck source=scripts/private-desktop.sh
+source scripts/private-desktop.sh
+build_with_yardstick measure-window-open
 
 dir=$(mktemp -d)
 pids=()
 trap 'pkill -f "$bin/deepwork-app" 2>/dev/null || true; kill "${pids[@]}" 2>/dev/null || true; rm -rf "$dir"' EXIT
-# shellcheck source=scripts/private-desktop.sh
-source scripts/private-desktop.sh
 start_private_desktop
 export HOME=$dir DEEPWORK_CONFIG=$dir/config.toml DEEPWORK_DATA_DIR=$dir/data DEEPWORK_SOCKET=$dir/engine.sock
 export DEEPWORK_APP=$bin/deepwork-app

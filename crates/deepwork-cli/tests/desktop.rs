@@ -6,20 +6,7 @@ mod support;
 
 use serde_json::Value;
 use std::process::Command;
-use std::time::{Duration, Instant};
-use support::{Bus, Env, QUIET, Recorder, Xvfb, raw_exchange};
-
-/// Polls `probe` until it gives a value, for up to 10 s.
-fn eventually<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(value) = probe() {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "waited 10 s for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
+use support::{Bus, Env, QUIET, Recorder, Xvfb, eventually, raw_exchange};
 
 /// One entry of the tray's menu as the bus shows it.
 #[derive(Debug)]

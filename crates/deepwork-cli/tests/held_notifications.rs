@@ -6,19 +6,8 @@ mod support;
 
 use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-use support::{Bus, Env, Xvfb};
-
-fn eventually<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(value) = probe() {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "never saw {what}");
-        std::thread::sleep(Duration::from_millis(25));
-    }
-}
+use std::time::Duration;
+use support::{Bus, Env, Xvfb, eventually};
 
 /// dunst, the user's notification daemon, on the test's display and bus.
 struct Dunst {

@@ -55,6 +55,18 @@ impl std::fmt::Debug for Run {
     }
 }
 
+/// Polls `probe` until it gives a value, for up to 20 s.
+pub fn eventually<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "waited 20 s for {what}");
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
 /// Config for tests that do not look at notifications: no bus needed.
 pub const QUIET: &str = "[notifications]\nenabled = false\n";
 
