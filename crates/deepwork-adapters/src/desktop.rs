@@ -31,6 +31,7 @@ const NAME: &str = "desktop";
 const NOTIFICATIONS: &str = "org.freedesktop.Notifications";
 const NOTIFICATIONS_PATH: &str = "/org/freedesktop/Notifications";
 const DUNST: &str = "org.dunstproject.cmd0";
+const PROPERTIES: &str = "org.freedesktop.DBus.Properties";
 /// At most this many captured notifications wait to be stored; beyond it the oldest
 /// are dropped (a runaway app must not grow the resident without bound).
 const MAX_QUEUED: usize = 10_000;
@@ -401,20 +402,32 @@ impl Inner {
             return;
         };
         for id in ids {
-            if let Err(error) = control
-                .call_method(
-                    Some(NOTIFICATIONS),
-                    NOTIFICATIONS_PATH,
-                    Some(NOTIFICATIONS),
-                    "CloseNotification",
-                    &(*id,),
-                )
-                .await
-            {
+            if let Err(error) = call(control, NOTIFICATIONS, "CloseNotification", &(*id,)).await {
                 tracing::debug!(%error, id, "could not close a held notification");
             }
         }
     }
+}
+
+/// Calls `interface.method` on the notification server's object.
+async fn call<B>(
+    control: &Connection,
+    interface: &str,
+    method: &str,
+    body: &B,
+) -> zbus::Result<Message>
+where
+    B: serde::Serialize + zbus::zvariant::DynamicType,
+{
+    control
+        .call_method(
+            Some(NOTIFICATIONS),
+            NOTIFICATIONS_PATH,
+            Some(interface),
+            method,
+            body,
+        )
+        .await
 }
 
 /// Whether `message` says a notification daemon now owns the name.
@@ -643,21 +656,19 @@ impl StatusAdapter for DesktopNotifications {
             }
             Some(DndKind::Mako) => makoctl(&["mode", "-a", "do-not-disturb"]).await.map(|_| ()),
             Some(DndKind::Kde) => {
-                let cookie: u32 = control
-                    .call_method(
-                        Some(NOTIFICATIONS),
-                        NOTIFICATIONS_PATH,
-                        Some(NOTIFICATIONS),
-                        "Inhibit",
-                        &(
-                            "deepwork",
-                            "Deep work",
-                            HashMap::<&str, zbus::Variant>::new(),
-                        ),
-                    )
-                    .await
-                    .and_then(|reply| reply.body().deserialize())
-                    .map_err(|e| unavailable(&format!("Plasma refused Inhibit: {e}")))?;
+                let cookie: u32 = call(
+                    control,
+                    NOTIFICATIONS,
+                    "Inhibit",
+                    &(
+                        "deepwork",
+                        "Deep work",
+                        HashMap::<&str, zbus::Variant>::new(),
+                    ),
+                )
+                .await
+                .and_then(|reply| reply.body().deserialize())
+                .map_err(|e| unavailable(&format!("Plasma refused Inhibit: {e}")))?;
                 *self.inner.kde_cookie.lock().expect("cookie lock") = Some(cookie);
                 Ok(())
             }
@@ -697,14 +708,7 @@ impl StatusAdapter for DesktopNotifications {
             Dnd::Kde => {
                 let cookie = self.inner.kde_cookie.lock().expect("cookie lock").take();
                 if let Some(cookie) = cookie {
-                    control
-                        .call_method(
-                            Some(NOTIFICATIONS),
-                            NOTIFICATIONS_PATH,
-                            Some(NOTIFICATIONS),
-                            "UnInhibit",
-                            &(cookie,),
-                        )
+                    call(control, NOTIFICATIONS, "UnInhibit", &(cookie,))
                         .await
                         .map_err(|e| unavailable(&format!("Plasma refused UnInhibit: {e}")))?;
                 }
@@ -746,14 +750,7 @@ pub fn detect(server: Option<&str>, desktop: &str) -> Option<DndKind> {
 }
 
 async fn server_name(control: &Connection) -> Option<String> {
-    let reply = control
-        .call_method(
-            Some(NOTIFICATIONS),
-            NOTIFICATIONS_PATH,
-            Some(NOTIFICATIONS),
-            "GetServerInformation",
-            &(),
-        )
+    let reply = call(control, NOTIFICATIONS, "GetServerInformation", &())
         .await
         .ok()?;
     let (name, _vendor, _version, _spec): (String, String, String, String) =
@@ -768,14 +765,7 @@ async fn read_dnd(kind: DndKind, control: &Connection) -> Result<Dnd, AdapterErr
         },
         DndKind::Kde => Dnd::Kde,
         DndKind::Dunst => {
-            let reply = control
-                .call_method(
-                    Some(NOTIFICATIONS),
-                    NOTIFICATIONS_PATH,
-                    Some("org.freedesktop.DBus.Properties"),
-                    "Get",
-                    &(DUNST, "paused"),
-                )
+            let reply = call(control, PROPERTIES, "Get", &(DUNST, "paused"))
                 .await
                 .map_err(|e| unavailable(&format!("dunst did not say if it is paused: {e}")))?;
             let value: zbus::OwnedVariant = reply
@@ -802,17 +792,15 @@ async fn read_dnd(kind: DndKind, control: &Connection) -> Result<Dnd, AdapterErr
 }
 
 async fn set_dunst_paused(control: &Connection, paused: bool) -> Result<(), AdapterError> {
-    control
-        .call_method(
-            Some(NOTIFICATIONS),
-            NOTIFICATIONS_PATH,
-            Some("org.freedesktop.DBus.Properties"),
-            "Set",
-            &(DUNST, "paused", zbus::Variant::from(paused)),
-        )
-        .await
-        .map(|_| ())
-        .map_err(|e| unavailable(&format!("dunst refused to change pause: {e}")))
+    call(
+        control,
+        PROPERTIES,
+        "Set",
+        &(DUNST, "paused", zbus::Variant::from(paused)),
+    )
+    .await
+    .map(|_| ())
+    .map_err(|e| unavailable(&format!("dunst refused to change pause: {e}")))
 }
 
 const BANNERS: [&str; 2] = ["org.gnome.desktop.notifications", "show-banners"];
