@@ -1,20 +1,38 @@
 //! Mattermost, over the v4 REST API with a personal access token: the user status
 //! (`PUT /users/{id}/status` with `dnd` and `dnd_end_time`) and the custom status
-//! (`PUT`/`DELETE /users/{id}/status/custom`). Errors come as an AppError body
-//! (`id`, `message`, `status_code`); rate limits as HTTP 429 with `X-Ratelimit-Reset`.
+//! (`PUT`/`DELETE /users/{id}/status/custom`); messages from the WebSocket's `posted`
+//! events, with what came while no socket was open read back from
+//! `GET /users/{id}/channels` and `GET /channels/{id}/posts?since=`; auto-replies with
+//! `POST /posts`, marked in the post's props. Errors come as an AppError body (`id`,
+//! `message`, `status_code`); rate limits as HTTP 429 with `X-Ratelimit-Reset`.
 
-use crate::{AdapterError, FocusStatus, StatusAdapter, StatusSnapshot};
+use crate::{
+    AdapterError, Addressed, Batch, FocusStatus, IncomingMessage, MessageSource, Replier,
+    ReplyTarget, StatusAdapter, StatusSnapshot, plain,
+};
 use async_trait::async_trait;
+use futures_util::{SinkExt, StreamExt};
 use reqwest::{Method, StatusCode, Url};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::Duration;
+use tokio::sync::OnceCell;
+use tokio_tungstenite::tungstenite::Message;
 
 const NAME: &str = "mattermost";
 /// Mattermost's limit for a custom status text.
 const STATUS_LIMIT: usize = 100;
 /// The emoji shown with the focus status.
 pub const FOCUS_EMOJI: &str = "headphones";
+/// The post prop that marks Deepwork's auto-replies, so no Deepwork answers them.
+pub const AUTO_REPLY_PROP: &str = "deepwork_auto_reply";
+/// The server pings an idle socket about once a minute; this long without any frame
+/// means the connection is gone.
+const SILENCE: Duration = Duration::from_secs(150);
+/// How long the server may take to accept the token on a new socket.
+const HANDSHAKE: Duration = Duration::from_secs(15);
 
 /// A Mattermost account.
 #[derive(Debug)]
@@ -22,6 +40,15 @@ pub struct MattermostAdapter {
     http: reqwest::Client,
     server: Url,
     token: String,
+    me: OnceCell<Me>,
+    usernames: Mutex<HashMap<String, String>>,
+}
+
+/// The token's own account.
+#[derive(Clone, Debug)]
+struct Me {
+    id: String,
+    username: String,
 }
 
 /// The status and custom status from before a session.
@@ -49,7 +76,19 @@ impl MattermostAdapter {
             http,
             server,
             token,
+            me: OnceCell::new(),
+            usernames: Mutex::default(),
         })
+    }
+
+    fn api_url(&self, segments: &[&str]) -> Result<Url, AdapterError> {
+        let mut url = self.server.clone();
+        url.path_segments_mut()
+            .map_err(|()| malformed("the server address cannot take a path"))?
+            .pop_if_empty()
+            .extend(["api", "v4"])
+            .extend(segments);
+        Ok(url)
     }
 
     async fn call(
@@ -58,13 +97,22 @@ impl MattermostAdapter {
         segments: &[&str],
         body: Option<Value>,
     ) -> Result<Value, AdapterError> {
-        let mut url = self.server.clone();
-        url.path_segments_mut()
-            .map_err(|()| malformed("the server address cannot take a path"))?
-            .pop_if_empty()
-            .extend(["api", "v4"])
-            .extend(segments);
-        let mut request = self.http.request(method, url).bearer_auth(&self.token);
+        self.call_with_query(method, segments, &[], body).await
+    }
+
+    async fn call_with_query(
+        &self,
+        method: Method,
+        segments: &[&str],
+        query: &[(&str, String)],
+        body: Option<Value>,
+    ) -> Result<Value, AdapterError> {
+        let url = self.api_url(segments)?;
+        let mut request = self
+            .http
+            .request(method, url)
+            .bearer_auth(&self.token)
+            .query(query);
         if let Some(body) = body {
             request = request.json(&body);
         }
@@ -230,5 +278,352 @@ impl StatusAdapter for MattermostAdapter {
             }
         }
         .map(drop)
+    }
+}
+
+/// A post as the API and the `posted` event carry it.
+#[derive(Debug, Deserialize)]
+struct Post {
+    id: String,
+    user_id: String,
+    channel_id: String,
+    create_at: i64,
+    #[serde(default)]
+    message: String,
+    /// Empty for what a person wrote; system messages (joins, header changes) have one.
+    #[serde(default, rename = "type")]
+    kind: String,
+    #[serde(default)]
+    props: Value,
+}
+
+impl Post {
+    /// From a bot, a webhook, or another Deepwork's auto-reply: never answered.
+    fn automated(&self) -> bool {
+        let flag = |key: &str| self.props[key] == true || self.props[key] == "true";
+        flag("from_bot") || flag("from_webhook") || flag(AUTO_REPLY_PROP)
+    }
+}
+
+/// A channel the user belongs to, as `GET /users/{id}/channels` lists it.
+#[derive(Debug, Deserialize)]
+struct Channel {
+    id: String,
+    /// `O` public, `P` private, `D` direct, `G` group message.
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    display_name: String,
+    #[serde(default)]
+    last_post_at: i64,
+}
+
+/// Why a post in a channel of `kind` reaches the user, if it does: every direct
+/// message; in a group message or a channel, what mentions them. A group message is
+/// held like a mention so that no auto-reply goes to the whole group.
+fn addressed(kind: &str, mentioned: bool) -> Option<Addressed> {
+    match kind {
+        "D" => Some(Addressed::Direct),
+        "G" => Some(Addressed::Mention),
+        _ => mentioned.then_some(Addressed::Mention),
+    }
+}
+
+/// Whether `text` mentions `@username`, or the whole channel (Mattermost notifies
+/// members of `@channel`, `@all` and `@here` by default).
+fn mentions(text: &str, username: &str) -> bool {
+    let in_name = |c: char| c.is_alphanumeric() || matches!(c, '.' | '-' | '_');
+    text.match_indices('@').any(|(at, _)| {
+        let rest = &text[at + 1..];
+        let end = rest.find(|c| !in_name(c)).unwrap_or(rest.len());
+        // A sentence may end right after the name: "thanks @alice."
+        let name = rest[..end].trim_end_matches('.');
+        name.eq_ignore_ascii_case(username) || matches!(name, "channel" | "all" | "here")
+    })
+}
+
+/// Milliseconds since the epoch, Mattermost's clock for posts.
+fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+impl MattermostAdapter {
+    /// The token's own account, asked once.
+    async fn me(&self) -> Result<&Me, AdapterError> {
+        self.me
+            .get_or_try_init(|| async {
+                let me = self.call(Method::GET, &["users", "me"], None).await?;
+                match (me["id"].as_str(), me["username"].as_str()) {
+                    (Some(id), Some(username)) => Ok(Me {
+                        id: id.to_owned(),
+                        username: username.to_owned(),
+                    }),
+                    _ => Err(malformed("users/me has no id or username")),
+                }
+            })
+            .await
+    }
+
+    /// A sender's username, asked once per sender; their id if the server will not say.
+    async fn username(&self, user_id: &str) -> String {
+        if let Some(known) = self.usernames.lock().expect("usernames").get(user_id) {
+            return known.clone();
+        }
+        let user = self.call(Method::GET, &["users", user_id], None).await;
+        let Some(username) = user
+            .ok()
+            .and_then(|u| u["username"].as_str().map(str::to_owned))
+        else {
+            return user_id.to_owned();
+        };
+        self.usernames
+            .lock()
+            .expect("usernames")
+            .insert(user_id.to_owned(), username.clone());
+        username
+    }
+
+    /// Opens the event socket and has the server accept the token on it.
+    async fn listen(&self) -> Result<Socket, AdapterError> {
+        let mut url = self.api_url(&["websocket"])?;
+        let scheme = if url.scheme() == "https" { "wss" } else { "ws" };
+        url.set_scheme(scheme)
+            .map_err(|()| malformed("the server address cannot be used for a WebSocket"))?;
+        let (mut socket, _) = tokio_tungstenite::connect_async(url.as_str())
+            .await
+            .map_err(|e| unavailable(&format!("event socket: {e}")))?;
+        let challenge = json!({ "seq": 1, "action": "authentication_challenge", "data": { "token": self.token } });
+        socket
+            .send(Message::text(challenge.to_string()))
+            .await
+            .map_err(|e| unavailable(&format!("event socket: {e}")))?;
+        let accepted = async {
+            while let Some(frame) = socket.next().await {
+                let frame = frame.map_err(|e| unavailable(&format!("event socket: {e}")))?;
+                let Message::Text(text) = frame else { continue };
+                let answer: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+                if answer["seq_reply"] != 1 {
+                    continue;
+                }
+                return match answer["status"].as_str() {
+                    Some("OK") => Ok(()),
+                    _ => Err(AdapterError::Unauthorized {
+                        adapter: NAME.into(),
+                        fix: format!(
+                            "the Mattermost token was refused on the event socket ({}); create a new personal access token",
+                            answer["error"]["id"].as_str().unwrap_or("no reason given")
+                        ),
+                    }),
+                };
+            }
+            Err(unavailable(
+                "the event socket closed before the token was accepted",
+            ))
+        };
+        tokio::time::timeout(HANDSHAKE, accepted)
+            .await
+            .map_err(|_| unavailable("the event socket did not answer the token"))??;
+        Ok(socket)
+    }
+
+    /// What was posted to the user after `since` while no socket was open.
+    async fn catch_up(
+        &self,
+        me: &Me,
+        since: i64,
+    ) -> Result<Vec<(i64, IncomingMessage)>, AdapterError> {
+        let channels = self
+            .call(Method::GET, &["users", &me.id, "channels"], None)
+            .await?;
+        let channels: Vec<Channel> = serde_json::from_value(channels)
+            .map_err(|e| malformed(&format!("users/{{id}}/channels: {e}")))?;
+        let mut found = Vec::new();
+        for channel in channels.iter().filter(|c| c.last_post_at > since) {
+            let list = self
+                .call_with_query(
+                    Method::GET,
+                    &["channels", &channel.id, "posts"],
+                    &[("since", since.to_string())],
+                    None,
+                )
+                .await?;
+            let posts: HashMap<String, Post> =
+                serde_json::from_value(list["posts"].clone()).unwrap_or_default();
+            for post in posts.into_values() {
+                if post.create_at <= since || post.user_id == me.id || !post.kind.is_empty() {
+                    continue;
+                }
+                let Some(addressed) =
+                    addressed(&channel.kind, mentions(&post.message, &me.username))
+                else {
+                    continue;
+                };
+                let sender_name = self.username(&post.user_id).await;
+                let room = (addressed == Addressed::Mention).then(|| channel.display_name.clone());
+                found.push(self.message(post, addressed, sender_name, room));
+            }
+        }
+        Ok(found)
+    }
+
+    /// The message a `posted` event carries, if it is for the user and after `since`.
+    fn posted(&self, me: &Me, event: &str, since: i64) -> Option<(i64, IncomingMessage)> {
+        let event: Value = serde_json::from_str(event).ok()?;
+        if event["event"] != "posted" {
+            return None;
+        }
+        let data = &event["data"];
+        let post: Post = serde_json::from_str(data["post"].as_str()?).ok()?;
+        if post.create_at <= since || post.user_id == me.id || !post.kind.is_empty() {
+            return None;
+        }
+        let mentioned = data["mentions"]
+            .as_str()
+            .and_then(|m| serde_json::from_str::<Vec<String>>(m).ok())
+            .is_some_and(|ids| ids.contains(&me.id));
+        let addressed = addressed(data["channel_type"].as_str().unwrap_or(""), mentioned)?;
+        let sender_name = data["sender_name"]
+            .as_str()
+            .map(|name| name.trim_start_matches('@').to_owned())
+            .unwrap_or_else(|| post.user_id.clone());
+        let room = (addressed == Addressed::Mention).then(|| {
+            data["channel_display_name"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned()
+        });
+        Some(self.message(post, addressed, sender_name, room))
+    }
+
+    fn message(
+        &self,
+        post: Post,
+        addressed: Addressed,
+        sender_name: String,
+        room: Option<String>,
+    ) -> (i64, IncomingMessage) {
+        let mut link = self.server.clone();
+        link.path_segments_mut()
+            .map(|mut path| {
+                path.pop_if_empty().extend(["_redirect", "pl", &post.id]);
+            })
+            .ok();
+        let message = IncomingMessage {
+            automated: post.automated(),
+            sender: post.user_id.clone(),
+            sender_name: Some(sender_name),
+            channel: room.filter(|name| !name.is_empty()),
+            addressed,
+            text: plain(&post.message),
+            url: Some(link.to_string()),
+            reply_to: ReplyTarget {
+                conversation: post.channel_id,
+                sender: post.user_id,
+            },
+            id: post.id,
+        };
+        (post.create_at, message)
+    }
+}
+
+#[async_trait]
+impl MessageSource for MattermostAdapter {
+    /// Waits on the event socket however long it takes (not `_wait`): the server says
+    /// when something is posted, so a quiet session costs no requests.
+    async fn fetch(&self, cursor: Option<&str>, _wait: Duration) -> Result<Batch, AdapterError> {
+        let Some(cursor) = cursor else {
+            return Ok(Batch {
+                messages: Vec::new(),
+                cursor: now_ms().to_string(),
+            });
+        };
+        let since: i64 = cursor
+            .parse()
+            .map_err(|_| malformed(&format!("bad cursor {cursor:?}")))?;
+        let me = self.me().await?.clone();
+        // Listening before catching up leaves no gap for a post to fall into.
+        let mut socket = self.listen().await?;
+        let mut found = self.catch_up(&me, since).await?;
+        while found.is_empty() {
+            let frame = match tokio::time::timeout(SILENCE, socket.next()).await {
+                // A dead connection: the next fetch opens a new one and catches up.
+                Err(_) => break,
+                Ok(None) => return Err(unavailable("the server closed the event socket")),
+                Ok(Some(frame)) => frame.map_err(|e| unavailable(&format!("event socket: {e}")))?,
+            };
+            match frame {
+                Message::Text(text) => found.extend(self.posted(&me, &text, since)),
+                Message::Close(_) => {
+                    return Err(unavailable("the server closed the event socket"));
+                }
+                _ => {}
+            }
+        }
+        found.sort_by_key(|(at, _)| *at);
+        let cursor = found
+            .last()
+            .map_or_else(|| since.to_string(), |(at, _)| at.to_string());
+        Ok(Batch {
+            messages: found.into_iter().map(|(_, message)| message).collect(),
+            cursor,
+        })
+    }
+}
+
+#[async_trait]
+impl Replier for MattermostAdapter {
+    async fn reply(&self, to: &ReplyTarget, text: &str) -> Result<(), AdapterError> {
+        let post = json!({
+            "channel_id": to.conversation,
+            "message": text,
+            "props": { AUTO_REPLY_PROP: "true" },
+        });
+        self.call(Method::POST, &["posts"], Some(post))
+            .await
+            .map(drop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mention_is_the_whole_username_or_the_whole_channel() {
+        assert!(mentions("@alice can you look?", "alice"));
+        assert!(mentions("thanks @Alice.", "alice"));
+        assert!(mentions("@here deploy in 5", "alice"));
+        assert!(!mentions("@alice.smith can you look?", "alice"));
+        assert!(!mentions("@alicea", "alice"));
+        assert!(!mentions("mail alice@example.org", "alice"));
+        assert!(!mentions("no one", "alice"));
+    }
+
+    #[test]
+    fn direct_messages_always_count_and_channels_only_when_mentioned() {
+        assert_eq!(addressed("D", false), Some(Addressed::Direct));
+        assert_eq!(addressed("G", false), Some(Addressed::Mention));
+        assert_eq!(addressed("O", true), Some(Addressed::Mention));
+        assert_eq!(addressed("P", false), None);
+    }
+
+    #[test]
+    fn bots_webhooks_and_other_deepworks_are_automated() {
+        let post = |props: Value| Post {
+            id: "p".into(),
+            user_id: "u".into(),
+            channel_id: "c".into(),
+            create_at: 1,
+            message: String::new(),
+            kind: String::new(),
+            props,
+        };
+        assert!(post(json!({ "from_bot": "true" })).automated());
+        assert!(post(json!({ "from_webhook": "true" })).automated());
+        assert!(post(json!({ AUTO_REPLY_PROP: "true" })).automated());
+        assert!(!post(json!({})).automated());
     }
 }

@@ -456,6 +456,230 @@ mod mattermost {
     }
 }
 
+mod mattermost_messages {
+    //! Mattermost posts and auto-replies against the contract server, over its
+    //! WebSocket and its posts API.
+
+    use deepwork_adapters::mattermost::{AUTO_REPLY_PROP, MattermostAdapter};
+    use deepwork_adapters::{AdapterError, Addressed, IncomingMessage, MessageSource, Replier};
+    use deepwork_harness::mattermost::{
+        BOB_ID, DM_WITH_BOB, MattermostContract, TOKEN, TOWN_SQUARE, USER_ID,
+    };
+    use serde_json::json;
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    /// Polls `done` every 10 ms for up to 10 s.
+    async fn until(what: &str, done: impl Fn() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !done() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    fn summary(
+        messages: &[IncomingMessage],
+    ) -> Vec<(String, Addressed, Option<String>, String, bool)> {
+        messages
+            .iter()
+            .map(|m| {
+                (
+                    m.sender_name.clone().unwrap_or_default(),
+                    m.addressed,
+                    m.channel.clone(),
+                    m.text.clone(),
+                    m.automated,
+                )
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn posts_arrive_over_the_socket_without_polling() {
+        let server = MattermostContract::start().await;
+        server.post_as(BOB_ID, DM_WITH_BOB, "from before the session", json!({}));
+        let mattermost = Arc::new(MattermostAdapter::new(&server.url, TOKEN.into()).unwrap());
+        let mut cursor = mattermost.fetch(None, Duration::ZERO).await.unwrap().cursor;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+
+        let reader = {
+            let (mattermost, cursor) = (mattermost.clone(), cursor.clone());
+            tokio::spawn(async move { mattermost.fetch(Some(&cursor), Duration::ZERO).await })
+        };
+        until("the event socket", || server.now().sockets_opened == 1).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let requests = server.now().requests;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(
+            server.now().requests,
+            requests,
+            "a waiting fetch sends no requests: the socket tells it"
+        );
+        assert!(!reader.is_finished(), "nothing new yet: {:?}", reader);
+
+        server.post_as(BOB_ID, TOWN_SQUARE, "lunch anyone?", json!({}));
+        server.post_as(
+            BOB_ID,
+            DM_WITH_BOB,
+            "<b>hey</b>, got a sec?\u{1b}[2J",
+            json!({}),
+        );
+        let first = reader.await.unwrap().unwrap();
+        assert_eq!(
+            summary(&first.messages),
+            vec![(
+                "bob".to_owned(),
+                Addressed::Direct,
+                None,
+                "<b>hey</b>, got a sec?[2J".to_owned(),
+                false
+            )],
+            "the channel chatter is not for the user; control characters go, markup stays text"
+        );
+        assert_eq!(first.messages[0].reply_to.conversation, DM_WITH_BOB);
+        assert!(
+            first.messages[0]
+                .url
+                .as_deref()
+                .is_some_and(|u| u.contains("/_redirect/pl/")),
+            "a permalink: {:?}",
+            first.messages[0].url
+        );
+        cursor = first.cursor;
+
+        let reader = {
+            let (mattermost, cursor) = (mattermost.clone(), cursor.clone());
+            tokio::spawn(async move { mattermost.fetch(Some(&cursor), Duration::ZERO).await })
+        };
+        until("a second socket", || server.now().sockets_opened == 2).await;
+        server.post_as(
+            BOB_ID,
+            TOWN_SQUARE,
+            "@alice can you review the release notes?",
+            json!({}),
+        );
+        let second = reader.await.unwrap().unwrap();
+        assert_eq!(
+            summary(&second.messages),
+            vec![(
+                "bob".to_owned(),
+                Addressed::Mention,
+                Some("Town Square".to_owned()),
+                "@alice can you review the release notes?".to_owned(),
+                false
+            )]
+        );
+    }
+
+    #[tokio::test]
+    async fn what_came_while_no_socket_was_open_is_read_back() {
+        let server = MattermostContract::start().await;
+        let mattermost = MattermostAdapter::new(&server.url, TOKEN.into()).unwrap();
+        let cursor = mattermost.fetch(None, Duration::ZERO).await.unwrap().cursor;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        server.post_as(BOB_ID, DM_WITH_BOB, "are you there?", json!({}));
+        server.post_as(BOB_ID, TOWN_SQUARE, "thanks @alice.", json!({}));
+        server.post_as(BOB_ID, TOWN_SQUARE, "general chatter", json!({}));
+        server.post_as(
+            BOB_ID,
+            DM_WITH_BOB,
+            "build 812 passed",
+            json!({ "from_bot": "true" }),
+        );
+        server.post_as(USER_ID, DM_WITH_BOB, "my own, from my phone", json!({}));
+
+        let batch = mattermost
+            .fetch(Some(&cursor), Duration::ZERO)
+            .await
+            .unwrap();
+        assert_eq!(
+            summary(&batch.messages),
+            vec![
+                (
+                    "bob".to_owned(),
+                    Addressed::Direct,
+                    None,
+                    "are you there?".to_owned(),
+                    false
+                ),
+                (
+                    "bob".to_owned(),
+                    Addressed::Mention,
+                    Some("Town Square".to_owned()),
+                    "thanks @alice.".to_owned(),
+                    false
+                ),
+                (
+                    "bob".to_owned(),
+                    Addressed::Direct,
+                    None,
+                    "build 812 passed".to_owned(),
+                    true
+                ),
+            ],
+            "oldest first; own posts and unmentioning chatter skipped; bots are automated"
+        );
+
+        let reader =
+            tokio::spawn(
+                async move { mattermost.fetch(Some(&batch.cursor), Duration::ZERO).await },
+            );
+        until("the event socket", || server.now().sockets_opened == 2).await;
+        server.close_sockets();
+        let error = reader.await.unwrap().unwrap_err();
+        assert!(
+            matches!(error, AdapterError::Unavailable { .. }) && error.is_transient(),
+            "a closed socket is retried, not fatal: {error}"
+        );
+    }
+
+    #[tokio::test]
+    async fn one_marked_reply_and_no_answer_to_another_deepwork() {
+        let server = MattermostContract::start().await;
+        let mattermost = MattermostAdapter::new(&server.url, TOKEN.into()).unwrap();
+        let cursor = mattermost.fetch(None, Duration::ZERO).await.unwrap().cursor;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        server.post_as(BOB_ID, DM_WITH_BOB, "hi", json!({}));
+        let batch = mattermost
+            .fetch(Some(&cursor), Duration::ZERO)
+            .await
+            .unwrap();
+        mattermost
+            .reply(&batch.messages[0].reply_to, "I'm in deep work until 14:00.")
+            .await
+            .unwrap();
+        let reply = server.now().posts.last().cloned().unwrap();
+        assert_eq!(
+            (reply.user_id.as_str(), reply.channel_id.as_str()),
+            (USER_ID, DM_WITH_BOB)
+        );
+        assert_eq!(reply.props[AUTO_REPLY_PROP], "true");
+
+        server.post_as(
+            BOB_ID,
+            DM_WITH_BOB,
+            "I'm in deep work until 15:00.",
+            json!({ AUTO_REPLY_PROP: "true" }),
+        );
+        let next = mattermost
+            .fetch(Some(&batch.cursor), Duration::ZERO)
+            .await
+            .unwrap();
+        assert_eq!(
+            summary(&next.messages),
+            vec![(
+                "bob".to_owned(),
+                Addressed::Direct,
+                None,
+                "I'm in deep work until 15:00.".to_owned(),
+                true
+            )],
+            "our reply is our own; bob's Deepwork reply is automated, so no loop"
+        );
+    }
+}
+
 mod slack_messages {
     //! Slack direct messages and auto-replies against the contract server.
 

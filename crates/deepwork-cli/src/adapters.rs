@@ -60,9 +60,11 @@ impl Account<'_> {
                     if slack.auto_reply { "on" } else { "off" }
                 )
             }
-            Account::Mattermost(mattermost) => {
-                format!("{} · status and custom status", safe(&mattermost.server))
-            }
+            Account::Mattermost(mattermost) => format!(
+                "{} · auto-reply {}",
+                safe(&mattermost.server),
+                if mattermost.auto_reply { "on" } else { "off" }
+            ),
             Account::Plugin(plugin) => format!(
                 "plugin {} · auto-reply {}",
                 safe(&plugin.command.join(" ")),

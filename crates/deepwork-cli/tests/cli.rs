@@ -717,6 +717,97 @@ fn slack_status_through_the_keyring_and_the_daemon() {
 }
 
 #[test]
+fn mattermost_status_messages_and_one_reply_through_the_daemon() {
+    use deepwork_harness::mattermost::{
+        BOB_ID, DM_WITH_BOB, MattermostContract, TOKEN, TOWN_SQUARE, USER_ID,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = runtime.block_on(MattermostContract::start());
+    {
+        let mut state = server.state.lock().unwrap();
+        state.status = "away".into();
+        state.manual = true;
+    }
+    let config = format!(
+        "[notifications]\nenabled = false\n[adapters.mattermost]\nserver = \"{}\"\nauto_reply = true\n",
+        server.url
+    );
+    let mut env = Env::new(&config);
+    let bus = Bus::start(env.dir.path());
+    env.bus = Some(bus.address.clone());
+    let _keyring = Keyring::start(&bus.address, env.dir.path());
+    let stored = env.run_with_input(&["adapters", "token", "mattermost"], &format!("{TOKEN}\n"));
+    assert_eq!(stored.code, 0, "{stored:?}");
+
+    let _daemon = env.daemon();
+    env.ok(&["start", "--for", "1h"]);
+    let eventually = |what: &str, check: &dyn Fn() -> bool| {
+        for _ in 0..400 {
+            if check() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("never saw {what}: {:?}", server.now());
+    };
+    eventually("the focus status", &|| {
+        let state = server.now();
+        state.status == "dnd"
+            && state.custom.as_ref().is_some_and(|c| {
+                c["text"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with("Deep work — checking messages at"))
+            })
+    });
+    // The engine reads once it has its starting position: the event socket is open.
+    eventually("the event socket", &|| server.now().sockets_opened >= 1);
+    std::thread::sleep(Duration::from_millis(300));
+    server.post_as(BOB_ID, DM_WITH_BOB, "hi", serde_json::json!({}));
+    eventually("bob's pre-ping held", &|| {
+        env.ok(&["status"]).contains("1 held: 1 pre-ping")
+    });
+    let replies = || {
+        server
+            .now()
+            .posts
+            .iter()
+            .filter(|p| p.user_id == USER_ID)
+            .map(|p| p.message.clone())
+            .collect::<Vec<_>>()
+    };
+    eventually("one auto-reply", &|| replies().len() == 1);
+    assert!(replies()[0].contains("deep work"), "{:?}", replies());
+    server.post_as(BOB_ID, DM_WITH_BOB, "hello?", serde_json::json!({}));
+    server.post_as(
+        BOB_ID,
+        TOWN_SQUARE,
+        "@alice the build is red",
+        serde_json::json!({}),
+    );
+    eventually("three held", &|| env.ok(&["status"]).contains("3 held"));
+    assert_eq!(replies().len(), 1, "one reply per sender per session");
+
+    env.ok(&["stop"]);
+    eventually("the status from before", &|| {
+        let state = server.now();
+        state.status == "away" && state.manual && state.custom.is_none()
+    });
+    let digest = env.json(&["digest", "--json"]);
+    let sources: Vec<&str> = digest["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["items"].as_array().unwrap())
+        .map(|i| i["source"].as_str().unwrap())
+        .collect();
+    assert_eq!(sources, ["mattermost"; 3], "{digest}");
+}
+
+#[test]
 fn a_plugin_through_the_daemon() {
     let inbox = tempfile::tempdir().unwrap();
     std::fs::write(

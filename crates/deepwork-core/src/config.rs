@@ -67,12 +67,16 @@ pub struct PluginConfig {
     pub auto_reply: bool,
 }
 
-/// `[adapters.mattermost]`: status and custom status on one Mattermost server.
+/// `[adapters.mattermost]`: status, custom status, direct messages and mentions on one
+/// Mattermost server.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MattermostConfig {
     /// The server, e.g. `https://chat.example.org`; also names the token in the keyring.
     pub server: String,
+    /// Send the one polite auto-reply per sender per session to direct messages.
+    #[serde(default)]
+    pub auto_reply: bool,
 }
 
 /// `[adapters.slack]`: status, do-not-disturb and direct messages on one Slack workspace.

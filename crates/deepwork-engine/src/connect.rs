@@ -7,7 +7,6 @@ use deepwork_adapters::matrix::MatrixAdapter;
 use deepwork_adapters::mattermost::MattermostAdapter;
 use deepwork_adapters::plugin::{PluginAdapter, PluginCommand};
 use deepwork_adapters::slack::SlackAdapter;
-use deepwork_adapters::{AdapterError, StatusAdapter};
 use deepwork_core::config::{
     AdaptersConfig, MatrixConfig, MattermostConfig, PluginConfig, SlackConfig,
 };
@@ -129,36 +128,30 @@ fn token(
     }
 }
 
-/// A platform that only sets and restores the status.
-fn status_only(name: &str, adapter: Result<Arc<dyn StatusAdapter>, AdapterError>) -> ChatAdapter {
-    match adapter {
-        Ok(status) => ChatAdapter {
-            name: name.into(),
-            status: Some(status),
-            source: None,
-            replier: None,
-            auto_reply: false,
-            problem: None,
-        },
-        Err(error) => ChatAdapter::unusable(name, error.to_string()),
-    }
-}
-
 /// The Mattermost account of `config`, with its personal access token from `secrets`.
-/// Status only: Mattermost messages are not read yet.
 pub fn connect_mattermost(config: &MattermostConfig, secrets: &Secrets) -> ChatAdapter {
-    match token(
+    let token = match token(
         secrets,
         "mattermost",
         &config.server,
         "personal access token",
     ) {
-        Ok(token) => status_only(
-            "mattermost",
-            MattermostAdapter::new(&config.server, token)
-                .map(|a| Arc::new(a) as Arc<dyn StatusAdapter>),
-        ),
-        Err(unusable) => unusable,
+        Ok(token) => token,
+        Err(unusable) => return unusable,
+    };
+    match MattermostAdapter::new(&config.server, token) {
+        Ok(adapter) => {
+            let adapter = Arc::new(adapter);
+            ChatAdapter {
+                name: "mattermost".into(),
+                status: Some(adapter.clone()),
+                source: Some(adapter.clone()),
+                replier: Some(adapter),
+                auto_reply: config.auto_reply,
+                problem: None,
+            }
+        }
+        Err(error) => ChatAdapter::unusable("mattermost", error.to_string()),
     }
 }
 
