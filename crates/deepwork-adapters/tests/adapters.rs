@@ -776,6 +776,205 @@ mod slack_messages {
     }
 }
 
+mod slack_socket_mode {
+    //! Slack messages pushed over Socket Mode by the contract server.
+
+    use deepwork_adapters::slack::SlackAdapter;
+    use deepwork_adapters::{AdapterError, Addressed, Batch, MessageSource, Replier};
+    use deepwork_harness::slack::{APP_TOKEN, GENERAL, ME, SlackContract, TOKEN};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    async fn until(what: &str, done: impl Fn() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !done() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    fn read_from(
+        slack: &Arc<SlackAdapter>,
+        cursor: &str,
+    ) -> tokio::task::JoinHandle<Result<Batch, AdapterError>> {
+        let (slack, cursor) = (slack.clone(), cursor.to_owned());
+        tokio::spawn(async move { slack.fetch(Some(&cursor), Duration::from_secs(25)).await })
+    }
+
+    fn socket_mode(server: &SlackContract) -> Arc<SlackAdapter> {
+        Arc::new(
+            SlackAdapter::new(&server.api, TOKEN.into())
+                .unwrap()
+                .with_app_token(APP_TOKEN.into()),
+        )
+    }
+
+    #[tokio::test]
+    async fn mentions_and_direct_messages_are_pushed_and_acknowledged() {
+        let server = SlackContract::start().await;
+        let slack = socket_mode(&server);
+        let cursor = slack.fetch(None, Duration::ZERO).await.unwrap().cursor;
+        let reader = read_from(&slack, &cursor);
+        until("a Socket Mode connection", || {
+            server.now().connections_opened == 1
+        })
+        .await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let calls = server.now().calls.len();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(
+            server.now().calls.len(),
+            calls,
+            "a waiting read calls no method"
+        );
+
+        server
+            .state
+            .lock()
+            .unwrap()
+            .post(GENERAL, Some("U0BOB"), None, "lunch anyone?");
+        server.state.lock().unwrap().post(
+            GENERAL,
+            Some("U0BOB"),
+            None,
+            &format!("<@{ME}> can you look at the release?\u{7}"),
+        );
+        let batch = reader.await.unwrap().unwrap();
+        let seen: Vec<_> = batch
+            .messages
+            .iter()
+            .map(|m| {
+                (
+                    m.sender_name.as_deref(),
+                    m.addressed,
+                    m.channel.as_deref(),
+                    m.text.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            vec![(
+                Some("bob"),
+                Addressed::Mention,
+                Some("general"),
+                "<@U0ALICE> can you look at the release?"
+            )],
+            "the chatter is not for the user; the mention comes once though Slack sends it as a message and an app_mention"
+        );
+        until("every envelope acknowledged", || {
+            server.now().acked.len() == 3
+        })
+        .await;
+
+        let reader = read_from(&slack, &batch.cursor);
+        server
+            .state
+            .lock()
+            .unwrap()
+            .post("D0BOB", Some("U0BOB"), None, "hi");
+        let direct = reader.await.unwrap().unwrap();
+        assert_eq!(direct.messages.len(), 1);
+        assert_eq!(
+            (
+                direct.messages[0].addressed,
+                direct.messages[0].text.as_str()
+            ),
+            (Addressed::Direct, "hi")
+        );
+        slack
+            .reply(
+                &direct.messages[0].reply_to,
+                "I'm in deep work until 14:00.",
+            )
+            .await
+            .unwrap();
+        server
+            .state
+            .lock()
+            .unwrap()
+            .post("D0CI", None, Some("B0CI"), "build 812 passed");
+        let next = read_from(&slack, &direct.cursor).await.unwrap().unwrap();
+        assert_eq!(
+            next.messages.len(),
+            1,
+            "our own reply is skipped: {:?}",
+            next.messages
+        );
+        assert!(next.messages[0].automated, "bots are automated");
+        assert_eq!(
+            server.now().connections_opened,
+            1,
+            "one connection throughout"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refreshed_connection_reads_back_what_came_in_between() {
+        let server = SlackContract::start().await;
+        let slack = socket_mode(&server);
+        let cursor = slack.fetch(None, Duration::ZERO).await.unwrap().cursor;
+        let reader = read_from(&slack, &cursor);
+        until("a Socket Mode connection", || {
+            server.now().connections_opened == 1
+        })
+        .await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        server.disconnect("refresh_requested");
+        let empty = reader.await.unwrap().unwrap();
+        assert!(empty.messages.is_empty());
+        server
+            .state
+            .lock()
+            .unwrap()
+            .post("D0BOB", Some("U0BOB"), None, "while you were away");
+        let batch = read_from(&slack, &empty.cursor).await.unwrap().unwrap();
+        assert_eq!(server.now().connections_opened, 2, "a new connection");
+        assert_eq!(
+            batch
+                .messages
+                .iter()
+                .map(|m| m.text.as_str())
+                .collect::<Vec<_>>(),
+            ["while you were away"],
+            "read back from the history"
+        );
+    }
+
+    #[tokio::test]
+    async fn socket_mode_problems_say_what_to_do() {
+        let server = SlackContract::start().await;
+        let wrong = Arc::new(
+            SlackAdapter::new(&server.api, TOKEN.into())
+                .unwrap()
+                .with_app_token(TOKEN.into()),
+        );
+        let cursor = wrong.fetch(None, Duration::ZERO).await.unwrap().cursor;
+        let error = wrong
+            .fetch(Some(&cursor), Duration::ZERO)
+            .await
+            .unwrap_err();
+        assert!(
+            !error.is_transient() && error.to_string().contains("app-level token"),
+            "{error}"
+        );
+
+        let slack = socket_mode(&server);
+        let reader = read_from(&slack, &cursor);
+        until("a Socket Mode connection", || {
+            server.now().connections_opened == 1
+        })
+        .await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        server.disconnect("link_disabled");
+        let error = reader.await.unwrap().unwrap_err();
+        assert!(
+            !error.is_transient() && error.to_string().contains("Socket Mode was turned off"),
+            "{error}"
+        );
+    }
+}
+
 mod plugins {
     //! The plugin protocol against the reference plugin in examples/plugins.
 

@@ -103,7 +103,9 @@ pub fn run(paths: &Paths, command: AdaptersCommand) -> Result<(), Failure> {
     let accounts = accounts(&config.adapters);
     match command {
         AdaptersCommand::List => list(paths, &accounts),
-        AdaptersCommand::Token { name } => store_token(find(paths, &name, &accounts)?),
+        AdaptersCommand::Token { name, app_level } => {
+            store_token(find(paths, &name, &accounts)?, app_level)
+        }
         AdaptersCommand::Test { name } => test(find(paths, &name, &accounts)?),
     }
 }
@@ -146,7 +148,18 @@ fn list(paths: &Paths, accounts: &[Account<'_>]) -> Result<(), Failure> {
         let token = match &secrets {
             Err(error) => error.to_string(),
             Ok(secrets) => match secrets.token(account.name(), account.account()) {
-                Ok(Some(_)) => "token in keyring".to_owned(),
+                Ok(Some(_)) => match account {
+                    Account::Slack(slack) => {
+                        let app =
+                            secrets.token("slack", &connect::slack_app_account(&slack.workspace));
+                        if matches!(app, Ok(Some(_))) {
+                            "token in keyring · messages over Socket Mode".to_owned()
+                        } else {
+                            "token in keyring · messages polled (no app-level token)".to_owned()
+                        }
+                    }
+                    _ => "token in keyring".to_owned(),
+                },
                 Ok(None) => format!(
                     "no token (run `{}`)",
                     connect::token_command(account.name())
@@ -172,12 +185,20 @@ fn list(paths: &Paths, accounts: &[Account<'_>]) -> Result<(), Failure> {
     Ok(())
 }
 
-fn store_token(account: &Account<'_>) -> Result<(), Failure> {
+fn store_token(account: &Account<'_>, app_level: bool) -> Result<(), Failure> {
+    let key = match (account, app_level) {
+        (_, false) => account.account().to_owned(),
+        (Account::Slack(slack), true) => connect::slack_app_account(&slack.workspace),
+        (_, true) => {
+            return Err(Failure::Usage(
+                "--app-level is for Slack's Socket Mode token only".into(),
+            ));
+        }
+    };
     if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
         eprintln!(
-            "Paste the {} token for {} and press Enter:",
-            account.name(),
-            account.account()
+            "Paste the {} token for {key} and press Enter:",
+            account.name()
         );
     }
     let mut token = String::new();
@@ -190,12 +211,11 @@ fn store_token(account: &Account<'_>) -> Result<(), Failure> {
         return Err(Failure::Usage("no token given on standard input".into()));
     }
     secrets()?
-        .set_token(account.name(), account.account(), token)
+        .set_token(account.name(), &key, token)
         .map_err(|e| Failure::Runtime(e.to_string()))?;
     println!(
-        "Stored the {} token for {} in the keyring. Restart the engine to connect.",
+        "Stored the {} token for {key} in the keyring. Restart the engine to connect.",
         account.name(),
-        account.account()
     );
     Ok(())
 }

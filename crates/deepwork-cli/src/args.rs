@@ -117,6 +117,10 @@ pub enum AdaptersCommand {
     Token {
         /// The platform, as in the config (`matrix`).
         name: String,
+        /// Slack only: the app-level token (`xapp-…`) that has messages pushed over
+        /// Socket Mode instead of polled.
+        #[arg(long)]
+        app_level: bool,
     },
     /// Check that a platform answers with the stored token.
     Test {

@@ -658,7 +658,7 @@ fn matrix_through_the_keyring_and_the_daemon_survives_a_kill_9() {
 
 #[test]
 fn slack_status_through_the_keyring_and_the_daemon() {
-    use deepwork_harness::slack::{SlackContract, TOKEN};
+    use deepwork_harness::slack::{APP_TOKEN, GENERAL, ME, SlackContract, TOKEN};
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -681,6 +681,16 @@ fn slack_status_through_the_keyring_and_the_daemon() {
     let stored = env.run_with_input(&["adapters", "token", "slack"], &format!("{TOKEN}\n"));
     assert_eq!(stored.code, 0, "{stored:?}");
     assert!(env.ok(&["adapters", "test", "slack"]).contains("Commuting"));
+    assert!(env.ok(&["adapters", "list"]).contains("messages polled"));
+    let stored = env.run_with_input(
+        &["adapters", "token", "slack", "--app-level"],
+        &format!("{APP_TOKEN}\n"),
+    );
+    assert_eq!(stored.code, 0, "{stored:?}");
+    assert!(
+        env.ok(&["adapters", "list"])
+            .contains("messages over Socket Mode")
+    );
     let unknown = env.run(&["adapters", "test", "teams"]);
     assert_eq!(unknown.code, 2);
     assert!(
@@ -709,6 +719,24 @@ fn slack_status_through_the_keyring_and_the_daemon() {
     assert!(
         env.ok(&["adapters", "list"])
             .contains("slack   acme.slack.com")
+    );
+    eventually("a Socket Mode connection", &|s| s.connections_opened == 1);
+    std::thread::sleep(Duration::from_millis(300));
+    slack.state.lock().unwrap().post(
+        GENERAL,
+        Some("U0BOB"),
+        None,
+        &format!("<@{ME}> the release is blocked"),
+    );
+    for _ in 0..200 {
+        if env.ok(&["status"]).contains("1 held") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    assert!(
+        env.ok(&["status"]).contains("1 held"),
+        "the mention is held"
     );
     env.ok(&["stop"]);
     eventually("the status from before", &|s| {

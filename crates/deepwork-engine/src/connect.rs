@@ -18,6 +18,12 @@ pub fn token_command(adapter: &str) -> String {
     format!("deepwork adapters token {adapter}")
 }
 
+/// Where Slack's app-level token (for Socket Mode) is kept: beside the user token of
+/// the same workspace.
+pub fn slack_app_account(workspace: &str) -> String {
+    format!("{workspace} (app-level)")
+}
+
 /// One [`ChatAdapter`] per configured platform; one that cannot be used says why.
 pub fn adapters(config: &AdaptersConfig) -> Vec<ChatAdapter> {
     if config.matrix.is_none()
@@ -161,9 +167,16 @@ pub fn connect_slack(config: &SlackConfig, secrets: &Secrets) -> ChatAdapter {
         Ok(token) => token,
         Err(unusable) => return unusable,
     };
+    let app_token = match secrets.token("slack", &slack_app_account(&config.workspace)) {
+        Ok(app_token) => app_token,
+        Err(error) => return ChatAdapter::unusable("slack", error.to_string()),
+    };
     match SlackAdapter::new(&config.api, token) {
         Ok(adapter) => {
-            let adapter = Arc::new(adapter);
+            let adapter = Arc::new(match app_token {
+                Some(app_token) => adapter.with_app_token(app_token),
+                None => adapter,
+            });
             ChatAdapter {
                 name: "slack".into(),
                 status: Some(adapter.clone()),

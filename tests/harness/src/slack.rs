@@ -2,21 +2,30 @@
 //! Slack's API reference: `POST /api/{method}` with a bearer user token; errors as HTTP
 //! 200 `{"ok": false, "error": …}` (`missing_scope` with `needed`/`provided`); rate
 //! limits as HTTP 429 with `Retry-After` and `{"ok": false, "error": "ratelimited"}`.
+//! Socket Mode too: `apps.connections.open` with the app-level token hands out a
+//! WebSocket URL; the socket says `hello`, delivers `events_api` envelopes that must be
+//! acknowledged by `envelope_id`, and can ask for a new connection with `disconnect`.
 //! Slack itself cannot run here.
 
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use tokio::sync::broadcast;
 
 /// The token the server accepts.
 pub const TOKEN: &str = "xoxp-deepwork-test";
 /// The token's user.
 pub const ME: &str = "U0ALICE";
+/// The app-level token that opens Socket Mode connections.
+pub const APP_TOKEN: &str = "xapp-deepwork-test";
+/// A public channel the user is in.
+pub const GENERAL: &str = "C0GENERAL";
 
 /// A message in a direct conversation.
 #[derive(Clone, Debug)]
@@ -58,8 +67,13 @@ pub struct SlackState {
     pub ims: Vec<(String, String)>,
     /// Every message in them.
     pub messages: Vec<SlackMessage>,
+    /// Socket Mode connections handed out by `apps.connections.open`.
+    pub connections_opened: u32,
+    /// Envelopes the client acknowledged.
+    pub acked: Vec<String>,
     /// The last timestamp handed out, in microseconds.
     next_micros: i64,
+    sockets: Option<broadcast::Sender<String>>,
 }
 
 impl SlackState {
@@ -76,7 +90,7 @@ impl SlackState {
         )
     }
 
-    /// Someone writes in a direct conversation.
+    /// Someone writes in a conversation; open Socket Mode connections get the event.
     pub fn post(&mut self, channel: &str, user: Option<&str>, bot_id: Option<&str>, text: &str) {
         let ts = self.next_ts();
         self.messages.push(SlackMessage {
@@ -87,6 +101,69 @@ impl SlackState {
             ts,
             metadata: None,
         });
+        self.push_event();
+    }
+
+    /// Sends the last message as a `message` event, and as an `app_mention` too when it
+    /// names the user in a channel (an app subscribed to both gets both).
+    pub fn push_event(&mut self) {
+        let Some(message) = self.messages.last().cloned() else {
+            return;
+        };
+        let im = self.ims.iter().any(|(id, _)| *id == message.channel);
+        let mut event = json!({
+            "type": "message",
+            "channel": message.channel,
+            "text": message.text,
+            "ts": message.ts,
+            "event_ts": message.ts,
+            "channel_type": if im { "im" } else { "channel" },
+        });
+        if let Some(user) = &message.user {
+            event["user"] = json!(user);
+        }
+        if let Some(bot) = &message.bot_id {
+            event["bot_id"] = json!(bot);
+            event["subtype"] = json!("bot_message");
+        }
+        if let Some(metadata) = &message.metadata {
+            event["metadata"] = metadata.clone();
+        }
+        let mut events = vec![event.clone()];
+        if !im && message.text.contains(&format!("<@{ME}>")) {
+            let mut mention = event;
+            mention["type"] = json!("app_mention");
+            mention
+                .as_object_mut()
+                .expect("object")
+                .remove("channel_type");
+            events.push(mention);
+        }
+        for event in events {
+            let envelope = json!({
+                "envelope_id": format!("env-{}-{}", message.ts, event["type"].as_str().unwrap_or("")),
+                "type": "events_api",
+                "accept_response_payload": false,
+                "retry_attempt": 0,
+                "retry_reason": "",
+                "payload": {
+                    "token": "verification",
+                    "team_id": "T0ACME",
+                    "api_app_id": "A0DEEPWORK",
+                    "type": "event_callback",
+                    "event_id": format!("Ev{}", message.ts.replace('.', "")),
+                    "event_time": message.ts.split('.').next().unwrap_or("0").parse::<i64>().unwrap_or(0),
+                    "event": event,
+                },
+            });
+            self.broadcast(envelope.to_string());
+        }
+    }
+
+    fn broadcast(&self, frame: String) {
+        if let Some(sockets) = &self.sockets {
+            let _ = sockets.send(frame);
+        }
     }
 }
 
@@ -125,10 +202,12 @@ impl SlackContract {
                 ("D0BOB".into(), "U0BOB".into()),
                 ("D0CI".into(), "U0CIBOT".into()),
             ],
+            sockets: Some(broadcast::channel(64).0),
             ..SlackState::default()
         }));
         let app = Router::new()
             .route("/api/{method}", axum::routing::post(method))
+            .route("/link/", axum::routing::get(socket_mode))
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -143,6 +222,63 @@ impl SlackContract {
     /// The workspace now.
     pub fn now(&self) -> SlackState {
         self.state.lock().expect("state").clone()
+    }
+
+    /// Asks every Socket Mode connection to go, with `reason` (`refresh_requested`,
+    /// `warning`, `link_disabled`).
+    pub fn disconnect(&self, reason: &str) {
+        let frame = json!({ "type": "disconnect", "reason": reason, "debug_info": { "host": "applink-test" } });
+        self.state
+            .lock()
+            .expect("state")
+            .broadcast(frame.to_string());
+    }
+}
+
+async fn socket_mode(
+    State(state): State<Arc<Mutex<SlackState>>>,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let events = state
+        .lock()
+        .expect("state")
+        .sockets
+        .as_ref()
+        .expect("sockets")
+        .subscribe();
+    upgrade.on_upgrade(move |socket| serve_socket(socket, events, state))
+}
+
+async fn serve_socket(
+    mut socket: WebSocket,
+    mut events: broadcast::Receiver<String>,
+    state: Arc<Mutex<SlackState>>,
+) {
+    let hello = json!({ "type": "hello", "num_connections": 1, "debug_info": { "host": "applink-test", "approximate_connection_time": 18060 }, "connection_info": { "app_id": "A0DEEPWORK" } });
+    if socket.send(Message::text(hello.to_string())).await.is_err() {
+        return;
+    }
+    loop {
+        tokio::select! {
+            event = events.recv() => {
+                let Ok(frame) = event else { return };
+                let last = frame.contains("\"disconnect\"");
+                if socket.send(Message::text(frame)).await.is_err() || last {
+                    let _ = socket.send(Message::Close(None)).await;
+                    return;
+                }
+            }
+            incoming = socket.recv() => match incoming {
+                Some(Ok(Message::Text(text))) => {
+                    let ack: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+                    if let Some(id) = ack["envelope_id"].as_str() {
+                        state.lock().expect("state").acked.push(id.to_owned());
+                    }
+                }
+                Some(Ok(_)) => {}
+                _ => return,
+            },
+        }
     }
 }
 
@@ -187,10 +323,17 @@ async fn method(
     let auth = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
+    // Socket Mode is opened with the app-level token, and only with it.
+    let wanted = if method == "apps.connections.open" {
+        APP_TOKEN
+    } else {
+        TOKEN
+    };
     match auth.and_then(|a| a.strip_prefix("Bearer ")) {
         None => return error("not_authed"),
-        Some(token) if token != TOKEN => return error("invalid_auth"),
-        Some(_) => {}
+        Some(token) if token == wanted => {}
+        Some(TOKEN | APP_TOKEN) => return error("not_allowed_token_type"),
+        Some(_) => return error("invalid_auth"),
     }
     let json_body = headers
         .get(header::CONTENT_TYPE)
@@ -328,8 +471,31 @@ async fn method(
                 metadata: value.get("metadata").cloned(),
             };
             state.messages.push(message);
+            state.push_event();
             axum::Json(json!({ "ok": true, "channel": channel, "ts": ts })).into_response()
         }
+        "apps.connections.open" => {
+            state.connections_opened += 1;
+            let host = headers
+                .get(header::HOST)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("127.0.0.1");
+            let url = format!("ws://{host}/link/?ticket=t{}", state.connections_opened);
+            axum::Json(json!({ "ok": true, "url": url })).into_response()
+        }
+        "users.info" => {
+            let name = match form.get("user").map(String::as_str) {
+                Some("U0BOB") => "bob",
+                Some(ME) => "alice",
+                _ => return error("user_not_found"),
+            };
+            axum::Json(json!({ "ok": true, "user": { "id": form["user"], "name": name, "profile": { "display_name": name } } }))
+                .into_response()
+        }
+        "conversations.info" => match form.get("channel").map(String::as_str) {
+            Some(GENERAL) => axum::Json(json!({ "ok": true, "channel": { "id": GENERAL, "name": "general", "is_channel": true } })).into_response(),
+            _ => error("channel_not_found"),
+        },
         "dnd.endSnooze" => {
             if let Some(refusal) = needs(&state, "dnd:write") {
                 return refusal;
