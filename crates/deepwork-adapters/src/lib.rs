@@ -8,6 +8,7 @@ pub mod matrix;
 pub mod mattermost;
 pub mod plugin;
 pub mod slack;
+pub mod teams;
 
 use async_trait::async_trait;
 use deepwork_core::NewItem;

@@ -1086,3 +1086,252 @@ mod plugins {
         );
     }
 }
+
+mod teams {
+    //! Microsoft Teams against a contract server for the identity platform and Graph.
+
+    use super::{FOCUS, focus};
+    use deepwork_adapters::teams::{TeamsAdapter, TeamsEndpoints, sign_in};
+    use deepwork_adapters::{
+        AdapterError, Addressed, FocusStatus, MessageSource, Replier, StatusAdapter,
+    };
+    use deepwork_harness::teams::{
+        BOB, CHAT_WITH_BOB, CLIENT_ID, ME, TEAM_CHAT, TeamsContract, USER_CODE,
+    };
+    use serde_json::json;
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    fn endpoints(server: &TeamsContract, client_id: &str) -> TeamsEndpoints {
+        TeamsEndpoints::new(&server.authority, "organizations", &server.graph, client_id).unwrap()
+    }
+
+    /// An adapter on the server's current refresh token, and the tokens it kept.
+    fn adapter(server: &TeamsContract) -> (TeamsAdapter, Arc<Mutex<Vec<String>>>) {
+        let kept = Arc::new(Mutex::new(Vec::new()));
+        let keep = kept.clone();
+        let refresh = server.now().refresh_token;
+        let teams = TeamsAdapter::new(
+            endpoints(server, CLIENT_ID),
+            refresh,
+            Box::new(move |token: &str| keep.lock().unwrap().push(token.to_owned())),
+        )
+        .unwrap();
+        (teams, kept)
+    }
+
+    #[tokio::test]
+    async fn device_code_sign_in_waits_for_the_user() {
+        let server = TeamsContract::start().await;
+        let mut shown = None;
+        let refresh = sign_in(&endpoints(&server, CLIENT_ID), |code| {
+            shown = Some(code.clone());
+        })
+        .await
+        .unwrap();
+        let shown = shown.expect("the code was shown");
+        assert_eq!(shown.user_code, USER_CODE);
+        assert!(shown.message.contains("devicelogin"), "{}", shown.message);
+        assert_eq!(refresh, server.now().refresh_token);
+
+        let error = sign_in(&endpoints(&server, "not-registered"), |_| {})
+            .await
+            .unwrap_err();
+        assert!(
+            !error.is_transient() && error.to_string().contains("client_id"),
+            "{error}"
+        );
+    }
+
+    #[tokio::test]
+    async fn do_not_disturb_and_status_message_are_set_and_restored() {
+        let server = TeamsContract::start().await;
+        server.state.lock().unwrap().status_message = Some(json!({
+            "message": { "content": "In the Berlin office", "contentType": "text" },
+            "expiryDateTime": { "dateTime": "9999-12-30T23:59:59.9999999", "timeZone": "UTC" },
+        }));
+        let (teams, kept) = adapter(&server);
+        let snapshot = teams.snapshot().await.unwrap();
+        assert_eq!(
+            kept.lock().unwrap().as_slice(),
+            [server.now().refresh_token],
+            "the rotated refresh token is handed over to be kept"
+        );
+        teams.set_focus(&focus()).await.unwrap();
+        let now = server.now();
+        assert_eq!(now.availability(), "DoNotDisturb");
+        let session = &now.sessions[CLIENT_ID];
+        assert_eq!(
+            (session.activity.as_str(), session.duration.as_str()),
+            ("Presenting", "PT120M")
+        );
+        assert_eq!(
+            now.status_message.as_ref().unwrap()["message"]["content"],
+            FOCUS
+        );
+
+        teams.restore(&snapshot).await.unwrap();
+        let now = server.now();
+        assert_eq!(now.availability(), "Available");
+        assert!(
+            now.sessions.is_empty(),
+            "Deepwork's presence session is cleared"
+        );
+        assert_eq!(
+            now.status_message.as_ref().unwrap()["message"]["content"],
+            "In the Berlin office"
+        );
+
+        let long = FocusStatus {
+            text: FOCUS.into(),
+            until: jiff::Timestamp::now() + jiff::SignedDuration::from_hours(6),
+        };
+        teams.set_focus(&long).await.unwrap();
+        assert_eq!(
+            server.now().sessions[CLIENT_ID].duration,
+            "PT240M",
+            "Graph's longest; renewed before it lapses"
+        );
+        let empty = deepwork_adapters::StatusSnapshot {
+            adapter: "teams".into(),
+            data: json!({ "availability": "Available", "status_message": null }),
+        };
+        teams.restore(&empty).await.unwrap();
+        assert!(
+            server.now().status_message.is_none(),
+            "no message before, none after"
+        );
+    }
+
+    #[tokio::test]
+    async fn chat_messages_are_polled_and_one_reply_sent() {
+        let server = TeamsContract::start().await;
+        let (teams, _) = adapter(&server);
+        server
+            .state
+            .lock()
+            .unwrap()
+            .post(CHAT_WITH_BOB, Some((BOB, "Bob")), "<p>old</p>", &[]);
+        let cursor = teams.fetch(None, Duration::ZERO).await.unwrap().cursor;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        {
+            let mut state = server.state.lock().unwrap();
+            state.post(
+                CHAT_WITH_BOB,
+                Some((BOB, "Bob")),
+                "<p>got a sec?&nbsp;<b>urgent</b></p>",
+                &[],
+            );
+            state.post(TEAM_CHAT, Some((BOB, "Bob")), "<p>lunch?</p>", &[]);
+            state.post(
+                TEAM_CHAT,
+                Some((BOB, "Bob")),
+                "<p><at id=\"0\">Alice</at> please review</p>",
+                &[ME],
+            );
+            state.post(
+                TEAM_CHAT,
+                None,
+                "<p>build 812 failed, <at id=\"0\">Alice</at></p>",
+                &[ME],
+            );
+        }
+        let batch = teams.fetch(Some(&cursor), Duration::ZERO).await.unwrap();
+        let seen: Vec<_> = batch
+            .messages
+            .iter()
+            .map(|m| {
+                (
+                    m.sender_name.as_deref().unwrap_or(""),
+                    m.addressed,
+                    m.channel.as_deref(),
+                    m.text.as_str(),
+                    m.automated,
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            vec![
+                ("Bob", Addressed::Direct, None, "got a sec? urgent", false),
+                (
+                    "Bob",
+                    Addressed::Mention,
+                    Some("Release team"),
+                    "Alice please review",
+                    false
+                ),
+                (
+                    "Build Bot",
+                    Addressed::Mention,
+                    Some("Release team"),
+                    "build 812 failed, Alice",
+                    true
+                ),
+            ],
+            "oldest first; the group's chatter skipped; bots automated; HTML made plain"
+        );
+        teams
+            .reply(&batch.messages[0].reply_to, "I'm in deep work until 14:00.")
+            .await
+            .unwrap();
+        let reply = server.now().messages.last().cloned().unwrap();
+        assert_eq!(reply.chat, CHAT_WITH_BOB);
+        assert_eq!(reply.user.as_ref().map(|u| u.0.as_str()), Some(ME));
+        let next = teams
+            .fetch(Some(&batch.cursor), Duration::from_millis(10))
+            .await
+            .unwrap();
+        assert!(
+            next.messages.is_empty(),
+            "our own reply: {:?}",
+            next.messages
+        );
+    }
+
+    #[tokio::test]
+    async fn teams_failures_say_what_to_do() {
+        let server = TeamsContract::start().await;
+        let (teams, _) = adapter(&server);
+        teams.snapshot().await.unwrap();
+
+        server.state.lock().unwrap().expire_access_tokens();
+        teams
+            .snapshot()
+            .await
+            .expect("an expired access token is replaced without the user");
+
+        server.state.lock().unwrap().rate_limit_next = 1;
+        let error = teams.snapshot().await.unwrap_err();
+        assert!(
+            matches!(error, AdapterError::RateLimited { retry_after, .. } if retry_after == Duration::from_secs(1)),
+            "{error}"
+        );
+
+        server
+            .state
+            .lock()
+            .unwrap()
+            .scopes
+            .retain(|s| s != "Chat.Read");
+        let cursor = teams.fetch(None, Duration::ZERO).await.unwrap().cursor;
+        let error = teams
+            .fetch(Some(&cursor), Duration::ZERO)
+            .await
+            .unwrap_err();
+        assert!(
+            !error.is_transient() && error.to_string().contains("Chat.Read"),
+            "{error}"
+        );
+
+        server.state.lock().unwrap().revoke();
+        let error = teams.snapshot().await.unwrap_err();
+        assert!(
+            !error.is_transient()
+                && error
+                    .to_string()
+                    .contains("deepwork adapters connect teams"),
+            "{error}"
+        );
+    }
+}

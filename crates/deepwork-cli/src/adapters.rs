@@ -4,7 +4,7 @@ use crate::args::AdaptersCommand;
 use crate::commands::{Failure, runtime};
 use crate::render::safe;
 use deepwork_core::config::{
-    AdaptersConfig, MatrixConfig, MattermostConfig, PluginConfig, SlackConfig,
+    AdaptersConfig, MatrixConfig, MattermostConfig, PluginConfig, SlackConfig, TeamsConfig,
 };
 use deepwork_engine::api::AdapterState;
 use deepwork_engine::chats::ChatAdapter;
@@ -15,13 +15,14 @@ use deepwork_engine::{Client, Paths};
 use std::io::BufRead;
 
 /// The built-in adapters, for messages.
-const BUILT_IN: &str = "matrix, slack, mattermost";
+const BUILT_IN: &str = "matrix, slack, mattermost, teams";
 
 /// A configured account on one platform.
 enum Account<'a> {
     Matrix(&'a MatrixConfig),
     Slack(&'a SlackConfig),
     Mattermost(&'a MattermostConfig),
+    Teams(&'a TeamsConfig),
     Plugin(&'a PluginConfig),
 }
 
@@ -31,6 +32,7 @@ impl Account<'_> {
             Account::Matrix(_) => "matrix",
             Account::Slack(_) => "slack",
             Account::Mattermost(_) => "mattermost",
+            Account::Teams(_) => "teams",
             Account::Plugin(plugin) => &plugin.name,
         }
     }
@@ -41,6 +43,7 @@ impl Account<'_> {
             Account::Matrix(matrix) => &matrix.user_id,
             Account::Slack(slack) => &slack.workspace,
             Account::Mattermost(mattermost) => &mattermost.server,
+            Account::Teams(teams) => &teams.account,
             Account::Plugin(plugin) => &plugin.name,
         }
     }
@@ -65,6 +68,11 @@ impl Account<'_> {
                 safe(&mattermost.server),
                 if mattermost.auto_reply { "on" } else { "off" }
             ),
+            Account::Teams(teams) => format!(
+                "{} · auto-reply {}",
+                safe(&teams.account),
+                if teams.auto_reply { "on" } else { "off" }
+            ),
             Account::Plugin(plugin) => format!(
                 "plugin {} · auto-reply {}",
                 safe(&plugin.command.join(" ")),
@@ -78,6 +86,7 @@ impl Account<'_> {
             Account::Matrix(matrix) => connect::connect_matrix(matrix, secrets),
             Account::Slack(slack) => connect::connect_slack(slack, secrets),
             Account::Mattermost(mattermost) => connect::connect_mattermost(mattermost, secrets),
+            Account::Teams(teams) => connect::connect_teams(teams, secrets),
             Account::Plugin(plugin) => connect::connect_plugin(plugin, Some(secrets)),
         }
     }
@@ -94,6 +103,9 @@ fn accounts(config: &AdaptersConfig) -> Vec<Account<'_>> {
     if let Some(mattermost) = &config.mattermost {
         accounts.push(Account::Mattermost(mattermost));
     }
+    if let Some(teams) = &config.teams {
+        accounts.push(Account::Teams(teams));
+    }
     accounts.extend(config.plugins.iter().map(Account::Plugin));
     accounts
 }
@@ -106,6 +118,7 @@ pub fn run(paths: &Paths, command: AdaptersCommand) -> Result<(), Failure> {
         AdaptersCommand::Token { name, app_level } => {
             store_token(find(paths, &name, &accounts)?, app_level)
         }
+        AdaptersCommand::Connect { name } => sign_in(find(paths, &name, &accounts)?),
         AdaptersCommand::Test { name } => test(find(paths, &name, &accounts)?),
     }
 }
@@ -216,6 +229,38 @@ fn store_token(account: &Account<'_>, app_level: bool) -> Result<(), Failure> {
     println!(
         "Stored the {} token for {key} in the keyring. Restart the engine to connect.",
         account.name(),
+    );
+    Ok(())
+}
+
+/// The sign-in flow of a platform that has one; the others take a pasted token.
+fn sign_in(account: &Account<'_>) -> Result<(), Failure> {
+    let Account::Teams(teams) = account else {
+        return Err(Failure::Usage(format!(
+            "{} has no sign-in flow here; store its token with `{}`",
+            account.name(),
+            connect::token_command(account.name())
+        )));
+    };
+    let endpoints = connect::teams_endpoints(teams).map_err(|e| Failure::Usage(e.to_string()))?;
+    let refresh_token = runtime()?
+        .block_on(deepwork_adapters::teams::sign_in(&endpoints, |code| {
+            println!("{}", safe(&code.message));
+            println!("Waiting for the sign-in to finish…");
+        }))
+        .map_err(|e| {
+            if e.is_transient() {
+                Failure::Runtime(e.to_string())
+            } else {
+                Failure::Usage(e.to_string())
+            }
+        })?;
+    secrets()?
+        .set_token("teams", &teams.account, &refresh_token)
+        .map_err(|e| Failure::Runtime(e.to_string()))?;
+    println!(
+        "Signed in to Teams as {}; the sign-in is kept in the keyring. Restart the engine to connect.",
+        safe(&teams.account)
     );
     Ok(())
 }

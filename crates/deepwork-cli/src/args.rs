@@ -122,6 +122,12 @@ pub enum AdaptersCommand {
         #[arg(long)]
         app_level: bool,
     },
+    /// Sign in to a platform that has a sign-in flow (`teams`: a code to enter at
+    /// microsoft.com/devicelogin) and keep the sign-in in the OS keyring.
+    Connect {
+        /// The platform, as in the config (`teams`).
+        name: String,
+    },
     /// Check that a platform answers with the stored token.
     Test {
         /// The platform, as in the config (`matrix`).

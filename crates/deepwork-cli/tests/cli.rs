@@ -691,7 +691,7 @@ fn slack_status_through_the_keyring_and_the_daemon() {
         env.ok(&["adapters", "list"])
             .contains("messages over Socket Mode")
     );
-    let unknown = env.run(&["adapters", "test", "teams"]);
+    let unknown = env.run(&["adapters", "test", "irc"]);
     assert_eq!(unknown.code, 2);
     assert!(
         unknown
@@ -833,6 +833,71 @@ fn mattermost_status_messages_and_one_reply_through_the_daemon() {
         .map(|i| i["source"].as_str().unwrap())
         .collect();
     assert_eq!(sources, ["mattermost"; 3], "{digest}");
+}
+
+#[test]
+fn teams_sign_in_and_presence_through_the_daemon() {
+    use deepwork_harness::teams::{CLIENT_ID, TeamsContract, USER_CODE};
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = runtime.block_on(TeamsContract::start());
+    server.state.lock().unwrap().status_message = Some(serde_json::json!({
+        "message": { "content": "Back at 3", "contentType": "text" },
+    }));
+    let config = format!(
+        "[notifications]\nenabled = false\n[adapters.teams]\naccount = \"alice@contoso.com\"\nclient_id = \"{CLIENT_ID}\"\nauthority = \"{}\"\ngraph = \"{}\"\n",
+        server.authority, server.graph
+    );
+    let mut env = Env::new(&config);
+    let bus = Bus::start(env.dir.path());
+    env.bus = Some(bus.address.clone());
+    let _keyring = Keyring::start(&bus.address, env.dir.path());
+
+    let before = env.run(&["adapters", "test", "teams"]);
+    assert_eq!(before.code, 2, "{before:?}");
+    assert!(
+        before
+            .stderr
+            .contains("run `deepwork adapters connect teams`"),
+        "{before:?}"
+    );
+    let signed_in = env.ok(&["adapters", "connect", "teams"]);
+    assert!(
+        signed_in.contains(USER_CODE) && signed_in.contains("Signed in to Teams"),
+        "{signed_in}"
+    );
+    assert!(env.ok(&["adapters", "test", "teams"]).contains("Back at 3"));
+
+    let _daemon = env.daemon();
+    env.ok(&["start", "--for", "1h"]);
+    let eventually = |what: &str, check: &dyn Fn(&deepwork_harness::teams::TeamsState) -> bool| {
+        for _ in 0..200 {
+            if check(&server.now()) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("Teams never showed {what}: {:?}", server.now());
+    };
+    eventually("do-not-disturb and the focus message", &|s| {
+        s.availability() == "DoNotDisturb"
+            && s.status_message.as_ref().is_some_and(|m| {
+                m["message"]["content"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with("Deep work — checking messages at"))
+            })
+    });
+    env.ok(&["stop"]);
+    eventually("the presence and message from before", &|s| {
+        s.availability() == "Available"
+            && s.sessions.is_empty()
+            && s.status_message
+                .as_ref()
+                .is_some_and(|m| m["message"]["content"] == "Back at 3")
+    });
 }
 
 #[test]

@@ -50,6 +50,8 @@ pub struct AdaptersConfig {
     pub slack: Option<SlackConfig>,
     /// A Mattermost account.
     pub mattermost: Option<MattermostConfig>,
+    /// A Microsoft Teams account.
+    pub teams: Option<TeamsConfig>,
     /// External plugins, one per platform nobody built in.
     pub plugins: Vec<PluginConfig>,
 }
@@ -77,6 +79,42 @@ pub struct MattermostConfig {
     /// Send the one polite auto-reply per sender per session to direct messages.
     #[serde(default)]
     pub auto_reply: bool,
+}
+
+/// `[adapters.teams]`: presence, status message and chat messages of one Microsoft 365
+/// work account, through Microsoft Graph.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeamsConfig {
+    /// The account, e.g. `alice@contoso.com`; names the sign-in in the keyring.
+    pub account: String,
+    /// The client id of the app registration that signs in (a public client allowed
+    /// the device-code flow, with the delegated permissions in docs/configuration.md).
+    pub client_id: String,
+    /// The tenant: `organizations`, a domain such as `contoso.com`, or a tenant id.
+    #[serde(default = "default_teams_tenant")]
+    pub tenant: String,
+    /// The identity platform's address.
+    #[serde(default = "default_teams_authority")]
+    pub authority: String,
+    /// Microsoft Graph's address.
+    #[serde(default = "default_teams_graph")]
+    pub graph: String,
+    /// Send the one polite auto-reply per sender per session to one-on-one chats.
+    #[serde(default)]
+    pub auto_reply: bool,
+}
+
+fn default_teams_tenant() -> String {
+    "organizations".into()
+}
+
+fn default_teams_authority() -> String {
+    "https://login.microsoftonline.com/".into()
+}
+
+fn default_teams_graph() -> String {
+    "https://graph.microsoft.com/v1.0/".into()
 }
 
 /// `[adapters.slack]`: status, do-not-disturb and direct messages on one Slack workspace.
@@ -418,7 +456,30 @@ impl Config {
                 ));
             }
         }
-        let builtin = ["matrix", "slack", "mattermost"];
+        if let Some(teams) = &self.adapters.teams {
+            for (key, value) in [
+                ("account", &teams.account),
+                ("client_id", &teams.client_id),
+                ("tenant", &teams.tenant),
+            ] {
+                if value.trim().is_empty() {
+                    return Err(plain(
+                        &format!("adapters.teams.{key}"),
+                        "must not be empty".into(),
+                    ));
+                }
+            }
+            for (key, value) in [("authority", &teams.authority), ("graph", &teams.graph)] {
+                let lower = value.to_ascii_lowercase();
+                if !(lower.starts_with("https://") || lower.starts_with("http://")) {
+                    return Err(plain(
+                        &format!("adapters.teams.{key}"),
+                        format!("{value:?} must be an http:// or https:// address"),
+                    ));
+                }
+            }
+        }
+        let builtin = ["matrix", "slack", "mattermost", "teams"];
         for (index, plugin) in self.adapters.plugins.iter().enumerate() {
             let key = format!("adapters.plugins[{index}]");
             let valid_name = !plugin.name.is_empty()
@@ -607,6 +668,32 @@ mod tests {
         let err = Config::from_toml_str("[adapters.matrix]\nhomeserver = \"https://m.org\"\nuser_id = \"@a:m.org\"\ntoken = \"x\"\n")
             .expect_err("tokens do not belong in the config");
         assert!(err.message.contains("unknown field `token`"), "{err}");
+    }
+
+    #[test]
+    fn teams_needs_an_account_and_an_app_registration() {
+        let ok = "[adapters.teams]\naccount = \"alice@contoso.com\"\nclient_id = \"6b1d\"\n";
+        let teams = Config::from_toml_str(ok)
+            .expect("valid")
+            .adapters
+            .teams
+            .unwrap();
+        assert_eq!(
+            (teams.tenant.as_str(), teams.graph.as_str()),
+            ("organizations", "https://graph.microsoft.com/v1.0/")
+        );
+        let err = Config::from_toml_str("[adapters.teams]\naccount = \"alice@contoso.com\"\n")
+            .expect_err("no client id");
+        assert!(err.message.contains("client_id"), "{err}");
+        let err = Config::from_toml_str(
+            "[adapters.teams]\naccount = \"a\"\nclient_id = \"c\"\ngraph = \"graph.microsoft.com\"\n",
+        )
+        .expect_err("not an address");
+        assert_eq!(
+            (err.key.as_deref(), err.line),
+            (Some("adapters.teams.graph"), Some(4)),
+            "{err}"
+        );
     }
 
     #[test]

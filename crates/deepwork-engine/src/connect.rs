@@ -2,13 +2,15 @@
 
 use crate::chats::ChatAdapter;
 use crate::secrets::Secrets;
+use deepwork_adapters::AdapterError;
 use deepwork_adapters::desktop::{DesktopNotifications, DndKind};
 use deepwork_adapters::matrix::MatrixAdapter;
 use deepwork_adapters::mattermost::MattermostAdapter;
 use deepwork_adapters::plugin::{PluginAdapter, PluginCommand};
 use deepwork_adapters::slack::SlackAdapter;
+use deepwork_adapters::teams::{TeamsAdapter, TeamsEndpoints};
 use deepwork_core::config::{
-    AdaptersConfig, MatrixConfig, MattermostConfig, PluginConfig, SlackConfig,
+    AdaptersConfig, MatrixConfig, MattermostConfig, PluginConfig, SlackConfig, TeamsConfig,
 };
 use deepwork_core::held_notifications::HoldNotificationsConfig;
 use std::sync::Arc;
@@ -29,6 +31,7 @@ pub fn adapters(config: &AdaptersConfig) -> Vec<ChatAdapter> {
     if config.matrix.is_none()
         && config.slack.is_none()
         && config.mattermost.is_none()
+        && config.teams.is_none()
         && config.plugins.is_empty()
     {
         return Vec::new();
@@ -51,6 +54,12 @@ pub fn adapters(config: &AdaptersConfig) -> Vec<ChatAdapter> {
         adapters.push(match &secrets {
             Ok(secrets) => connect_mattermost(mattermost, secrets),
             Err(error) => ChatAdapter::unusable("mattermost", error.to_string()),
+        });
+    }
+    if let Some(teams) = &config.teams {
+        adapters.push(match &secrets {
+            Ok(secrets) => connect_teams(teams, secrets),
+            Err(error) => ChatAdapter::unusable("teams", error.to_string()),
         });
     }
     for plugin in &config.plugins {
@@ -209,5 +218,62 @@ pub fn connect_matrix(config: &MatrixConfig, secrets: &Secrets) -> ChatAdapter {
             }
         }
         Err(error) => ChatAdapter::unusable("matrix", error.to_string()),
+    }
+}
+
+/// Where the Teams account of `config` signs in.
+pub fn teams_endpoints(config: &TeamsConfig) -> Result<TeamsEndpoints, AdapterError> {
+    TeamsEndpoints::new(
+        &config.authority,
+        &config.tenant,
+        &config.graph,
+        &config.client_id,
+    )
+}
+
+/// The Teams account of `config`, with the refresh token of its sign-in from `secrets`;
+/// a refresh token the identity platform replaces is kept there in its stead.
+pub fn connect_teams(config: &TeamsConfig, secrets: &Secrets) -> ChatAdapter {
+    let refresh_token = match secrets.token("teams", &config.account) {
+        Ok(Some(token)) => token,
+        Ok(None) => {
+            return ChatAdapter::unusable(
+                "teams",
+                format!(
+                    "{} is not signed in; run `deepwork adapters connect teams`",
+                    config.account
+                ),
+            );
+        }
+        Err(error) => return ChatAdapter::unusable("teams", error.to_string()),
+    };
+    let (keeper, account) = (secrets.clone(), config.account.clone());
+    let keep = Box::new(move |token: &str| {
+        let (keeper, account, token) = (keeper.clone(), account.clone(), token.to_owned());
+        // The keyring's client runs its own executor, so it gets a thread of its own;
+        // waiting for it (milliseconds, about once an hour) means the token is kept
+        // before anything can exit, as the old one may stop working.
+        let kept = std::thread::spawn(move || keeper.set_token("teams", &account, &token)).join();
+        match kept {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "could not keep the renewed Teams sign-in"),
+            Err(_) => tracing::warn!("keeping the renewed Teams sign-in failed"),
+        }
+    });
+    let adapter = teams_endpoints(config)
+        .and_then(|endpoints| TeamsAdapter::new(endpoints, refresh_token, keep));
+    match adapter {
+        Ok(adapter) => {
+            let adapter = Arc::new(adapter);
+            ChatAdapter {
+                name: "teams".into(),
+                status: Some(adapter.clone()),
+                source: Some(adapter.clone()),
+                replier: Some(adapter),
+                auto_reply: config.auto_reply,
+                problem: None,
+            }
+        }
+        Err(error) => ChatAdapter::unusable("teams", error.to_string()),
     }
 }

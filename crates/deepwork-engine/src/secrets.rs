@@ -21,6 +21,7 @@ pub enum SecretError {
 }
 
 /// The OS keyring.
+#[derive(Clone)]
 pub struct Secrets {
     store: Arc<CredentialStore>,
 }

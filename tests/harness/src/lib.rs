@@ -5,3 +5,4 @@ pub mod desktop;
 pub mod mattermost;
 pub mod slack;
 pub mod synapse;
+pub mod teams;

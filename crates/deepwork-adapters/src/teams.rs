@@ -1,0 +1,799 @@
+//! Microsoft Teams, over Microsoft Graph with delegated permissions: the user signs in
+//! with the device-code flow (`/oauth2/v2.0/devicecode`, then `/oauth2/v2.0/token`
+//! polled while `authorization_pending`); the refresh token is kept (and replaced when
+//! the server rotates it) and access tokens are taken from it as needed. Presence is an
+//! application presence session (`setPresence` with the app's id as `sessionId`,
+//! DoNotDisturb, at most PT4H, so renewed for longer sessions; `clearPresence` at the
+//! end) plus the status message (`setStatusMessage` with `expiryDateTime`). Chat
+//! messages are polled (`/me/chats` by their last message, then each active chat's
+//! messages by `lastModifiedDateTime`). Errors come as `{"error": {"code", "message"}}`;
+//! rate limits as HTTP 429 with `Retry-After`.
+
+use crate::{
+    AdapterError, Addressed, Batch, FocusStatus, IncomingMessage, MessageSource, Replier,
+    ReplyTarget, StatusAdapter, StatusSnapshot, plain,
+};
+use async_trait::async_trait;
+use deepwork_core::held_notifications::plain_text;
+use jiff::{SignedDuration, Timestamp};
+use reqwest::{Method, StatusCode, Url};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const NAME: &str = "teams";
+/// Teams' limit for a status message.
+const STATUS_LIMIT: usize = 280;
+/// The delegated permissions Deepwork asks for at sign-in.
+pub const SCOPES: &str = "offline_access User.Read Presence.ReadWrite Chat.Read ChatMessage.Send";
+/// The longest an application presence session may be set for.
+const LONGEST_PRESENCE: SignedDuration = SignedDuration::from_hours(4);
+/// The shortest, too.
+const SHORTEST_PRESENCE: SignedDuration = SignedDuration::from_mins(5);
+/// A presence session is renewed this long before it would lapse.
+const RENEW_AHEAD: SignedDuration = SignedDuration::from_mins(10);
+/// How often chats are polled: Graph has no long poll for chats, and its Teams limits
+/// are per app and tenant, shared with everyone using the same app.
+const POLL_INTERVAL: Duration = Duration::from_secs(30);
+/// An access token is renewed this long before it expires.
+const TOKEN_MARGIN: Duration = Duration::from_secs(120);
+
+/// Where the sign-in and Graph live, and which app registration signs in.
+#[derive(Clone, Debug)]
+pub struct TeamsEndpoints {
+    /// The identity platform, normally `https://login.microsoftonline.com/`.
+    pub authority: Url,
+    /// The tenant: `organizations`, a domain, or a tenant id.
+    pub tenant: String,
+    /// Graph, normally `https://graph.microsoft.com/v1.0/`.
+    pub graph: Url,
+    /// The app registration's client id; also the presence session's id.
+    pub client_id: String,
+}
+
+impl TeamsEndpoints {
+    /// The endpoints from configured addresses.
+    pub fn new(
+        authority: &str,
+        tenant: &str,
+        graph: &str,
+        client_id: &str,
+    ) -> Result<Self, AdapterError> {
+        let parse = |what: &str, address: &str| {
+            let mut url = Url::parse(address).map_err(|e| AdapterError::Unauthorized {
+                adapter: NAME.into(),
+                fix: format!("the {what} address {address:?} is not a URL ({e})"),
+            })?;
+            if !url.path().ends_with('/') {
+                url.set_path(&format!("{}/", url.path()));
+            }
+            Ok::<_, AdapterError>(url)
+        };
+        Ok(TeamsEndpoints {
+            authority: parse("sign-in", authority)?,
+            tenant: tenant.to_owned(),
+            graph: parse("Graph", graph)?,
+            client_id: client_id.to_owned(),
+        })
+    }
+
+    fn oauth(&self, what: &str) -> Result<Url, AdapterError> {
+        self.authority
+            .join(&format!("{}/oauth2/v2.0/{what}", self.tenant))
+            .map_err(|e| malformed(&e.to_string()))
+    }
+}
+
+/// What the user is asked to do to sign in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceCode {
+    /// The code to enter.
+    pub user_code: String,
+    /// Where to enter it.
+    pub verification_uri: String,
+    /// The identity platform's own instructions.
+    pub message: String,
+}
+
+/// Signs in with the device-code flow: `show` tells the user where to go and what to
+/// enter, then the token endpoint is polled (at the interval it asks for) until they
+/// have. Returns the refresh token to keep.
+pub async fn sign_in(
+    endpoints: &TeamsEndpoints,
+    show: impl FnOnce(&DeviceCode),
+) -> Result<String, AdapterError> {
+    let http = crate::http_client(NAME, Some(Duration::from_secs(30)))?;
+    let code = oauth_post(
+        &http,
+        endpoints.oauth("devicecode")?,
+        &[("client_id", &endpoints.client_id), ("scope", SCOPES)],
+    )
+    .await?;
+    let field = |key: &str| {
+        code[key]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| malformed(&format!("devicecode: no {key}")))
+    };
+    let device_code = field("device_code")?;
+    show(&DeviceCode {
+        user_code: field("user_code")?,
+        verification_uri: field("verification_uri")?,
+        message: field("message")?,
+    });
+    let mut interval = Duration::from_secs(code["interval"].as_u64().unwrap_or(5).max(1));
+    let deadline = Instant::now() + Duration::from_secs(code["expires_in"].as_u64().unwrap_or(900));
+    loop {
+        tokio::time::sleep(interval).await;
+        let answer = oauth_post(
+            &http,
+            endpoints.oauth("token")?,
+            &[
+                ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+                ("client_id", &endpoints.client_id),
+                ("device_code", &device_code),
+            ],
+        )
+        .await;
+        match answer {
+            Ok(tokens) => {
+                return tokens["refresh_token"]
+                    .as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| {
+                        unauthorized("the sign-in gave no refresh token; the app registration must allow offline_access")
+                    });
+            }
+            Err(OauthError::Refused { error, .. }) if error == "authorization_pending" => {}
+            Err(OauthError::Refused { error, .. }) if error == "slow_down" => {
+                interval += Duration::from_secs(5);
+            }
+            Err(OauthError::Refused { error, .. }) if error == "authorization_declined" => {
+                return Err(unauthorized("the sign-in was declined"));
+            }
+            Err(OauthError::Refused { error, .. })
+                if error == "expired_token" || Instant::now() >= deadline =>
+            {
+                return Err(unauthorized(
+                    "the code expired before the sign-in finished; try again",
+                ));
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
+}
+
+/// What the identity platform answered instead of tokens.
+#[derive(Debug)]
+enum OauthError {
+    /// An OAuth error code and its description.
+    Refused { error: String, description: String },
+    /// The platform could not be reached or failed.
+    Failed(AdapterError),
+}
+
+impl From<OauthError> for AdapterError {
+    fn from(error: OauthError) -> Self {
+        match error {
+            OauthError::Failed(error) => error,
+            OauthError::Refused { error, description } => match error.as_str() {
+                "invalid_grant" | "interaction_required" | "consent_required" => {
+                    unauthorized(&format!(
+                        "the Teams sign-in is no longer valid ({error}); run `deepwork adapters connect teams`"
+                    ))
+                }
+                "invalid_client" | "unauthorized_client" | "invalid_scope" => {
+                    unauthorized(&format!(
+                        "the app registration was refused ({error}: {}); check [adapters.teams] client_id and that it allows public client flows",
+                        first_line(&description)
+                    ))
+                }
+                _ => malformed(&format!("{error}: {}", first_line(&description))),
+            },
+        }
+    }
+}
+
+async fn oauth_post(
+    http: &reqwest::Client,
+    url: Url,
+    form: &[(&str, &str)],
+) -> Result<Value, OauthError> {
+    let response = http
+        .post(url)
+        .form(form)
+        .send()
+        .await
+        .map_err(|e| OauthError::Failed(unavailable(&e.to_string())))?;
+    let status = response.status();
+    if status.is_server_error() {
+        return Err(OauthError::Failed(unavailable(&format!(
+            "sign-in: HTTP {status}"
+        ))));
+    }
+    let value: Value = response
+        .json()
+        .await
+        .map_err(|e| OauthError::Failed(malformed(&format!("sign-in: not JSON ({e})"))))?;
+    if status.is_success() {
+        return Ok(value);
+    }
+    Err(OauthError::Refused {
+        error: value["error"]
+            .as_str()
+            .unwrap_or("unknown_error")
+            .to_owned(),
+        description: value["error_description"].as_str().unwrap_or("").to_owned(),
+    })
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or("")
+}
+
+fn unavailable(detail: &str) -> AdapterError {
+    AdapterError::unavailable(NAME, detail)
+}
+
+fn malformed(detail: &str) -> AdapterError {
+    AdapterError::malformed(NAME, detail)
+}
+
+fn unauthorized(fix: &str) -> AdapterError {
+    AdapterError::Unauthorized {
+        adapter: NAME.into(),
+        fix: fix.to_owned(),
+    }
+}
+
+/// Called with a new refresh token when the identity platform replaces the old one, so
+/// it can be kept (in the keyring) for the next start.
+pub type KeepRefreshToken = Box<dyn Fn(&str) + Send + Sync>;
+
+/// A Teams account, by the refresh token from its sign-in.
+pub struct TeamsAdapter {
+    inner: Arc<Inner>,
+    /// Keeps the presence session alive past Graph's four hours.
+    renewal: Mutex<Option<tokio::task::AbortHandle>>,
+}
+
+impl std::fmt::Debug for TeamsAdapter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TeamsAdapter")
+            .field("endpoints", &self.inner.endpoints)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    http: reqwest::Client,
+    endpoints: TeamsEndpoints,
+    refresh_token: Mutex<String>,
+    access: tokio::sync::Mutex<Option<(String, Instant)>>,
+    keep: KeepRefreshToken,
+    me: tokio::sync::OnceCell<String>,
+}
+
+/// The presence and status message from before a session.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct TeamsStatus {
+    availability: String,
+    /// The status message object as Graph keeps it, if one was set.
+    status_message: Option<Value>,
+}
+
+impl TeamsAdapter {
+    /// An adapter signing in with `refresh_token`; `keep` stores its replacements.
+    pub fn new(
+        endpoints: TeamsEndpoints,
+        refresh_token: String,
+        keep: KeepRefreshToken,
+    ) -> Result<Self, AdapterError> {
+        Ok(TeamsAdapter {
+            inner: Arc::new(Inner {
+                http: crate::http_client(NAME, Some(Duration::from_secs(30)))?,
+                endpoints,
+                refresh_token: Mutex::new(refresh_token),
+                access: tokio::sync::Mutex::default(),
+                keep,
+                me: tokio::sync::OnceCell::new(),
+            }),
+            renewal: Mutex::default(),
+        })
+    }
+
+    fn stop_renewal(&self) {
+        if let Some(task) = self.renewal.lock().expect("renewal").take() {
+            task.abort();
+        }
+    }
+}
+
+impl Inner {
+    /// A valid access token, from the refresh token when the last one is near expiry.
+    async fn access_token(&self) -> Result<String, AdapterError> {
+        let mut access = self.access.lock().await;
+        if let Some((token, until)) = access.as_ref()
+            && Instant::now() + TOKEN_MARGIN < *until
+        {
+            return Ok(token.clone());
+        }
+        let refresh = self.refresh_token.lock().expect("refresh token").clone();
+        let tokens = oauth_post(
+            &self.http,
+            self.endpoints.oauth("token")?,
+            &[
+                ("grant_type", "refresh_token"),
+                ("client_id", &self.endpoints.client_id),
+                ("refresh_token", &refresh),
+                ("scope", SCOPES),
+            ],
+        )
+        .await?;
+        let token = tokens["access_token"]
+            .as_str()
+            .ok_or_else(|| malformed("token: no access_token"))?
+            .to_owned();
+        let lifetime = Duration::from_secs(tokens["expires_in"].as_u64().unwrap_or(3600));
+        if let Some(rotated) = tokens["refresh_token"].as_str()
+            && rotated != refresh
+        {
+            *self.refresh_token.lock().expect("refresh token") = rotated.to_owned();
+            (self.keep)(rotated);
+        }
+        *access = Some((token.clone(), Instant::now() + lifetime));
+        Ok(token)
+    }
+
+    async fn graph(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<Value>,
+    ) -> Result<Value, AdapterError> {
+        let url = self
+            .endpoints
+            .graph
+            .join(path)
+            .map_err(|e| malformed(&e.to_string()))?;
+        // One retry with a fresh token: an access token can be revoked before it expires.
+        for attempt in 0..2 {
+            let token = self.access_token().await?;
+            let mut request = self
+                .http
+                .request(method.clone(), url.clone())
+                .bearer_auth(&token)
+                .query(query);
+            if let Some(body) = &body {
+                request = request.json(body);
+            }
+            let response = request
+                .send()
+                .await
+                .map_err(|e| unavailable(&e.to_string()))?;
+            let status = response.status();
+            let retry_after = response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok());
+            let text = response
+                .text()
+                .await
+                .map_err(|e| unavailable(&e.to_string()))?;
+            if status.is_success() {
+                return if text.trim().is_empty() {
+                    Ok(Value::Null)
+                } else {
+                    serde_json::from_str(&text)
+                        .map_err(|e| malformed(&format!("{path}: not JSON ({e})")))
+                };
+            }
+            let error: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            let code = error["error"]["code"].as_str().unwrap_or("");
+            let message = first_line(error["error"]["message"].as_str().unwrap_or(""));
+            return Err(match status {
+                StatusCode::UNAUTHORIZED if attempt == 0 => {
+                    *self.access.lock().await = None;
+                    continue;
+                }
+                StatusCode::UNAUTHORIZED => unauthorized(&format!(
+                    "Graph refused the sign-in ({code}); run `deepwork adapters connect teams`"
+                )),
+                StatusCode::FORBIDDEN => unauthorized(&format!(
+                    "the Teams account may not do this ({code}: {message}); grant the app the permissions {SCOPES} and sign in again"
+                )),
+                StatusCode::TOO_MANY_REQUESTS => AdapterError::RateLimited {
+                    adapter: NAME.into(),
+                    retry_after: Duration::from_secs(retry_after.unwrap_or(30).max(1)),
+                },
+                status if status.is_server_error() => {
+                    unavailable(&format!("{path}: HTTP {status} {code}"))
+                }
+                status => malformed(&format!("{path}: HTTP {status} {code}: {message}")),
+            });
+        }
+        Err(unauthorized(
+            "Graph refused the sign-in; run `deepwork adapters connect teams`",
+        ))
+    }
+
+    /// The signed-in user's id, asked once.
+    async fn me(&self) -> Result<&str, AdapterError> {
+        self.me
+            .get_or_try_init(|| async {
+                let me = self.graph(Method::GET, "me", &[], None).await?;
+                me["id"]
+                    .as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| malformed("me: no id"))
+            })
+            .await
+            .map(String::as_str)
+    }
+
+    /// Sets Deepwork's presence session to do-not-disturb for as long as Graph allows,
+    /// up to `until`; returns when it lapses.
+    async fn set_presence(&self, until: Timestamp) -> Result<Timestamp, AdapterError> {
+        let me = self.me().await?.to_owned();
+        let now = Timestamp::now();
+        let length = until
+            .duration_since(now)
+            .clamp(SHORTEST_PRESENCE, LONGEST_PRESENCE);
+        let minutes = (length.as_secs() + 59) / 60;
+        let body = json!({
+            "sessionId": self.endpoints.client_id,
+            "availability": "DoNotDisturb",
+            "activity": "Presenting",
+            "expirationDuration": format!("PT{minutes}M"),
+        });
+        self.graph(
+            Method::POST,
+            &format!("users/{me}/presence/setPresence"),
+            &[],
+            Some(body),
+        )
+        .await?;
+        Ok(now + SignedDuration::from_mins(minutes))
+    }
+
+    async fn set_status_message(&self, status_message: Value) -> Result<(), AdapterError> {
+        let me = self.me().await?.to_owned();
+        self.graph(
+            Method::POST,
+            &format!("users/{me}/presence/setStatusMessage"),
+            &[],
+            Some(json!({ "statusMessage": status_message })),
+        )
+        .await
+        .map(drop)
+    }
+}
+
+/// Graph's `dateTimeTimeZone` for an instant, in UTC.
+fn graph_time(at: Timestamp) -> Value {
+    json!({
+        "dateTime": at.strftime("%Y-%m-%dT%H:%M:%S%.7f").to_string(),
+        "timeZone": "UTC",
+    })
+}
+
+/// When a status message lapses, if it has an expiry Deepwork can read (Graph reports
+/// it in UTC for the signed-in user).
+fn expiry_of(status_message: &Value) -> Option<Timestamp> {
+    let expiry = &status_message["expiryDateTime"];
+    if expiry["timeZone"].as_str().is_some_and(|tz| tz != "UTC") {
+        return None;
+    }
+    let civil: jiff::civil::DateTime = expiry["dateTime"].as_str()?.parse().ok()?;
+    civil
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .ok()
+        .map(|z| z.timestamp())
+}
+
+#[async_trait]
+impl StatusAdapter for TeamsAdapter {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn status_limit(&self) -> usize {
+        STATUS_LIMIT
+    }
+
+    async fn snapshot(&self) -> Result<StatusSnapshot, AdapterError> {
+        let presence = self
+            .inner
+            .graph(Method::GET, "me/presence", &[], None)
+            .await?;
+        let status_message = presence
+            .get("statusMessage")
+            .filter(|m| {
+                m["message"]["content"]
+                    .as_str()
+                    .is_some_and(|c| !c.is_empty())
+            })
+            .cloned();
+        let before = TeamsStatus {
+            availability: presence["availability"]
+                .as_str()
+                .unwrap_or("PresenceUnknown")
+                .to_owned(),
+            status_message,
+        };
+        Ok(StatusSnapshot {
+            adapter: NAME.into(),
+            data: serde_json::to_value(before).map_err(|e| malformed(&e.to_string()))?,
+        })
+    }
+
+    async fn set_focus(&self, status: &FocusStatus) -> Result<(), AdapterError> {
+        self.stop_renewal();
+        let lapses = self.inner.set_presence(status.until).await?;
+        self.inner
+            .set_status_message(json!({
+                "message": { "content": status.text, "contentType": "text" },
+                "expiryDateTime": graph_time(status.until),
+            }))
+            .await?;
+        if lapses < status.until {
+            let inner = self.inner.clone();
+            let until = status.until;
+            let task = tokio::spawn(async move {
+                let mut lapses = lapses;
+                while lapses < until {
+                    let renew_at = lapses - RENEW_AHEAD;
+                    let wait = renew_at
+                        .duration_since(Timestamp::now())
+                        .max(SignedDuration::ZERO);
+                    tokio::time::sleep(wait.unsigned_abs()).await;
+                    match inner.set_presence(until).await {
+                        Ok(next) => lapses = next,
+                        Err(error) => {
+                            tracing::warn!(%error, "could not renew the Teams presence; trying again in a minute");
+                            tokio::time::sleep(Duration::from_secs(60)).await;
+                        }
+                    }
+                }
+            });
+            *self.renewal.lock().expect("renewal") = Some(task.abort_handle());
+        }
+        Ok(())
+    }
+
+    async fn restore(&self, snapshot: &StatusSnapshot) -> Result<(), AdapterError> {
+        self.stop_renewal();
+        let before: TeamsStatus = serde_json::from_value(snapshot.data.clone())
+            .map_err(|e| malformed(&format!("stored status: {e}")))?;
+        let me = self.inner.me().await?.to_owned();
+        // Only Deepwork's own session goes: the user's other sessions and their own
+        // preferred presence were never touched.
+        self.inner
+            .graph(
+                Method::POST,
+                &format!("users/{me}/presence/clearPresence"),
+                &[],
+                Some(json!({ "sessionId": self.inner.endpoints.client_id })),
+            )
+            .await?;
+        let expired = before
+            .status_message
+            .as_ref()
+            .and_then(expiry_of)
+            .is_some_and(|at| at <= Timestamp::now());
+        let status_message = match before.status_message.filter(|_| !expired) {
+            Some(previous) => {
+                let mut message = json!({ "message": previous["message"] });
+                if previous["expiryDateTime"].is_object() {
+                    message["expiryDateTime"] = previous["expiryDateTime"].clone();
+                }
+                message
+            }
+            None => json!({ "message": { "content": "", "contentType": "text" } }),
+        };
+        self.inner.set_status_message(status_message).await
+    }
+}
+
+/// A chat's kind, as `chatType` names it.
+fn addressed(chat_type: &str, mentioned: bool) -> Option<Addressed> {
+    match chat_type {
+        "oneOnOne" => Some(Addressed::Direct),
+        _ => mentioned.then_some(Addressed::Mention),
+    }
+}
+
+/// A Teams message body as plain text: line-breaking tags become line breaks, then
+/// the remaining markup goes.
+fn body_text(body: &Value) -> String {
+    let content = body["content"].as_str().unwrap_or_default();
+    if body["contentType"] != "html" {
+        return plain(content);
+    }
+    let mut text = content.to_owned();
+    for tag in ["<br>", "<br/>", "<br />", "</p>", "</div>"] {
+        text = text.replace(tag, "\n");
+    }
+    plain_text(&text.replace("&nbsp;", " ")).trim().to_owned()
+}
+
+impl TeamsAdapter {
+    /// Messages to the user after `cursor` in the chats that had any.
+    async fn read_chats(
+        &self,
+        cursor: Timestamp,
+    ) -> Result<Vec<(Timestamp, IncomingMessage)>, AdapterError> {
+        let me = self.inner.me().await?.to_owned();
+        let chats = self
+            .inner
+            .graph(
+                Method::GET,
+                "me/chats",
+                &[
+                    ("$expand", "lastMessagePreview".into()),
+                    ("$orderby", "lastMessagePreview/createdDateTime desc".into()),
+                    ("$top", "50".into()),
+                ],
+                None,
+            )
+            .await?;
+        let since = cursor.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+        let mut found = Vec::new();
+        for chat in chats["value"].as_array().into_iter().flatten() {
+            let last: Option<Timestamp> = chat["lastMessagePreview"]["createdDateTime"]
+                .as_str()
+                .and_then(|t| t.parse().ok());
+            if last.is_none_or(|last| last <= cursor) {
+                continue;
+            }
+            let (Some(chat_id), Some(chat_type)) = (chat["id"].as_str(), chat["chatType"].as_str())
+            else {
+                continue;
+            };
+            let messages = self
+                .inner
+                .graph(
+                    Method::GET,
+                    &format!("me/chats/{chat_id}/messages"),
+                    &[
+                        ("$top", "50".into()),
+                        ("$orderby", "lastModifiedDateTime desc".into()),
+                        ("$filter", format!("lastModifiedDateTime gt {since}")),
+                    ],
+                    None,
+                )
+                .await?;
+            for message in messages["value"].as_array().into_iter().flatten() {
+                let Some(created) = message["createdDateTime"]
+                    .as_str()
+                    .and_then(|t| t.parse::<Timestamp>().ok())
+                else {
+                    continue;
+                };
+                // Edits of older messages come back too; only new ones count.
+                if created <= cursor || message["messageType"] != "message" {
+                    continue;
+                }
+                let from = &message["from"];
+                let (sender, name, automated) = if let Some(user) = from["user"].as_object() {
+                    (user.get("id"), user.get("displayName"), false)
+                } else if let Some(app) = from["application"].as_object() {
+                    (app.get("id"), app.get("displayName"), true)
+                } else {
+                    continue;
+                };
+                let Some(sender) = sender.and_then(Value::as_str) else {
+                    continue;
+                };
+                if sender == me {
+                    continue;
+                }
+                let mentioned = message["mentions"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|m| m["mentioned"]["user"]["id"] == me);
+                let Some(addressed) = addressed(chat_type, mentioned) else {
+                    continue;
+                };
+                let topic = chat["topic"].as_str().map(plain);
+                found.push((
+                    created,
+                    IncomingMessage {
+                        id: message["id"].as_str().unwrap_or_default().to_owned(),
+                        sender: sender.to_owned(),
+                        sender_name: name.and_then(Value::as_str).map(plain),
+                        channel: (addressed == Addressed::Mention)
+                            .then(|| topic.unwrap_or_else(|| "group chat".into())),
+                        addressed,
+                        text: body_text(&message["body"]),
+                        automated,
+                        url: chat["webUrl"].as_str().map(str::to_owned),
+                        reply_to: ReplyTarget {
+                            conversation: chat_id.to_owned(),
+                            sender: sender.to_owned(),
+                        },
+                    },
+                ));
+            }
+        }
+        found.sort_by_key(|(at, _)| *at);
+        Ok(found)
+    }
+}
+
+#[async_trait]
+impl MessageSource for TeamsAdapter {
+    async fn fetch(&self, cursor: Option<&str>, wait: Duration) -> Result<Batch, AdapterError> {
+        let Some(cursor) = cursor else {
+            return Ok(Batch {
+                messages: Vec::new(),
+                cursor: Timestamp::now().to_string(),
+            });
+        };
+        let since: Timestamp = cursor
+            .parse()
+            .map_err(|_| malformed(&format!("bad cursor {cursor:?}")))?;
+        let found = self.read_chats(since).await?;
+        if found.is_empty() {
+            tokio::time::sleep(wait.min(POLL_INTERVAL)).await;
+        }
+        let cursor = found.last().map_or(since, |(at, _)| *at).to_string();
+        Ok(Batch {
+            messages: found.into_iter().map(|(_, message)| message).collect(),
+            cursor,
+        })
+    }
+}
+
+#[async_trait]
+impl Replier for TeamsAdapter {
+    async fn reply(&self, to: &ReplyTarget, text: &str) -> Result<(), AdapterError> {
+        self.inner
+            .graph(
+                Method::POST,
+                &format!("chats/{}/messages", to.conversation),
+                &[],
+                Some(json!({ "body": { "contentType": "text", "content": text } })),
+            )
+            .await
+            .map(drop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_bodies_become_plain_text_with_their_line_breaks() {
+        let body = json!({ "contentType": "html", "content": "<p>Build is <b>red</b>&nbsp;&amp; blocking</p><p>see &lt;log&gt;</p>" });
+        assert_eq!(body_text(&body), "Build is red & blocking\nsee <log>");
+        let text = json!({ "contentType": "text", "content": "hi\u{1b}[2J" });
+        assert_eq!(body_text(&text), "hi[2J");
+    }
+
+    #[test]
+    fn one_on_one_chats_are_direct_and_group_chats_need_a_mention() {
+        assert_eq!(addressed("oneOnOne", false), Some(Addressed::Direct));
+        assert_eq!(addressed("group", true), Some(Addressed::Mention));
+        assert_eq!(addressed("group", false), None);
+        assert_eq!(addressed("meeting", false), None);
+    }
+
+    #[test]
+    fn graph_times_round_trip_in_utc() {
+        let at: Timestamp = "2026-11-25T14:00:00Z".parse().unwrap();
+        let value = json!({ "expiryDateTime": graph_time(at) });
+        assert_eq!(
+            value["expiryDateTime"]["dateTime"],
+            "2026-11-25T14:00:00.0000000"
+        );
+        assert_eq!(expiry_of(&value), Some(at));
+        let elsewhere = json!({ "expiryDateTime": { "dateTime": "2026-11-25T14:00:00", "timeZone": "Pacific Standard Time" } });
+        assert_eq!(expiry_of(&elsewhere), None);
+    }
+}
