@@ -16,6 +16,8 @@ APT_PACKAGES=(
   # other apps' notifications held: dunst as the daemon; GNOME's setting through gsettings
   # on dconf
   dunst libglib2.0-bin dconf-gsettings-backend dconf-service gsettings-desktop-schemas
+  # the XMPP tests: a real Prosody, with a test certificate made by openssl
+  prosody openssl
   # the window's end-to-end test: WebKitWebDriver, which tauri-driver drives; and
   # desktop-file-validate for the menu and autostart entries
   webkit2gtk-driver desktop-file-utils

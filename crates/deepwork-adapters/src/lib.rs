@@ -9,6 +9,7 @@ pub mod mattermost;
 pub mod plugin;
 pub mod slack;
 pub mod teams;
+pub mod xmpp;
 
 use async_trait::async_trait;
 use deepwork_core::NewItem;

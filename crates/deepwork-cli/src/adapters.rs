@@ -5,6 +5,7 @@ use crate::commands::{Failure, runtime};
 use crate::render::safe;
 use deepwork_core::config::{
     AdaptersConfig, MatrixConfig, MattermostConfig, PluginConfig, SlackConfig, TeamsConfig,
+    XmppConfig,
 };
 use deepwork_engine::api::AdapterState;
 use deepwork_engine::chats::ChatAdapter;
@@ -15,7 +16,7 @@ use deepwork_engine::{Client, Paths};
 use std::io::BufRead;
 
 /// The built-in adapters, for messages.
-const BUILT_IN: &str = "matrix, slack, mattermost, teams";
+const BUILT_IN: &str = "matrix, slack, mattermost, teams, xmpp";
 
 /// A configured account on one platform.
 enum Account<'a> {
@@ -23,6 +24,7 @@ enum Account<'a> {
     Slack(&'a SlackConfig),
     Mattermost(&'a MattermostConfig),
     Teams(&'a TeamsConfig),
+    Xmpp(&'a XmppConfig),
     Plugin(&'a PluginConfig),
 }
 
@@ -33,6 +35,7 @@ impl Account<'_> {
             Account::Slack(_) => "slack",
             Account::Mattermost(_) => "mattermost",
             Account::Teams(_) => "teams",
+            Account::Xmpp(_) => "xmpp",
             Account::Plugin(plugin) => &plugin.name,
         }
     }
@@ -44,6 +47,7 @@ impl Account<'_> {
             Account::Slack(slack) => &slack.workspace,
             Account::Mattermost(mattermost) => &mattermost.server,
             Account::Teams(teams) => &teams.account,
+            Account::Xmpp(xmpp) => &xmpp.jid,
             Account::Plugin(plugin) => &plugin.name,
         }
     }
@@ -73,6 +77,11 @@ impl Account<'_> {
                 safe(&teams.account),
                 if teams.auto_reply { "on" } else { "off" }
             ),
+            Account::Xmpp(xmpp) => format!(
+                "{} · auto-reply {}",
+                safe(&xmpp.jid),
+                if xmpp.auto_reply { "on" } else { "off" }
+            ),
             Account::Plugin(plugin) => format!(
                 "plugin {} · auto-reply {}",
                 safe(&plugin.command.join(" ")),
@@ -87,6 +96,7 @@ impl Account<'_> {
             Account::Slack(slack) => connect::connect_slack(slack, secrets),
             Account::Mattermost(mattermost) => connect::connect_mattermost(mattermost, secrets),
             Account::Teams(teams) => connect::connect_teams(teams, secrets),
+            Account::Xmpp(xmpp) => connect::connect_xmpp(xmpp, secrets),
             Account::Plugin(plugin) => connect::connect_plugin(plugin, Some(secrets)),
         }
     }
@@ -105,6 +115,9 @@ fn accounts(config: &AdaptersConfig) -> Vec<Account<'_>> {
     }
     if let Some(teams) = &config.teams {
         accounts.push(Account::Teams(teams));
+    }
+    if let Some(xmpp) = &config.xmpp {
+        accounts.push(Account::Xmpp(xmpp));
     }
     accounts.extend(config.plugins.iter().map(Account::Plugin));
     accounts

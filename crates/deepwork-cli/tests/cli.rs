@@ -901,6 +901,113 @@ fn teams_sign_in_and_presence_through_the_daemon() {
 }
 
 #[test]
+fn xmpp_presence_messages_and_one_reply_against_prosody() {
+    use deepwork_harness::prosody::{Person, Prosody};
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut prosody = Prosody::start();
+    prosody.register("alice", "alice-password");
+    prosody.register("bob", "bob-password");
+    let wait = |what: &str, check: &dyn Fn() -> bool| {
+        for _ in 0..600 {
+            if check() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("never saw {what}");
+    };
+    // bob sees alice's presence: he asks, her own client approves.
+    let alice_phone = runtime.block_on(Person::connect(&prosody, "alice", "alice-password"));
+    let bob = runtime.block_on(Person::connect(&prosody, "bob", "bob-password"));
+    runtime.block_on(bob.subscribe_to("alice@localhost"));
+    wait("alice's approval", &|| {
+        !alice_phone.seen().subscribe_requests.is_empty()
+    });
+    runtime.block_on(alice_phone.leave());
+
+    let config = format!(
+        "[notifications]\nenabled = false\n[adapters.xmpp]\njid = \"alice@localhost\"\nserver = \"{}\"\nauto_reply = true\n",
+        prosody.address()
+    );
+    let mut env = Env::new(&config);
+    let bus = Bus::start(env.dir.path());
+    env.bus = Some(bus.address.clone());
+    env.ca_file = Some(prosody.ca_file());
+    let _keyring = Keyring::start(&bus.address, env.dir.path());
+    env.run_with_input(&["adapters", "token", "xmpp"], "not-her-password\n");
+    let refused = env.run(&["adapters", "test", "xmpp"]);
+    assert_eq!(refused.code, 2, "{refused:?}");
+    assert!(
+        refused.stderr.contains("refused the password"),
+        "{refused:?}"
+    );
+    env.run_with_input(&["adapters", "token", "xmpp"], "alice-password\n");
+    env.ok(&["adapters", "test", "xmpp"]);
+
+    let _daemon = env.daemon();
+    env.ok(&["start", "--for", "1h"]);
+    let focused = |bob: &Person| {
+        bob.seen()
+            .presence_of("alice@localhost/deepwork")
+            .is_some_and(|(show, status)| {
+                show.as_deref() == Some("dnd")
+                    && status.is_some_and(|s| s.starts_with("Deep work — checking messages at"))
+            })
+    };
+    wait("alice in do-not-disturb", &|| focused(&bob));
+    runtime.block_on(bob.say("alice@localhost", "hi"));
+    wait("bob's pre-ping held", &|| {
+        env.ok(&["status"]).contains("1 held: 1 pre-ping")
+    });
+    let replies = || {
+        bob.seen()
+            .messages
+            .iter()
+            .filter(|(from, _, marked)| from.starts_with("alice@localhost/") && *marked)
+            .count()
+    };
+    wait("one marked auto-reply", &|| replies() == 1);
+    // XML cannot carry control characters at all; markup arrives as the text it is.
+    runtime.block_on(bob.say("alice@localhost", "the <b>build</b> is red"));
+    wait("the second held", &|| {
+        env.ok(&["status"]).contains("2 held")
+    });
+    assert_eq!(replies(), 1, "one reply per sender per session");
+
+    // An outage: the session goes on, the adapter says it is retrying, and the
+    // presence comes back with the server.
+    prosody.stop();
+    wait("xmpp shown retrying", &|| {
+        env.ok(&["status"]).contains("xmpp: retrying")
+    });
+    prosody.restart();
+    let bob = runtime.block_on(Person::connect(&prosody, "bob", "bob-password"));
+    wait("alice in do-not-disturb again", &|| focused(&bob));
+
+    env.ok(&["stop"]);
+    wait("alice's Deepwork offline", &|| {
+        bob.seen().presence_of("alice@localhost/deepwork").is_none()
+    });
+    let digest = env.json(&["digest", "--json"]);
+    let texts: Vec<&str> = digest["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["items"].as_array().unwrap())
+        .map(|i| i["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts.len(), 2, "{digest}");
+    assert!(
+        texts.contains(&"the <b>build</b> is red"),
+        "as written: {texts:?}"
+    );
+}
+
+#[test]
 fn a_plugin_through_the_daemon() {
     let inbox = tempfile::tempdir().unwrap();
     std::fs::write(

@@ -52,6 +52,8 @@ pub struct AdaptersConfig {
     pub mattermost: Option<MattermostConfig>,
     /// A Microsoft Teams account.
     pub teams: Option<TeamsConfig>,
+    /// An XMPP (Jabber) account.
+    pub xmpp: Option<XmppConfig>,
     /// External plugins, one per platform nobody built in.
     pub plugins: Vec<PluginConfig>,
 }
@@ -77,6 +79,20 @@ pub struct MattermostConfig {
     /// The server, e.g. `https://chat.example.org`; also names the token in the keyring.
     pub server: String,
     /// Send the one polite auto-reply per sender per session to direct messages.
+    #[serde(default)]
+    pub auto_reply: bool,
+}
+
+/// `[adapters.xmpp]`: presence and chat messages of one XMPP account.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct XmppConfig {
+    /// The account, e.g. `alice@example.org`; names the password in the keyring.
+    pub jid: String,
+    /// `host:port` to connect to, when the domain's DNS records do not say.
+    #[serde(default)]
+    pub server: Option<String>,
+    /// Send the one polite auto-reply per sender per session to chat messages.
     #[serde(default)]
     pub auto_reply: bool,
 }
@@ -479,7 +495,32 @@ impl Config {
                 }
             }
         }
-        let builtin = ["matrix", "slack", "mattermost", "teams"];
+        if let Some(xmpp) = &self.adapters.xmpp {
+            let valid = xmpp.jid.split_once('@').is_some_and(|(user, domain)| {
+                !user.is_empty() && !domain.is_empty() && !domain.contains('/')
+            });
+            if !valid {
+                return Err(plain(
+                    "adapters.xmpp.jid",
+                    format!(
+                        "{:?} is not an account; write it like \"alice@example.org\"",
+                        xmpp.jid
+                    ),
+                ));
+            }
+            if let Some(server) = &xmpp.server {
+                let valid = server
+                    .rsplit_once(':')
+                    .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+                if !valid {
+                    return Err(plain(
+                        "adapters.xmpp.server",
+                        format!("{server:?} is not host:port, e.g. \"xmpp.example.org:5222\""),
+                    ));
+                }
+            }
+        }
+        let builtin = ["matrix", "slack", "mattermost", "teams", "xmpp"];
         for (index, plugin) in self.adapters.plugins.iter().enumerate() {
             let key = format!("adapters.plugins[{index}]");
             let valid_name = !plugin.name.is_empty()

@@ -9,8 +9,10 @@ use deepwork_adapters::mattermost::MattermostAdapter;
 use deepwork_adapters::plugin::{PluginAdapter, PluginCommand};
 use deepwork_adapters::slack::SlackAdapter;
 use deepwork_adapters::teams::{TeamsAdapter, TeamsEndpoints};
+use deepwork_adapters::xmpp::XmppAdapter;
 use deepwork_core::config::{
     AdaptersConfig, MatrixConfig, MattermostConfig, PluginConfig, SlackConfig, TeamsConfig,
+    XmppConfig,
 };
 use deepwork_core::held_notifications::HoldNotificationsConfig;
 use std::sync::Arc;
@@ -32,6 +34,7 @@ pub fn adapters(config: &AdaptersConfig) -> Vec<ChatAdapter> {
         && config.slack.is_none()
         && config.mattermost.is_none()
         && config.teams.is_none()
+        && config.xmpp.is_none()
         && config.plugins.is_empty()
     {
         return Vec::new();
@@ -60,6 +63,12 @@ pub fn adapters(config: &AdaptersConfig) -> Vec<ChatAdapter> {
         adapters.push(match &secrets {
             Ok(secrets) => connect_teams(teams, secrets),
             Err(error) => ChatAdapter::unusable("teams", error.to_string()),
+        });
+    }
+    if let Some(xmpp) = &config.xmpp {
+        adapters.push(match &secrets {
+            Ok(secrets) => connect_xmpp(xmpp, secrets),
+            Err(error) => ChatAdapter::unusable("xmpp", error.to_string()),
         });
     }
     for plugin in &config.plugins {
@@ -275,5 +284,27 @@ pub fn connect_teams(config: &TeamsConfig, secrets: &Secrets) -> ChatAdapter {
             }
         }
         Err(error) => ChatAdapter::unusable("teams", error.to_string()),
+    }
+}
+
+/// The XMPP account of `config`, with its password from `secrets`.
+pub fn connect_xmpp(config: &XmppConfig, secrets: &Secrets) -> ChatAdapter {
+    let password = match token(secrets, "xmpp", &config.jid, "password") {
+        Ok(password) => password,
+        Err(unusable) => return unusable,
+    };
+    match XmppAdapter::new(&config.jid, password, config.server.as_deref()) {
+        Ok(adapter) => {
+            let adapter = Arc::new(adapter);
+            ChatAdapter {
+                name: "xmpp".into(),
+                status: Some(adapter.clone()),
+                source: Some(adapter.clone()),
+                replier: Some(adapter),
+                auto_reply: config.auto_reply,
+                problem: None,
+            }
+        }
+        Err(error) => ChatAdapter::unusable("xmpp", error.to_string()),
     }
 }

@@ -3,7 +3,6 @@
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 /// A private `dbus-daemon --session`, stopped on drop.
 #[derive(Debug)]
@@ -14,27 +13,31 @@ pub struct Bus {
 
 impl Bus {
     pub fn start(dir: &Path) -> Bus {
+        use std::io::{BufRead, BufReader};
         let path = dir.join("bus");
         let address = format!("unix:path={}", path.display());
-        let child = Command::new("dbus-daemon")
+        let mut child = Command::new("dbus-daemon")
             .args([
                 "--session",
                 "--nofork",
                 "--nopidfile",
+                "--print-address",
                 &format!("--address={address}"),
             ])
             .stdin(Stdio::null())
+            .stdout(Stdio::piped())
             .spawn()
             .expect("dbus-daemon is installed (make test installs the dbus package)");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !path.exists() {
-            assert!(
-                Instant::now() < deadline,
-                "dbus-daemon did not create {}",
-                path.display()
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        // The address is printed once the bus accepts connections; the socket file
+        // appears a moment before that, and a client that connects then is refused.
+        let mut printed = String::new();
+        BufReader::new(child.stdout.take().expect("dbus-daemon stdout"))
+            .read_line(&mut printed)
+            .expect("read the bus address");
+        assert!(
+            printed.starts_with("unix:"),
+            "dbus-daemon did not start: {printed:?}"
+        );
         Bus { child, address }
     }
 }

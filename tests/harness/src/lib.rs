@@ -3,6 +3,7 @@
 
 pub mod desktop;
 pub mod mattermost;
+pub mod prosody;
 pub mod slack;
 pub mod synapse;
 pub mod teams;

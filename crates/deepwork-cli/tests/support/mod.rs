@@ -27,6 +27,8 @@ pub struct Env {
     pub window: Option<PathBuf>,
     /// A folder searched before PATH, for stand-ins of desktop tools.
     pub tools: Option<PathBuf>,
+    /// Certificates to trust (`SSL_CERT_FILE`), for servers with a test certificate.
+    pub ca_file: Option<PathBuf>,
 }
 
 pub struct Run {
@@ -81,6 +83,7 @@ impl Env {
             display: None,
             window: None,
             tools: None,
+            ca_file: None,
             dir,
         };
         std::fs::write(&env.config, config).expect("write config");
@@ -121,6 +124,9 @@ impl Env {
         }
         if let Some(window) = &self.window {
             command.env("DEEPWORK_APP", window);
+        }
+        if let Some(ca_file) = &self.ca_file {
+            command.env("SSL_CERT_FILE", ca_file);
         }
         command
     }
