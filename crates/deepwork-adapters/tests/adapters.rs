@@ -1335,3 +1335,146 @@ mod teams {
         );
     }
 }
+
+mod pumble {
+    //! The Pumble plugin in examples/plugins against a contract server for Pumble's
+    //! API addon.
+
+    use super::FOCUS;
+    use deepwork_adapters::plugin::{PluginAdapter, PluginCommand};
+    use deepwork_adapters::{
+        AdapterError, Addressed, FocusStatus, MessageSource, Replier, StatusAdapter,
+    };
+    use deepwork_harness::pumble::{BOB, DM_WITH_BOB, GENERAL, KEY, ME, PumbleContract};
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    fn pumble(server: &PumbleContract, key: &str) -> PluginAdapter {
+        let script =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/plugins/pumble.py");
+        PluginAdapter::new(PluginCommand {
+            name: "pumble".into(),
+            program: "python3".into(),
+            args: vec![script.display().to_string()],
+            env: vec![
+                ("PUMBLE_API".into(), server.url.clone()),
+                ("DEEPWORK_PLUGIN_TOKEN".into(), key.into()),
+            ],
+        })
+    }
+
+    #[tokio::test]
+    async fn the_custom_status_is_set_and_restored() {
+        let server = PumbleContract::start().await;
+        let later = jiff::Timestamp::now().as_millisecond() + 86_400_000;
+        server.state.lock().unwrap().custom_status =
+            Some((":calendar:".into(), "In a meeting".into(), later));
+        let plugin = pumble(&server, KEY);
+        let snapshot = plugin.snapshot().await.unwrap();
+        let until = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(2);
+        plugin
+            .set_focus(&FocusStatus {
+                text: FOCUS.into(),
+                until,
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            server.now().custom_status,
+            Some((
+                ":headphones:".into(),
+                FOCUS.into(),
+                until.as_millisecond()
+            ))
+        );
+        plugin.restore(&snapshot).await.unwrap();
+        assert_eq!(
+            server.now().custom_status,
+            Some((":calendar:".into(), "In a meeting".into(), later))
+        );
+    }
+
+    #[tokio::test]
+    async fn direct_messages_and_mentions_are_read_and_one_reply_sent() {
+        let server = PumbleContract::start().await;
+        server
+            .state
+            .lock()
+            .unwrap()
+            .post(DM_WITH_BOB, BOB, None, "from before the session");
+        let plugin = pumble(&server, KEY);
+        let start = plugin.fetch(None, Duration::ZERO).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        {
+            let mut state = server.state.lock().unwrap();
+            state.post(DM_WITH_BOB, BOB, None, "hi <b>there</b>\u{1b}[2J");
+            state.post(GENERAL, BOB, None, "lunch anyone?");
+            state.post(GENERAL, BOB, None, &format!("<<@{ME}>> can you review?"));
+            state.post(DM_WITH_BOB, BOB, Some("app-ci"), "build 812 passed");
+        }
+        let batch = plugin
+            .fetch(Some(&start.cursor), Duration::from_secs(2))
+            .await
+            .unwrap();
+        let seen: Vec<_> = batch
+            .messages
+            .iter()
+            .map(|m| {
+                (
+                    m.addressed,
+                    m.channel.as_deref(),
+                    m.text.as_str(),
+                    m.automated,
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            vec![
+                (Addressed::Direct, None, "hi <b>there</b>[2J", false),
+                (
+                    Addressed::Mention,
+                    Some("general"),
+                    "@alice can you review?",
+                    false
+                ),
+                (Addressed::Direct, None, "build 812 passed", true),
+            ],
+            "history and channel chatter skipped; the mention readable; bots automated"
+        );
+        plugin
+            .reply(&batch.messages[0].reply_to, "I'm in deep work until 14:00.")
+            .await
+            .unwrap();
+        let reply = server.now().messages.last().cloned().unwrap();
+        assert_eq!(
+            (reply.channel_id.as_str(), reply.author.as_str()),
+            (DM_WITH_BOB, ME)
+        );
+        let next = plugin
+            .fetch(Some(&batch.cursor), Duration::from_millis(100))
+            .await
+            .unwrap();
+        assert!(
+            next.messages.is_empty(),
+            "our own reply: {:?}",
+            next.messages
+        );
+    }
+
+    #[tokio::test]
+    async fn pumble_failures_say_what_to_do() {
+        let server = PumbleContract::start().await;
+        let refused = pumble(&server, "revoked-key").snapshot().await.unwrap_err();
+        assert!(
+            matches!(&refused, AdapterError::Unauthorized { fix, .. } if fix.contains("deepwork adapters token pumble")),
+            "{refused}"
+        );
+        server.state.lock().unwrap().rate_limit_next = 1;
+        let limited = pumble(&server, KEY).snapshot().await.unwrap_err();
+        assert!(
+            matches!(limited, AdapterError::RateLimited { retry_after, .. } if retry_after == Duration::from_secs(1)),
+            "{limited}"
+        );
+    }
+}

@@ -4,6 +4,7 @@
 pub mod desktop;
 pub mod mattermost;
 pub mod prosody;
+pub mod pumble;
 pub mod slack;
 pub mod synapse;
 pub mod teams;
