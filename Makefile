@@ -48,6 +48,7 @@ bench: setup
 	$(CARGO) bench -p deepwork-cli --bench push
 	$(CARGO) bench -p deepwork-cli --bench hold
 	$(CARGO) bench -p deepwork-engine --bench matrix
+	$(CARGO) bench -p deepwork-engine --bench platforms
 
 measure-idle: setup
 	bash scripts/measure-idle.sh 60

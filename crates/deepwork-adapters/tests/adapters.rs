@@ -1381,11 +1381,7 @@ mod pumble {
             .unwrap();
         assert_eq!(
             server.now().custom_status,
-            Some((
-                ":headphones:".into(),
-                FOCUS.into(),
-                until.as_millisecond()
-            ))
+            Some((":headphones:".into(), FOCUS.into(), until.as_millisecond()))
         );
         plugin.restore(&snapshot).await.unwrap();
         assert_eq!(

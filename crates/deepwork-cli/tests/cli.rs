@@ -921,8 +921,12 @@ fn xmpp_presence_messages_and_one_reply_against_prosody() {
         panic!("never saw {what}");
     };
     // bob sees alice's presence: he asks, her own client approves.
-    let alice_phone = runtime.block_on(Person::connect(&prosody, "alice", "alice-password"));
-    let bob = runtime.block_on(Person::connect(&prosody, "bob", "bob-password"));
+    let alice_phone = runtime.block_on(Person::connect(
+        &prosody.address(),
+        "alice",
+        "alice-password",
+    ));
+    let bob = runtime.block_on(Person::connect(&prosody.address(), "bob", "bob-password"));
     runtime.block_on(bob.subscribe_to("alice@localhost"));
     wait("alice's approval", &|| {
         !alice_phone.seen().subscribe_requests.is_empty()
@@ -985,7 +989,7 @@ fn xmpp_presence_messages_and_one_reply_against_prosody() {
         env.ok(&["status"]).contains("xmpp: retrying")
     });
     prosody.restart();
-    let bob = runtime.block_on(Person::connect(&prosody, "bob", "bob-password"));
+    let bob = runtime.block_on(Person::connect(&prosody.address(), "bob", "bob-password"));
     wait("alice in do-not-disturb again", &|| focused(&bob));
 
     env.ok(&["stop"]);

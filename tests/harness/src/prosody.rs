@@ -229,14 +229,14 @@ impl Drop for Person {
 }
 
 impl Person {
-    /// Signs `user` in and announces them online; answers subscription requests with
+    /// Signs `user` in at `address` (`127.0.0.1:port`) and announces them online; answers subscription requests with
     /// approval, as a friendly client would.
-    pub async fn connect(server: &Prosody, user: &str, password: &str) -> Person {
+    pub async fn connect(address: &str, user: &str, password: &str) -> Person {
         let jid: BareJid = format!("{user}@{DOMAIN}").parse().expect("jid");
         let mut client = Client::new_plaintext(
             jid.clone(),
             password,
-            DnsConfig::addr(&server.address()),
+            DnsConfig::addr(address),
             Timeouts::tight(),
         );
         let online = tokio::time::timeout(Duration::from_secs(15), async {
@@ -248,12 +248,7 @@ impl Person {
             false
         })
         .await;
-        assert_eq!(
-            online,
-            Ok(true),
-            "{user} could not sign in: {}",
-            server.log()
-        );
+        assert_eq!(online, Ok(true), "{user} could not sign in at {address}");
         client
             .send_stanza(Presence::available().into())
             .await
