@@ -794,10 +794,12 @@ mod matrix {
 
         synapse.resume();
         bob.send(&dm, "the deploy is blocked on your review").await;
-        // Reading resumes at the next retry: backoff doubles from 1 s, at most 60 s.
+        // Reading resumes at the next retry: backoff doubles from 1 s, at most 60 s, and
+        // keeps doubling while Synapse restarts (which takes tens of seconds on a
+        // loaded machine), so the next retry can come a minute after it answers.
         eventually_within(
             "the message is held once Matrix is back",
-            Duration::from_secs(70),
+            Duration::from_secs(150),
             || held_in_store(&paths) == 1,
         )
         .await;
