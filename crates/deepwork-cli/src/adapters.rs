@@ -129,9 +129,13 @@ pub fn run(paths: &Paths, command: AdaptersCommand) -> Result<(), Failure> {
     match command {
         AdaptersCommand::List => list(paths, &accounts),
         AdaptersCommand::Token { name, app_level } => {
-            store_token(find(paths, &name, &accounts)?, app_level)
+            store_token(find(paths, &name, &accounts)?, app_level)?;
+            reconnect(paths)
         }
-        AdaptersCommand::Connect { name } => sign_in(find(paths, &name, &accounts)?),
+        AdaptersCommand::Connect { name } => {
+            sign_in(find(paths, &name, &accounts)?)?;
+            reconnect(paths)
+        }
         AdaptersCommand::Test { name } => test(find(paths, &name, &accounts)?),
     }
 }
@@ -240,9 +244,29 @@ fn store_token(account: &Account<'_>, app_level: bool) -> Result<(), Failure> {
         .set_token(account.name(), &key, token)
         .map_err(|e| Failure::Runtime(e.to_string()))?;
     println!(
-        "Stored the {} token for {key} in the keyring. Restart the engine to connect.",
-        account.name(),
+        "Stored the {} token for {key} in the keyring.",
+        account.name()
     );
+    Ok(())
+}
+
+/// Has a running engine reconnect its platforms, so a new token is used at once.
+fn reconnect(paths: &Paths) -> Result<(), Failure> {
+    let reloaded = runtime()?.block_on(async {
+        let mut client = Client::connect(&paths.socket).await.ok()?;
+        Some(client.reload_adapters().await)
+    });
+    match reloaded {
+        None => println!("The engine is not running; it connects when it starts."),
+        Some(Ok(_)) => {
+            println!("The running engine is reconnecting; `deepwork status` shows how it went.")
+        }
+        Some(Err(error)) => {
+            return Err(Failure::Runtime(format!(
+                "the engine could not reconnect: {error}"
+            )));
+        }
+    }
     Ok(())
 }
 
@@ -272,7 +296,7 @@ fn sign_in(account: &Account<'_>) -> Result<(), Failure> {
         .set_token("teams", &teams.account, &refresh_token)
         .map_err(|e| Failure::Runtime(e.to_string()))?;
     println!(
-        "Signed in to Teams as {}; the sign-in is kept in the keyring. Restart the engine to connect.",
+        "Signed in to Teams as {}; the sign-in is kept in the keyring.",
         safe(&teams.account)
     );
     Ok(())

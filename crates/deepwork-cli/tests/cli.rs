@@ -768,10 +768,24 @@ fn mattermost_status_messages_and_one_reply_through_the_daemon() {
     let bus = Bus::start(env.dir.path());
     env.bus = Some(bus.address.clone());
     let _keyring = Keyring::start(&bus.address, env.dir.path());
+    let _daemon = env.daemon();
+    assert!(
+        env.ok(&["status"])
+            .contains("mattermost: needs attention: no personal access token"),
+        "{}",
+        env.ok(&["status"])
+    );
+    // Stored while the engine runs: it reconnects at once, no restart.
     let stored = env.run_with_input(&["adapters", "token", "mattermost"], &format!("{TOKEN}\n"));
     assert_eq!(stored.code, 0, "{stored:?}");
-
-    let _daemon = env.daemon();
+    assert!(stored.stdout.contains("reconnecting"), "{stored:?}");
+    for _ in 0..200 {
+        if !env.ok(&["status"]).contains("needs attention") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    assert!(!env.ok(&["status"]).contains("needs attention"));
     env.ok(&["start", "--for", "1h"]);
     let eventually = |what: &str, check: &dyn Fn() -> bool| {
         for _ in 0..400 {

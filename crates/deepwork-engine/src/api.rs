@@ -72,6 +72,9 @@ pub enum Request {
         /// All of them.
         settings: Settings,
     },
+    /// Read the configured chat platforms and their tokens again and reconnect them,
+    /// e.g. after a token was stored; a running session's status carries over.
+    ReloadAdapters,
     /// Turn this connection into a stream of [`Event`]s.
     Subscribe,
 }

@@ -93,12 +93,20 @@ impl EngineLink {
     }
 }
 
-/// Starts one task per adapter.
-pub fn spawn(adapters: Vec<ChatAdapter>, engine: EngineLink, events: &broadcast::Sender<Event>) {
-    for adapter in adapters {
-        let task = AdapterTask::new(adapter, engine.clone());
-        tokio::spawn(task.run(events.subscribe()));
-    }
+/// Starts one task per adapter; aborting a task is as safe as the engine dying there
+/// (what it set is recorded first, and the next task for the platform reconciles).
+pub fn spawn(
+    adapters: Vec<ChatAdapter>,
+    engine: &EngineLink,
+    events: &broadcast::Sender<Event>,
+) -> Vec<tokio::task::AbortHandle> {
+    adapters
+        .into_iter()
+        .map(|adapter| {
+            let task = AdapterTask::new(adapter, engine.clone());
+            tokio::spawn(task.run(events.subscribe())).abort_handle()
+        })
+        .collect()
 }
 
 struct AdapterTask {

@@ -92,6 +92,12 @@ impl Client {
         self.status_call(Request::Status).await
     }
 
+    /// Has the engine read the configured chat platforms and their tokens again and
+    /// reconnect them.
+    pub async fn reload_adapters(&mut self) -> Result<Status, ClientError> {
+        self.status_call(Request::ReloadAdapters).await
+    }
+
     /// Starts a session.
     pub async fn start(&mut self, plan: SessionPlan) -> Result<Status, ClientError> {
         self.status_call(Request::Start { plan }).await

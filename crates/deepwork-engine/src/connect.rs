@@ -17,6 +17,9 @@ use deepwork_core::config::{
 use deepwork_core::held_notifications::HoldNotificationsConfig;
 use std::sync::Arc;
 
+/// The name of the adapter for other apps' desktop notifications.
+pub const DESKTOP: &str = "desktop";
+
 /// The command that stores a platform's token.
 pub fn token_command(adapter: &str) -> String {
     format!("deepwork adapters token {adapter}")
@@ -96,7 +99,7 @@ pub fn desktop_notifications(config: &HoldNotificationsConfig) -> Option<ChatAda
         DndKind::configured(config.do_not_disturb),
     ));
     Some(ChatAdapter {
-        name: "desktop".into(),
+        name: DESKTOP.into(),
         status: Some(desktop.clone()),
         source: Some(desktop),
         replier: None,

@@ -199,9 +199,17 @@ impl Engine {
         responses
     }
 
+    /// Drops what is known of the chat platforms named, before they are reconnected
+    /// (they report afresh; one no longer configured is no longer shown).
+    pub fn forget_adapters(&mut self, names: &[String]) {
+        self.adapters.retain(|a| !names.contains(&a.name));
+    }
+
     fn handle(&mut self, now: Timestamp, request: Request) -> Response {
         let result = match request {
             Request::Status => Ok(Reply::Status(self.status(now))),
+            // The server swaps the platforms; here the platforms are not the engine's.
+            Request::ReloadAdapters => Ok(Reply::Status(self.status(now))),
             Request::Start { plan } => self.start(now, &plan),
             Request::Extend { plan } => self.extend(now, &plan),
             Request::Stop => self.session_input(now, Input::Stop),

@@ -179,9 +179,22 @@ async fn run_engine(
     tracing::info!(socket = %paths.socket.display(), database = %paths.database().display(), "Deepwork engine ready");
 
     let (chat_tx, chat_calls) = mpsc::channel(64);
-    chats::spawn(adapters, EngineLink::new(chat_tx), &engine.events());
+    let link = EngineLink::new(chat_tx);
+    // The desktop's notifications stay as they are: a reload is about chat accounts.
+    let (desktop, chat): (Vec<_>, Vec<_>) = adapters
+        .into_iter()
+        .partition(|a| a.name == connect::DESKTOP);
+    chats::spawn(desktop, &link, &engine.events());
+    let names = chat.iter().map(|a| a.name.clone()).collect();
+    let tasks = chats::spawn(chat, &link, &engine.events());
     ready(&ready_config);
-    run(engine, timer, listener, chat_calls, shutdown).await;
+    let platforms = Platforms {
+        config: paths.config.clone(),
+        link,
+        names,
+        tasks,
+    };
+    run(engine, timer, listener, chat_calls, platforms, shutdown).await;
     let _ = std::fs::remove_file(&paths.socket);
     Ok(())
 }
@@ -228,13 +241,56 @@ struct Call {
     reply: oneshot::Sender<Response>,
 }
 
+/// The chat platforms' tasks, and what reconnecting them takes.
+struct Platforms {
+    config: PathBuf,
+    link: EngineLink,
+    /// The platforms the tasks serve.
+    names: Vec<String>,
+    tasks: Vec<tokio::task::AbortHandle>,
+}
+
+impl Platforms {
+    /// Starts reading the config's platforms and their tokens again (the keyring
+    /// blocks, so off the engine's loop); they arrive on `reloaded`.
+    fn reload(&self, reloaded: &mpsc::Sender<Vec<ChatAdapter>>) -> Result<(), ApiError> {
+        let config = load_config(&self.config)
+            .map_err(|e| ApiError::new(ErrorCode::InvalidSettings, e.to_string()))?;
+        let reloaded = reloaded.clone();
+        tokio::spawn(async move {
+            let built =
+                tokio::task::spawn_blocking(move || connect::adapters(&config.adapters)).await;
+            match built {
+                Ok(adapters) => {
+                    let _ = reloaded.send(adapters).await;
+                }
+                Err(error) => tracing::error!(%error, "could not reconnect the chat platforms"),
+            }
+        });
+        Ok(())
+    }
+
+    /// Replaces the running platforms with `adapters`.
+    fn swap(&mut self, engine: &mut Engine, adapters: Vec<ChatAdapter>) {
+        for task in self.tasks.drain(..) {
+            task.abort();
+        }
+        engine.forget_adapters(&self.names);
+        self.names = adapters.iter().map(|a| a.name.clone()).collect();
+        self.tasks = chats::spawn(adapters, &self.link, &engine.events());
+        tracing::info!(platforms = ?self.names, "chat platforms reconnected");
+    }
+}
+
 async fn run(
     mut engine: Engine,
     timer: WallTimer,
     listener: UnixListener,
     mut chat_calls: mpsc::Receiver<ChatCall>,
+    mut platforms: Platforms,
     shutdown: impl Future<Output = ()>,
 ) {
+    let (reloaded_tx, mut reloaded) = mpsc::channel::<Vec<ChatAdapter>>(1);
     let (calls_tx, mut calls) = mpsc::channel::<Call>(4 * MAX_BATCH);
     let accept = tokio::spawn(accept_loop(listener, calls_tx, engine.events()));
     tokio::pin!(shutdown);
@@ -258,12 +314,18 @@ async fn run(
                     }
                 }
                 let (requests, replies): (Vec<_>, Vec<_>) = batch.into_iter().map(|c| (c.request, c.reply)).unzip();
+                let reloads: Vec<bool> = requests.iter().map(|r| matches!(r, Request::ReloadAdapters)).collect();
                 let responses = engine.handle_batch(clock_now(), requests);
-                for (reply, response) in replies.into_iter().zip(responses) {
+                for ((reply, response), reload) in replies.into_iter().zip(responses).zip(reloads) {
+                    let response = match reload.then(|| platforms.reload(&reloaded_tx)) {
+                        Some(Err(error)) => Response::Error(error),
+                        _ => response,
+                    };
                     // A client that hung up no longer wants its answer; its item is stored.
                     let _ = reply.send(response);
                 }
             }
+            Some(adapters) = reloaded.recv() => platforms.swap(&mut engine, adapters),
             Some(call) = chat_calls.recv() => {
                 let reply = engine.handle_chat(clock_now(), call.request);
                 let _ = call.reply.send(reply);
