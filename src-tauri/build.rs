@@ -14,6 +14,9 @@ fn main() {
         "save_stats_csv",
         "settings",
         "save_settings",
+        "connect_adapter",
+        "begin_sign_in",
+        "finish_sign_in",
         "page_painted",
     ];
     tauri_build::try_build(

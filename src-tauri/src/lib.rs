@@ -7,13 +7,17 @@
 mod engine_link;
 
 use crate::engine_link::{EngineLink, UiError};
+use deepwork_adapters::teams::{PendingSignIn, start_sign_in};
 use deepwork_core::ItemId;
 use deepwork_core::digest::{Digest, DigestId};
 use deepwork_core::schedule::SessionPlan;
 use deepwork_core::settings::Settings;
 use deepwork_core::stats::{IsoWeek, WeeklyStats};
 use deepwork_engine::Paths;
-use deepwork_engine::api::{Reply, Request, Status};
+use deepwork_engine::api::{Reply, Request, SignInCode, Status};
+use deepwork_engine::connect;
+use deepwork_engine::secrets::Secrets;
+use deepwork_engine::server::load_config;
 use tauri::{Manager, State, WebviewUrl, WebviewWindowBuilder};
 
 /// The views the window can open on, as `--view NAME` and the page's `#NAME`.
@@ -123,6 +127,102 @@ fn expect_settings(reply: Reply) -> Result<Settings, UiError> {
     }
 }
 
+/// Keeps a platform's token in the OS keyring (under the account its config names) and
+/// has the engine reconnect, so it is used at once. The token goes from the page to the
+/// keyring and nowhere else.
+#[tauri::command]
+async fn connect_adapter(
+    link: State<'_, EngineLink>,
+    paths: State<'_, Paths>,
+    name: String,
+    token: String,
+) -> Result<Status, UiError> {
+    let token = token.trim().to_owned();
+    if token.is_empty() {
+        return Err(UiError::refused("paste the token first".into()));
+    }
+    let config = paths.config.clone();
+    tauri::async_runtime::spawn_blocking(move || keep_secret(&config, &name, &token))
+        .await
+        .map_err(|error| UiError::refused(error.to_string()))??;
+    expect_status(link.call(Request::ReloadAdapters).await?)
+}
+
+fn keep_secret(config: &std::path::Path, name: &str, secret: &str) -> Result<(), UiError> {
+    let config = load_config(config).map_err(|error| UiError::refused(error.to_string()))?;
+    let account = connect::keyring_account(&config.adapters, name).ok_or_else(|| {
+        UiError::refused(format!(
+            "{name} is not configured; add it to config.toml first"
+        ))
+    })?;
+    Secrets::open()
+        .and_then(|secrets| secrets.set_token(name, &account, secret))
+        .map_err(|error| UiError::refused(error.to_string()))
+}
+
+/// A Teams sign-in waiting for the person, from `begin_sign_in` to `finish_sign_in`.
+#[derive(Default)]
+struct SignIns(tokio::sync::Mutex<Option<PendingSignIn>>);
+
+/// Starts a device-code sign-in (Teams): the code to enter, and where.
+#[tauri::command]
+async fn begin_sign_in(
+    paths: State<'_, Paths>,
+    sign_ins: State<'_, SignIns>,
+    name: String,
+) -> Result<SignInCode, UiError> {
+    let config = load_config(&paths.config).map_err(|error| UiError::refused(error.to_string()))?;
+    let teams = match (name.as_str(), &config.adapters.teams) {
+        ("teams", Some(teams)) => teams,
+        ("teams", None) => {
+            return Err(UiError::refused(
+                "Teams is not configured; add [adapters.teams] to config.toml first".into(),
+            ));
+        }
+        _ => {
+            return Err(UiError::refused(format!(
+                "{name} has no sign-in; paste its token instead"
+            )));
+        }
+    };
+    let endpoints =
+        connect::teams_endpoints(teams).map_err(|error| UiError::refused(error.to_string()))?;
+    let (code, pending) = start_sign_in(&endpoints)
+        .await
+        .map_err(|error| UiError::refused(error.to_string()))?;
+    *sign_ins.0.lock().await = Some(pending);
+    Ok(SignInCode {
+        user_code: code.user_code,
+        verification_uri: code.verification_uri,
+        message: code.message,
+    })
+}
+
+/// Waits for the person to finish the sign-in begun, keeps it, and reconnects.
+#[tauri::command]
+async fn finish_sign_in(
+    link: State<'_, EngineLink>,
+    paths: State<'_, Paths>,
+    sign_ins: State<'_, SignIns>,
+    name: String,
+) -> Result<Status, UiError> {
+    let pending = sign_ins
+        .0
+        .lock()
+        .await
+        .take()
+        .ok_or_else(|| UiError::refused("no sign-in is waiting; start it again".into()))?;
+    let refresh_token = pending
+        .finish()
+        .await
+        .map_err(|error| UiError::refused(error.to_string()))?;
+    let config = paths.config.clone();
+    tauri::async_runtime::spawn_blocking(move || keep_secret(&config, &name, &refresh_token))
+        .await
+        .map_err(|error| UiError::refused(error.to_string()))??;
+    expect_status(link.call(Request::ReloadAdapters).await?)
+}
+
 /// Opens an item's link in the user's browser. Only http and https: a `javascript:`,
 /// `file:` or `data:` address from a message is refused, never handed to the desktop.
 #[tauri::command]
@@ -215,6 +315,8 @@ pub fn run() {
             }
         }))
         .manage(EngineLink::new(paths.socket.clone()))
+        .manage(paths.clone())
+        .manage(SignIns::default())
         .invoke_handler(tauri::generate_handler![
             status,
             start,
@@ -228,6 +330,9 @@ pub fn run() {
             save_stats_csv,
             settings,
             save_settings,
+            connect_adapter,
+            begin_sign_in,
+            finish_sign_in,
             page_painted
         ])
         .setup(move |app| {

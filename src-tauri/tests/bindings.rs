@@ -14,7 +14,7 @@ use deepwork_core::stats::{DayFocus, IsoWeek, WeekTotal, WeeklyStats};
 use deepwork_core::triage::Reason;
 use deepwork_core::{Class, ItemId, SessionId};
 use deepwork_engine::api::{
-    AdapterHealth, AdapterState, ApiError, ErrorCode, Event, SessionStatus, Status,
+    AdapterHealth, AdapterState, ApiError, ErrorCode, Event, SessionStatus, SignInCode, Status,
 };
 use ts_rs::{Config, TS};
 
@@ -53,6 +53,7 @@ fn declarations() -> String {
         AdapterHealth,
         SessionStatus,
         Status,
+        SignInCode,
         Event,
         HotkeySetting,
         KeywordRule,

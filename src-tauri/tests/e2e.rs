@@ -3,7 +3,7 @@
 //! a real resident and the real CLI. Screenshots of each view land in
 //! `target/e2e-screenshots/`.
 
-use deepwork_harness::desktop::{Bus, Xvfb};
+use deepwork_harness::desktop::{Bus, Keyring, Xvfb};
 use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -29,7 +29,7 @@ impl Drop for Processes {
 
 struct Desktop {
     home: tempfile::TempDir,
-    _bus: Bus,
+    bus: Bus,
     _x: Xvfb,
     display: String,
     env: Vec<(String, String)>,
@@ -77,7 +77,7 @@ impl Desktop {
         .expect("config");
         Desktop {
             home,
-            _bus: bus,
+            bus,
             display: x.display.clone(),
             _x: x,
             env,
@@ -662,4 +662,92 @@ async fn the_window_starts_a_resident_when_none_runs() {
     // The resident outlives the window: sessions go on without it.
     tokio::time::sleep(Duration::from_millis(300)).await;
     desktop.cli(&["status"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_connects_a_chat_platform_with_its_token() {
+    use deepwork_harness::mattermost::{MattermostContract, TOKEN};
+    let server = MattermostContract::start().await;
+    let mut desktop = Desktop::start();
+    let _keyring = Keyring::start(&desktop.bus.address, desktop.home.path());
+    let config = desktop.home.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[notifications]\nenabled = false\n[adapters.mattermost]\nserver = \"{}\"\n",
+            server.url
+        ),
+    )
+    .expect("config");
+    desktop.start_resident();
+    let display = desktop.display.clone();
+    let page = desktop.open_window().await;
+
+    click(&page, "button[data-view=settings]").await;
+    let state = "[data-testid=platform-mattermost] .state";
+    let before = wait_for_text(&page, state).await;
+    assert!(
+        before.starts_with("needs attention: no personal access token"),
+        "{before}"
+    );
+    click(&page, "[data-testid=platform-mattermost] button").await;
+    type_into(&page, "input[name=token]", TOKEN).await;
+    click(&page, ".connect button[type=submit]").await;
+    // The engine reconnects with the token: no restart, and the page hears it live.
+    wait_text(&page, state, "connected").await;
+    screenshot(&display, "settings-platforms").await;
+    assert!(
+        !std::fs::read_to_string(&config)
+            .expect("config")
+            .contains(TOKEN),
+        "the token is in the keyring, not the config"
+    );
+
+    desktop.cli(&["start", "--for", "1h"]);
+    let deadline = Instant::now() + WAIT;
+    while server.now().status != "dnd" {
+        assert!(Instant::now() < deadline, "Mattermost never showed dnd");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    desktop.cli(&["stop"]);
+    page.close().await.expect("close the window");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_signs_in_to_teams_with_a_device_code() {
+    use deepwork_harness::teams::{CLIENT_ID, TeamsContract, USER_CODE};
+    let server = TeamsContract::start().await;
+    let mut desktop = Desktop::start();
+    let _keyring = Keyring::start(&desktop.bus.address, desktop.home.path());
+    std::fs::write(
+        desktop.home.path().join("config.toml"),
+        format!(
+            "[notifications]\nenabled = false\n[adapters.teams]\naccount = \"alice@contoso.com\"\nclient_id = \"{CLIENT_ID}\"\nauthority = \"{}\"\ngraph = \"{}\"\n",
+            server.authority, server.graph
+        ),
+    )
+    .expect("config");
+    desktop.start_resident();
+    let page = desktop.open_window().await;
+
+    click(&page, "button[data-view=settings]").await;
+    let state = "[data-testid=platform-teams] .state";
+    let before = wait_for_text(&page, state).await;
+    assert!(before.contains("is not signed in"), "{before}");
+    click(&page, "[data-testid=platform-teams] button").await;
+    click(&page, ".connect button.primary").await;
+    // The code to enter shows while the app waits for the sign-in to finish.
+    wait_text(&page, ".connect .code", USER_CODE).await;
+    wait_text(&page, state, "connected").await;
+    desktop.cli(&["start", "--for", "1h"]);
+    let deadline = Instant::now() + WAIT;
+    while server.now().availability() != "DoNotDisturb" {
+        assert!(
+            Instant::now() < deadline,
+            "Teams never showed do not disturb"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    desktop.cli(&["stop"]);
+    page.close().await.expect("close the window");
 }

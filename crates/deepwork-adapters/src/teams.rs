@@ -103,6 +103,25 @@ pub async fn sign_in(
     endpoints: &TeamsEndpoints,
     show: impl FnOnce(&DeviceCode),
 ) -> Result<String, AdapterError> {
+    let (code, pending) = start_sign_in(endpoints).await?;
+    show(&code);
+    pending.finish().await
+}
+
+/// A device-code sign-in waiting for the user.
+#[derive(Debug)]
+pub struct PendingSignIn {
+    http: reqwest::Client,
+    endpoints: TeamsEndpoints,
+    device_code: String,
+    interval: Duration,
+    deadline: Instant,
+}
+
+/// Asks the identity platform for a code for the user to enter.
+pub async fn start_sign_in(
+    endpoints: &TeamsEndpoints,
+) -> Result<(DeviceCode, PendingSignIn), AdapterError> {
     let http = crate::http_client(NAME, Some(Duration::from_secs(30)))?;
     let code = oauth_post(
         &http,
@@ -116,50 +135,62 @@ pub async fn sign_in(
             .map(str::to_owned)
             .ok_or_else(|| malformed(&format!("devicecode: no {key}")))
     };
-    let device_code = field("device_code")?;
-    show(&DeviceCode {
+    let shown = DeviceCode {
         user_code: field("user_code")?,
         verification_uri: field("verification_uri")?,
         message: field("message")?,
-    });
-    let mut interval = Duration::from_secs(code["interval"].as_u64().unwrap_or(5).max(1));
-    let deadline = Instant::now() + Duration::from_secs(code["expires_in"].as_u64().unwrap_or(900));
-    loop {
-        tokio::time::sleep(interval).await;
-        let answer = oauth_post(
-            &http,
-            endpoints.oauth("token")?,
-            &[
-                ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
-                ("client_id", &endpoints.client_id),
-                ("device_code", &device_code),
-            ],
-        )
-        .await;
-        match answer {
-            Ok(tokens) => {
-                return tokens["refresh_token"]
-                    .as_str()
-                    .map(str::to_owned)
-                    .ok_or_else(|| {
-                        unauthorized("the sign-in gave no refresh token; the app registration must allow offline_access")
-                    });
+    };
+    let pending = PendingSignIn {
+        http,
+        endpoints: endpoints.clone(),
+        device_code: field("device_code")?,
+        interval: Duration::from_secs(code["interval"].as_u64().unwrap_or(5).max(1)),
+        deadline: Instant::now() + Duration::from_secs(code["expires_in"].as_u64().unwrap_or(900)),
+    };
+    Ok((shown, pending))
+}
+
+impl PendingSignIn {
+    /// Polls the token endpoint until the user has signed in (or declined, or the code
+    /// expired); returns the refresh token to keep.
+    pub async fn finish(mut self) -> Result<String, AdapterError> {
+        loop {
+            tokio::time::sleep(self.interval).await;
+            let answer = oauth_post(
+                &self.http,
+                self.endpoints.oauth("token")?,
+                &[
+                    ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+                    ("client_id", &self.endpoints.client_id),
+                    ("device_code", &self.device_code),
+                ],
+            )
+            .await;
+            match answer {
+                Ok(tokens) => {
+                    return tokens["refresh_token"]
+                        .as_str()
+                        .map(str::to_owned)
+                        .ok_or_else(|| {
+                            unauthorized("the sign-in gave no refresh token; the app registration must allow offline_access")
+                        });
+                }
+                Err(OauthError::Refused { error, .. }) if error == "authorization_pending" => {}
+                Err(OauthError::Refused { error, .. }) if error == "slow_down" => {
+                    self.interval += Duration::from_secs(5);
+                }
+                Err(OauthError::Refused { error, .. }) if error == "authorization_declined" => {
+                    return Err(unauthorized("the sign-in was declined"));
+                }
+                Err(OauthError::Refused { error, .. })
+                    if error == "expired_token" || Instant::now() >= self.deadline =>
+                {
+                    return Err(unauthorized(
+                        "the code expired before the sign-in finished; try again",
+                    ));
+                }
+                Err(error) => return Err(error.into()),
             }
-            Err(OauthError::Refused { error, .. }) if error == "authorization_pending" => {}
-            Err(OauthError::Refused { error, .. }) if error == "slow_down" => {
-                interval += Duration::from_secs(5);
-            }
-            Err(OauthError::Refused { error, .. }) if error == "authorization_declined" => {
-                return Err(unauthorized("the sign-in was declined"));
-            }
-            Err(OauthError::Refused { error, .. })
-                if error == "expired_token" || Instant::now() >= deadline =>
-            {
-                return Err(unauthorized(
-                    "the code expired before the sign-in finished; try again",
-                ));
-            }
-            Err(error) => return Err(error.into()),
         }
     }
 }

@@ -79,6 +79,19 @@ pub enum Request {
     Subscribe,
 }
 
+/// What a person is asked to do to sign in to a platform with a device code (Teams):
+/// open `verification_uri` and enter `user_code`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct SignInCode {
+    /// The code to enter.
+    pub user_code: String,
+    /// Where to enter it.
+    pub verification_uri: String,
+    /// The platform's own instructions.
+    pub message: String,
+}
+
 /// A successful reply.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -31,6 +31,23 @@ pub fn slack_app_account(workspace: &str) -> String {
     format!("{workspace} (app-level)")
 }
 
+/// The account `adapter`'s token is kept under in the keyring, as its config names it;
+/// `None` when no such platform is configured.
+pub fn keyring_account(config: &AdaptersConfig, adapter: &str) -> Option<String> {
+    match adapter {
+        "matrix" => config.matrix.as_ref().map(|m| m.user_id.clone()),
+        "slack" => config.slack.as_ref().map(|s| s.workspace.clone()),
+        "mattermost" => config.mattermost.as_ref().map(|m| m.server.clone()),
+        "teams" => config.teams.as_ref().map(|t| t.account.clone()),
+        "xmpp" => config.xmpp.as_ref().map(|x| x.jid.clone()),
+        plugin => config
+            .plugins
+            .iter()
+            .find(|p| p.name == plugin)
+            .map(|p| p.name.clone()),
+    }
+}
+
 /// One [`ChatAdapter`] per configured platform; one that cannot be used says why.
 pub fn adapters(config: &AdaptersConfig) -> Vec<ChatAdapter> {
     if config.matrix.is_none()

@@ -311,6 +311,20 @@ latest_digest: DigestId | null,
  */
 adapters: Array<AdapterHealth>, };
 
+export type SignInCode = { 
+/**
+ * The code to enter.
+ */
+user_code: string, 
+/**
+ * Where to enter it.
+ */
+verification_uri: string, 
+/**
+ * The platform's own instructions.
+ */
+message: string, };
+
 export type Event = { "event": "session_changed", 
 /**
  * The state now.

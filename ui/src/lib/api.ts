@@ -10,6 +10,7 @@ import type {
   ItemId,
   SessionPlan,
   Settings,
+  SignInCode,
   Status,
   WeeklyStats,
 } from "../generated/api";
@@ -29,6 +30,9 @@ export const api = {
   saveStatsCsv: (week: IsoWeek) => invoke<string>("save_stats_csv", { week }),
   settings: () => invoke<Settings>("settings"),
   saveSettings: (settings: Settings) => invoke<Settings>("save_settings", { settings }),
+  connectAdapter: (name: string, token: string) => invoke<Status>("connect_adapter", { name, token }),
+  beginSignIn: (name: string) => invoke<SignInCode>("begin_sign_in", { name }),
+  finishSignIn: (name: string) => invoke<Status>("finish_sign_in", { name }),
   pagePainted: () => invoke<null>("page_painted"),
 };
 

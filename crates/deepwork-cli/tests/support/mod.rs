@@ -11,7 +11,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-pub use deepwork_harness::desktop::{Bus, Xvfb};
+pub use deepwork_harness::desktop::{Bus, Keyring, Xvfb};
 
 pub const TZ: &str = "Europe/Berlin";
 
@@ -272,62 +272,6 @@ pub fn raw_exchange(socket: &Path, bytes: &[u8]) -> String {
         .read_line(&mut line)
         .expect("read answer");
     line
-}
-
-/// GNOME Keyring's Secret Service on a private bus, unlocked, its files under `home`.
-pub struct Keyring {
-    child: Child,
-}
-
-impl Keyring {
-    pub fn start(bus: &str, home: &Path) -> Keyring {
-        let mut child = Command::new("gnome-keyring-daemon")
-            .args(["--foreground", "--unlock", "--components=secrets"])
-            .env("DBUS_SESSION_BUS_ADDRESS", bus)
-            .env("HOME", home)
-            .env_remove("DISPLAY")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("gnome-keyring-daemon is installed (make test installs gnome-keyring)");
-        let password = child.stdin.take();
-        // Owned from here on, so a failed wait below still stops the daemon.
-        let keyring = Keyring { child };
-        password
-            .expect("stdin")
-            .write_all(b"test-keyring-password")
-            .expect("unlock password");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let owned = Command::new("dbus-send")
-                .args([
-                    &format!("--bus={bus}"),
-                    "--print-reply",
-                    "--dest=org.freedesktop.DBus",
-                    "/org/freedesktop/DBus",
-                    "org.freedesktop.DBus.NameHasOwner",
-                    "string:org.freedesktop.secrets",
-                ])
-                .output()
-                .expect("dbus-send");
-            if String::from_utf8_lossy(&owned.stdout).contains("boolean true") {
-                return keyring;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the keyring did not appear on the bus"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Keyring {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// One notification as it arrived on the bus.
