@@ -470,10 +470,7 @@ impl Inner {
     async fn set_presence(&self, until: Timestamp) -> Result<Timestamp, AdapterError> {
         let me = self.me().await?.to_owned();
         let now = Timestamp::now();
-        let length = until
-            .duration_since(now)
-            .clamp(SHORTEST_PRESENCE, LONGEST_PRESENCE);
-        let minutes = (length.as_secs() + 59) / 60;
+        let minutes = presence_minutes(now, until);
         let body = json!({
             "sessionId": self.endpoints.client_id,
             "availability": "DoNotDisturb",
@@ -501,6 +498,15 @@ impl Inner {
         .await
         .map(drop)
     }
+}
+
+/// How long, in whole minutes, a presence set at `now` for a session ending `until`
+/// is asked to last: to the end, within Graph's five minutes to four hours.
+fn presence_minutes(now: Timestamp, until: Timestamp) -> i64 {
+    let length = until
+        .duration_since(now)
+        .clamp(SHORTEST_PRESENCE, LONGEST_PRESENCE);
+    (length.as_secs() + 59) / 60
 }
 
 /// Graph's `dateTimeTimeZone` for an instant, in UTC.
@@ -813,6 +819,17 @@ mod tests {
         assert_eq!(addressed("group", true), Some(Addressed::Mention));
         assert_eq!(addressed("group", false), None);
         assert_eq!(addressed("meeting", false), None);
+    }
+
+    #[test]
+    fn presence_lasts_to_the_end_within_graphs_limits() {
+        let now: Timestamp = "2026-11-25T09:00:00Z".parse().unwrap();
+        let after = |minutes: i64| now + SignedDuration::from_mins(minutes);
+        assert_eq!(presence_minutes(now, after(120)), 120);
+        assert_eq!(presence_minutes(now, after(360)), 240, "renewed later");
+        assert_eq!(presence_minutes(now, after(1)), 5);
+        assert_eq!(presence_minutes(now, now + SignedDuration::from_secs(61)), 5);
+        assert_eq!(presence_minutes(now, now + SignedDuration::from_secs(3_630)), 61);
     }
 
     #[test]
