@@ -828,8 +828,14 @@ mod tests {
         assert_eq!(presence_minutes(now, after(120)), 120);
         assert_eq!(presence_minutes(now, after(360)), 240, "renewed later");
         assert_eq!(presence_minutes(now, after(1)), 5);
-        assert_eq!(presence_minutes(now, now + SignedDuration::from_secs(61)), 5);
-        assert_eq!(presence_minutes(now, now + SignedDuration::from_secs(3_630)), 61);
+        assert_eq!(
+            presence_minutes(now, now + SignedDuration::from_secs(61)),
+            5
+        );
+        assert_eq!(
+            presence_minutes(now, now + SignedDuration::from_secs(3_630)),
+            61
+        );
     }
 
     #[test]

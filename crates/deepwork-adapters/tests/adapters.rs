@@ -1474,3 +1474,67 @@ mod pumble {
         );
     }
 }
+
+mod slack_sign_in {
+    //! Signing in to Slack with OAuth v2 and PKCE, the contract server playing Slack's
+    //! consent page and `oauth.v2.access`, and the test playing the browser.
+
+    use deepwork_adapters::slack::start_sign_in;
+    use deepwork_harness::slack::{CLIENT_ID, SlackContract, TOKEN};
+
+    #[tokio::test]
+    async fn the_browser_comes_back_with_a_code_that_becomes_the_user_token() {
+        let server = SlackContract::start().await;
+        let (page, pending) = start_sign_in(&server.api, &server.authorize(), CLIENT_ID)
+            .await
+            .unwrap();
+        assert!(
+            page.contains("code_challenge_method=S256") && !page.contains("client_secret"),
+            "{page}"
+        );
+        let redirect = url_param(&page, "redirect_uri");
+        let finish = tokio::spawn(pending.finish());
+
+        // A request without the sign-in's state is not taken for the answer.
+        let forged = reqwest::get(format!("{redirect}?code=stolen&state=guess"))
+            .await
+            .unwrap();
+        assert_eq!(forged.status(), 404);
+        // The browser: Slack's page sends it back to Deepwork's loopback address.
+        let landing = reqwest::get(&page).await.unwrap();
+        assert_eq!(landing.status(), 200);
+        assert!(
+            landing
+                .text()
+                .await
+                .unwrap()
+                .contains("You can close this tab")
+        );
+        assert_eq!(finish.await.unwrap().unwrap(), TOKEN);
+    }
+
+    #[tokio::test]
+    async fn a_declined_sign_in_says_so() {
+        let server = SlackContract::start().await;
+        server.state.lock().unwrap().deny_sign_in = true;
+        let (page, pending) = start_sign_in(&server.api, &server.authorize(), CLIENT_ID)
+            .await
+            .unwrap();
+        let finish = tokio::spawn(pending.finish());
+        reqwest::get(&page).await.unwrap();
+        let error = finish.await.unwrap().unwrap_err();
+        assert!(
+            !error.is_transient() && error.to_string().contains("access_denied"),
+            "{error}"
+        );
+    }
+
+    fn url_param(page: &str, key: &str) -> String {
+        reqwest::Url::parse(page)
+            .unwrap()
+            .query_pairs()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.into_owned())
+            .unwrap()
+    }
+}

@@ -272,12 +272,16 @@ fn reconnect(paths: &Paths) -> Result<(), Failure> {
 
 /// The sign-in flow of a platform that has one; the others take a pasted token.
 fn sign_in(account: &Account<'_>) -> Result<(), Failure> {
-    let Account::Teams(teams) = account else {
-        return Err(Failure::Usage(format!(
-            "{} has no sign-in flow here; store its token with `{}`",
-            account.name(),
-            connect::token_command(account.name())
-        )));
+    let teams = match account {
+        Account::Teams(teams) => teams,
+        Account::Slack(slack) => return sign_in_to_slack(slack),
+        _ => {
+            return Err(Failure::Usage(format!(
+                "{} has no sign-in flow here; store its token with `{}`",
+                account.name(),
+                connect::token_command(account.name())
+            )));
+        }
     };
     let endpoints = connect::teams_endpoints(teams).map_err(|e| Failure::Usage(e.to_string()))?;
     let refresh_token = runtime()?
@@ -298,6 +302,45 @@ fn sign_in(account: &Account<'_>) -> Result<(), Failure> {
     println!(
         "Signed in to Teams as {}; the sign-in is kept in the keyring.",
         safe(&teams.account)
+    );
+    Ok(())
+}
+
+/// Slack's OAuth sign-in with PKCE: the consent page opens in the browser (or its
+/// address is printed), and the browser comes back to a loopback address.
+fn sign_in_to_slack(slack: &SlackConfig) -> Result<(), Failure> {
+    let Some(client_id) = slack.client_id.as_deref() else {
+        return Err(Failure::Usage(
+            "signing in needs the Slack app's client id: add client_id to [adapters.slack] (see docs/configuration.md), or store a token with `deepwork adapters token slack`".into(),
+        ));
+    };
+    let authorize = connect::slack_authorize_page(slack);
+    let token = runtime()?
+        .block_on(async {
+            let (page, pending) =
+                deepwork_adapters::slack::start_sign_in(&slack.api, &authorize, client_id).await?;
+            println!("Sign in to Slack in your browser; if it does not open, open:\n{page}");
+            let _ = std::process::Command::new("xdg-open")
+                .arg(&page)
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn();
+            pending.finish().await
+        })
+        .map_err(|e| {
+            if e.is_transient() {
+                Failure::Runtime(e.to_string())
+            } else {
+                Failure::Usage(e.to_string())
+            }
+        })?;
+    secrets()?
+        .set_token("slack", &slack.workspace, &token)
+        .map_err(|e| Failure::Runtime(e.to_string()))?;
+    println!(
+        "Signed in to Slack ({}); the token is kept in the keyring.",
+        safe(&slack.workspace)
     );
     Ok(())
 }

@@ -123,7 +123,8 @@ pub enum AdaptersCommand {
         app_level: bool,
     },
     /// Sign in to a platform that has a sign-in flow (`teams`: a code to enter at
-    /// microsoft.com/devicelogin) and keep the sign-in in the OS keyring.
+    /// microsoft.com/devicelogin; `slack`: Slack's consent page in the browser) and
+    /// keep the sign-in in the OS keyring.
     Connect {
         /// The platform, as in the config (`teams`).
         name: String,

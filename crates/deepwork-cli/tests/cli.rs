@@ -1026,6 +1026,74 @@ fn xmpp_presence_messages_and_one_reply_against_prosody() {
 }
 
 #[test]
+fn slack_sign_in_in_the_browser_through_the_cli() {
+    use deepwork_harness::slack::{CLIENT_ID, SlackContract};
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let slack = runtime.block_on(SlackContract::start());
+    slack.state.lock().unwrap().status_text = "Commuting".into();
+    let config = format!(
+        "[notifications]\nenabled = false\n[adapters.slack]\nworkspace = \"acme.slack.com\"\napi = \"{}\"\nclient_id = \"{CLIENT_ID}\"\n",
+        slack.api
+    );
+    let mut env = Env::new(&config);
+    let bus = Bus::start(env.dir.path());
+    env.bus = Some(bus.address.clone());
+    let _keyring = Keyring::start(&bus.address, env.dir.path());
+    // The "browser": an xdg-open stand-in that writes down the page it was asked to open.
+    let tools = env.dir.path().join("tools");
+    std::fs::create_dir(&tools).unwrap();
+    std::fs::write(
+        tools.join("xdg-open"),
+        format!(
+            "#!/bin/sh\nprintf '%s' \"$1\" > {}/opened\n",
+            tools.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        tools.join("xdg-open"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    env.tools = Some(tools.clone());
+
+    let signing_in = env
+        .command()
+        .args(["adapters", "connect", "slack"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut page = String::new();
+    for _ in 0..400 {
+        page = std::fs::read_to_string(tools.join("opened")).unwrap_or_default();
+        if !page.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    assert!(
+        page.contains("/oauth/v2/authorize?"),
+        "the consent page was opened: {page:?}"
+    );
+    let landing = runtime.block_on(async { reqwest::get(&page).await.unwrap().status() });
+    assert_eq!(landing, 200);
+    let done = signing_in.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&done.stdout);
+    assert!(
+        done.status.success() && stdout.contains("Signed in to Slack"),
+        "{stdout}{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    assert!(env.ok(&["adapters", "test", "slack"]).contains("Commuting"));
+}
+
+#[test]
 fn a_plugin_through_the_daemon() {
     let inbox = tempfile::tempdir().unwrap();
     std::fs::write(

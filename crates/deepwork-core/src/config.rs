@@ -142,6 +142,10 @@ pub struct SlackConfig {
     /// The Web API address.
     #[serde(default = "default_slack_api")]
     pub api: String,
+    /// The client id of the Slack app to sign in with (`deepwork adapters connect
+    /// slack`), an app with PKCE turned on; without it the token is pasted.
+    #[serde(default)]
+    pub client_id: Option<String>,
     /// Send the one polite auto-reply per sender per session to direct messages.
     #[serde(default)]
     pub auto_reply: bool,

@@ -250,6 +250,14 @@ pub fn connect_matrix(config: &MatrixConfig, secrets: &Secrets) -> ChatAdapter {
     }
 }
 
+/// Slack's consent page for a sign-in: beside the Web API (`…/api/` →
+/// `…/oauth/v2/authorize`).
+pub fn slack_authorize_page(config: &SlackConfig) -> String {
+    let api = config.api.trim_end_matches('/');
+    let base = api.strip_suffix("/api").unwrap_or(api);
+    format!("{base}/oauth/v2/authorize")
+}
+
 /// Where the Teams account of `config` signs in.
 pub fn teams_endpoints(config: &TeamsConfig) -> Result<TeamsEndpoints, AdapterError> {
     TeamsEndpoints::new(

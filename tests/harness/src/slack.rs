@@ -26,6 +26,8 @@ pub const ME: &str = "U0ALICE";
 pub const APP_TOKEN: &str = "xapp-deepwork-test";
 /// A public channel the user is in.
 pub const GENERAL: &str = "C0GENERAL";
+/// The Slack app's client id (PKCE on, so no secret).
+pub const CLIENT_ID: &str = "4815162342.108";
 
 /// A message in a direct conversation.
 #[derive(Clone, Debug)]
@@ -71,6 +73,10 @@ pub struct SlackState {
     pub connections_opened: u32,
     /// Envelopes the client acknowledged.
     pub acked: Vec<String>,
+    /// A sign-in in progress: `(code, code_challenge, redirect_uri)`.
+    pub pending_sign_in: Option<(String, String, String)>,
+    /// Answer the consent page with `access_denied`, as if the user said no.
+    pub deny_sign_in: bool,
     /// The last timestamp handed out, in microseconds.
     next_micros: i64,
     sockets: Option<broadcast::Sender<String>>,
@@ -208,6 +214,7 @@ impl SlackContract {
         let app = Router::new()
             .route("/api/{method}", axum::routing::post(method))
             .route("/link/", axum::routing::get(socket_mode))
+            .route("/oauth/v2/authorize", axum::routing::get(authorize))
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -224,6 +231,11 @@ impl SlackContract {
         self.state.lock().expect("state").clone()
     }
 
+    /// The consent page's address, like `https://slack.com/oauth/v2/authorize`.
+    pub fn authorize(&self) -> String {
+        self.api.replace("/api/", "/oauth/v2/authorize")
+    }
+
     /// Asks every Socket Mode connection to go, with `reason` (`refresh_requested`,
     /// `warning`, `link_disabled`).
     pub fn disconnect(&self, reason: &str) {
@@ -233,6 +245,69 @@ impl SlackContract {
             .expect("state")
             .broadcast(frame.to_string());
     }
+}
+
+/// Slack's consent page, as if the person approved at once (or declined, when the
+/// test says so): back to the redirect address with a code, or an error.
+async fn authorize(
+    State(state): State<Arc<Mutex<SlackState>>>,
+    axum::extract::Query(query): axum::extract::Query<HashMap<String, String>>,
+) -> Response {
+    let mut state = state.lock().expect("state");
+    let field = |key: &str| query.get(key).cloned().unwrap_or_default();
+    let redirect = field("redirect_uri");
+    let loopback =
+        redirect.starts_with("http://localhost:") || redirect.starts_with("http://127.0.0.1:");
+    if field("client_id") != CLIENT_ID
+        || !loopback
+        || field("code_challenge_method") != "S256"
+        || field("code_challenge").is_empty()
+        || !field("user_scope").contains("users.profile:write")
+    {
+        return (StatusCode::BAD_REQUEST, "invalid authorization request").into_response();
+    }
+    let location = if state.deny_sign_in {
+        format!("{redirect}?error=access_denied&state={}", field("state"))
+    } else {
+        let code = format!("code-{}", state.next_ts());
+        state.pending_sign_in = Some((code.clone(), field("code_challenge"), redirect.clone()));
+        format!("{redirect}?code={code}&state={}", field("state"))
+    };
+    (StatusCode::FOUND, [(header::LOCATION, location)]).into_response()
+}
+
+/// `oauth.v2.access` for a PKCE sign-in: the code, its verifier and the same redirect.
+fn oauth_access(state: &mut SlackState, form: &HashMap<String, String>) -> Response {
+    use base64::Engine;
+    use sha2::Digest;
+    let field = |key: &str| form.get(key).cloned().unwrap_or_default();
+    if field("client_id") != CLIENT_ID {
+        return error("invalid_client_id");
+    }
+    let Some((code, challenge, redirect)) = state.pending_sign_in.clone() else {
+        return error("invalid_code");
+    };
+    if field("code") != code || field("grant_type") != "authorization_code" {
+        return error("invalid_code");
+    }
+    if field("redirect_uri") != redirect {
+        return error("bad_redirect_uri");
+    }
+    let verified = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(field("code_verifier")));
+    if verified != challenge {
+        return error("invalid_code_verifier");
+    }
+    state.pending_sign_in = None;
+    axum::Json(json!({
+        "ok": true,
+        "app_id": "A0DEEPWORK",
+        "authed_user": { "id": ME, "scope": state.scopes.join(","), "access_token": TOKEN, "token_type": "user" },
+        "team": { "id": "T0ACME", "name": "Acme" },
+        "enterprise": null,
+        "is_enterprise_install": false,
+    }))
+    .into_response()
 }
 
 async fn socket_mode(
@@ -323,6 +398,10 @@ async fn method(
     let auth = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
+    // The sign-in's code exchange carries no token: the code and verifier are the proof.
+    if method == "oauth.v2.access" {
+        return oauth_access(&mut state, &url_form(&body));
+    }
     // Socket Mode is opened with the app-level token, and only with it.
     let wanted = if method == "apps.connections.open" {
         APP_TOKEN
@@ -512,9 +591,5 @@ async fn method(
 }
 
 fn url_form(body: &[u8]) -> HashMap<String, String> {
-    String::from_utf8_lossy(body)
-        .split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.replace('+', " ")))
-        .collect()
+    form_urlencoded::parse(body).into_owned().collect()
 }
