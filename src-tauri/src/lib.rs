@@ -7,6 +7,7 @@
 mod engine_link;
 
 use crate::engine_link::{EngineLink, UiError};
+use deepwork_adapters::slack::{SlackSignIn, start_sign_in as start_slack_sign_in};
 use deepwork_adapters::teams::{PendingSignIn, start_sign_in};
 use deepwork_core::ItemId;
 use deepwork_core::digest::{Digest, DigestId};
@@ -160,42 +161,73 @@ fn keep_secret(config: &std::path::Path, name: &str, secret: &str) -> Result<(),
         .map_err(|error| UiError::refused(error.to_string()))
 }
 
-/// A Teams sign-in waiting for the person, from `begin_sign_in` to `finish_sign_in`.
-#[derive(Default)]
-struct SignIns(tokio::sync::Mutex<Option<PendingSignIn>>);
+/// A sign-in waiting for the person, from `begin_sign_in` to `finish_sign_in`.
+enum Pending {
+    /// Teams: a device code entered at Microsoft's page.
+    Teams(PendingSignIn),
+    /// Slack: the browser coming back from Slack's consent page.
+    Slack(SlackSignIn),
+}
 
-/// Starts a device-code sign-in (Teams): the code to enter, and where.
+#[derive(Default)]
+struct SignIns(tokio::sync::Mutex<Option<Pending>>);
+
+fn refused(error: impl std::fmt::Display) -> UiError {
+    UiError::refused(error.to_string())
+}
+
+/// Starts a sign-in: for Teams the code to enter and where; for Slack the consent page,
+/// which opens in the browser (`user_code` is empty).
 #[tauri::command]
 async fn begin_sign_in(
     paths: State<'_, Paths>,
     sign_ins: State<'_, SignIns>,
     name: String,
 ) -> Result<SignInCode, UiError> {
-    let config = load_config(&paths.config).map_err(|error| UiError::refused(error.to_string()))?;
-    let teams = match (name.as_str(), &config.adapters.teams) {
-        ("teams", Some(teams)) => teams,
-        ("teams", None) => {
-            return Err(UiError::refused(
-                "Teams is not configured; add [adapters.teams] to config.toml first".into(),
-            ));
+    let config = load_config(&paths.config).map_err(refused)?;
+    let (code, pending) = match name.as_str() {
+        "teams" => {
+            let teams = config.adapters.teams.as_ref().ok_or_else(|| {
+                refused("Teams is not configured; add [adapters.teams] to config.toml first")
+            })?;
+            let endpoints = connect::teams_endpoints(teams).map_err(refused)?;
+            let (code, pending) = start_sign_in(&endpoints).await.map_err(refused)?;
+            let code = SignInCode {
+                user_code: code.user_code,
+                verification_uri: code.verification_uri,
+                message: code.message,
+            };
+            (code, Pending::Teams(pending))
+        }
+        "slack" => {
+            let slack = config.adapters.slack.as_ref().ok_or_else(|| {
+                refused("Slack is not configured; add [adapters.slack] to config.toml first")
+            })?;
+            let client_id = slack.client_id.as_deref().ok_or_else(|| {
+                refused(
+                    "signing in needs client_id in [adapters.slack]; or paste a token with Connect…",
+                )
+            })?;
+            let authorize = connect::slack_authorize_page(slack);
+            let (page, pending) = start_slack_sign_in(&slack.api, &authorize, client_id)
+                .await
+                .map_err(refused)?;
+            open_link(page.clone())?;
+            let code = SignInCode {
+                user_code: String::new(),
+                verification_uri: page,
+                message: "Sign in to Slack in the browser.".into(),
+            };
+            (code, Pending::Slack(pending))
         }
         _ => {
-            return Err(UiError::refused(format!(
+            return Err(refused(format!(
                 "{name} has no sign-in; paste its token instead"
             )));
         }
     };
-    let endpoints =
-        connect::teams_endpoints(teams).map_err(|error| UiError::refused(error.to_string()))?;
-    let (code, pending) = start_sign_in(&endpoints)
-        .await
-        .map_err(|error| UiError::refused(error.to_string()))?;
     *sign_ins.0.lock().await = Some(pending);
-    Ok(SignInCode {
-        user_code: code.user_code,
-        verification_uri: code.verification_uri,
-        message: code.message,
-    })
+    Ok(code)
 }
 
 /// Waits for the person to finish the sign-in begun, keeps it, and reconnects.
@@ -212,14 +244,15 @@ async fn finish_sign_in(
         .await
         .take()
         .ok_or_else(|| UiError::refused("no sign-in is waiting; start it again".into()))?;
-    let refresh_token = pending
-        .finish()
-        .await
-        .map_err(|error| UiError::refused(error.to_string()))?;
+    let secret = match pending {
+        Pending::Teams(pending) => pending.finish().await,
+        Pending::Slack(pending) => pending.finish().await,
+    }
+    .map_err(refused)?;
     let config = paths.config.clone();
-    tauri::async_runtime::spawn_blocking(move || keep_secret(&config, &name, &refresh_token))
+    tauri::async_runtime::spawn_blocking(move || keep_secret(&config, &name, &secret))
         .await
-        .map_err(|error| UiError::refused(error.to_string()))??;
+        .map_err(refused)??;
     expect_status(link.call(Request::ReloadAdapters).await?)
 }
 

@@ -36,6 +36,8 @@ struct Desktop {
     processes: Processes,
     app: PathBuf,
     cli: PathBuf,
+    /// A folder searched before PATH, for stand-ins of desktop tools.
+    tools: Option<PathBuf>,
 }
 
 impl Desktop {
@@ -84,14 +86,23 @@ impl Desktop {
             processes: Processes(Vec::new()),
             app,
             cli,
+            tools: None,
         }
     }
 
     fn command(&self, program: &Path) -> Command {
+        let system = std::env::var_os("PATH").unwrap_or_default();
+        let path = std::env::join_paths(
+            self.tools
+                .iter()
+                .cloned()
+                .chain(std::env::split_paths(&system)),
+        )
+        .expect("a valid PATH");
         let mut command = Command::new(program);
         command
             .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("PATH", path)
             .envs(self.env.iter().map(|(k, v)| (k, v)));
         command
     }
@@ -690,7 +701,11 @@ async fn settings_connects_a_chat_platform_with_its_token() {
         before.starts_with("needs attention: no personal access token"),
         "{before}"
     );
-    click(&page, "[data-testid=platform-mattermost] button").await;
+    click(
+        &page,
+        "[data-testid=platform-mattermost] button[data-action=connect]",
+    )
+    .await;
     type_into(&page, "input[name=token]", TOKEN).await;
     click(&page, ".connect button[type=submit]").await;
     // The engine reconnects with the token: no restart, and the page hears it live.
@@ -734,7 +749,11 @@ async fn settings_signs_in_to_teams_with_a_device_code() {
     let state = "[data-testid=platform-teams] .state";
     let before = wait_for_text(&page, state).await;
     assert!(before.contains("is not signed in"), "{before}");
-    click(&page, "[data-testid=platform-teams] button").await;
+    click(
+        &page,
+        "[data-testid=platform-teams] button[data-action=sign-in]",
+    )
+    .await;
     click(&page, ".connect button.primary").await;
     // The code to enter shows while the app waits for the sign-in to finish.
     wait_text(&page, ".connect .code", USER_CODE).await;
@@ -749,5 +768,51 @@ async fn settings_signs_in_to_teams_with_a_device_code() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     desktop.cli(&["stop"]);
+    page.close().await.expect("close the window");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_signs_in_to_slack_in_the_browser() {
+    use deepwork_harness::slack::{CLIENT_ID, SlackContract};
+    let server = SlackContract::start().await;
+    let mut desktop = Desktop::start();
+    let _keyring = Keyring::start(&desktop.bus.address, desktop.home.path());
+    std::fs::write(
+        desktop.home.path().join("config.toml"),
+        format!(
+            "[notifications]\nenabled = false\n[adapters.slack]\nworkspace = \"acme.slack.com\"\napi = \"{}\"\nclient_id = \"{CLIENT_ID}\"\n",
+            server.api
+        ),
+    )
+    .expect("config");
+    // The browser: an xdg-open that loads the page it is given, following Slack's
+    // redirect back to the app's loopback address, as a person approving would.
+    let tools = desktop.home.path().join("tools");
+    std::fs::create_dir(&tools).expect("tools");
+    std::fs::write(
+        tools.join("xdg-open"),
+        "#!/bin/sh\nexec python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1]).read()' \"$1\"\n",
+    )
+    .expect("xdg-open stand-in");
+    std::fs::set_permissions(
+        tools.join("xdg-open"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("executable");
+    desktop.tools = Some(tools);
+    desktop.start_resident();
+    let page = desktop.open_window().await;
+
+    click(&page, "button[data-view=settings]").await;
+    let state = "[data-testid=platform-slack] .state";
+    let before = wait_for_text(&page, state).await;
+    assert!(before.starts_with("needs attention"), "{before}");
+    click(
+        &page,
+        "[data-testid=platform-slack] button[data-action=sign-in]",
+    )
+    .await;
+    click(&page, ".connect button.primary").await;
+    wait_text(&page, state, "connected").await;
     page.close().await.expect("close the window");
 }
