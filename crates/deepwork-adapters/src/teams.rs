@@ -341,6 +341,14 @@ impl TeamsAdapter {
     }
 }
 
+impl Drop for TeamsAdapter {
+    /// A renewal outliving its adapter (the engine reconnected the platforms) would
+    /// set do-not-disturb again after the new one restored the status.
+    fn drop(&mut self) {
+        self.stop_renewal();
+    }
+}
+
 impl Inner {
     /// A valid access token, from the refresh token when the last one is near expiry.
     async fn access_token(&self) -> Result<String, AdapterError> {

@@ -151,6 +151,20 @@ impl XmppAdapter {
     }
 }
 
+impl Drop for XmppAdapter {
+    /// The connection task keeps the adapter's state alive, so it would outlive the
+    /// adapter (when the engine reconnects the platforms) and fight the new one for
+    /// the same resource; it ends with the adapter, and the server takes the resource
+    /// offline.
+    fn drop(&mut self) {
+        if let Ok(mut session) = self.inner.session.try_lock()
+            && let Some(live) = session.take()
+        {
+            live.task.abort();
+        }
+    }
+}
+
 /// The focus presence: do not disturb, the status text, the highest priority.
 fn focus_presence(text: &str) -> Presence {
     let mut presence = Presence::available()

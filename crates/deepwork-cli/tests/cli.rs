@@ -996,6 +996,22 @@ fn xmpp_presence_messages_and_one_reply_against_prosody() {
     });
     assert_eq!(replies(), 1, "one reply per sender per session");
 
+    // The password stored again mid-session: the engine reconnects the platform, and
+    // the old connection goes rather than fighting the new one for the resource.
+    env.run_with_input(&["adapters", "token", "xmpp"], "alice-password\n");
+    let went_offline = |bob: &Person| {
+        bob.seen()
+            .presences
+            .iter()
+            .filter(|(from, shown)| from == "alice@localhost/deepwork" && shown.is_none())
+            .count()
+    };
+    wait("the old connection gone", &|| went_offline(&bob) == 1);
+    wait("alice in do-not-disturb again", &|| focused(&bob));
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(went_offline(&bob), 1, "one connection, no tug of war");
+    assert!(focused(&bob));
+
     // An outage: the session goes on, the adapter says it is retrying, and the
     // presence comes back with the server.
     prosody.stop();

@@ -237,7 +237,7 @@ impl Person {
             jid.clone(),
             password,
             DnsConfig::addr(address),
-            Timeouts::tight(),
+            Timeouts::default(),
         );
         let online = tokio::time::timeout(Duration::from_secs(15), async {
             while let Some(event) = futures_util::StreamExt::next(&mut client).await {
