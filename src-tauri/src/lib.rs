@@ -7,8 +7,6 @@
 mod engine_link;
 
 use crate::engine_link::{EngineLink, UiError};
-use deepwork_adapters::slack::{SlackSignIn, start_sign_in as start_slack_sign_in};
-use deepwork_adapters::teams::{PendingSignIn, start_sign_in};
 use deepwork_core::ItemId;
 use deepwork_core::digest::{Digest, DigestId};
 use deepwork_core::schedule::SessionPlan;
@@ -16,8 +14,7 @@ use deepwork_core::settings::Settings;
 use deepwork_core::stats::{IsoWeek, WeeklyStats};
 use deepwork_engine::Paths;
 use deepwork_engine::api::{Reply, Request, SignInCode, Status};
-use deepwork_engine::connect;
-use deepwork_engine::secrets::Secrets;
+use deepwork_engine::connect::{self, PendingSignIn};
 use deepwork_engine::server::load_config;
 use tauri::{Manager, State, WebviewUrl, WebviewWindowBuilder};
 
@@ -150,27 +147,12 @@ async fn connect_adapter(
 }
 
 fn keep_secret(config: &std::path::Path, name: &str, secret: &str) -> Result<(), UiError> {
-    let config = load_config(config).map_err(|error| UiError::refused(error.to_string()))?;
-    let account = connect::keyring_account(&config.adapters, name).ok_or_else(|| {
-        UiError::refused(format!(
-            "{name} is not configured; add it to config.toml first"
-        ))
-    })?;
-    Secrets::open()
-        .and_then(|secrets| secrets.set_token(name, &account, secret))
-        .map_err(|error| UiError::refused(error.to_string()))
-}
-
-/// A sign-in waiting for the person, from `begin_sign_in` to `finish_sign_in`.
-enum Pending {
-    /// Teams: a device code entered at Microsoft's page.
-    Teams(PendingSignIn),
-    /// Slack: the browser coming back from Slack's consent page.
-    Slack(SlackSignIn),
+    let config = load_config(config).map_err(refused)?;
+    connect::keep_token(&config.adapters, name, secret).map_err(refused)
 }
 
 #[derive(Default)]
-struct SignIns(tokio::sync::Mutex<Option<Pending>>);
+struct SignIns(tokio::sync::Mutex<Option<PendingSignIn>>);
 
 fn refused(error: impl std::fmt::Display) -> UiError {
     UiError::refused(error.to_string())
@@ -185,47 +167,12 @@ async fn begin_sign_in(
     name: String,
 ) -> Result<SignInCode, UiError> {
     let config = load_config(&paths.config).map_err(refused)?;
-    let (code, pending) = match name.as_str() {
-        "teams" => {
-            let teams = config.adapters.teams.as_ref().ok_or_else(|| {
-                refused("Teams is not configured; add [adapters.teams] to config.toml first")
-            })?;
-            let endpoints = connect::teams_endpoints(teams).map_err(refused)?;
-            let (code, pending) = start_sign_in(&endpoints).await.map_err(refused)?;
-            let code = SignInCode {
-                user_code: code.user_code,
-                verification_uri: code.verification_uri,
-                message: code.message,
-            };
-            (code, Pending::Teams(pending))
-        }
-        "slack" => {
-            let slack = config.adapters.slack.as_ref().ok_or_else(|| {
-                refused("Slack is not configured; add [adapters.slack] to config.toml first")
-            })?;
-            let client_id = slack.client_id.as_deref().ok_or_else(|| {
-                refused(
-                    "signing in needs client_id in [adapters.slack]; or paste a token with Connect…",
-                )
-            })?;
-            let authorize = connect::slack_authorize_page(slack);
-            let (page, pending) = start_slack_sign_in(&slack.api, &authorize, client_id)
-                .await
-                .map_err(refused)?;
-            open_link(page.clone())?;
-            let code = SignInCode {
-                user_code: String::new(),
-                verification_uri: page,
-                message: "Sign in to Slack in the browser.".into(),
-            };
-            (code, Pending::Slack(pending))
-        }
-        _ => {
-            return Err(refused(format!(
-                "{name} has no sign-in; paste its token instead"
-            )));
-        }
-    };
+    let (code, pending) = connect::start_sign_in(&config.adapters, &name)
+        .await
+        .map_err(refused)?;
+    if code.user_code.is_empty() {
+        open_link(code.verification_uri.clone())?;
+    }
     *sign_ins.0.lock().await = Some(pending);
     Ok(code)
 }
@@ -244,11 +191,7 @@ async fn finish_sign_in(
         .await
         .take()
         .ok_or_else(|| UiError::refused("no sign-in is waiting; start it again".into()))?;
-    let secret = match pending {
-        Pending::Teams(pending) => pending.finish().await,
-        Pending::Slack(pending) => pending.finish().await,
-    }
-    .map_err(refused)?;
+    let secret = pending.finish().await.map_err(refused)?;
     let config = paths.config.clone();
     tauri::async_runtime::spawn_blocking(move || keep_secret(&config, &name, &secret))
         .await

@@ -96,18 +96,6 @@ pub struct DeviceCode {
     pub message: String,
 }
 
-/// Signs in with the device-code flow: `show` tells the user where to go and what to
-/// enter, then the token endpoint is polled (at the interval it asks for) until they
-/// have. Returns the refresh token to keep.
-pub async fn sign_in(
-    endpoints: &TeamsEndpoints,
-    show: impl FnOnce(&DeviceCode),
-) -> Result<String, AdapterError> {
-    let (code, pending) = start_sign_in(endpoints).await?;
-    show(&code);
-    pending.finish().await
-}
-
 /// A device-code sign-in waiting for the user.
 #[derive(Debug)]
 pub struct PendingSignIn {
@@ -118,7 +106,8 @@ pub struct PendingSignIn {
     deadline: Instant,
 }
 
-/// Asks the identity platform for a code for the user to enter.
+/// Signs in with the device-code flow: asks the identity platform for a code for the
+/// user to enter; [`PendingSignIn::finish`] then waits for them.
 pub async fn start_sign_in(
     endpoints: &TeamsEndpoints,
 ) -> Result<(DeviceCode, PendingSignIn), AdapterError> {

@@ -1091,7 +1091,7 @@ mod teams {
     //! Microsoft Teams against a contract server for the identity platform and Graph.
 
     use super::{FOCUS, focus};
-    use deepwork_adapters::teams::{TeamsAdapter, TeamsEndpoints, sign_in};
+    use deepwork_adapters::teams::{TeamsAdapter, TeamsEndpoints, start_sign_in};
     use deepwork_adapters::{
         AdapterError, Addressed, FocusStatus, MessageSource, Replier, StatusAdapter,
     };
@@ -1123,18 +1123,13 @@ mod teams {
     #[tokio::test]
     async fn device_code_sign_in_waits_for_the_user() {
         let server = TeamsContract::start().await;
-        let mut shown = None;
-        let refresh = sign_in(&endpoints(&server, CLIENT_ID), |code| {
-            shown = Some(code.clone());
-        })
-        .await
-        .unwrap();
-        let shown = shown.expect("the code was shown");
+        let (shown, pending) = start_sign_in(&endpoints(&server, CLIENT_ID)).await.unwrap();
         assert_eq!(shown.user_code, USER_CODE);
         assert!(shown.message.contains("devicelogin"), "{}", shown.message);
+        let refresh = pending.finish().await.unwrap();
         assert_eq!(refresh, server.now().refresh_token);
 
-        let error = sign_in(&endpoints(&server, "not-registered"), |_| {})
+        let error = start_sign_in(&endpoints(&server, "not-registered"))
             .await
             .unwrap_err();
         assert!(

@@ -133,7 +133,7 @@ pub fn run(paths: &Paths, command: AdaptersCommand) -> Result<(), Failure> {
             reconnect(paths)
         }
         AdaptersCommand::Connect { name } => {
-            sign_in(find(paths, &name, &accounts)?)?;
+            sign_in(paths, find(paths, &name, &accounts)?)?;
             reconnect(paths)
         }
         AdaptersCommand::Test { name } => test(find(paths, &name, &accounts)?),
@@ -270,79 +270,48 @@ fn reconnect(paths: &Paths) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The sign-in flow of a platform that has one; the others take a pasted token.
-fn sign_in(account: &Account<'_>) -> Result<(), Failure> {
-    let teams = match account {
-        Account::Teams(teams) => teams,
-        Account::Slack(slack) => return sign_in_to_slack(slack),
-        _ => {
-            return Err(Failure::Usage(format!(
-                "{} has no sign-in flow here; store its token with `{}`",
-                account.name(),
-                connect::token_command(account.name())
-            )));
-        }
-    };
-    let endpoints = connect::teams_endpoints(teams).map_err(|e| Failure::Usage(e.to_string()))?;
-    let refresh_token = runtime()?
-        .block_on(deepwork_adapters::teams::sign_in(&endpoints, |code| {
+/// The sign-in flow of a platform that has one (Teams' device code, Slack's consent
+/// page in the browser); the others take a pasted token.
+fn sign_in(paths: &Paths, account: &Account<'_>) -> Result<(), Failure> {
+    let config = load_config(&paths.config).map_err(|e| Failure::Usage(e.to_string()))?;
+    let name = account.name();
+    let token = runtime()?
+        .block_on(async {
+            let (code, pending) = connect::start_sign_in(&config.adapters, name).await?;
             println!("{}", safe(&code.message));
-            println!("Waiting for the sign-in to finish…");
-        }))
-        .map_err(|e| {
-            if e.is_transient() {
-                Failure::Runtime(e.to_string())
-            } else {
-                Failure::Usage(e.to_string())
+            if code.user_code.is_empty() {
+                println!("If it does not open, open:\n{}", code.verification_uri);
+                let _ = std::process::Command::new("xdg-open")
+                    .arg(&code.verification_uri)
+                    .stdin(std::process::Stdio::null())
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .spawn();
             }
-        })?;
-    secrets()?
-        .set_token("teams", &teams.account, &refresh_token)
-        .map_err(|e| Failure::Runtime(e.to_string()))?;
+            println!("Waiting for the sign-in to finish…");
+            pending.finish().await
+        })
+        .map_err(adapter_failure)?;
+    connect::keep_token(&config.adapters, name, &token).map_err(Failure::Runtime)?;
+    let platform = match name {
+        "teams" => "Teams",
+        "slack" => "Slack",
+        other => other,
+    };
     println!(
-        "Signed in to Teams as {}; the sign-in is kept in the keyring.",
-        safe(&teams.account)
+        "Signed in to {platform} as {}; the sign-in is kept in the keyring.",
+        safe(account.account())
     );
     Ok(())
 }
 
-/// Slack's OAuth sign-in with PKCE: the consent page opens in the browser (or its
-/// address is printed), and the browser comes back to a loopback address.
-fn sign_in_to_slack(slack: &SlackConfig) -> Result<(), Failure> {
-    let Some(client_id) = slack.client_id.as_deref() else {
-        return Err(Failure::Usage(
-            "signing in needs the Slack app's client id: add client_id to [adapters.slack] (see docs/configuration.md), or store a token with `deepwork adapters token slack`".into(),
-        ));
-    };
-    let authorize = connect::slack_authorize_page(slack);
-    let token = runtime()?
-        .block_on(async {
-            let (page, pending) =
-                deepwork_adapters::slack::start_sign_in(&slack.api, &authorize, client_id).await?;
-            println!("Sign in to Slack in your browser; if it does not open, open:\n{page}");
-            let _ = std::process::Command::new("xdg-open")
-                .arg(&page)
-                .stdin(std::process::Stdio::null())
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn();
-            pending.finish().await
-        })
-        .map_err(|e| {
-            if e.is_transient() {
-                Failure::Runtime(e.to_string())
-            } else {
-                Failure::Usage(e.to_string())
-            }
-        })?;
-    secrets()?
-        .set_token("slack", &slack.workspace, &token)
-        .map_err(|e| Failure::Runtime(e.to_string()))?;
-    println!(
-        "Signed in to Slack ({}); the token is kept in the keyring.",
-        safe(&slack.workspace)
-    );
-    Ok(())
+/// A platform's answer as the CLI's failure: one retrying may fix, or one the user must.
+fn adapter_failure(error: deepwork_adapters::AdapterError) -> Failure {
+    if error.is_transient() {
+        Failure::Runtime(error.to_string())
+    } else {
+        Failure::Usage(error.to_string())
+    }
 }
 
 fn test(account: &Account<'_>) -> Result<(), Failure> {
@@ -356,13 +325,9 @@ fn test(account: &Account<'_>) -> Result<(), Failure> {
             account.name()
         )));
     };
-    let snapshot = runtime()?.block_on(status.snapshot()).map_err(|e| {
-        if e.is_transient() {
-            Failure::Runtime(e.to_string())
-        } else {
-            Failure::Usage(e.to_string())
-        }
-    })?;
+    let snapshot = runtime()?
+        .block_on(status.snapshot())
+        .map_err(adapter_failure)?;
     println!(
         "{}: connected as {}; status now {}",
         account.name(),

@@ -1,5 +1,6 @@
 //! Builds the configured chat platforms, with their tokens from the keyring.
 
+use crate::api::SignInCode;
 use crate::chats::ChatAdapter;
 use crate::secrets::Secrets;
 use deepwork_adapters::AdapterError;
@@ -7,8 +8,8 @@ use deepwork_adapters::desktop::{DesktopNotifications, DndKind};
 use deepwork_adapters::matrix::MatrixAdapter;
 use deepwork_adapters::mattermost::MattermostAdapter;
 use deepwork_adapters::plugin::{PluginAdapter, PluginCommand};
-use deepwork_adapters::slack::SlackAdapter;
-use deepwork_adapters::teams::{TeamsAdapter, TeamsEndpoints};
+use deepwork_adapters::slack::{SlackAdapter, SlackSignIn};
+use deepwork_adapters::teams::{self, TeamsAdapter, TeamsEndpoints};
 use deepwork_adapters::xmpp::XmppAdapter;
 use deepwork_core::config::{
     AdaptersConfig, MatrixConfig, MattermostConfig, PluginConfig, SlackConfig, TeamsConfig,
@@ -33,7 +34,7 @@ pub fn slack_app_account(workspace: &str) -> String {
 
 /// The account `adapter`'s token is kept under in the keyring, as its config names it;
 /// `None` when no such platform is configured.
-pub fn keyring_account(config: &AdaptersConfig, adapter: &str) -> Option<String> {
+fn keyring_account(config: &AdaptersConfig, adapter: &str) -> Option<String> {
     match adapter {
         "matrix" => config.matrix.as_ref().map(|m| m.user_id.clone()),
         "slack" => config.slack.as_ref().map(|s| s.workspace.clone()),
@@ -250,9 +251,98 @@ pub fn connect_matrix(config: &MatrixConfig, secrets: &Secrets) -> ChatAdapter {
     }
 }
 
+/// A sign-in waiting for the person: Teams' device code to be entered, or the browser
+/// to come back from Slack's consent page.
+#[derive(Debug)]
+pub enum PendingSignIn {
+    /// Teams, by device code.
+    Teams(teams::PendingSignIn),
+    /// Slack, by OAuth with PKCE.
+    Slack(SlackSignIn),
+}
+
+impl PendingSignIn {
+    /// Waits for the person to finish; the token to keep.
+    pub async fn finish(self) -> Result<String, AdapterError> {
+        match self {
+            PendingSignIn::Teams(pending) => pending.finish().await,
+            PendingSignIn::Slack(pending) => pending.finish().await,
+        }
+    }
+}
+
+fn needs(adapter: &str, fix: String) -> AdapterError {
+    AdapterError::Unauthorized {
+        adapter: adapter.into(),
+        fix,
+    }
+}
+
+/// Starts signing in to the configured platform `name`: what to show the person (for
+/// Slack, whose page opens in the browser, `user_code` is empty), and what to wait on.
+pub async fn start_sign_in(
+    config: &AdaptersConfig,
+    name: &str,
+) -> Result<(SignInCode, PendingSignIn), AdapterError> {
+    let not_configured = || {
+        needs(
+            name,
+            format!(
+                "{name} is not configured: add [adapters.{name}] to config.toml (see docs/configuration.md)"
+            ),
+        )
+    };
+    match name {
+        "teams" => {
+            let endpoints = teams_endpoints(config.teams.as_ref().ok_or_else(not_configured)?)?;
+            let (code, pending) = teams::start_sign_in(&endpoints).await?;
+            let code = SignInCode {
+                user_code: code.user_code,
+                verification_uri: code.verification_uri,
+                message: code.message,
+            };
+            Ok((code, PendingSignIn::Teams(pending)))
+        }
+        "slack" => {
+            let slack = config.slack.as_ref().ok_or_else(not_configured)?;
+            let client_id = slack.client_id.as_deref().ok_or_else(|| {
+                needs(name, format!("signing in needs the Slack app's client id: add client_id to [adapters.slack] (see docs/configuration.md), or store a token with `{}`", token_command(name)))
+            })?;
+            let (page, pending) = deepwork_adapters::slack::start_sign_in(
+                &slack.api,
+                &slack_authorize_page(slack),
+                client_id,
+            )
+            .await?;
+            let code = SignInCode {
+                user_code: String::new(),
+                verification_uri: page,
+                message: "Sign in to Slack in the browser.".into(),
+            };
+            Ok((code, PendingSignIn::Slack(pending)))
+        }
+        _ => Err(needs(
+            name,
+            format!(
+                "{name} has no sign-in; store its token with `{}`",
+                token_command(name)
+            ),
+        )),
+    }
+}
+
+/// Keeps `token` in the keyring under the account `name`'s config names. Blocking.
+pub fn keep_token(config: &AdaptersConfig, name: &str, token: &str) -> Result<(), String> {
+    let account = keyring_account(config, name)
+        .ok_or_else(|| format!("{name} is not configured; add it to config.toml first"))?;
+    Secrets::open()
+        .and_then(|secrets| secrets.set_token(name, &account, token))
+        .map_err(|error| error.to_string())
+}
+
 /// Slack's consent page for a sign-in: beside the Web API (`…/api/` →
 /// `…/oauth/v2/authorize`).
-pub fn slack_authorize_page(config: &SlackConfig) -> String {
+fn slack_authorize_page(config: &SlackConfig) -> String {
     let api = config.api.trim_end_matches('/');
     let base = api.strip_suffix("/api").unwrap_or(api);
     format!("{base}/oauth/v2/authorize")
