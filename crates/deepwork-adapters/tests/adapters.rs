@@ -17,6 +17,15 @@ fn focus() -> FocusStatus {
     }
 }
 
+/// Polls `done` every 10 ms for up to 10 s.
+async fn until(what: &str, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 /// Fetches until `count` messages arrived or 15 s passed.
 async fn fetch_at_least(
     adapter: &MatrixAdapter,
@@ -460,6 +469,7 @@ mod mattermost_messages {
     //! Mattermost posts and auto-replies against the contract server, over its
     //! WebSocket and its posts API.
 
+    use super::until;
     use deepwork_adapters::mattermost::{AUTO_REPLY_PROP, MattermostAdapter};
     use deepwork_adapters::{AdapterError, Addressed, IncomingMessage, MessageSource, Replier};
     use deepwork_harness::mattermost::{
@@ -467,16 +477,7 @@ mod mattermost_messages {
     };
     use serde_json::json;
     use std::sync::Arc;
-    use std::time::{Duration, Instant};
-
-    /// Polls `done` every 10 ms for up to 10 s.
-    async fn until(what: &str, done: impl Fn() -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !done() {
-            assert!(Instant::now() < deadline, "timed out waiting for {what}");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    }
+    use std::time::Duration;
 
     fn summary(
         messages: &[IncomingMessage],
@@ -779,19 +780,12 @@ mod slack_messages {
 mod slack_socket_mode {
     //! Slack messages pushed over Socket Mode by the contract server.
 
+    use super::until;
     use deepwork_adapters::slack::SlackAdapter;
     use deepwork_adapters::{AdapterError, Addressed, Batch, MessageSource, Replier};
     use deepwork_harness::slack::{APP_TOKEN, GENERAL, ME, SlackContract, TOKEN};
     use std::sync::Arc;
-    use std::time::{Duration, Instant};
-
-    async fn until(what: &str, done: impl Fn() -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !done() {
-            assert!(Instant::now() < deadline, "timed out waiting for {what}");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    }
+    use std::time::Duration;
 
     fn read_from(
         slack: &Arc<SlackAdapter>,

@@ -7,7 +7,7 @@ use deepwork_engine::Client;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use support::{Bus, Env, Keyring, QUIET, Recorder, raw_exchange};
+use support::{Bus, Env, Keyring, QUIET, Recorder, raw_exchange, runtime, until};
 
 #[test]
 fn the_product_loop_from_a_terminal() {
@@ -541,11 +541,7 @@ fn notifications_reach_a_real_notification_server_on_a_private_bus() {
 #[test]
 fn matrix_through_the_keyring_and_the_daemon_survives_a_kill_9() {
     use deepwork_harness::synapse::Synapse;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = runtime();
     let synapse = Synapse::start();
     let (alice, bob, dm) = runtime.block_on(async {
         let alice = synapse.register("alice").await;
@@ -659,11 +655,7 @@ fn matrix_through_the_keyring_and_the_daemon_survives_a_kill_9() {
 #[test]
 fn slack_status_through_the_keyring_and_the_daemon() {
     use deepwork_harness::slack::{APP_TOKEN, GENERAL, ME, SlackContract, TOKEN};
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = runtime();
     let slack = runtime.block_on(SlackContract::start());
     {
         let mut state = slack.state.lock().unwrap();
@@ -749,11 +741,7 @@ fn mattermost_status_messages_and_one_reply_through_the_daemon() {
     use deepwork_harness::mattermost::{
         BOB_ID, DM_WITH_BOB, MattermostContract, TOKEN, TOWN_SQUARE, USER_ID,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = runtime();
     let server = runtime.block_on(MattermostContract::start());
     {
         let mut state = server.state.lock().unwrap();
@@ -787,16 +775,7 @@ fn mattermost_status_messages_and_one_reply_through_the_daemon() {
     }
     assert!(!env.ok(&["status"]).contains("needs attention"));
     env.ok(&["start", "--for", "1h"]);
-    let eventually = |what: &str, check: &dyn Fn() -> bool| {
-        for _ in 0..400 {
-            if check() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(25));
-        }
-        panic!("never saw {what}: {:?}", server.now());
-    };
-    eventually("the focus status", &|| {
+    until("the focus status", &|| {
         let state = server.now();
         state.status == "dnd"
             && state.custom.as_ref().is_some_and(|c| {
@@ -806,10 +785,10 @@ fn mattermost_status_messages_and_one_reply_through_the_daemon() {
             })
     });
     // The engine reads once it has its starting position: the event socket is open.
-    eventually("the event socket", &|| server.now().sockets_opened >= 1);
+    until("the event socket", &|| server.now().sockets_opened >= 1);
     std::thread::sleep(Duration::from_millis(300));
     server.post_as(BOB_ID, DM_WITH_BOB, "hi", serde_json::json!({}));
-    eventually("bob's pre-ping held", &|| {
+    until("bob's pre-ping held", &|| {
         env.ok(&["status"]).contains("1 held: 1 pre-ping")
     });
     let replies = || {
@@ -821,7 +800,7 @@ fn mattermost_status_messages_and_one_reply_through_the_daemon() {
             .map(|p| p.message.clone())
             .collect::<Vec<_>>()
     };
-    eventually("one auto-reply", &|| replies().len() == 1);
+    until("one auto-reply", &|| replies().len() == 1);
     assert!(replies()[0].contains("deep work"), "{:?}", replies());
     server.post_as(BOB_ID, DM_WITH_BOB, "hello?", serde_json::json!({}));
     server.post_as(
@@ -830,11 +809,11 @@ fn mattermost_status_messages_and_one_reply_through_the_daemon() {
         "@alice the build is red",
         serde_json::json!({}),
     );
-    eventually("three held", &|| env.ok(&["status"]).contains("3 held"));
+    until("three held", &|| env.ok(&["status"]).contains("3 held"));
     assert_eq!(replies().len(), 1, "one reply per sender per session");
 
     env.ok(&["stop"]);
-    eventually("the status from before", &|| {
+    until("the status from before", &|| {
         let state = server.now();
         state.status == "away" && state.manual && state.custom.is_none()
     });
@@ -852,11 +831,7 @@ fn mattermost_status_messages_and_one_reply_through_the_daemon() {
 #[test]
 fn teams_sign_in_and_presence_through_the_daemon() {
     use deepwork_harness::teams::{CLIENT_ID, TeamsContract, USER_CODE};
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = runtime();
     let server = runtime.block_on(TeamsContract::start());
     server.state.lock().unwrap().status_message = Some(serde_json::json!({
         "message": { "content": "Back at 3", "contentType": "text" },
@@ -887,16 +862,8 @@ fn teams_sign_in_and_presence_through_the_daemon() {
 
     let _daemon = env.daemon();
     env.ok(&["start", "--for", "1h"]);
-    let eventually = |what: &str, check: &dyn Fn(&deepwork_harness::teams::TeamsState) -> bool| {
-        for _ in 0..200 {
-            if check(&server.now()) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(25));
-        }
-        panic!("Teams never showed {what}: {:?}", server.now());
-    };
-    eventually("do-not-disturb and the focus message", &|s| {
+    until("do-not-disturb and the focus message", &|| {
+        let s = server.now();
         s.availability() == "DoNotDisturb"
             && s.status_message.as_ref().is_some_and(|m| {
                 m["message"]["content"]
@@ -905,7 +872,8 @@ fn teams_sign_in_and_presence_through_the_daemon() {
             })
     });
     env.ok(&["stop"]);
-    eventually("the presence and message from before", &|s| {
+    until("the presence and message from before", &|| {
+        let s = server.now();
         s.availability() == "Available"
             && s.sessions.is_empty()
             && s.status_message
@@ -917,23 +885,10 @@ fn teams_sign_in_and_presence_through_the_daemon() {
 #[test]
 fn xmpp_presence_messages_and_one_reply_against_prosody() {
     use deepwork_harness::prosody::{Person, Prosody};
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = runtime();
     let mut prosody = Prosody::start();
     prosody.register("alice", "alice-password");
     prosody.register("bob", "bob-password");
-    let wait = |what: &str, check: &dyn Fn() -> bool| {
-        for _ in 0..600 {
-            if check() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(25));
-        }
-        panic!("never saw {what}");
-    };
     // bob sees alice's presence: he asks, her own client approves.
     let alice_phone = runtime.block_on(Person::connect(
         &prosody.address(),
@@ -942,7 +897,7 @@ fn xmpp_presence_messages_and_one_reply_against_prosody() {
     ));
     let bob = runtime.block_on(Person::connect(&prosody.address(), "bob", "bob-password"));
     runtime.block_on(bob.subscribe_to("alice@localhost"));
-    wait("alice's approval", &|| {
+    until("alice's approval", &|| {
         !alice_phone.seen().subscribe_requests.is_empty()
     });
     runtime.block_on(alice_phone.leave());
@@ -976,9 +931,9 @@ fn xmpp_presence_messages_and_one_reply_against_prosody() {
                     && status.is_some_and(|s| s.starts_with("Deep work — checking messages at"))
             })
     };
-    wait("alice in do-not-disturb", &|| focused(&bob));
+    until("alice in do-not-disturb", &|| focused(&bob));
     runtime.block_on(bob.say("alice@localhost", "hi"));
-    wait("bob's pre-ping held", &|| {
+    until("bob's pre-ping held", &|| {
         env.ok(&["status"]).contains("1 held: 1 pre-ping")
     });
     let replies = || {
@@ -988,10 +943,10 @@ fn xmpp_presence_messages_and_one_reply_against_prosody() {
             .filter(|(from, _, marked)| from.starts_with("alice@localhost/") && *marked)
             .count()
     };
-    wait("one marked auto-reply", &|| replies() == 1);
+    until("one marked auto-reply", &|| replies() == 1);
     // XML cannot carry control characters at all; markup arrives as the text it is.
     runtime.block_on(bob.say("alice@localhost", "the <b>build</b> is red"));
-    wait("the second held", &|| {
+    until("the second held", &|| {
         env.ok(&["status"]).contains("2 held")
     });
     assert_eq!(replies(), 1, "one reply per sender per session");
@@ -1006,8 +961,8 @@ fn xmpp_presence_messages_and_one_reply_against_prosody() {
             .filter(|(from, shown)| from == "alice@localhost/deepwork" && shown.is_none())
             .count()
     };
-    wait("the old connection gone", &|| went_offline(&bob) == 1);
-    wait("alice in do-not-disturb again", &|| focused(&bob));
+    until("the old connection gone", &|| went_offline(&bob) == 1);
+    until("alice in do-not-disturb again", &|| focused(&bob));
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(went_offline(&bob), 1, "one connection, no tug of war");
     assert!(focused(&bob));
@@ -1015,15 +970,15 @@ fn xmpp_presence_messages_and_one_reply_against_prosody() {
     // An outage: the session goes on, the adapter says it is retrying, and the
     // presence comes back with the server.
     prosody.stop();
-    wait("xmpp shown retrying", &|| {
+    until("xmpp shown retrying", &|| {
         env.ok(&["status"]).contains("xmpp: retrying")
     });
     prosody.restart();
     let bob = runtime.block_on(Person::connect(&prosody.address(), "bob", "bob-password"));
-    wait("alice in do-not-disturb again", &|| focused(&bob));
+    until("alice in do-not-disturb again", &|| focused(&bob));
 
     env.ok(&["stop"]);
-    wait("alice's Deepwork offline", &|| {
+    until("alice's Deepwork offline", &|| {
         bob.seen().presence_of("alice@localhost/deepwork").is_none()
     });
     let digest = env.json(&["digest", "--json"]);
@@ -1044,11 +999,7 @@ fn xmpp_presence_messages_and_one_reply_against_prosody() {
 #[test]
 fn slack_sign_in_in_the_browser_through_the_cli() {
     use deepwork_harness::slack::{CLIENT_ID, SlackContract};
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = runtime();
     let slack = runtime.block_on(SlackContract::start());
     slack.state.lock().unwrap().status_text = "Commuting".into();
     let config = format!(

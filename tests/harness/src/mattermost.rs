@@ -99,13 +99,7 @@ pub struct MattermostContract {
     pub url: String,
     /// The user's state, for tests to read and change.
     pub state: Arc<Mutex<MattermostState>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for MattermostContract {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    _served: crate::Served,
 }
 
 type Shared = Arc<Mutex<MattermostState>>;
@@ -128,14 +122,13 @@ impl MattermostContract {
                 axum::routing::put(put_custom).delete(delete_custom),
             )
             .with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let url = format!("http://{}", listener.local_addr().expect("addr"));
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        MattermostContract { url, state, task }
+        let served = crate::Served::start(app).await;
+        let url = served.base.clone();
+        MattermostContract {
+            url,
+            state,
+            _served: served,
+        }
     }
 
     /// The state now.

@@ -83,13 +83,7 @@ pub struct PumbleContract {
     pub url: String,
     /// The workspace, for tests to read and change.
     pub state: Arc<Mutex<PumbleState>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for PumbleContract {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    _served: crate::Served,
 }
 
 type Shared = Arc<Mutex<PumbleState>>;
@@ -105,14 +99,13 @@ impl PumbleContract {
             .route("/listMessages", get(list_messages))
             .route("/sendMessage", post(send_message))
             .with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let url = format!("http://{}", listener.local_addr().expect("addr"));
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        PumbleContract { url, state, task }
+        let served = crate::Served::start(app).await;
+        let url = served.base.clone();
+        PumbleContract {
+            url,
+            state,
+            _served: served,
+        }
     }
 
     /// The workspace now.

@@ -180,13 +180,7 @@ pub struct SlackContract {
     pub api: String,
     /// The workspace, for tests to read and change.
     pub state: Arc<Mutex<SlackState>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for SlackContract {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    _served: crate::Served,
 }
 
 impl SlackContract {
@@ -216,14 +210,13 @@ impl SlackContract {
             .route("/link/", axum::routing::get(socket_mode))
             .route("/oauth/v2/authorize", axum::routing::get(authorize))
             .with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let api = format!("http://{}/api/", listener.local_addr().expect("addr"));
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        SlackContract { api, state, task }
+        let served = crate::Served::start(app).await;
+        let api = format!("{}/api/", served.base);
+        SlackContract {
+            api,
+            state,
+            _served: served,
+        }
     }
 
     /// The workspace now.

@@ -179,13 +179,7 @@ pub struct TeamsContract {
     pub graph: String,
     /// The tenant, for tests to read and change.
     pub state: Arc<Mutex<TeamsState>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for TeamsContract {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    _served: crate::Served,
 }
 
 type Shared = Arc<Mutex<TeamsState>>;
@@ -224,18 +218,13 @@ impl TeamsContract {
             .route("/v1.0/me/chats/{id}/messages", get(chat_messages))
             .route("/v1.0/chats/{id}/messages", post(send_message))
             .with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let served = crate::Served::start(app).await;
+        let base = served.base.clone();
         TeamsContract {
             authority: format!("{base}/"),
             graph: format!("{base}/v1.0/"),
             state,
-            task,
+            _served: served,
         }
     }
 

@@ -69,6 +69,21 @@ pub fn eventually<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
     }
 }
 
+/// Waits until `check` holds, for up to 20 s.
+pub fn until(what: &str, check: &dyn Fn() -> bool) {
+    eventually(what, || check().then_some(()));
+}
+
+/// A runtime for the servers a test runs beside the daemon (Synapse's clients, the
+/// contract servers).
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
 /// Config for tests that do not look at notifications: no bus needed.
 pub const QUIET: &str = "[notifications]\nenabled = false\n";
 
