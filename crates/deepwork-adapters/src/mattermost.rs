@@ -208,10 +208,7 @@ impl StatusAdapter for MattermostAdapter {
     }
 
     async fn set_focus(&self, status: &FocusStatus) -> Result<(), AdapterError> {
-        let me = self.call(Method::GET, &["users", "me"], None).await?;
-        let user_id = me["id"]
-            .as_str()
-            .ok_or_else(|| malformed("users/me has no id"))?;
+        let user_id = self.me().await?.id.as_str();
         let until = status.until.as_second();
         let dnd = json!({ "user_id": user_id, "status": "dnd", "dnd_end_time": until });
         self.call(Method::PUT, &["users", user_id, "status"], Some(dnd))
