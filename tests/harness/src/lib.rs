@@ -36,3 +36,38 @@ impl Drop for Served {
         self.task.abort();
     }
 }
+
+/// Whether process `pid` itself listens on TCP `port`. A server restarted on its old
+/// port may find it taken by another test's server meanwhile: answering on the port
+/// then proves nothing, owning the listening socket does.
+pub fn listens(pid: u32, port: u16) -> bool {
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    let sockets: Vec<String> = fds
+        .flatten()
+        .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+        .filter_map(|target| {
+            let target = target.to_string_lossy().into_owned();
+            target
+                .strip_prefix("socket:[")
+                .and_then(|rest| rest.strip_suffix(']'))
+                .map(str::to_owned)
+        })
+        .collect();
+    let port = format!("{port:04X}");
+    ["/proc/net/tcp", "/proc/net/tcp6"].iter().any(|table| {
+        std::fs::read_to_string(table)
+            .unwrap_or_default()
+            .lines()
+            .skip(1)
+            .any(|line| {
+                let fields: Vec<&str> = line.split_whitespace().collect();
+                // local address, state (0A is LISTEN), inode
+                fields.len() > 9
+                    && fields[1].ends_with(&format!(":{port}"))
+                    && fields[3] == "0A"
+                    && sockets.iter().any(|inode| inode == fields[9])
+            })
+    })
+}

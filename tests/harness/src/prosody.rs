@@ -119,7 +119,13 @@ VirtualHost "{DOMAIN}"
 
     fn wait_listening(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+        let ours = |prosody: &Prosody| {
+            prosody
+                .child
+                .as_ref()
+                .is_some_and(|c| crate::listens(c.id(), prosody.port))
+        };
+        while !ours(self) {
             if let Some(child) = self.child.as_mut()
                 && let Ok(Some(status)) = child.try_wait()
             {

@@ -124,7 +124,11 @@ rc_invites:
             if let Some(Some(status)) = self.child.as_mut().map(|c| c.try_wait().expect("poll")) {
                 panic!("synapse exited with {status}:\n{}", self.log());
             }
-            if client_api_answers(self.port) {
+            let ours = self
+                .child
+                .as_ref()
+                .is_some_and(|c| crate::listens(c.id(), self.port));
+            if ours && client_api_answers(self.port) {
                 return;
             }
             std::thread::sleep(Duration::from_millis(100));
