@@ -42,8 +42,47 @@ pub enum Command {
         #[command(subcommand)]
         command: AdaptersCommand,
     },
+    /// How messages are classed: explain one, correct one, evaluate on a labelled file.
+    Triage {
+        #[command(subcommand)]
+        command: TriageCommand,
+    },
     #[command(flatten)]
     Engine(EngineCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TriageCommand {
+    /// Print the class a message would get and why; nothing is stored.
+    Explain {
+        /// The message.
+        text: String,
+        /// Its sender.
+        #[arg(long, default_value = "someone")]
+        from: String,
+        /// Its channel or room; a direct message without it.
+        #[arg(long)]
+        channel: Option<String>,
+        /// Where it came from.
+        #[arg(long, default_value = "chat")]
+        source: String,
+    },
+    /// Correct an item's class; messages like it go the same way from now on.
+    Teach {
+        /// The item's id, as shown in the digest.
+        item: i64,
+        /// Its class: emergency, blocker, update, strategic or pre-ping.
+        class: String,
+    },
+    /// Print a confusion matrix and per-class precision and recall for a labelled file:
+    /// one JSON object a line with "from", "channel", "text" and "expected".
+    Eval {
+        /// The .jsonl file.
+        file: PathBuf,
+        /// List the messages classed wrong.
+        #[arg(long)]
+        misses: bool,
+    },
 }
 
 /// Commands answered by the running engine.

@@ -40,6 +40,7 @@ pub fn run(cli: Cli) -> ExitCode {
             command: ConfigCommand::Check { file },
         } => config_check(file.as_deref().unwrap_or(&paths.config)),
         Command::Adapters { command } => crate::adapters::run(&paths, command),
+        Command::Triage { command } => crate::triage::run(&paths, command),
         Command::Engine(command) => engine_command(&paths, command),
     };
     match result {
@@ -248,7 +249,7 @@ fn engine_command(paths: &Paths, command: EngineCommand) -> Result<(), Failure> 
     })
 }
 
-async fn connect(paths: &Paths) -> Result<Client, Failure> {
+pub(crate) async fn connect(paths: &Paths) -> Result<Client, Failure> {
     Client::connect(&paths.socket).await.map_err(Failure::from)
 }
 

@@ -4,6 +4,7 @@ mod adapters;
 mod args;
 mod commands;
 mod render;
+mod triage;
 
 use std::process::ExitCode;
 

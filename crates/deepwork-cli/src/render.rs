@@ -21,7 +21,7 @@ fn clock(at: Timestamp, tz: &TimeZone) -> String {
     at.to_zoned(tz.clone()).strftime("%H:%M").to_string()
 }
 
-fn day_clock(at: Timestamp, tz: &TimeZone) -> String {
+pub fn day_clock(at: Timestamp, tz: &TimeZone) -> String {
     at.to_zoned(tz.clone())
         .strftime("%a %d %b %H:%M")
         .to_string()
@@ -131,9 +131,17 @@ pub fn digest(digest: &Digest, tz: &TimeZone) -> String {
             if let Some(snippet) = &item.snippet {
                 let _ = writeln!(out, "      {}", safe(snippet));
             }
+            if let Some(shown) = item.shown_at {
+                let _ = writeln!(out, "      shown at {} (broke through)", clock(shown, tz));
+            }
+            let stated = item
+                .stated_deadline
+                .as_deref()
+                .map(|phrase| format!(" (asked: {})", safe(phrase)))
+                .unwrap_or_default();
             let _ = write!(
                 out,
-                "      reply by {} · why: {}",
+                "      reply by {}{stated} · why: {}",
                 day_clock(item.reply_by, tz),
                 safe(&item.why)
             );

@@ -33,6 +33,7 @@ fn held_items(count: i64) -> Vec<ItemRecord> {
                 matched: "keyword 'release'".into(),
                 name: None,
             },
+            deadline: None,
             disposition: Disposition::Held,
             digest: None,
             done_at: None,

@@ -199,13 +199,15 @@ pub struct TriageConfig {
     pub trusted_urgency_sources: Vec<String>,
     /// The user's own rules, tried in order before the built-in ones.
     pub rules: Vec<RuleConfig>,
-    /// Whether the built-in keyword rules apply after the user's.
-    pub builtin_rules: bool,
+    /// Whether the built-in model (and its guard rails) classes what the user's rules,
+    /// VIPs, trusted sources and corrections left open. `builtin_rules` is its old name.
+    #[serde(alias = "builtin_rules")]
+    pub builtin_model: bool,
     /// More phrases that, alone, make a message a pre-ping.
     pub pre_ping_phrases: Vec<String>,
     /// The user's names, so "hi Alice" still reads as a pre-ping.
     pub my_names: Vec<String>,
-    /// The class of an item no rule matched.
+    /// The class of an item nothing decided (only with `builtin_model = false`).
     pub default_class: Class,
 }
 
@@ -216,7 +218,7 @@ impl Default for TriageConfig {
             vip_class: Class::Blocker,
             trusted_urgency_sources: vec!["*".into()],
             rules: Vec::new(),
-            builtin_rules: true,
+            builtin_model: true,
             pre_ping_phrases: Vec::new(),
             my_names: Vec::new(),
             default_class: Class::Update,
@@ -578,7 +580,7 @@ impl Config {
                 ));
             }
         }
-        Triager::new(&self.triage).map_err(|e| {
+        Triager::with_model(&self.triage, None).map_err(|e| {
             let mut err = plain(&format!("triage.rules[{}]", e.index), e.message.clone());
             err.line = nth_rule_line(text, e.index);
             err

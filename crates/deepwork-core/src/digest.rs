@@ -4,6 +4,7 @@ use crate::config::ResponseWindows;
 use crate::item::{Class, Disposition, ItemId, SessionId};
 use crate::session::ClassCounts;
 use crate::triage::Reason;
+use crate::triage::deadline::StatedDeadline;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -39,12 +40,29 @@ pub struct ItemRecord {
     pub class: Class,
     /// Why it got that class.
     pub reason: Reason,
+    /// A deadline the message stated.
+    pub deadline: Option<StatedDeadline>,
     /// What happened to it.
     pub disposition: Disposition,
     /// The digest that delivered it.
     pub digest: Option<DigestId>,
     /// When the user marked it done.
     pub done_at: Option<Timestamp>,
+}
+
+impl ItemRecord {
+    /// The item as its source handed it in, e.g. to learn from it.
+    pub fn to_new_item(&self) -> crate::item::NewItem {
+        crate::item::NewItem {
+            source: self.source.clone(),
+            sender: self.sender.clone(),
+            title: self.title.clone(),
+            body: self.body.clone(),
+            url: self.url.clone(),
+            channel: self.channel.clone(),
+            urgency: None,
+        }
+    }
 }
 
 /// One item in a digest, as shown to the user.
@@ -68,9 +86,16 @@ pub struct DigestEntry {
     /// When it arrived.
     #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub received_at: Timestamp,
-    /// When it should be answered by, from the response matrix.
+    /// When it should be answered by: the response matrix's window, or the deadline the
+    /// message stated when that is earlier.
     #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub reply_by: Timestamp,
+    /// The words that stated a deadline earlier than the class's window ("by 3pm").
+    pub stated_deadline: Option<String>,
+    /// For an emergency that broke through: when it was shown. It is listed so that a
+    /// missed popup loses nothing.
+    #[cfg_attr(feature = "ts", ts(type = "string | null"))]
+    pub shown_at: Option<Timestamp>,
     /// Why it was classed so, readable.
     pub why: String,
     /// Why it was classed so, typed.
@@ -126,10 +151,7 @@ pub fn build_digest(
         .iter()
         .enumerate()
         .map(|(index, item)| {
-            let reply_by = item
-                .received_at
-                .saturating_add(windows.for_class(item.class))
-                .unwrap_or(Timestamp::MAX);
+            let reply_by = reply_by(item, windows).0;
             (item.class, reply_by, item.id, index)
         })
         .collect();
@@ -138,7 +160,10 @@ pub fn build_digest(
     for (class, reply_by, item_id, index) in order {
         let item = &mut items[index];
         let reason = std::mem::replace(&mut item.reason, Reason::Default);
+        let stated_deadline = reply_by_stated(item, windows);
         let entry = DigestEntry {
+            stated_deadline,
+            shown_at: (item.disposition == Disposition::BrokeThrough).then_some(item.received_at),
             id: item_id,
             snippet: item.body.as_deref().and_then(snippet),
             why: reason.to_string(),
@@ -172,6 +197,24 @@ pub fn build_digest(
         counts,
         groups,
     }
+}
+
+/// An item's reply-by, and whether a stated deadline set it.
+fn reply_by(item: &ItemRecord, windows: &ResponseWindows) -> (Timestamp, bool) {
+    let by_class = item
+        .received_at
+        .saturating_add(windows.for_class(item.class))
+        .unwrap_or(Timestamp::MAX);
+    match &item.deadline {
+        Some(deadline) if deadline.at < by_class => (deadline.at.max(item.received_at), true),
+        _ => (by_class, false),
+    }
+}
+
+fn reply_by_stated(item: &mut ItemRecord, windows: &ResponseWindows) -> Option<String> {
+    let (_, stated) = reply_by(item, windows);
+    let deadline = item.deadline.take()?;
+    stated.then_some(deadline.phrase)
 }
 
 /// The body on one line, shortened; `None` when it has no text.
@@ -239,6 +282,7 @@ mod tests {
             url: None,
             class,
             reason: Reason::Default,
+            deadline: None,
             disposition: Disposition::Held,
             digest: None,
             done_at: None,

@@ -59,6 +59,19 @@ pub enum Request {
         /// Done or not done.
         done: bool,
     },
+    /// Re-class an item by hand; triage learns from it for messages like it.
+    Teach {
+        /// The item.
+        item: ItemId,
+        /// Its class.
+        class: Class,
+    },
+    /// How an item would be classed and why, with the user's rules and lessons; nothing
+    /// is stored.
+    Explain {
+        /// The item.
+        item: NewItem,
+    },
     /// Weekly stats: the current week when `week` is absent.
     Stats {
         /// Which week.
@@ -106,6 +119,10 @@ pub enum Reply {
     Digests(Vec<Digest>),
     /// For `done`.
     Done,
+    /// For `teach`.
+    Taught,
+    /// For `explain`.
+    Explained(Explanation),
     /// For `stats`.
     Stats(WeeklyStats),
     /// For `settings` and `save_settings`: the settings in use.
@@ -254,6 +271,31 @@ pub struct SessionStatus {
     pub check_ins: Vec<Timestamp>,
     /// Seconds until it ends.
     pub remaining_seconds: i64,
+}
+
+/// How triage reads a message (`deepwork triage explain`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Explanation {
+    /// The class it would get.
+    pub class: Class,
+    /// Why, in one line.
+    pub why: String,
+    /// The deadline it states, when it states one.
+    pub deadline: Option<StatedDeadlineView>,
+    /// The model's probability per class, most probable first; empty when the built-in
+    /// model is off.
+    pub model: Vec<(Class, f32)>,
+    /// The probability from which the model says emergency.
+    pub emergency_threshold: Option<f32>,
+}
+
+/// A stated deadline as a client shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatedDeadlineView {
+    /// When it falls.
+    pub at: Timestamp,
+    /// The words that stated it.
+    pub phrase: String,
 }
 
 /// What happened to a pushed item. Durable when this is sent.

@@ -1,11 +1,11 @@
 //! The typed client of the engine's socket, used by the CLI (and later the tray and
 //! the window).
 
-use crate::api::{ApiError, Event, PushAck, Reply, Request, Response, Status};
+use crate::api::{ApiError, Event, Explanation, PushAck, Reply, Request, Response, Status};
 use deepwork_core::digest::{Digest, DigestId};
 use deepwork_core::schedule::SessionPlan;
 use deepwork_core::stats::{IsoWeek, WeeklyStats};
-use deepwork_core::{ItemId, NewItem};
+use deepwork_core::{Class, ItemId, NewItem};
 use futures_util::{SinkExt, StreamExt};
 use std::path::{Path, PathBuf};
 use tokio::net::UnixStream;
@@ -146,6 +146,22 @@ impl Client {
     pub async fn done(&mut self, item: ItemId, done: bool) -> Result<(), ClientError> {
         match self.call(&Request::Done { item, done }).await? {
             Reply::Done => Ok(()),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Re-classes an item by hand; triage learns from it.
+    pub async fn teach(&mut self, item: ItemId, class: Class) -> Result<(), ClientError> {
+        match self.call(&Request::Teach { item, class }).await? {
+            Reply::Taught => Ok(()),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// How an item would be classed, and why; nothing is stored.
+    pub async fn explain(&mut self, item: NewItem) -> Result<Explanation, ClientError> {
+        match self.call(&Request::Explain { item }).await? {
+            Reply::Explained(explanation) => Ok(explanation),
             other => Err(unexpected(&other)),
         }
     }

@@ -4,8 +4,8 @@
 //! one writer and the machine one driver. Time is passed in.
 
 use crate::api::{
-    AdapterHealth, ApiError, ErrorCode, Event, PushAck, Reply, Request, Response, SessionStatus,
-    Status,
+    AdapterHealth, ApiError, ErrorCode, Event, Explanation, PushAck, Reply, Request, Response,
+    SessionStatus, StatedDeadlineView, Status,
 };
 use crate::chat_requests::{ChatReply, ChatRequest};
 use crate::notify::{Loudness, Notice, NoticeAction, Notifier};
@@ -17,7 +17,7 @@ use deepwork_core::schedule::{self, SessionPlan};
 use deepwork_core::session::{Effect, Held, Input, Machine, Session, SessionError, State};
 use deepwork_core::settings::Settings;
 use deepwork_core::stats::{self, IsoWeek, WeeklyStats};
-use deepwork_core::triage::Triager;
+use deepwork_core::triage::{Lesson, MAX_LESSONS, Triager};
 use deepwork_core::{Class, Disposition, ItemId, NewItem, SessionId};
 use deepwork_store::{DigestRow, Store, StoreError};
 use jiff::tz::TimeZone;
@@ -63,9 +63,9 @@ pub enum OpenError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// The triage rules did not compile.
+    /// The triage rules did not compile, or the model could not be read.
     #[error("config: {0}")]
-    Rules(#[from] deepwork_core::triage::RuleError),
+    Triage(#[from] deepwork_core::triage::TriageError),
 }
 
 impl Engine {
@@ -78,7 +78,7 @@ impl Engine {
         notifier: Box<dyn Notifier>,
         now: Timestamp,
     ) -> Result<Engine, OpenError> {
-        let triager = Triager::new(&config.triage)?;
+        let triager = triager_for(&config, &store)?;
         let (max_item, max_session) = store.max_ids()?;
         let latest_digest = store.digests(1)?.first().map(|d| d.id);
         let machine = restore(&store)?;
@@ -130,8 +130,12 @@ impl Engine {
         let (written, config) = settings
             .apply(&text)
             .map_err(|error| ApiError::new(ErrorCode::InvalidSettings, error.to_string()))?;
-        let triager = Triager::new(&config.triage)
-            .map_err(|error| ApiError::new(ErrorCode::InvalidSettings, error.to_string()))?;
+        let triager = triager_for(&config, &self.store).map_err(|error| match error {
+            OpenError::Store(error) => storage_error(error),
+            OpenError::Triage(error) => {
+                ApiError::new(ErrorCode::InvalidSettings, error.to_string())
+            }
+        })?;
         write_replacing(&path, &written).map_err(|error| {
             ApiError::new(
                 ErrorCode::Storage,
@@ -218,6 +222,8 @@ impl Engine {
             Request::Digest { id } => self.digest(id).map(Reply::Digest),
             Request::Digests { limit } => self.digests(limit).map(Reply::Digests),
             Request::Done { item, done } => self.done(now, item, done),
+            Request::Teach { item, class } => self.teach(now, item, class),
+            Request::Explain { item } => Ok(Reply::Explained(self.explain(now, &item))),
             Request::Stats { week } => self.stats(now, week).map(Reply::Stats),
             Request::Settings => Ok(Reply::Settings(Settings::from_config(&self.config))),
             Request::SaveSettings { settings } => self.save_settings(&settings),
@@ -477,7 +483,7 @@ impl Engine {
                 )));
                 continue;
             }
-            let triage = self.triager.triage(&item);
+            let triage = self.triager.triage(&item, &now.to_zoned(self.tz.clone()));
             let id = ItemId(self.next_item);
             self.next_item += 1;
             inputs.push(Input::Item {
@@ -579,6 +585,42 @@ impl Engine {
         }
         let _ = self.events.send(Event::ItemDone { item, done });
         Ok(Reply::Done)
+    }
+
+    fn teach(&mut self, now: Timestamp, item: ItemId, class: Class) -> Result<Reply, ApiError> {
+        let Some(record) = self.store.item(item).map_err(storage_error)? else {
+            return Err(ApiError::new(
+                ErrorCode::NotFound,
+                format!("no item {item}"),
+            ));
+        };
+        self.store
+            .write(|w| w.teach(item, class, now))
+            .map_err(storage_error)?;
+        self.triager
+            .learn(Lesson::new(&record.to_new_item(), class));
+        tracing::info!(%item, class = class.as_str(), "item re-classed by the user");
+        Ok(Reply::Taught)
+    }
+
+    fn explain(&self, now: Timestamp, item: &NewItem) -> Explanation {
+        let triage = self.triager.triage(item, &now.to_zoned(self.tz.clone()));
+        let scores = self.triager.model_scores(item);
+        let mut model: Vec<(Class, f32)> = scores
+            .as_ref()
+            .map(|s| Class::ALL.iter().map(|c| (*c, s.probability(*c))).collect())
+            .unwrap_or_default();
+        model.sort_by(|a, b| b.1.total_cmp(&a.1));
+        Explanation {
+            class: triage.class,
+            why: triage.reason.to_string(),
+            deadline: triage.deadline.map(|d| StatedDeadlineView {
+                at: d.at,
+                phrase: d.phrase,
+            }),
+            model,
+            emergency_threshold: self.triager.emergency_threshold(),
+        }
     }
 
     fn stats(&self, now: Timestamp, week: Option<IsoWeek>) -> Result<WeeklyStats, ApiError> {
@@ -811,10 +853,21 @@ fn record(
         url: item.url,
         class: triage.class,
         reason: triage.reason,
+        deadline: triage.deadline,
         disposition: Disposition::Shown,
         digest: None,
         done_at: None,
     }
+}
+
+/// Triage as configured, taught the user's corrections (oldest first, so the newest
+/// weighs last).
+fn triager_for(config: &Config, store: &Store) -> Result<Triager, OpenError> {
+    let mut triager = Triager::new(&config.triage)?;
+    for (item, class) in store.lessons(MAX_LESSONS)?.into_iter().rev() {
+        triager.learn(Lesson::new(&item, class));
+    }
+    Ok(triager)
 }
 
 /// Rebuilds the machine from the store: the running session and its undelivered items.

@@ -27,6 +27,7 @@ fn record(n: i64) -> ItemRecord {
             matched: "keyword 'release'".into(),
             name: None,
         },
+        deadline: None,
         disposition: Disposition::Held,
         digest: None,
         done_at: None,

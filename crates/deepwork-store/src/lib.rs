@@ -10,7 +10,8 @@ use deepwork_core::digest::{DigestId, ItemRecord};
 use deepwork_core::session::HeldRef;
 use deepwork_core::stats::{ItemFact, SessionRecord};
 use deepwork_core::triage::Reason;
-use deepwork_core::{Class, Disposition, ItemId, SessionId};
+use deepwork_core::triage::deadline::StatedDeadline;
+use deepwork_core::{Class, Disposition, ItemId, NewItem, SessionId};
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 use std::path::Path;
@@ -234,6 +235,34 @@ impl Store {
         Ok(items)
     }
 
+    /// The items the user re-classed, newest first, at most `limit`: the lessons triage
+    /// learns from.
+    pub fn lessons(&self, limit: usize) -> Result<Vec<(NewItem, Class)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT i.source, i.sender, i.channel, i.title, i.body, l.class
+             FROM triage_lessons l JOIN items i ON i.id = l.item_id
+             ORDER BY l.taught_at DESC LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([limit as i64], |r| {
+            let item = NewItem {
+                source: r.get(0)?,
+                sender: r.get(1)?,
+                channel: r.get(2)?,
+                title: r.get(3)?,
+                body: r.get(4)?,
+                url: None,
+                urgency: None,
+            };
+            Ok((item, parse_class(text(r, 5)?)))
+        })?;
+        let mut lessons = Vec::new();
+        for row in rows {
+            let (item, class) = row?;
+            lessons.push((item, class?));
+        }
+        Ok(lessons)
+    }
+
     /// The snapshot an adapter took for a session, as JSON text.
     pub fn status_snapshot(&self, session: SessionId, adapter: &str) -> Result<Option<String>> {
         let mut stmt = self.conn.prepare_cached(
@@ -375,8 +404,9 @@ impl Writer<'_> {
         let (reason_kind, reason_detail, reason_rule) = item.reason.to_parts();
         let mut stmt = self.tx.prepare_cached(
             "INSERT INTO items (id, session_id, received_at, source, sender, channel, title, body, url,
-                                class, reason_kind, reason_detail, reason_rule, disposition, digest_id, done_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                                class, reason_kind, reason_detail, reason_rule, disposition, digest_id, done_at,
+                                deadline_at, deadline_phrase)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
         )?;
         stmt.execute(params![
             item.id.0,
@@ -395,8 +425,28 @@ impl Writer<'_> {
             item.disposition.as_str(),
             item.digest.map(|d| d.0),
             item.done_at.map(to_millis),
+            item.deadline.as_ref().map(|d| to_millis(d.at)),
+            item.deadline.as_ref().map(|d| d.phrase.as_str()),
         ])?;
         Ok(())
+    }
+
+    /// Records the class the user gave an item and re-classes it; `false` when there is
+    /// no such item. Teaching the same item again replaces the lesson.
+    pub fn teach(&mut self, item: ItemId, class: Class, at: Timestamp) -> Result<bool> {
+        let changed = self.tx.execute(
+            "UPDATE items SET class = ?2, reason_kind = 'corrected', reason_detail = NULL, reason_rule = NULL
+             WHERE id = ?1",
+            params![item.0, class.as_str()],
+        )?;
+        if changed == 0 {
+            return Ok(false);
+        }
+        self.tx.execute(
+            "INSERT OR REPLACE INTO triage_lessons (item_id, class, taught_at) VALUES (?1, ?2, ?3)",
+            params![item.0, class.as_str(), to_millis(at)],
+        )?;
+        Ok(true)
     }
 
     /// Creates a digest delivering `items`; items already delivered are left alone, so
@@ -418,6 +468,12 @@ impl Writer<'_> {
         for item in items {
             stmt.execute(params![digest.0, item.0])?;
         }
+        // Emergencies that broke through are listed too: one missed popup loses nothing.
+        self.tx.execute(
+            "UPDATE items SET digest_id = ?1
+             WHERE session_id = ?2 AND disposition = 'broke_through' AND digest_id IS NULL",
+            params![digest.0, session.0],
+        )?;
         Ok(digest)
     }
 
@@ -497,7 +553,7 @@ fn millis_json(times: &[Timestamp]) -> String {
 }
 
 const ITEM_COLUMNS: &str = "id, session_id, received_at, source, sender, channel, title, body, url, class, \
-     reason_kind, reason_detail, reason_rule, disposition, digest_id, done_at";
+     reason_kind, reason_detail, reason_rule, disposition, digest_id, done_at, deadline_at, deadline_phrase";
 
 fn digest_row(r: &Row<'_>) -> rusqlite::Result<DigestRow> {
     Ok(DigestRow {
@@ -548,6 +604,16 @@ fn item_record(r: &Row<'_>) -> rusqlite::Result<Result<ItemRecord>> {
             url: r.get(8)?,
             class: class?,
             reason: reason?,
+            deadline: match (
+                r.get::<_, Option<i64>>(16)?,
+                r.get::<_, Option<String>>(17)?,
+            ) {
+                (Some(at), Some(phrase)) => Some(StatedDeadline {
+                    at: from_millis(at),
+                    phrase,
+                }),
+                _ => None,
+            },
             disposition: disposition?,
             digest: r.get::<_, Option<i64>>(14)?.map(DigestId),
             done_at: r.get::<_, Option<i64>>(15)?.map(from_millis),

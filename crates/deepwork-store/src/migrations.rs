@@ -65,6 +65,16 @@ pub const MIGRATIONS: &[&str] = &[
         session_id INTEGER NOT NULL REFERENCES sessions (id),
         cursor     TEXT NOT NULL
     );",
+    // 4: triage that learns: a deadline the message stated, and the classes the user
+    // gave items by hand.
+    "ALTER TABLE items ADD COLUMN deadline_at INTEGER;
+    ALTER TABLE items ADD COLUMN deadline_phrase TEXT;
+    CREATE TABLE triage_lessons (
+        item_id   INTEGER PRIMARY KEY REFERENCES items (id),
+        class     TEXT NOT NULL,
+        taught_at INTEGER NOT NULL
+    );
+    CREATE INDEX items_broke_through ON items (session_id) WHERE disposition = 'broke_through' AND digest_id IS NULL;",
 ];
 
 /// The version this build creates.

@@ -26,6 +26,7 @@ fn item(id: i64, session: Option<i64>, class: Class, disposition: Disposition) -
             matched: "keyword 'deploy'".into(),
             name: None,
         },
+        deadline: None,
         disposition,
         digest: None,
         done_at: None,

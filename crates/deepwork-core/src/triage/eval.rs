@@ -1,0 +1,228 @@
+//! Evaluating triage on labelled messages: `deepwork triage eval`, the held-out floor
+//! in the tests, and the trainer's report.
+
+use super::Triager;
+use crate::item::{Class, NewItem};
+use jiff::Zoned;
+use serde::Deserialize;
+use std::fmt::{self, Write as _};
+
+/// One labelled message, as a line of a `.jsonl` file.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Labelled {
+    /// Where it came from; "chat" when not given.
+    #[serde(default)]
+    pub source: Option<String>,
+    /// The sender.
+    pub from: String,
+    /// The channel or room; `null` for a direct message.
+    #[serde(default)]
+    pub channel: Option<String>,
+    /// The text.
+    pub text: String,
+    /// The class it belongs to.
+    #[serde(deserialize_with = "class_name")]
+    pub expected: Class,
+}
+
+fn class_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Class, D::Error> {
+    let name = String::deserialize(d)?;
+    parse_class(&name).ok_or_else(|| {
+        serde::de::Error::custom(format!(
+            "unknown class {name:?}: expected emergency, blocker, update, strategic or pre-ping"
+        ))
+    })
+}
+
+/// A class by name, as users write it ("pre-ping" or "pre_ping").
+pub fn parse_class(name: &str) -> Option<Class> {
+    Class::parse(&name.trim().to_lowercase().replace('-', "_"))
+}
+
+impl Labelled {
+    /// The message as an item to triage.
+    pub fn to_item(&self) -> NewItem {
+        NewItem {
+            source: self.source.clone().unwrap_or_else(|| "chat".to_owned()),
+            sender: self.from.clone(),
+            title: self.text.clone(),
+            body: None,
+            url: None,
+            channel: self.channel.clone(),
+            urgency: None,
+        }
+    }
+}
+
+/// A line that is not a labelled message.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {message}")]
+pub struct LabelledError {
+    /// The line, from 1.
+    pub line: usize,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+/// Reads labelled messages, one JSON object a line; blank lines are skipped.
+pub fn parse_labelled(jsonl: &str) -> Result<Vec<Labelled>, LabelledError> {
+    jsonl
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(index, line)| {
+            serde_json::from_str(line).map_err(|e| LabelledError {
+                line: index + 1,
+                message: e.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// Counts of expected against given classes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Confusion {
+    counts: [[usize; 5]; 5],
+}
+
+fn index(class: Class) -> usize {
+    Class::ALL
+        .iter()
+        .position(|c| *c == class)
+        .unwrap_or_default()
+}
+
+impl Confusion {
+    /// Counts one decision.
+    pub fn add(&mut self, expected: Class, got: Class) {
+        self.counts[index(expected)][index(got)] += 1;
+    }
+
+    /// How many messages of class `expected` were classed `got`.
+    pub fn count(&self, expected: Class, got: Class) -> usize {
+        self.counts[index(expected)][index(got)]
+    }
+
+    /// Messages counted.
+    pub fn total(&self) -> usize {
+        self.counts.iter().flatten().sum()
+    }
+
+    /// Share of the messages classed `class` that belong to it; `None` when none was.
+    pub fn precision(&self, class: Class) -> Option<f64> {
+        let given: usize = Class::ALL.iter().map(|e| self.count(*e, class)).sum();
+        (given > 0).then(|| self.count(class, class) as f64 / given as f64)
+    }
+
+    /// Share of the messages of `class` classed so; `None` when there were none.
+    pub fn recall(&self, class: Class) -> Option<f64> {
+        let expected: usize = Class::ALL.iter().map(|g| self.count(class, *g)).sum();
+        (expected > 0).then(|| self.count(class, class) as f64 / expected as f64)
+    }
+
+    /// Share of all messages classed right.
+    pub fn accuracy(&self) -> f64 {
+        let right: usize = Class::ALL.iter().map(|c| self.count(*c, *c)).sum();
+        right as f64 / self.total().max(1) as f64
+    }
+}
+
+impl fmt::Display for Confusion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut header = format!("{:<12}", "expected \\ got");
+        for class in Class::ALL {
+            write!(header, "{:>11}", class.label())?;
+        }
+        writeln!(f, "{header}")?;
+        for expected in Class::ALL {
+            write!(f, "{:<14}", expected.label())?;
+            for got in Class::ALL {
+                write!(f, "{:>11}", self.count(expected, got))?;
+            }
+            writeln!(f)?;
+        }
+        writeln!(f)?;
+        writeln!(f, "{:<14}{:>11}{:>11}", "class", "precision", "recall")?;
+        let percent = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{:.1}%", v * 100.0));
+        for class in Class::ALL {
+            writeln!(
+                f,
+                "{:<14}{:>11}{:>11}",
+                class.label(),
+                percent(self.precision(class)),
+                percent(self.recall(class))
+            )?;
+        }
+        write!(
+            f,
+            "accuracy {:.1}% of {} messages",
+            self.accuracy() * 100.0,
+            self.total()
+        )
+    }
+}
+
+/// A message classed wrong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Miss {
+    /// The message.
+    pub message: Labelled,
+    /// The class it got.
+    pub got: Class,
+    /// Why it got it.
+    pub why: String,
+}
+
+/// Classes every message as if it arrived at `received`.
+pub fn evaluate(
+    triager: &Triager,
+    messages: &[Labelled],
+    received: &Zoned,
+) -> (Confusion, Vec<Miss>) {
+    let mut confusion = Confusion::default();
+    let mut misses = Vec::new();
+    for message in messages {
+        let triage = triager.triage(&message.to_item(), received);
+        confusion.add(message.expected, triage.class);
+        if triage.class != message.expected {
+            misses.push(Miss {
+                message: message.clone(),
+                got: triage.class,
+                why: triage.reason.to_string(),
+            });
+        }
+    }
+    (confusion, misses)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_name_their_fault() {
+        let good = r#"{"from": "ana", "channel": null, "text": "hi", "expected": "pre-ping"}"#;
+        let parsed = parse_labelled(&format!("{good}\n\n{good}")).expect("valid");
+        assert_eq!(parsed.len(), 2);
+        assert_eq!(parsed[0].expected, Class::PrePing);
+        let bad = format!("{good}\n{{\"from\": \"a\", \"text\": \"x\", \"expected\": \"panic\"}}");
+        let err = parse_labelled(&bad).expect_err("unknown class");
+        assert_eq!(err.line, 2);
+        assert!(err.message.contains("unknown class \"panic\""), "{err}");
+    }
+
+    #[test]
+    fn precision_and_recall_count_the_right_cells() {
+        let mut c = Confusion::default();
+        c.add(Class::Emergency, Class::Emergency);
+        c.add(Class::Update, Class::Emergency);
+        c.add(Class::Emergency, Class::Blocker);
+        c.add(Class::Update, Class::Update);
+        assert_eq!(c.precision(Class::Emergency), Some(0.5));
+        assert_eq!(c.recall(Class::Emergency), Some(0.5));
+        assert_eq!(c.precision(Class::Strategic), None);
+        assert_eq!(c.accuracy(), 0.5);
+        assert!(c.to_string().contains("accuracy 50.0% of 4 messages"));
+    }
+}

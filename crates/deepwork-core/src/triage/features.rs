@@ -1,0 +1,1024 @@
+//! What the triage model reads: hashed word, word-pair and character n-gram features of
+//! a message, plus a few facts about where it came from.
+//!
+//! The trainer (`examples/train_triage.rs`) and the classifier both call
+//! [`extract`], so the features a weight was learned for are the features it is applied
+//! to. Every feature remembers the words it came from, which is what lets the model say
+//! which phrases decided a class.
+
+/// At most this many characters of a message are read: what decides the class is at the
+/// start, and it bounds the time one item takes however long its body is.
+pub const MAX_CHARS: usize = 1200;
+
+/// Words after a negation cue that count as negated ("not urgent", "nothing is on fire").
+const NEGATION_SCOPE: usize = 3;
+
+/// Words that negate the next few words, in the languages the corpus covers.
+const NEGATION_CUES: &[&str] = &[
+    "not",
+    "no",
+    "non",
+    "nothing",
+    "never",
+    "without",
+    "isn't",
+    "isnt",
+    "aren't",
+    "wasn't",
+    "don't",
+    "dont",
+    "doesn't",
+    "needn't",
+    "nicht",
+    "kein",
+    "keine",
+    "keinen",
+    "keinerlei",
+    "pas",
+    "aucun",
+    "aucune",
+    "sin",
+    "nada",
+    "tampoco",
+    "nem",
+    "não",
+    "nao",
+    "niente",
+    "niet",
+    "geen",
+    "inte",
+    "nie",
+];
+
+/// A word of the message, lower-cased, and whether it closes a clause.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Word {
+    /// The word, lower-cased.
+    pub text: String,
+    /// Punctuation that ends a clause (",", ".", "!", "?", ":", ";", a line break)
+    /// follows it.
+    pub ends_clause: bool,
+}
+
+/// The words of a text, in order. Emoji count as one word each, "emoji"; digits stay.
+pub fn words(text: &str) -> Vec<Word> {
+    let mut words: Vec<Word> = Vec::new();
+    let mut current = String::new();
+    let flush = |current: &mut String, words: &mut Vec<Word>| {
+        if !current.is_empty() {
+            let text = current.trim_matches('\'').to_owned();
+            current.clear();
+            if !text.is_empty() {
+                words.push(Word {
+                    text,
+                    ends_clause: false,
+                });
+            }
+        }
+    };
+    for c in text.chars().take(MAX_CHARS) {
+        if c.is_alphanumeric() {
+            current.extend(c.to_lowercase());
+        } else if (c == '\'' || c == '’') && !current.is_empty() {
+            current.push('\'');
+        } else {
+            flush(&mut current, &mut words);
+            if is_emoji(c) {
+                words.push(Word {
+                    text: "emoji".to_owned(),
+                    ends_clause: false,
+                });
+            } else if matches!(
+                c,
+                ',' | '.' | '!' | '?' | ':' | ';' | '\n' | '¿' | '¡' | '。' | '、' | '？' | '！'
+            ) && let Some(last) = words.last_mut()
+            {
+                last.ends_clause = true;
+            }
+        }
+    }
+    flush(&mut current, &mut words);
+    words
+}
+
+fn is_emoji(c: char) -> bool {
+    matches!(c as u32, 0x1F300..=0x1FAFF | 0x2600..=0x27BF)
+}
+
+/// Where a message came from, as the model sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Origin<'a> {
+    /// The source ("slack", "pagerduty", "desktop").
+    pub source: &'a str,
+    /// The sender.
+    pub sender: &'a str,
+    /// The channel or room; `None` for a direct message.
+    pub channel: Option<&'a str>,
+}
+
+/// One feature: its hash and the words (by index, inclusive) it came from; `None` for a
+/// fact about the origin or the shape of the message.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Feature {
+    /// The hashed feature.
+    pub key: u32,
+    /// First and last word it came from.
+    pub span: Option<(usize, usize)>,
+    /// How much it counts before the message's features are scaled to unit length.
+    pub strength: f32,
+}
+
+impl Family {
+    /// Character n-grams are many and each says little; concepts are few and each says
+    /// much. Without this, a long message's concepts drown in its n-grams.
+    fn strength(self) -> f32 {
+        match self {
+            Family::CharGram => 0.3,
+            Family::Concept | Family::NegatedConcept | Family::ConceptPair => 3.0,
+            Family::Word | Family::NegatedWord | Family::Pair | Family::Shape => 1.0,
+            Family::Source | Family::Channel | Family::Direct | Family::Length | Family::Bot => 2.0,
+        }
+    }
+}
+
+/// A message's distinct features with their values, scaled so the vector has unit
+/// length (long and short messages weigh alike), sorted by key.
+pub fn vector(mut features: Vec<Feature>) -> Vec<(Feature, f32)> {
+    features.sort_by_key(|f| f.key);
+    features.dedup_by_key(|f| f.key);
+    let norm = features
+        .iter()
+        .map(|f| f.strength * f.strength)
+        .sum::<f32>()
+        .sqrt()
+        .max(f32::MIN_POSITIVE);
+    features
+        .into_iter()
+        .filter(|f| f.strength > 0.0)
+        .map(|f| {
+            let value = f.strength / norm;
+            (f, value)
+        })
+        .collect()
+}
+
+/// Feature families, hashed into separate spaces so a word and a source of the same
+/// name stay apart.
+#[derive(Clone, Copy)]
+enum Family {
+    Word = 1,
+    NegatedWord = 2,
+    Pair = 3,
+    CharGram = 4,
+    Shape = 5,
+    Source = 6,
+    Channel = 7,
+    Direct = 8,
+    Length = 9,
+    Bot = 10,
+    Concept = 11,
+    NegatedConcept = 12,
+    ConceptPair = 13,
+}
+
+/// Concepts: groups of words and phrases that mean the same for triage, in the languages
+/// the corpus covers. A message that says "payments are returning 500s" and one that says
+/// "checkout is dead for everyone" share concepts (failure, impact) where they share no
+/// words, which is what lets a model trained on a few thousand messages read new ones.
+/// Pairs of concepts are features too, since a failure that is over weighs unlike one
+/// happening now.
+const CONCEPTS: &[(&str, &[&str])] = &[
+    (
+        "failure",
+        &[
+            "down",
+            "outage",
+            "outages",
+            "failing",
+            "fails",
+            "failed",
+            "failure",
+            "failures",
+            "error",
+            "errors",
+            "erroring",
+            "500",
+            "500s",
+            "502",
+            "502s",
+            "503",
+            "503s",
+            "504",
+            "5xx",
+            "timeout",
+            "timeouts",
+            "timing out",
+            "times out",
+            "unreachable",
+            "unavailable",
+            "unresponsive",
+            "broken",
+            "broke",
+            "dead",
+            "crashed",
+            "crashing",
+            "crash loop",
+            "crashloopbackoff",
+            "oom",
+            "oomkilled",
+            "degraded",
+            "not loading",
+            "won't load",
+            "can't log in",
+            "cannot log in",
+            "can't login",
+            "unable to",
+            "not working",
+            "stopped working",
+            "isn't working",
+            "is gone",
+            "went away",
+            "lost",
+            "losing",
+            "deleting",
+            "deleted",
+            "dropping",
+            "dropped",
+            "corrupt",
+            "corrupted",
+            "corruption",
+            "stuck",
+            "hanging",
+            "spike",
+            "spiking",
+            "through the roof",
+            "ausgefallen",
+            "ausfall",
+            "fehler",
+            "kaputt",
+            "geht nicht",
+            "funktioniert nicht",
+            "caído",
+            "caida",
+            "caída",
+            "no funciona",
+            "errores",
+            "panne",
+            "en panne",
+            "erreur",
+            "erreurs",
+            "ne fonctionne plus",
+            "fora do ar",
+            "falha",
+            "fuori servizio",
+            "storing",
+            "firing",
+            "triggered",
+            "critical",
+            "sev1",
+            "sev-1",
+            "sev 1",
+            "sev0",
+            "sev2",
+            "p1",
+            "p0",
+            "major outage",
+            "partial outage",
+            "investigating",
+            "incident",
+        ],
+    ),
+    (
+        "security",
+        &[
+            "breach",
+            "breached",
+            "compromised",
+            "ransomware",
+            "malware",
+            "phishing",
+            "leaked",
+            "leak",
+            "exposed",
+            "exfiltration",
+            "exfiltrating",
+            "intrusion",
+            "attacker",
+            "attack",
+            "ddos",
+            "hacked",
+            "webshell",
+            "backdoor",
+            "credential stuffing",
+            "account takeover",
+            "unauthorized",
+            "suspicious login",
+            "crypto miner",
+            "cryptominer",
+            "secret key",
+            "api key",
+            "access key",
+            "private key",
+            "password dump",
+            "angriff",
+            "gehackt",
+            "filtración",
+            "ataque",
+            "fuite",
+            "piratage",
+            "piraté",
+            "vazamento",
+        ],
+    ),
+    (
+        "impact",
+        &[
+            "all",
+            "every",
+            "everyone",
+            "everybody",
+            "nobody",
+            "no one",
+            "all customers",
+            "customers",
+            "customer",
+            "users",
+            "all users",
+            "prod",
+            "production",
+            "live",
+            "100%",
+            "entire",
+            "whole",
+            "site",
+            "checkout",
+            "payments",
+            "payment",
+            "login",
+            "logins",
+            "orders",
+            "revenue",
+            "money",
+            "data",
+            "database",
+            "db",
+            "primary",
+            "region",
+            "kunden",
+            "alle",
+            "clientes",
+            "todos",
+            "clients",
+            "tous",
+            "produção",
+            "produktion",
+            "producción",
+        ],
+    ),
+    (
+        "now",
+        &[
+            "now",
+            "right now",
+            "since",
+            "currently",
+            "immediately",
+            "asap",
+            "as we speak",
+            "ongoing",
+            "still",
+            "started",
+            "starting",
+            "keeps",
+            "again",
+            "is happening",
+            "this minute",
+            "jetzt",
+            "sofort",
+            "seit",
+            "ahora",
+            "desde",
+            "maintenant",
+            "depuis",
+            "agora",
+            "adesso",
+            "nu",
+        ],
+    ),
+    (
+        "over",
+        &[
+            "resolved",
+            "recovered",
+            "recovery",
+            "fixed",
+            "mitigated",
+            "back to normal",
+            "back up",
+            "all clear",
+            "closed",
+            "ok",
+            "healthy",
+            "postmortem",
+            "post-mortem",
+            "retro",
+            "retrospective",
+            "rca",
+            "root cause",
+            "yesterday",
+            "last week",
+            "last night",
+            "was down",
+            "were down",
+            "earlier today",
+            "behoben",
+            "gelöst",
+            "resuelto",
+            "solucionado",
+            "résolu",
+            "rétabli",
+            "resolvido",
+            "risolto",
+            "opgelost",
+        ],
+    ),
+    (
+        "practice",
+        &[
+            "drill",
+            "game day",
+            "gameday",
+            "exercise",
+            "simulation",
+            "simulated",
+            "chaos",
+            "tabletop",
+            "test alert",
+            "test page",
+            "testing",
+            "dry run",
+            "rehearsal",
+            "übung",
+            "simulacro",
+            "exercice",
+        ],
+    ),
+    (
+        "low_env",
+        &[
+            "staging",
+            "stage",
+            "dev",
+            "development",
+            "sandbox",
+            "qa",
+            "test env",
+            "local",
+            "localhost",
+            "my branch",
+            "preview",
+            "uat",
+        ],
+    ),
+    (
+        "minor",
+        &[
+            "warning",
+            "warn",
+            "p3",
+            "p4",
+            "p5",
+            "sev3",
+            "sev4",
+            "low",
+            "minor",
+            "info",
+            "informational",
+            "maintenance",
+            "scheduled",
+            "planned",
+            "advisory",
+            "reminder",
+            "70%",
+            "few",
+            "some",
+            "a couple",
+            "occasional",
+            "intermittent",
+        ],
+    ),
+    (
+        "hedge",
+        &[
+            "no rush",
+            "not urgent",
+            "non-urgent",
+            "nonurgent",
+            "whenever",
+            "no hurry",
+            "low priority",
+            "when you get a chance",
+            "when you have time",
+            "when you can",
+            "next week",
+            "no pressure",
+            "nothing urgent",
+            "not blocking",
+            "nothing blocking",
+            "nothing is on fire",
+            "fyi",
+            "heads up",
+            "just so you know",
+            "kein stress",
+            "keine eile",
+            "nicht dringend",
+            "sin prisa",
+            "no es urgente",
+            "pas urgent",
+            "rien ne presse",
+            "sem pressa",
+            "geen haast",
+            "niente fretta",
+        ],
+    ),
+    (
+        "waiting",
+        &[
+            "waiting",
+            "waiting on you",
+            "waiting for you",
+            "need your",
+            "needs your",
+            "need you to",
+            "your approval",
+            "approve",
+            "approval",
+            "sign-off",
+            "sign off",
+            "signoff",
+            "review",
+            "your review",
+            "can't merge",
+            "cannot merge",
+            "before",
+            "until you",
+            "blocked",
+            "blocking",
+            "blocker",
+            "gate",
+            "gated",
+            "hold up",
+            "holding up",
+            "stuck on",
+            "can't proceed",
+            "cannot proceed",
+            "depends on you",
+            "freigabe",
+            "freigeben",
+            "warte",
+            "warten",
+            "aprobación",
+            "aprobar",
+            "esperando",
+            "validation",
+            "valider",
+            "attends",
+            "aprovação",
+            "aprovar",
+        ],
+    ),
+    (
+        "deadline",
+        &[
+            "today",
+            "eod",
+            "end of day",
+            "by",
+            "tonight",
+            "this afternoon",
+            "this morning",
+            "in an hour",
+            "within the hour",
+            "before the",
+            "deadline",
+            "due",
+            "cutoff",
+            "cut-off",
+            "code freeze",
+            "release",
+            "deploy",
+            "deployment",
+            "go-live",
+            "launch",
+            "demo",
+            "client",
+            "contract",
+            "meeting",
+            "call",
+            "heute",
+            "hoy",
+            "aujourd'hui",
+            "hoje",
+            "oggi",
+            "bis",
+            "avant",
+            "antes",
+        ],
+    ),
+    (
+        "direction",
+        &[
+            "roadmap",
+            "strategy",
+            "strategic",
+            "vision",
+            "long-term",
+            "long term",
+            "next year",
+            "next quarter",
+            "next half",
+            "h1",
+            "h2",
+            "q1",
+            "q2",
+            "q3",
+            "q4",
+            "2027",
+            "2028",
+            "okr",
+            "okrs",
+            "goals",
+            "bets",
+            "rfc",
+            "proposal",
+            "propose",
+            "direction",
+            "architecture",
+            "should we",
+            "thoughts on",
+            "feedback on",
+            "input on",
+            "comments open",
+            "open for comments",
+            "long run",
+            "headcount",
+            "hiring plan",
+            "budget",
+            "pricing",
+            "sunset",
+            "deprecate",
+            "migrate",
+            "migration plan",
+            "build vs buy",
+            "build or buy",
+            "vendor",
+            "positioning",
+            "investment",
+            "invest",
+            "org design",
+            "planning",
+            "estrategia",
+            "stratégie",
+            "feuille de route",
+            "strategie",
+            "planung",
+        ],
+    ),
+    (
+        "greeting",
+        &[
+            "hi",
+            "hey",
+            "hello",
+            "hiya",
+            "yo",
+            "morning",
+            "good morning",
+            "hallo",
+            "hola",
+            "salut",
+            "bonjour",
+            "ciao",
+            "olá",
+            "oi",
+            "hej",
+            "hoi",
+            "moin",
+            "servus",
+            "got a sec",
+            "got a minute",
+            "quick question",
+            "you there",
+            "are you there",
+            "you around",
+            "are you free",
+            "you busy",
+            "can we talk",
+            "ping",
+            "kurze frage",
+            "hast du kurz zeit",
+            "tienes un minuto",
+            "t'as deux minutes",
+            "petite question",
+        ],
+    ),
+];
+
+/// The concepts' phrases as word lists, grouped by their first word.
+static CONCEPT_PHRASES: std::sync::LazyLock<
+    std::collections::HashMap<String, Vec<(usize, Vec<String>)>>,
+> = std::sync::LazyLock::new(|| {
+    let mut by_first: std::collections::HashMap<String, Vec<(usize, Vec<String>)>> =
+        std::collections::HashMap::new();
+    for (concept, phrases) in CONCEPTS.iter().enumerate() {
+        for phrase in phrases.1 {
+            let ws: Vec<String> = words(phrase).into_iter().map(|w| w.text).collect();
+            if let Some(first) = ws.first() {
+                by_first
+                    .entry(first.clone())
+                    .or_default()
+                    .push((concept, ws));
+            }
+        }
+    }
+    by_first
+});
+
+/// The concepts a message mentions: each concept's first match, and whether it was
+/// negated there.
+fn concepts(words: &[Word], negated: &[bool]) -> Vec<(usize, (usize, usize), bool)> {
+    let mut found: Vec<(usize, (usize, usize), bool)> = Vec::new();
+    for (i, word) in words.iter().enumerate() {
+        let Some(candidates) = CONCEPT_PHRASES.get(&word.text) else {
+            continue;
+        };
+        for (concept, phrase) in candidates {
+            let end = i + phrase.len();
+            if end <= words.len()
+                && words[i..end].iter().zip(phrase).all(|(w, p)| w.text == *p)
+                && !found.iter().any(|(c, _, _)| c == concept)
+            {
+                found.push((*concept, (i, end - 1), negated[i]));
+            }
+        }
+    }
+    found
+}
+
+/// 32-bit FNV-1a: tiny, stable across platforms and releases, which the shipped weights
+/// depend on.
+#[derive(Clone, Copy)]
+struct Fnv(u32, Family);
+
+impl Fnv {
+    fn new(family: Family) -> Fnv {
+        Fnv(0x811c_9dc5, family).byte(family as u8)
+    }
+
+    fn byte(self, b: u8) -> Fnv {
+        Fnv((self.0 ^ u32::from(b)).wrapping_mul(0x0100_0193), self.1)
+    }
+
+    fn bytes(self, bytes: &[u8]) -> Fnv {
+        bytes.iter().fold(self, |h, b| h.byte(*b))
+    }
+
+    fn str(self, s: &str) -> Fnv {
+        self.bytes(s.as_bytes())
+    }
+}
+
+/// The features of a message, duplicates included (the model counts each key once).
+pub fn extract(origin: Origin<'_>, words: &[Word]) -> Vec<Feature> {
+    let mut out = Vec::with_capacity(words.len() * 12 + 8);
+    let mut push = |hash: Fnv, span: Option<(usize, usize)>| {
+        out.push(Feature {
+            key: hash.0,
+            span,
+            strength: hash.1.strength(),
+        })
+    };
+    let mut negated_until: Option<usize> = None;
+    let mut negated = vec![false; words.len()];
+    for (i, word) in words.iter().enumerate() {
+        let span = Some((i, i));
+        let text = word.text.as_str();
+        push(Fnv::new(Family::Word).str(text), span);
+        if negated_until.is_some_and(|until| i <= until) {
+            negated[i] = true;
+            push(Fnv::new(Family::NegatedWord).str(text), span);
+        }
+        if word.ends_clause {
+            negated_until = None;
+        }
+        if NEGATION_CUES.contains(&text) && !word.ends_clause {
+            negated_until = Some(i + NEGATION_SCOPE);
+        }
+        if text.chars().any(|c| c.is_ascii_digit()) {
+            let shape: String = shape_of(text);
+            push(Fnv::new(Family::Shape).str(&shape), span);
+        }
+        if let Some(next) = words.get(i + 1) {
+            push(
+                Fnv::new(Family::Pair).str(text).byte(0).str(&next.text),
+                Some((i, i + 1)),
+            );
+        }
+        char_grams(text, |gram| {
+            push(Fnv::new(Family::CharGram).str(gram), span)
+        });
+    }
+    let mentioned = concepts(words, &negated);
+    for (concept, span, negated) in &mentioned {
+        let family = if *negated {
+            Family::NegatedConcept
+        } else {
+            Family::Concept
+        };
+        push(Fnv::new(family).str(CONCEPTS[*concept].0), Some(*span));
+    }
+    for (a, _, a_negated) in &mentioned {
+        for (b, _, b_negated) in &mentioned {
+            if a < b && !a_negated && !b_negated {
+                push(
+                    Fnv::new(Family::ConceptPair)
+                        .str(CONCEPTS[*a].0)
+                        .byte(0)
+                        .str(CONCEPTS[*b].0),
+                    None,
+                );
+            }
+        }
+    }
+    push(
+        Fnv::new(Family::Source).str(&origin.source.to_lowercase()),
+        None,
+    );
+    match origin.channel {
+        None => push(Fnv::new(Family::Direct), None),
+        Some(channel) => {
+            for word in self::words(channel) {
+                push(Fnv::new(Family::Channel).str(&word.text), None);
+            }
+        }
+    }
+    if looks_automated(origin.sender) {
+        push(Fnv::new(Family::Bot), None);
+    }
+    push(
+        Fnv::new(Family::Length).byte(length_bucket(words.len())),
+        None,
+    );
+    out
+}
+
+/// Digits become `0`, runs of them one `0`: "500s" → "0s", "3pm" → "0pm".
+fn shape_of(text: &str) -> String {
+    let mut shape = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            if !shape.ends_with('0') {
+                shape.push('0');
+            }
+        } else {
+            shape.push(c);
+        }
+    }
+    shape
+}
+
+/// Character 3- to 5-grams of a word padded with `<` and `>`, which carry spelling
+/// variants, typos, inflections and languages without spaces. Long tokens (links, run-on
+/// scripts) give at most 48.
+fn char_grams(word: &str, mut each: impl FnMut(&str)) {
+    const MAX_GRAMS: usize = 48;
+    let padded = format!("<{word}>");
+    let bounds: Vec<usize> = padded
+        .char_indices()
+        .map(|(i, _)| i)
+        .chain(std::iter::once(padded.len()))
+        .collect();
+    let chars = bounds.len() - 1;
+    let mut emitted = 0;
+    for start in 0..chars {
+        for n in 3..=5 {
+            if start + n > chars || emitted == MAX_GRAMS {
+                break;
+            }
+            each(&padded[bounds[start]..bounds[start + n]]);
+            emitted += 1;
+        }
+    }
+}
+
+fn looks_automated(sender: &str) -> bool {
+    let sender = sender.to_lowercase();
+    [
+        "bot",
+        "noreply",
+        "no-reply",
+        "alert",
+        "monitor",
+        "notification",
+        "[app]",
+        "github",
+        "jira",
+        "pagerduty",
+        "opsgenie",
+        "grafana",
+        "sentry",
+        "datadog",
+        "statuspage",
+    ]
+    .iter()
+    .any(|marker| sender.contains(marker))
+}
+
+fn length_bucket(words: usize) -> u8 {
+    match words {
+        0..=1 => 1,
+        2 => 2,
+        3..=4 => 3,
+        5..=8 => 4,
+        9..=16 => 5,
+        17..=40 => 6,
+        _ => 7,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(text: &str) -> Vec<String> {
+        words(text).into_iter().map(|w| w.text).collect()
+    }
+
+    #[test]
+    fn words_are_lower_cased_and_keep_apostrophes_and_emoji() {
+        assert_eq!(
+            texts("Prod's DOWN!! 🔥 can't log-in"),
+            ["prod's", "down", "emoji", "can't", "log", "in"]
+        );
+        assert_eq!(texts("‘quoted’"), ["quoted"]);
+    }
+
+    #[test]
+    fn clauses_end_at_punctuation() {
+        let ws = words("not urgent, but the deploy");
+        assert!(ws[1].ends_clause, "the comma ends the clause");
+        assert!(!ws[0].ends_clause);
+    }
+
+    fn keys(text: &str) -> Vec<u32> {
+        let origin = Origin {
+            source: "slack",
+            sender: "ana",
+            channel: None,
+        };
+        extract(origin, &words(text))
+            .into_iter()
+            .map(|f| f.key)
+            .collect()
+    }
+
+    #[test]
+    fn negation_marks_the_next_words_of_its_clause_only() {
+        let negated = |word: &str| Fnv::new(Family::NegatedWord).str(word).0;
+        let k = keys("this is not urgent, the deploy is fine");
+        assert!(k.contains(&negated("urgent")), "'urgent' is negated");
+        assert!(
+            !k.contains(&negated("deploy")),
+            "the comma ends the negation"
+        );
+        assert!(!keys("this is urgent").contains(&negated("urgent")));
+    }
+
+    #[test]
+    fn the_same_text_gives_the_same_features() {
+        assert_eq!(
+            keys("Payments API returning 500s"),
+            keys("payments api returning 500s")
+        );
+        assert_ne!(
+            keys("payments api returning 500s"),
+            keys("payments api returning 200s")
+        );
+    }
+
+    #[test]
+    fn long_words_give_a_bounded_number_of_character_grams() {
+        let mut count = 0;
+        char_grams(&"x".repeat(10_000), |_| count += 1);
+        assert_eq!(count, 48);
+        let mut grams = Vec::new();
+        char_grams("hé", |g| grams.push(g.to_owned()));
+        assert_eq!(grams, ["<hé", "<hé>", "hé>"]);
+    }
+
+    #[test]
+    fn shapes_collapse_digits() {
+        assert_eq!(shape_of("500s"), "0s");
+        assert_eq!(shape_of("15h30"), "0h0");
+    }
+}
