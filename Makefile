@@ -3,7 +3,7 @@
 
 CARGO ?= cargo
 
-.PHONY: run test install setup ui bench measure-idle measure-footprint measure-window-open bindings
+.PHONY: run test install setup ui bench measure-idle measure-footprint measure-window-open bindings train-triage
 
 setup:
 	@bash scripts/setup.sh
@@ -62,3 +62,8 @@ measure-window-open: setup
 # Rewrites ui/src/generated/api.ts from the Rust types (a test fails while it is stale).
 bindings: ui
 	DEEPWORK_UPDATE_BINDINGS=1 $(CARGO) test -q -p deepwork-app --test bindings
+
+# Retrains the triage model from crates/deepwork-core/triage/corpus into triage/model.bin
+# and reports on the held-out split (add ARGS=--misses to list what it gets wrong).
+train-triage:
+	$(CARGO) run --release -q -p deepwork-core --example train_triage -- $(ARGS)

@@ -9,6 +9,7 @@ fn main() {
         "digest",
         "digests",
         "done",
+        "teach",
         "open_link",
         "stats",
         "save_stats_csv",

@@ -85,6 +85,7 @@ impl EngineLink {
                 | Request::Digests { .. }
                 | Request::Stats { .. }
                 | Request::Done { .. }
+                | Request::Teach { .. }
         );
         let mut client = self.client.lock().await;
         let mut attempts = if repeatable { 2 } else { 1 };

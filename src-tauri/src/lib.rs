@@ -7,11 +7,11 @@
 mod engine_link;
 
 use crate::engine_link::{EngineLink, UiError};
-use deepwork_core::ItemId;
 use deepwork_core::digest::{Digest, DigestId};
 use deepwork_core::schedule::SessionPlan;
 use deepwork_core::settings::Settings;
 use deepwork_core::stats::{IsoWeek, WeeklyStats};
+use deepwork_core::{Class, ItemId};
 use deepwork_engine::Paths;
 use deepwork_engine::api::{Reply, Request, SignInCode, Status};
 use deepwork_engine::connect::{self, PendingSignIn};
@@ -69,6 +69,14 @@ async fn digests(link: State<'_, EngineLink>, limit: u32) -> Result<Vec<Digest>,
 async fn done(link: State<'_, EngineLink>, item: ItemId, done: bool) -> Result<(), UiError> {
     match link.call(Request::Done { item, done }).await? {
         Reply::Done => Ok(()),
+        other => Err(UiError::unexpected(&other)),
+    }
+}
+
+#[tauri::command]
+async fn teach(link: State<'_, EngineLink>, item: ItemId, class: Class) -> Result<(), UiError> {
+    match link.call(Request::Teach { item, class }).await? {
+        Reply::Taught => Ok(()),
         other => Err(UiError::unexpected(&other)),
     }
 }
@@ -301,6 +309,7 @@ pub fn run() {
             digest,
             digests,
             done,
+            teach,
             open_link,
             stats,
             save_stats_csv,

@@ -144,7 +144,16 @@ pub fn build_digest(
     mut items: Vec<ItemRecord>,
     windows: &ResponseWindows,
 ) -> Digest {
-    let counts = ClassCounts::of(items.iter().map(|i| i.class));
+    let counts = ClassCounts::of(
+        items
+            .iter()
+            .filter(|i| i.disposition != Disposition::BrokeThrough)
+            .map(|i| i.class),
+    );
+    let broke_through = items
+        .iter()
+        .filter(|i| i.disposition == Disposition::BrokeThrough)
+        .count();
     // Sort small keys and move fields out in that order: sorting the records themselves
     // moved ~300 bytes per swap and dominated large digests.
     let mut order: Vec<(Class, Timestamp, ItemId, usize)> = items
@@ -193,9 +202,21 @@ pub fn build_digest(
         id,
         session,
         delivered_at,
-        summary: counts.summary(),
+        summary: summary(&counts, broke_through),
         counts,
         groups,
+    }
+}
+
+/// "9 held: 1 blocker, 8 updates", and the emergencies already shown, if any.
+fn summary(held: &ClassCounts, broke_through: usize) -> String {
+    let summary = held.summary();
+    match broke_through {
+        0 => summary,
+        n => format!(
+            "{summary}; {} shown at once",
+            Class::Emergency.count_label(n)
+        ),
     }
 }
 
@@ -326,6 +347,64 @@ mod tests {
             SignedDuration::from_hours(4)
         );
         assert_eq!(first.snippet.as_deref(), Some("first line second line"));
+    }
+
+    #[test]
+    fn breakthroughs_are_listed_as_shown_and_not_counted_as_held() {
+        let mut emergency = record(1, Class::Emergency, 3);
+        emergency.disposition = Disposition::BrokeThrough;
+        let items = vec![emergency, record(2, Class::Update, 0)];
+        let digest = build_digest(
+            DigestId(1),
+            SessionId(1),
+            Timestamp::UNIX_EPOCH,
+            items,
+            &ResponseWindows::default(),
+        );
+        assert_eq!(
+            digest.summary,
+            "1 held: 1 update; 1 emergency shown at once"
+        );
+        let shown = &digest.groups[0].items[0];
+        assert_eq!(digest.groups[0].class, Class::Emergency);
+        assert_eq!(shown.shown_at, Some(shown.received_at));
+        assert_eq!(digest.groups[1].items[0].shown_at, None);
+    }
+
+    #[test]
+    fn a_stated_deadline_earlier_than_the_window_sets_reply_by() {
+        let mut asked = record(1, Class::Update, 0);
+        let by = asked.received_at + SignedDuration::from_hours(2);
+        asked.deadline = Some(StatedDeadline {
+            at: by,
+            phrase: "by 3pm".into(),
+        });
+        let mut later = record(2, Class::Blocker, 0);
+        later.deadline = Some(StatedDeadline {
+            at: later.received_at + SignedDuration::from_hours(30),
+            phrase: "by tomorrow".into(),
+        });
+        let digest = build_digest(
+            DigestId(1),
+            SessionId(1),
+            Timestamp::UNIX_EPOCH,
+            vec![asked, later],
+            &ResponseWindows::default(),
+        );
+        let blocker = &digest.groups[0].items[0];
+        assert_eq!(
+            (
+                blocker.reply_by.duration_since(blocker.received_at),
+                blocker.stated_deadline.as_deref()
+            ),
+            (SignedDuration::from_hours(4), None),
+            "a deadline later than the window changes nothing"
+        );
+        let update = &digest.groups[1].items[0];
+        assert_eq!(
+            (update.reply_by, update.stated_deadline.as_deref()),
+            (by, Some("by 3pm"))
+        );
     }
 
     proptest::proptest! {

@@ -165,10 +165,18 @@ fn a_morning_of_deep_work_with_a_slot_check_in() {
 
     engine.tick(at("2026-11-25T10:00"));
     let first = latest_digest(&mut engine, at("2026-11-25T10:00"));
-    assert_eq!(first.summary, "2 held: 1 blocker, 1 pre-ping");
+    assert_eq!(
+        first.summary,
+        "2 held: 1 blocker, 1 pre-ping; 1 emergency shown at once"
+    );
     assert_eq!(
         first.groups.iter().map(|g| g.class).collect::<Vec<_>>(),
-        vec![Class::Blocker, Class::PrePing]
+        vec![Class::Emergency, Class::Blocker, Class::PrePing],
+        "the emergency that broke through is listed too, so a missed popup loses nothing"
+    );
+    assert_eq!(
+        first.groups[0].items[0].shown_at,
+        Some(at("2026-11-25T09:30"))
     );
     assert_eq!(
         notices.take()[0].summary,
@@ -920,4 +928,89 @@ fn saved_settings_are_written_around_the_users_file_and_used_at_once() {
         other => panic!("{other:?}"),
     }
     assert_eq!(stats(&mut engine, now).goal_hours, 20.0);
+}
+
+#[test]
+fn a_correction_is_learned_and_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db.sqlite3");
+    let now = at("2026-11-25T09:00");
+    let (mut engine, _) = open(&db, Config::default(), now);
+    let message = "Weekly export of the billing ledger to the warehouse finished";
+    let Reply::Pushed(ack) = push(&mut engine, now, item("etl-bot", message)) else {
+        panic!("pushed");
+    };
+    let corrected = if ack.class == Class::Strategic {
+        Class::Blocker
+    } else {
+        Class::Strategic
+    };
+    ok(one(
+        &mut engine,
+        now,
+        Request::Teach {
+            item: ack.id,
+            class: corrected,
+        },
+    ));
+    drop(engine);
+
+    let (mut engine, _) = open(&db, Config::default(), now);
+    let similar = "Weekly export of the billing ledger to the warehouse finished late";
+    let Reply::Pushed(next) = push(&mut engine, now, item("etl-bot", similar)) else {
+        panic!("pushed");
+    };
+    assert_eq!(
+        next.class, corrected,
+        "taught before the restart: {}",
+        next.why
+    );
+    assert!(next.why.starts_with("like 'Weekly export"), "{}", next.why);
+    let refused = one(
+        &mut engine,
+        now,
+        Request::Teach {
+            item: deepwork_core::ItemId(999),
+            class: Class::Update,
+        },
+    );
+    assert!(
+        matches!(refused, Response::Error(ref e) if e.code == ErrorCode::NotFound),
+        "{refused:?}"
+    );
+}
+
+#[test]
+fn explain_stores_nothing_and_reads_a_stated_deadline() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db.sqlite3");
+    let now = at("2026-11-25T09:00");
+    let (mut engine, _) = open(&db, Config::default(), now);
+    let Reply::Explained(explanation) = ok(one(
+        &mut engine,
+        now,
+        Request::Explain {
+            item: item(
+                "maria",
+                "need your sign-off on the contract before 3pm or the client walks",
+            ),
+        },
+    )) else {
+        panic!("explained");
+    };
+    assert_eq!(explanation.class, Class::Blocker, "{}", explanation.why);
+    let deadline = explanation.deadline.expect("a deadline");
+    assert_eq!(
+        (deadline.at, deadline.phrase.as_str()),
+        (at("2026-11-25T15:00"), "before 3pm")
+    );
+    assert_eq!(
+        explanation.model.len(),
+        5,
+        "the model's view of every class"
+    );
+    let Reply::Pushed(first) = push(&mut engine, now, item("maria", "thanks!")) else {
+        panic!("pushed");
+    };
+    assert_eq!(first.id.0, 1, "explaining stored no item before this one");
 }

@@ -51,7 +51,31 @@ name: string | null, } | { "kind": "pre_ping",
 /**
  * The text, shortened.
  */
-text: string, } | { "kind": "default" };
+text: string, } | { "kind": "model", 
+/**
+ * The phrases that weighed most for the class, strongest first.
+ */
+evidence: Array<string>, 
+/**
+ * The model's probability for the class, in percent.
+ */
+confidence: number, } | { "kind": "not_urgent", 
+/**
+ * The words that said so.
+ */
+phrase: string, } | { "kind": "deadline_today", 
+/**
+ * The words that stated it.
+ */
+phrase: string, } | { "kind": "lesson", 
+/**
+ * The start of the corrected message.
+ */
+example: string, 
+/**
+ * How alike the two are, in percent.
+ */
+similarity: number, } | { "kind": "corrected" } | { "kind": "default" };
 
 export type DigestEntry = { 
 /**
@@ -87,9 +111,19 @@ url: string | null,
  */
 received_at: string, 
 /**
- * When it should be answered by, from the response matrix.
+ * When it should be answered by: the response matrix's window, or the deadline the
+ * message stated when that is earlier.
  */
 reply_by: string, 
+/**
+ * The words that stated a deadline earlier than the class's window ("by 3pm").
+ */
+stated_deadline: string | null, 
+/**
+ * For an emergency that broke through: when it was shown. It is listed so that a
+ * missed popup loses nothing.
+ */
+shown_at: string | null, 
 /**
  * Why it was classed so, readable.
  */

@@ -3,6 +3,7 @@ import { invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import type {
   ApiError,
+  Class,
   Digest,
   DigestId,
   Event as EngineEvent,
@@ -25,6 +26,7 @@ export const api = {
   digest: (id: DigestId | null) => invoke<Digest | null>("digest", { id }),
   digests: (limit: number) => invoke<Digest[]>("digests", { limit }),
   done: (item: ItemId, done: boolean) => invoke<null>("done", { item, done }),
+  teach: (item: ItemId, itemClass: Class) => invoke<null>("teach", { item, class: itemClass }),
   openLink: (url: string) => invoke<null>("open_link", { url }),
   stats: (week: IsoWeek | null) => invoke<WeeklyStats>("stats", { week }),
   saveStatsCsv: (week: IsoWeek) => invoke<string>("save_stats_csv", { week }),

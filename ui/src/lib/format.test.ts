@@ -28,6 +28,8 @@ function entry(id: number, done: boolean): DigestEntry {
     url: null,
     received_at: "2026-11-25T09:00:00Z",
     reply_by: "2026-11-25T13:00:00Z",
+    stated_deadline: null,
+    shown_at: null,
     why: "default",
     reason: { kind: "default" },
     done,
