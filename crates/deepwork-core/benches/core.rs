@@ -12,8 +12,8 @@ use deepwork_core::triage::{Reason, Triager};
 use deepwork_core::{Class, Disposition, ItemId, NewItem, SessionId};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp, Zoned};
-use std::time::{Duration, Instant};
 use std::hint::black_box;
+use std::time::{Duration, Instant};
 
 const START: i64 = 1_800_000_000;
 
@@ -135,7 +135,9 @@ fn held_out_items() -> Vec<NewItem> {
 
 fn triage(c: &mut Criterion) {
     let triager = Triager::new(&Config::default().triage).expect("the shipped model loads");
-    let received: Zoned = "2026-11-25T10:00:00[Europe/Berlin]".parse().expect("a time");
+    let received: Zoned = "2026-11-25T10:00:00[Europe/Berlin]"
+        .parse()
+        .expect("a time");
     let mut items = held_out_items();
     // A long body: the model reads only the start, so this costs what a short one does.
     let mut long = items[0].clone();

@@ -132,10 +132,19 @@ fn items_round_trip_and_are_delivered_once() {
     let again = store
         .write(|w| w.insert_digest(SessionId(1), t(46), &[ItemId(1), ItemId(2), ItemId(3)]))
         .unwrap();
-    assert_eq!(store.digest_items(first).unwrap().len(), 2);
+    assert_eq!(
+        store
+            .digest_items(first)
+            .unwrap()
+            .iter()
+            .map(|i| i.id.0)
+            .collect::<Vec<_>>(),
+        vec![1, 2, 3],
+        "the session's breakthrough is listed with the held items"
+    );
     assert!(
         store.digest_items(again).unwrap().is_empty(),
-        "delivered or broken-through items are never delivered again"
+        "delivered items, breakthroughs included, are never delivered again"
     );
     assert!(store.running_session().unwrap().unwrap().held.is_empty());
 
@@ -273,4 +282,61 @@ fn chat_status_snapshots_replies_and_cursors() {
         None,
         "a cursor belongs to its session"
     );
+}
+
+#[test]
+fn lessons_and_stated_deadlines_are_kept() {
+    let mut store = Store::open_in_memory().unwrap();
+    let mut asked = item(1, None, Class::Update, Disposition::Shown);
+    asked.deadline = Some(deepwork_core::triage::deadline::StatedDeadline {
+        at: t(60),
+        phrase: "by 3pm".into(),
+    });
+    store
+        .write(|w| {
+            w.insert_item(&asked)?;
+            w.insert_item(&item(2, None, Class::Update, Disposition::Shown))
+        })
+        .unwrap();
+    assert_eq!(store.item(ItemId(1)).unwrap().unwrap(), asked);
+
+    assert!(
+        store
+            .write(|w| w.teach(ItemId(1), Class::Blocker, t(5)))
+            .unwrap()
+    );
+    assert!(
+        store
+            .write(|w| w.teach(ItemId(2), Class::Strategic, t(6)))
+            .unwrap()
+    );
+    assert!(
+        store
+            .write(|w| w.teach(ItemId(1), Class::Emergency, t(7)))
+            .unwrap(),
+        "teaching again replaces the lesson"
+    );
+    assert!(
+        !store
+            .write(|w| w.teach(ItemId(9), Class::Update, t(8)))
+            .unwrap()
+    );
+    let lessons = store.lessons(10).unwrap();
+    assert_eq!(
+        lessons
+            .iter()
+            .map(|(item, class)| (item.title.as_str(), *class))
+            .collect::<Vec<_>>(),
+        vec![
+            ("<script>alert(1)</script>", Class::Emergency),
+            ("<script>alert(2)</script>", Class::Strategic)
+        ],
+        "newest first, one per item"
+    );
+    let taught = store.item(ItemId(1)).unwrap().unwrap();
+    assert_eq!(
+        (taught.class, taught.reason),
+        (Class::Emergency, deepwork_core::triage::Reason::Corrected)
+    );
+    assert_eq!(store.lessons(1).unwrap().len(), 1, "the limit holds");
 }

@@ -233,14 +233,24 @@ mod tests {
             .iter()
             .flat_map(|file| parse_labelled(file).expect("the held-out split parses"))
             .collect();
-        assert!(messages.len() >= 500, "{} held-out messages", messages.len());
-        let triager = Triager::new(&crate::config::TriageConfig::default())
-            .expect("the shipped model loads");
-        let received = "2026-11-25T10:00:00[Europe/Berlin]".parse().expect("a time");
+        assert!(
+            messages.len() >= 500,
+            "{} held-out messages",
+            messages.len()
+        );
+        let triager =
+            Triager::new(&crate::config::TriageConfig::default()).expect("the shipped model loads");
+        let received = "2026-11-25T10:00:00[Europe/Berlin]"
+            .parse()
+            .expect("a time");
         let (confusion, _) = evaluate(&triager, &messages, &received);
         let floors = [
             ("emergency recall", confusion.recall(Class::Emergency), 0.95),
-            ("emergency precision", confusion.precision(Class::Emergency), 0.65),
+            (
+                "emergency precision",
+                confusion.precision(Class::Emergency),
+                0.65,
+            ),
             ("pre-ping recall", confusion.recall(Class::PrePing), 0.95),
             ("accuracy", Some(confusion.accuracy()), 0.85),
         ];
