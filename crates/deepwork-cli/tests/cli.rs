@@ -10,6 +10,94 @@ use std::time::Duration;
 use support::{Bus, Env, Keyring, QUIET, Recorder, raw_exchange, runtime, until};
 
 #[test]
+fn triage_explained_taught_and_evaluated_from_a_terminal() {
+    let env = Env::new(QUIET);
+    let _daemon = env.daemon();
+
+    let explained = env.ok(&[
+        "triage",
+        "explain",
+        "the payments service is returning 500s for every customer, can you look NOW",
+        "--from",
+        "maria",
+        "--channel",
+        "#payments",
+    ]);
+    let first = explained.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with("emergency: model: '"),
+        "the class and the model's evidence: {explained}"
+    );
+    assert!(
+        explained.contains("model: emergency ") && explained.contains("(emergency from 0."),
+        "the probabilities and the threshold: {explained}"
+    );
+    let deadline = env.ok(&["triage", "explain", "can you send me the slides by 3pm?"]);
+    assert!(
+        deadline.contains("deadline: ") && deadline.contains("('by 3pm')"),
+        "{deadline}"
+    );
+
+    env.ok(&["start", "--for", "1h"]);
+    let held = env.push(
+        "etl",
+        "etl-bot",
+        "Weekly ledger export to the warehouse finished",
+        &[],
+    );
+    let id: String = held
+        .trim_start_matches("Item ")
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    assert!(!id.is_empty(), "{held}");
+    let class = if held.contains(" as strategic ") {
+        "blocker"
+    } else {
+        "strategic"
+    };
+    let taught = env.ok(&["triage", "teach", &id, class]);
+    assert!(taught.contains(&format!("is now {class}")), "{taught}");
+    let similar = env.push(
+        "etl",
+        "etl-bot",
+        "Weekly ledger export to the warehouse finished late",
+        &[],
+    );
+    assert!(
+        similar.contains(&format!("as {class} (like 'Weekly ledger export")),
+        "the correction sways a similar message: {similar}"
+    );
+    let refused = env.run(&["triage", "teach", &id, "panic"]);
+    assert_eq!(refused.code, 2, "{refused:?}");
+    assert!(
+        refused.stderr.contains("unknown class \"panic\""),
+        "{refused:?}"
+    );
+
+    let labelled = env.dir.path().join("labelled.jsonl");
+    std::fs::write(
+        &labelled,
+        concat!(
+            r#"{"from": "ana", "channel": null, "text": "hey, got a sec?", "expected": "pre-ping"}"#,
+            "\n",
+            r##"{"from": "ops", "channel": "#ops", "text": "checkout is down for every customer since 09:12", "expected": "emergency"}"##,
+            "\n",
+        ),
+    )
+    .expect("write the labelled file");
+    let eval = env.ok(&["triage", "eval", labelled.to_str().expect("a UTF-8 path")]);
+    assert!(
+        eval.contains("expected \\ got") && eval.contains("accuracy 100.0% of 2 messages"),
+        "{eval}"
+    );
+    std::fs::write(&labelled, "{\"from\": \"ana\"}\n").expect("write");
+    let bad = env.run(&["triage", "eval", labelled.to_str().expect("a UTF-8 path")]);
+    assert_eq!(bad.code, 2, "{bad:?}");
+    assert!(bad.stderr.contains("line 1: missing field"), "{bad:?}");
+}
+
+#[test]
 fn the_product_loop_from_a_terminal() {
     let env = Env::new(QUIET);
     let _daemon = env.daemon();
@@ -63,7 +151,7 @@ fn the_product_loop_from_a_terminal() {
         "{digest}"
     );
     assert!(
-        digest.contains("why: keyword 'deploy'") && digest.contains("https://ci.example/run/7"),
+        digest.contains("why: model: '") && digest.contains("https://ci.example/run/7"),
         "{digest}"
     );
 
