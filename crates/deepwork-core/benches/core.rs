@@ -13,6 +13,7 @@ use deepwork_core::{Class, Disposition, ItemId, NewItem, SessionId};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp, Zoned};
 use std::hint::black_box;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 const START: i64 = 1_800_000_000;
@@ -116,21 +117,22 @@ fn stats(c: &mut Criterion) {
     });
 }
 
-/// The held-out corpus: messages the model was not trained on, as items.
+/// The held-out corpus (`triage/heldout`): messages the model was not trained on.
 fn held_out_items() -> Vec<NewItem> {
-    [
-        include_str!("../triage/heldout/blockers.jsonl"),
-        include_str!("../triage/heldout/incidents.jsonl"),
-        include_str!("../triage/heldout/incidents-2.jsonl"),
-        include_str!("../triage/heldout/prepings.jsonl"),
-        include_str!("../triage/heldout/strategic.jsonl"),
-        include_str!("../triage/heldout/updates.jsonl"),
-        include_str!("../triage/heldout/work-2.jsonl"),
-    ]
-    .iter()
-    .flat_map(|file| parse_labelled(file).expect("the held-out corpus parses"))
-    .map(|m| m.to_item())
-    .collect()
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("triage/heldout");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("the held-out folder")
+        .map(|entry| entry.expect("an entry").path())
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .flat_map(|file| {
+            let text = std::fs::read_to_string(file).expect("a held-out file");
+            parse_labelled(&text).expect("the held-out corpus parses")
+        })
+        .map(|m| m.to_item())
+        .collect()
 }
 
 fn triage(c: &mut Criterion) {

@@ -20,6 +20,8 @@ const CLASSES: usize = 5;
 const EPOCHS: usize = 30;
 const LEARNING_RATE: f32 = 0.5;
 const FOLDS: usize = 5;
+/// Models averaged into one.
+const BAGS: usize = 5;
 /// A missed emergency costs this many false alarms: emergencies weigh this much more
 /// in training on top of the balancing by rarity.
 const EMERGENCY_WEIGHT: f32 = 2.0;
@@ -94,7 +96,7 @@ impl Trained {
     }
 }
 
-fn train(examples: &[&Example]) -> Trained {
+fn train_one(examples: &[&Example], seed: u64) -> Trained {
     let mut counts = [0usize; CLASSES];
     for e in examples {
         counts[e.class] += 1;
@@ -114,7 +116,7 @@ fn train(examples: &[&Example]) -> Trained {
     let mut bias = [0.0f32; CLASSES];
     let mut bias_squares = [0.0f32; CLASSES];
     let mut order: Vec<usize> = (0..examples.len()).collect();
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = Rng(seed);
     for _ in 0..EPOCHS {
         rng.shuffle(&mut order);
         for &i in &order {
@@ -150,6 +152,29 @@ fn train(examples: &[&Example]) -> Trained {
         }
     }
     Trained { weights, bias }
+}
+
+/// Several models trained on different shuffles, averaged: a linear model's average is
+/// one linear model, and it varies less with the order it saw the examples in.
+fn train(examples: &[&Example]) -> Trained {
+    let mut averaged = Trained {
+        weights: HashMap::new(),
+        bias: [0.0; CLASSES],
+    };
+    for bag in 0..BAGS {
+        let seed = 0x9e37_79b9_7f4a_7c15_u64.wrapping_mul(bag as u64 + 1);
+        let trained = train_one(examples, seed);
+        for (key, w) in trained.weights {
+            let sum = averaged.weights.entry(key).or_insert([0.0; CLASSES]);
+            for c in 0..CLASSES {
+                sum[c] += w[c] / BAGS as f32;
+            }
+        }
+        for c in 0..CLASSES {
+            averaged.bias[c] += trained.bias[c] / BAGS as f32;
+        }
+    }
+    averaged
 }
 
 /// Out-of-fold emergency probabilities, for every example.

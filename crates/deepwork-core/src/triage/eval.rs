@@ -212,16 +212,24 @@ mod tests {
         assert!(err.message.contains("unknown class \"panic\""), "{err}");
     }
 
-    /// The held-out split: the trainer never reads it.
-    const HELD_OUT: [&str; 7] = [
-        include_str!("../../triage/heldout/blockers.jsonl"),
-        include_str!("../../triage/heldout/incidents.jsonl"),
-        include_str!("../../triage/heldout/incidents-2.jsonl"),
-        include_str!("../../triage/heldout/prepings.jsonl"),
-        include_str!("../../triage/heldout/strategic.jsonl"),
-        include_str!("../../triage/heldout/updates.jsonl"),
-        include_str!("../../triage/heldout/work-2.jsonl"),
-    ];
+    /// The held-out split (`triage/heldout/*.jsonl`): the trainer never reads it.
+    fn held_out() -> Vec<Labelled> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("triage/heldout");
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .expect("the held-out folder is there")
+            .map(|entry| entry.expect("a folder entry").path())
+            .filter(|path| path.extension().is_some_and(|x| x == "jsonl"))
+            .collect();
+        files.sort();
+        files
+            .iter()
+            .flat_map(|file| {
+                let text = std::fs::read_to_string(file).expect("a readable held-out file");
+                parse_labelled(&text)
+                    .unwrap_or_else(|e| panic!("{}: {e}", file.display()))
+            })
+            .collect()
+    }
 
     /// A floor under the shipped model's figures on the held-out split, so a retrained
     /// model or a changed guard rail that does worse fails here. The floors are the
@@ -229,10 +237,7 @@ mod tests {
     /// emergency precision 90%, accuracy 95%): raise them as the model gets there.
     #[test]
     fn the_shipped_triage_holds_its_floor_on_the_held_out_split() {
-        let messages: Vec<Labelled> = HELD_OUT
-            .iter()
-            .flat_map(|file| parse_labelled(file).expect("the held-out split parses"))
-            .collect();
+        let messages = held_out();
         assert!(
             messages.len() >= 500,
             "{} held-out messages",

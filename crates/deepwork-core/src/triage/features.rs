@@ -6,6 +6,9 @@
 //! to. Every feature remembers the words it came from, which is what lets the model say
 //! which phrases decided a class.
 
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
 /// At most this many characters of a message are read: what decides the class is at the
 /// start, and it bounds the time one item takes however long its body is.
 pub const MAX_CHARS: usize = 1200;
@@ -724,14 +727,14 @@ const CONCEPTS: &[(&str, &[&str])] = &[
     ),
 ];
 
+/// A concept's phrase as words, with the concept's index.
+type ConceptPhrase = (usize, Vec<String>);
+
 /// The concepts' phrases as word lists, grouped by their first word.
-static CONCEPT_PHRASES: std::sync::LazyLock<
-    std::collections::HashMap<String, Vec<(usize, Vec<String>)>>,
-> = std::sync::LazyLock::new(|| {
-    let mut by_first: std::collections::HashMap<String, Vec<(usize, Vec<String>)>> =
-        std::collections::HashMap::new();
-    for (concept, phrases) in CONCEPTS.iter().enumerate() {
-        for phrase in phrases.1 {
+static CONCEPT_PHRASES: LazyLock<HashMap<String, Vec<ConceptPhrase>>> = LazyLock::new(|| {
+    let mut by_first: HashMap<String, Vec<ConceptPhrase>> = HashMap::new();
+    for (concept, (_, phrases)) in CONCEPTS.iter().enumerate() {
+        for phrase in *phrases {
             let ws: Vec<String> = words(phrase).into_iter().map(|w| w.text).collect();
             if let Some(first) = ws.first() {
                 by_first
