@@ -395,6 +395,8 @@ async fn a_person_focuses_checks_in_and_works_through_the_digest_in_the_window()
         "Can you review the design doc?",
         "--url",
         "https://docs.example.org/d/1",
+        "--urgency",
+        "update",
     ]);
     desktop.cli(&[
         "push",
@@ -406,6 +408,8 @@ async fn a_person_focuses_checks_in_and_works_through_the_digest_in_the_window()
         "<img src=x onerror=\"window.__xss='img'\">",
         "--body",
         "<script>window.__xss='script'</script>",
+        "--urgency",
+        "update",
     ]);
     // A javascript: link never gets in: the engine refuses it at the door.
     let refused = desktop
@@ -441,7 +445,15 @@ async fn a_person_focuses_checks_in_and_works_through_the_digest_in_the_window()
     click(&page, "button:not(.primary):not(.nav)").await;
     wait_text(&page, "[data-testid=held-total]", "0").await;
     click(&page, "button[data-view=digest]").await;
-    wait_text(&page, "[data-testid=digest-summary]", "2 held: 2 updates").await;
+    wait_text(
+        &page,
+        "[data-testid=digest-summary]",
+        "2 held: 2 updates; 1 emergency shown at once",
+    )
+    .await;
+    // The emergency that broke through is listed, with when it was shown.
+    let shown = text_of(&page, "[data-testid=shown-at]").await;
+    assert!(shown.starts_with("Broke through: shown at "), "{shown:?}");
     let titles: Vec<String> = {
         let mut titles = Vec::new();
         for element in page
@@ -529,6 +541,38 @@ async fn a_person_focuses_checks_in_and_works_through_the_digest_in_the_window()
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     screenshot(&display, "digest").await;
+
+    // Correct a class in the window: the item moves, and the engine learned it.
+    let corrected = script(
+        &page,
+        "const item = [...document.querySelectorAll('li.item')].find(li =>
+             li.querySelector('[data-testid=item-title]').textContent === 'Can you review the design doc?');
+         const select = item.querySelector('select');
+         select.value = 'blocker';
+         select.dispatchEvent(new Event('change', { bubbles: true }));
+         return true",
+    )
+    .await;
+    assert_eq!(corrected, json!(true));
+    wait_text(
+        &page,
+        "[data-testid=digest-summary]",
+        "2 held: 1 blocker, 1 update; 1 emergency shown at once",
+    )
+    .await;
+    let explained = desktop.cli(&[
+        "triage",
+        "explain",
+        "Can you review the design doc?",
+        "--from",
+        "bob",
+        "--source",
+        "slack",
+    ]);
+    assert!(
+        explained.starts_with("blocker: like 'Can you review the design doc?'"),
+        "the correction applies to the same message from now on: {explained}"
+    );
 
     // Stop from the window.
     click(&page, "button[data-view=now]").await;

@@ -113,7 +113,14 @@ fn the_product_loop_from_a_terminal() {
         "ci",
         "build-bot",
         "Deploy failed on main",
-        &["--url", "https://ci.example/run/7", "--channel", "#deploys"],
+        &[
+            "--url",
+            "https://ci.example/run/7",
+            "--channel",
+            "#deploys",
+            "--urgency",
+            "blocker",
+        ],
     );
     assert!(
         held.contains("held for the next check-in as blocker"),
@@ -151,7 +158,8 @@ fn the_product_loop_from_a_terminal() {
         "{digest}"
     );
     assert!(
-        digest.contains("why: model: '") && digest.contains("https://ci.example/run/7"),
+        digest.contains("why: urgency declared by trusted source 'ci'")
+            && digest.contains("https://ci.example/run/7"),
         "{digest}"
     );
 
@@ -335,7 +343,12 @@ fn subscribers_see_the_session_live() {
     });
     env.ok(&["start", "--for", "1h"]);
     env.push("slack", "bob", "hey, got a sec?", &[]);
-    env.push("slack", "carol", "this blocks the release", &[]);
+    env.push(
+        "slack",
+        "carol",
+        "this blocks the release",
+        &["--urgency", "blocker"],
+    );
     env.ok(&["checkin"]);
     let mut seen = Vec::new();
     runtime.block_on(async {
@@ -894,7 +907,7 @@ fn mattermost_status_messages_and_one_reply_through_the_daemon() {
     server.post_as(
         BOB_ID,
         TOWN_SQUARE,
-        "@alice the build is red",
+        "@alice the build is red on my branch, no rush",
         serde_json::json!({}),
     );
     until("three held", &|| env.ok(&["status"]).contains("3 held"));
@@ -1033,7 +1046,10 @@ fn xmpp_presence_messages_and_one_reply_against_prosody() {
     };
     until("one marked auto-reply", &|| replies() == 1);
     // XML cannot carry control characters at all; markup arrives as the text it is.
-    runtime.block_on(bob.say("alice@localhost", "the <b>build</b> is red"));
+    runtime.block_on(bob.say(
+        "alice@localhost",
+        "the <b>build</b> is red on my branch, no rush",
+    ));
     until("the second held", &|| {
         env.ok(&["status"]).contains("2 held")
     });
@@ -1079,7 +1095,7 @@ fn xmpp_presence_messages_and_one_reply_against_prosody() {
         .collect();
     assert_eq!(texts.len(), 2, "{digest}");
     assert!(
-        texts.contains(&"the <b>build</b> is red"),
+        texts.contains(&"the <b>build</b> is red on my branch, no rush"),
         "as written: {texts:?}"
     );
 }

@@ -161,7 +161,7 @@ fn dunst_is_paused_for_the_session_and_other_apps_notifications_are_held_not_rep
     notify_raw(
         &bus.address,
         "ci",
-        "<img src=x onerror=alert(1)> build failed",
+        "<img src=x onerror=alert(1)> nightly report is ready",
         &huge,
         hints,
     );
@@ -239,7 +239,10 @@ fn dunst_is_paused_for_the_session_and_other_apps_notifications_are_held_not_rep
         .iter()
         .find(|item| item["sender"] == "ci")
         .expect("the raw one");
-    assert_eq!(ci["title"], "build failed", "markup is text, tags dropped");
+    assert_eq!(
+        ci["title"], "nightly report is ready",
+        "markup is text, tags dropped"
+    );
     // The check-in summary is Deepwork's own, so it shows too.
     eventually("the check-in summary on screen", || {
         (dunst.shown_and_waiting() == (1, 0)).then_some(())

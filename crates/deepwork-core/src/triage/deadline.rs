@@ -62,6 +62,14 @@ static WITHIN: LazyLock<Regex> = LazyLock::new(|| {
         .expect("the relative deadline pattern is valid")
 });
 
+/// Compiles the patterns now rather than on the first message, so the first item after
+/// a start is triaged as fast as the rest.
+pub(crate) fn prepare() {
+    LazyLock::force(&AFTER_BEFORE);
+    LazyLock::force(&STANDALONE);
+    LazyLock::force(&WITHIN);
+}
+
 /// The earliest deadline the text states, read in the time zone of its arrival.
 pub fn stated_deadline(text: &str, received: &Zoned) -> Option<StatedDeadline> {
     let mut found: Vec<StatedDeadline> = Vec::new();

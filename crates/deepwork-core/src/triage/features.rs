@@ -80,7 +80,15 @@ pub fn words(text: &str) -> Vec<Word> {
         }
     };
     for c in text.chars().take(MAX_CHARS) {
-        if c.is_alphanumeric() {
+        if is_unspaced_script(c) {
+            // Chinese and Japanese put no spaces between words: each character is a
+            // word, so word pairs are character bigrams, the usual unit for them.
+            flush(&mut current, &mut words);
+            words.push(Word {
+                text: c.to_string(),
+                ends_clause: false,
+            });
+        } else if c.is_alphanumeric() {
             current.extend(c.to_lowercase());
         } else if (c == '\'' || c == '’') && !current.is_empty() {
             current.push('\'');
@@ -102,6 +110,11 @@ pub fn words(text: &str) -> Vec<Word> {
     }
     flush(&mut current, &mut words);
     words
+}
+
+/// Whether `c` belongs to a script written without spaces between words.
+pub fn is_unspaced_script(c: char) -> bool {
+    matches!(c as u32, 0x3040..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF)
 }
 
 fn is_emoji(c: char) -> bool {
@@ -747,6 +760,11 @@ static CONCEPT_PHRASES: LazyLock<HashMap<String, Vec<ConceptPhrase>>> = LazyLock
     by_first
 });
 
+/// Builds the concept table now rather than on the first message.
+pub(crate) fn prepare() {
+    LazyLock::force(&CONCEPT_PHRASES);
+}
+
 /// The concepts a message mentions: each concept's first match, and whether it was
 /// negated there.
 fn concepts(words: &[Word], negated: &[bool]) -> Vec<(usize, (usize, usize), bool)> {
@@ -964,6 +982,7 @@ mod tests {
             ["prod's", "down", "emoji", "can't", "log", "in"]
         );
         assert_eq!(texts("‘quoted’"), ["quoted"]);
+        assert_eq!(texts("本番のAPI"), ["本", "番", "の", "api"]);
     }
 
     #[test]

@@ -484,7 +484,7 @@ static NOT_URGENT: LazyLock<Regex> = LazyLock::new(|| {
 /// first ("RESOLVED:", "[OK]", "Recovered"), people say it in passing.
 static OVER: LazyLock<Regex> = LazyLock::new(|| {
     RegexBuilder::new(
-        r"^\W*(?:resolved|recovered|ok|closed|acknowledged|all clear)\b|\b(?:has been|is now|was|been) (?:resolved|mitigated)\b|\backnowledged by\b|\bback to normal\b|\ball clear\b|\byou are no longer being notified\b",
+        r"^\W*(?:resolved|recovered|ok|closed|acknowledged)\W*[:\-–—\]]|^\W*all clear\b|\b(?:has been|is now|was|been) (?:resolved|mitigated)\b|\backnowledged by\b|\bback to normal\b|\ball clear\b|\byou are no longer being notified\b",
     )
     .case_insensitive(true)
     .build()
@@ -566,12 +566,25 @@ fn origin_of(item: &NewItem) -> Origin<'_> {
     }
 }
 
+/// Title and body, up to [`READ_BYTES`]: what decides a class and states a deadline is
+/// at the start, and a bound here bounds the time one item takes.
 fn item_text(item: &NewItem) -> String {
-    match &item.body {
+    let mut text = match &item.body {
         Some(body) if !body.trim().is_empty() => format!("{}\n{}", item.title, body),
         _ => item.title.clone(),
+    };
+    if text.len() > READ_BYTES {
+        let mut cut = READ_BYTES;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
     }
+    text
 }
+
+/// How much of a message triage reads, in bytes.
+pub const READ_BYTES: usize = 4096;
 
 /// At most this many corrections are consulted; the engine hands in the newest.
 pub const MAX_LESSONS: usize = 2000;
@@ -639,6 +652,12 @@ impl Triager {
                 .push(CompiledRule::compile(rule).map_err(|message| RuleError { index, message })?);
         }
         let lower = |v: &[String]| v.iter().map(|s| s.to_lowercase()).collect::<Vec<_>>();
+        if model.is_some() {
+            deadline::prepare();
+            features::prepare();
+            LazyLock::force(&NOT_URGENT);
+            LazyLock::force(&OVER);
+        }
         Ok(Triager {
             trust_all_sources: config.trusted_urgency_sources.iter().any(|s| s == "*"),
             trusted_sources: lower(&config.trusted_urgency_sources),
@@ -991,6 +1010,7 @@ mod tests {
             "kein Stress, nur eine Frage",
             "this is a drill: prod is down",
             "RESOLVED: [P1] checkout 5xx rate on prod",
+            "[OK] disk usage on db-1",
             "Incident #2716 acknowledged by Nikhil — SEV2: search-api error rate",
         ] {
             let judged = guard(&emergency, text, &received(), None);

@@ -266,8 +266,20 @@ fn evidence(
             continue;
         }
         taken[a..=b].iter_mut().for_each(|t| *t = true);
-        let phrase: Vec<&str> = words[a..=b].iter().map(|w| w.text.as_str()).collect();
-        out.push((phrase.join(" "), weight));
+        out.push((phrase(&words[a..=b]), weight));
+    }
+    out
+}
+
+/// Words as written: spaced, except between characters of scripts without spaces.
+fn phrase(words: &[Word]) -> String {
+    let unspaced = |w: &Word| w.text.chars().all(features::is_unspaced_script);
+    let mut out = String::new();
+    for (i, word) in words.iter().enumerate() {
+        if i > 0 && !(unspaced(word) && unspaced(&words[i - 1])) {
+            out.push(' ');
+        }
+        out.push_str(&word.text);
     }
     out
 }
