@@ -247,7 +247,13 @@ fn evidence(
         if per_word[i] > 0.0 {
             candidates.push((i, i, per_word[i]));
         }
-        if i + 1 < words.len() && per_word[i] > 0.0 && per_word[i + 1] > 0.0 {
+        if i + 1 < words.len()
+            && per_word[i] > 0.0
+            && per_word[i + 1] > 0.0
+            && !words[i].ends_clause
+            && !is_filler(&words[i].text)
+            && !is_filler(&words[i + 1].text)
+        {
             candidates.push((
                 i,
                 i + 1,
@@ -262,13 +268,24 @@ fn evidence(
         if out.len() == 3 {
             break;
         }
-        if taken[a..=b].iter().any(|t| *t) || words[a].text == "emoji" {
+        if taken[a..=b].iter().any(|t| *t) || words[a].text == "emoji" || is_filler(&words[a].text)
+        {
             continue;
         }
         taken[a..=b].iter_mut().for_each(|t| *t = true);
         out.push((phrase(&words[a..=b]), weight));
     }
     out
+}
+
+/// Words that carry no meaning alone: evidence names the words around them instead.
+fn is_filler(word: &str) -> bool {
+    const FILLERS: &[&str] = &[
+        "a", "an", "the", "is", "are", "was", "be", "to", "of", "in", "on", "at", "for", "and",
+        "or", "it", "this", "that", "i", "you", "we", "my", "your", "our", "me", "with", "so",
+        "der", "die", "das", "ist", "und", "el", "la", "de", "que", "le", "les", "et", "est",
+    ];
+    FILLERS.contains(&word)
 }
 
 /// Words as written: spaced, except between characters of scripts without spaces.
