@@ -12,7 +12,7 @@ use support::{Bus, Env, Keyring, QUIET, Recorder, raw_exchange, runtime, until};
 #[test]
 fn triage_explained_taught_and_evaluated_from_a_terminal() {
     let env = Env::new(QUIET);
-    let _daemon = env.daemon();
+    let daemon = env.daemon();
 
     let explained = env.ok(&[
         "triage",
@@ -58,6 +58,9 @@ fn triage_explained_taught_and_evaluated_from_a_terminal() {
     };
     let taught = env.ok(&["triage", "teach", &id, class]);
     assert!(taught.contains(&format!("is now {class}")), "{taught}");
+    // The lesson is in the database: a crashed and restarted daemon still knows it.
+    daemon.kill_9();
+    let _daemon = env.daemon();
     let similar = env.push(
         "etl",
         "etl-bot",
