@@ -274,11 +274,10 @@ fn a_restart_resumes_the_session_and_delivers_once() {
         let (mut engine, _) = open(&db, Config::default(), at("2026-11-25T09:00"));
         start(&mut engine, at("2026-11-25T09:00"), "1h");
         for n in 0..3 {
-            push(
-                &mut engine,
-                at("2026-11-25T09:05"),
-                item("bob", &format!("note {n}")),
-            );
+            // Declared updates: this is about the restart, not about triage.
+            let mut note = item("bob", &format!("note {n}"));
+            note.urgency = Some(Urgency::Update);
+            push(&mut engine, at("2026-11-25T09:05"), note);
         }
         // Dropped without stopping: what a crash leaves behind.
     }
