@@ -75,7 +75,9 @@ pub enum TriageCommand {
         class: String,
     },
     /// Print a confusion matrix and per-class precision and recall for a labelled file:
-    /// one JSON object a line with "from", "channel", "text" and "expected".
+    /// one JSON object a line with "from", "channel", "text" and "expected". Messages are
+    /// read as if they arrived on Wednesday 2026-11-25 at 10:00 local time, so stated
+    /// deadlines give the same result on every run.
     Eval {
         /// The .jsonl file.
         file: PathBuf,

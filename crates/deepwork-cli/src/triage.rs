@@ -5,11 +5,10 @@ use crate::args::TriageCommand;
 use crate::commands::{Failure, connect, runtime};
 use crate::render::{day_clock, safe};
 use deepwork_core::triage::Triager;
-use deepwork_core::triage::eval::{evaluate, parse_class, parse_labelled};
+use deepwork_core::triage::eval::{evaluate, parse_class, parse_labelled, reference_arrival};
 use deepwork_core::{ItemId, NewItem};
 use deepwork_engine::Paths;
 use deepwork_engine::server;
-use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use std::path::Path;
 
@@ -90,7 +89,7 @@ fn eval(paths: &Paths, file: &Path, show_misses: bool, tz: &TimeZone) -> Result<
         }
     })?;
     let triager = Triager::new(&config.triage).map_err(|e| Failure::Runtime(e.to_string()))?;
-    let (confusion, missed) = evaluate(&triager, &messages, &Timestamp::now().to_zoned(tz.clone()));
+    let (confusion, missed) = evaluate(&triager, &messages, &reference_arrival(tz));
     println!("{confusion}");
     if show_misses {
         println!();

@@ -7,10 +7,9 @@
 //! `triage/heldout/` (and on `triage/unseen.jsonl`, written by another author), which
 //! it never trains on. Deterministic: the same corpus gives the same bytes.
 
-use deepwork_core::Class;
 use deepwork_core::config::TriageConfig;
 use deepwork_core::triage::Triager;
-use deepwork_core::triage::eval::{Labelled, evaluate, parse_labelled};
+use deepwork_core::triage::eval::{Labelled, evaluate, parse_labelled, reference_arrival};
 use deepwork_core::triage::features::{self, Origin};
 use deepwork_core::triage::model::{self, Model, Weights};
 use std::collections::HashMap;
@@ -30,13 +29,6 @@ struct Example {
     class: usize,
 }
 
-fn class_index(class: Class) -> usize {
-    Class::ALL
-        .iter()
-        .position(|c| *c == class)
-        .expect("a class")
-}
-
 fn featurize(message: &Labelled) -> Example {
     let item = message.to_item();
     let words = features::words(&item.title);
@@ -51,7 +43,7 @@ fn featurize(message: &Labelled) -> Example {
         .collect();
     Example {
         features,
-        class: class_index(message.expected),
+        class: message.expected.index(),
     }
 }
 
@@ -235,7 +227,7 @@ fn read_file(file: &Path) -> Vec<Labelled> {
 
 fn report(name: &str, model: Model, messages: &[Labelled], show_misses: bool) {
     let triager = Triager::with_model(&TriageConfig::default(), Some(model)).expect("no rules");
-    let received = "2026-11-25T10:00:00[UTC]".parse().expect("a time");
+    let received = reference_arrival(&jiff::tz::TimeZone::UTC);
     let (confusion, misses) = evaluate(&triager, messages, &received);
     println!("\n{name}:\n{confusion}");
     if show_misses {
@@ -268,26 +260,13 @@ fn main() {
     let right = examples
         .iter()
         .zip(&oof)
-        .filter(|(e, p)| class_index(model::decide(p, 0.5)) == e.class)
+        .filter(|(e, p)| model::decide(p, 0.5).index() == e.class)
         .count();
     println!(
         "out-of-fold accuracy of the model alone: {:.1}%",
         100.0 * right as f64 / examples.len() as f64
     );
     let emergency_threshold = pick_threshold(&examples, &oof);
-    if std::env::var("DBG").is_ok() {
-        let mut low: Vec<(f32, &str, usize)> = examples
-            .iter()
-            .zip(&oof)
-            .zip(&corpus)
-            .filter(|((e, p), _)| class_index(model::decide(p, 0.5)) != e.class)
-            .map(|((e, p), m)| (p[0], m.text.as_str(), e.class))
-            .collect();
-        low.sort_by(|a, b| a.0.total_cmp(&b.0));
-        for (p, t, c) in low {
-            println!("DBG {c} {p:.3} {t:?}");
-        }
-    }
     let all: Vec<&Example> = examples.iter().collect();
     let trained = train(&all);
     let weights = Weights {

@@ -125,7 +125,8 @@ pub struct Digest {
     /// When it was delivered.
     #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub delivered_at: Timestamp,
-    /// Items per class.
+    /// Held items per class. Emergencies that broke through are listed in `groups`
+    /// but not counted here: they were not held.
     pub counts: ClassCounts,
     /// "9 held: 1 blocker, 6 updates, 2 pre-pings".
     pub summary: String,

@@ -67,6 +67,17 @@ impl Class {
         }
     }
 
+    /// The class's position in [`Class::ALL`].
+    pub fn index(self) -> usize {
+        match self {
+            Class::Emergency => 0,
+            Class::Blocker => 1,
+            Class::Update => 2,
+            Class::Strategic => 3,
+            Class::PrePing => 4,
+        }
+    }
+
     /// Parses the name written by [`Class::as_str`].
     pub fn parse(name: &str) -> Option<Class> {
         Class::ALL.into_iter().find(|class| class.as_str() == name)
@@ -342,8 +353,9 @@ mod tests {
 
     #[test]
     fn class_names_round_trip() {
-        for class in Class::ALL {
+        for (index, class) in Class::ALL.into_iter().enumerate() {
             assert_eq!(Class::parse(class.as_str()), Some(class));
+            assert_eq!(class.index(), index);
         }
         assert_eq!(Class::PrePing.count_label(2), "2 pre-pings");
         assert_eq!(Class::Blocker.count_label(1), "1 blocker");

@@ -9,6 +9,7 @@ use deepwork_core::schedule::SessionPlan;
 use deepwork_core::session::ClassCounts;
 use deepwork_core::settings::Settings;
 use deepwork_core::stats::{IsoWeek, WeeklyStats};
+use deepwork_core::triage::deadline::StatedDeadline;
 use deepwork_core::{Class, Disposition, ItemId, NewItem, SessionId};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -281,21 +282,12 @@ pub struct Explanation {
     /// Why, in one line.
     pub why: String,
     /// The deadline it states, when it states one.
-    pub deadline: Option<StatedDeadlineView>,
+    pub deadline: Option<StatedDeadline>,
     /// The model's probability per class, most probable first; empty when the built-in
     /// model is off.
     pub model: Vec<(Class, f32)>,
     /// The probability from which the model says emergency.
     pub emergency_threshold: Option<f32>,
-}
-
-/// A stated deadline as a client shows it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StatedDeadlineView {
-    /// When it falls.
-    pub at: Timestamp,
-    /// The words that stated it.
-    pub phrase: String,
 }
 
 /// What happened to a pushed item. Durable when this is sent.

@@ -5,7 +5,7 @@
 
 use crate::api::{
     AdapterHealth, ApiError, ErrorCode, Event, Explanation, PushAck, Reply, Request, Response,
-    SessionStatus, StatedDeadlineView, Status,
+    SessionStatus, Status,
 };
 use crate::chat_requests::{ChatReply, ChatRequest};
 use crate::notify::{Loudness, Notice, NoticeAction, Notifier};
@@ -614,10 +614,7 @@ impl Engine {
         Explanation {
             class: triage.class,
             why: triage.reason.to_string(),
-            deadline: triage.deadline.map(|d| StatedDeadlineView {
-                at: d.at,
-                phrase: d.phrase,
-            }),
+            deadline: triage.deadline,
             model,
             emergency_threshold: self.triager.emergency_threshold(),
         }

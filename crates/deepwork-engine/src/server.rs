@@ -162,20 +162,31 @@ async fn run_engine(
     engine.set_config_file(paths.config.clone());
     let _ = events_for_notices.set(engine.events());
 
-    // The lock proves no engine owns a socket file left here: it is stale.
+    // The lock proves no engine owns a socket file left here: it is stale. The socket is
+    // made under a private name, restricted, then renamed into place, so no client can
+    // reach it before it is the user's alone.
     let _ = std::fs::remove_file(&paths.socket);
-    let listener = UnixListener::bind(&paths.socket).map_err(|source| StartError::Io {
+    let private = paths
+        .socket
+        .with_extension(format!("{}.new", std::process::id()));
+    let _ = std::fs::remove_file(&private);
+    let listener = UnixListener::bind(&private).map_err(|source| StartError::Io {
         what: "cannot listen on",
-        path: paths.socket.clone(),
+        path: private.clone(),
         source,
     })?;
-    std::fs::set_permissions(&paths.socket, std::fs::Permissions::from_mode(0o600)).map_err(
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o600)).map_err(
         |source| StartError::Io {
             what: "cannot restrict",
-            path: paths.socket.clone(),
+            path: private.clone(),
             source,
         },
     )?;
+    std::fs::rename(&private, &paths.socket).map_err(|source| StartError::Io {
+        what: "cannot put in place",
+        path: paths.socket.clone(),
+        source,
+    })?;
     tracing::info!(socket = %paths.socket.display(), database = %paths.database().display(), "Deepwork engine ready");
 
     let (chat_tx, chat_calls) = mpsc::channel(64);

@@ -32,14 +32,14 @@ pub struct StatedDeadline {
 const BEFORE: &str = r"by|before|until|till|til|no later than|not later than|due|due by|due at|deadline|latest|bis|vor|spätestens|avant|d'ici|antes de|antes de las|antes de la|hasta las|para las|entro|entro le|prima delle|voor|vóór|uiterlijk|até|até às|antes das";
 
 /// A clock time: "3pm", "3:30 pm", "15:00", "15.30 Uhr", "15h", "15h30", "noon".
-const CLOCK: &str = r"(?P<hour>\d{1,2})(?:[:.h](?P<minute>\d{2}))?\s*(?P<meridiem>a\.?m\.?|p\.?m\.?|uhr|h)?|(?P<noon>noon|midday|mittag|midi|mediod[ií]a)";
+const CLOCK: &str = r"(?P<hour>\d{1,2})(?:(?P<separator>[:.h])(?P<minute>\d{2}))?\s*(?P<meridiem>a\.?m\.?|p\.?m\.?|uhr|h)?|(?P<noon>noon|midday|mittag|midi|mediod[ií]a)";
 
 /// A relative day or part of a day.
 const DAY_PART: &str = r"(?P<eod>end of (?:the )?(?:business )?day|end of business|close of business|eod|eob|cob|end of today|feierabend|tagesende|fin de (?:la )?journ[ée]e|fin del d[ií]a|final do dia|fine giornata)|(?P<tomorrow_morning>tomorrow morning|first thing tomorrow|morgen fr[üu]h|demain matin|mañana por la mañana|ma[ñn]ana temprano|amanh[ãa] de manh[ãa]|domani mattina|morgenochtend)|(?P<tomorrow>tomorrow|morgen|demain|ma[ñn]ana|amanh[ãa]|domani)|(?P<afternoon>this afternoon|heute nachmittag|cet apr[èe]s-midi|esta tarde)|(?P<tonight>tonight|heute abend|ce soir|esta noche)|(?P<today>today|heute|aujourd'hui|hoy|hoje|oggi|vandaag)|(?P<eow>end of (?:the )?week|eow|wochenende|fin de semaine|fin de semana)|(?P<weekday>monday|tuesday|wednesday|thursday|friday|montag|dienstag|mittwoch|donnerstag|freitag|lundi|mardi|mercredi|jeudi|vendredi|lunes|martes|mi[ée]rcoles|jueves|viernes)";
 
 static AFTER_BEFORE: LazyLock<Regex> = LazyLock::new(|| {
     RegexBuilder::new(&format!(
-        r"\b(?:{BEFORE})\s+(?:the\s+|our\s+|my\s+|your\s+|der\s+|den\s+|dem\s+|la\s+|le\s+|el\s+|o\s+|a\s+)?(?:(?:{DAY_PART})\b|(?:{CLOCK})(?:\b|\s|$))"
+        r"\b(?P<lead>{BEFORE})\s+(?:the\s+|our\s+|my\s+|your\s+|der\s+|den\s+|dem\s+|la\s+|le\s+|el\s+|o\s+|a\s+)?(?:(?:{DAY_PART})\b|(?:{CLOCK})(?:\b|\s|$))"
     ))
     .case_insensitive(true)
     .build()
@@ -54,9 +54,10 @@ static STANDALONE: LazyLock<Regex> = LazyLock::new(|| {
         .expect("the standalone deadline pattern is valid")
 });
 
-/// "within the hour", "in the next 30 minutes", "in 2 hours".
+/// "within the hour", "in the next 30 minutes"; a bare "in 2 hours" is as often a
+/// duration ("finished in 12 minutes") as a deadline.
 static WITHIN: LazyLock<Regex> = LazyLock::new(|| {
-    RegexBuilder::new(r"\b(?:within|in the next|in)\s+(?:(?P<the_hour>the hour|an hour|one hour|the next hour)|(?P<count>\d{1,3})\s*(?P<unit>minutes?|mins?|hours?|hrs?|h)\b)")
+    RegexBuilder::new(r"\b(?:within|in the next)\s+(?:(?P<the_hour>the hour|an hour|one hour|the next hour)|(?P<count>\d{1,3})\s*(?P<unit>minutes?|mins?|hours?|hrs?|h)\b)")
         .case_insensitive(true)
         .build()
         .expect("the relative deadline pattern is valid")
@@ -74,7 +75,14 @@ pub(crate) fn prepare() {
 pub fn stated_deadline(text: &str, received: &Zoned) -> Option<StatedDeadline> {
     let mut found: Vec<StatedDeadline> = Vec::new();
     for caps in AFTER_BEFORE.captures_iter(text) {
-        if let Some(at) = resolve(&caps, received) {
+        // "up by 12.50%", "by 3.5x": a number, not a time.
+        let next = text[caps[0].len() + caps.get(0).map_or(0, |m| m.start())..]
+            .chars()
+            .next();
+        if matches!(next, Some('%' | 'x' | '×')) {
+            continue;
+        }
+        if let Some(at) = resolve(&caps, received, &text[caps.get(0).map_or(0, |m| m.end())..]) {
             found.push(StatedDeadline {
                 at,
                 phrase: caps[0].trim().to_owned(),
@@ -93,7 +101,9 @@ pub fn stated_deadline(text: &str, received: &Zoned) -> Option<StatedDeadline> {
         let minutes: i64 = if caps.name("the_hour").is_some() {
             60
         } else {
-            let count: i64 = caps["count"].parse().ok()?;
+            let Ok(count) = caps["count"].parse::<i64>() else {
+                continue;
+            };
             let unit = caps["unit"].to_lowercase();
             if unit.starts_with('m') {
                 count
@@ -116,9 +126,10 @@ pub fn is_same_day(deadline: Timestamp, received: &Zoned) -> bool {
     deadline.to_zoned(received.time_zone().clone()).date() == received.date()
 }
 
-fn resolve(caps: &regex::Captures<'_>, received: &Zoned) -> Option<Timestamp> {
+fn resolve(caps: &regex::Captures<'_>, received: &Zoned, after: &str) -> Option<Timestamp> {
     let today = received.date();
     let tomorrow = today.tomorrow().ok()?;
+    let lead = caps.name("lead").map(|m| m.as_str().to_lowercase());
     if caps.name("eod").is_some() {
         return at_time(received, today, end_of_day_after(received));
     }
@@ -129,23 +140,36 @@ fn resolve(caps: &regex::Captures<'_>, received: &Zoned) -> Option<Timestamp> {
         return at_time(received, tomorrow, END_OF_DAY);
     }
     if caps.name("afternoon").is_some() {
-        return at_time(received, today, AFTERNOON.max(received.time()));
+        return (received.time() < AFTERNOON).then(|| at_time(received, today, AFTERNOON))?;
     }
     if caps.name("tonight").is_some() {
-        return at_time(received, today, EVENING.max(received.time()));
+        return (received.time() < EVENING).then(|| at_time(received, today, EVENING))?;
     }
     if caps.name("today").is_some() {
-        return at_time(received, today, end_of_day_after(received));
+        // "until today we never…", "by today's standards": about today, not a deadline.
+        let about_today = matches!(lead.as_deref(), Some("until" | "till" | "til" | "before"))
+            || after.starts_with("'s")
+            || after.starts_with("’s");
+        return if about_today {
+            None
+        } else {
+            at_time(received, today, end_of_day_after(received))
+        };
     }
     if caps.name("eow").is_some() {
         return at_time(received, next_weekday(today, Weekday::Friday), END_OF_DAY);
     }
     if let Some(day) = caps.name("weekday") {
-        return at_time(
+        let at = at_time(
             received,
             next_weekday(today, weekday(day.as_str())?),
             END_OF_DAY,
-        );
+        )?;
+        // "by Wednesday" said on a Wednesday evening means next week's.
+        if at < received.timestamp() {
+            return at_time(received, today.checked_add(7.days()).ok()?, END_OF_DAY);
+        }
+        return Some(at);
     }
     let time = if caps.name("noon").is_some() {
         NOON
@@ -169,6 +193,10 @@ fn clock_time(caps: &regex::Captures<'_>) -> Option<Time> {
     let meridiem = caps
         .name("meridiem")
         .map(|m| m.as_str().to_lowercase().replace('.', ""));
+    // "1.20 seconds", "the 2.14 build": a dot makes a time only with a unit after it.
+    if caps.name("separator").is_some_and(|m| m.as_str() == ".") && meridiem.is_none() {
+        return None;
+    }
     match meridiem.as_deref() {
         Some("pm") if hour < 12 => hour += 12,
         Some("am") if hour == 12 => hour = 0,
@@ -298,6 +326,25 @@ mod tests {
     }
 
     #[test]
+    fn a_day_or_part_of_a_day_already_past_is_not_today() {
+        let evening: Zoned = "2026-11-25T20:30:00[Europe/Berlin]".parse().expect("valid");
+        let at = |text: &str| {
+            stated_deadline(text, &evening).map(|d| {
+                d.at.to_zoned(evening.time_zone().clone())
+                    .strftime("%a %d %H:%M")
+                    .to_string()
+            })
+        };
+        assert_eq!(
+            at("by Wednesday"),
+            Some("Wed 02 17:00".into()),
+            "next week's"
+        );
+        assert_eq!(at("by this afternoon"), None);
+        assert_eq!(at("by tonight"), None);
+    }
+
+    #[test]
     fn the_earliest_of_several_wins_and_keeps_its_words() {
         assert_eq!(
             deadline("draft by Friday, but the numbers by 11am"),
@@ -314,6 +361,14 @@ mod tests {
             "down by 3",
             "due diligence starts next quarter",
             "in 2026 we want to",
+            "latency improved by 1.20 seconds",
+            "revenue is up by 12.50% this week",
+            "the latest 2.14 build crashes on start",
+            "until today we never had this problem",
+            "never seen this before today",
+            "by today's standards it is fine",
+            "the deploy finished in 12 minutes",
+            "page loads in 5 min now",
         ] {
             assert_eq!(at(text), None, "{text:?} states no deadline");
         }

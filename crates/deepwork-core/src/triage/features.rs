@@ -53,6 +53,11 @@ const NEGATION_CUES: &[&str] = &[
     "nie",
 ];
 
+/// Whether a word negates the few words after it.
+pub fn is_negation(word: &str) -> bool {
+    NEGATION_CUES.contains(&word)
+}
+
 /// A word of the message, lower-cased, and whether it closes a clause.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Word {
@@ -363,7 +368,6 @@ const CONCEPTS: &[(&str, &[&str])] = &[
             "prod",
             "production",
             "live",
-            "100%",
             "entire",
             "whole",
             "site",
@@ -515,7 +519,6 @@ const CONCEPTS: &[(&str, &[&str])] = &[
             "planned",
             "advisory",
             "reminder",
-            "70%",
             "few",
             "some",
             "a couple",

@@ -473,7 +473,7 @@ fn shorten(text: &str, max_chars: usize) -> String {
 /// Words that say a message is not urgent. An emergency is never read past them.
 static NOT_URGENT: LazyLock<Regex> = LazyLock::new(|| {
     RegexBuilder::new(
-        r"\b(?:not (?:urgent|an emergency|time[- ]sensitive|time[- ]critical|critical|a big deal|on fire)|non[- ]?urgent|nothing (?:is |'s |was )?(?:urgent|on fire|critical|burning)|nothing's (?:urgent|on fire|burning)|no (?:rush|hurry|emergency|urgency|pressure)|low[- ]prio(?:rity)?|whenever you (?:get a chance|have (?:a )?(?:time|minute|moment|sec)|can)|this is (?:only |just )?an? (?:drill|test|exercise)|nicht (?:dringend|eilig)|kein(?:e)? (?:eile|stress|notfall)|hat zeit|pas urgent|rien d'urgent|pas press[ée]|no es urgente|nada urgente|sin prisa|n[ãa]o [ée] urgente|sem pressa|non [èe] urgente|niet dringend|geen haast)\b",
+        r"\b(?:not (?:urgent|an emergency|time[- ]sensitive|time[- ]critical|critical|a big deal|on fire)|non[- ]?urgent|nothing (?:is |'s |was )?(?:urgent|on fire|critical|burning)|nothing's (?:urgent|on fire|burning)|no (?:rush|hurry|emergency|urgency|pressure)|low[- ]prio(?:rity)?|whenever you (?:get a chance|have (?:a )?(?:time|minute|moment|sec))|nicht (?:dringend|eilig)|kein(?:e)? (?:eile|stress|notfall)|hat zeit|pas urgent|rien d'urgent|pas press[ée]|no es urgente|nada urgente|sin prisa|n[ãa]o [ée] urgente|sem pressa|non [èe] urgente|niet dringend|geen haast)\b|\bthis is (?:only |just )?an? (?:drill|test|exercise)\s*(?:[.!:,;)\-–—]|$)",
     )
     .case_insensitive(true)
     .build()
@@ -481,10 +481,10 @@ static NOT_URGENT: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// Alert states that say the incident is over or in hand: alerting tools put the state
-/// first ("RESOLVED:", "[OK]", "Recovered"), people say it in passing.
+/// first ("RESOLVED:", "[OK]", "Recovered:"), people say it in passing.
 static OVER: LazyLock<Regex> = LazyLock::new(|| {
     RegexBuilder::new(
-        r"^\W*(?:resolved|recovered|ok|closed|acknowledged)\W*[:\-–—\]]|^\W*all clear\b|\b(?:has been|is now|was|been) (?:resolved|mitigated)\b|\backnowledged by\b|\bback to normal\b|\ball clear\b|\byou are no longer being notified\b",
+        r"^\W*(?:\[(?:resolved|recovered|ok|closed|acknowledged)\]|(?:resolved|recovered|closed|acknowledged)\s*:)|\b(?:has been|have been|is now|was) (?:resolved|mitigated)\b|\backnowledged by\b|\bback to normal\b|\ball clear\b|\byou are no longer being notified\b",
     )
     .case_insensitive(true)
     .build()
@@ -492,13 +492,36 @@ static OVER: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// A message's own words that take it out of the emergency class: it says it is not
-/// urgent, or that the incident is over or in hand.
+/// urgent, or that the incident is over or in hand. Words that are negated ("has not been
+/// resolved", "not back to normal") or asked ("has this been resolved?") say neither.
 pub fn says_not_urgent(text: &str) -> Option<String> {
-    NOT_URGENT.find(text).or_else(|| OVER.find(text)).map(|m| {
-        m.as_str()
-            .trim_matches(|c: char| !c.is_alphanumeric())
-            .to_lowercase()
-    })
+    NOT_URGENT
+        .find_iter(text)
+        .chain(OVER.find_iter(text))
+        .find(|m| !negated_before(text, m.start()) && !asked(text, m.end()))
+        .map(|m| {
+            m.as_str()
+                .trim_matches(|c: char| !c.is_alphanumeric())
+                .to_lowercase()
+        })
+}
+
+/// Whether one of the three words before `at` negates what follows.
+fn negated_before(text: &str, at: usize) -> bool {
+    let before = features::words(&text[..at]);
+    before
+        .iter()
+        .rev()
+        .take(3)
+        .any(|word| features::is_negation(&word.text) || word.text.ends_with("n't"))
+}
+
+/// Whether the clause ending at `at` is a question.
+fn asked(text: &str, at: usize) -> bool {
+    text[at..]
+        .chars()
+        .find(|c| matches!(c, '.' | '!' | '?' | ',' | ';' | '\n'))
+        == Some('?')
 }
 
 /// How alike a message must be to a corrected one for the correction to apply.
@@ -523,11 +546,6 @@ impl Lesson {
             class,
             example: shorten(&text, 40),
         }
-    }
-
-    /// The class the user gave.
-    pub fn class(&self) -> Class {
-        self.class
     }
 
     /// Cosine similarity of two sets of binary features.
@@ -566,8 +584,9 @@ fn origin_of(item: &NewItem) -> Origin<'_> {
     }
 }
 
-/// Title and body, up to [`READ_BYTES`]: what decides a class and states a deadline is
-/// at the start, and a bound here bounds the time one item takes.
+/// Title and body, up to [`READ_BYTES`], for the model, the guard rails and deadlines:
+/// what decides a class and states a deadline is at the start, and a bound here bounds
+/// the time one item takes. (The model reads fewer still: [`features::MAX_CHARS`].)
 fn item_text(item: &NewItem) -> String {
     let mut text = match &item.body {
         Some(body) if !body.trim().is_empty() => format!("{}\n{}", item.title, body),
@@ -671,8 +690,10 @@ impl Triager {
         })
     }
 
-    /// Remembers a correction; the newest [`MAX_LESSONS`] are kept.
+    /// Remembers a correction; the newest [`MAX_LESSONS`] are kept. A correction of the
+    /// same message replaces the earlier one, so a slip in the digest can be undone.
     pub fn learn(&mut self, lesson: Lesson) {
+        self.lessons.retain(|l| l.features != lesson.features);
         if self.lessons.len() == MAX_LESSONS {
             self.lessons.remove(0);
         }
@@ -682,6 +703,10 @@ impl Triager {
     /// Classes one item that arrived at `received` (its time zone reads stated deadlines).
     pub fn triage(&self, item: &NewItem, received: &Zoned) -> Triage {
         let text = item_text(item);
+        let whole = match &item.body {
+            Some(body) if !body.trim().is_empty() => format!("{}\n{}", item.title, body),
+            _ => item.title.clone(),
+        };
         let deadline = deadline::stated_deadline(&text, received);
         let decide = |class, reason| Triage {
             class,
@@ -694,7 +719,8 @@ impl Triager {
             source,
             sender,
             channel: item.channel.as_deref().map(str::to_lowercase),
-            text: &text,
+            // The user's rules see all of the message, as before the model.
+            text: &whole,
         };
         for rule in &self.rules {
             if let Some(matched) = rule.matches(&normalized) {
@@ -742,14 +768,16 @@ impl Triager {
         let words = features::words(text);
         if !self.lessons.is_empty() {
             let keys = feature_set(origin_of(item), &words);
+            // `max_by` keeps the last of equals: the newest lesson wins a tie.
             let nearest = self
                 .lessons
                 .iter()
-                .rev()
                 .map(|lesson| (lesson, lesson.similarity(&keys)))
                 .max_by(|a, b| a.1.total_cmp(&b.1));
+            // An emergency taught once does not make its "RESOLVED" follow-up one.
             if let Some((lesson, similarity)) = nearest
                 && similarity >= LESSON_SIMILARITY
+                && !(lesson.class == Class::Emergency && says_not_urgent(text).is_some())
             {
                 return Judgement {
                     class: lesson.class,
@@ -1020,13 +1048,19 @@ mod tests {
                 "{text:?}"
             );
         }
-        let judged = guard(
-            &emergency,
+        for text in [
             "this is not a drill: prod is down",
-            &received(),
-            None,
-        );
-        assert_eq!(judged.class, Class::Emergency, "'not a drill' is no hedge");
+            "ok so the discount email went to the whole list and people are using it",
+            "ok - prod is down for every customer",
+            "the outage has not been resolved, checkout is still down",
+            "prod is NOT back to normal, 500s everywhere",
+            "has this been resolved? checkout still 500s",
+            "call me whenever you can, prod is down",
+            "this is a test of our patience: the db is gone",
+        ] {
+            let judged = guard(&emergency, text, &received(), None);
+            assert_eq!(judged.class, Class::Emergency, "{text:?} is no hedge");
+        }
     }
 
     #[test]
@@ -1151,11 +1185,35 @@ mod tests {
             "{}",
             triage.reason
         );
+        t.learn(Lesson::new(&taught, Class::Update));
+        assert_eq!(
+            t.triage(&similar, &received()).class,
+            Class::Update,
+            "a second correction of the same message replaces the first"
+        );
         let other = item("ana", "lunch at the new ramen place?");
         assert!(
             !matches!(t.triage(&other, &received()).reason, Reason::Lesson { .. }),
             "an unrelated message is not swayed"
         );
+    }
+
+    #[test]
+    fn a_taught_emergency_does_not_make_its_resolved_follow_up_one() {
+        let mut t = triager("");
+        let firing = item("grafana", "[FIRING:1] disk full on db-1 (prod)");
+        t.learn(Lesson::new(&firing, Class::Emergency));
+        let resolved = item("grafana", "[RESOLVED] disk full on db-1 (prod)");
+        let triage = t.triage(&resolved, &received());
+        assert_ne!(triage.class, Class::Emergency, "{}", triage.reason);
+    }
+
+    #[test]
+    fn user_rules_read_the_whole_message() {
+        let t = triager("[[triage.rules]]\nclass = \"strategic\"\nkeywords = [\"offsite\"]\n");
+        let mut long = item("bob", "notes");
+        long.body = Some(format!("{} offsite", "blah ".repeat(2000)));
+        assert_eq!(t.triage(&long, &received()).class, Class::Strategic);
     }
 
     #[test]

@@ -79,7 +79,7 @@ pub struct Scores {
 impl Scores {
     /// The probability of one class.
     pub fn probability(&self, class: Class) -> f32 {
-        self.probabilities[class_index(class)]
+        self.probabilities[class.index()]
     }
 
     /// The most probable class other than those `excluded`.
@@ -89,16 +89,6 @@ impl Scores {
             .filter(|c| !excluded.contains(c))
             .max_by(|a, b| self.probability(*a).total_cmp(&self.probability(*b)))
             .unwrap_or(Class::Update)
-    }
-}
-
-fn class_index(class: Class) -> usize {
-    match class {
-        Class::Emergency => 0,
-        Class::Blocker => 1,
-        Class::Update => 2,
-        Class::Strategic => 3,
-        Class::PrePing => 4,
     }
 }
 
@@ -187,7 +177,7 @@ impl Model {
         }
         let probabilities = softmax(logits);
         let class = decide(&probabilities, self.emergency_threshold);
-        let chosen = class_index(class);
+        let chosen = class.index();
         let runner_up = (0..CLASSES)
             .filter(|c| *c != chosen)
             .max_by(|a, b| logits[*a].total_cmp(&logits[*b]))
