@@ -161,7 +161,8 @@ session: SessionId,
  */
 delivered_at: string, 
 /**
- * Items per class.
+ * Held items per class. Emergencies that broke through are listed in `groups`
+ * but not counted here: they were not held.
  */
 counts: ClassCounts, 
 /**
