@@ -1,11 +1,14 @@
 //! Trains the triage model: `make train-triage`.
 //!
 //! Reads the labelled corpus in `triage/corpus/*.jsonl`, trains a multinomial logistic
-//! regression over the core's own features (AdaGrad; classes weighed by their
-//! rarity; no regularization, which did not help out of fold), picks the emergency threshold for recall from 5-fold out-of-fold
-//! probabilities, writes `triage/model.bin`, and reports on the held-out split in
+//! regression over the core's own features (AdaGrad; classes weighed by their rarity; no
+//! regularization, which did not help out of fold; five shuffles averaged), picks the
+//! emergency threshold for recall from 5-fold out-of-fold probabilities, writes
+//! `triage/model.bin`, and reports on the held-out split in
 //! `triage/heldout/` (and on `triage/unseen.jsonl`, written by another author), which
-//! it never trains on. Deterministic: the same corpus gives the same bytes.
+//! it never trains on. Deterministic: the same corpus gives the same bytes. With
+//! `--misses` (`make train-triage ARGS=--misses`) it lists the corpus's out-of-fold
+//! mistakes and the evaluation sets' mistakes.
 
 use deepwork_core::config::TriageConfig;
 use deepwork_core::triage::Triager;
@@ -267,6 +270,23 @@ fn main() {
         100.0 * right as f64 / examples.len() as f64
     );
     let emergency_threshold = pick_threshold(&examples, &oof);
+    if show_misses {
+        // The training corpus's own out-of-fold mistakes: where labels are worth a second
+        // look, or where the corpus needs more of a kind, without peeking at held-out data.
+        println!("out-of-fold mistakes in the training corpus:");
+        for ((example, p), message) in examples.iter().zip(&oof).zip(&corpus) {
+            let got = model::decide(p, emergency_threshold);
+            if got.index() != example.class {
+                println!(
+                    "  {} -> {} ({:.2}): {:?}",
+                    message.expected.label(),
+                    got.label(),
+                    p[got.index()],
+                    message.text
+                );
+            }
+        }
+    }
     let all: Vec<&Example> = examples.iter().collect();
     let trained = train(&all);
     let weights = Weights {
