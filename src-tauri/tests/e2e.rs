@@ -191,11 +191,23 @@ impl Desktop {
             json!({ "application": self.app.display().to_string() }),
         );
         capabilities.insert("browserName".into(), json!("wry"));
-        ClientBuilder::native()
-            .capabilities(capabilities)
-            .connect(&format!("http://127.0.0.1:{port}"))
-            .await
-            .expect("a WebDriver session with the window")
+        // tauri-driver listens before the native WebDriver behind it does: a first
+        // request can meet a closed connection, so the session is asked for again.
+        let deadline = Instant::now() + WAIT;
+        loop {
+            match ClientBuilder::native()
+                .capabilities(capabilities.clone())
+                .connect(&format!("http://127.0.0.1:{port}"))
+                .await
+            {
+                Ok(client) => return client,
+                Err(error) if Instant::now() < deadline => {
+                    eprintln!("no WebDriver session yet ({error}); asking again");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(error) => panic!("a WebDriver session with the window: {error}"),
+            }
+        }
     }
 
     /// Kills every `deepwork daemon` serving this desktop's socket (one the window
