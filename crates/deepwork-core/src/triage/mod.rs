@@ -584,22 +584,28 @@ fn origin_of(item: &NewItem) -> Origin<'_> {
     }
 }
 
+/// Title and body.
+fn whole_text(item: &NewItem) -> String {
+    match &item.body {
+        Some(body) if !body.trim().is_empty() => format!("{}\n{}", item.title, body),
+        _ => item.title.clone(),
+    }
+}
+
+/// The start of `text`, at most `bytes` long, cut at a character boundary.
+fn head(text: &str, bytes: usize) -> &str {
+    let mut cut = bytes.min(text.len());
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    &text[..cut]
+}
+
 /// Title and body, up to [`READ_BYTES`], for the model, the guard rails and deadlines:
 /// what decides a class and states a deadline is at the start, and a bound here bounds
 /// the time one item takes. (The model reads fewer still: [`features::MAX_CHARS`].)
 fn item_text(item: &NewItem) -> String {
-    let mut text = match &item.body {
-        Some(body) if !body.trim().is_empty() => format!("{}\n{}", item.title, body),
-        _ => item.title.clone(),
-    };
-    if text.len() > READ_BYTES {
-        let mut cut = READ_BYTES;
-        while !text.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        text.truncate(cut);
-    }
-    text
+    head(&whole_text(item), READ_BYTES).to_owned()
 }
 
 /// How much of a message triage reads, in bytes.
@@ -702,12 +708,9 @@ impl Triager {
 
     /// Classes one item that arrived at `received` (its time zone reads stated deadlines).
     pub fn triage(&self, item: &NewItem, received: &Zoned) -> Triage {
-        let text = item_text(item);
-        let whole = match &item.body {
-            Some(body) if !body.trim().is_empty() => format!("{}\n{}", item.title, body),
-            _ => item.title.clone(),
-        };
-        let deadline = deadline::stated_deadline(&text, received);
+        let whole = whole_text(item);
+        let text = head(&whole, READ_BYTES);
+        let deadline = deadline::stated_deadline(text, received);
         let decide = |class, reason| Triage {
             class,
             reason,
@@ -744,7 +747,7 @@ impl Triager {
                 },
             );
         }
-        let own = self.judge(item, &text, received, deadline.as_ref());
+        let own = self.judge(item, text, received, deadline.as_ref());
         if self.vips.contains(&normalized.sender) && rank(self.vip_class) <= rank(own.class) {
             return decide(
                 self.vip_class,
