@@ -75,7 +75,7 @@ example: string,
 /**
  * How alike the two are, in percent.
  */
-similarity: number, } | { "kind": "corrected" } | { "kind": "default" };
+similarity: number, } | { "kind": "emergency_word" } | { "kind": "corrected" } | { "kind": "default" };
 
 export type DigestEntry = { 
 /**

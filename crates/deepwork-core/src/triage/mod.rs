@@ -74,6 +74,8 @@ pub enum Reason {
         /// How alike the two are, in percent.
         similarity: u8,
     },
+    /// The sender wrote EMERGENCY, as the default auto-reply tells them to.
+    EmergencyWord,
     /// The user set the class by hand.
     Corrected,
     /// Nothing decided: the configured default class.
@@ -120,6 +122,9 @@ impl fmt::Display for Reason {
                 f,
                 "like '{example}', which you re-classed ({similarity}% alike)"
             ),
+            Reason::EmergencyWord => {
+                f.write_str("the sender wrote EMERGENCY, as the auto-reply asks")
+            }
             Reason::Corrected => f.write_str("classed by you"),
             Reason::Default => f.write_str("nothing decided: default class"),
         }
@@ -155,6 +160,7 @@ impl Reason {
                 Some(example.clone()),
                 Some(similarity.to_string()),
             ),
+            Reason::EmergencyWord => ("emergency_word", None, None),
             Reason::Corrected => ("corrected", None, None),
             Reason::Default => ("default", None, None),
         }
@@ -186,6 +192,7 @@ impl Reason {
                 example: detail,
                 similarity: percent(extra),
             },
+            "emergency_word" => Reason::EmergencyWord,
             "corrected" => Reason::Corrected,
             "default" => Reason::Default,
             _ => return None,
@@ -506,6 +513,16 @@ pub fn says_not_urgent(text: &str) -> Option<String> {
         })
 }
 
+/// Whether the sender wrote EMERGENCY in capitals, not negated: the route the default
+/// auto-reply offers ("write EMERGENCY in your message and it reaches me at once").
+fn writes_emergency(text: &str) -> bool {
+    text.match_indices("EMERGENCY").any(|(at, word)| {
+        let whole = !text[..at].ends_with(char::is_alphanumeric)
+            && !text[at + word.len()..].starts_with(char::is_alphanumeric);
+        whole && !negated_before(text, at) && says_not_urgent(text).is_none()
+    })
+}
+
 /// Whether one of the three words before `at` negates what follows.
 fn negated_before(text: &str, at: usize) -> bool {
     let before = features::words(&text[..at]);
@@ -747,6 +764,9 @@ impl Triager {
                 },
             );
         }
+        if writes_emergency(text) {
+            return decide(Class::Emergency, Reason::EmergencyWord);
+        }
         let own = self.judge(item, text, received, deadline.as_ref());
         if self.vips.contains(&normalized.sender) && rank(self.vip_class) <= rank(own.class) {
             return decide(
@@ -922,6 +942,7 @@ mod tests {
                 example: "deploy bot says".into(),
                 similarity: 81,
             },
+            Reason::EmergencyWord,
             Reason::Corrected,
             Reason::Default,
         ];
@@ -1209,6 +1230,27 @@ mod tests {
         let resolved = item("grafana", "[RESOLVED] disk full on db-1 (prod)");
         let triage = t.triage(&resolved, &received());
         assert_ne!(triage.class, Class::Emergency, "{}", triage.reason);
+    }
+
+    #[test]
+    fn writing_emergency_as_the_auto_reply_asks_reaches_the_user() {
+        let t = triager("");
+        let triage = t.triage(&item("ana", "EMERGENCY can you call me"), &received());
+        assert_eq!(
+            (triage.class, triage.reason),
+            (Class::Emergency, Reason::EmergencyWord)
+        );
+        for text in [
+            "this is NOT an EMERGENCY, just curious about lunch",
+            "the EMERGENCYEXIT sign is broken",
+            "the emergency exit sign on floor 3 is broken",
+        ] {
+            assert_ne!(
+                t.triage(&item("ana", text), &received()).reason,
+                Reason::EmergencyWord,
+                "{text:?}"
+            );
+        }
     }
 
     #[test]
