@@ -14,7 +14,7 @@ pub mod model;
 use crate::config::{RuleConfig, TriageConfig};
 use crate::item::{Class, NewItem};
 use deadline::StatedDeadline;
-use features::{Origin, Word};
+use features::Origin;
 use jiff::Zoned;
 use model::{Model, ModelError, Scores};
 use regex::{Regex, RegexBuilder};
@@ -559,7 +559,7 @@ impl Lesson {
         let text = item_text(item);
         let words = features::words(&text);
         Lesson {
-            features: feature_set(origin_of(item), &words),
+            features: key_set(&features::extract(origin_of(item), &words)),
             class,
             example: shorten(&text, 40),
         }
@@ -583,11 +583,8 @@ impl Lesson {
     }
 }
 
-fn feature_set(origin: Origin<'_>, words: &[Word]) -> Vec<u32> {
-    let mut keys: Vec<u32> = features::extract(origin, words)
-        .into_iter()
-        .map(|f| f.key)
-        .collect();
+fn key_set(found: &[features::Feature]) -> Vec<u32> {
+    let mut keys: Vec<u32> = found.iter().map(|f| f.key).collect();
     keys.sort_unstable();
     keys.dedup();
     keys
@@ -789,8 +786,10 @@ impl Triager {
         deadline: Option<&StatedDeadline>,
     ) -> Judgement {
         let words = features::words(text);
+        // Extracted once: the lessons and the model read the same features.
+        let found = features::extract(origin_of(item), &words);
         if !self.lessons.is_empty() {
-            let keys = feature_set(origin_of(item), &words);
+            let keys = key_set(&found);
             // `max_by` keeps the last of equals: the newest lesson wins a tie.
             let nearest = self
                 .lessons
@@ -825,7 +824,7 @@ impl Triager {
                 reason: Reason::Default,
             };
         };
-        let scores = model.score(origin_of(item), &words);
+        let scores = model.score(found, &words);
         guard(&scores, text, received, deadline)
     }
 
@@ -837,9 +836,10 @@ impl Triager {
     /// The model's scores for a message, for `deepwork triage explain`.
     pub fn model_scores(&self, item: &NewItem) -> Option<Scores> {
         let text = item_text(item);
-        self.model
-            .as_ref()
-            .map(|model| model.score(origin_of(item), &features::words(&text)))
+        self.model.as_ref().map(|model| {
+            let words = features::words(&text);
+            model.score(features::extract(origin_of(item), &words), &words)
+        })
     }
 }
 

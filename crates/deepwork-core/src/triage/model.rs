@@ -6,7 +6,7 @@
 //! and one signed byte per key and class. Loading reads the header and checks the keys
 //! are in order; scoring binary-searches the keys in place, so nothing is copied.
 
-use super::features::{self, Feature, Origin, Word};
+use super::features::{self, Feature, Word};
 use crate::item::Class;
 
 const MAGIC: &[u8; 8] = b"DWTRIAGE";
@@ -162,9 +162,10 @@ impl Model {
         None
     }
 
-    /// Scores a message.
-    pub fn score(&self, origin: Origin<'_>, words: &[Word]) -> Scores {
-        let found = features::vector(features::extract(origin, words));
+    /// Scores a message from its features ([`features::extract`]) and the words they came
+    /// from (which name the evidence).
+    pub fn score(&self, found: Vec<Feature>, words: &[Word]) -> Scores {
+        let found = features::vector(found);
         let mut logits = self.bias;
         let mut weighed: Vec<(Feature, [f32; CLASSES])> = Vec::with_capacity(found.len());
         for (feature, value) in found {
@@ -346,7 +347,7 @@ pub fn encode(weights: &Weights) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::triage::features::words;
+    use crate::triage::features::{Origin, words};
 
     fn leak(bytes: Vec<u8>) -> &'static [u8] {
         Box::leak(bytes.into_boxed_slice())
@@ -380,7 +381,7 @@ mod tests {
             emergency_threshold: 0.3,
         };
         let model = Model::load(leak(encode(&weights))).expect("loads what encode wrote");
-        let scores = model.score(origin, &ws);
+        let scores = model.score(features::extract(origin, &ws), &ws);
         assert_eq!(scores.class, Class::Emergency);
         let expected_logit = 2.0 * vector.iter().map(|(_, value)| value).sum::<f32>();
         let expected = softmax([expected_logit, -expected_logit / 2.0, 0.5, 0.0, 0.0]);
