@@ -107,6 +107,9 @@ impl std::fmt::Debug for DesktopNotifications {
 }
 
 struct Inner {
+    /// This monitor's run: sequence numbers restart with each run, so ids and cursors
+    /// carry it, and a cursor from an earlier run (before a restart) covers none of ours.
+    run: u64,
     policy: HoldNotificationsConfig,
     kind: Option<DndKind>,
     capture: Mutex<Capture>,
@@ -159,6 +162,9 @@ impl DesktopNotifications {
     pub fn new(policy: HoldNotificationsConfig, kind: Option<DndKind>) -> Self {
         DesktopNotifications {
             inner: Arc::new(Inner {
+                run: std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |since| since.as_millis() as u64),
                 policy,
                 kind,
                 capture: Mutex::new(Capture::default()),
@@ -311,7 +317,7 @@ impl Inner {
                 capture.awaiting_id.insert(caller, Awaiting::Held(seq));
                 capture.held.push_back(Held {
                     seq,
-                    message: incoming(seq, &notice),
+                    message: incoming(self.run, seq, &notice),
                     id: None,
                 });
                 if capture.held.len() > MAX_QUEUED
@@ -531,7 +537,7 @@ fn read_notify(message: &Message) -> Result<CapturedNotice, zbus::Error> {
 
 /// A held notification as the engine takes messages: the summary is the first line,
 /// the body (markup removed) the rest. Never answered: it is not a person writing.
-fn incoming(seq: u64, notice: &CapturedNotice) -> IncomingMessage {
+fn incoming(run: u64, seq: u64, notice: &CapturedNotice) -> IncomingMessage {
     let summary = plain_text(&notice.summary).replace('\n', " ");
     let body = plain_text(&notice.body);
     let text = if body.trim().is_empty() {
@@ -540,7 +546,7 @@ fn incoming(seq: u64, notice: &CapturedNotice) -> IncomingMessage {
         format!("{summary}\n{body}")
     };
     IncomingMessage {
-        id: seq.to_string(),
+        id: cursor(run, seq),
         sender: notice.app.clone(),
         sender_name: None,
         channel: None,
@@ -552,6 +558,23 @@ fn incoming(seq: u64, notice: &CapturedNotice) -> IncomingMessage {
             conversation: String::new(),
             sender: notice.app.clone(),
         },
+    }
+}
+
+/// A message id and read position: the run and the sequence number in it.
+fn cursor(run: u64, seq: u64) -> String {
+    format!("{run}.{seq}")
+}
+
+/// The last sequence number of this run that the engine stored; none for a cursor from
+/// an earlier run.
+fn stored_seq(run: u64, cursor: &str) -> Result<u64, AdapterError> {
+    let bad = || AdapterError::malformed(NAME, &format!("bad cursor {cursor:?}"));
+    match cursor.split_once('.') {
+        Some((their_run, seq)) if their_run.parse::<u64>().map_err(|_| bad())? == run => {
+            seq.parse().map_err(|_| bad())
+        }
+        _ => Ok(0),
     }
 }
 
@@ -571,12 +594,10 @@ impl MessageSource for DesktopNotifications {
             let from = capture.armed_from.unwrap_or(capture.last_seq);
             return Ok(Batch {
                 messages: Vec::new(),
-                cursor: from.to_string(),
+                cursor: self::cursor(self.inner.run, from),
             });
         };
-        let stored: u64 = cursor
-            .parse()
-            .map_err(|_| AdapterError::malformed(NAME, &format!("bad cursor {cursor:?}")))?;
+        let stored = stored_seq(self.inner.run, cursor)?;
         let to_close = {
             let mut capture = self.inner.capture.lock().expect("capture lock");
             capture.stored_up_to = capture.stored_up_to.max(stored);
@@ -615,7 +636,7 @@ impl MessageSource for DesktopNotifications {
         let cursor = messages
             .last()
             .map(|message| message.id.clone())
-            .unwrap_or_else(|| stored.to_string());
+            .unwrap_or_else(|| self::cursor(self.inner.run, stored));
         Ok(Batch { messages, cursor })
     }
 }
@@ -861,6 +882,32 @@ mod tests {
     }
 
     #[test]
+    fn a_cursor_from_an_earlier_run_covers_none_of_this_run() {
+        assert_eq!(stored_seq(5, "5.9").unwrap(), 9);
+        assert_eq!(stored_seq(5, "4.57").unwrap(), 0);
+        assert_eq!(stored_seq(5, "57").unwrap(), 0);
+        assert!(stored_seq(5, "5.x").is_err());
+        assert_eq!(incoming(5, 9, &notice_from("")).id, "5.9");
+    }
+
+    #[test]
+    fn a_notification_with_no_app_name_is_still_held() {
+        let item = incoming(1, 1, &notice_from("")).to_item("desktop");
+        assert_eq!(item.validate(), Ok(()));
+        assert_eq!(item.sender, "unknown sender");
+    }
+
+    fn notice_from(app: &str) -> CapturedNotice {
+        CapturedNotice {
+            app: app.into(),
+            desktop_entry: None,
+            summary: "Build finished".into(),
+            body: String::new(),
+            urgency: NoticeUrgency::Normal,
+        }
+    }
+
+    #[test]
     fn a_held_notification_reads_as_plain_text() {
         let notice = CapturedNotice {
             app: "Thunderbird".into(),
@@ -869,7 +916,7 @@ mod tests {
             body: "<b>Budget</b> &amp; plan".into(),
             urgency: NoticeUrgency::Normal,
         };
-        let message = incoming(7, &notice);
+        let message = incoming(1, 7, &notice);
         let item = message.to_item("desktop");
         assert_eq!(item.title, "New mail from Ann");
         assert_eq!(item.body.as_deref(), Some("Budget & plan"));

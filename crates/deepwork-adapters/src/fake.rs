@@ -21,6 +21,12 @@ pub struct FakeState {
     pub down: bool,
     /// How many reads asked for a starting position.
     pub cursor_requests: usize,
+    /// How many reads from a position began.
+    pub reads: usize,
+    /// The next read panics, as a bug in an adapter would.
+    pub panic_next_read: bool,
+    /// The next read answers that the platform is rate-limiting for this long.
+    pub rate_limit_next_read: Option<Duration>,
 }
 
 /// An adapter whose platform is a struct.
@@ -96,6 +102,20 @@ impl MessageSource for FakeAdapter {
             });
         };
         let seen: usize = cursor.parse().unwrap_or(0);
+        let (panic, rate_limit) = self.with(|s| {
+            s.reads += 1;
+            (
+                std::mem::take(&mut s.panic_next_read),
+                s.rate_limit_next_read.take(),
+            )
+        })?;
+        assert!(!panic, "the fake adapter was told to panic");
+        if let Some(retry_after) = rate_limit {
+            return Err(AdapterError::RateLimited {
+                adapter: "fake".into(),
+                retry_after,
+            });
+        }
         // A long poll, as real platforms do: wait for a delivery or the timeout.
         let arrived = self.arrived.notified();
         if self.with(|s| s.inbox.len() <= seen)? {

@@ -79,13 +79,12 @@ pub struct IncomingMessage {
 }
 
 impl IncomingMessage {
-    /// The item handed to triage: the first line is the title, the rest the body.
+    /// The item handed to triage: the first line is the title, the rest the body. It is
+    /// always valid, whatever the platform sent (see [`NewItem::sanitized`]).
     pub fn to_item(&self, source: &str) -> NewItem {
         let text = self.text.trim();
         let (title, body) = match text.split_once('\n') {
-            Some((first, rest)) if !rest.trim().is_empty() => {
-                (first.trim(), Some(rest.trim().to_owned()))
-            }
+            Some((first, rest)) if !rest.trim().is_empty() => (first, Some(rest.to_owned())),
             _ => (text, None),
         };
         NewItem {
@@ -93,37 +92,22 @@ impl IncomingMessage {
             sender: self
                 .sender_name
                 .clone()
+                .filter(|name| !name.trim().is_empty())
                 .unwrap_or_else(|| self.sender.clone()),
-            title: truncate(
-                if title.is_empty() { "(no text)" } else { title },
-                deepwork_core::item::MAX_TITLE_BYTES,
-            ),
-            body: body.map(|b| truncate(&b, deepwork_core::item::MAX_BODY_BYTES)),
+            title: title.to_owned(),
+            body,
             url: self.url.clone(),
             channel: self.channel.clone(),
             urgency: None,
+            message_id: Some(self.id.clone()),
         }
+        .sanitized()
     }
 }
 
-/// Message text as plain text: control characters other than line breaks and tabs go
-/// (they could move a terminal's cursor or garble a notification).
+/// Message text as plain text (see [`deepwork_core::text::plain`]).
 pub(crate) fn plain(text: &str) -> String {
-    text.chars()
-        .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
-        .collect()
-}
-
-/// Shortens to at most `max` bytes on a character boundary.
-pub fn truncate(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_owned();
-    }
-    let mut cut = max;
-    while !text.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    text[..cut].to_owned()
+    deepwork_core::text::plain(text)
 }
 
 /// The HTTP client every adapter uses; `timeout` bounds whole requests, or is left to

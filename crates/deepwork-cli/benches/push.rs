@@ -23,6 +23,7 @@ fn item(n: usize) -> NewItem {
         url: Some(format!("https://ci.example/runs/{n}")),
         channel: Some("#ci".into()),
         urgency: None,
+        message_id: None,
     }
 }
 

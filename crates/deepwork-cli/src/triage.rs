@@ -29,6 +29,7 @@ pub fn run(paths: &Paths, command: TriageCommand) -> Result<(), Failure> {
                 url: None,
                 channel,
                 urgency: None,
+                message_id: None,
             };
             item.validate()
                 .map_err(|e| Failure::Usage(format!("cannot explain: {e}")))?;

@@ -523,6 +523,7 @@ fn kill_9_loses_no_acknowledged_item() {
                             url: None,
                             channel: None,
                             urgency: None,
+                            message_id: None,
                         };
                         match client.push(item).await {
                             Ok(_) => {

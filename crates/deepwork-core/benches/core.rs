@@ -42,6 +42,7 @@ fn held_items(count: i64) -> Vec<ItemRecord> {
             disposition: Disposition::Held,
             digest: None,
             done_at: None,
+            message_id: None,
         })
         .collect()
 }

@@ -48,6 +48,9 @@ pub struct ItemRecord {
     pub digest: Option<DigestId>,
     /// When the user marked it done.
     pub done_at: Option<Timestamp>,
+    /// Its source's own id for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
 }
 
 impl ItemRecord {
@@ -61,6 +64,7 @@ impl ItemRecord {
             url: self.url.clone(),
             channel: self.channel.clone(),
             urgency: None,
+            message_id: self.message_id.clone(),
         }
     }
 }
@@ -308,6 +312,7 @@ mod tests {
             disposition: Disposition::Held,
             digest: None,
             done_at: None,
+            message_id: None,
         }
     }
 

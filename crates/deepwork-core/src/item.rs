@@ -1,5 +1,6 @@
 //! Items: what arrives from a source, and how it was classed.
 
+use crate::text;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -203,6 +204,10 @@ pub struct NewItem {
     /// Urgency the source declared, trusted only for configured sources.
     #[serde(default)]
     pub urgency: Option<Urgency>,
+    /// The source's own id for it: an item whose source and id were seen before is the
+    /// same item, so a batch read or pushed twice is stored once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
 }
 
 /// Why a [`NewItem`] was refused.
@@ -243,6 +248,9 @@ impl NewItem {
         if let Some(channel) = &self.channel {
             check_name("channel", channel, false)?;
         }
+        if let Some(id) = &self.message_id {
+            check_name("message_id", id, true)?;
+        }
         check_len("title", &self.title, MAX_TITLE_BYTES)?;
         if self.title.trim().is_empty() {
             return Err(ItemError::Empty { field: "title" });
@@ -258,11 +266,66 @@ impl NewItem {
                 .strip_prefix("https://")
                 .or_else(|| lower.strip_prefix("http://"))
                 .is_some_and(has_host);
-            if !ok || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            if !ok || url.chars().any(|c| c.is_whitespace() || text::is_unsafe(c)) {
                 return Err(ItemError::BadUrl(url.clone()));
             }
         }
         Ok(())
+    }
+
+    /// The item made valid whatever a platform sent: every field cleaned of unsafe
+    /// characters and shortened to its limit, a blank sender or title named, a link that
+    /// is not http(s) and an id too long to be a key dropped. What a source could not
+    /// help sending never stops the items after it.
+    pub fn sanitized(self) -> NewItem {
+        let name = |value: &str, fallback: &str| {
+            let clean = text::one_line(value);
+            let name = text::truncate(&clean, MAX_NAME_BYTES);
+            if name.is_empty() {
+                fallback.to_owned()
+            } else {
+                name.to_owned()
+            }
+        };
+        let title = text::one_line(&self.title);
+        let body = self
+            .body
+            .map(|body| text::truncate(text::plain(&body).trim(), MAX_BODY_BYTES).to_owned())
+            .filter(|body| !body.is_empty());
+        let sanitized = NewItem {
+            source: name(&self.source, "unknown"),
+            sender: name(&self.sender, "unknown sender"),
+            title: name_or(text::truncate(&title, MAX_TITLE_BYTES), "(no text)"),
+            body,
+            url: None,
+            channel: self
+                .channel
+                .map(|channel| name(&channel, ""))
+                .filter(|channel| !channel.is_empty()),
+            urgency: self.urgency,
+            message_id: self.message_id.filter(|id| {
+                id.len() <= MAX_NAME_BYTES
+                    && !id.trim().is_empty()
+                    && !id.chars().any(text::is_unsafe)
+            }),
+        };
+        let url = self.url.filter(|url| {
+            NewItem {
+                url: Some(url.clone()),
+                ..sanitized.clone()
+            }
+            .validate()
+            .is_ok()
+        });
+        NewItem { url, ..sanitized }
+    }
+}
+
+fn name_or(value: &str, fallback: &str) -> String {
+    if value.trim().is_empty() {
+        fallback.to_owned()
+    } else {
+        value.to_owned()
     }
 }
 
@@ -282,7 +345,7 @@ fn check_name(field: &'static str, value: &str, required: bool) -> Result<(), It
     if required && value.trim().is_empty() {
         return Err(ItemError::Empty { field });
     }
-    if value.chars().any(char::is_control) {
+    if value.chars().any(text::is_unsafe) {
         return Err(ItemError::ControlCharacters { field });
     }
     Ok(())
@@ -301,6 +364,7 @@ mod tests {
             url: Some("https://ci.example/run/1".into()),
             channel: None,
             urgency: None,
+            message_id: None,
         }
     }
 
@@ -349,6 +413,56 @@ mod tests {
         let mut it = item();
         it.sender = String::new();
         assert_eq!(it.validate(), Err(ItemError::Empty { field: "sender" }));
+    }
+
+    #[test]
+    fn bidi_controls_in_names_are_refused() {
+        let mut it = item();
+        it.sender = "gro\u{202E}gpj.exe".into();
+        assert_eq!(
+            it.validate(),
+            Err(ItemError::ControlCharacters { field: "sender" })
+        );
+    }
+
+    #[test]
+    fn whatever_a_platform_sends_becomes_a_valid_item() {
+        let it = NewItem {
+            source: "xmpp".into(),
+            sender: format!("{}@example.org", "a".repeat(400)),
+            title: "\u{202E}  ".into(),
+            body: Some("\n\u{1b}[2J\n".into()),
+            url: Some("javascript:alert(1)".into()),
+            channel: Some("r".repeat(300)),
+            urgency: None,
+            message_id: Some("x".repeat(300)),
+        }
+        .sanitized();
+        assert_eq!(it.validate(), Ok(()));
+        assert_eq!(it.title, "(no text)");
+        assert_eq!(it.body.as_deref(), Some("[2J"));
+        assert_eq!((it.url, it.message_id), (None, None));
+        assert_eq!(it.sender.len(), MAX_NAME_BYTES);
+        let empty_app = NewItem {
+            sender: String::new(),
+            ..item()
+        }
+        .sanitized();
+        assert_eq!(empty_app.sender, "unknown sender");
+        let kept = item().sanitized();
+        assert_eq!(kept, item());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn sanitized_items_are_always_valid(
+            source in ".{0,300}", sender in ".{0,300}", title in ".{0,1100}",
+            body in proptest::option::of(".{0,200}"), url in proptest::option::of(".{0,40}"),
+            channel in proptest::option::of(".{0,300}"), id in proptest::option::of(".{0,300}"),
+        ) {
+            let it = NewItem { source, sender, title, body, url, channel, urgency: None, message_id: id };
+            proptest::prop_assert_eq!(it.sanitized().validate(), Ok(()));
+        }
     }
 
     #[test]

@@ -35,6 +35,7 @@ pub mod schedule;
 pub mod session;
 pub mod settings;
 pub mod stats;
+pub mod text;
 pub mod triage;
 
 pub use item::{Class, Disposition, ItemId, NewItem, SessionId, Urgency};

@@ -5,11 +5,16 @@
 //! with backoff and reported; it never blocks the session.
 
 use crate::api::{AdapterHealth, AdapterState, Event};
-use crate::chat_requests::{ChatReply, ChatRequest};
-use deepwork_adapters::{AdapterError, FocusStatus, MessageSource, Replier, StatusAdapter};
+use crate::chat_calls::{Answer, AutoReply, ChatCall, ChatError};
+use deepwork_adapters::{
+    AdapterError, Batch, FocusStatus, MessageSource, Replier, StatusAdapter, StatusSnapshot,
+};
 use deepwork_core::SessionId;
 use deepwork_core::away;
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
 use std::collections::VecDeque;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -21,6 +26,10 @@ const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// How often to try again when the user must act (they may have fixed it).
 const ATTENTION_RETRY: Duration = Duration::from_secs(300);
+/// The longest wait a platform's `Retry-After` is taken at.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+/// A task that ran this long before crashing starts its restarts' backoff afresh.
+const HEALTHY_RUN: Duration = Duration::from_secs(600);
 
 /// A connected platform and the roles it plays.
 #[derive(Clone)]
@@ -61,16 +70,7 @@ impl std::fmt::Debug for ChatAdapter {
     }
 }
 
-/// A request to the engine with its answer channel.
-#[derive(Debug)]
-pub struct ChatCall {
-    /// The request.
-    pub request: ChatRequest,
-    /// Where the answer goes.
-    pub reply: oneshot::Sender<ChatReply>,
-}
-
-/// The supervisor's line to the engine loop.
+/// The supervisor's line to the engine loop: one method per call.
 #[derive(Clone, Debug)]
 pub struct EngineLink {
     calls: mpsc::Sender<ChatCall>,
@@ -82,19 +82,96 @@ impl EngineLink {
         EngineLink { calls }
     }
 
-    async fn ask(&self, request: ChatRequest) -> ChatReply {
-        let (reply, answer) = oneshot::channel();
-        if self.calls.send(ChatCall { request, reply }).await.is_err() {
-            return ChatReply::Failed("the engine has stopped".into());
-        }
-        answer
+    async fn call<T>(&self, make: impl FnOnce(Answer<T>) -> ChatCall) -> Result<T, ChatError> {
+        let (answer, reply) = oneshot::channel();
+        self.calls
+            .send(make(answer))
             .await
-            .unwrap_or_else(|_| ChatReply::Failed("the engine has stopped".into()))
+            .map_err(|_| ChatError::Stopped)?;
+        reply.await.unwrap_or(Err(ChatError::Stopped))
+    }
+
+    async fn focus(&self) -> Result<Option<(SessionId, FocusStatus)>, ChatError> {
+        self.call(ChatCall::Focus).await
+    }
+
+    async fn save_snapshot(
+        &self,
+        session: SessionId,
+        snapshot: StatusSnapshot,
+    ) -> Result<(), ChatError> {
+        self.call(|answer| ChatCall::SaveSnapshot {
+            session,
+            snapshot,
+            answer,
+        })
+        .await
+    }
+
+    async fn snapshot(
+        &self,
+        session: SessionId,
+        adapter: &str,
+    ) -> Result<Option<StatusSnapshot>, ChatError> {
+        self.call(|answer| ChatCall::Snapshot {
+            session,
+            adapter: adapter.to_owned(),
+            answer,
+        })
+        .await
+    }
+
+    async fn restored(&self, session: SessionId, adapter: &str) -> Result<(), ChatError> {
+        self.call(|answer| ChatCall::Restored {
+            session,
+            adapter: adapter.to_owned(),
+            answer,
+        })
+        .await
+    }
+
+    async fn pending_restores(&self, adapter: &str) -> Result<Vec<SessionId>, ChatError> {
+        self.call(|answer| ChatCall::PendingRestores {
+            adapter: adapter.to_owned(),
+            answer,
+        })
+        .await
+    }
+
+    async fn cursor(&self, adapter: &str, session: SessionId) -> Result<Option<String>, ChatError> {
+        self.call(|answer| ChatCall::Cursor {
+            adapter: adapter.to_owned(),
+            session,
+            answer,
+        })
+        .await
+    }
+
+    async fn hold(
+        &self,
+        adapter: &str,
+        session: SessionId,
+        auto_reply: bool,
+        batch: Batch,
+    ) -> Result<Vec<AutoReply>, ChatError> {
+        self.call(|answer| ChatCall::Hold {
+            adapter: adapter.to_owned(),
+            session,
+            auto_reply,
+            batch,
+            answer,
+        })
+        .await
+    }
+
+    async fn health(&self, health: AdapterHealth) {
+        // Only a stopping engine refuses; then nobody is left to tell.
+        let _ = self.calls.send(ChatCall::Health(health)).await;
     }
 }
 
-/// Starts one task per adapter; aborting a task is as safe as the engine dying there
-/// (what it set is recorded first, and the next task for the platform reconciles).
+/// Starts one supervised task per adapter; aborting one is as safe as the engine dying
+/// there (what it set is recorded first, and the next task for the platform reconciles).
 pub fn spawn(
     adapters: Vec<ChatAdapter>,
     engine: &EngineLink,
@@ -103,10 +180,51 @@ pub fn spawn(
     adapters
         .into_iter()
         .map(|adapter| {
-            let task = AdapterTask::new(adapter, engine.clone());
-            tokio::spawn(task.run(events.subscribe())).abort_handle()
+            tokio::spawn(supervise(adapter, engine.clone(), events.clone())).abort_handle()
         })
         .collect()
+}
+
+/// Runs a platform's task, and runs it again when it panics: the crash is reported in
+/// status, and the restarts back off. A new task reads its state back from the engine.
+async fn supervise(adapter: ChatAdapter, engine: EngineLink, events: broadcast::Sender<Event>) {
+    let mut backoff = FIRST_BACKOFF;
+    loop {
+        let started = Instant::now();
+        let task = AdapterTask::new(adapter.clone(), engine.clone());
+        let Err(panic) = AssertUnwindSafe(task.run(events.subscribe()))
+            .catch_unwind()
+            .await
+        else {
+            return;
+        };
+        let detail = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic".into());
+        tracing::error!(adapter = %adapter.name, %detail, "a platform's task crashed; restarting it");
+        if started.elapsed() >= HEALTHY_RUN {
+            backoff = FIRST_BACKOFF;
+        }
+        engine
+            .health(AdapterHealth {
+                name: adapter.name.clone(),
+                state: AdapterState::Retrying {
+                    error: format!("crashed, restarting: {detail}"),
+                },
+            })
+            .await;
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// A read in flight: kept across events, so that a platform reads on its own schedule
+/// and not again each time anything happens elsewhere.
+struct Reading {
+    session: SessionId,
+    batch: BoxFuture<'static, Result<Batch, AdapterError>>,
 }
 
 struct AdapterTask {
@@ -120,6 +238,7 @@ struct AdapterTask {
     restores: VecDeque<SessionId>,
     status_retry: Option<Instant>,
     status_backoff: Duration,
+    reading: Option<Reading>,
     read_retry: Option<Instant>,
     read_backoff: Duration,
     /// What was last reported; `None` until the first report, which registers the adapter.
@@ -133,7 +252,7 @@ struct AdapterTask {
 enum Wake {
     Event(Result<Event, broadcast::error::RecvError>),
     Retry,
-    Read(Result<deepwork_adapters::Batch, AdapterError>, SessionId),
+    Read(Result<Batch, AdapterError>),
 }
 
 impl AdapterTask {
@@ -146,6 +265,7 @@ impl AdapterTask {
             restores: VecDeque::new(),
             status_retry: None,
             status_backoff: FIRST_BACKOFF,
+            reading: None,
             read_retry: None,
             read_backoff: FIRST_BACKOFF,
             health: None,
@@ -159,15 +279,11 @@ impl AdapterTask {
             self.report(AdapterState::NeedsAttention { fix }).await;
             return;
         }
-        if let ChatReply::Pending(pending) = self
-            .engine
-            .ask(ChatRequest::PendingRestores {
-                adapter: self.adapter.name.clone(),
-            })
-            .await
-        {
-            self.restores
-                .extend(pending.into_iter().map(|(session, _)| session));
+        match self.engine.pending_restores(&self.adapter.name).await {
+            Ok(pending) => self.restores.extend(pending),
+            Err(error) => {
+                tracing::warn!(adapter = %self.adapter.name, %error, "could not read which statuses to put back")
+            }
         }
         self.refresh_focus().await;
         loop {
@@ -175,10 +291,18 @@ impl AdapterTask {
             if self.read_retry.is_some_and(|at| at <= Instant::now()) {
                 self.read_retry = None;
             }
-            let wake = self.wait(&mut events).await;
-            match wake {
+            let reading_for = self.desired.as_ref().map(|(session, _)| *session);
+            if self
+                .reading
+                .as_ref()
+                .is_some_and(|r| Some(r.session) != reading_for)
+            {
+                self.reading = None;
+            }
+            match self.wait(&mut events).await {
                 Wake::Event(Ok(Event::SessionEnded { session, .. })) => {
                     self.desired = None;
+                    self.reading = None;
                     // Not reading any more, so a reading failure no longer counts.
                     self.read_problem = None;
                     self.read_retry = None;
@@ -194,20 +318,29 @@ impl AdapterTask {
                 Wake::Event(Ok(_)) => {}
                 Wake::Event(Err(broadcast::error::RecvError::Closed)) => return,
                 Wake::Retry => {}
-                Wake::Read(result, session) => self.take_batch(result, session).await,
+                Wake::Read(result) => {
+                    if let Some(reading) = self.reading.take() {
+                        self.take_batch(result, reading.session).await;
+                    }
+                }
             }
         }
     }
 
     async fn refresh_focus(&mut self) {
-        if let ChatReply::Focus(focus) = self.engine.ask(ChatRequest::Focus).await {
-            self.desired = focus;
-            self.status_retry = None;
+        match self.engine.focus().await {
+            Ok(focus) => {
+                self.desired = focus;
+                self.status_retry = None;
+            }
+            Err(error) => {
+                tracing::warn!(adapter = %self.adapter.name, %error, "could not ask for the session")
+            }
         }
     }
 
     /// Waits for an event, a due retry, or new messages while focusing.
-    async fn wait(&self, events: &mut broadcast::Receiver<Event>) -> Wake {
+    async fn wait(&mut self, events: &mut broadcast::Receiver<Event>) -> Wake {
         let retry_at = [
             self.status_retry,
             self.read_retry.filter(|_| self.desired.is_some()),
@@ -215,114 +348,97 @@ impl AdapterTask {
         .into_iter()
         .flatten()
         .min();
+        if self.reading.is_none() {
+            self.reading = self.start_read();
+        }
         let retry = async move {
             match retry_at {
                 Some(at) => tokio::time::sleep_until(at).await,
                 None => std::future::pending().await,
             }
         };
-        let reading = self
-            .desired
-            .as_ref()
-            .map(|(session, _)| *session)
-            .filter(|_| self.read_retry.is_none());
         let read = async {
-            match (reading, &self.adapter.source) {
-                (Some(session), Some(source)) => {
-                    let cursor = self.cursor(session, source.as_ref()).await;
-                    let result = match cursor {
-                        Ok(cursor) => source.fetch(Some(&cursor), LONG_POLL).await,
-                        Err(error) => Err(error),
-                    };
-                    (result, session)
-                }
-                _ => std::future::pending().await,
+            match self.reading.as_mut() {
+                Some(reading) => (&mut reading.batch).await,
+                None => std::future::pending().await,
             }
         };
         tokio::select! {
             event = events.recv() => Wake::Event(event),
             () = retry => Wake::Retry,
-            (result, session) = read => Wake::Read(result, session),
+            result = read => Wake::Read(result),
         }
     }
 
-    /// The read position for `session`; at a session's first read it is "now", so
-    /// messages from before the session are not held.
-    async fn cursor(
-        &self,
-        session: SessionId,
-        source: &dyn MessageSource,
-    ) -> Result<String, AdapterError> {
+    /// The next read for the running session, unless a retry is pending. At a session's
+    /// first read the position is "now", so messages from before it are not held.
+    fn start_read(&self) -> Option<Reading> {
+        let session = self.desired.as_ref()?.0;
+        let source = self.adapter.source.clone()?;
+        if self.read_retry.is_some() {
+            return None;
+        }
+        let engine = self.engine.clone();
         let adapter = self.adapter.name.clone();
-        if let ChatReply::Cursor(Some(cursor)) = self
-            .engine
-            .ask(ChatRequest::Cursor {
-                adapter: adapter.clone(),
-                session,
-            })
-            .await
-        {
-            return Ok(cursor);
-        }
-        let start = source.fetch(None, Duration::ZERO).await?;
-        self.engine
-            .ask(ChatRequest::SaveCursor {
-                adapter,
-                session,
-                cursor: start.cursor.clone(),
-            })
-            .await;
-        Ok(start.cursor)
+        let batch = async move {
+            let stored = engine
+                .cursor(&adapter, session)
+                .await
+                .map_err(engine_trouble)?;
+            let cursor = match stored {
+                Some(cursor) => cursor,
+                None => {
+                    let start = source.fetch(None, Duration::ZERO).await?;
+                    engine
+                        .hold(&adapter, session, false, start.clone())
+                        .await
+                        .map_err(engine_trouble)?;
+                    start.cursor
+                }
+            };
+            source.fetch(Some(&cursor), LONG_POLL).await
+        };
+        Some(Reading {
+            session,
+            batch: Box::pin(batch),
+        })
     }
 
-    async fn take_batch(
-        &mut self,
-        result: Result<deepwork_adapters::Batch, AdapterError>,
-        session: SessionId,
-    ) {
+    async fn take_batch(&mut self, result: Result<Batch, AdapterError>, session: SessionId) {
         let batch = match result {
             Ok(batch) => batch,
             Err(error) => {
-                self.read_retry = Some(Instant::now() + delay(&error, &mut self.read_backoff));
+                self.read_retry = Some(later(delay(&error, &mut self.read_backoff)));
                 self.read_problem = Some(state_of(&error));
                 self.publish().await;
                 return;
             }
         };
         self.read_backoff = FIRST_BACKOFF;
-        for message in batch.messages {
-            let reply = self
-                .engine
-                .ask(ChatRequest::Incoming {
-                    adapter: self.adapter.name.clone(),
-                    auto_reply: self.adapter.auto_reply,
-                    message: message.clone(),
-                })
-                .await;
-            match reply {
-                ChatReply::Reply(Some(text)) => {
-                    if let Some(replier) = &self.adapter.replier
-                        && let Err(error) = replier.reply(&message.reply_to, &text).await
-                    {
-                        tracing::warn!(adapter = %self.adapter.name, %error, "could not send an auto-reply");
-                    }
+        let replies = match self
+            .engine
+            .hold(&self.adapter.name, session, self.adapter.auto_reply, batch)
+            .await
+        {
+            Ok(replies) => replies,
+            Err(error) => {
+                // Nothing was stored and the cursor did not move: this batch is read again.
+                tracing::error!(adapter = %self.adapter.name, %error, "could not hold messages");
+                self.read_retry = Some(later(MAX_BACKOFF));
+                self.read_problem = Some(AdapterState::Retrying {
+                    error: format!("could not hold messages: {error}"),
+                });
+                self.publish().await;
+                return;
+            }
+        };
+        if let Some(replier) = &self.adapter.replier {
+            for reply in replies {
+                if let Err(error) = replier.reply(&reply.to, &reply.text).await {
+                    tracing::warn!(adapter = %self.adapter.name, %error, "could not send an auto-reply");
                 }
-                ChatReply::Failed(error) => {
-                    // Not stored: read this batch again rather than lose a message.
-                    tracing::error!(adapter = %self.adapter.name, %error, "could not hold a message");
-                    self.read_retry = Some(Instant::now() + MAX_BACKOFF);
-                    return;
-                }
-                _ => {}
             }
         }
-        self.engine
-            .ask(ChatRequest::SaveCursor {
-                adapter: self.adapter.name.clone(),
-                session,
-                cursor: batch.cursor,
-            })
-            .await;
         self.read_problem = None;
         self.publish().await;
     }
@@ -345,7 +461,7 @@ impl AdapterTask {
             }
             Err(error) => {
                 tracing::warn!(adapter = %self.adapter.name, %error, "chat status not updated; retrying");
-                self.status_retry = Some(Instant::now() + delay(&error, &mut self.status_backoff));
+                self.status_retry = Some(later(delay(&error, &mut self.status_backoff)));
                 self.status_problem = Some(state_of(&error));
             }
         }
@@ -353,22 +469,23 @@ impl AdapterTask {
     }
 
     async fn reconcile_status(&mut self, status: &dyn StatusAdapter) -> Result<(), AdapterError> {
+        let name = self.adapter.name.clone();
         while let Some(session) = self.restores.front().copied() {
-            let snapshot = self
-                .engine
-                .ask(ChatRequest::Snapshot {
-                    session,
-                    adapter: self.adapter.name.clone(),
-                })
-                .await;
-            if let ChatReply::Snapshot(Some(snapshot)) = snapshot {
-                status.restore(&snapshot).await?;
-                self.engine
-                    .ask(ChatRequest::Restored {
-                        session,
-                        adapter: self.adapter.name.clone(),
-                    })
-                    .await;
+            let kept = self.engine.snapshot(session, &name).await;
+            match kept {
+                Ok(Some(snapshot)) => {
+                    status.restore(&snapshot).await?;
+                    self.engine
+                        .restored(session, &name)
+                        .await
+                        .map_err(engine_trouble)?;
+                }
+                Ok(None) => {}
+                Err(ChatError::Snapshot(detail)) => {
+                    // Unreadable: it can never be put back, so it is not tried forever.
+                    tracing::error!(adapter = %name, %detail, "a kept status cannot be restored");
+                }
+                Err(error) => return Err(engine_trouble(error)),
             }
             self.restores.pop_front();
             self.applied = None;
@@ -380,26 +497,19 @@ impl AdapterTask {
         if self.applied.as_ref() == Some(&(session, text.clone())) {
             return Ok(());
         }
-        let kept = self
+        if self
             .engine
-            .ask(ChatRequest::Snapshot {
-                session,
-                adapter: self.adapter.name.clone(),
-            })
-            .await;
-        if matches!(kept, ChatReply::Snapshot(None)) {
+            .snapshot(session, &name)
+            .await
+            .map_err(engine_trouble)?
+            .is_none()
+        {
             let snapshot = status.snapshot().await?;
             // Durable before the status changes, so a crash can always put it back.
-            if let ChatReply::Failed(error) = self
-                .engine
-                .ask(ChatRequest::SaveSnapshot { session, snapshot })
+            self.engine
+                .save_snapshot(session, snapshot)
                 .await
-            {
-                return Err(AdapterError::Unavailable {
-                    adapter: "store".into(),
-                    detail: error,
-                });
-            }
+                .map_err(engine_trouble)?;
         }
         status
             .set_focus(&FocusStatus {
@@ -432,12 +542,27 @@ impl AdapterTask {
         }
         self.health = Some(state.clone());
         self.engine
-            .ask(ChatRequest::Health(AdapterHealth {
+            .health(AdapterHealth {
                 name: self.adapter.name.clone(),
                 state,
-            }))
+            })
             .await;
     }
+}
+
+/// The engine's trouble as the platform task reports it (retried like an outage).
+fn engine_trouble(error: ChatError) -> AdapterError {
+    AdapterError::Unavailable {
+        adapter: "store".into(),
+        detail: error.to_string(),
+    }
+}
+
+/// `wait` from now; a wait too long for the clock is as good as never.
+fn later(wait: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(wait)
+        .unwrap_or_else(|| now + MAX_RETRY_AFTER)
 }
 
 fn state_of(error: &AdapterError) -> AdapterState {
@@ -454,7 +579,8 @@ fn state_of(error: &AdapterError) -> AdapterState {
 /// How long to wait before the next try: what a rate limit asks, else exponential.
 fn delay(error: &AdapterError, backoff: &mut Duration) -> Duration {
     match error {
-        AdapterError::RateLimited { retry_after, .. } => *retry_after,
+        // A platform's word, but not beyond an hour: it may be wrong, or hostile.
+        AdapterError::RateLimited { retry_after, .. } => (*retry_after).min(MAX_RETRY_AFTER),
         AdapterError::Unauthorized { .. } => ATTENTION_RETRY,
         AdapterError::Unavailable { .. } | AdapterError::Malformed { .. } => {
             let wait = *backoff;

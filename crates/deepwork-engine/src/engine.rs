@@ -7,9 +7,9 @@ use crate::api::{
     AdapterHealth, ApiError, ErrorCode, Event, Explanation, PushAck, Reply, Request, Response,
     SessionStatus, Status,
 };
-use crate::chat_requests::{ChatReply, ChatRequest};
+use crate::chat_calls::{AutoReply, ChatCall, ChatError};
 use crate::notify::{Loudness, Notice, NoticeAction, Notifier};
-use deepwork_adapters::{Addressed, FocusStatus, IncomingMessage, StatusSnapshot};
+use deepwork_adapters::{Addressed, Batch, FocusStatus, IncomingMessage, StatusSnapshot};
 use deepwork_core::away::{self, AwayTimes, ReplyCandidate};
 use deepwork_core::config::Config;
 use deepwork_core::digest::{self, Digest, DigestId, ItemRecord};
@@ -172,7 +172,7 @@ impl Engine {
         if self.machine.next_deadline().is_none_or(|d| d > now) {
             return;
         }
-        match self.step(now, vec![Input::Tick], HashMap::new()) {
+        match self.step(now, vec![Input::Tick], HashMap::new(), None) {
             Ok(_) => self.retry_at = None,
             Err(error) => {
                 tracing::error!(%error, "could not record a check-in; retrying shortly");
@@ -261,70 +261,98 @@ impl Engine {
     }
 
     /// Answers the chat supervisor.
-    pub fn handle_chat(&mut self, now: Timestamp, request: ChatRequest) -> ChatReply {
+    pub fn handle_chat(&mut self, now: Timestamp, call: ChatCall) {
         self.tick(now);
-        let result = match request {
-            ChatRequest::Focus => Ok(ChatReply::Focus(self.focus_status(now))),
-            ChatRequest::SaveSnapshot { session, snapshot } => serde_json::to_string(&snapshot)
-                .map_err(|e| e.to_string())
-                .and_then(|data| {
-                    self.store
-                        .write(|w| w.save_status_snapshot(session, &snapshot.adapter, &data, now))
-                        .map_err(|e| e.to_string())
-                })
-                .map(|()| ChatReply::Done),
-            ChatRequest::Snapshot { session, adapter } => self
-                .store
-                .status_snapshot(session, &adapter)
-                .map_err(|e| e.to_string())
-                .and_then(|data| data.map(|d| parse_snapshot(&d)).transpose())
-                .map(ChatReply::Snapshot),
-            ChatRequest::Restored { session, adapter } => self
-                .store
-                .write(|w| w.mark_restored(session, &adapter, now))
-                .map(|()| ChatReply::Done)
-                .map_err(|e| e.to_string()),
-            ChatRequest::PendingRestores { adapter } => self
-                .store
-                .pending_restores()
-                .map_err(|e| e.to_string())
-                .and_then(|pending| {
-                    pending
-                        .into_iter()
-                        .filter(|p| p.adapter == adapter)
-                        .map(|p| parse_snapshot(&p.data).map(|snapshot| (p.session, snapshot)))
-                        .collect()
-                })
-                .map(ChatReply::Pending),
-            ChatRequest::Incoming {
+        // A supervisor task that gave up waiting no longer wants its answer.
+        match call {
+            ChatCall::Focus(answer) => {
+                let _ = answer.send(Ok(self.focus_status(now)));
+            }
+            ChatCall::SaveSnapshot {
+                session,
+                snapshot,
+                answer,
+            } => {
+                let saved = serde_json::to_string(&snapshot)
+                    .map_err(|e| ChatError::Snapshot(e.to_string()))
+                    .and_then(|data| {
+                        self.store
+                            .write(|w| {
+                                w.save_status_snapshot(session, &snapshot.adapter, &data, now)
+                            })
+                            .map_err(chat_store_error)
+                    });
+                let _ = answer.send(saved);
+            }
+            ChatCall::Snapshot {
+                session,
                 adapter,
-                auto_reply,
-                message,
-            } => self.incoming(now, &adapter, auto_reply, &message),
-            ChatRequest::Cursor { adapter, session } => self
-                .store
-                .adapter_cursor(&adapter, session)
-                .map(ChatReply::Cursor)
-                .map_err(|e| e.to_string()),
-            ChatRequest::SaveCursor {
+                answer,
+            } => {
+                let kept = self
+                    .store
+                    .status_snapshot(session, &adapter)
+                    .map_err(chat_store_error)
+                    .and_then(|data| {
+                        data.map(|d| parse_snapshot(&d))
+                            .transpose()
+                            .map_err(ChatError::Snapshot)
+                    });
+                let _ = answer.send(kept);
+            }
+            ChatCall::Restored {
+                session,
+                adapter,
+                answer,
+            } => {
+                let marked = self
+                    .store
+                    .write(|w| w.mark_restored(session, &adapter, now))
+                    .map_err(chat_store_error);
+                let _ = answer.send(marked);
+            }
+            ChatCall::PendingRestores { adapter, answer } => {
+                let pending =
+                    self.store
+                        .pending_restores()
+                        .map_err(chat_store_error)
+                        .map(|pending| {
+                            pending
+                                .into_iter()
+                                .filter(|p| p.adapter == adapter)
+                                .map(|p| p.session)
+                                .collect()
+                        });
+                let _ = answer.send(pending);
+            }
+            ChatCall::Cursor {
                 adapter,
                 session,
-                cursor,
-            } => self
-                .store
-                .write(|w| w.set_adapter_cursor(&adapter, session, &cursor))
-                .map(|()| ChatReply::Done)
-                .map_err(|e| e.to_string()),
-            ChatRequest::Health(health) => {
+                answer,
+            } => {
+                let cursor = self
+                    .store
+                    .adapter_cursor(&adapter, session)
+                    .map_err(chat_store_error);
+                let _ = answer.send(cursor);
+            }
+            ChatCall::Hold {
+                adapter,
+                session,
+                auto_reply,
+                batch,
+                answer,
+            } => {
+                let _ = answer.send(self.hold(now, &adapter, session, auto_reply, batch));
+            }
+            ChatCall::Health(health) => {
                 match self.adapters.iter_mut().find(|a| a.name == health.name) {
                     Some(known) => *known = health.clone(),
                     None => self.adapters.push(health.clone()),
                 }
                 let _ = self.events.send(Event::AdapterChanged { health });
-                Ok(ChatReply::Done)
             }
-        };
-        result.unwrap_or_else(ChatReply::Failed)
+        }
     }
 
     fn away_times(session: &Session) -> AwayTimes {
@@ -354,24 +382,63 @@ impl Engine {
         })
     }
 
-    /// Holds a chat message like any pushed item and decides on the one auto-reply.
-    fn incoming(
+    /// Holds a platform's batch like pushed items, with its cursor in the same
+    /// transaction, and decides on the auto-replies. A message the store refuses even
+    /// after sanitizing is logged and skipped: it never holds back the cursor.
+    fn hold(
+        &mut self,
+        now: Timestamp,
+        adapter: &str,
+        session: SessionId,
+        auto_reply: bool,
+        batch: Batch,
+    ) -> Result<Vec<AutoReply>, ChatError> {
+        let items = batch.messages.iter().map(|m| m.to_item(adapter)).collect();
+        let cursor = CursorSave {
+            adapter,
+            session,
+            cursor: &batch.cursor,
+        };
+        let responses = self
+            .push_batch_with(now, items, Some(cursor))
+            .map_err(chat_store_error)?;
+        let mut replies = Vec::new();
+        for (message, response) in batch.messages.iter().zip(responses) {
+            let ack = match response {
+                Response::Ok(Reply::Pushed(ack)) => ack,
+                Response::Ok(other) => {
+                    tracing::error!(adapter, reply = ?other, "unexpected answer to a held message");
+                    continue;
+                }
+                Response::Error(error) => {
+                    tracing::warn!(adapter, message = %message.id, error = %error.message, "skipped a message that cannot be stored");
+                    continue;
+                }
+            };
+            // The batch is stored; a reply that cannot be claimed is only not sent.
+            match self.auto_reply(now, adapter, auto_reply, message, &ack) {
+                Ok(Some(text)) => replies.push(AutoReply {
+                    to: message.reply_to.clone(),
+                    text,
+                }),
+                Ok(None) => {}
+                Err(error) => tracing::warn!(adapter, %error, "could not record an auto-reply"),
+            }
+        }
+        Ok(replies)
+    }
+
+    /// The one auto-reply a held message earns, if it is due.
+    fn auto_reply(
         &mut self,
         now: Timestamp,
         adapter: &str,
         auto_reply: bool,
         message: &IncomingMessage,
-    ) -> Result<ChatReply, String> {
-        let ack = match self
-            .push_batch(now, vec![message.to_item(adapter)])
-            .remove(0)
-        {
-            Response::Ok(Reply::Pushed(ack)) => ack,
-            Response::Ok(other) => return Err(format!("unexpected reply {other:?}")),
-            Response::Error(error) => return Err(error.message),
-        };
+        ack: &PushAck,
+    ) -> Result<Option<String>, ChatError> {
         let Some(session) = self.machine.session() else {
-            return Ok(ChatReply::Reply(None));
+            return Ok(None);
         };
         let candidate = ReplyCandidate {
             direct: message.addressed == Addressed::Direct,
@@ -384,14 +451,14 @@ impl Engine {
             || ack.disposition != Disposition::Held
             || !away::should_auto_reply(candidate)
         {
-            return Ok(ChatReply::Reply(None));
+            return Ok(None);
         }
         let (session_id, times) = (session.id, Self::away_times(session));
         let claimed = self
             .store
             .write(|w| w.claim_auto_reply(session_id, adapter, &message.sender, now))
-            .map_err(|e| e.to_string())?;
-        let reply = claimed.then(|| {
+            .map_err(chat_store_error)?;
+        Ok(claimed.then(|| {
             away::render(
                 &self.config.auto_reply.template,
                 times,
@@ -400,8 +467,7 @@ impl Engine {
                 &self.tz,
                 self.config.status.clock,
             )
-        });
-        Ok(ChatReply::Reply(reply))
+        }))
     }
 
     fn start(&mut self, now: Timestamp, plan: &SessionPlan) -> Result<Reply, ApiError> {
@@ -460,7 +526,7 @@ impl Engine {
 
     fn session_input(&mut self, now: Timestamp, input: Input) -> Result<Reply, ApiError> {
         let mut outcome = self
-            .step(now, vec![input], HashMap::new())
+            .step(now, vec![input], HashMap::new(), None)
             .map_err(storage_error)?;
         outcome
             .results
@@ -471,7 +537,23 @@ impl Engine {
 
     /// Validates, triages and records pushed items; each is durable when its ack is built.
     pub fn push_batch(&mut self, now: Timestamp, items: Vec<NewItem>) -> Vec<Response> {
+        let count = items.len();
+        self.push_batch_with(now, items, None)
+            .unwrap_or_else(|error| vec![Response::Error(storage_error(error)); count])
+    }
+
+    /// [`Engine::push_batch`], also recording `cursor` in the same transaction. An item
+    /// whose source and message id were stored before is answered with what it became
+    /// then, and not stored again.
+    fn push_batch_with(
+        &mut self,
+        now: Timestamp,
+        items: Vec<NewItem>,
+        cursor: Option<CursorSave<'_>>,
+    ) -> Result<Vec<Response>, StoreError> {
         let mut slots: Vec<Result<ItemId, ApiError>> = Vec::with_capacity(items.len());
+        let mut known: HashMap<ItemId, PushAck> = HashMap::new();
+        let mut in_batch: HashMap<(String, String), ItemId> = HashMap::new();
         let mut inputs = Vec::new();
         let mut records = HashMap::new();
         let mut whys = HashMap::new();
@@ -483,6 +565,33 @@ impl Engine {
                 )));
                 continue;
             }
+            if let Some(message_id) = &item.message_id {
+                let key = (item.source.clone(), message_id.clone());
+                if let Some(id) = in_batch.get(&key) {
+                    slots.push(Ok(*id));
+                    continue;
+                }
+                if let Some(stored) = self.store.item_by_message(&item.source, message_id)? {
+                    known.insert(
+                        stored.id,
+                        PushAck {
+                            id: stored.id,
+                            class: stored.class,
+                            disposition: stored.disposition,
+                            why: stored.reason.to_string(),
+                        },
+                    );
+                    in_batch.insert(key, stored.id);
+                    slots.push(Ok(stored.id));
+                    continue;
+                }
+                in_batch.insert(key, ItemId(self.next_item));
+            }
+            let item = NewItem {
+                title: deepwork_core::text::plain(&item.title),
+                body: item.body.as_deref().map(deepwork_core::text::plain),
+                ..item
+            };
             let triage = self.triager.triage(&item, &now.to_zoned(self.tz.clone()));
             let id = ItemId(self.next_item);
             self.next_item += 1;
@@ -494,16 +603,7 @@ impl Engine {
             records.insert(id, record(id, now, item, triage));
             slots.push(Ok(id));
         }
-        let outcome = match self.step(now, inputs, records) {
-            Ok(outcome) => outcome,
-            Err(error) => {
-                let error = storage_error(error);
-                return slots
-                    .into_iter()
-                    .map(|_| Response::Error(error.clone()))
-                    .collect();
-            }
-        };
+        let outcome = self.step(now, inputs, records, cursor)?;
         let dispositions: HashMap<ItemId, Disposition> = outcome
             .effects
             .iter()
@@ -517,22 +617,28 @@ impl Engine {
                 | Effect::SessionEnded { .. } => None,
             })
             .collect();
-        slots
+        Ok(slots
             .into_iter()
             .map(|slot| match slot {
                 Err(error) => Response::Error(error),
-                Ok(id) => {
-                    let (class, why) = whys.remove(&id).unwrap_or((Class::Update, String::new()));
-                    let disposition = dispositions.get(&id).copied().unwrap_or(Disposition::Shown);
-                    Response::Ok(Reply::Pushed(PushAck {
-                        id,
-                        class,
-                        disposition,
-                        why,
-                    }))
-                }
+                Ok(id) => Response::Ok(Reply::Pushed(known.get(&id).cloned().unwrap_or_else(
+                    || {
+                        let (class, why) = whys
+                            .get(&id)
+                            .cloned()
+                            .unwrap_or((Class::Update, String::new()));
+                        let disposition =
+                            dispositions.get(&id).copied().unwrap_or(Disposition::Shown);
+                        PushAck {
+                            id,
+                            class,
+                            disposition,
+                            why,
+                        }
+                    },
+                ))),
             })
-            .collect()
+            .collect())
     }
 
     fn digest(&self, id: Option<DigestId>) -> Result<Option<Digest>, ApiError> {
@@ -655,6 +761,7 @@ impl Engine {
         now: Timestamp,
         inputs: Vec<Input>,
         mut records: HashMap<ItemId, ItemRecord>,
+        cursor: Option<CursorSave<'_>>,
     ) -> Result<StepOutcome, StoreError> {
         let mut results = Vec::with_capacity(inputs.len());
         let mut effects = Vec::new();
@@ -664,7 +771,7 @@ impl Engine {
                 effects.push(effect);
             }
         }
-        if effects.is_empty() {
+        if effects.is_empty() && cursor.is_none() {
             return Ok(StepOutcome { results, effects });
         }
         let remaining_check_ins = self.machine.session().map(|s| (s.id, s.check_ins.clone()));
@@ -721,6 +828,9 @@ impl Engine {
                         w.end_session(*session, *at, *early)?
                     }
                 }
+            }
+            if let Some(save) = &cursor {
+                w.set_adapter_cursor(save.adapter, save.session, save.cursor)?;
             }
             Ok(digests)
         });
@@ -854,6 +964,7 @@ fn record(
         disposition: Disposition::Shown,
         digest: None,
         done_at: None,
+        message_id: item.message_id,
     }
 }
 
@@ -888,6 +999,17 @@ fn restore(store: &Store) -> Result<Machine, StoreError> {
         check_ins,
         held: Held::new(running.held),
     })))
+}
+
+/// Where a platform's next read starts, recorded with the batch it follows.
+struct CursorSave<'a> {
+    adapter: &'a str,
+    session: SessionId,
+    cursor: &'a str,
+}
+
+fn chat_store_error(error: StoreError) -> ChatError {
+    ChatError::Store(error.to_string())
 }
 
 fn parse_snapshot(data: &str) -> Result<StatusSnapshot, String> {

@@ -3,7 +3,7 @@
 //! and the tests use.
 
 pub mod api;
-pub mod chat_requests;
+pub mod chat_calls;
 pub mod chats;
 pub mod client;
 pub mod connect;

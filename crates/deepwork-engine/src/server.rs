@@ -2,7 +2,8 @@
 //! [`Engine`] with one timer for its next deadline.
 
 use crate::api::{ApiError, ErrorCode, Event, MAX_REQUEST_BYTES, Reply, Request, Response};
-use crate::chats::{self, ChatAdapter, ChatCall, EngineLink};
+use crate::chat_calls::ChatCall;
+use crate::chats::{self, ChatAdapter, EngineLink};
 use crate::connect;
 use crate::engine::{Engine, OpenError};
 use crate::notify::{DesktopNotifier, NoticeAction, Notifier, SilentNotifier};
@@ -337,10 +338,7 @@ async fn run(
                 }
             }
             Some(adapters) = reloaded.recv() => platforms.swap(&mut engine, adapters),
-            Some(call) = chat_calls.recv() => {
-                let reply = engine.handle_chat(clock_now(), call.request);
-                let _ = call.reply.send(reply);
-            }
+            Some(call) = chat_calls.recv() => engine.handle_chat(clock_now(), call),
             fired = timer.wait() => {
                 if let Err(error) = fired {
                     tracing::error!(%error, "the check-in timer failed");

@@ -1,9 +1,11 @@
 //! The engine in-process, with a clock the tests own and a recording notifier.
 
+use deepwork_adapters::{Addressed, Batch, IncomingMessage, ReplyTarget};
 use deepwork_core::config::Config;
 use deepwork_core::schedule::{SessionEnd, SessionPlan};
-use deepwork_core::{Class, Disposition, NewItem, Urgency};
+use deepwork_core::{Class, Disposition, ItemId, NewItem, SessionId, Urgency};
 use deepwork_engine::api::{ErrorCode, Event, Reply, Request, Response, Status};
+use deepwork_engine::chat_calls::ChatCall;
 use deepwork_engine::engine::Engine;
 use deepwork_engine::notify::{Loudness, Notice, Notifier};
 use deepwork_store::Store;
@@ -62,6 +64,7 @@ fn item(sender: &str, title: &str) -> NewItem {
         url: None,
         channel: None,
         urgency: None,
+        message_id: None,
     }
 }
 
@@ -313,6 +316,105 @@ fn a_restart_resumes_the_session_and_delivers_once() {
         "no second digest"
     );
     assert!(notices.take().is_empty());
+}
+
+fn held_total(engine: &mut Engine, now: Timestamp) -> u32 {
+    let held = status(engine, now).held;
+    held.emergency + held.blocker + held.update + held.strategic + held.pre_ping
+}
+
+fn chat_message(id: &str, sender: &str, channel: Option<String>, text: &str) -> IncomingMessage {
+    IncomingMessage {
+        id: id.into(),
+        sender: sender.into(),
+        sender_name: None,
+        channel,
+        addressed: Addressed::Direct,
+        text: text.into(),
+        automated: false,
+        url: Some("ftp://not-a-web-link".into()),
+        reply_to: ReplyTarget {
+            conversation: "c".into(),
+            sender: sender.into(),
+        },
+    }
+}
+
+fn hold(engine: &mut Engine, now: Timestamp, session: SessionId, batch: Batch) {
+    let (answer, mut reply) = tokio::sync::oneshot::channel();
+    engine.handle_chat(
+        now,
+        ChatCall::Hold {
+            adapter: "xmpp".into(),
+            session,
+            auto_reply: false,
+            batch,
+            answer,
+        },
+    );
+    reply.try_recv().unwrap().expect("the batch is held");
+}
+
+#[test]
+fn a_platform_batch_with_oversized_fields_is_held_whole_and_read_twice_is_held_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("deepwork.db");
+    let now = at("2026-11-30T09:00");
+    let (mut engine, _) = open(&db, Config::default(), now);
+    start(&mut engine, now, "2h");
+    let session = status(&mut engine, now).session.unwrap().id;
+    let batch = Batch {
+        messages: vec![
+            chat_message("m1", "ann@example.org", None, "can you review my PR today?"),
+            // Each of these was refused by the store and stopped the batch for good.
+            chat_message(
+                "m2",
+                &format!("{}@example.org", "a".repeat(300)),
+                Some("r".repeat(300)),
+                "the deploy is waiting on your sign-off",
+            ),
+            chat_message("m3", "", None, "\u{202E}lunch?"),
+        ],
+        cursor: "3".into(),
+    };
+    hold(&mut engine, now, session, batch.clone());
+    assert_eq!(held_total(&mut engine, now), 3, "every message is held");
+    let store = Store::open(&db).unwrap();
+    assert_eq!(
+        store.adapter_cursor("xmpp", session).unwrap().as_deref(),
+        Some("3")
+    );
+
+    // Read again (the platform replays, or the engine died before the next read).
+    hold(&mut engine, now, session, batch);
+    assert_eq!(
+        held_total(&mut engine, now),
+        3,
+        "a message seen before is not held again"
+    );
+    let second = store.item(ItemId(2)).unwrap().unwrap();
+    assert_eq!(second.sender.len(), deepwork_core::item::MAX_NAME_BYTES);
+    assert_eq!(
+        second.url, None,
+        "a link that is not http(s) is dropped, the item kept"
+    );
+    assert_eq!(store.item(ItemId(3)).unwrap().unwrap().title, "lunch?");
+}
+
+#[test]
+fn pushing_the_same_message_id_twice_answers_with_the_first_item() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = at("2026-11-30T09:00");
+    let (mut engine, _) = open(&dir.path().join("deepwork.db"), Config::default(), now);
+    start(&mut engine, now, "2h");
+    let with_id = NewItem {
+        message_id: Some("build-812".into()),
+        ..item("ci", "build 812 failed on main")
+    };
+    let first = push(&mut engine, now, with_id.clone());
+    let again = push(&mut engine, now, with_id);
+    assert_eq!(format!("{first:?}"), format!("{again:?}"));
+    assert_eq!(held_total(&mut engine, now), 1);
 }
 
 #[test]
@@ -648,6 +750,104 @@ mod chats {
             .ok()
             .flatten()
             .map_or(0, |r| r.held.len() as i64)
+    }
+
+    /// Waits until the platform's reported state matches `wanted`; returns it.
+    async fn adapter_state_until(
+        client: &mut Client,
+        what: &str,
+        wanted: impl Fn(&AdapterState) -> bool,
+    ) -> AdapterState {
+        for _ in 0..500 {
+            let status = client.status().await.unwrap();
+            if let Some(state) = status.adapters.first().map(|a| a.state.clone())
+                && wanted(&state)
+            {
+                return state;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("timed out waiting until {what}");
+    }
+
+    async fn focusing_with_fake(paths: &Paths, fake: &Arc<FakeAdapter>) -> (Running, Client) {
+        fake.lock().status = "lunch at 1".into();
+        let (engine, mut client) = start_engine(paths, fake).await;
+        client.start(plan("1h")).await.unwrap();
+        eventually("the platform reads", || fake.lock().reads > 0).await;
+        (engine, client)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_platform_task_that_panics_is_reported_and_restarted() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = paths(dir.path());
+        let fake = Arc::new(FakeAdapter::default());
+        let (engine, mut client) = focusing_with_fake(&paths, &fake).await;
+
+        fake.lock().panic_next_read = true;
+        fake.deliver(dm("1", "bob", "are you around?", false));
+        let state = adapter_state_until(
+            &mut client,
+            "the crash is reported",
+            |s| matches!(s, AdapterState::Retrying { error } if error.contains("crashed")),
+        )
+        .await;
+        assert!(format!("{state:?}").contains("told to panic"), "{state:?}");
+        eventually("the restarted task holds the message", || {
+            held_in_store(&paths) == 1
+        })
+        .await;
+        client.stop().await.unwrap();
+        eventually("the status from before is put back", || {
+            fake.lock().status == "lunch at 1"
+        })
+        .await;
+        engine.shut_down().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_huge_retry_after_is_capped_and_the_platform_lives_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = paths(dir.path());
+        let fake = Arc::new(FakeAdapter::default());
+        let (engine, mut client) = focusing_with_fake(&paths, &fake).await;
+
+        fake.lock().rate_limit_next_read = Some(Duration::MAX);
+        fake.deliver(dm("1", "bob", "are you around?", false));
+        adapter_state_until(
+            &mut client,
+            "the rate limit is reported",
+            |s| matches!(s, AdapterState::Retrying { error } if error.contains("rate-limiting")),
+        )
+        .await;
+        client.stop().await.unwrap();
+        eventually("the status from before is put back", || {
+            fake.lock().status == "lunch at 1"
+        })
+        .await;
+        let state = client.status().await.unwrap().adapters[0].state.clone();
+        assert!(!format!("{state:?}").contains("crashed"), "{state:?}");
+        engine.shut_down().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn events_from_elsewhere_do_not_restart_a_platforms_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = paths(dir.path());
+        let fake = Arc::new(FakeAdapter::default());
+        let (engine, mut client) = focusing_with_fake(&paths, &fake).await;
+        let reads = fake.lock().reads;
+        for n in 0..20 {
+            client
+                .push(super::item("ci", &format!("build {n} passed")))
+                .await
+                .unwrap();
+        }
+        eventually("the pushes are held", || held_in_store(&paths) == 20).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(fake.lock().reads, reads, "the read in flight went on");
+        engine.shut_down().await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -31,6 +31,7 @@ fn record(n: i64) -> ItemRecord {
         disposition: Disposition::Held,
         digest: None,
         done_at: None,
+        message_id: None,
     }
 }
 

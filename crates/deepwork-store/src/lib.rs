@@ -193,6 +193,16 @@ impl Store {
         }))
     }
 
+    /// The item its source already handed in under `message_id`.
+    pub fn item_by_message(&self, source: &str, message_id: &str) -> Result<Option<ItemRecord>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {ITEM_COLUMNS} FROM items WHERE source = ?1 AND message_id = ?2"
+        ))?;
+        stmt.query_row(params![source, message_id], item_record)
+            .optional()?
+            .transpose()
+    }
+
     /// One item.
     pub fn item(&self, id: ItemId) -> Result<Option<ItemRecord>> {
         let mut stmt = self
@@ -252,6 +262,7 @@ impl Store {
                 body: r.get(4)?,
                 url: None,
                 urgency: None,
+                message_id: None,
             };
             Ok((item, parse_class(text(r, 5)?)))
         })?;
@@ -405,8 +416,8 @@ impl Writer<'_> {
         let mut stmt = self.tx.prepare_cached(
             "INSERT INTO items (id, session_id, received_at, source, sender, channel, title, body, url,
                                 class, reason_kind, reason_detail, reason_rule, disposition, digest_id, done_at,
-                                deadline_at, deadline_phrase)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+                                deadline_at, deadline_phrase, message_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
         )?;
         stmt.execute(params![
             item.id.0,
@@ -427,6 +438,7 @@ impl Writer<'_> {
             item.done_at.map(to_millis),
             item.deadline.as_ref().map(|d| to_millis(d.at)),
             item.deadline.as_ref().map(|d| d.phrase.as_str()),
+            item.message_id,
         ])?;
         Ok(())
     }
@@ -553,7 +565,7 @@ fn millis_json(times: &[Timestamp]) -> String {
 }
 
 const ITEM_COLUMNS: &str = "id, session_id, received_at, source, sender, channel, title, body, url, class, \
-     reason_kind, reason_detail, reason_rule, disposition, digest_id, done_at, deadline_at, deadline_phrase";
+     reason_kind, reason_detail, reason_rule, disposition, digest_id, done_at, deadline_at, deadline_phrase, message_id";
 
 fn digest_row(r: &Row<'_>) -> rusqlite::Result<DigestRow> {
     Ok(DigestRow {
@@ -617,6 +629,7 @@ fn item_record(r: &Row<'_>) -> rusqlite::Result<Result<ItemRecord>> {
             disposition: disposition?,
             digest: r.get::<_, Option<i64>>(14)?.map(DigestId),
             done_at: r.get::<_, Option<i64>>(15)?.map(from_millis),
+            message_id: r.get(18)?,
         })
     })();
     Ok(parsed)

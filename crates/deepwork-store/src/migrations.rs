@@ -75,6 +75,9 @@ pub const MIGRATIONS: &[&str] = &[
         taught_at INTEGER NOT NULL
     );
     CREATE INDEX items_broke_through ON items (session_id) WHERE disposition = 'broke_through' AND digest_id IS NULL;",
+    // 5: an item keeps its source's id for it, so a batch read twice is stored once.
+    "ALTER TABLE items ADD COLUMN message_id TEXT;
+    CREATE UNIQUE INDEX items_message ON items (source, message_id) WHERE message_id IS NOT NULL;",
 ];
 
 /// The version this build creates.

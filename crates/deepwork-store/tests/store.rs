@@ -30,6 +30,7 @@ fn item(id: i64, session: Option<i64>, class: Class, disposition: Disposition) -
         disposition,
         digest: None,
         done_at: None,
+        message_id: None,
     }
 }
 

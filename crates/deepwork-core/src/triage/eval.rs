@@ -51,6 +51,7 @@ impl Labelled {
             url: None,
             channel: self.channel.clone(),
             urgency: None,
+            message_id: None,
         }
     }
 }

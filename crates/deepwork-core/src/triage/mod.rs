@@ -893,6 +893,7 @@ mod tests {
             url: None,
             channel: None,
             urgency: None,
+            message_id: None,
         }
     }
 
