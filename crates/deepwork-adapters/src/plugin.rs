@@ -7,19 +7,24 @@ use crate::{
     ReplyTarget, StatusAdapter, StatusSnapshot,
 };
 use async_trait::async_trait;
+use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::io::AsyncWriteExt;
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::sync::Mutex;
+use tokio_util::codec::{FramedRead, LinesCodec, LinesCodecError};
 
 /// The protocol version this Deepwork speaks.
 pub const PROTOCOL: u64 = 1;
 /// Time a plugin has to answer, beyond a fetch's own wait.
 const ANSWER_WITHIN: Duration = Duration::from_secs(15);
+/// The longest line a plugin may write (a batch of messages is one line); a longer one
+/// is an error, not a resident that grows without bound.
+const MAX_LINE_BYTES: usize = 4 << 20;
 
 /// How to run a plugin.
 #[derive(Clone, Debug)]
@@ -50,7 +55,7 @@ pub struct PluginInfo {
 struct Running {
     child: Child,
     stdin: ChildStdin,
-    stdout: Lines<BufReader<ChildStdout>>,
+    stdout: FramedRead<ChildStdout, LinesCodec>,
     next_id: u64,
     info: PluginInfo,
 }
@@ -109,7 +114,7 @@ impl PluginAdapter {
         let mut running = Running {
             child,
             stdin,
-            stdout: BufReader::new(stdout).lines(),
+            stdout: FramedRead::new(stdout, LinesCodec::new_with_max_length(MAX_LINE_BYTES)),
             next_id: 0,
             info: placeholder,
         };
@@ -155,13 +160,18 @@ impl PluginAdapter {
             .map_err(|e| self.unavailable(&format!("cannot write to the plugin: {e}")))?;
         let read = async {
             loop {
-                let Some(line) = running
-                    .stdout
-                    .next_line()
-                    .await
-                    .map_err(|e| self.unavailable(&e.to_string()))?
-                else {
-                    return Err(self.unavailable("the plugin exited"));
+                let line = match running.stdout.next().await {
+                    Some(Ok(line)) => line,
+                    Some(Err(LinesCodecError::MaxLineLengthExceeded)) => {
+                        return Err(AdapterError::malformed(
+                            &self.command.name,
+                            &format!("a line over {} MiB", MAX_LINE_BYTES >> 20),
+                        ));
+                    }
+                    Some(Err(LinesCodecError::Io(e))) => {
+                        return Err(self.unavailable(&e.to_string()));
+                    }
+                    None => return Err(self.unavailable("the plugin exited")),
                 };
                 let Ok(answer) = serde_json::from_str::<Value>(&line) else {
                     return Err(AdapterError::malformed(
@@ -228,8 +238,11 @@ impl PluginAdapter {
             return Err(self.unavailable("not started"));
         };
         let result = self.exchange(running, method, params, wait).await;
-        if matches!(&result, Err(AdapterError::Unavailable { .. })) {
-            // A broken pipe or a hang: start afresh next time.
+        if matches!(
+            &result,
+            Err(AdapterError::Unavailable { .. } | AdapterError::Malformed { .. })
+        ) {
+            // A broken pipe, a hang or a garbled stream: start afresh next time.
             *process = None;
         }
         result

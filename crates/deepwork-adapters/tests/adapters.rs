@@ -1062,6 +1062,23 @@ mod plugins {
     }
 
     #[tokio::test]
+    async fn a_plugin_writing_without_end_of_line_is_cut_off() {
+        let error = PluginAdapter::new(PluginCommand {
+            name: "firehose".into(),
+            program: "sh".into(),
+            args: vec![
+                "-c".into(),
+                "head -c 9000000 /dev/zero | tr '\\0' x; exec sleep 60".into(),
+            ],
+            env: vec![],
+        })
+        .snapshot()
+        .await
+        .unwrap_err();
+        assert!(error.to_string().contains("a line over 4 MiB"), "{error}");
+    }
+
+    #[tokio::test]
     async fn a_missing_plugin_says_so() {
         let error = PluginAdapter::new(PluginCommand {
             name: "ghost".into(),

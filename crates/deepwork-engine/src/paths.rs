@@ -62,9 +62,10 @@ impl Paths {
         self.data_dir.join("deepwork.sqlite3")
     }
 
-    /// The lock that keeps one engine per user: beside the socket.
+    /// The lock that keeps one engine per database: beside it, so that two engines
+    /// with different sockets (one without `XDG_RUNTIME_DIR`) still exclude each other.
     pub fn lock(&self) -> PathBuf {
-        self.socket.with_extension("lock")
+        self.data_dir.join("engine.lock")
     }
 }
 

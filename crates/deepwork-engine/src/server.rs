@@ -16,7 +16,7 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use std::fs::File;
 use std::future::Future;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use tokio::net::{UnixListener, UnixStream};
@@ -52,6 +52,14 @@ pub enum StartError {
         path: PathBuf,
         /// The OS error.
         source: std::io::Error,
+    },
+    /// The data directory can be read or written by other users.
+    #[error("{path} is open to other users (mode {mode:o}) and holds your messages; make it private with: chmod 700 {path}", path = .path.display())]
+    NotPrivate {
+        /// The directory.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
     },
     /// The thread that shows notifications could not start.
     #[error("cannot start the notification thread: {0}")]
@@ -132,10 +140,12 @@ async fn run_engine(
     ready: impl FnOnce(&Config),
 ) -> Result<(), StartError> {
     private_dir(&paths.data_dir)?;
+    refuse_shared(&paths.data_dir)?;
     if let Some(parent) = paths.socket.parent() {
         private_dir(parent)?;
     }
     let _lock = lock(paths)?;
+    private_files(&paths.database())?;
     let store = Store::open(&paths.database()).map_err(OpenError::from)?;
     let tz = TimeZone::try_system().unwrap_or_else(|error| {
         tracing::warn!(%error, "could not find the local time zone; using UTC");
@@ -223,12 +233,64 @@ fn private_dir(path: &Path) -> Result<(), StartError> {
         })
 }
 
+/// The data directory holds message text (one-time codes included): one that other
+/// users can enter is refused rather than used.
+fn refuse_shared(dir: &Path) -> Result<(), StartError> {
+    let mode = std::fs::metadata(dir)
+        .map_err(|source| StartError::Io {
+            what: "cannot read the permissions of",
+            path: dir.into(),
+            source,
+        })?
+        .permissions()
+        .mode()
+        & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(StartError::NotPrivate {
+            path: dir.into(),
+            mode,
+        });
+    }
+    Ok(())
+}
+
+/// The database is created 0600 (SQLite gives its -wal and -shm files the same mode);
+/// files an older version left readable by others are made private.
+fn private_files(database: &Path) -> Result<(), StartError> {
+    let io = |what, path: &Path| {
+        let path = path.to_path_buf();
+        move |source| StartError::Io { what, path, source }
+    };
+    File::options()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(database)
+        .map_err(io("cannot create", database))?;
+    let mut wal = database.as_os_str().to_owned();
+    wal.push("-wal");
+    let mut shm = database.as_os_str().to_owned();
+    shm.push("-shm");
+    for file in [database.to_path_buf(), wal.into(), shm.into()] {
+        let Ok(metadata) = std::fs::metadata(&file) else {
+            continue;
+        };
+        if metadata.permissions().mode() & 0o077 != 0 {
+            tracing::info!(file = %file.display(), "made private (0600)");
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+                .map_err(io("cannot make private", &file))?;
+        }
+    }
+    Ok(())
+}
+
 fn lock(paths: &Paths) -> Result<File, StartError> {
     let path = paths.lock();
     let file = File::options()
         .create(true)
         .truncate(false)
         .write(true)
+        .mode(0o600)
         .open(&path)
         .map_err(|source| StartError::Io {
             what: "cannot open the lock file",

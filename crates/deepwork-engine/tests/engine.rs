@@ -779,6 +779,38 @@ mod chats {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn one_engine_per_database_whatever_its_socket_and_its_files_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let paths = paths(dir.path());
+        let fake = Arc::new(FakeAdapter::default());
+        let (engine, _client) = start_engine(&paths, &fake).await;
+        let mode =
+            |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&paths.database()), 0o600);
+        assert_eq!(mode(&paths.data_dir), 0o700);
+
+        // As when one of them runs without XDG_RUNTIME_DIR: another socket, same data.
+        let elsewhere = Paths {
+            socket: dir.path().join("other.sock"),
+            ..paths.clone()
+        };
+        let second = server::serve_with(&elsewhere, Vec::new(), async {}).await;
+        assert!(
+            matches!(second, Err(server::StartError::AlreadyRunning { .. })),
+            "{second:?}"
+        );
+        engine.shut_down().await;
+
+        std::fs::set_permissions(&paths.data_dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let refused = server::serve_with(&paths, Vec::new(), async {}).await;
+        let message = refused
+            .expect_err("a data directory others can read is refused")
+            .to_string();
+        assert!(message.contains("chmod 700"), "{message}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_platform_task_that_panics_is_reported_and_restarted() {
         let dir = tempfile::tempdir().unwrap();
         let paths = paths(dir.path());
