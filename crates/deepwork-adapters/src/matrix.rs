@@ -37,6 +37,8 @@ pub struct MatrixAdapter {
 struct RoomInfo {
     direct: bool,
     name: Option<String>,
+    /// Members' display names, by user id.
+    display_names: HashMap<String, String>,
 }
 
 /// The presence recorded before a session.
@@ -64,6 +66,29 @@ struct SyncRooms {
 struct JoinedRoom {
     #[serde(default)]
     timeline: Timeline,
+    #[serde(default)]
+    state: Timeline,
+    #[serde(default)]
+    summary: Value,
+}
+
+impl JoinedRoom {
+    /// Whether the room's members or name changed in this sync: what is known of it
+    /// (direct or not, display names) must be read again.
+    fn changed(&self) -> bool {
+        self.summary.get("m.joined_member_count").is_some()
+            || self
+                .timeline
+                .events
+                .iter()
+                .chain(&self.state.events)
+                .any(|event| {
+                    matches!(
+                        event["type"].as_str(),
+                        Some("m.room.member" | "m.room.name")
+                    )
+                })
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -204,9 +229,16 @@ impl MatrixAdapter {
                 Duration::ZERO,
             )
             .await?;
-        let count = members["joined"]
-            .as_object()
-            .map_or(0, serde_json::Map::len);
+        let joined = members["joined"].as_object();
+        let count = joined.map_or(0, serde_json::Map::len);
+        let display_names = joined
+            .into_iter()
+            .flatten()
+            .filter_map(|(id, member)| {
+                let name = plain(member["display_name"].as_str()?);
+                (!name.trim().is_empty()).then(|| (id.clone(), name))
+            })
+            .collect();
         // A room without a name answers 404 M_NOT_FOUND; any other failure fails the fetch.
         let name = match self
             .call(
@@ -225,6 +257,7 @@ impl MatrixAdapter {
         let info = RoomInfo {
             direct: count > 0 && count <= 2,
             name,
+            display_names,
         };
         self.rooms
             .lock()
@@ -341,7 +374,7 @@ impl MessageSource for MatrixAdapter {
             "presence": { "not_types": ["*"] },
             "account_data": { "not_types": ["*"] },
             "room": {
-                "timeline": { "limit": if cursor.is_some() { TIMELINE_LIMIT } else { 1 }, "types": ["m.room.message"] },
+                "timeline": { "limit": if cursor.is_some() { TIMELINE_LIMIT } else { 1 }, "types": ["m.room.message", "m.room.member", "m.room.name"] },
                 "state": { "lazy_load_members": true },
                 "ephemeral": { "not_types": ["*"] },
                 "account_data": { "not_types": ["*"] },
@@ -376,6 +409,12 @@ impl MessageSource for MatrixAdapter {
         let mut messages = Vec::new();
         if cursor.is_some() {
             for (room_id, room) in &sync.rooms.join {
+                if room.changed() {
+                    self.rooms
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .remove(room_id);
+                }
                 for event in &room.timeline.events {
                     if event["type"] != "m.room.message"
                         || event["sender"].as_str() == Some(&self.user_id)
@@ -401,7 +440,7 @@ impl MessageSource for MatrixAdapter {
                         IncomingMessage {
                             url: Some(format!("https://matrix.to/#/{room_id}/{event_id}")),
                             id: event_id,
-                            sender_name: None,
+                            sender_name: info.display_names.get(&sender).cloned(),
                             channel: if info.direct {
                                 None
                             } else {

@@ -209,6 +209,55 @@ async fn matrix_failures_say_what_to_do() {
         .expect("works again once the server is back");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_direct_room_that_grows_is_direct_no_more_and_senders_go_by_display_name() {
+    let synapse = Synapse::start();
+    let alice = synapse.register("alice").await;
+    let bob = synapse.register("bob").await;
+    let carol = synapse.register("carol").await;
+    let room = bob
+        .create_room(json!({ "preset": "trusted_private_chat", "invite": [alice.user_id, carol.user_id], "is_direct": true }))
+        .await;
+    alice.join(&room).await;
+    let adapter = MatrixAdapter::new(&synapse.base(), &alice.user_id, alice.token.clone()).unwrap();
+    let mut cursor = adapter
+        .fetch(None, Duration::ZERO)
+        .await
+        .expect("first sync")
+        .cursor;
+
+    bob.send(&room, "are you around?").await;
+    let first = fetch_at_least(&adapter, &mut cursor, 1).await;
+    assert_eq!(first.len(), 1);
+    assert_eq!(
+        first[0].addressed,
+        Addressed::Direct,
+        "two members: a direct chat"
+    );
+    assert_eq!(
+        first[0].sender_name.as_deref(),
+        Some("bob"),
+        "the display name, not @bob:…"
+    );
+    assert_eq!(first[0].to_item("matrix").sender, "bob");
+
+    carol.join(&room).await;
+    bob.send(&room, "lunch, anyone?").await;
+    carol
+        .send(&room, "alice: the release notes need your OK")
+        .await;
+    let later = fetch_at_least(&adapter, &mut cursor, 1).await;
+    let texts: Vec<(Addressed, &str)> = later
+        .iter()
+        .map(|m| (m.addressed, m.text.as_str()))
+        .collect();
+    assert_eq!(
+        texts,
+        vec![(Addressed::Mention, "alice: the release notes need your OK")],
+        "with three members only a mention reaches alice"
+    );
+}
+
 mod slack {
     //! Slack against a contract server written from Slack's API reference
     //! (Slack itself cannot run here).
