@@ -46,14 +46,24 @@ pub fn run(cli: Cli) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Usage(message)) => {
-            eprintln!("deepwork: {message}");
+            eprintln!("deepwork: {}", shown(&message));
             ExitCode::from(2)
         }
         Err(Failure::Runtime(message)) => {
-            eprintln!("deepwork: {message}");
+            eprintln!("deepwork: {}", shown(&message));
             ExitCode::from(1)
         }
     }
+}
+
+/// A failure's text as printed: it may quote a server, so nothing in it may move the
+/// cursor or reorder the line; its own line breaks stay.
+fn shown(message: &str) -> String {
+    message
+        .split('\n')
+        .map(deepwork_core::text::visible)
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Failure> {

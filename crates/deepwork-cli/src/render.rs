@@ -10,11 +10,10 @@ use jiff::tz::TimeZone;
 use serde::Serialize;
 use std::fmt::Write;
 
-/// Text with every control character (escape sequences included) replaced.
+/// Text with every control character (escape sequences included) and bidirectional
+/// override replaced.
 pub fn safe(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
-        .collect()
+    deepwork_core::text::visible(text)
 }
 
 fn clock(at: Timestamp, tz: &TimeZone) -> String {

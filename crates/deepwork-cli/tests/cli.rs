@@ -757,6 +757,51 @@ fn matrix_through_the_keyring_and_the_daemon_survives_a_kill_9() {
     assert_eq!(digest["groups"][0]["items"][0]["source"], "matrix");
 }
 
+/// A homeserver that answers every request with a 500 whose error text tries to clear
+/// the terminal and reverse what follows.
+fn hostile_homeserver() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = [0u8; 4096];
+            let _ = std::io::Read::read(&mut stream, &mut request);
+            let body = r#"{"errcode":"M_UNKNOWN","error":"\u001b[2J\u202Egnp.exe"}"#;
+            let answer = format!(
+                "HTTP/1.1 500 Internal Server Error\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = std::io::Write::write_all(&mut stream, answer.as_bytes());
+        }
+    });
+    format!("http://{address}")
+}
+
+#[test]
+fn a_servers_error_text_cannot_drive_the_terminal() {
+    let config = format!(
+        "[notifications]\nenabled = false\n[adapters.matrix]\nhomeserver = \"{}\"\nuser_id = \"@alice:localhost\"\n",
+        hostile_homeserver()
+    );
+    let mut env = Env::new(&config);
+    let bus = Bus::start(env.dir.path());
+    env.bus = Some(bus.address.clone());
+    let _keyring = Keyring::start(&bus.address, env.dir.path());
+    let stored = env.run_with_input(&["adapters", "token", "matrix"], "syt_token\n");
+    assert_eq!(stored.code, 0, "{stored:?}");
+    let tested = env.run(&["adapters", "test", "matrix"]);
+    assert_ne!(tested.code, 0, "{tested:?}");
+    assert!(
+        tested.stderr.contains("M_UNKNOWN"),
+        "the error is still told: {tested:?}"
+    );
+    assert!(
+        !tested.stderr.contains('\u{1b}') && !tested.stderr.contains('\u{202E}'),
+        "{tested:?}"
+    );
+}
+
 #[test]
 fn slack_status_through_the_keyring_and_the_daemon() {
     use deepwork_harness::slack::{APP_TOKEN, GENERAL, ME, SlackContract, TOKEN};
