@@ -115,7 +115,11 @@ struct Inner {
     capture: Mutex<Capture>,
     captured: watch::Sender<u64>,
     control: OnceCell<Connection>,
-    monitor: OnceCell<()>,
+    /// The task following the bus; started again at the next read after it ends.
+    monitor: tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Why the monitor ended, until it runs again: reads report it instead of waiting
+    /// for captures that can no longer come.
+    monitor_lost: Mutex<Option<String>>,
     kde_cookie: Mutex<Option<u32>>,
     dunst: tokio::sync::Mutex<DunstPause>,
 }
@@ -170,7 +174,8 @@ impl DesktopNotifications {
                 capture: Mutex::new(Capture::default()),
                 captured: watch::channel(0).0,
                 control: OnceCell::new(),
-                monitor: OnceCell::new(),
+                monitor: tokio::sync::Mutex::new(None),
+                monitor_lost: Mutex::new(None),
                 kde_cookie: Mutex::new(None),
                 dunst: tokio::sync::Mutex::new(DunstPause::default()),
             }),
@@ -208,15 +213,21 @@ impl Inner {
     }
 
     async fn start_monitor(self: &Arc<Self>) -> Result<(), AdapterError> {
-        let inner = self.clone();
-        self.monitor
-            .get_or_try_init(|| async move {
-                let stream = monitor_stream(&inner).await?;
-                tokio::spawn(inner.clone().watch(stream));
-                Ok(())
-            })
-            .await
-            .map(|_| ())
+        let mut monitor = self.monitor.lock().await;
+        if monitor.as_ref().is_some_and(|task| !task.is_finished()) {
+            return Ok(());
+        }
+        let stream = monitor_stream(self).await?;
+        *self.monitor_lost.lock().expect("monitor lock") = None;
+        *monitor = Some(tokio::spawn(self.clone().watch(stream)));
+        Ok(())
+    }
+
+    /// The monitor ended: reads waiting for captures are told.
+    fn lose_monitor(&self, why: &str) {
+        tracing::warn!(why, "the notification monitor stopped");
+        *self.monitor_lost.lock().expect("monitor lock") = Some(why.to_owned());
+        self.captured.send_modify(|_| {});
     }
 
     /// Follows the bus until it goes away; a message it cannot read is skipped. When
@@ -225,7 +236,7 @@ impl Inner {
     async fn watch(self: Arc<Self>, mut stream: MessageStream) {
         loop {
             let Some(message) = stream.next().await else {
-                tracing::warn!("the notification monitor lost the session bus");
+                self.lose_monitor("it lost the session bus");
                 return;
             };
             let message = match message {
@@ -243,7 +254,9 @@ impl Inner {
             match monitor_stream(&self).await {
                 Ok(next) => stream = next,
                 Err(error) => {
-                    tracing::warn!(%error, "cannot follow the new notification daemon");
+                    self.lose_monitor(&format!(
+                        "it cannot follow the new notification daemon: {error}"
+                    ));
                     return;
                 }
             }
@@ -628,6 +641,17 @@ impl MessageSource for DesktopNotifications {
         };
         let mut messages = newer(&self.inner.capture.lock().expect("capture lock"));
         while messages.is_empty() {
+            if let Some(why) = self
+                .inner
+                .monitor_lost
+                .lock()
+                .expect("monitor lock")
+                .clone()
+            {
+                return Err(unavailable(&format!(
+                    "the notification monitor stopped: {why}"
+                )));
+            }
             if captured.changed().await.is_err() {
                 return Err(unavailable("the notification monitor stopped"));
             }

@@ -570,6 +570,31 @@ fn a_notification_daemon_without_a_known_do_not_disturb_is_named_in_status_and_h
 }
 
 #[test]
+fn a_monitor_that_loses_the_bus_is_reported_not_shown_as_ok() {
+    let mut env = Env::new("[notifications]\nenabled = false\n");
+    let x = Xvfb::start();
+    let bus = Bus::start(env.dir.path());
+    env.bus = Some(bus.address.clone());
+    let dunst = Dunst::start(&bus.address, &x.display);
+    let _daemon = env.daemon();
+    env.ok(&["start", "--for", "50m"]);
+    eventually("dunst paused and the desktop adapter ok", || {
+        (dunst.paused() && desktop_adapter(&env)["state"]["state"] == "ok").then_some(())
+    });
+
+    drop(dunst);
+    drop(bus);
+    let state = eventually("the lost monitor in status", || {
+        let state = desktop_adapter(&env)["state"].clone();
+        (state["state"] != "ok").then_some(state)
+    });
+    assert!(
+        state.to_string().contains("notification monitor stopped"),
+        "{state}"
+    );
+}
+
+#[test]
 fn a_notification_daemon_replaced_mid_session_is_paused_and_followed() {
     let mut env = Env::new("[notifications]\nenabled = false\n");
     let x = Xvfb::start();
