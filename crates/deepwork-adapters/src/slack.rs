@@ -10,6 +10,7 @@
 //! `Retry-After` (seconds).
 
 use crate::plain;
+use crate::slack_text::{self, Named};
 use crate::{
     AdapterError, Addressed, Batch, FocusStatus, IncomingMessage, MessageSource, Replier,
     ReplyTarget, StatusAdapter, StatusSnapshot,
@@ -332,6 +333,7 @@ impl MessageSource for SlackAdapter {
             }
             found
         };
+        let found = self.readable(found).await;
         let newest = found
             .last()
             .map_or_else(|| cursor.to_owned(), |m| m.id.clone());
@@ -497,6 +499,25 @@ impl SlackAdapter {
             .expect("names")
             .insert(id.to_owned(), name.clone());
         Some(name)
+    }
+
+    /// Messages with Slack's escapes and `<…>` sequences written out, mentions and
+    /// channels by name (looked up once each; an id Slack will not name stays an id).
+    async fn readable(&self, mut messages: Vec<IncomingMessage>) -> Vec<IncomingMessage> {
+        for message in &mut messages {
+            let mut names = HashMap::new();
+            for named in slack_text::unlabelled(&message.text) {
+                let name = match &named {
+                    Named::User(id) => self.name_of(Lookup::User, id).await,
+                    Named::Channel(id) => self.name_of(Lookup::Channel, id).await,
+                };
+                if let Some(name) = name {
+                    names.insert(named, name);
+                }
+            }
+            message.text = plain(&slack_text::decode(&message.text, &names));
+        }
+        messages
     }
 
     /// Messages after `cursor` from the Socket Mode connection, opening one if none is

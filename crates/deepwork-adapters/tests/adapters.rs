@@ -797,6 +797,31 @@ mod slack_messages {
     }
 
     #[tokio::test]
+    async fn slack_escapes_mentions_and_links_read_as_people_wrote_them() {
+        let server = SlackContract::start().await;
+        let slack = SlackAdapter::new(&server.api, TOKEN.into()).unwrap();
+        let start = slack.fetch(None, Duration::ZERO).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        // As Slack sends what bob typed: "<script>alert(1)</script> Q&A for @alice, see
+        // the doc" with a mention of alice and a labelled link.
+        server.state.lock().unwrap().post(
+            "D0BOB",
+            Some("U0BOB"),
+            None,
+            "&lt;script&gt;alert(1)&lt;/script&gt; Q&amp;A for <@U0ALICE>, see <https://docs.example/a?b=1&amp;c=2|the doc>",
+        );
+        let batch = slack
+            .fetch(Some(&start.cursor), Duration::from_millis(10))
+            .await
+            .unwrap();
+        assert_eq!(
+            batch.messages[0].text,
+            "<script>alert(1)</script> Q&A for @alice, see the doc"
+        );
+        assert_eq!(batch.messages[0].sender_name.as_deref(), Some("bob"));
+    }
+
+    #[tokio::test]
     async fn another_deepworks_reply_is_automated() {
         let server = SlackContract::start().await;
         let slack = SlackAdapter::new(&server.api, TOKEN.into()).unwrap();
@@ -901,7 +926,7 @@ mod slack_socket_mode {
                 Some("bob"),
                 Addressed::Mention,
                 Some("general"),
-                "<@U0ALICE> can you look at the release?"
+                "@alice can you look at the release?"
             )],
             "the chatter is not for the user; the mention comes once though Slack sends it as a message and an app_mention"
         );
