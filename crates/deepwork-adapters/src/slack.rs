@@ -780,6 +780,66 @@ pub struct SlackSignIn {
     state: String,
 }
 
+/// How long one connection to the sign-in's loopback address may take to send its
+/// request.
+const CALLBACK_WITHIN: Duration = Duration::from_secs(5);
+
+/// Reads one request to the loopback address and answers it: `None` when it is not
+/// the sign-in's (wrong path or state), else the sign-in's outcome.
+async fn answer_callback(
+    mut stream: tokio::net::TcpStream,
+    state: String,
+) -> Option<Result<HashMap<String, String>, AdapterError>> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut request = Vec::new();
+    let mut buffer = [0u8; 2048];
+    while !request.windows(4).any(|w| w == b"\r\n\r\n") && request.len() < 16 * 1024 {
+        match stream.read(&mut buffer).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => request.extend_from_slice(&buffer[..n]),
+        }
+    }
+    let line = String::from_utf8_lossy(&request)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let target = line
+        .strip_prefix("GET ")
+        .and_then(|rest| rest.split(' ').next())
+        .unwrap_or_default();
+    let url = Url::parse(&format!("http://127.0.0.1{target}")).ok();
+    let query: HashMap<String, String> = url
+        .as_ref()
+        .map(|u| u.query_pairs().into_owned().collect())
+        .unwrap_or_default();
+    let ours = url.as_ref().is_some_and(|u| u.path() == "/slack/signed-in")
+        && query.get("state") == Some(&state);
+    let (status, body) = match (ours, query.get("error"), query.contains_key("code")) {
+        (true, Some(_), _) | (true, None, true) => (
+            "200 OK",
+            "Deepwork has what it needs from Slack. You can close this tab.",
+        ),
+        _ => ("404 Not Found", "Not found."),
+    };
+    let page = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = stream.write_all(page.as_bytes()).await;
+    let _ = stream.shutdown().await;
+    if !ours {
+        return None;
+    }
+    if let Some(error) = query.get("error") {
+        return Some(Err(AdapterError::Unauthorized {
+            adapter: NAME.into(),
+            fix: format!("Slack did not sign in ({error})"),
+        }));
+    }
+    query.contains_key("code").then_some(Ok(query))
+}
+
 /// `bytes` random bytes, base64url without padding.
 fn random_text(bytes: usize) -> Result<String, AdapterError> {
     use base64::Engine;
@@ -814,7 +874,8 @@ pub async fn start_sign_in(
         .local_addr()
         .map_err(|e| unavailable(&e.to_string()))?
         .port();
-    let redirect_uri = format!("http://localhost:{port}/slack/signed-in");
+    // The address it listens on, not `localhost`, which may resolve to ::1 first.
+    let redirect_uri = format!("http://127.0.0.1:{port}/slack/signed-in");
     let verifier = random_text(64)?;
     let state = random_text(24)?;
     let mut page = Url::parse(authorize).map_err(|e| malformed(&e.to_string()))?;
@@ -887,63 +948,23 @@ impl SlackSignIn {
     }
 
     /// The query of the browser's request to the redirect address, once it has the
-    /// right `state`; anything else (a favicon, a stray request) gets a 404.
+    /// right `state`; anything else (a favicon, a stray request) gets a 404. Each
+    /// connection is answered on its own, within a few seconds, so one that stalls
+    /// holds up no other.
     async fn callback(&self) -> Result<HashMap<String, String>, AdapterError> {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut connections = tokio::task::JoinSet::new();
         loop {
-            let (mut stream, _) = self
-                .listener
-                .accept()
-                .await
-                .map_err(|e| unavailable(&e.to_string()))?;
-            let mut request = Vec::new();
-            let mut buffer = [0u8; 2048];
-            while !request.windows(4).any(|w| w == b"\r\n\r\n") && request.len() < 16 * 1024 {
-                match stream.read(&mut buffer).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => request.extend_from_slice(&buffer[..n]),
+            tokio::select! {
+                accepted = self.listener.accept() => {
+                    let (stream, _) = accepted.map_err(|e| unavailable(&e.to_string()))?;
+                    let state = self.state.clone();
+                    connections.spawn(tokio::time::timeout(CALLBACK_WITHIN, answer_callback(stream, state)));
                 }
-            }
-            let line = String::from_utf8_lossy(&request)
-                .lines()
-                .next()
-                .unwrap_or_default()
-                .to_owned();
-            let target = line
-                .strip_prefix("GET ")
-                .and_then(|rest| rest.split(' ').next())
-                .unwrap_or_default();
-            let url = Url::parse(&format!("http://localhost{target}")).ok();
-            let query: HashMap<String, String> = url
-                .as_ref()
-                .map(|u| u.query_pairs().into_owned().collect())
-                .unwrap_or_default();
-            let ours = url.as_ref().is_some_and(|u| u.path() == "/slack/signed-in")
-                && query.get("state") == Some(&self.state);
-            let (status, body) = match (ours, query.get("error"), query.contains_key("code")) {
-                (true, Some(_), _) | (true, None, true) => (
-                    "200 OK",
-                    "Deepwork has what it needs from Slack. You can close this tab.",
-                ),
-                _ => ("404 Not Found", "Not found."),
-            };
-            let page = format!(
-                "HTTP/1.1 {status}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = stream.write_all(page.as_bytes()).await;
-            let _ = stream.shutdown().await;
-            if !ours {
-                continue;
-            }
-            if let Some(error) = query.get("error") {
-                return Err(AdapterError::Unauthorized {
-                    adapter: NAME.into(),
-                    fix: format!("Slack did not sign in ({error})"),
-                });
-            }
-            if query.contains_key("code") {
-                return Ok(query);
+                Some(answered) = connections.join_next() => {
+                    if let Ok(Ok(Some(outcome))) = answered {
+                        return outcome;
+                    }
+                }
             }
         }
     }

@@ -1573,7 +1573,14 @@ mod slack_sign_in {
             "{page}"
         );
         let redirect = url_param(&page, "redirect_uri");
+        assert!(redirect.starts_with("http://127.0.0.1:"), "{redirect}");
         let finish = tokio::spawn(pending.finish());
+
+        // A connection that says nothing holds up no other.
+        let port = reqwest::Url::parse(&redirect).unwrap().port().unwrap();
+        let _stalled = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
 
         // A request without the sign-in's state is not taken for the answer.
         let forged = reqwest::get(format!("{redirect}?code=stolen&state=guess"))
@@ -1590,7 +1597,10 @@ mod slack_sign_in {
                 .unwrap()
                 .contains("You can close this tab")
         );
-        assert_eq!(finish.await.unwrap().unwrap(), TOKEN);
+        let token = tokio::time::timeout(std::time::Duration::from_secs(3), finish)
+            .await
+            .expect("signed in while a stalled connection stays open");
+        assert_eq!(token.unwrap().unwrap(), TOKEN);
     }
 
     #[tokio::test]
