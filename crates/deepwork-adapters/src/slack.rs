@@ -39,6 +39,8 @@ const POLL_INTERVAL: Duration = Duration::from_secs(20);
 /// A Socket Mode connection nobody has read from for this long is closed: sessions
 /// read continuously, so it is not needed between them.
 const SOCKET_IDLE: Duration = Duration::from_secs(120);
+/// Slack's clock (its `Date` header, whole seconds) within this of ours counts as ours.
+const CLOCKS_AGREE: jiff::SignedDuration = jiff::SignedDuration::from_secs(2);
 /// How long Slack may take to say hello on a new connection.
 const HELLO: Duration = Duration::from_secs(15);
 
@@ -55,6 +57,9 @@ pub struct SlackAdapter {
     feed: tokio::sync::Mutex<Option<Arc<Feed>>>,
     /// People's and channels' names by id, asked once each.
     names: Mutex<HashMap<String, String>>,
+    /// How far Slack's clock (its answers' `Date`) is ahead of ours: read positions
+    /// are Slack timestamps, so "now" must be Slack's now.
+    clock_offset: Mutex<Option<jiff::SignedDuration>>,
 }
 
 /// The status and do-not-disturb state from before a session.
@@ -88,6 +93,7 @@ impl SlackAdapter {
             me: tokio::sync::OnceCell::new(),
             feed: tokio::sync::Mutex::default(),
             names: Mutex::default(),
+            clock_offset: Mutex::default(),
         })
     }
 
@@ -118,6 +124,22 @@ impl SlackAdapter {
             .send()
             .await
             .map_err(|e| unavailable(&e.to_string()))?;
+        if let Some(date) = response
+            .headers()
+            .get(reqwest::header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(http_date)
+        {
+            // `Date` has whole seconds, so within a couple of seconds the clocks agree
+            // and ours, to the microsecond, is the better measure of "now".
+            let offset = date.duration_since(jiff::Timestamp::now());
+            let offset = if offset.abs() <= CLOCKS_AGREE {
+                jiff::SignedDuration::ZERO
+            } else {
+                offset
+            };
+            *self.clock_offset.lock().expect("clock") = Some(offset);
+        }
         let status = response.status();
         if status == StatusCode::TOO_MANY_REQUESTS {
             let seconds = response
@@ -223,10 +245,16 @@ impl SlackAdapter {
     }
 }
 
-/// A Slack timestamp for "now", as a read position.
-fn now_ts() -> String {
-    let now = jiff::Timestamp::now();
-    format!("{}.{:06}", now.as_second(), now.subsec_microsecond())
+/// A Slack timestamp for `at`, as a read position.
+fn ts_at(at: jiff::Timestamp) -> String {
+    format!("{}.{:06}", at.as_second(), at.subsec_microsecond())
+}
+
+/// An HTTP `Date` (RFC 9110's IMF-fixdate, e.g. "Sun, 06 Nov 1994 08:49:37 GMT").
+fn http_date(value: &str) -> Option<jiff::Timestamp> {
+    jiff::fmt::rfc2822::parse(value)
+        .ok()
+        .map(|zoned| zoned.timestamp())
 }
 
 /// Orders Slack timestamps (`seconds.micros`) by value.
@@ -320,7 +348,7 @@ impl MessageSource for SlackAdapter {
         let Some(cursor) = cursor else {
             return Ok(Batch {
                 messages: Vec::new(),
-                cursor: now_ts(),
+                cursor: self.slack_now().await?,
             });
         };
         let found = if self.app_token.is_some() {
@@ -501,6 +529,20 @@ impl SlackAdapter {
         Some(name)
     }
 
+    /// Slack's timestamp for now, by its clock (asking it once if nothing was asked yet);
+    /// our own clock may be minutes off, which would skip or repeat messages.
+    async fn slack_now(&self) -> Result<String, AdapterError> {
+        let known = *self.clock_offset.lock().expect("clock");
+        let offset = match known {
+            Some(offset) => offset,
+            None => {
+                self.call("auth.test", Body::None).await?;
+                self.clock_offset.lock().expect("clock").unwrap_or_default()
+            }
+        };
+        Ok(ts_at(jiff::Timestamp::now() + offset))
+    }
+
     /// Messages with Slack's escapes and `<…>` sequences written out, mentions and
     /// channels by name (looked up once each; an id Slack will not name stays an id).
     async fn readable(&self, mut messages: Vec<IncomingMessage>) -> Vec<IncomingMessage> {
@@ -617,10 +659,11 @@ impl SlackAdapter {
             return Err(unavailable("Socket Mode: no hello from Slack"));
         }
         let me = self.me().await?.to_owned();
+        let opened_at = self.slack_now().await?;
         let feed = Arc::new_cyclic(|weak: &std::sync::Weak<Feed>| {
             let task = tokio::spawn(run_feed(socket, weak.clone(), me)).abort_handle();
             Feed {
-                opened_at: now_ts(),
+                opened_at: opened_at.clone(),
                 queue: Mutex::default(),
                 ended: Mutex::default(),
                 changed: Notify::new(),
@@ -742,6 +785,15 @@ impl Replier for SlackAdapter {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn http_dates_are_read() {
+        assert_eq!(
+            super::http_date("Sun, 06 Nov 1994 08:49:37 GMT").map(|t| t.as_second()),
+            Some(784_111_777)
+        );
+        assert_eq!(super::http_date("yesterday"), None);
+    }
+
     #[test]
     fn the_pkce_challenge_is_rfc_7636s() {
         // RFC 7636, appendix B.

@@ -797,6 +797,27 @@ mod slack_messages {
     }
 
     #[tokio::test]
+    async fn the_first_read_position_is_slacks_now_not_ours() {
+        let server = SlackContract::start().await;
+        // Slack's clock is ten minutes behind this machine's.
+        server.state.lock().unwrap().clock_skew_secs = -600;
+        let slack = SlackAdapter::new(&server.api, TOKEN.into()).unwrap();
+        let start = slack.fetch(None, Duration::ZERO).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        server.state.lock().unwrap().post(
+            "D0BOB",
+            Some("U0BOB"),
+            None,
+            "prod is down, are you there?",
+        );
+        let batch = slack
+            .fetch(Some(&start.cursor), Duration::from_millis(10))
+            .await
+            .unwrap();
+        assert_eq!(batch.messages.len(), 1, "not skipped: {:?}", start.cursor);
+    }
+
+    #[tokio::test]
     async fn slack_escapes_mentions_and_links_read_as_people_wrote_them() {
         let server = SlackContract::start().await;
         let slack = SlackAdapter::new(&server.api, TOKEN.into()).unwrap();

@@ -77,6 +77,9 @@ pub struct SlackState {
     pub pending_sign_in: Option<(String, String, String)>,
     /// Answer the consent page with `access_denied`, as if the user said no.
     pub deny_sign_in: bool,
+    /// How far the workspace's clock is ahead of this machine's, in seconds (negative:
+    /// behind); its timestamps and `Date` headers follow it.
+    pub clock_skew_secs: i64,
     /// The last timestamp handed out, in microseconds.
     next_micros: i64,
     sockets: Option<broadcast::Sender<String>>,
@@ -87,7 +90,8 @@ impl SlackState {
     pub fn next_ts(&mut self) -> String {
         let micros = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_micros() as i64);
+            .map_or(0, |d| d.as_micros() as i64)
+            + self.clock_skew_secs * 1_000_000;
         self.next_micros = micros.max(self.next_micros + 1);
         format!(
             "{}.{:06}",
@@ -367,7 +371,25 @@ fn needs(state: &SlackState, scope: &str) -> Option<Response> {
     })
 }
 
+/// Every Web API answer carries the workspace's clock in `Date`, as Slack's do.
 async fn method(
+    state: State<Arc<Mutex<SlackState>>>,
+    name: Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let skew = state.lock().expect("state").clock_skew_secs;
+    let mut response = web_api(state, name, headers, body).await;
+    let date = (jiff::Timestamp::now() + jiff::SignedDuration::from_secs(skew))
+        .strftime("%a, %d %b %Y %H:%M:%S GMT")
+        .to_string();
+    if let Ok(value) = header::HeaderValue::from_str(&date) {
+        response.headers_mut().insert(header::DATE, value);
+    }
+    response
+}
+
+async fn web_api(
     State(state): State<Arc<Mutex<SlackState>>>,
     Path(method): Path<String>,
     headers: HeaderMap,
