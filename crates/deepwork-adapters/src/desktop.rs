@@ -146,6 +146,9 @@ struct Capture {
     held: VecDeque<Held>,
     /// Notify calls held or dropped, waiting for the daemon's id: (caller, serial).
     awaiting_id: HashMap<(String, u32), Awaiting>,
+    /// Held notifications' message ids by the daemon's id, so that a notification
+    /// replacing one (`replaces_id`, a progress update) updates its item.
+    message_ids: HashMap<u32, String>,
 }
 
 struct Held {
@@ -198,6 +201,7 @@ impl DesktopNotifications {
         capture.armed_from = None;
         capture.held.clear();
         capture.awaiting_id.clear();
+        capture.message_ids.clear();
     }
 }
 
@@ -285,7 +289,7 @@ impl Inner {
                 };
                 let serial = header.primary().serial_num().get();
                 match read_notify(message) {
-                    Ok(notice) => self.capture(notice, (caller, serial)),
+                    Ok((notice, replaces)) => self.capture(notice, replaces, (caller, serial)),
                     Err(error) => {
                         tracing::warn!(%error, "a Notify call that is not one; ignored")
                     }
@@ -310,7 +314,7 @@ impl Inner {
         }
     }
 
-    fn capture(&self, notice: CapturedNotice, caller: (String, u32)) {
+    fn capture(&self, notice: CapturedNotice, replaces: u32, caller: (String, u32)) {
         let mut capture = self.capture.lock().expect("capture lock");
         if capture.armed_from.is_none() {
             return;
@@ -325,12 +329,35 @@ impl Inner {
                 capture.awaiting_id.insert(caller, Awaiting::Dropped);
             }
             Verdict::Hold => {
+                let replaced = capture.message_ids.get(&replaces).cloned();
+                let queued = capture
+                    .held
+                    .iter()
+                    .position(|held| replaces != 0 && held.id == Some(replaces));
+                if let Some(at) = queued {
+                    // Not stored yet: the queued one takes the new text.
+                    let held = &mut capture.held[at];
+                    let id = held.message.id.clone();
+                    held.message = IncomingMessage {
+                        id,
+                        ..incoming(self.run, held.seq, &notice)
+                    };
+                    let seq = held.seq;
+                    capture.awaiting_id.insert(caller, Awaiting::Held(seq));
+                    self.captured.send_modify(|_| {});
+                    return;
+                }
                 capture.last_seq += 1;
                 let seq = capture.last_seq;
                 capture.awaiting_id.insert(caller, Awaiting::Held(seq));
+                let mut message = incoming(self.run, seq, &notice);
+                if let Some(id) = replaced {
+                    // Stored already: the same message id makes the engine update it.
+                    message.id = id;
+                }
                 capture.held.push_back(Held {
                     seq,
-                    message: incoming(self.run, seq, &notice),
+                    message,
                     id: None,
                 });
                 if capture.held.len() > MAX_QUEUED
@@ -365,6 +392,15 @@ impl Inner {
                 None | Some(Awaiting::Passing) => false,
                 Some(Awaiting::Dropped) => true,
                 Some(Awaiting::Held(seq)) => {
+                    if capture.message_ids.len() >= MAX_QUEUED {
+                        capture.message_ids.clear();
+                    }
+                    let message_id = capture
+                        .held
+                        .iter()
+                        .find(|h| h.seq == seq)
+                        .map_or_else(|| cursor(self.run, seq), |h| h.message.id.clone());
+                    capture.message_ids.insert(id, message_id);
                     let position = capture.held.iter().position(|h| h.seq == seq);
                     match position {
                         Some(at) if seq <= stored_up_to => {
@@ -529,8 +565,9 @@ type NotifyArgs = (
     i32,
 );
 
-fn read_notify(message: &Message) -> Result<CapturedNotice, zbus::Error> {
-    let (app, _replaces, _icon, summary, body, _actions, hints, _timeout): NotifyArgs =
+/// A Notify call's notice, and the id of the notification it replaces (0 for none).
+fn read_notify(message: &Message) -> Result<(CapturedNotice, u32), zbus::Error> {
+    let (app, replaces, _icon, summary, body, _actions, hints, _timeout): NotifyArgs =
         message.body().deserialize()?;
     let urgency = hints
         .get("urgency")
@@ -539,13 +576,14 @@ fn read_notify(message: &Message) -> Result<CapturedNotice, zbus::Error> {
         .get("desktop-entry")
         .and_then(|value| <&str>::try_from(value).ok())
         .map(str::to_owned);
-    Ok(CapturedNotice {
+    let notice = CapturedNotice {
         app,
         desktop_entry,
         summary,
         body,
         urgency: NoticeUrgency::from_hint(urgency),
-    })
+    };
+    Ok((notice, replaces))
 }
 
 /// A held notification as the engine takes messages: the summary is the first line,
@@ -631,12 +669,12 @@ impl MessageSource for DesktopNotifications {
             ids
         };
         self.inner.close(&to_close).await;
-        let newer = |capture: &Capture| -> Vec<IncomingMessage> {
+        let newer = |capture: &Capture| -> Vec<(u64, IncomingMessage)> {
             capture
                 .held
                 .iter()
                 .filter(|held| held.seq > stored)
-                .map(|held| held.message.clone())
+                .map(|held| (held.seq, held.message.clone()))
                 .collect()
         };
         let mut messages = newer(&self.inner.capture.lock().expect("capture lock"));
@@ -657,11 +695,12 @@ impl MessageSource for DesktopNotifications {
             }
             messages = newer(&self.inner.capture.lock().expect("capture lock"));
         }
-        let cursor = messages
-            .last()
-            .map(|message| message.id.clone())
-            .unwrap_or_else(|| self::cursor(self.inner.run, stored));
-        Ok(Batch { messages, cursor })
+        // By sequence number: a replacement keeps the id of the one it replaces.
+        let last = messages.last().map_or(stored, |(seq, _)| *seq);
+        Ok(Batch {
+            messages: messages.into_iter().map(|(_, message)| message).collect(),
+            cursor: self::cursor(self.inner.run, last),
+        })
     }
 }
 

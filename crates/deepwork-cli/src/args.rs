@@ -127,6 +127,13 @@ pub enum EngineCommand {
         #[arg(long)]
         undo: bool,
     },
+    /// Forget the text of handled items received before a day (what `[storage] keep_days`
+    /// does on its own); classes and times stay for the stats.
+    Forget {
+        /// The first day to keep, like 2026-09-01 (local time).
+        #[arg(long, value_name = "DATE")]
+        before: jiff::civil::Date,
+    },
     /// Weekly focus statistics.
     Stats {
         /// The ISO week, like 2026-W48; this week by default.

@@ -245,6 +245,17 @@ fn engine_command(paths: &Paths, command: EngineCommand) -> Result<(), Failure> 
                     if undo { "not done" } else { "done" }
                 );
             }
+            EngineCommand::Forget { before } => {
+                let tz = jiff::tz::TimeZone::system();
+                let start = before
+                    .to_zoned(tz)
+                    .map_err(|e| Failure::Usage(format!("--before {before}: {e}")))?;
+                let count = connect(paths).await?.forget(start.timestamp()).await?;
+                println!(
+                    "Forgot the text of {count} handled item{} received before {before}.",
+                    if count == 1 { "" } else { "s" }
+                );
+            }
             EngineCommand::Stats { week, json, csv } => {
                 let stats = connect(paths).await?.stats(week).await?;
                 if json {

@@ -489,6 +489,21 @@ fn the_session_end_delivers_the_digest() {
 }
 
 #[test]
+fn forget_takes_old_text_by_hand() {
+    let env = Env::new(QUIET);
+    let _daemon = env.daemon();
+    env.push("slack", "bob", "your login code is 318 202", &[]);
+    let tomorrow = jiff::Zoned::now().date().tomorrow().unwrap();
+    let forgot = env.ok(&["forget", "--before", &tomorrow.to_string()]);
+    assert!(
+        forgot.contains("Forgot the text of 1 handled item"),
+        "{forgot}"
+    );
+    let bad = env.run(&["forget", "--before", "next tuesday"]);
+    assert_eq!(bad.code, 2, "{bad:?}");
+}
+
+#[test]
 fn kill_9_loses_no_acknowledged_item() {
     let env = Env::new(QUIET);
     let acked: Arc<Mutex<HashSet<String>>> = Arc::default();

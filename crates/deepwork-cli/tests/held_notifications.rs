@@ -569,6 +569,58 @@ fn a_notification_daemon_without_a_known_do_not_disturb_is_named_in_status_and_h
     });
 }
 
+/// `notify-send` with `args`, printing the daemon's id for the notification.
+fn notify_send_id(bus: &str, args: &[&str]) -> String {
+    let output = Command::new("notify-send")
+        .arg("--print-id")
+        .args(args)
+        .env("DBUS_SESSION_BUS_ADDRESS", bus)
+        .output()
+        .expect("notify-send is installed (libnotify-bin)");
+    assert!(output.status.success(), "notify-send {args:?}");
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+#[test]
+fn a_notification_that_replaces_a_held_one_updates_its_item() {
+    let mut env = Env::new("[notifications]\nenabled = false\n");
+    let x = Xvfb::start();
+    let bus = Bus::start(env.dir.path());
+    env.bus = Some(bus.address.clone());
+    let dunst = Dunst::start(&bus.address, &x.display);
+    let _daemon = env.daemon();
+    env.ok(&["start", "--for", "50m"]);
+    eventually("dunst paused", || dunst.paused().then_some(()));
+
+    let id = notify_send_id(&bus.address, &["-a", "backup", "Backup at 10%"]);
+    eventually("held", || (held_total(&env) == 1).then_some(()));
+    notify_send_id(&bus.address, &["-a", "backup", "-r", &id, "Backup at 60%"]);
+    notify_send_id(
+        &bus.address,
+        &["-a", "backup", "-r", &id, "Backup finished"],
+    );
+    notify_send(&bus.address, &["-a", "mail", "New mail"]);
+    eventually("the mail after them is held", || {
+        (held_total(&env) == 2).then_some(())
+    });
+
+    env.ok(&["checkin"]);
+    let digest = env.json(&["digest", "--json"]);
+    let titles: Vec<&str> = digest["groups"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .flat_map(|group| group["items"].as_array().expect("items"))
+        .filter_map(|item| item["title"].as_str())
+        .collect();
+    assert!(titles.contains(&"Backup finished"), "{digest}");
+    assert_eq!(
+        titles.len(),
+        2,
+        "one item per notification, not per update: {digest}"
+    );
+}
+
 #[test]
 fn a_monitor_that_loses_the_bus_is_reported_not_shown_as_ok() {
     let mut env = Env::new("[notifications]\nenabled = false\n");

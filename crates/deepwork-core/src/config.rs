@@ -38,7 +38,27 @@ pub struct Config {
     pub desktop: DesktopConfig,
     /// Other apps' desktop notifications during a session.
     pub hold_notifications: HoldNotificationsConfig,
+    /// How long message text is kept.
+    pub storage: StorageConfig,
 }
+
+/// The `[storage]` section.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    /// Days a handled item's text (sender, title, body, link) is kept; 0 keeps it for
+    /// good. Classes and times stay, so the stats do.
+    pub keep_days: u32,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig { keep_days: 90 }
+    }
+}
+
+/// The most days `[storage] keep_days` takes: ten years.
+pub const MAX_KEEP_DAYS: u32 = 3650;
 
 /// The `[adapters]` section: one table per platform.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -425,6 +445,15 @@ impl Config {
                 format!("{goal} is not between 0 and 168 hours"),
             ));
         }
+        if self.storage.keep_days > MAX_KEEP_DAYS {
+            return Err(plain(
+                "storage.keep_days",
+                format!(
+                    "{} is more than {MAX_KEEP_DAYS} days; use 0 to keep message text for good",
+                    self.storage.keep_days
+                ),
+            ));
+        }
         if let Some(matrix) = &self.adapters.matrix {
             let lower = matrix.homeserver.to_ascii_lowercase();
             if !(lower.starts_with("https://") || lower.starts_with("http://")) {
@@ -785,6 +814,12 @@ mod tests {
 
     #[test]
     fn out_of_range_values_are_refused() {
+        let err = Config::from_toml_str("[storage]\nkeep_days = 99999\n").expect_err("days");
+        assert_eq!(err.key.as_deref(), Some("storage.keep_days"));
+        assert_eq!(
+            Config::from_toml_str("[storage]\nkeep_days = 0\n").map(|c| c.storage.keep_days),
+            Ok(0)
+        );
         let err = Config::from_toml_str("[stats]\nweekly_goal_hours = 200\n").expect_err("goal");
         assert_eq!(err.key.as_deref(), Some("stats.weekly_goal_hours"));
         assert_eq!(err.line, Some(2));

@@ -86,6 +86,12 @@ pub enum Request {
         /// All of them.
         settings: Settings,
     },
+    /// Forget the text of handled items received before `before` (what `[storage]
+    /// keep_days` does on its own).
+    Forget {
+        /// Items received before this.
+        before: Timestamp,
+    },
     /// Read the configured chat platforms and their tokens again and reconnect them,
     /// e.g. after a token was stored; a running session's status carries over.
     ReloadAdapters,
@@ -122,6 +128,8 @@ pub enum Reply {
     Done,
     /// For `teach`.
     Taught,
+    /// For `forget`: how many items' text was forgotten.
+    Forgotten(usize),
     /// For `explain`.
     Explained(Explanation),
     /// For `stats`.

@@ -158,6 +158,14 @@ impl Client {
         }
     }
 
+    /// Forgets the text of handled items received before `before`; how many.
+    pub async fn forget(&mut self, before: jiff::Timestamp) -> Result<usize, ClientError> {
+        match self.call(&Request::Forget { before }).await? {
+            Reply::Forgotten(count) => Ok(count),
+            other => Err(unexpected(&other)),
+        }
+    }
+
     /// How an item would be classed, and why; nothing is stored.
     pub async fn explain(&mut self, item: NewItem) -> Result<Explanation, ClientError> {
         match self.call(&Request::Explain { item }).await? {

@@ -47,6 +47,8 @@ pub struct Engine {
     events: broadcast::Sender<Event>,
     /// Where settings are saved; `None` refuses saving (tests without a file).
     config_file: Option<PathBuf>,
+    /// When old message text is next forgotten (`[storage] keep_days`).
+    next_forget: Timestamp,
 }
 
 impl std::fmt::Debug for Engine {
@@ -97,6 +99,7 @@ impl Engine {
             notifier,
             events,
             config_file: None,
+            next_forget: now,
         };
         engine.tick(now);
         Ok(engine)
@@ -161,14 +164,19 @@ impl Engine {
 
     /// When [`Engine::tick`] must next run; `None` when nothing is due ever.
     pub fn next_deadline(&self) -> Option<Timestamp> {
-        match (self.machine.next_deadline(), self.retry_at) {
+        let session = match (self.machine.next_deadline(), self.retry_at) {
             (Some(deadline), Some(retry)) => Some(deadline.max(retry)),
             (deadline, _) => deadline,
-        }
+        };
+        let forget = (self.config.storage.keep_days > 0).then_some(self.next_forget);
+        [session, forget].into_iter().flatten().min()
     }
 
     /// Fires whatever is due at `now`.
     pub fn tick(&mut self, now: Timestamp) {
+        if self.next_forget <= now {
+            self.forget_old_text(now);
+        }
         if self.machine.next_deadline().is_none_or(|d| d > now) {
             return;
         }
@@ -178,6 +186,26 @@ impl Engine {
                 tracing::error!(%error, "could not record a check-in; retrying shortly");
                 self.retry_at = now.checked_add(RETRY_AFTER_FAILURE).ok();
             }
+        }
+    }
+
+    /// Forgets the text of handled items older than `[storage] keep_days`; again a day
+    /// later. A failure is logged and tried at the next round: nothing is lost by it.
+    fn forget_old_text(&mut self, now: Timestamp) {
+        self.next_forget = now
+            .checked_add(SignedDuration::from_hours(24))
+            .unwrap_or(Timestamp::MAX);
+        let days = self.config.storage.keep_days;
+        if days == 0 {
+            return;
+        }
+        let Ok(before) = now.checked_sub(SignedDuration::from_hours(24 * i64::from(days))) else {
+            return;
+        };
+        match self.store.write(|w| w.forget_before(before)) {
+            Ok(0) => {}
+            Ok(count) => tracing::info!(count, days, "forgot the text of handled items"),
+            Err(error) => tracing::warn!(%error, "could not forget old message text"),
         }
     }
 
@@ -223,6 +251,11 @@ impl Engine {
             Request::Digests { limit } => self.digests(limit).map(Reply::Digests),
             Request::Done { item, done } => self.done(now, item, done),
             Request::Teach { item, class } => self.teach(now, item, class),
+            Request::Forget { before } => self
+                .store
+                .write(|w| w.forget_before(before))
+                .map(Reply::Forgotten)
+                .map_err(storage_error),
             Request::Explain { item } => Ok(Reply::Explained(self.explain(now, &item))),
             Request::Stats { week } => self.stats(now, week).map(Reply::Stats),
             Request::Settings => Ok(Reply::Settings(Settings::from_config(&self.config))),
@@ -572,6 +605,12 @@ impl Engine {
                     continue;
                 }
                 if let Some(stored) = self.store.item_by_message(&item.source, message_id)? {
+                    let title = deepwork_core::text::plain(&item.title);
+                    let body = item.body.as_deref().map(deepwork_core::text::plain);
+                    if stored.title != title || stored.body != body {
+                        self.store
+                            .write(|w| w.update_waiting_text(stored.id, &title, body.as_deref()))?;
+                    }
                     known.insert(
                         stored.id,
                         PushAck {

@@ -205,7 +205,11 @@ fn a_morning_of_deep_work_with_a_slot_check_in() {
             .is_none(),
         "the session ended"
     );
-    assert_eq!(engine.next_deadline(), None, "nothing is due while idle");
+    assert_eq!(
+        engine.next_deadline(),
+        Some(at("2026-11-26T09:00")),
+        "nothing is due while idle but the daily forgetting of old text, a day after the start"
+    );
 
     let mut seen = Vec::new();
     while let Ok(event) = events.try_recv() {
@@ -1159,6 +1163,48 @@ fn saved_settings_are_written_around_the_users_file_and_used_at_once() {
         other => panic!("{other:?}"),
     }
     assert_eq!(stats(&mut engine, now).goal_hours, 20.0);
+}
+
+#[test]
+fn old_message_text_is_forgotten_after_keep_days_and_by_hand() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("deepwork.db");
+    let monday = at("2026-11-30T09:00");
+    let (mut engine, _) = open(&db, config("[storage]\nkeep_days = 2\n"), monday);
+    push(
+        &mut engine,
+        monday,
+        item("ann", "the one-time code is 318 202"),
+    );
+    drop(engine);
+
+    let thursday = at("2026-12-03T09:00");
+    let (mut engine, _) = open(&db, config("[storage]\nkeep_days = 2\n"), thursday);
+    let store = Store::open(&db).unwrap();
+    assert_eq!(
+        store.item(ItemId(1)).unwrap().unwrap().title,
+        deepwork_store::FORGOTTEN
+    );
+    push(&mut engine, thursday, item("bob", "lunch?"));
+    assert!(
+        engine
+            .next_deadline()
+            .is_some_and(|next| next <= thursday + SignedDuration::from_hours(24)),
+        "it looks again within a day"
+    );
+
+    let forgot = ok(one(
+        &mut engine,
+        thursday,
+        Request::Forget {
+            before: thursday + SignedDuration::from_secs(1),
+        },
+    ));
+    assert!(matches!(forgot, Reply::Forgotten(1)), "{forgot:?}");
+    assert_eq!(
+        store.item(ItemId(2)).unwrap().unwrap().title,
+        deepwork_store::FORGOTTEN
+    );
 }
 
 #[test]

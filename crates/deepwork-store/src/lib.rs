@@ -94,6 +94,9 @@ pub struct PendingRestore {
     pub data: String,
 }
 
+/// The title an item keeps once its text is forgotten.
+pub const FORGOTTEN: &str = "(forgotten)";
+
 /// The one owner of the SQLite connection.
 #[derive(Debug)]
 pub struct Store {
@@ -441,6 +444,48 @@ impl Writer<'_> {
             item.message_id,
         ])?;
         Ok(())
+    }
+
+    /// Replaces a waiting item's title and body (a notification that replaced it);
+    /// `false` when it is no longer waiting (delivered, or not held), which is left
+    /// as the user saw it.
+    pub fn update_waiting_text(
+        &mut self,
+        id: ItemId,
+        title: &str,
+        body: Option<&str>,
+    ) -> Result<bool> {
+        let changed = self.tx.execute(
+            "UPDATE items SET title = ?2, body = ?3 WHERE id = ?1 AND disposition = 'held' AND digest_id IS NULL",
+            params![id.0, title, body],
+        )?;
+        Ok(changed == 1)
+    }
+
+    /// Forgets the text of items received before `before` that are handled (done,
+    /// delivered in a digest, or shown when they came): sender, channel, title, body,
+    /// link and stated deadline, and the lessons taught from them. Class, times and
+    /// what happened stay, so the stats do. Returns how many items were forgotten.
+    pub fn forget_before(&mut self, before: Timestamp) -> Result<usize> {
+        let handled = format!(
+            "received_at < ?1 AND title != '{FORGOTTEN}' \
+             AND (done_at IS NOT NULL OR digest_id IS NOT NULL OR disposition = 'shown')"
+        );
+        self.tx.execute(
+            &format!(
+                "DELETE FROM triage_lessons WHERE item_id IN (SELECT id FROM items WHERE {handled})"
+            ),
+            [to_millis(before)],
+        )?;
+        let forgotten = self.tx.execute(
+            &format!(
+                "UPDATE items SET sender = '', channel = NULL, title = '{FORGOTTEN}', body = NULL, url = NULL, \
+                 deadline_phrase = CASE WHEN deadline_phrase IS NULL THEN NULL ELSE '' END \
+                 WHERE {handled}"
+            ),
+            [to_millis(before)],
+        )?;
+        Ok(forgotten)
     }
 
     /// Records the class the user gave an item and re-classes it; `false` when there is

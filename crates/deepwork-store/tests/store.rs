@@ -341,3 +341,46 @@ fn lessons_and_stated_deadlines_are_kept() {
     );
     assert_eq!(store.lessons(1).unwrap().len(), 1, "the limit holds");
 }
+
+#[test]
+fn forgetting_takes_the_text_of_handled_items_only_and_keeps_their_facts() {
+    let mut store = Store::open_in_memory().unwrap();
+    store
+        .write(|w| {
+            w.insert_session(SessionId(1), t(0), t(90), &[t(45), t(90)])?;
+            w.insert_item(&item(1, Some(1), Class::Blocker, Disposition::Held))?;
+            w.insert_item(&item(2, None, Class::Update, Disposition::Shown))?;
+            w.insert_item(&item(3, None, Class::Update, Disposition::Shown))?;
+            w.teach(ItemId(2), Class::Strategic, t(5)).map(drop)
+        })
+        .unwrap();
+    let forgotten = store.write(|w| w.forget_before(t(3))).unwrap();
+    assert_eq!(
+        forgotten, 1,
+        "item 1 still waits for its digest; item 3 is newer"
+    );
+    let old = store.item(ItemId(2)).unwrap().unwrap();
+    assert_eq!(
+        (
+            old.title.as_str(),
+            old.sender.as_str(),
+            old.body,
+            old.channel
+        ),
+        (deepwork_store::FORGOTTEN, "", None, None)
+    );
+    assert_eq!((old.class, old.received_at), (Class::Strategic, t(2)));
+    assert!(
+        store.lessons(10).unwrap().is_empty(),
+        "lessons hold text too"
+    );
+    assert_eq!(
+        store.item(ItemId(1)).unwrap().unwrap().title,
+        "<script>alert(1)</script>"
+    );
+    assert_eq!(
+        store.write(|w| w.forget_before(t(3))).unwrap(),
+        0,
+        "once is enough"
+    );
+}
