@@ -14,7 +14,7 @@ use deepwork_core::stats::{IsoWeek, WeeklyStats};
 use deepwork_core::{Class, ItemId};
 use deepwork_engine::Paths;
 use deepwork_engine::api::{Reply, Request, SignInCode, Status};
-use deepwork_engine::connect::{self, PendingSignIn};
+use deepwork_engine::platforms::{self, PendingSignIn};
 use deepwork_engine::server::load_config;
 use tauri::{Manager, State, WebviewUrl, WebviewWindowBuilder};
 
@@ -156,7 +156,7 @@ async fn connect_adapter(
 
 fn keep_secret(config: &std::path::Path, name: &str, secret: &str) -> Result<(), UiError> {
     let config = load_config(config).map_err(refused)?;
-    connect::keep_token(&config.adapters, name, secret).map_err(refused)
+    platforms::keep_token(&config.adapters, name, secret).map_err(refused)
 }
 
 #[derive(Default)]
@@ -175,7 +175,7 @@ async fn begin_sign_in(
     name: String,
 ) -> Result<SignInCode, UiError> {
     let config = load_config(&paths.config).map_err(refused)?;
-    let (code, pending) = connect::start_sign_in(&config.adapters, &name)
+    let (code, pending) = platforms::start_sign_in(&config.adapters, &name)
         .await
         .map_err(refused)?;
     if code.user_code.is_empty() {

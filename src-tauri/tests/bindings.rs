@@ -14,7 +14,8 @@ use deepwork_core::stats::{DayFocus, IsoWeek, WeekTotal, WeeklyStats};
 use deepwork_core::triage::Reason;
 use deepwork_core::{Class, ItemId, SessionId};
 use deepwork_engine::api::{
-    AdapterHealth, AdapterState, ApiError, ErrorCode, Event, SessionStatus, SignInCode, Status,
+    AdapterHealth, AdapterState, ApiError, ConnectKind, ErrorCode, Event, SessionStatus,
+    SignInCode, Status,
 };
 use ts_rs::{Config, TS};
 
@@ -50,6 +51,7 @@ fn declarations() -> String {
         ErrorCode,
         ApiError,
         AdapterState,
+        ConnectKind,
         AdapterHealth,
         SessionStatus,
         Status,

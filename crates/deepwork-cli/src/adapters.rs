@@ -3,124 +3,93 @@
 use crate::args::AdaptersCommand;
 use crate::commands::{Failure, runtime};
 use crate::render::safe;
-use deepwork_core::config::{
-    AdaptersConfig, MatrixConfig, MattermostConfig, PluginConfig, SlackConfig, TeamsConfig,
-    XmppConfig,
-};
+use deepwork_core::config::{AdaptersConfig, PluginConfig};
 use deepwork_engine::api::AdapterState;
 use deepwork_engine::chats::ChatAdapter;
-use deepwork_engine::connect;
+use deepwork_engine::platforms::{self, Configured, PLATFORMS, Platform, Roles};
 use deepwork_engine::secrets::Secrets;
 use deepwork_engine::server::load_config;
 use deepwork_engine::{Client, Paths};
 use std::io::BufRead;
 
-/// The built-in adapters, for messages.
-const BUILT_IN: &str = "matrix, slack, mattermost, teams, xmpp";
+/// A configured account: a built-in platform's, or a plugin's.
+struct Account<'a> {
+    name: &'a str,
+    kind: Kind<'a>,
+    configured: Configured,
+}
 
-/// A configured account on one platform.
-enum Account<'a> {
-    Matrix(&'a MatrixConfig),
-    Slack(&'a SlackConfig),
-    Mattermost(&'a MattermostConfig),
-    Teams(&'a TeamsConfig),
-    Xmpp(&'a XmppConfig),
+enum Kind<'a> {
+    BuiltIn(&'static Platform),
     Plugin(&'a PluginConfig),
 }
 
 impl Account<'_> {
-    fn name(&self) -> &str {
-        match self {
-            Account::Matrix(_) => "matrix",
-            Account::Slack(_) => "slack",
-            Account::Mattermost(_) => "mattermost",
-            Account::Teams(_) => "teams",
-            Account::Xmpp(_) => "xmpp",
-            Account::Plugin(plugin) => &plugin.name,
-        }
-    }
-
-    /// What names the token in the keyring.
-    fn account(&self) -> &str {
-        match self {
-            Account::Matrix(matrix) => &matrix.user_id,
-            Account::Slack(slack) => &slack.workspace,
-            Account::Mattermost(mattermost) => &mattermost.server,
-            Account::Teams(teams) => &teams.account,
-            Account::Xmpp(xmpp) => &xmpp.jid,
-            Account::Plugin(plugin) => &plugin.name,
-        }
-    }
-
     fn describe(&self) -> String {
-        match self {
-            Account::Matrix(matrix) => format!(
-                "{} on {} · auto-reply {}",
-                safe(&matrix.user_id),
-                safe(&matrix.homeserver),
-                if matrix.auto_reply { "on" } else { "off" }
-            ),
-            Account::Slack(slack) => {
-                format!(
-                    "{} · auto-reply {}",
-                    safe(&slack.workspace),
-                    if slack.auto_reply { "on" } else { "off" }
-                )
+        let auto_reply = if self.configured.auto_reply {
+            "on"
+        } else {
+            "off"
+        };
+        let roles = match &self.kind {
+            Kind::BuiltIn(platform) => {
+                let Roles {
+                    status,
+                    messages,
+                    replies,
+                } = platform.roles;
+                [
+                    (status, "status"),
+                    (messages, "messages"),
+                    (replies, "replies"),
+                ]
+                .into_iter()
+                .filter_map(|(has, role)| has.then_some(role))
+                .collect::<Vec<_>>()
+                .join(", ")
             }
-            Account::Mattermost(mattermost) => format!(
-                "{} · auto-reply {}",
-                safe(&mattermost.server),
-                if mattermost.auto_reply { "on" } else { "off" }
+            Kind::Plugin(_) => "roles from the plugin".to_owned(),
+        };
+        let what = match &self.kind {
+            Kind::BuiltIn(_) if self.configured.detail.is_empty() => safe(&self.configured.account),
+            Kind::BuiltIn(_) => format!(
+                "{} {}",
+                safe(&self.configured.account),
+                safe(&self.configured.detail)
             ),
-            Account::Teams(teams) => format!(
-                "{} · auto-reply {}",
-                safe(&teams.account),
-                if teams.auto_reply { "on" } else { "off" }
-            ),
-            Account::Xmpp(xmpp) => format!(
-                "{} · auto-reply {}",
-                safe(&xmpp.jid),
-                if xmpp.auto_reply { "on" } else { "off" }
-            ),
-            Account::Plugin(plugin) => format!(
-                "plugin {} · auto-reply {}",
-                safe(&plugin.command.join(" ")),
-                if plugin.auto_reply { "on" } else { "off" }
-            ),
-        }
+            Kind::Plugin(plugin) => format!("plugin {}", safe(&plugin.command.join(" "))),
+        };
+        format!("{what} · {roles} · auto-reply {auto_reply}")
     }
 
-    fn connect(&self, secrets: &Secrets) -> ChatAdapter {
-        match self {
-            Account::Matrix(matrix) => connect::connect_matrix(matrix, secrets),
-            Account::Slack(slack) => connect::connect_slack(slack, secrets),
-            Account::Mattermost(mattermost) => connect::connect_mattermost(mattermost, secrets),
-            Account::Teams(teams) => connect::connect_teams(teams, secrets),
-            Account::Xmpp(xmpp) => connect::connect_xmpp(xmpp, secrets),
-            Account::Plugin(plugin) => connect::connect_plugin(plugin, Some(secrets)),
+    fn connect(&self, config: &AdaptersConfig, secrets: &Secrets) -> ChatAdapter {
+        match &self.kind {
+            Kind::BuiltIn(platform) => (platform.connect)(config, secrets).unwrap_or_else(|| {
+                ChatAdapter::unusable(self.name, format!("{} is not configured", self.name))
+            }),
+            Kind::Plugin(plugin) => platforms::connect_plugin(plugin, Some(secrets)),
         }
     }
 }
 
 fn accounts(config: &AdaptersConfig) -> Vec<Account<'_>> {
-    let mut accounts = Vec::new();
-    if let Some(matrix) = &config.matrix {
-        accounts.push(Account::Matrix(matrix));
-    }
-    if let Some(slack) = &config.slack {
-        accounts.push(Account::Slack(slack));
-    }
-    if let Some(mattermost) = &config.mattermost {
-        accounts.push(Account::Mattermost(mattermost));
-    }
-    if let Some(teams) = &config.teams {
-        accounts.push(Account::Teams(teams));
-    }
-    if let Some(xmpp) = &config.xmpp {
-        accounts.push(Account::Xmpp(xmpp));
-    }
-    accounts.extend(config.plugins.iter().map(Account::Plugin));
-    accounts
+    let built_in = PLATFORMS.iter().filter_map(|platform| {
+        (platform.configured)(config).map(|configured| Account {
+            name: platform.name,
+            kind: Kind::BuiltIn(platform),
+            configured,
+        })
+    });
+    let plugins = config.plugins.iter().map(|plugin| Account {
+        name: &plugin.name,
+        kind: Kind::Plugin(plugin),
+        configured: Configured {
+            account: plugin.name.clone(),
+            detail: String::new(),
+            auto_reply: plugin.auto_reply,
+        },
+    });
+    built_in.chain(plugins).collect()
 }
 
 pub fn run(paths: &Paths, command: AdaptersCommand) -> Result<(), Failure> {
@@ -136,7 +105,7 @@ pub fn run(paths: &Paths, command: AdaptersCommand) -> Result<(), Failure> {
             sign_in(paths, find(paths, &name, &accounts)?)?;
             reconnect(paths)
         }
-        AdaptersCommand::Test { name } => test(find(paths, &name, &accounts)?),
+        AdaptersCommand::Test { name } => test(&config.adapters, find(paths, &name, &accounts)?),
     }
 }
 
@@ -145,18 +114,19 @@ fn find<'a, 'c>(
     name: &str,
     accounts: &'a [Account<'c>],
 ) -> Result<&'a Account<'c>, Failure> {
-    if let Some(account) = accounts.iter().find(|a| a.name() == name) {
+    if let Some(account) = accounts.iter().find(|a| a.name == name) {
         return Ok(account);
     }
-    if BUILT_IN.split(", ").any(|known| known == name) {
+    if platforms::find(name).is_some() {
         return Err(Failure::Usage(format!(
             "{name} is not configured: add [adapters.{name}] to {} (see docs/configuration.md)",
             paths.config.display()
         )));
     }
     Err(Failure::Usage(format!(
-        "unknown adapter {:?}; the built-in adapters are: {BUILT_IN}",
-        safe(name)
+        "unknown adapter {:?}; the built-in adapters are: {}",
+        safe(name),
+        platforms::names()
     )))
 }
 
@@ -177,29 +147,29 @@ fn list(paths: &Paths, accounts: &[Account<'_>]) -> Result<(), Failure> {
     for account in accounts {
         let token = match &secrets {
             Err(error) => error.to_string(),
-            Ok(secrets) => match secrets.token(account.name(), account.account()) {
-                Ok(Some(_)) => match account {
-                    Account::Slack(slack) => {
-                        let app =
-                            secrets.token("slack", &connect::slack_app_account(&slack.workspace));
-                        if matches!(app, Ok(Some(_))) {
-                            "token in keyring · messages over Socket Mode".to_owned()
+            Ok(secrets) => match secrets.token(account.name, &account.configured.account) {
+                Ok(Some(_)) => match second_token(account) {
+                    Some(second) => {
+                        let kept = secrets
+                            .token(account.name, &(second.account)(&account.configured.account));
+                        if matches!(kept, Ok(Some(_))) {
+                            format!("token in keyring · {}", second.with)
                         } else {
-                            "token in keyring · messages polled (no app-level token)".to_owned()
+                            format!("token in keyring · {}", second.without)
                         }
                     }
-                    _ => "token in keyring".to_owned(),
+                    None => "token in keyring".to_owned(),
                 },
                 Ok(None) => format!(
                     "no token (run `{}`)",
-                    connect::token_command(account.name())
+                    platforms::token_command(account.name)
                 ),
                 Err(error) => error.to_string(),
             },
         };
         let health = live
             .as_ref()
-            .and_then(|s| s.adapters.iter().find(|a| a.name == account.name()));
+            .and_then(|s| s.adapters.iter().find(|a| a.name == account.name));
         let state = match health.map(|h| &h.state) {
             None => "engine not running or not connected yet".to_owned(),
             Some(AdapterState::Ok) => "ok".to_owned(),
@@ -208,27 +178,41 @@ fn list(paths: &Paths, accounts: &[Account<'_>]) -> Result<(), Failure> {
         };
         println!(
             "{:<7} {} · {token} · {state}",
-            account.name(),
+            account.name,
             account.describe()
         );
     }
     Ok(())
 }
 
+/// The platform's second token, where it has one.
+fn second_token(account: &Account<'_>) -> Option<platforms::SecondToken> {
+    match account.kind {
+        Kind::BuiltIn(platform) => platform.credential.second(),
+        Kind::Plugin(_) => None,
+    }
+}
+
 fn store_token(account: &Account<'_>, app_level: bool) -> Result<(), Failure> {
-    let key = match (account, app_level) {
-        (_, false) => account.account().to_owned(),
-        (Account::Slack(slack), true) => connect::slack_app_account(&slack.workspace),
-        (_, true) => {
-            return Err(Failure::Usage(
-                "--app-level is for Slack's Socket Mode token only".into(),
-            ));
+    let key = match (second_token(account), app_level) {
+        (_, false) => account.configured.account.clone(),
+        (Some(second), true) => (second.account)(&account.configured.account),
+        (None, true) => {
+            return Err(Failure::Usage(format!(
+                "--app-level is for a second token, and {} has none",
+                account.name
+            )));
         }
     };
     if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        let what = match (&account.kind, second_token(account), app_level) {
+            (_, Some(second), true) => second.what,
+            (Kind::BuiltIn(platform), _, _) => platform.credential.what().unwrap_or("token"),
+            (Kind::Plugin(_), _, _) => "token",
+        };
         eprintln!(
-            "Paste the {} token for {key} and press Enter:",
-            account.name()
+            "Paste the {} {what} for {key} and press Enter:",
+            account.name
         );
     }
     let mut token = String::new();
@@ -241,11 +225,11 @@ fn store_token(account: &Account<'_>, app_level: bool) -> Result<(), Failure> {
         return Err(Failure::Usage("no token given on standard input".into()));
     }
     secrets()?
-        .set_token(account.name(), &key, token)
+        .set_token(account.name, &key, token)
         .map_err(|e| Failure::Runtime(e.to_string()))?;
     println!(
         "Stored the {} token for {key} in the keyring.",
-        account.name()
+        account.name
     );
     Ok(())
 }
@@ -274,10 +258,10 @@ fn reconnect(paths: &Paths) -> Result<(), Failure> {
 /// page in the browser); the others take a pasted token.
 fn sign_in(paths: &Paths, account: &Account<'_>) -> Result<(), Failure> {
     let config = load_config(&paths.config).map_err(|e| Failure::Usage(e.to_string()))?;
-    let name = account.name();
+    let name = account.name;
     let token = runtime()?
         .block_on(async {
-            let (code, pending) = connect::start_sign_in(&config.adapters, name).await?;
+            let (code, pending) = platforms::start_sign_in(&config.adapters, name).await?;
             println!("{}", safe(&code.message));
             if code.user_code.is_empty() {
                 println!("If it does not open, open:\n{}", code.verification_uri);
@@ -292,15 +276,14 @@ fn sign_in(paths: &Paths, account: &Account<'_>) -> Result<(), Failure> {
             pending.finish().await
         })
         .map_err(adapter_failure)?;
-    connect::keep_token(&config.adapters, name, &token).map_err(Failure::Runtime)?;
-    let platform = match name {
-        "teams" => "Teams",
-        "slack" => "Slack",
-        other => other,
+    platforms::keep_token(&config.adapters, name, &token).map_err(Failure::Runtime)?;
+    let platform = match account.kind {
+        Kind::BuiltIn(platform) => platform.title,
+        Kind::Plugin(_) => name,
     };
     println!(
         "Signed in to {platform} as {}; the sign-in is kept in the keyring.",
-        safe(account.account())
+        safe(&account.configured.account)
     );
     Ok(())
 }
@@ -314,15 +297,15 @@ fn adapter_failure(error: deepwork_adapters::AdapterError) -> Failure {
     }
 }
 
-fn test(account: &Account<'_>) -> Result<(), Failure> {
-    let adapter = account.connect(&secrets()?);
+fn test(config: &AdaptersConfig, account: &Account<'_>) -> Result<(), Failure> {
+    let adapter = account.connect(config, &secrets()?);
     if let Some(fix) = adapter.problem {
-        return Err(Failure::Usage(format!("{}: {fix}", account.name())));
+        return Err(Failure::Usage(format!("{}: {fix}", account.name)));
     }
     let Some(status) = adapter.status else {
         return Err(Failure::Runtime(format!(
             "{}: cannot check the status",
-            account.name()
+            account.name
         )));
     };
     let snapshot = runtime()?
@@ -330,8 +313,8 @@ fn test(account: &Account<'_>) -> Result<(), Failure> {
         .map_err(adapter_failure)?;
     println!(
         "{}: connected as {}; status now {}",
-        account.name(),
-        account.account(),
+        account.name,
+        safe(&account.configured.account),
         safe(&snapshot.data.to_string())
     );
     Ok(())

@@ -1020,7 +1020,7 @@ fn teams_sign_in_and_presence_through_the_daemon() {
     );
     let signed_in = env.ok(&["adapters", "connect", "teams"]);
     assert!(
-        signed_in.contains(USER_CODE) && signed_in.contains("Signed in to Teams"),
+        signed_in.contains(USER_CODE) && signed_in.contains("Signed in to Microsoft Teams"),
         "{signed_in}"
     );
     assert!(env.ok(&["adapters", "test", "teams"]).contains("Back at 3"));

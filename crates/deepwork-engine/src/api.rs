@@ -239,6 +239,25 @@ pub struct AdapterHealth {
     pub name: String,
     /// Its state.
     pub state: AdapterState,
+    /// How it is connected, from the platform registry.
+    #[serde(default)]
+    pub connect: ConnectKind,
+}
+
+/// How a platform is connected, so the window offers the right way.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub enum ConnectKind {
+    /// Nothing to connect (the desktop's notifications).
+    #[default]
+    None,
+    /// A pasted token or password.
+    Token,
+    /// A sign-in in the browser.
+    SignIn,
+    /// Either.
+    TokenOrSignIn,
 }
 
 /// The state of a chat platform.

@@ -4,7 +4,7 @@
 //! and sends the auto-replies the engine decides on. A platform that fails is retried
 //! with backoff and reported; it never blocks the session.
 
-use crate::api::{AdapterHealth, AdapterState, Event};
+use crate::api::{AdapterHealth, AdapterState, ConnectKind, Event};
 use crate::chat_calls::{Answer, AutoReply, ChatCall, ChatError};
 use deepwork_adapters::{
     AdapterError, Batch, FocusStatus, MessageSource, Replier, StatusAdapter, StatusSnapshot,
@@ -213,6 +213,7 @@ async fn supervise(adapter: ChatAdapter, engine: EngineLink, events: broadcast::
                 state: AdapterState::Retrying {
                     error: format!("crashed, restarting: {detail}"),
                 },
+                connect: ConnectKind::default(),
             })
             .await;
         tokio::time::sleep(backoff).await;
@@ -545,6 +546,7 @@ impl AdapterTask {
             .health(AdapterHealth {
                 name: self.adapter.name.clone(),
                 state,
+                connect: ConnectKind::default(),
             })
             .await;
     }

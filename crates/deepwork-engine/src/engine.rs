@@ -9,6 +9,7 @@ use crate::api::{
 };
 use crate::chat_calls::{AutoReply, ChatCall, ChatError};
 use crate::notify::{Loudness, Notice, NoticeAction, Notifier};
+use crate::platforms;
 use deepwork_adapters::{Addressed, Batch, FocusStatus, IncomingMessage, StatusSnapshot};
 use deepwork_core::away::{self, AwayTimes, ReplyCandidate};
 use deepwork_core::config::Config;
@@ -378,7 +379,8 @@ impl Engine {
             } => {
                 let _ = answer.send(self.hold(now, &adapter, session, auto_reply, batch));
             }
-            ChatCall::Health(health) => {
+            ChatCall::Health(mut health) => {
+                health.connect = platforms::connect_kind(&self.config.adapters, &health.name);
                 match self.adapters.iter_mut().find(|a| a.name == health.name) {
                     Some(known) => *known = health.clone(),
                     None => self.adapters.push(health.clone()),

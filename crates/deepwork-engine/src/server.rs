@@ -4,10 +4,10 @@
 use crate::api::{ApiError, ErrorCode, Event, MAX_REQUEST_BYTES, Reply, Request, Response};
 use crate::chat_calls::ChatCall;
 use crate::chats::{self, ChatAdapter, EngineLink};
-use crate::connect;
 use crate::engine::{Engine, OpenError};
 use crate::notify::{DesktopNotifier, NoticeAction, Notifier, SilentNotifier};
 use crate::paths::Paths;
+use crate::platforms;
 use crate::wall_timer::WallTimer;
 use deepwork_core::config::{Config, ConfigError};
 use deepwork_store::Store;
@@ -117,8 +117,8 @@ pub async fn serve_then(
     ready: impl FnOnce(&Config),
 ) -> Result<(), StartError> {
     let config = load_config(&paths.config)?;
-    let mut adapters = connect::adapters(&config.adapters);
-    adapters.extend(connect::desktop_notifications(&config.hold_notifications));
+    let mut adapters = platforms::adapters(&config.adapters);
+    adapters.extend(platforms::desktop_notifications(&config.hold_notifications));
     run_engine(paths, config, adapters, shutdown, ready).await
 }
 
@@ -205,7 +205,7 @@ async fn run_engine(
     // The desktop's notifications stay as they are: a reload is about chat accounts.
     let (desktop, chat): (Vec<_>, Vec<_>) = adapters
         .into_iter()
-        .partition(|a| a.name == connect::DESKTOP);
+        .partition(|a| a.name == platforms::DESKTOP);
     chats::spawn(desktop, &link, &engine.events());
     let names = chat.iter().map(|a| a.name.clone()).collect();
     let tasks = chats::spawn(chat, &link, &engine.events());
@@ -333,7 +333,7 @@ impl Platforms {
         let reloaded = reloaded.clone();
         tokio::spawn(async move {
             let built =
-                tokio::task::spawn_blocking(move || connect::adapters(&config.adapters)).await;
+                tokio::task::spawn_blocking(move || platforms::adapters(&config.adapters)).await;
             match built {
                 Ok(adapters) => {
                     let _ = reloaded.send(adapters).await;

@@ -288,6 +288,8 @@ error: string, } | { "state": "needs_attention",
  */
 fix: string, };
 
+export type ConnectKind = "none" | "token" | "sign_in" | "token_or_sign_in";
+
 export type AdapterHealth = { 
 /**
  * The adapter, as in config.
@@ -296,7 +298,11 @@ name: string,
 /**
  * Its state.
  */
-state: AdapterState, };
+state: AdapterState, 
+/**
+ * How it is connected, from the platform registry.
+ */
+connect: ConnectKind, };
 
 export type SessionStatus = { 
 /**

@@ -101,13 +101,23 @@ describe("digest", () => {
 
 describe("adapters", () => {
   it("says what each state means", () => {
-    expect(adapterText({ name: "matrix", state: { state: "ok" } })).toBe("connected");
-    expect(adapterText({ name: "slack", state: { state: "retrying", error: "HTTP 503" } })).toBe(
-      "retrying: HTTP 503",
+    expect(adapterText({ name: "matrix", state: { state: "ok" }, connect: "token" })).toBe(
+      "connected",
     );
     expect(
-      adapterText({ name: "slack", state: { state: "needs_attention", fix: "reconnect Slack" } }),
-    ).toBe("needs attention: reconnect Slack");
+      adapterText({
+        name: "slack",
+        state: { state: "retrying", error: "HTTP 503" },
+        connect: "token_or_sign_in",
+      }),
+    ).toBe("retrying: HTTP 503");
+    expect(
+      adapterText({
+        name: "teams",
+        state: { state: "needs_attention", fix: "sign in again" },
+        connect: "sign_in",
+      }),
+    ).toBe("needs attention: sign in again");
   });
 });
 
