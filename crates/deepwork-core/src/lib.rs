@@ -31,6 +31,7 @@ pub mod desktop;
 pub mod digest;
 pub mod held_notifications;
 pub mod item;
+pub mod reconcile;
 pub mod schedule;
 pub mod session;
 pub mod settings;

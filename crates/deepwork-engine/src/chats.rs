@@ -11,9 +11,10 @@ use deepwork_adapters::{
 };
 use deepwork_core::SessionId;
 use deepwork_core::away;
+use deepwork_core::reconcile::{self, Action, Desired, Next, Outcome, StatusReconciler};
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
-use std::collections::VecDeque;
+use jiff::{SignedDuration, Timestamp};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,12 +23,11 @@ use tokio::time::Instant;
 
 /// How long one read waits for new messages.
 const LONG_POLL: Duration = Duration::from_secs(25);
-const FIRST_BACKOFF: Duration = Duration::from_secs(1);
-const MAX_BACKOFF: Duration = Duration::from_secs(60);
-/// How often to try again when the user must act (they may have fixed it).
-const ATTENTION_RETRY: Duration = Duration::from_secs(300);
-/// The longest wait a platform's `Retry-After` is taken at.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+// Reads and restarts back off as the status does.
+const FIRST_BACKOFF: Duration = reconcile::FIRST_BACKOFF.unsigned_abs();
+const MAX_BACKOFF: Duration = reconcile::MAX_BACKOFF.unsigned_abs();
+const ATTENTION_RETRY: Duration = reconcile::ATTENTION_RETRY.unsigned_abs();
+const MAX_RETRY_AFTER: Duration = reconcile::MAX_RETRY_AFTER.unsigned_abs();
 /// A task that ran this long before crashing starts its restarts' backoff afresh.
 const HEALTHY_RUN: Duration = Duration::from_secs(600);
 
@@ -231,14 +231,11 @@ struct Reading {
 struct AdapterTask {
     adapter: ChatAdapter,
     engine: EngineLink,
-    /// The session to show the focus status for, and the text.
-    desired: Option<(SessionId, FocusStatus)>,
-    /// What the platform shows now, as far as this task knows.
-    applied: Option<(SessionId, String)>,
-    /// Sessions whose status must still be put back.
-    restores: VecDeque<SessionId>,
+    /// The running session and its focus status, as the engine last said.
+    focus: Option<(SessionId, FocusStatus)>,
+    /// The platform's status: what to show, what is owed back, when to retry.
+    status_machine: StatusReconciler,
     status_retry: Option<Instant>,
-    status_backoff: Duration,
     reading: Option<Reading>,
     read_retry: Option<Instant>,
     read_backoff: Duration,
@@ -261,11 +258,9 @@ impl AdapterTask {
         AdapterTask {
             adapter,
             engine,
-            desired: None,
-            applied: None,
-            restores: VecDeque::new(),
+            focus: None,
+            status_machine: StatusReconciler::new(),
             status_retry: None,
-            status_backoff: FIRST_BACKOFF,
             reading: None,
             read_retry: None,
             read_backoff: FIRST_BACKOFF,
@@ -281,7 +276,7 @@ impl AdapterTask {
             return;
         }
         match self.engine.pending_restores(&self.adapter.name).await {
-            Ok(pending) => self.restores.extend(pending),
+            Ok(pending) => self.status_machine.owed(pending),
             Err(error) => {
                 tracing::warn!(adapter = %self.adapter.name, %error, "could not read which statuses to put back")
             }
@@ -292,7 +287,7 @@ impl AdapterTask {
             if self.read_retry.is_some_and(|at| at <= Instant::now()) {
                 self.read_retry = None;
             }
-            let reading_for = self.desired.as_ref().map(|(session, _)| *session);
+            let reading_for = self.focus.as_ref().map(|(session, _)| *session);
             if self
                 .reading
                 .as_ref()
@@ -302,15 +297,12 @@ impl AdapterTask {
             }
             match self.wait(&mut events).await {
                 Wake::Event(Ok(Event::SessionEnded { session, .. })) => {
-                    self.desired = None;
+                    self.focus = None;
                     self.reading = None;
                     // Not reading any more, so a reading failure no longer counts.
                     self.read_problem = None;
                     self.read_retry = None;
-                    if !self.restores.contains(&session) {
-                        self.restores.push_back(session);
-                    }
-                    self.status_retry = None;
+                    self.status_machine.ended(session);
                 }
                 Wake::Event(Ok(Event::SessionChanged { .. } | Event::CheckIn { .. }))
                 | Wake::Event(Err(broadcast::error::RecvError::Lagged(_))) => {
@@ -331,8 +323,19 @@ impl AdapterTask {
     async fn refresh_focus(&mut self) {
         match self.engine.focus().await {
             Ok(focus) => {
-                self.desired = focus;
-                self.status_retry = None;
+                let limit = self
+                    .adapter
+                    .status
+                    .as_ref()
+                    .map(|status| status.status_limit());
+                self.status_machine.want(focus.as_ref().zip(limit).map(
+                    |((session, status), limit)| Desired {
+                        session: *session,
+                        text: away::fit(&status.text, limit),
+                        until: status.until,
+                    },
+                ));
+                self.focus = focus;
             }
             Err(error) => {
                 tracing::warn!(adapter = %self.adapter.name, %error, "could not ask for the session")
@@ -344,7 +347,7 @@ impl AdapterTask {
     async fn wait(&mut self, events: &mut broadcast::Receiver<Event>) -> Wake {
         let retry_at = [
             self.status_retry,
-            self.read_retry.filter(|_| self.desired.is_some()),
+            self.read_retry.filter(|_| self.focus.is_some()),
         ]
         .into_iter()
         .flatten()
@@ -374,7 +377,7 @@ impl AdapterTask {
     /// The next read for the running session, unless a retry is pending. At a session's
     /// first read the position is "now", so messages from before it are not held.
     fn start_read(&self) -> Option<Reading> {
-        let session = self.desired.as_ref()?.0;
+        let session = self.focus.as_ref()?.0;
         let source = self.adapter.source.clone()?;
         if self.read_retry.is_some() {
             return None;
@@ -444,82 +447,49 @@ impl AdapterTask {
         self.publish().await;
     }
 
-    /// Moves the platform's status toward what the session wants: restores first, then
-    /// the focus status.
+    /// Moves the platform's status toward what the session wants, as the reconciler
+    /// says: what is owed back first, then the focus status.
     async fn reconcile(&mut self) {
         let Some(status) = self.adapter.status.clone() else {
             return;
         };
-        if self.status_retry.is_some_and(|at| at > Instant::now()) {
-            return;
-        }
-        self.status_retry = None;
-        let outcome = self.reconcile_status(status.as_ref()).await;
-        match outcome {
-            Ok(()) => {
-                self.status_backoff = FIRST_BACKOFF;
-                self.status_problem = None;
-            }
-            Err(error) => {
-                tracing::warn!(adapter = %self.adapter.name, %error, "chat status not updated; retrying");
-                self.status_retry = Some(later(delay(&error, &mut self.status_backoff)));
-                self.status_problem = Some(state_of(&error));
+        loop {
+            match self.status_machine.next(Timestamp::now()) {
+                Next::Act(action) => {
+                    let result =
+                        perform(&self.engine, &self.adapter.name, status.as_ref(), &action).await;
+                    let outcome = match &result {
+                        Ok(()) => Outcome::Done,
+                        Err(AdapterError::RateLimited { retry_after, .. }) => Outcome::RateLimited(
+                            SignedDuration::try_from(*retry_after).unwrap_or(SignedDuration::MAX),
+                        ),
+                        Err(AdapterError::Unauthorized { .. }) => Outcome::NeedsAttention,
+                        Err(AdapterError::Unavailable { .. } | AdapterError::Malformed { .. }) => {
+                            Outcome::Failed
+                        }
+                    };
+                    self.status_machine
+                        .finished(Timestamp::now(), &action, outcome);
+                    match result {
+                        Ok(()) => self.status_problem = None,
+                        Err(error) => {
+                            tracing::warn!(adapter = %self.adapter.name, %error, "chat status not updated; retrying");
+                            self.status_problem = Some(state_of(&error));
+                        }
+                    }
+                }
+                Next::WaitUntil(at) => {
+                    let wait = at.duration_since(Timestamp::now()).unsigned_abs();
+                    self.status_retry = Some(later(wait));
+                    break;
+                }
+                Next::Idle => {
+                    self.status_retry = None;
+                    break;
+                }
             }
         }
         self.publish().await;
-    }
-
-    async fn reconcile_status(&mut self, status: &dyn StatusAdapter) -> Result<(), AdapterError> {
-        let name = self.adapter.name.clone();
-        while let Some(session) = self.restores.front().copied() {
-            let kept = self.engine.snapshot(session, &name).await;
-            match kept {
-                Ok(Some(snapshot)) => {
-                    status.restore(&snapshot).await?;
-                    self.engine
-                        .restored(session, &name)
-                        .await
-                        .map_err(engine_trouble)?;
-                }
-                Ok(None) => {}
-                Err(ChatError::Snapshot(detail)) => {
-                    // Unreadable: it can never be put back, so it is not tried forever.
-                    tracing::error!(adapter = %name, %detail, "a kept status cannot be restored");
-                }
-                Err(error) => return Err(engine_trouble(error)),
-            }
-            self.restores.pop_front();
-            self.applied = None;
-        }
-        let Some((session, focus)) = self.desired.clone() else {
-            return Ok(());
-        };
-        let text = away::fit(&focus.text, status.status_limit());
-        if self.applied.as_ref() == Some(&(session, text.clone())) {
-            return Ok(());
-        }
-        if self
-            .engine
-            .snapshot(session, &name)
-            .await
-            .map_err(engine_trouble)?
-            .is_none()
-        {
-            let snapshot = status.snapshot().await?;
-            // Durable before the status changes, so a crash can always put it back.
-            self.engine
-                .save_snapshot(session, snapshot)
-                .await
-                .map_err(engine_trouble)?;
-        }
-        status
-            .set_focus(&FocusStatus {
-                text: text.clone(),
-                until: focus.until,
-            })
-            .await?;
-        self.applied = Some((session, text));
-        Ok(())
     }
 
     /// Reports the worse of the status and reading problems (or OK).
@@ -549,6 +519,53 @@ impl AdapterTask {
                 connect: ConnectKind::default(),
             })
             .await;
+    }
+}
+
+/// Does one of the reconciler's actions on the platform.
+async fn perform(
+    engine: &EngineLink,
+    name: &str,
+    status: &dyn StatusAdapter,
+    action: &Action,
+) -> Result<(), AdapterError> {
+    match action {
+        Action::Restore(session) => match engine.snapshot(*session, name).await {
+            Ok(Some(snapshot)) => {
+                status.restore(&snapshot).await?;
+                engine
+                    .restored(*session, name)
+                    .await
+                    .map_err(engine_trouble)
+            }
+            Ok(None) => Ok(()),
+            Err(ChatError::Snapshot(detail)) => {
+                // Unreadable: it can never be put back, so it is not tried forever.
+                tracing::error!(adapter = %name, %detail, "a kept status cannot be restored");
+                Ok(())
+            }
+            Err(error) => Err(engine_trouble(error)),
+        },
+        Action::Show(desired) => {
+            let kept = engine
+                .snapshot(desired.session, name)
+                .await
+                .map_err(engine_trouble)?;
+            if kept.is_none() {
+                let snapshot = status.snapshot().await?;
+                // Durable before the status changes, so a crash can always put it back.
+                engine
+                    .save_snapshot(desired.session, snapshot)
+                    .await
+                    .map_err(engine_trouble)?;
+            }
+            status
+                .set_focus(&FocusStatus {
+                    text: desired.text.clone(),
+                    until: desired.until,
+                })
+                .await
+        }
     }
 }
 
