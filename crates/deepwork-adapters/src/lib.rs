@@ -4,6 +4,7 @@
 
 pub mod desktop;
 pub mod fake;
+mod http;
 pub mod matrix;
 pub mod mattermost;
 pub mod plugin;
@@ -109,23 +110,6 @@ impl IncomingMessage {
 /// Message text as plain text (see [`deepwork_core::text::plain`]).
 pub(crate) fn plain(text: &str) -> String {
     deepwork_core::text::plain(text)
-}
-
-/// The HTTP client every adapter uses; `timeout` bounds whole requests, or is left to
-/// each request where long polls need more.
-pub(crate) fn http_client(
-    adapter: &str,
-    timeout: Option<Duration>,
-) -> Result<reqwest::Client, AdapterError> {
-    let mut builder = reqwest::Client::builder()
-        .user_agent(concat!("Deepwork/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(Duration::from_secs(10));
-    if let Some(timeout) = timeout {
-        builder = builder.timeout(timeout);
-    }
-    builder
-        .build()
-        .map_err(|e| AdapterError::unavailable(adapter, &e.to_string()))
 }
 
 /// New messages and where to continue from.

@@ -108,7 +108,7 @@ impl MatrixAdapter {
             adapter: NAME.into(),
             fix: format!("the homeserver address {homeserver:?} is not a URL ({e}); fix matrix.homeserver in the config"),
         })?;
-        let http = crate::http_client(NAME, None)?;
+        let http = crate::http::client(NAME, None)?;
         Ok(MatrixAdapter {
             http,
             homeserver,
@@ -154,11 +154,7 @@ impl MatrixAdapter {
             .await
             .map_err(|e| unavailable(&without_url(&e)))?;
         let status = response.status();
-        let retry_header = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
+        let retry_after = crate::http::retry_after(response.headers(), jiff::Timestamp::now());
         let text = response
             .text()
             .await
@@ -167,46 +163,32 @@ impl MatrixAdapter {
         if status.is_success() {
             return json.ok_or_else(|| malformed(&format!("a {status} answer that is not JSON")));
         }
-        let errcode = json
+        let field = |name: &str| {
+            json.as_ref()
+                .and_then(|j| j[name].as_str())
+                .unwrap_or("")
+                .to_owned()
+        };
+        let (errcode, message) = (field("errcode"), field("error"));
+        // Matrix says how long to wait in the body too (`retry_after_ms`).
+        let from_body = json
             .as_ref()
-            .and_then(|j| j["errcode"].as_str())
-            .unwrap_or("")
-            .to_owned();
-        let message = json
-            .as_ref()
-            .and_then(|j| j["error"].as_str())
-            .unwrap_or("")
-            .to_owned();
-        Err(match status {
-            StatusCode::TOO_MANY_REQUESTS => {
-                let from_body = json
-                    .as_ref()
-                    .and_then(|j| j["retry_after_ms"].as_u64())
-                    .map(Duration::from_millis);
-                let retry_after = from_body
-                    .or(retry_header.map(Duration::from_secs))
-                    .unwrap_or(Duration::from_secs(5));
-                AdapterError::RateLimited {
-                    adapter: NAME.into(),
-                    retry_after,
-                }
-            }
-            StatusCode::UNAUTHORIZED => AdapterError::Unauthorized {
-                adapter: NAME.into(),
-                fix: format!(
-                    "the access token for {} was refused ({errcode}); sign in to Matrix again",
-                    self.user_id
-                ),
-            },
-            StatusCode::FORBIDDEN => AdapterError::Unauthorized {
-                adapter: NAME.into(),
-                fix: format!("{} may not do this ({errcode}: {message})", self.user_id),
-            },
-            status if status.is_server_error() => {
-                unavailable(&format!("{status} {errcode} {message}"))
-            }
-            status => malformed(&format!("{status} {errcode} {message}")),
-        })
+            .and_then(|j| j["retry_after_ms"].as_u64())
+            .map(Duration::from_millis);
+        let refusal = crate::http::Refusal {
+            adapter: NAME,
+            status,
+            retry_after: from_body.or(retry_after),
+            default_wait: Duration::from_secs(5),
+            detail: format!("{errcode} {message}"),
+        };
+        Err(refusal.into_error(|status| match status {
+            StatusCode::UNAUTHORIZED => format!(
+                "the access token for {} was refused ({errcode}); sign in to Matrix again",
+                self.user_id
+            ),
+            _ => format!("{} may not do this ({errcode}: {message})", self.user_id),
+        }))
     }
 
     /// Whether a room is a direct chat, and its name. An error here fails the whole

@@ -71,7 +71,7 @@ impl MattermostAdapter {
             adapter: NAME.into(),
             fix: format!("the Mattermost address {server:?} is not a URL ({e})"),
         })?;
-        let http = crate::http_client(NAME, Some(Duration::from_secs(30)))?;
+        let http = crate::http::client(NAME, Some(Duration::from_secs(30)))?;
         Ok(MattermostAdapter {
             http,
             server,
@@ -121,11 +121,14 @@ impl MattermostAdapter {
             .await
             .map_err(|e| unavailable(&e.to_string()))?;
         let status = response.status();
+        // Mattermost names the wait in X-Ratelimit-Reset (seconds until the limit resets).
         let reset = response
             .headers()
             .get("X-Ratelimit-Reset")
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok());
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let retry_after = crate::http::retry_after(response.headers(), jiff::Timestamp::now());
         let text = response
             .text()
             .await
@@ -136,24 +139,19 @@ impl MattermostAdapter {
         }
         let id = value["id"].as_str().unwrap_or("");
         let message = value["message"].as_str().unwrap_or("");
-        Err(match status {
-            StatusCode::TOO_MANY_REQUESTS => AdapterError::RateLimited {
-                adapter: NAME.into(),
-                retry_after: Duration::from_secs(reset.unwrap_or(1).max(1)),
-            },
-            StatusCode::UNAUTHORIZED => AdapterError::Unauthorized {
-                adapter: NAME.into(),
-                fix: format!(
-                    "the Mattermost token was refused ({id}); create a new personal access token"
-                ),
-            },
-            StatusCode::FORBIDDEN => AdapterError::Unauthorized {
-                adapter: NAME.into(),
-                fix: format!("the Mattermost account may not do this ({id}: {message})"),
-            },
-            status if status.is_server_error() => unavailable(&format!("HTTP {status} {id}")),
-            status => malformed(&format!("HTTP {status} {id} {message}")),
-        })
+        let refusal = crate::http::Refusal {
+            adapter: NAME,
+            status,
+            retry_after: reset.or(retry_after),
+            default_wait: Duration::from_secs(1),
+            detail: format!("{id} {message}"),
+        };
+        Err(refusal.into_error(|status| match status {
+            StatusCode::UNAUTHORIZED => format!(
+                "the Mattermost token was refused ({id}); create a new personal access token"
+            ),
+            _ => format!("the Mattermost account may not do this ({id}: {message})"),
+        }))
     }
 }
 

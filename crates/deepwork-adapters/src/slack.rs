@@ -84,7 +84,7 @@ impl SlackAdapter {
         if !api.path().ends_with('/') {
             api.set_path(&format!("{}/", api.path()));
         }
-        let http = crate::http_client(NAME, Some(Duration::from_secs(30)))?;
+        let http = crate::http::client(NAME, Some(Duration::from_secs(30)))?;
         Ok(SlackAdapter {
             http,
             api,
@@ -141,20 +141,24 @@ impl SlackAdapter {
             *self.clock_offset.lock().expect("clock") = Some(offset);
         }
         let status = response.status();
-        if status == StatusCode::TOO_MANY_REQUESTS {
-            let seconds = response
-                .headers()
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .unwrap_or(30);
-            return Err(AdapterError::RateLimited {
-                adapter: NAME.into(),
-                retry_after: Duration::from_secs(seconds),
-            });
-        }
-        if status.is_server_error() {
-            return Err(unavailable(&format!("{method}: HTTP {status}")));
+        // Slack answers most refusals as HTTP 200 with `ok: false` (below); these come
+        // as statuses.
+        let refused = [
+            StatusCode::TOO_MANY_REQUESTS,
+            StatusCode::UNAUTHORIZED,
+            StatusCode::FORBIDDEN,
+        ];
+        if refused.contains(&status) || status.is_server_error() {
+            let refusal = crate::http::Refusal {
+                adapter: NAME,
+                status,
+                retry_after: crate::http::retry_after(response.headers(), jiff::Timestamp::now()),
+                default_wait: Duration::from_secs(30),
+                detail: method.to_owned(),
+            };
+            return Err(refusal.into_error(|status| {
+                format!("the Slack token was refused (HTTP {status}); connect Slack again")
+            }));
         }
         let value: Value = response
             .json()
@@ -940,7 +944,7 @@ pub async fn start_sign_in(
         .append_pair("code_challenge_method", "S256");
     let sign_in = SlackSignIn {
         listener,
-        http: crate::http_client(NAME, Some(Duration::from_secs(30)))?,
+        http: crate::http::client(NAME, Some(Duration::from_secs(30)))?,
         api,
         client_id: client_id.to_owned(),
         redirect_uri,

@@ -111,7 +111,7 @@ pub struct PendingSignIn {
 pub async fn start_sign_in(
     endpoints: &TeamsEndpoints,
 ) -> Result<(DeviceCode, PendingSignIn), AdapterError> {
-    let http = crate::http_client(NAME, Some(Duration::from_secs(30)))?;
+    let http = crate::http::client(NAME, Some(Duration::from_secs(30)))?;
     let code = oauth_post(
         &http,
         endpoints.oauth("devicecode")?,
@@ -312,7 +312,7 @@ impl TeamsAdapter {
     ) -> Result<Self, AdapterError> {
         Ok(TeamsAdapter {
             inner: Arc::new(Inner {
-                http: crate::http_client(NAME, Some(Duration::from_secs(30)))?,
+                http: crate::http::client(NAME, Some(Duration::from_secs(30)))?,
                 endpoints,
                 refresh_token: Mutex::new(refresh_token),
                 access: tokio::sync::Mutex::default(),
@@ -402,11 +402,7 @@ impl Inner {
                 .await
                 .map_err(|e| unavailable(&e.to_string()))?;
             let status = response.status();
-            let retry_after = response
-                .headers()
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok());
+            let retry_after = crate::http::retry_after(response.headers(), jiff::Timestamp::now());
             let text = response
                 .text()
                 .await
@@ -419,29 +415,29 @@ impl Inner {
                         .map_err(|e| malformed(&format!("{path}: not JSON ({e})")))
                 };
             }
+            if status == StatusCode::UNAUTHORIZED && attempt == 0 {
+                // The access token lapsed early: renew it once and ask again.
+                *self.access.lock().await = None;
+                continue;
+            }
             let error: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
             let code = error["error"]["code"].as_str().unwrap_or("");
             let message = first_line(error["error"]["message"].as_str().unwrap_or(""));
-            return Err(match status {
-                StatusCode::UNAUTHORIZED if attempt == 0 => {
-                    *self.access.lock().await = None;
-                    continue;
-                }
-                StatusCode::UNAUTHORIZED => unauthorized(&format!(
+            let refusal = crate::http::Refusal {
+                adapter: NAME,
+                status,
+                retry_after,
+                default_wait: Duration::from_secs(30),
+                detail: format!("{path}: {code} {message}"),
+            };
+            return Err(refusal.into_error(|status| match status {
+                StatusCode::UNAUTHORIZED => format!(
                     "Graph refused the sign-in ({code}); run `deepwork adapters connect teams`"
-                )),
-                StatusCode::FORBIDDEN => unauthorized(&format!(
+                ),
+                _ => format!(
                     "the Teams account may not do this ({code}: {message}); grant the app the permissions {SCOPES} and sign in again"
-                )),
-                StatusCode::TOO_MANY_REQUESTS => AdapterError::RateLimited {
-                    adapter: NAME.into(),
-                    retry_after: Duration::from_secs(retry_after.unwrap_or(30).max(1)),
-                },
-                status if status.is_server_error() => {
-                    unavailable(&format!("{path}: HTTP {status} {code}"))
-                }
-                status => malformed(&format!("{path}: HTTP {status} {code}: {message}")),
-            });
+                ),
+            }));
         }
         Err(unauthorized(
             "Graph refused the sign-in; run `deepwork adapters connect teams`",
