@@ -9,7 +9,7 @@ pub mod matrix;
 pub mod mattermost;
 pub mod plugin;
 pub mod slack;
-mod slack_text;
+
 pub mod teams;
 pub mod xmpp;
 

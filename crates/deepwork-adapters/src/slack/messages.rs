@@ -1,0 +1,419 @@
+//! Messages addressed to the user: direct conversations read back from the history,
+//! and Socket Mode's pushed events, with names and Slack's formatting written out.
+
+use super::text::{self, Named};
+use super::{
+    AUTO_REPLY_EVENT, Body, HELLO, NAME, SOCKET_IDLE, SlackAdapter, malformed, ts_at, ts_key,
+    unavailable,
+};
+use crate::{AdapterError, Addressed, IncomingMessage, ReplyTarget, plain};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use tokio::sync::Notify;
+use tokio_tungstenite::tungstenite::Message;
+
+impl SlackAdapter {
+    /// Direct messages after `cursor`, oldest first, read from every direct conversation.
+    pub(super) async fn read_direct(
+        &self,
+        cursor: &str,
+    ) -> Result<Vec<IncomingMessage>, AdapterError> {
+        let me = self.me().await?.to_owned();
+        let list = self
+            .call(
+                "conversations.list",
+                Body::Form(vec![("types", "im".into()), ("limit", "200".into())]),
+            )
+            .await?;
+        let mut found = Vec::new();
+        for im in list["channels"].as_array().into_iter().flatten() {
+            let Some(channel) = im["id"].as_str() else {
+                continue;
+            };
+            let history = self
+                .call(
+                    "conversations.history",
+                    Body::Form(vec![
+                        ("channel", channel.to_owned()),
+                        ("oldest", cursor.to_owned()),
+                        ("limit", "100".into()),
+                        ("include_all_metadata", "true".into()),
+                    ]),
+                )
+                .await?;
+            for message in history["messages"].as_array().into_iter().flatten() {
+                let Some(ts) = message["ts"].as_str() else {
+                    continue;
+                };
+                let user = message["user"].as_str();
+                let bot = message["bot_id"].as_str();
+                let subtype = message["subtype"].as_str();
+                // Joins, edits and other housekeeping are not messages to the user.
+                if user == Some(me.as_str()) || subtype.is_some_and(|s| s != "bot_message") {
+                    continue;
+                }
+                let Some(sender) = user.or(bot) else { continue };
+                let automated =
+                    bot.is_some() || message["metadata"]["event_type"] == AUTO_REPLY_EVENT;
+                found.push(IncomingMessage {
+                    id: ts.to_owned(),
+                    sender: sender.to_owned(),
+                    sender_name: self.name_of(Lookup::User, sender).await,
+                    channel: None,
+                    addressed: Addressed::Direct,
+                    text: plain(message["text"].as_str().unwrap_or_default()),
+                    automated,
+                    url: None,
+                    reply_to: ReplyTarget {
+                        conversation: channel.to_owned(),
+                        sender: sender.to_owned(),
+                    },
+                });
+            }
+        }
+        found.sort_by_key(|m| ts_key(&m.id));
+        Ok(found)
+    }
+}
+
+/// What a name is looked up for.
+#[derive(Clone, Copy)]
+enum Lookup {
+    User,
+    Channel,
+}
+
+/// A live Socket Mode connection: the messages it brought that no read has taken yet.
+pub(super) struct Feed {
+    /// When the connection began to deliver; what came between a cursor and this is
+    /// read back from the history.
+    opened_at: String,
+    queue: Mutex<Vec<IncomingMessage>>,
+    /// Set once the connection is gone, with why.
+    ended: Mutex<Option<Ended>>,
+    changed: Notify,
+    /// Reads waiting now, and when the last one ended (for closing an unused socket).
+    readers: Mutex<(usize, Instant)>,
+    task: tokio::task::AbortHandle,
+}
+
+/// Why a Socket Mode connection ended.
+enum Ended {
+    /// Slack asked for a new connection (`refresh_requested`, `warning`) or it dropped:
+    /// open another.
+    Reconnect,
+    /// It cannot go on (Socket Mode turned off for the app, a refused token).
+    Failed(AdapterError),
+    /// Nobody read from it for a while.
+    Idle,
+}
+
+impl std::fmt::Debug for Feed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Feed")
+            .field("opened_at", &self.opened_at)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Feed {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Counts a waiting read for as long as it waits.
+struct Reading<'a>(&'a Feed);
+
+impl<'a> Reading<'a> {
+    fn new(feed: &'a Feed) -> Self {
+        feed.readers.lock().expect("readers").0 += 1;
+        Reading(feed)
+    }
+}
+
+impl Drop for Reading<'_> {
+    fn drop(&mut self) {
+        let mut readers = self.0.readers.lock().expect("readers");
+        *readers = (readers.0 - 1, Instant::now());
+    }
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+impl SlackAdapter {
+    /// A person's or channel's name, or `None` when Slack will not say (a missing
+    /// `users:read` or `channels:read` scope costs names, not messages).
+    async fn name_of(&self, what: Lookup, id: &str) -> Option<String> {
+        if let Some(name) = self.names.lock().expect("names").get(id) {
+            return Some(name.clone());
+        }
+        let (method, key, pick): (_, _, fn(&Value) -> Option<&str>) = match what {
+            Lookup::User => ("users.info", "user", |v| {
+                v["user"]["profile"]["display_name"]
+                    .as_str()
+                    .filter(|n| !n.is_empty())
+                    .or(v["user"]["name"].as_str())
+            }),
+            Lookup::Channel => ("conversations.info", "channel", |v| {
+                v["channel"]["name"].as_str()
+            }),
+        };
+        let answer = self
+            .call(method, Body::Form(vec![(key, id.to_owned())]))
+            .await
+            .ok()?;
+        let name = plain(pick(&answer)?);
+        self.names
+            .lock()
+            .expect("names")
+            .insert(id.to_owned(), name.clone());
+        Some(name)
+    }
+
+    /// Slack's timestamp for now, by its clock (asking it once if nothing was asked yet);
+    /// our own clock may be minutes off, which would skip or repeat messages.
+    pub(super) async fn slack_now(&self) -> Result<String, AdapterError> {
+        let known = *self.clock_offset.lock().expect("clock");
+        let offset = match known {
+            Some(offset) => offset,
+            None => {
+                self.call("auth.test", Body::None).await?;
+                self.clock_offset.lock().expect("clock").unwrap_or_default()
+            }
+        };
+        Ok(ts_at(jiff::Timestamp::now() + offset))
+    }
+
+    /// Messages with Slack's escapes and `<…>` sequences written out, mentions and
+    /// channels by name (looked up once each; an id Slack will not name stays an id).
+    pub(super) async fn readable(
+        &self,
+        mut messages: Vec<IncomingMessage>,
+    ) -> Vec<IncomingMessage> {
+        for message in &mut messages {
+            let mut names = HashMap::new();
+            for named in text::unlabelled(&message.text) {
+                let name = match &named {
+                    Named::User(id) => self.name_of(Lookup::User, id).await,
+                    Named::Channel(id) => self.name_of(Lookup::Channel, id).await,
+                };
+                if let Some(name) = name {
+                    names.insert(named, name);
+                }
+            }
+            message.text = plain(&text::decode(&message.text, &names));
+        }
+        messages
+    }
+
+    /// Messages after `cursor` from the Socket Mode connection, opening one if none is
+    /// live and reading back what came before it from the history.
+    pub(super) async fn pushed(&self, cursor: &str) -> Result<Vec<IncomingMessage>, AdapterError> {
+        let feed = self.live_feed().await?;
+        let _reading = Reading::new(&feed);
+        let mut found = if ts_key(cursor) < ts_key(&feed.opened_at) {
+            self.read_direct(cursor).await?
+        } else {
+            Vec::new()
+        };
+        loop {
+            let changed = feed.changed.notified();
+            {
+                let mut queue = feed.queue.lock().expect("queue");
+                queue.retain(|m| ts_key(&m.id) > ts_key(cursor));
+                for message in queue.iter() {
+                    let known = found
+                        .iter()
+                        .any(|f| f.id == message.id && f.reply_to == message.reply_to);
+                    if !known {
+                        found.push(message.clone());
+                    }
+                }
+            }
+            if !found.is_empty() {
+                break;
+            }
+            let ended = feed.ended.lock().expect("ended").take();
+            if let Some(ended) = ended {
+                *self.feed.lock().await = None;
+                return match ended {
+                    Ended::Failed(error) => Err(error),
+                    // The next read opens a new connection and reads back the gap.
+                    Ended::Reconnect | Ended::Idle => Ok(Vec::new()),
+                };
+            }
+            changed.await;
+        }
+        found.sort_by_key(|m| ts_key(&m.id));
+        for message in &mut found {
+            if message.sender_name.is_none() {
+                message.sender_name = self.name_of(Lookup::User, &message.sender).await;
+            }
+            if let Some(channel) = message.channel.take() {
+                message.channel = Some(
+                    self.name_of(Lookup::Channel, &channel)
+                        .await
+                        .unwrap_or(channel),
+                );
+            }
+        }
+        Ok(found)
+    }
+
+    /// The open Socket Mode connection, or a new one.
+    async fn live_feed(&self) -> Result<Arc<Feed>, AdapterError> {
+        let mut live = self.feed.lock().await;
+        if let Some(feed) = live.as_ref()
+            && feed.ended.lock().expect("ended").is_none()
+        {
+            return Ok(feed.clone());
+        }
+        let app_token = self.app_token.as_deref().unwrap_or_default();
+        let opened = self
+            .call_as(app_token, "apps.connections.open", Body::None)
+            .await
+            .map_err(|error| match error {
+                AdapterError::Unauthorized { .. } | AdapterError::Malformed { .. } => {
+                    AdapterError::Unauthorized {
+                        adapter: NAME.into(),
+                        fix: format!(
+                            "Socket Mode could not be opened ({error}); store an app-level token with the connections:write scope and turn Socket Mode on for the app"
+                        ),
+                    }
+                }
+                other => other,
+            })?;
+        let url = opened["url"]
+            .as_str()
+            .ok_or_else(|| malformed("apps.connections.open: no url"))?;
+        let (mut socket, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .map_err(|e| unavailable(&format!("Socket Mode: {e}")))?;
+        let hello = async {
+            while let Some(frame) = socket.next().await {
+                if let Ok(Message::Text(text)) = frame
+                    && serde_json::from_str::<Value>(&text).is_ok_and(|v| v["type"] == "hello")
+                {
+                    return true;
+                }
+            }
+            false
+        };
+        if !tokio::time::timeout(HELLO, hello).await.unwrap_or(false) {
+            return Err(unavailable("Socket Mode: no hello from Slack"));
+        }
+        let me = self.me().await?.to_owned();
+        let opened_at = self.slack_now().await?;
+        let feed = Arc::new_cyclic(|weak: &std::sync::Weak<Feed>| {
+            let task = tokio::spawn(run_feed(socket, weak.clone(), me)).abort_handle();
+            Feed {
+                opened_at: opened_at.clone(),
+                queue: Mutex::default(),
+                ended: Mutex::default(),
+                changed: Notify::new(),
+                readers: Mutex::new((0, Instant::now())),
+                task,
+            }
+        });
+        *live = Some(feed.clone());
+        Ok(feed)
+    }
+}
+
+/// Reads one Socket Mode connection until it ends: acknowledges every envelope and
+/// queues the messages addressed to `me`.
+async fn run_feed(mut socket: Socket, feed: std::sync::Weak<Feed>, me: String) {
+    let mut idle_check = tokio::time::interval(SOCKET_IDLE / 2);
+    let ended = loop {
+        tokio::select! {
+            frame = socket.next() => {
+                let text = match frame {
+                    Some(Ok(Message::Text(text))) => text,
+                    Some(Ok(Message::Close(_)) | Err(_)) | None => break Ended::Reconnect,
+                    Some(Ok(_)) => continue,
+                };
+                let Ok(envelope) = serde_json::from_str::<Value>(&text) else { continue };
+                if let Some(id) = envelope["envelope_id"].as_str() {
+                    let ack = json!({ "envelope_id": id }).to_string();
+                    if socket.send(Message::text(ack)).await.is_err() {
+                        break Ended::Reconnect;
+                    }
+                }
+                match envelope["type"].as_str() {
+                    Some("disconnect") if envelope["reason"] == "link_disabled" => {
+                        break Ended::Failed(AdapterError::Unauthorized {
+                            adapter: NAME.into(),
+                            fix: "Socket Mode was turned off for the Slack app; turn it back on, or remove the app-level token to poll instead".into(),
+                        });
+                    }
+                    Some("disconnect") => break Ended::Reconnect,
+                    Some("events_api") => {
+                        let Some(feed) = feed.upgrade() else { return };
+                        if let Some(message) = event_message(&envelope["payload"]["event"], &me) {
+                            feed.queue.lock().expect("queue").push(message);
+                            feed.changed.notify_waiters();
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            _ = idle_check.tick() => {
+                let Some(feed) = feed.upgrade() else { return };
+                let (waiting, since) = *feed.readers.lock().expect("readers");
+                if waiting == 0 && since.elapsed() >= SOCKET_IDLE {
+                    break Ended::Idle;
+                }
+            }
+        }
+    };
+    let _ = socket.close(None).await;
+    if let Some(feed) = feed.upgrade() {
+        *feed.ended.lock().expect("ended") = Some(ended);
+        feed.changed.notify_waiters();
+    }
+}
+
+/// The message a `message` or `app_mention` event carries, if it is for `me`: anything
+/// in a direct conversation, elsewhere only what names them.
+fn event_message(event: &Value, me: &str) -> Option<IncomingMessage> {
+    let kind = event["type"].as_str()?;
+    let subtype = event["subtype"].as_str();
+    if !matches!(kind, "message" | "app_mention") || subtype.is_some_and(|s| s != "bot_message") {
+        return None;
+    }
+    let user = event["user"].as_str();
+    if user == Some(me) {
+        return None;
+    }
+    let sender = user.or(event["bot_id"].as_str())?;
+    let channel = event["channel"].as_str()?;
+    let text = event["text"].as_str().unwrap_or_default();
+    let direct = event["channel_type"] == "im";
+    if !direct && !text.contains(&format!("<@{me}>")) {
+        return None;
+    }
+    Some(IncomingMessage {
+        id: event["ts"].as_str()?.to_owned(),
+        sender: sender.to_owned(),
+        sender_name: None,
+        channel: (!direct).then(|| channel.to_owned()),
+        addressed: if direct {
+            Addressed::Direct
+        } else {
+            Addressed::Mention
+        },
+        text: plain(text),
+        automated: event["bot_id"].is_string()
+            || event["metadata"]["event_type"] == AUTO_REPLY_EVENT,
+        url: None,
+        reply_to: ReplyTarget {
+            conversation: channel.to_owned(),
+            sender: sender.to_owned(),
+        },
+    })
+}

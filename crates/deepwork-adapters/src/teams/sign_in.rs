@@ -1,0 +1,103 @@
+//! Signing in to Microsoft Teams with the device code flow (RFC 8628): a code the
+//! person enters at microsoft.com/devicelogin, polled until they finish.
+
+use super::*;
+
+/// What the user is asked to do to sign in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceCode {
+    /// The code to enter.
+    pub user_code: String,
+    /// Where to enter it.
+    pub verification_uri: String,
+    /// The identity platform's own instructions.
+    pub message: String,
+}
+
+/// A device-code sign-in waiting for the user.
+#[derive(Debug)]
+pub struct PendingSignIn {
+    http: reqwest::Client,
+    endpoints: TeamsEndpoints,
+    device_code: String,
+    interval: Duration,
+    deadline: Instant,
+}
+
+/// Signs in with the device-code flow: asks the identity platform for a code for the
+/// user to enter; [`PendingSignIn::finish`] then waits for them.
+pub async fn start_sign_in(
+    endpoints: &TeamsEndpoints,
+) -> Result<(DeviceCode, PendingSignIn), AdapterError> {
+    let http = crate::http::client(NAME, Some(Duration::from_secs(30)))?;
+    let code = oauth_post(
+        &http,
+        endpoints.oauth("devicecode")?,
+        &[("client_id", &endpoints.client_id), ("scope", SCOPES)],
+    )
+    .await?;
+    let field = |key: &str| {
+        code[key]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| malformed(&format!("devicecode: no {key}")))
+    };
+    let shown = DeviceCode {
+        user_code: field("user_code")?,
+        verification_uri: field("verification_uri")?,
+        message: field("message")?,
+    };
+    let pending = PendingSignIn {
+        http,
+        endpoints: endpoints.clone(),
+        device_code: field("device_code")?,
+        interval: Duration::from_secs(code["interval"].as_u64().unwrap_or(5).max(1)),
+        deadline: Instant::now() + Duration::from_secs(code["expires_in"].as_u64().unwrap_or(900)),
+    };
+    Ok((shown, pending))
+}
+
+impl PendingSignIn {
+    /// Polls the token endpoint until the user has signed in (or declined, or the code
+    /// expired); returns the refresh token to keep.
+    pub async fn finish(mut self) -> Result<String, AdapterError> {
+        loop {
+            tokio::time::sleep(self.interval).await;
+            let answer = oauth_post(
+                &self.http,
+                self.endpoints.oauth("token")?,
+                &[
+                    ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+                    ("client_id", &self.endpoints.client_id),
+                    ("device_code", &self.device_code),
+                ],
+            )
+            .await;
+            match answer {
+                Ok(tokens) => {
+                    return tokens["refresh_token"]
+                        .as_str()
+                        .map(str::to_owned)
+                        .ok_or_else(|| {
+                            unauthorized("the sign-in gave no refresh token; the app registration must allow offline_access")
+                        });
+                }
+                Err(OauthError::Refused { error, .. }) if error == "authorization_pending" => {}
+                Err(OauthError::Refused { error, .. }) if error == "slow_down" => {
+                    self.interval += Duration::from_secs(5);
+                }
+                Err(OauthError::Refused { error, .. }) if error == "authorization_declined" => {
+                    return Err(unauthorized("the sign-in was declined"));
+                }
+                Err(OauthError::Refused { error, .. })
+                    if error == "expired_token" || Instant::now() >= self.deadline =>
+                {
+                    return Err(unauthorized(
+                        "the code expired before the sign-in finished; try again",
+                    ));
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+    }
+}
