@@ -1,0 +1,202 @@
+//! Effects of the session machine made durable (one transaction per step) and then
+//! announced: events to subscribers, notices on the desktop.
+
+use super::{CursorSave, Engine, restore};
+use crate::api::Event;
+use crate::notify::{Loudness, Notice, NoticeAction};
+use deepwork_core::digest::{self, DigestId, ItemRecord};
+use deepwork_core::session::{Effect, Input, Session, SessionError};
+use deepwork_core::{Disposition, ItemId};
+use deepwork_store::StoreError;
+use jiff::Timestamp;
+use std::collections::HashMap;
+
+impl Engine {
+    /// Feeds inputs to the machine, writes all their effects in one transaction, then
+    /// notifies. If the write fails the machine is reloaded from the store, so memory
+    /// never runs ahead of what is durable.
+    pub(super) fn step(
+        &mut self,
+        now: Timestamp,
+        inputs: Vec<Input>,
+        mut records: HashMap<ItemId, ItemRecord>,
+        cursor: Option<CursorSave<'_>>,
+    ) -> Result<StepOutcome, StoreError> {
+        let mut results = Vec::with_capacity(inputs.len());
+        let mut effects = Vec::new();
+        for input in inputs {
+            results.push(self.machine.handle(now, input));
+            while let Some(effect) = self.machine.poll_effect() {
+                effects.push(effect);
+            }
+        }
+        if effects.is_empty() && cursor.is_none() {
+            return Ok(StepOutcome { results, effects });
+        }
+        let remaining_check_ins = self.machine.session().map(|s| (s.id, s.check_ins.clone()));
+        let written = self.store.write(|w| {
+            let mut digests = Vec::new();
+            for effect in &effects {
+                match effect {
+                    Effect::SessionStarted {
+                        session,
+                        started_at,
+                        ends_at,
+                        check_ins,
+                    } => {
+                        w.insert_session(*session, *started_at, *ends_at, check_ins)?;
+                    }
+                    Effect::SessionRescheduled {
+                        session,
+                        ends_at,
+                        check_ins,
+                    } => {
+                        w.reschedule_session(*session, *ends_at, check_ins)?;
+                    }
+                    Effect::Hold { item, session, .. } => {
+                        if let Some(record) = records.get_mut(item) {
+                            record.session = Some(*session);
+                            record.disposition = Disposition::Held;
+                            w.insert_item(record)?;
+                        }
+                    }
+                    Effect::BreakThrough { item, session } => {
+                        if let Some(record) = records.get_mut(item) {
+                            record.session = Some(*session);
+                            record.disposition = Disposition::BrokeThrough;
+                            w.insert_item(record)?;
+                        }
+                    }
+                    Effect::Show { item } => {
+                        if let Some(record) = records.get_mut(item) {
+                            record.disposition = Disposition::Shown;
+                            w.insert_item(record)?;
+                        }
+                    }
+                    Effect::DeliverDigest {
+                        session, at, items, ..
+                    } => {
+                        digests.push(w.insert_digest(*session, *at, items)?);
+                        if let Some((running, check_ins)) = &remaining_check_ins
+                            && running == session
+                        {
+                            w.set_check_ins(*session, check_ins)?;
+                        }
+                    }
+                    Effect::SessionEnded { session, at, early } => {
+                        w.end_session(*session, *at, *early)?
+                    }
+                }
+            }
+            if let Some(save) = &cursor {
+                w.set_adapter_cursor(save.adapter, save.session, save.cursor)?;
+            }
+            Ok(digests)
+        });
+        let digests = match written {
+            Ok(digests) => digests,
+            Err(error) => {
+                match restore(&self.store) {
+                    Ok(machine) => self.machine = machine,
+                    Err(reload) => {
+                        tracing::error!(%reload, "could not reload the session after a failed write")
+                    }
+                }
+                return Err(error);
+            }
+        };
+        self.announce(now, &effects, &digests, &records);
+        Ok(StepOutcome { results, effects })
+    }
+
+    fn announce(
+        &mut self,
+        now: Timestamp,
+        effects: &[Effect],
+        digests: &[DigestId],
+        records: &HashMap<ItemId, ItemRecord>,
+    ) {
+        let mut digests = digests.iter();
+        for effect in effects {
+            let event = match effect {
+                Effect::SessionStarted { .. } | Effect::SessionRescheduled { .. } => {
+                    Event::SessionChanged {
+                        status: self.status(now),
+                    }
+                }
+                Effect::Hold { item, class, .. } => Event::ItemHeld {
+                    item: *item,
+                    class: *class,
+                    held: self
+                        .machine
+                        .session()
+                        .map(Session::held_counts)
+                        .unwrap_or_default(),
+                },
+                Effect::BreakThrough { item, .. } => {
+                    if let Some(record) = records.get(item) {
+                        self.show(
+                            record,
+                            Loudness::Critical,
+                            format!("Emergency from {}", record.sender),
+                        );
+                    }
+                    Event::BrokeThrough { item: *item }
+                }
+                Effect::Show { item } => {
+                    if let Some(record) = records.get(item) {
+                        self.show(
+                            record,
+                            Loudness::Normal,
+                            format!("{} · {}", record.sender, record.source),
+                        );
+                    }
+                    Event::ItemShown { item: *item }
+                }
+                Effect::DeliverDigest { counts, .. } => {
+                    let Some(digest) = digests.next() else {
+                        continue;
+                    };
+                    self.latest_digest = Some(*digest);
+                    let summary = counts.summary();
+                    self.notifier.notify(Notice {
+                        summary: format!("Deep work check-in: {summary}"),
+                        body: "See the digest: deepwork digest".into(),
+                        loudness: Loudness::Normal,
+                        action: Some(NoticeAction::OpenDigest),
+                    });
+                    Event::CheckIn {
+                        digest: *digest,
+                        summary,
+                        counts: *counts,
+                    }
+                }
+                Effect::SessionEnded { session, early, .. } => Event::SessionEnded {
+                    session: *session,
+                    early: *early,
+                },
+            };
+            // No subscriber is not an error: events are for whoever listens.
+            let _ = self.events.send(event);
+        }
+    }
+
+    fn show(&self, record: &ItemRecord, loudness: Loudness, summary: String) {
+        let mut body = record.title.clone();
+        if let Some(snippet) = record.body.as_deref().and_then(digest::snippet) {
+            body.push('\n');
+            body.push_str(&snippet);
+        }
+        self.notifier.notify(Notice {
+            summary,
+            body,
+            loudness,
+            action: None,
+        });
+    }
+}
+
+pub(super) struct StepOutcome {
+    pub(super) results: Vec<Result<(), SessionError>>,
+    pub(super) effects: Vec<Effect>,
+}
