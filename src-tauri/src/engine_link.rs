@@ -1,9 +1,9 @@
 //! The window's connection to the engine: one client for commands, one event stream.
 
-use deepwork_engine::api::{ApiError, Reply, Request};
+use deepwork_engine::api::UiError;
 use deepwork_engine::paths::sibling_program;
 use deepwork_engine::{Client, ClientError, Paths};
-use serde::Serialize;
+use futures_util::future::BoxFuture;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use tauri::{AppHandle, Emitter};
@@ -14,50 +14,13 @@ const RESIDENT_START: Duration = Duration::from_secs(5);
 /// Between attempts to reach an engine that went away, while the window is open.
 const RECONNECT_EVERY: Duration = Duration::from_secs(1);
 
-/// What a command's failure looks like to the page: a stable code and a sentence.
-#[derive(Debug, Serialize)]
-pub struct UiError {
-    code: String,
-    message: String,
-}
-
-impl UiError {
-    pub fn refused(message: String) -> UiError {
-        UiError {
-            code: "refused".into(),
-            message,
-        }
-    }
-
-    pub fn unexpected(reply: &Reply) -> UiError {
-        UiError {
-            code: "protocol".into(),
-            message: format!("the engine answered something else: {reply:?}"),
-        }
-    }
-
-    fn from_api(error: ApiError) -> UiError {
-        let code = serde_json::to_value(error.code)
-            .ok()
-            .and_then(|value| value.as_str().map(str::to_owned))
-            .unwrap_or_else(|| "api".into());
-        UiError {
-            code,
-            message: error.message,
-        }
-    }
-}
-
-impl From<ClientError> for UiError {
-    fn from(error: ClientError) -> UiError {
-        match error {
-            ClientError::Api(api) => UiError::from_api(api),
-            other => UiError {
-                code: "unreachable".into(),
-                message: other.to_string(),
-            },
-        }
-    }
+/// Whether a call may be sent again after a broken connection.
+#[derive(Clone, Copy, Debug)]
+pub enum Repeat {
+    /// Reading, or setting to a value: the same twice is the same.
+    Safe,
+    /// Starting or ending something: sent at most once.
+    Once,
 }
 
 /// The engine, as the window's commands reach it.
@@ -75,29 +38,28 @@ impl EngineLink {
         }
     }
 
-    /// Sends one request. A broken connection is dropped and, for requests that are
-    /// safe to repeat, tried once more on a new one (the resident may have restarted).
-    pub async fn call(&self, request: Request) -> Result<Reply, UiError> {
-        let repeatable = matches!(
-            request,
-            Request::Status
-                | Request::Digest { .. }
-                | Request::Digests { .. }
-                | Request::Stats { .. }
-                | Request::Done { .. }
-                | Request::Teach { .. }
-        );
+    /// One typed call on the engine's client. A broken connection is dropped and, for
+    /// calls safe to repeat, tried once more on a new one (the resident may have
+    /// restarted).
+    pub async fn call<T>(
+        &self,
+        repeat: Repeat,
+        call: impl for<'c> Fn(&'c mut Client) -> BoxFuture<'c, Result<T, ClientError>>,
+    ) -> Result<T, UiError> {
         let mut client = self.client.lock().await;
-        let mut attempts = if repeatable { 2 } else { 1 };
+        let mut attempts = match repeat {
+            Repeat::Safe => 2,
+            Repeat::Once => 1,
+        };
         loop {
             attempts -= 1;
             let connected = match client.as_mut() {
                 Some(connected) => connected,
                 None => client.insert(Client::connect(&self.socket).await?),
             };
-            match connected.call(&request).await {
-                Ok(reply) => return Ok(reply),
-                Err(ClientError::Api(refusal)) => return Err(UiError::from_api(refusal)),
+            match call(connected).await {
+                Ok(answer) => return Ok(answer),
+                Err(ClientError::Api(refusal)) => return Err(ClientError::Api(refusal).into()),
                 Err(broken) => {
                     *client = None;
                     if attempts == 0 {

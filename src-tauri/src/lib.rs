@@ -6,39 +6,40 @@
 
 mod engine_link;
 
-use crate::engine_link::{EngineLink, UiError};
+use crate::engine_link::{EngineLink, Repeat};
 use deepwork_core::digest::{Digest, DigestId};
 use deepwork_core::schedule::SessionPlan;
 use deepwork_core::settings::Settings;
 use deepwork_core::stats::{IsoWeek, WeeklyStats};
 use deepwork_core::{Class, ItemId};
-use deepwork_engine::Paths;
-use deepwork_engine::api::{Reply, Request, SignInCode, Status};
+use deepwork_engine::api::{SignInCode, Status, UiError};
 use deepwork_engine::platforms::{self, PendingSignIn};
 use deepwork_engine::server::load_config;
+use deepwork_engine::{Paths, export};
 use tauri::{Manager, State, WebviewUrl, WebviewWindowBuilder};
+use tauri_plugin_opener::OpenerExt;
 
 /// The views the window can open on, as `--view NAME` and the page's `#NAME`.
 const VIEWS: [&str; 4] = ["now", "digest", "stats", "settings"];
 
 #[tauri::command]
 async fn status(link: State<'_, EngineLink>) -> Result<Status, UiError> {
-    expect_status(link.call(Request::Status).await?)
+    link.call(Repeat::Safe, |c| Box::pin(c.status())).await
 }
 
 #[tauri::command]
 async fn start(link: State<'_, EngineLink>, plan: SessionPlan) -> Result<Status, UiError> {
-    expect_status(link.call(Request::Start { plan }).await?)
+    link.call(Repeat::Once, |c| Box::pin(c.start(plan))).await
 }
 
 #[tauri::command]
 async fn stop(link: State<'_, EngineLink>) -> Result<Status, UiError> {
-    expect_status(link.call(Request::Stop).await?)
+    link.call(Repeat::Once, |c| Box::pin(c.stop())).await
 }
 
 #[tauri::command]
 async fn check_in(link: State<'_, EngineLink>) -> Result<Status, UiError> {
-    expect_status(link.call(Request::CheckIn).await?)
+    link.call(Repeat::Once, |c| Box::pin(c.check_in())).await
 }
 
 #[tauri::command]
@@ -46,74 +47,47 @@ async fn digest(
     link: State<'_, EngineLink>,
     id: Option<DigestId>,
 ) -> Result<Option<Digest>, UiError> {
-    match link.call(Request::Digest { id }).await? {
-        Reply::Digest(digest) => Ok(digest),
-        other => Err(UiError::unexpected(&other)),
-    }
+    link.call(Repeat::Safe, |c| Box::pin(c.digest(id))).await
 }
 
 #[tauri::command]
 async fn digests(link: State<'_, EngineLink>, limit: u32) -> Result<Vec<Digest>, UiError> {
-    match link
-        .call(Request::Digests {
-            limit: limit.min(200),
-        })
-        .await?
-    {
-        Reply::Digests(digests) => Ok(digests),
-        other => Err(UiError::unexpected(&other)),
-    }
+    let limit = limit.min(200);
+    link.call(Repeat::Safe, |c| Box::pin(c.digests(limit)))
+        .await
 }
 
 #[tauri::command]
 async fn done(link: State<'_, EngineLink>, item: ItemId, done: bool) -> Result<(), UiError> {
-    match link.call(Request::Done { item, done }).await? {
-        Reply::Done => Ok(()),
-        other => Err(UiError::unexpected(&other)),
-    }
+    link.call(Repeat::Safe, |c| Box::pin(c.done(item, done)))
+        .await
 }
 
 #[tauri::command]
 async fn teach(link: State<'_, EngineLink>, item: ItemId, class: Class) -> Result<(), UiError> {
-    match link.call(Request::Teach { item, class }).await? {
-        Reply::Taught => Ok(()),
-        other => Err(UiError::unexpected(&other)),
-    }
+    link.call(Repeat::Safe, |c| Box::pin(c.teach(item, class)))
+        .await
 }
 
 #[tauri::command]
 async fn stats(link: State<'_, EngineLink>, week: Option<IsoWeek>) -> Result<WeeklyStats, UiError> {
-    match link.call(Request::Stats { week }).await? {
-        Reply::Stats(stats) => Ok(stats),
-        other => Err(UiError::unexpected(&other)),
-    }
+    link.call(Repeat::Safe, |c| Box::pin(c.stats(week))).await
 }
 
-/// Saves a week's focus per day as CSV in the Downloads folder (home when there is
-/// none) and says where.
+/// Saves a week's focus per day as CSV where downloads go, and says where.
 #[tauri::command]
 async fn save_stats_csv(link: State<'_, EngineLink>, week: IsoWeek) -> Result<String, UiError> {
-    let stats = match link.call(Request::Stats { week: Some(week) }).await? {
-        Reply::Stats(stats) => stats,
-        other => return Err(UiError::unexpected(&other)),
-    };
-    let folder = std::env::var_os("XDG_DOWNLOAD_DIR")
-        .map(std::path::PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME").map(|home| std::path::PathBuf::from(home).join("Downloads"))
-        })
-        .filter(|folder| folder.is_dir())
-        .or_else(|| std::env::var_os("HOME").map(std::path::PathBuf::from))
-        .ok_or_else(|| UiError::refused("there is no home folder to save into".into()))?;
-    let path = folder.join(format!("deepwork-focus-{week}.csv"));
-    std::fs::write(&path, stats.to_csv())
-        .map_err(|error| UiError::refused(format!("cannot write {}: {error}", path.display())))?;
-    Ok(path.display().to_string())
+    let stats = link
+        .call(Repeat::Safe, |c| Box::pin(c.stats(Some(week))))
+        .await?;
+    export::save_week_csv(week, &stats)
+        .map(|path| path.display().to_string())
+        .map_err(UiError::refused)
 }
 
 #[tauri::command]
 async fn settings(link: State<'_, EngineLink>) -> Result<Settings, UiError> {
-    expect_settings(link.call(Request::Settings).await?)
+    link.call(Repeat::Safe, |c| Box::pin(c.settings())).await
 }
 
 /// Saves settings into config.toml through the engine, which validates them, keeps the
@@ -123,14 +97,10 @@ async fn save_settings(
     link: State<'_, EngineLink>,
     settings: Settings,
 ) -> Result<Settings, UiError> {
-    expect_settings(link.call(Request::SaveSettings { settings }).await?)
-}
-
-fn expect_settings(reply: Reply) -> Result<Settings, UiError> {
-    match reply {
-        Reply::Settings(settings) => Ok(settings),
-        other => Err(UiError::unexpected(&other)),
-    }
+    link.call(Repeat::Safe, |c| {
+        Box::pin(c.save_settings(settings.clone()))
+    })
+    .await
 }
 
 /// Keeps a platform's token in the OS keyring (under the account its config names) and
@@ -145,41 +115,40 @@ async fn connect_adapter(
 ) -> Result<Status, UiError> {
     let token = token.trim().to_owned();
     if token.is_empty() {
-        return Err(UiError::refused("paste the token first".into()));
+        return Err(UiError::refused("paste the token first"));
     }
-    let config = paths.config.clone();
-    tauri::async_runtime::spawn_blocking(move || keep_secret(&config, &name, &token))
+    keep(&paths, name, token).await?;
+    link.call(Repeat::Safe, |c| Box::pin(c.reload_adapters()))
         .await
-        .map_err(|error| UiError::refused(error.to_string()))??;
-    expect_status(link.call(Request::ReloadAdapters).await?)
 }
 
-fn keep_secret(config: &std::path::Path, name: &str, secret: &str) -> Result<(), UiError> {
-    let config = load_config(config).map_err(refused)?;
-    platforms::keep_token(&config.adapters, name, secret).map_err(refused)
+/// Keeps a credential in the keyring, off the async runtime (the keyring blocks).
+async fn keep(paths: &Paths, name: String, secret: String) -> Result<(), UiError> {
+    let config = paths.config.clone();
+    tauri::async_runtime::spawn_blocking(move || platforms::keep_token_for(&config, &name, &secret))
+        .await
+        .map_err(|error| UiError::refused(error.to_string()))?
+        .map_err(UiError::refused)
 }
 
 #[derive(Default)]
 struct SignIns(tokio::sync::Mutex<Option<PendingSignIn>>);
 
-fn refused(error: impl std::fmt::Display) -> UiError {
-    UiError::refused(error.to_string())
-}
-
 /// Starts a sign-in: for Teams the code to enter and where; for Slack the consent page,
 /// which opens in the browser (`user_code` is empty).
 #[tauri::command]
 async fn begin_sign_in(
+    app: tauri::AppHandle,
     paths: State<'_, Paths>,
     sign_ins: State<'_, SignIns>,
     name: String,
 ) -> Result<SignInCode, UiError> {
-    let config = load_config(&paths.config).map_err(refused)?;
+    let config = load_config(&paths.config).map_err(|error| UiError::refused(error.to_string()))?;
     let (code, pending) = platforms::start_sign_in(&config.adapters, &name)
         .await
-        .map_err(refused)?;
+        .map_err(|error| UiError::refused(error.to_string()))?;
     if code.user_code.is_empty() {
-        open_link(code.verification_uri.clone())?;
+        open_link(app, code.verification_uri.clone())?;
     }
     *sign_ins.0.lock().await = Some(pending);
     Ok(code)
@@ -198,19 +167,20 @@ async fn finish_sign_in(
         .lock()
         .await
         .take()
-        .ok_or_else(|| UiError::refused("no sign-in is waiting; start it again".into()))?;
-    let secret = pending.finish().await.map_err(refused)?;
-    let config = paths.config.clone();
-    tauri::async_runtime::spawn_blocking(move || keep_secret(&config, &name, &secret))
+        .ok_or_else(|| UiError::refused("no sign-in is waiting; start it again"))?;
+    let secret = pending
+        .finish()
         .await
-        .map_err(refused)??;
-    expect_status(link.call(Request::ReloadAdapters).await?)
+        .map_err(|error| UiError::refused(error.to_string()))?;
+    keep(&paths, name, secret).await?;
+    link.call(Repeat::Safe, |c| Box::pin(c.reload_adapters()))
+        .await
 }
 
 /// Opens an item's link in the user's browser. Only http and https: a `javascript:`,
 /// `file:` or `data:` address from a message is refused, never handed to the desktop.
 #[tauri::command]
-fn open_link(url: String) -> Result<(), UiError> {
+fn open_link(app: tauri::AppHandle, url: String) -> Result<(), UiError> {
     let parsed = tauri::Url::parse(&url)
         .map_err(|_| UiError::refused(format!("{url:?} is not a web address")))?;
     if !matches!(parsed.scheme(), "http" | "https") {
@@ -219,14 +189,9 @@ fn open_link(url: String) -> Result<(), UiError> {
             parsed.scheme()
         )));
     }
-    std::process::Command::new("xdg-open")
-        .arg(parsed.as_str())
-        .stdin(std::process::Stdio::null())
-        .spawn()
-        .map(|mut child| {
-            std::thread::spawn(move || child.wait());
-        })
-        .map_err(|error| UiError::refused(format!("cannot start xdg-open: {error}")))
+    app.opener()
+        .open_url(parsed.as_str(), None::<&str>)
+        .map_err(|error| UiError::refused(format!("cannot open the link: {error}")))
 }
 
 /// The page calls this once it has painted its first data. The window is created
@@ -258,13 +223,6 @@ fn started() -> std::time::Instant {
 /// page that fails to load is still seen (with its error) rather than never.
 const SHOW_AT_THE_LATEST: std::time::Duration = std::time::Duration::from_secs(3);
 
-fn expect_status(reply: Reply) -> Result<Status, UiError> {
-    match reply {
-        Reply::Status(status) => Ok(status),
-        other => Err(UiError::unexpected(&other)),
-    }
-}
-
 /// The view named by `--view NAME` among `args`, if it is one.
 fn requested_view(args: &[String]) -> Option<&'static str> {
     let name = args
@@ -289,6 +247,7 @@ pub fn run() {
     let first_view = requested_view(&args).unwrap_or("now");
     let paths = Paths::resolve(None);
     let result = tauri::Builder::default()
+        .plugin(tauri_plugin_opener::init())
         .plugin(tauri_plugin_single_instance::init(|app, args, _cwd| {
             // A second launch brings this window forward, on the view it asked for.
             if let Some(window) = app.get_webview_window("main") {
@@ -332,7 +291,8 @@ pub fn run() {
                 .inner_size(980.0, 720.0)
                 .min_inner_size(640.0, 480.0)
                 // The page never leaves the app: links open in the browser through
-                // `open_link`, and any other navigation is refused here.
+                // `open_link` (the opener plugin, from Rust), and any other navigation
+                // is refused here.
                 .on_navigation(|url| {
                     url.scheme() == "tauri" || url.host_str() == Some("tauri.localhost")
                 })

@@ -196,6 +196,71 @@ pub enum ErrorCode {
     Storage,
 }
 
+/// Why one of the window's commands failed where the engine had no say.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub enum WindowCode {
+    /// The window refused the request itself (an empty token, a link that is not http).
+    Refused,
+    /// The engine cannot be reached.
+    Unreachable,
+    /// The engine answered something the window does not understand.
+    Protocol,
+}
+
+/// A window command's failure code: the engine's, or the window's own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub enum UiErrorCode {
+    /// The engine refused.
+    Engine(ErrorCode),
+    /// The window could not get an answer.
+    Window(WindowCode),
+}
+
+/// How a window command fails: a stable code and a sentence to show.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct UiError {
+    /// What kind of failure.
+    pub code: UiErrorCode,
+    /// What happened, for people.
+    pub message: String,
+}
+
+impl UiError {
+    /// The window refuses, saying why.
+    pub fn refused(message: impl Into<String>) -> UiError {
+        UiError {
+            code: UiErrorCode::Window(WindowCode::Refused),
+            message: message.into(),
+        }
+    }
+}
+
+impl From<crate::ClientError> for UiError {
+    fn from(error: crate::ClientError) -> UiError {
+        let code = match &error {
+            crate::ClientError::Api(api) => {
+                return UiError {
+                    code: UiErrorCode::Engine(api.code),
+                    message: api.message.clone(),
+                };
+            }
+            crate::ClientError::Protocol(_) => WindowCode::Protocol,
+            crate::ClientError::NotRunning { .. } | crate::ClientError::Io(_) => {
+                WindowCode::Unreachable
+            }
+        };
+        UiError {
+            code: UiErrorCode::Window(code),
+            message: error.to_string(),
+        }
+    }
+}
+
 impl ErrorCode {
     /// Whether the request itself was at fault (exit code 2 in the CLI).
     pub fn is_user_error(self) -> bool {

@@ -4,6 +4,7 @@
 use crate::api::{ApiError, Event, Explanation, PushAck, Reply, Request, Response, Status};
 use deepwork_core::digest::{Digest, DigestId};
 use deepwork_core::schedule::SessionPlan;
+use deepwork_core::settings::Settings;
 use deepwork_core::stats::{IsoWeek, WeeklyStats};
 use deepwork_core::{Class, ItemId, NewItem};
 use futures_util::{SinkExt, StreamExt};
@@ -154,6 +155,22 @@ impl Client {
     pub async fn teach(&mut self, item: ItemId, class: Class) -> Result<(), ClientError> {
         match self.call(&Request::Teach { item, class }).await? {
             Reply::Taught => Ok(()),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// The settings the window edits.
+    pub async fn settings(&mut self) -> Result<Settings, ClientError> {
+        match self.call(&Request::Settings).await? {
+            Reply::Settings(settings) => Ok(settings),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Saves settings into the config file; the settings now in use.
+    pub async fn save_settings(&mut self, settings: Settings) -> Result<Settings, ClientError> {
+        match self.call(&Request::SaveSettings { settings }).await? {
+            Reply::Settings(settings) => Ok(settings),
             other => Err(unexpected(&other)),
         }
     }

@@ -278,6 +278,20 @@ code: ErrorCode,
  */
 message: string, };
 
+export type WindowCode = "refused" | "unreachable" | "protocol";
+
+export type UiErrorCode = ErrorCode | WindowCode;
+
+export type UiError = { 
+/**
+ * What kind of failure.
+ */
+code: UiErrorCode, 
+/**
+ * What happened, for people.
+ */
+message: string, };
+
 export type AdapterState = { "state": "ok" } | { "state": "retrying", 
 /**
  * The last error.

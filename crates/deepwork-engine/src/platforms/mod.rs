@@ -349,6 +349,17 @@ pub async fn start_sign_in(
     }
 }
 
+/// [`keep_token`] for the config in `config_file`, read afresh (the user may have
+/// just added the platform). Blocking.
+pub fn keep_token_for(
+    config_file: &std::path::Path,
+    name: &str,
+    token: &str,
+) -> Result<(), String> {
+    let config = crate::server::load_config(config_file).map_err(|error| error.to_string())?;
+    keep_token(&config.adapters, name, token)
+}
+
 /// Keeps `token` in the keyring under the account `name`'s config names. Blocking.
 pub fn keep_token(config: &AdaptersConfig, name: &str, token: &str) -> Result<(), String> {
     let account = keyring_account(config, name)

@@ -1,0 +1,24 @@
+// Generated from the window's commands by src-tauri/tests/bindings.rs. Do not edit:
+// run `make bindings` after changing them.
+import { invoke } from "@tauri-apps/api/core";
+import type { Class, Digest, DigestId, IsoWeek, ItemId, SessionPlan, Settings, SignInCode, Status, WeeklyStats } from "./api";
+
+export const commands = {
+  status: () => invoke<Status>("status"),
+  start: (plan: SessionPlan) => invoke<Status>("start", { plan: plan }),
+  stop: () => invoke<Status>("stop"),
+  checkIn: () => invoke<Status>("check_in"),
+  digest: (id: DigestId | null) => invoke<Digest | null>("digest", { id: id }),
+  digests: (limit: number) => invoke<Array<Digest>>("digests", { limit: limit }),
+  done: (item: ItemId, done: boolean) => invoke<null>("done", { item: item, done: done }),
+  teach: (item: ItemId, classValue: Class) => invoke<null>("teach", { item: item, class: classValue }),
+  openLink: (url: string) => invoke<null>("open_link", { url: url }),
+  stats: (week: IsoWeek | null) => invoke<WeeklyStats>("stats", { week: week }),
+  saveStatsCsv: (week: IsoWeek) => invoke<string>("save_stats_csv", { week: week }),
+  settings: () => invoke<Settings>("settings"),
+  saveSettings: (settings: Settings) => invoke<Settings>("save_settings", { settings: settings }),
+  connectAdapter: (name: string, token: string) => invoke<Status>("connect_adapter", { name: name, token: token }),
+  beginSignIn: (name: string) => invoke<SignInCode>("begin_sign_in", { name: name }),
+  finishSignIn: (name: string) => invoke<Status>("finish_sign_in", { name: name }),
+  pagePainted: () => invoke<null>("page_painted"),
+};
