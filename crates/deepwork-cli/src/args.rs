@@ -145,6 +145,9 @@ pub enum EngineCommand {
         /// Print one CSV row per day.
         #[arg(long)]
         csv: bool,
+        /// Save the CSV where downloads go (as the window does), and print where.
+        #[arg(long, requires = "csv")]
+        save: bool,
     },
 }
 

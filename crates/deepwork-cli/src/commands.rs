@@ -256,10 +256,19 @@ fn engine_command(paths: &Paths, command: EngineCommand) -> Result<(), Failure> 
                     if count == 1 { "" } else { "s" }
                 );
             }
-            EngineCommand::Stats { week, json, csv } => {
+            EngineCommand::Stats {
+                week,
+                json,
+                csv,
+                save,
+            } => {
                 let stats = connect(paths).await?.stats(week).await?;
                 if json {
                     println!("{}", render::json(&stats)?);
+                } else if save {
+                    let path = deepwork_engine::export::save_week_csv(stats.week, &stats)
+                        .map_err(Failure::Runtime)?;
+                    println!("Saved {}", path.display());
                 } else if csv {
                     print!("{}", stats.to_csv());
                 } else {

@@ -504,6 +504,21 @@ fn forget_takes_old_text_by_hand() {
 }
 
 #[test]
+fn a_weeks_csv_is_saved_where_downloads_go() {
+    let env = Env::new(QUIET);
+    let _daemon = env.daemon();
+    std::fs::create_dir(env.dir.path().join("Downloads")).unwrap();
+    let saved = env.ok(&["stats", "--csv", "--save"]);
+    let path = saved.trim().strip_prefix("Saved ").expect("where it went");
+    assert!(
+        path.starts_with(env.dir.path().join("Downloads").to_str().unwrap()),
+        "{saved}"
+    );
+    let csv = std::fs::read_to_string(path).unwrap();
+    assert_eq!(csv.lines().count(), 8, "a header and seven days: {csv}");
+}
+
+#[test]
 fn kill_9_loses_no_acknowledged_item() {
     let env = Env::new(QUIET);
     let acked: Arc<Mutex<HashSet<String>>> = Arc::default();
