@@ -5,8 +5,8 @@
 //! rewrites the file (it sets DEEPWORK_UPDATE_BINDINGS).
 
 use deepwork_core::config::Length;
-use deepwork_core::desktop::HotkeySetting;
 use deepwork_core::digest::{Digest, DigestEntry, DigestGroup, DigestId};
+use deepwork_core::resident::HotkeySetting;
 use deepwork_core::schedule::{ClockTime, SessionEnd, SessionPlan};
 use deepwork_core::session::ClassCounts;
 use deepwork_core::settings::{KeywordRule, Settings};

@@ -2,11 +2,11 @@
 //! [`MessageSource`] (new messages addressed to the user), [`Replier`] (auto-replies) —
 //! and one module per platform. Message text from any platform is untrusted.
 
-pub mod desktop;
 pub mod fake;
 mod http;
 pub mod matrix;
 pub mod mattermost;
+pub mod notification_monitor;
 pub mod plugin;
 pub mod slack;
 

@@ -95,7 +95,7 @@ fn daemon(paths: &Paths, headless: bool) -> Result<(), Failure> {
     };
     let ready = |config: &Config| {
         if desktop {
-            deepwork_desktop::start(
+            deepwork_tray::start(
                 paths.socket.clone(),
                 paths.config.clone(),
                 config.clone(),

@@ -4,9 +4,9 @@
 //! reads the file.
 
 use crate::away::{self, AutoReplyConfig, StatusConfig};
-use crate::desktop::DesktopConfig;
 use crate::held_notifications::HoldNotificationsConfig;
 use crate::item::Class;
+use crate::resident::DesktopConfig;
 use crate::schedule::ClockTime;
 use crate::triage::Triager;
 use jiff::SignedDuration;

@@ -27,11 +27,11 @@ macro_rules! text_serde {
 
 pub mod away;
 pub mod config;
-pub mod desktop;
 pub mod digest;
 pub mod held_notifications;
 pub mod item;
 pub mod reconcile;
+pub mod resident;
 pub mod schedule;
 pub mod session;
 pub mod settings;

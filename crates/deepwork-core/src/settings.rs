@@ -5,8 +5,8 @@
 //! as a whole [`Config`] before anyone writes it.
 
 use crate::config::{Config, ConfigError, Length, RuleConfig};
-use crate::desktop::HotkeySetting;
 use crate::item::Class;
+use crate::resident::HotkeySetting;
 use crate::schedule::ClockTime;
 use serde::{Deserialize, Serialize};
 use toml_edit::{Array, ArrayOfTables, DocumentMut, Item, Table, Value, value};

@@ -13,7 +13,7 @@ pub mod xmpp;
 use crate::api::{ConnectKind, SignInCode};
 use crate::chats::ChatAdapter;
 use crate::secrets::Secrets;
-use deepwork_adapters::desktop::{DesktopNotifications, DndKind};
+use deepwork_adapters::notification_monitor::{DesktopNotifications, DndKind};
 use deepwork_adapters::plugin::{PluginAdapter, PluginCommand};
 use deepwork_adapters::{AdapterError, MessageSource, Replier, StatusAdapter};
 use deepwork_core::config::{AdaptersConfig, PluginConfig};

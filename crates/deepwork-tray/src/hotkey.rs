@@ -4,7 +4,7 @@
 //! 50 ms to poll; a resident that sits in the tray all day must not wake at all while
 //! nothing happens. Here one thread blocks on the X connection until a key arrives.
 
-use deepwork_core::desktop::{Hotkey, Key};
+use deepwork_core::resident::{Hotkey, Key};
 use std::sync::{Arc, Mutex};
 use x11rb::connection::Connection;
 use x11rb::errors::ReplyError;

@@ -1,7 +1,7 @@
 //! The tray icons, rendered from `icons/src/*.svg` by `scripts/icons.sh` and built in.
 
 use crate::view::IconState;
-use deepwork_core::desktop::PanelTheme;
+use deepwork_core::resident::PanelTheme;
 use tray_icon::Icon;
 
 const LIGHT_PANEL: [&[u8]; 3] = [
