@@ -23,14 +23,16 @@ pub fn plain(text: &str) -> String {
 /// runs of white space made one space, trimmed.
 pub fn one_line(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
+    // A word made only of unsafe characters (a lone U+202E) is no word: it adds no space.
     for word in text
         .split(|c: char| c.is_whitespace() || c.is_control())
-        .filter(|w| !w.is_empty())
+        .map(|word| word.chars().filter(|c| !is_unsafe(*c)).collect::<String>())
+        .filter(|word| !word.is_empty())
     {
         if !out.is_empty() {
             out.push(' ');
         }
-        out.extend(word.chars().filter(|c| !is_unsafe(*c)));
+        out.push_str(&word);
     }
     out
 }
@@ -71,6 +73,8 @@ mod tests {
     fn one_line_joins_lines_and_spaces() {
         assert_eq!(one_line("  Ann \n\u{202E}Lee\t "), "Ann Lee");
         assert_eq!(one_line("\u{7}\u{7}"), "");
+        assert_eq!(one_line("a \u{202E}"), "a");
+        assert_eq!(one_line("a \u{202E} b"), "a b");
     }
 
     #[test]
@@ -91,7 +95,10 @@ mod tests {
     proptest! {
         #[test]
         fn nothing_unsafe_survives(text in any::<String>()) {
-            prop_assert!(!one_line(&text).chars().any(|c| is_unsafe(c) || c == '\n'));
+            let line = one_line(&text);
+            prop_assert!(!line.chars().any(|c| is_unsafe(c) || c == '\n'));
+            prop_assert_eq!(line.trim(), line.as_str());
+            prop_assert!(!line.contains("  "));
             prop_assert!(!plain(&text).chars().any(|c| is_unsafe(c) && c != '\n' && c != '\t'));
             prop_assert!(!visible(&text).chars().any(is_unsafe));
         }
