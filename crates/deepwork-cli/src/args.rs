@@ -223,6 +223,10 @@ pub struct PushArgs {
     /// Its urgency, trusted for sources in triage.trusted_urgency_sources.
     #[arg(long, value_enum)]
     pub urgency: Option<UrgencyArg>,
+    /// The source's own id for it: pushing the same source and id again (a retry after
+    /// a lost answer) answers with the item stored the first time.
+    #[arg(long)]
+    pub id: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]

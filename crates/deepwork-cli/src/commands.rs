@@ -166,7 +166,7 @@ fn new_item(args: PushArgs) -> Result<NewItem, Failure> {
         url: args.url,
         channel: args.channel,
         urgency: args.urgency.map(Into::into),
-        message_id: None,
+        message_id: args.id,
     };
     item.validate()
         .map_err(|e| Failure::Usage(format!("cannot push: {e}")))?;

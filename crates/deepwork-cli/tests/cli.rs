@@ -504,6 +504,33 @@ fn forget_takes_old_text_by_hand() {
 }
 
 #[test]
+fn a_push_retried_with_its_id_is_stored_once() {
+    let env = Env::new(QUIET);
+    let _daemon = env.daemon();
+    let first = env.push(
+        "ci",
+        "build-bot",
+        "build 812 failed",
+        &["--id", "build-812"],
+    );
+    let again = env.push(
+        "ci",
+        "build-bot",
+        "build 812 failed",
+        &["--id", "build-812"],
+    );
+    assert!(first.starts_with("Item 1 "), "{first}");
+    assert_eq!(first, again, "the retry answers with the first item");
+    let other = env.push(
+        "ci",
+        "build-bot",
+        "build 813 failed",
+        &["--id", "build-813"],
+    );
+    assert_ne!(first, other);
+}
+
+#[test]
 fn a_weeks_csv_is_saved_where_downloads_go() {
     let env = Env::new(QUIET);
     let _daemon = env.daemon();
