@@ -3,7 +3,7 @@
 
 CARGO ?= cargo
 
-.PHONY: run test install setup ui bench measure-idle measure-footprint measure-window-open bindings train-triage
+.PHONY: run test install setup ui bench measure-idle measure-footprint measure-window-open bindings train-triage fuzz soak
 
 setup:
 	@bash scripts/setup.sh
@@ -58,6 +58,21 @@ measure-footprint: ui
 
 measure-window-open: setup
 	bash scripts/measure-window-open.sh 5
+
+# Fuzzing, for long runs (the test suite runs each target briefly, with a fixed seed):
+# every target in the tests/fuzz.rs of core, engine and adapters (the
+# config, the socket's requests, every platform's answers, the plugin protocol, markup
+# and text) runs on arbitrary and mutated input for FUZZ_SECONDS each (15 targets: 2.5 h
+# at the default 600). A panic fails it with the smallest input and a seed to replay.
+FUZZ_SECONDS ?= 600
+fuzz:
+	DEEPWORK_FUZZ_SECONDS=$(FUZZ_SECONDS) $(CARGO) test --release -p deepwork-core -p deepwork-engine -p deepwork-adapters --test fuzz -- --test-threads 1 --nocapture
+
+# Soak, not in CI: ROUNDS of killing the resident (-9) amid concurrent pushes and starting
+# it again; fails unless every acknowledged push is stored exactly once.
+ROUNDS ?= 1000
+soak:
+	CARGO=$(CARGO) bash scripts/soak.sh $(ROUNDS)
 
 # Rewrites ui/src/generated/api.ts from the Rust types (a test fails while it is stale).
 bindings: ui
