@@ -9,11 +9,10 @@
 # database is read with sqlite3 when it is installed, else through `deepwork checkin` and
 # `deepwork digest --json` (with jq).
 #
-# Not covered: "every status put back" needs a connected chat platform; this script runs
-# no Matrix account against Synapse (its token would have to be in a Secret Service
-# keyring on a private session bus). A status put back after a crash is tested once, with
-# the fake adapter, by `a_platform_that_is_down_is_retried_and_a_crash_still_restores`
-# in crates/deepwork-engine/tests/engine.rs.
+# A connected platform: the reference plugin (examples/plugins/inbox.py), whose status
+# lives in a file. Every 25th round, and at the end, the session is stopped: its focus
+# status must have been shown, and the status from before ("lunch at 1") must be put
+# back within 15 s, whatever kills came between; then a new session starts.
 #
 # Usage: scripts/soak.sh [ROUNDS]   (default 1000; `make soak ROUNDS=50`)
 #        PUSHERS=3 (2-3 by the issue), CARGO=cargo, SOAK_KEEP=1 keeps the files and logs,
@@ -50,7 +49,56 @@ export DEEPWORK_CONFIG=$dir/config.toml DEEPWORK_DATA_DIR=$dir/data DEEPWORK_SOC
 export DBUS_SESSION_BUS_ADDRESS=unix:path=$dir/no-bus
 unset DISPLAY WAYLAND_DISPLAY
 printf '[notifications]\nenabled = false\n\n[hold_notifications]\nenabled = false\n' >"$DEEPWORK_CONFIG"
+mkdir -p "$dir/inbox"
+echo '{"text": "lunch at 1", "until": null}' >"$dir/inbox/status.json"
+cat >>"$DEEPWORK_CONFIG" <<EOF
+
+[[adapters.plugins]]
+name = "inbox"
+command = ["python3", "$PWD/examples/plugins/inbox.py", "$dir/inbox"]
+EOF
 db=$DEEPWORK_DATA_DIR/deepwork.sqlite3
+
+# The plugin platform's status text now.
+status_text() {
+  python3 -c 'import json, sys; print(json.load(open(sys.argv[1])).get("text") or "")' \
+    "$dir/inbox/status.json" 2>/dev/null || true
+}
+
+# Waits up to 15 s for the platform's status to start with $1.
+wait_status() {
+  for _ in $(seq 600); do
+    case "$(status_text)" in "$1"*) return 0 ;; esac
+    sleep 0.025
+  done
+  return 1
+}
+
+shown=0
+not_shown=0
+restored=0
+not_restored=0
+# Ends the session (the daemon is running): its focus status must have been shown, and
+# the status from before must come back. With "again", a new session starts.
+cycle_session() {
+  if wait_status "Deep work"; then
+    shown=$((shown + 1))
+  else
+    not_shown=$((not_shown + 1))
+    echo "soak: round ${round:-0}: the focus status was never shown ($(status_text))" >&2
+  fi
+  "$bin" stop >/dev/null
+  if wait_status "lunch at 1"; then
+    restored=$((restored + 1))
+  else
+    not_restored=$((not_restored + 1))
+    echo "soak: round ${round:-0}: the status was not put back ($(status_text))" >&2
+  fi
+  if [ "${1:-}" = again ]; then
+    "$bin" start --for 8h >/dev/null
+    session=$(session_id)
+  fi
+}
 
 now_ms() { date +%s%3N; }
 
@@ -110,6 +158,9 @@ lost_session=0
 echo "soak: $rounds rounds, $pushers pushers, session $session, files in $dir"
 
 for round in $(seq "$rounds"); do
+  if ((round % 25 == 0)); then
+    cycle_session again
+  fi
   rm -f "$dir/stop"
   workers=()
   for p in $(seq "$pushers"); do
@@ -141,6 +192,8 @@ for round in $(seq "$rounds"); do
     echo "soak: round $round, $(wc -l <"$dir/acked") pushes acknowledged"
   fi
 done
+
+cycle_session
 
 # The stored titles, one line per stored item.
 if command -v sqlite3 >/dev/null && [ -z "${SOAK_VIA_DIGEST:-}" ]; then
@@ -180,4 +233,6 @@ echo "soak: read with $how; first start ${first} ms"
 echo "soak: rounds $rounds, pushers $pushers, items acknowledged $acked, stored $stored," \
   "lost $lost, duplicated $duplicated, stored unacknowledged $unacked, pushes refused $refused," \
   "session lost $lost_session, mean restart ${mean} ms"
-((lost == 0 && duplicated == 0 && lost_session == 0))
+echo "soak: platform status shown $shown of $((shown + not_shown)) sessions, put back" \
+  "$restored of $((restored + not_restored))"
+((lost == 0 && duplicated == 0 && lost_session == 0 && not_shown == 0 && not_restored == 0))
