@@ -69,7 +69,8 @@ fuzz:
 	DEEPWORK_FUZZ_SECONDS=$(FUZZ_SECONDS) $(CARGO) test --release -p deepwork-core -p deepwork-engine -p deepwork-adapters --test fuzz -- --test-threads 1 --nocapture
 
 # Soak, not in CI: ROUNDS of killing the resident (-9) amid concurrent pushes and starting
-# it again; fails unless every acknowledged push is stored exactly once.
+# it again, with a plugin platform connected; fails unless every acknowledged push is
+# stored exactly once and every session's platform status is put back.
 ROUNDS ?= 1000
 soak:
 	CARGO=$(CARGO) bash scripts/soak.sh $(ROUNDS)
