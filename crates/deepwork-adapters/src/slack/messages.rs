@@ -8,6 +8,7 @@ use super::{
 };
 use crate::{AdapterError, Addressed, IncomingMessage, ReplyTarget, plain};
 use futures_util::{SinkExt, StreamExt};
+use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -30,9 +31,10 @@ impl SlackAdapter {
             .await?;
         let mut found = Vec::new();
         for im in list["channels"].as_array().into_iter().flatten() {
-            let Some(channel) = im["id"].as_str() else {
+            let Ok(Conversation { id: channel }) = Conversation::deserialize(im) else {
                 continue;
             };
+            let channel = channel.as_str();
             let history = self
                 .call(
                     "conversations.history",
@@ -45,27 +47,20 @@ impl SlackAdapter {
                 )
                 .await?;
             for message in history["messages"].as_array().into_iter().flatten() {
-                let Some(ts) = message["ts"].as_str() else {
+                let Ok(message) = SlackMessage::deserialize(message) else {
                     continue;
                 };
-                let user = message["user"].as_str();
-                let bot = message["bot_id"].as_str();
-                let subtype = message["subtype"].as_str();
-                // Joins, edits and other housekeeping are not messages to the user.
-                if user == Some(me.as_str()) || subtype.is_some_and(|s| s != "bot_message") {
+                let (Some(ts), Some(sender)) = (&message.ts, message.sender_other_than(&me)) else {
                     continue;
-                }
-                let Some(sender) = user.or(bot) else { continue };
-                let automated =
-                    bot.is_some() || message["metadata"]["event_type"] == AUTO_REPLY_EVENT;
+                };
                 found.push(IncomingMessage {
-                    id: ts.to_owned(),
+                    id: ts.clone(),
                     sender: sender.to_owned(),
                     sender_name: self.name_of(Lookup::User, sender).await,
                     channel: None,
                     addressed: Addressed::Direct,
-                    text: plain(message["text"].as_str().unwrap_or_default()),
-                    automated,
+                    text: plain(message.text.as_deref().unwrap_or_default()),
+                    automated: message.automated(),
                     url: None,
                     reply_to: ReplyTarget {
                         conversation: channel.to_owned(),
@@ -381,24 +376,19 @@ async fn run_feed(mut socket: Socket, feed: std::sync::Weak<Feed>, me: String) {
 /// The message a `message` or `app_mention` event carries, if it is for `me`: anything
 /// in a direct conversation, elsewhere only what names them.
 fn event_message(event: &Value, me: &str) -> Option<IncomingMessage> {
-    let kind = event["type"].as_str()?;
-    let subtype = event["subtype"].as_str();
-    if !matches!(kind, "message" | "app_mention") || subtype.is_some_and(|s| s != "bot_message") {
+    let event = SlackMessage::deserialize(event).ok()?;
+    if !matches!(event.kind.as_deref(), Some("message" | "app_mention")) {
         return None;
     }
-    let user = event["user"].as_str();
-    if user == Some(me) {
-        return None;
-    }
-    let sender = user.or(event["bot_id"].as_str())?;
-    let channel = event["channel"].as_str()?;
-    let text = event["text"].as_str().unwrap_or_default();
-    let direct = event["channel_type"] == "im";
+    let sender = event.sender_other_than(me)?;
+    let channel = event.channel.as_deref()?;
+    let text = event.text.as_deref().unwrap_or_default();
+    let direct = event.channel_type.as_deref() == Some("im");
     if !direct && !text.contains(&format!("<@{me}>")) {
         return None;
     }
     Some(IncomingMessage {
-        id: event["ts"].as_str()?.to_owned(),
+        id: event.ts.clone()?,
         sender: sender.to_owned(),
         sender_name: None,
         channel: (!direct).then(|| channel.to_owned()),
@@ -408,12 +398,59 @@ fn event_message(event: &Value, me: &str) -> Option<IncomingMessage> {
             Addressed::Mention
         },
         text: plain(text),
-        automated: event["bot_id"].is_string()
-            || event["metadata"]["event_type"] == AUTO_REPLY_EVENT,
+        automated: event.automated(),
         url: None,
         reply_to: ReplyTarget {
             conversation: channel.to_owned(),
             sender: sender.to_owned(),
         },
     })
+}
+
+/// A conversation as `conversations.list` names it.
+#[derive(Deserialize)]
+struct Conversation {
+    id: String,
+}
+
+/// A message as `conversations.history` lists it and `message` / `app_mention` events
+/// carry it: the fields read. Each is parsed alone, so one with odd fields is skipped,
+/// never the batch around it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct SlackMessage {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    subtype: Option<String>,
+    ts: Option<String>,
+    user: Option<String>,
+    bot_id: Option<String>,
+    text: Option<String>,
+    channel: Option<String>,
+    channel_type: Option<String>,
+    metadata: Option<Metadata>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Metadata {
+    event_type: Option<String>,
+}
+
+impl SlackMessage {
+    /// Who wrote it, unless it is the user's own or housekeeping (joins, edits).
+    fn sender_other_than(&self, me: &str) -> Option<&str> {
+        let housekeeping = self.subtype.as_deref().is_some_and(|s| s != "bot_message");
+        if housekeeping || self.user.as_deref() == Some(me) {
+            return None;
+        }
+        self.user.as_deref().or(self.bot_id.as_deref())
+    }
+
+    /// Written by a bot, or an auto-reply (Deepwork's marks them): never answered.
+    fn automated(&self) -> bool {
+        self.bot_id.is_some()
+            || self.metadata.as_ref().and_then(|m| m.event_type.as_deref())
+                == Some(AUTO_REPLY_EVENT)
+    }
 }
