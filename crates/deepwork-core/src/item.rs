@@ -259,16 +259,7 @@ impl NewItem {
             check_len("body", body, MAX_BODY_BYTES)?;
         }
         if let Some(url) = &self.url {
-            check_len("url", url, MAX_URL_BYTES)?;
-            let lower = url.to_ascii_lowercase();
-            let has_host = |rest: &str| !rest.is_empty() && !rest.starts_with('/');
-            let ok = lower
-                .strip_prefix("https://")
-                .or_else(|| lower.strip_prefix("http://"))
-                .is_some_and(has_host);
-            if !ok || url.chars().any(|c| c.is_whitespace() || text::is_unsafe(c)) {
-                return Err(ItemError::BadUrl(url.clone()));
-            }
+            check_url(url)?;
         }
         Ok(())
     }
@@ -292,12 +283,12 @@ impl NewItem {
             .body
             .map(|body| text::truncate(text::plain(&body).trim(), MAX_BODY_BYTES).to_owned())
             .filter(|body| !body.is_empty());
-        let sanitized = NewItem {
+        NewItem {
             source: name(&self.source, "unknown"),
             sender: name(&self.sender, "unknown sender"),
             title: name_or(text::truncate(&title, MAX_TITLE_BYTES), "(no text)"),
             body,
-            url: None,
+            url: self.url.filter(|url| check_url(url).is_ok()),
             channel: self
                 .channel
                 .map(|channel| name(&channel, ""))
@@ -308,16 +299,7 @@ impl NewItem {
                     && !id.trim().is_empty()
                     && !id.chars().any(text::is_unsafe)
             }),
-        };
-        let url = self.url.filter(|url| {
-            NewItem {
-                url: Some(url.clone()),
-                ..sanitized.clone()
-            }
-            .validate()
-            .is_ok()
-        });
-        NewItem { url, ..sanitized }
+        }
     }
 }
 
@@ -327,6 +309,21 @@ fn name_or(value: &str, fallback: &str) -> String {
     } else {
         value.to_owned()
     }
+}
+
+/// An http(s) link with a host, within the length limit, with nothing unsafe in it.
+fn check_url(url: &str) -> Result<(), ItemError> {
+    check_len("url", url, MAX_URL_BYTES)?;
+    let lower = url.to_ascii_lowercase();
+    let has_host = |rest: &str| !rest.is_empty() && !rest.starts_with('/');
+    let ok = lower
+        .strip_prefix("https://")
+        .or_else(|| lower.strip_prefix("http://"))
+        .is_some_and(has_host);
+    if !ok || url.chars().any(|c| c.is_whitespace() || text::is_unsafe(c)) {
+        return Err(ItemError::BadUrl(url.to_owned()));
+    }
+    Ok(())
 }
 
 fn check_len(field: &'static str, value: &str, max: usize) -> Result<(), ItemError> {
