@@ -90,6 +90,25 @@ impl Refusal<'_> {
     }
 }
 
+/// One entry of a list in a platform's answer: read as `T`, or not understood. A list
+/// keeps the entries it can read, so one odd entry costs itself, never the whole list
+/// (a platform that added a kind of message must not stop Deepwork reading the rest).
+#[derive(Debug, serde::Deserialize)]
+#[serde(untagged)]
+pub(crate) enum Lenient<T> {
+    Read(T),
+    Unreadable(serde::de::IgnoredAny),
+}
+
+impl<T> Lenient<T> {
+    pub(crate) fn into_read(self) -> Option<T> {
+        match self {
+            Lenient::Read(value) => Some(value),
+            Lenient::Unreadable(_) => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,5 +170,18 @@ mod tests {
             refusal(404).into_error(fix),
             AdapterError::Malformed { .. }
         ));
+    }
+
+    #[test]
+    fn a_list_keeps_the_entries_it_can_read() {
+        #[derive(Debug, PartialEq, serde::Deserialize)]
+        struct Entry {
+            id: u32,
+        }
+        let entries: Vec<Lenient<Entry>> =
+            serde_json::from_str(r#"[{"id": 1}, {"id": "two"}, null, {"id": 3, "more": true}]"#)
+                .unwrap();
+        let read: Vec<Entry> = entries.into_iter().filter_map(Lenient::into_read).collect();
+        assert_eq!(read, [Entry { id: 1 }, Entry { id: 3 }]);
     }
 }

@@ -1,15 +1,16 @@
 //! Messages addressed to the user: direct conversations read back from the history,
 //! and Socket Mode's pushed events, with names and Slack's formatting written out.
 
-use super::text::{self, Named};
-use super::{
-    AUTO_REPLY_EVENT, Body, HELLO, NAME, SOCKET_IDLE, SlackAdapter, malformed, ts_at, ts_key,
-    unavailable,
+use super::api::{
+    AuthTest, ConnectionsOpen, ConversationInfo, ConversationList, History, SlackMessage,
+    SocketFrame, UserInfo,
 };
+use super::text::{self, Named};
+use super::{Body, HELLO, NAME, SOCKET_IDLE, SlackAdapter, ts_at, ts_key, unavailable};
+use crate::http::Lenient;
 use crate::{AdapterError, Addressed, IncomingMessage, ReplyTarget, plain};
 use futures_util::{SinkExt, StreamExt};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -23,19 +24,16 @@ impl SlackAdapter {
         cursor: &str,
     ) -> Result<Vec<IncomingMessage>, AdapterError> {
         let me = self.me().await?.to_owned();
-        let list = self
+        let list: ConversationList = self
             .call(
                 "conversations.list",
                 Body::Form(vec![("types", "im".into()), ("limit", "200".into())]),
             )
             .await?;
         let mut found = Vec::new();
-        for im in list["channels"].as_array().into_iter().flatten() {
-            let Ok(Conversation { id: channel }) = Conversation::deserialize(im) else {
-                continue;
-            };
-            let channel = channel.as_str();
-            let history = self
+        for conversation in list.channels.into_iter().filter_map(Lenient::into_read) {
+            let channel = conversation.id.as_str();
+            let history: History = self
                 .call(
                     "conversations.history",
                     Body::Form(vec![
@@ -46,10 +44,7 @@ impl SlackAdapter {
                     ]),
                 )
                 .await?;
-            for message in history["messages"].as_array().into_iter().flatten() {
-                let Ok(message) = SlackMessage::deserialize(message) else {
-                    continue;
-                };
+            for message in history.messages.into_iter().filter_map(Lenient::into_read) {
                 let (Some(ts), Some(sender)) = (&message.ts, message.sender_other_than(&me)) else {
                     continue;
                 };
@@ -147,22 +142,20 @@ impl SlackAdapter {
         if let Some(name) = self.names.lock().expect("names").get(id) {
             return Some(name.clone());
         }
-        let (method, key, pick): (_, _, fn(&Value) -> Option<&str>) = match what {
-            Lookup::User => ("users.info", "user", |v| {
-                v["user"]["profile"]["display_name"]
-                    .as_str()
-                    .filter(|n| !n.is_empty())
-                    .or(v["user"]["name"].as_str())
-            }),
-            Lookup::Channel => ("conversations.info", "channel", |v| {
-                v["channel"]["name"].as_str()
-            }),
+        let asked = |key: &'static str| Body::Form(vec![(key, id.to_owned())]);
+        let name = match what {
+            Lookup::User => {
+                let info: UserInfo = self.call("users.info", asked("user")).await.ok()?;
+                plain(info.user.shown()?)
+            }
+            Lookup::Channel => {
+                let info: ConversationInfo = self
+                    .call("conversations.info", asked("channel"))
+                    .await
+                    .ok()?;
+                plain(&info.channel.name?)
+            }
         };
-        let answer = self
-            .call(method, Body::Form(vec![(key, id.to_owned())]))
-            .await
-            .ok()?;
-        let name = plain(pick(&answer)?);
         self.names
             .lock()
             .expect("names")
@@ -177,7 +170,7 @@ impl SlackAdapter {
         let offset = match known {
             Some(offset) => offset,
             None => {
-                self.call("auth.test", Body::None).await?;
+                self.call::<AuthTest>("auth.test", Body::None).await?;
                 self.clock_offset.lock().expect("clock").unwrap_or_default()
             }
         };
@@ -269,7 +262,7 @@ impl SlackAdapter {
             return Ok(feed.clone());
         }
         let app_token = self.app_token.as_deref().unwrap_or_default();
-        let opened = self
+        let opened: ConnectionsOpen = self
             .call_as(app_token, "apps.connections.open", Body::None)
             .await
             .map_err(|error| match error {
@@ -283,16 +276,14 @@ impl SlackAdapter {
                 }
                 other => other,
             })?;
-        let url = opened["url"]
-            .as_str()
-            .ok_or_else(|| malformed("apps.connections.open: no url"))?;
-        let (mut socket, _) = tokio_tungstenite::connect_async(url)
+        let (mut socket, _) = tokio_tungstenite::connect_async(&opened.url)
             .await
             .map_err(|e| unavailable(&format!("Socket Mode: {e}")))?;
         let hello = async {
             while let Some(frame) = socket.next().await {
                 if let Ok(Message::Text(text)) = frame
-                    && serde_json::from_str::<Value>(&text).is_ok_and(|v| v["type"] == "hello")
+                    && serde_json::from_str::<SocketFrame>(&text)
+                        .is_ok_and(|frame| frame.kind.as_deref() == Some("hello"))
                 {
                     return true;
                 }
@@ -332,15 +323,15 @@ async fn run_feed(mut socket: Socket, feed: std::sync::Weak<Feed>, me: String) {
                     Some(Ok(Message::Close(_)) | Err(_)) | None => break Ended::Reconnect,
                     Some(Ok(_)) => continue,
                 };
-                let Ok(envelope) = serde_json::from_str::<Value>(&text) else { continue };
-                if let Some(id) = envelope["envelope_id"].as_str() {
+                let Ok(frame) = serde_json::from_str::<SocketFrame>(&text) else { continue };
+                if let Some(id) = &frame.envelope_id {
                     let ack = json!({ "envelope_id": id }).to_string();
                     if socket.send(Message::text(ack)).await.is_err() {
                         break Ended::Reconnect;
                     }
                 }
-                match envelope["type"].as_str() {
-                    Some("disconnect") if envelope["reason"] == "link_disabled" => {
+                match frame.kind.as_deref() {
+                    Some("disconnect") if frame.reason.as_deref() == Some("link_disabled") => {
                         break Ended::Failed(AdapterError::Unauthorized {
                             adapter: NAME.into(),
                             fix: "Socket Mode was turned off for the Slack app; turn it back on, or remove the app-level token to poll instead".into(),
@@ -349,7 +340,8 @@ async fn run_feed(mut socket: Socket, feed: std::sync::Weak<Feed>, me: String) {
                     Some("disconnect") => break Ended::Reconnect,
                     Some("events_api") => {
                         let Some(feed) = feed.upgrade() else { return };
-                        if let Some(message) = event_message(&envelope["payload"]["event"], &me) {
+                        let event = frame.payload.and_then(|p| p.event).and_then(Lenient::into_read);
+                        if let Some(message) = event.and_then(|event| event_message(event, &me)) {
                             feed.queue.lock().expect("queue").push(message);
                             feed.changed.notify_waiters();
                         }
@@ -375,8 +367,7 @@ async fn run_feed(mut socket: Socket, feed: std::sync::Weak<Feed>, me: String) {
 
 /// The message a `message` or `app_mention` event carries, if it is for `me`: anything
 /// in a direct conversation, elsewhere only what names them.
-fn event_message(event: &Value, me: &str) -> Option<IncomingMessage> {
-    let event = SlackMessage::deserialize(event).ok()?;
+fn event_message(event: SlackMessage, me: &str) -> Option<IncomingMessage> {
     if !matches!(event.kind.as_deref(), Some("message" | "app_mention")) {
         return None;
     }
@@ -405,52 +396,4 @@ fn event_message(event: &Value, me: &str) -> Option<IncomingMessage> {
             sender: sender.to_owned(),
         },
     })
-}
-
-/// A conversation as `conversations.list` names it.
-#[derive(Deserialize)]
-struct Conversation {
-    id: String,
-}
-
-/// A message as `conversations.history` lists it and `message` / `app_mention` events
-/// carry it: the fields read. Each is parsed alone, so one with odd fields is skipped,
-/// never the batch around it.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct SlackMessage {
-    #[serde(rename = "type")]
-    kind: Option<String>,
-    subtype: Option<String>,
-    ts: Option<String>,
-    user: Option<String>,
-    bot_id: Option<String>,
-    text: Option<String>,
-    channel: Option<String>,
-    channel_type: Option<String>,
-    metadata: Option<Metadata>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct Metadata {
-    event_type: Option<String>,
-}
-
-impl SlackMessage {
-    /// Who wrote it, unless it is the user's own or housekeeping (joins, edits).
-    fn sender_other_than(&self, me: &str) -> Option<&str> {
-        let housekeeping = self.subtype.as_deref().is_some_and(|s| s != "bot_message");
-        if housekeeping || self.user.as_deref() == Some(me) {
-            return None;
-        }
-        self.user.as_deref().or(self.bot_id.as_deref())
-    }
-
-    /// Written by a bot, or an auto-reply (Deepwork's marks them): never answered.
-    fn automated(&self) -> bool {
-        self.bot_id.is_some()
-            || self.metadata.as_ref().and_then(|m| m.event_type.as_deref())
-                == Some(AUTO_REPLY_EVENT)
-    }
 }

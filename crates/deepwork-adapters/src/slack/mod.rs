@@ -15,12 +15,14 @@ use crate::{
 };
 use async_trait::async_trait;
 use reqwest::{StatusCode, Url};
+use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+mod api;
 mod messages;
 use messages::Feed;
 mod sign_in;
@@ -107,11 +109,18 @@ impl SlackAdapter {
         self
     }
 
-    async fn call(&self, method: &str, body: Body) -> Result<Value, AdapterError> {
+    /// A Web API call with the user token, its answer read as `T` (`IgnoredAny` where
+    /// only success matters).
+    async fn call<T: DeserializeOwned>(&self, method: &str, body: Body) -> Result<T, AdapterError> {
         self.call_as(&self.token, method, body).await
     }
 
-    async fn call_as(&self, token: &str, method: &str, body: Body) -> Result<Value, AdapterError> {
+    async fn call_as<T: DeserializeOwned>(
+        &self,
+        token: &str,
+        method: &str,
+        body: Body,
+    ) -> Result<T, AdapterError> {
         let url = self
             .api
             .join(method)
@@ -162,14 +171,17 @@ impl SlackAdapter {
                 format!("the Slack token was refused (HTTP {status}); connect Slack again")
             }));
         }
-        let value: Value = response
-            .json()
+        let answer = response
+            .bytes()
             .await
+            .map_err(|e| unavailable(&format!("{method}: {e}")))?;
+        let envelope: api::Envelope = serde_json::from_slice(&answer)
             .map_err(|e| malformed(&format!("{method}: not JSON ({e})")))?;
-        if value["ok"] == true {
-            return Ok(value);
+        if envelope.ok {
+            return serde_json::from_slice(&answer)
+                .map_err(|e| malformed(&format!("{method}: unexpected answer ({e})")));
         }
-        let error = value["error"].as_str().unwrap_or("unknown_error");
+        let error = envelope.error.as_deref().unwrap_or("unknown_error");
         Err(match error {
             "not_authed" | "invalid_auth" | "token_revoked" | "token_expired"
             | "account_inactive" => AdapterError::Unauthorized {
@@ -180,7 +192,7 @@ impl SlackAdapter {
                 adapter: NAME.into(),
                 fix: format!(
                     "the Slack token lacks the scope {}; add it to the app's user token scopes and reinstall",
-                    value["needed"].as_str().unwrap_or("needed for this")
+                    envelope.needed.as_deref().unwrap_or("needed for this")
                 ),
             },
             "ratelimited" => AdapterError::RateLimited {
@@ -201,13 +213,13 @@ impl SlackAdapter {
         expiration: i64,
     ) -> Result<(), AdapterError> {
         let profile = json!({ "profile": { "status_text": text, "status_emoji": emoji, "status_expiration": expiration } });
-        self.call("users.profile.set", Body::Json(profile))
+        self.call::<IgnoredAny>("users.profile.set", Body::Json(profile))
             .await
             .map(drop)
     }
 
     async fn snooze(&self, minutes: i64) -> Result<(), AdapterError> {
-        self.call(
+        self.call::<IgnoredAny>(
             "dnd.setSnooze",
             Body::Form(vec![("num_minutes", minutes.max(1).to_string())]),
         )
@@ -216,7 +228,7 @@ impl SlackAdapter {
     }
 
     async fn end_snooze(&self) -> Result<(), AdapterError> {
-        match self.call("dnd.endSnooze", Body::None).await {
+        match self.call::<IgnoredAny>("dnd.endSnooze", Body::None).await {
             Ok(_) => Ok(()),
             // Nothing to end is what we wanted.
             Err(AdapterError::Malformed { detail, .. })
@@ -240,11 +252,8 @@ impl SlackAdapter {
     async fn me(&self) -> Result<&str, AdapterError> {
         self.me
             .get_or_try_init(|| async {
-                let who = self.call("auth.test", Body::None).await?;
-                who["user_id"]
-                    .as_str()
-                    .map(str::to_owned)
-                    .ok_or_else(|| malformed("auth.test: no user_id"))
+                let who: api::AuthTest = self.call("auth.test", Body::None).await?;
+                Ok::<_, AdapterError>(who.user_id)
             })
             .await
             .map(String::as_str)
@@ -292,21 +301,14 @@ impl StatusAdapter for SlackAdapter {
     }
 
     async fn snapshot(&self) -> Result<StatusSnapshot, AdapterError> {
-        let profile = self.call("users.profile.get", Body::None).await?;
-        let dnd = self.call("dnd.info", Body::None).await?;
-        let profile = &profile["profile"];
+        let api::ProfileAnswer { profile } = self.call("users.profile.get", Body::None).await?;
+        let dnd: api::DndInfo = self.call("dnd.info", Body::None).await?;
         let status = SlackStatus {
-            status_text: profile["status_text"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
-            status_emoji: profile["status_emoji"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
-            status_expiration: profile["status_expiration"].as_i64().unwrap_or(0),
-            snooze_enabled: dnd["snooze_enabled"] == true,
-            snooze_endtime: dnd["snooze_endtime"].as_i64(),
+            status_text: profile.status_text,
+            status_emoji: profile.status_emoji,
+            status_expiration: profile.status_expiration,
+            snooze_enabled: dnd.snooze_enabled,
+            snooze_endtime: dnd.snooze_endtime,
         };
         let data = serde_json::to_value(status).map_err(|e| malformed(&e.to_string()))?;
         Ok(StatusSnapshot {
@@ -386,7 +388,7 @@ impl Replier for SlackAdapter {
             "text": text,
             "metadata": { "event_type": AUTO_REPLY_EVENT, "event_payload": {} },
         });
-        self.call("chat.postMessage", Body::Json(body))
+        self.call::<IgnoredAny>("chat.postMessage", Body::Json(body))
             .await
             .map(drop)
     }

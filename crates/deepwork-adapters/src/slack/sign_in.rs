@@ -1,10 +1,10 @@
 //! Signing in with Slack: OAuth v2 with PKCE for a public client, the browser coming
 //! back to a one-time loopback address.
 
+use super::api::{Envelope, OauthAccess};
 use super::{NAME, malformed, unavailable};
 use crate::AdapterError;
 use reqwest::Url;
-use serde_json::Value;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -172,22 +172,26 @@ impl SlackSignIn {
             .send()
             .await
             .map_err(|e| unavailable(&e.to_string()))?;
-        let value: Value = answer
-            .json()
+        let answer = answer
+            .bytes()
             .await
-            .map_err(|e| malformed(&format!("oauth.v2.access: not JSON ({e})")))?;
-        if value["ok"] != true {
+            .map_err(|e| unavailable(&format!("oauth.v2.access: {e}")))?;
+        let not_understood =
+            |e: serde_json::Error| malformed(&format!("oauth.v2.access: unexpected answer ({e})"));
+        let envelope: Envelope = serde_json::from_slice(&answer).map_err(not_understood)?;
+        if !envelope.ok {
             return Err(AdapterError::Unauthorized {
                 adapter: NAME.into(),
                 fix: format!(
                     "Slack refused the sign-in ({}); check [adapters.slack] client_id and that PKCE is on for the app",
-                    value["error"].as_str().unwrap_or("unknown_error")
+                    envelope.error.as_deref().unwrap_or("unknown_error")
                 ),
             });
         }
-        value["authed_user"]["access_token"]
-            .as_str()
-            .map(str::to_owned)
+        let access: OauthAccess = serde_json::from_slice(&answer).map_err(not_understood)?;
+        access
+            .authed_user
+            .and_then(|user| user.access_token)
             .ok_or_else(|| {
                 malformed("oauth.v2.access: no user token; the app must ask for user scopes")
             })

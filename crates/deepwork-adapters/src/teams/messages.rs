@@ -1,6 +1,7 @@
 //! Chat messages addressed to the user, polled from Graph, and auto-replies.
 
 use super::*;
+use graph::{Chat, ChatMessage, Page};
 
 /// A chat's kind, as `chatType` names it.
 fn addressed(chat_type: &str, mentioned: bool) -> Option<Addressed> {
@@ -12,16 +13,60 @@ fn addressed(chat_type: &str, mentioned: bool) -> Option<Addressed> {
 
 /// A Teams message body as plain text: line-breaking tags become line breaks, then
 /// the remaining markup goes.
-fn body_text(body: &Value) -> String {
-    let content = body["content"].as_str().unwrap_or_default();
-    if body["contentType"] != "html" {
-        return plain(content);
+fn body_text(body: &ItemBody) -> String {
+    if body.content_type != "html" {
+        return plain(&body.content);
     }
-    let mut text = content.to_owned();
+    let mut text = body.content.clone();
     for tag in ["<br>", "<br/>", "<br />", "</p>", "</div>"] {
         text = text.replace(tag, "\n");
     }
     plain_text(&text.replace("&nbsp;", " ")).trim().to_owned()
+}
+
+/// A chat message as Deepwork holds it, with when it was sent, if it is addressed to
+/// the user `me` and was sent by someone else.
+fn incoming(chat: &Chat, message: ChatMessage, me: &str) -> Option<(Timestamp, IncomingMessage)> {
+    let from = message.from?;
+    let (sender, automated) = match (from.user, from.application) {
+        (Some(user), _) => (user, false),
+        (None, Some(app)) => (app, true),
+        (None, None) => return None,
+    };
+    let sender_id = sender.id?;
+    if sender_id == me {
+        return None;
+    }
+    let mentioned = message.mentions.iter().any(|mention| {
+        mention
+            .mentioned
+            .as_ref()
+            .and_then(|m| m.user.as_ref())
+            .and_then(|user| user.id.as_deref())
+            == Some(me)
+    });
+    let addressed = addressed(&chat.chat_type, mentioned)?;
+    Some((
+        message.created_date_time,
+        IncomingMessage {
+            id: message.id,
+            sender: sender_id.clone(),
+            sender_name: sender.display_name.as_deref().map(plain),
+            channel: (addressed == Addressed::Mention).then(|| {
+                chat.topic
+                    .as_deref()
+                    .map_or_else(|| "group chat".into(), plain)
+            }),
+            addressed,
+            text: body_text(&message.body),
+            automated,
+            url: chat.web_url.clone(),
+            reply_to: ReplyTarget {
+                conversation: chat.id.clone(),
+                sender: sender_id,
+            },
+        },
+    ))
 }
 
 impl TeamsAdapter {
@@ -31,7 +76,7 @@ impl TeamsAdapter {
         cursor: Timestamp,
     ) -> Result<Vec<(Timestamp, IncomingMessage)>, AdapterError> {
         let me = self.inner.me().await?.to_owned();
-        let chats = self
+        let chats: Page<Chat> = self
             .inner
             .graph(
                 Method::GET,
@@ -46,22 +91,19 @@ impl TeamsAdapter {
             .await?;
         let since = cursor.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
         let mut found = Vec::new();
-        for chat in chats["value"].as_array().into_iter().flatten() {
-            let last: Option<Timestamp> = chat["lastMessagePreview"]["createdDateTime"]
-                .as_str()
-                .and_then(|t| t.parse().ok());
+        for chat in chats.entries() {
+            let last = chat
+                .last_message_preview
+                .as_ref()
+                .and_then(|preview| preview.created_date_time);
             if last.is_none_or(|last| last <= cursor) {
                 continue;
             }
-            let (Some(chat_id), Some(chat_type)) = (chat["id"].as_str(), chat["chatType"].as_str())
-            else {
-                continue;
-            };
-            let messages = self
+            let messages: Page<ChatMessage> = self
                 .inner
                 .graph(
                     Method::GET,
-                    &format!("me/chats/{chat_id}/messages"),
+                    &format!("me/chats/{}/messages", chat.id),
                     &[
                         ("$top", "50".into()),
                         ("$orderby", "lastModifiedDateTime desc".into()),
@@ -70,58 +112,12 @@ impl TeamsAdapter {
                     None,
                 )
                 .await?;
-            for message in messages["value"].as_array().into_iter().flatten() {
-                let Some(created) = message["createdDateTime"]
-                    .as_str()
-                    .and_then(|t| t.parse::<Timestamp>().ok())
-                else {
-                    continue;
-                };
+            for message in messages.entries() {
                 // Edits of older messages come back too; only new ones count.
-                if created <= cursor || message["messageType"] != "message" {
+                if message.created_date_time <= cursor || message.message_type != "message" {
                     continue;
                 }
-                let from = &message["from"];
-                let (sender, name, automated) = if let Some(user) = from["user"].as_object() {
-                    (user.get("id"), user.get("displayName"), false)
-                } else if let Some(app) = from["application"].as_object() {
-                    (app.get("id"), app.get("displayName"), true)
-                } else {
-                    continue;
-                };
-                let Some(sender) = sender.and_then(Value::as_str) else {
-                    continue;
-                };
-                if sender == me {
-                    continue;
-                }
-                let mentioned = message["mentions"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .any(|m| m["mentioned"]["user"]["id"] == me);
-                let Some(addressed) = addressed(chat_type, mentioned) else {
-                    continue;
-                };
-                let topic = chat["topic"].as_str().map(plain);
-                found.push((
-                    created,
-                    IncomingMessage {
-                        id: message["id"].as_str().unwrap_or_default().to_owned(),
-                        sender: sender.to_owned(),
-                        sender_name: name.and_then(Value::as_str).map(plain),
-                        channel: (addressed == Addressed::Mention)
-                            .then(|| topic.unwrap_or_else(|| "group chat".into())),
-                        addressed,
-                        text: body_text(&message["body"]),
-                        automated,
-                        url: chat["webUrl"].as_str().map(str::to_owned),
-                        reply_to: ReplyTarget {
-                            conversation: chat_id.to_owned(),
-                            sender: sender.to_owned(),
-                        },
-                    },
-                ));
+                found.extend(incoming(&chat, message, &me));
             }
         }
         found.sort_by_key(|(at, _)| *at);
@@ -157,7 +153,7 @@ impl MessageSource for TeamsAdapter {
 impl Replier for TeamsAdapter {
     async fn reply(&self, to: &ReplyTarget, text: &str) -> Result<(), AdapterError> {
         self.inner
-            .graph(
+            .graph::<IgnoredAny>(
                 Method::POST,
                 &format!("chats/{}/messages", to.conversation),
                 &[],
@@ -174,10 +170,12 @@ mod tests {
 
     #[test]
     fn html_bodies_become_plain_text_with_their_line_breaks() {
-        let body = json!({ "contentType": "html", "content": "<p>Build is <b>red</b>&nbsp;&amp; blocking</p><p>see &lt;log&gt;</p>" });
+        let body = ItemBody {
+            content_type: "html".into(),
+            content: "<p>Build is <b>red</b>&nbsp;&amp; blocking</p><p>see &lt;log&gt;</p>".into(),
+        };
         assert_eq!(body_text(&body), "Build is red & blocking\nsee <log>");
-        let text = json!({ "contentType": "text", "content": "hi\u{1b}[2J" });
-        assert_eq!(body_text(&text), "hi[2J");
+        assert_eq!(body_text(&ItemBody::text("hi\u{1b}[2J")), "hi[2J");
     }
 
     #[test]

@@ -15,13 +15,18 @@ use crate::{
 };
 use async_trait::async_trait;
 use deepwork_core::held_notifications::plain_text;
+use graph::{
+    DateTimeTimeZone, GraphRefusal, ItemBody, OauthRefusal, Presence, StatusMessage, Tokens, User,
+};
 use jiff::{SignedDuration, Timestamp};
 use reqwest::{Method, StatusCode, Url};
+use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+mod graph;
 mod messages;
 mod sign_in;
 
@@ -120,11 +125,11 @@ impl From<OauthError> for AdapterError {
     }
 }
 
-async fn oauth_post(
+async fn oauth_post<T: DeserializeOwned>(
     http: &reqwest::Client,
     url: Url,
     form: &[(&str, &str)],
-) -> Result<Value, OauthError> {
+) -> Result<T, OauthError> {
     let response = http
         .post(url)
         .form(form)
@@ -137,19 +142,24 @@ async fn oauth_post(
             "sign-in: HTTP {status}"
         ))));
     }
-    let value: Value = response
-        .json()
+    let body = response
+        .bytes()
         .await
-        .map_err(|e| OauthError::Failed(malformed(&format!("sign-in: not JSON ({e})"))))?;
+        .map_err(|e| OauthError::Failed(unavailable(&e.to_string())))?;
+    let unexpected = |e: serde_json::Error| {
+        OauthError::Failed(malformed(&format!("sign-in: unexpected answer ({e})")))
+    };
     if status.is_success() {
-        return Ok(value);
+        return serde_json::from_slice(&body).map_err(unexpected);
     }
+    let refusal: OauthRefusal = serde_json::from_slice(&body).map_err(unexpected)?;
     Err(OauthError::Refused {
-        error: value["error"]
-            .as_str()
-            .unwrap_or("unknown_error")
-            .to_owned(),
-        description: value["error_description"].as_str().unwrap_or("").to_owned(),
+        error: if refusal.error.is_empty() {
+            "unknown_error".into()
+        } else {
+            refusal.error
+        },
+        description: refusal.error_description,
     })
 }
 
@@ -204,8 +214,8 @@ struct Inner {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 struct TeamsStatus {
     availability: String,
-    /// The status message object as Graph keeps it, if one was set.
-    status_message: Option<Value>,
+    /// The status message as Graph keeps it, if one was set.
+    status_message: Option<StatusMessage>,
 }
 
 impl TeamsAdapter {
@@ -253,7 +263,7 @@ impl Inner {
             return Ok(token.clone());
         }
         let refresh = self.refresh_token.lock().expect("refresh token").clone();
-        let tokens = oauth_post(
+        let tokens: Tokens = oauth_post(
             &self.http,
             self.endpoints.oauth("token")?,
             &[
@@ -264,28 +274,28 @@ impl Inner {
             ],
         )
         .await?;
-        let token = tokens["access_token"]
-            .as_str()
-            .ok_or_else(|| malformed("token: no access_token"))?
-            .to_owned();
-        let lifetime = Duration::from_secs(tokens["expires_in"].as_u64().unwrap_or(3600));
-        if let Some(rotated) = tokens["refresh_token"].as_str()
+        let token = tokens
+            .access_token
+            .ok_or_else(|| malformed("token: no access_token"))?;
+        let lifetime = Duration::from_secs(tokens.expires_in.unwrap_or(3600));
+        if let Some(rotated) = tokens.refresh_token
             && rotated != refresh
         {
-            *self.refresh_token.lock().expect("refresh token") = rotated.to_owned();
-            (self.keep)(rotated);
+            (self.keep)(&rotated);
+            *self.refresh_token.lock().expect("refresh token") = rotated;
         }
         *access = Some((token.clone(), Instant::now() + lifetime));
         Ok(token)
     }
 
-    async fn graph(
+    /// A Graph call, its answer read as `T` (`IgnoredAny` where only success matters).
+    async fn graph<T: DeserializeOwned>(
         &self,
         method: Method,
         path: &str,
         query: &[(&str, String)],
         body: Option<Value>,
-    ) -> Result<Value, AdapterError> {
+    ) -> Result<T, AdapterError> {
         let url = self
             .endpoints
             .graph
@@ -313,21 +323,25 @@ impl Inner {
                 .await
                 .map_err(|e| unavailable(&e.to_string()))?;
             if status.is_success() {
-                return if text.trim().is_empty() {
-                    Ok(Value::Null)
+                // Calls that succeed with no content (204) answer nothing to read.
+                let text = if text.trim().is_empty() {
+                    "null"
                 } else {
-                    serde_json::from_str(&text)
-                        .map_err(|e| malformed(&format!("{path}: not JSON ({e})")))
+                    &text
                 };
+                return serde_json::from_str(text)
+                    .map_err(|e| malformed(&format!("{path}: unexpected answer ({e})")));
             }
             if status == StatusCode::UNAUTHORIZED && attempt == 0 {
                 // The access token lapsed early: renew it once and ask again.
                 *self.access.lock().await = None;
                 continue;
             }
-            let error: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-            let code = error["error"]["code"].as_str().unwrap_or("");
-            let message = first_line(error["error"]["message"].as_str().unwrap_or(""));
+            let error = serde_json::from_str::<GraphRefusal>(&text)
+                .unwrap_or_default()
+                .error;
+            let code = error.code.as_str();
+            let message = first_line(&error.message);
             let refusal = crate::http::Refusal {
                 adapter: NAME,
                 status,
@@ -353,11 +367,8 @@ impl Inner {
     async fn me(&self) -> Result<&str, AdapterError> {
         self.me
             .get_or_try_init(|| async {
-                let me = self.graph(Method::GET, "me", &[], None).await?;
-                me["id"]
-                    .as_str()
-                    .map(str::to_owned)
-                    .ok_or_else(|| malformed("me: no id"))
+                let me: User = self.graph(Method::GET, "me", &[], None).await?;
+                Ok::<_, AdapterError>(me.id)
             })
             .await
             .map(String::as_str)
@@ -375,7 +386,7 @@ impl Inner {
             "activity": "Presenting",
             "expirationDuration": format!("PT{minutes}M"),
         });
-        self.graph(
+        self.graph::<IgnoredAny>(
             Method::POST,
             &format!("users/{me}/presence/setPresence"),
             &[],
@@ -385,9 +396,9 @@ impl Inner {
         Ok(now + SignedDuration::from_mins(minutes))
     }
 
-    async fn set_status_message(&self, status_message: Value) -> Result<(), AdapterError> {
+    async fn set_status_message(&self, status_message: &StatusMessage) -> Result<(), AdapterError> {
         let me = self.me().await?.to_owned();
-        self.graph(
+        self.graph::<IgnoredAny>(
             Method::POST,
             &format!("users/{me}/presence/setStatusMessage"),
             &[],
@@ -408,21 +419,21 @@ fn presence_minutes(now: Timestamp, until: Timestamp) -> i64 {
 }
 
 /// Graph's `dateTimeTimeZone` for an instant, in UTC.
-fn graph_time(at: Timestamp) -> Value {
-    json!({
-        "dateTime": at.strftime("%Y-%m-%dT%H:%M:%S%.7f").to_string(),
-        "timeZone": "UTC",
-    })
+fn graph_time(at: Timestamp) -> DateTimeTimeZone {
+    DateTimeTimeZone {
+        date_time: at.strftime("%Y-%m-%dT%H:%M:%S%.7f").to_string(),
+        time_zone: "UTC".into(),
+    }
 }
 
 /// When a status message lapses, if it has an expiry Deepwork can read (Graph reports
 /// it in UTC for the signed-in user).
-fn expiry_of(status_message: &Value) -> Option<Timestamp> {
-    let expiry = &status_message["expiryDateTime"];
-    if expiry["timeZone"].as_str().is_some_and(|tz| tz != "UTC") {
+fn expiry_of(status_message: &StatusMessage) -> Option<Timestamp> {
+    let expiry = status_message.expiry_date_time.as_ref()?;
+    if expiry.time_zone != "UTC" {
         return None;
     }
-    let civil: jiff::civil::DateTime = expiry["dateTime"].as_str()?.parse().ok()?;
+    let civil: jiff::civil::DateTime = expiry.date_time.parse().ok()?;
     civil
         .to_zoned(jiff::tz::TimeZone::UTC)
         .ok()
@@ -440,24 +451,17 @@ impl StatusAdapter for TeamsAdapter {
     }
 
     async fn snapshot(&self) -> Result<StatusSnapshot, AdapterError> {
-        let presence = self
+        let presence: Presence = self
             .inner
             .graph(Method::GET, "me/presence", &[], None)
             .await?;
-        let status_message = presence
-            .get("statusMessage")
-            .filter(|m| {
-                m["message"]["content"]
-                    .as_str()
-                    .is_some_and(|c| !c.is_empty())
-            })
-            .cloned();
         let before = TeamsStatus {
-            availability: presence["availability"]
-                .as_str()
-                .unwrap_or("PresenceUnknown")
-                .to_owned(),
-            status_message,
+            availability: presence
+                .availability
+                .unwrap_or_else(|| "PresenceUnknown".into()),
+            status_message: presence
+                .status_message
+                .filter(|m| !m.message.content.is_empty()),
         };
         Ok(StatusSnapshot {
             adapter: NAME.into(),
@@ -469,10 +473,10 @@ impl StatusAdapter for TeamsAdapter {
         self.stop_renewal();
         let lapses = self.inner.set_presence(status.until).await?;
         self.inner
-            .set_status_message(json!({
-                "message": { "content": status.text, "contentType": "text" },
-                "expiryDateTime": graph_time(status.until),
-            }))
+            .set_status_message(&StatusMessage {
+                message: ItemBody::text(&status.text),
+                expiry_date_time: Some(graph_time(status.until)),
+            })
             .await?;
         if lapses < status.until {
             let inner = self.inner.clone();
@@ -507,7 +511,7 @@ impl StatusAdapter for TeamsAdapter {
         // Only Deepwork's own session goes: the user's other sessions and their own
         // preferred presence were never touched.
         self.inner
-            .graph(
+            .graph::<IgnoredAny>(
                 Method::POST,
                 &format!("users/{me}/presence/clearPresence"),
                 &[],
@@ -519,17 +523,14 @@ impl StatusAdapter for TeamsAdapter {
             .as_ref()
             .and_then(expiry_of)
             .is_some_and(|at| at <= Timestamp::now());
-        let status_message = match before.status_message.filter(|_| !expired) {
-            Some(previous) => {
-                let mut message = json!({ "message": previous["message"] });
-                if previous["expiryDateTime"].is_object() {
-                    message["expiryDateTime"] = previous["expiryDateTime"].clone();
-                }
-                message
-            }
-            None => json!({ "message": { "content": "", "contentType": "text" } }),
-        };
-        self.inner.set_status_message(status_message).await
+        let status_message = before
+            .status_message
+            .filter(|_| !expired)
+            .unwrap_or(StatusMessage {
+                message: ItemBody::text(""),
+                expiry_date_time: None,
+            });
+        self.inner.set_status_message(&status_message).await
     }
 }
 
@@ -557,13 +558,21 @@ mod tests {
     #[test]
     fn graph_times_round_trip_in_utc() {
         let at: Timestamp = "2026-11-25T14:00:00Z".parse().unwrap();
-        let value = json!({ "expiryDateTime": graph_time(at) });
+        let message = StatusMessage {
+            message: ItemBody::text("Deep work"),
+            expiry_date_time: Some(graph_time(at)),
+        };
         assert_eq!(
-            value["expiryDateTime"]["dateTime"],
+            serde_json::to_value(&message).unwrap()["expiryDateTime"]["dateTime"],
             "2026-11-25T14:00:00.0000000"
         );
-        assert_eq!(expiry_of(&value), Some(at));
-        let elsewhere = json!({ "expiryDateTime": { "dateTime": "2026-11-25T14:00:00", "timeZone": "Pacific Standard Time" } });
+        assert_eq!(expiry_of(&message), Some(at));
+        let elsewhere: StatusMessage = serde_json::from_value(json!({
+            "message": { "content": "Away", "contentType": "text" },
+            "expiryDateTime": { "dateTime": "2026-11-25T14:00:00", "timeZone": "Pacific Standard Time" },
+            "publishedDateTime": "2026-11-25T08:00:00Z",
+        }))
+        .unwrap();
         assert_eq!(expiry_of(&elsewhere), None);
     }
 }

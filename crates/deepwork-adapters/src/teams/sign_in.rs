@@ -30,29 +30,23 @@ pub async fn start_sign_in(
     endpoints: &TeamsEndpoints,
 ) -> Result<(DeviceCode, PendingSignIn), AdapterError> {
     let http = crate::http::client(NAME, Some(Duration::from_secs(30)))?;
-    let code = oauth_post(
+    let code: graph::DeviceCodeAnswer = oauth_post(
         &http,
         endpoints.oauth("devicecode")?,
         &[("client_id", &endpoints.client_id), ("scope", SCOPES)],
     )
     .await?;
-    let field = |key: &str| {
-        code[key]
-            .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| malformed(&format!("devicecode: no {key}")))
-    };
     let shown = DeviceCode {
-        user_code: field("user_code")?,
-        verification_uri: field("verification_uri")?,
-        message: field("message")?,
+        user_code: code.user_code,
+        verification_uri: code.verification_uri,
+        message: code.message,
     };
     let pending = PendingSignIn {
         http,
         endpoints: endpoints.clone(),
-        device_code: field("device_code")?,
-        interval: Duration::from_secs(code["interval"].as_u64().unwrap_or(5).max(1)),
-        deadline: Instant::now() + Duration::from_secs(code["expires_in"].as_u64().unwrap_or(900)),
+        device_code: code.device_code,
+        interval: Duration::from_secs(code.interval.unwrap_or(5).max(1)),
+        deadline: Instant::now() + Duration::from_secs(code.expires_in.unwrap_or(900)),
     };
     Ok((shown, pending))
 }
@@ -63,7 +57,7 @@ impl PendingSignIn {
     pub async fn finish(mut self) -> Result<String, AdapterError> {
         loop {
             tokio::time::sleep(self.interval).await;
-            let answer = oauth_post(
+            let answer: Result<Tokens, _> = oauth_post(
                 &self.http,
                 self.endpoints.oauth("token")?,
                 &[
@@ -75,10 +69,7 @@ impl PendingSignIn {
             .await;
             match answer {
                 Ok(tokens) => {
-                    return tokens["refresh_token"]
-                        .as_str()
-                        .map(str::to_owned)
-                        .ok_or_else(|| {
+                    return tokens.refresh_token.ok_or_else(|| {
                             unauthorized("the sign-in gave no refresh token; the app registration must allow offline_access")
                         });
                 }
