@@ -4,6 +4,7 @@
 //! reads the file.
 
 use crate::away::{self, AutoReplyConfig, StatusConfig};
+use crate::escalation::EscalationConfig;
 use crate::held_notifications::HoldNotificationsConfig;
 use crate::item::Class;
 use crate::resident::DesktopConfig;
@@ -40,6 +41,8 @@ pub struct Config {
     pub hold_notifications: HoldNotificationsConfig,
     /// How long message text is kept.
     pub storage: StorageConfig,
+    /// What follows an emergency nobody acknowledged: alerts, SMS, a call.
+    pub escalation: EscalationConfig,
 }
 
 /// The `[storage]` section.
@@ -453,6 +456,9 @@ impl Config {
                     self.storage.keep_days
                 ),
             ));
+        }
+        if let Some((key, message)) = self.escalation.problem() {
+            return Err(plain(key, message));
         }
         if let Some(matrix) = &self.adapters.matrix {
             let lower = matrix.homeserver.to_ascii_lowercase();

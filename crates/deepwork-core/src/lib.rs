@@ -28,6 +28,7 @@ macro_rules! text_serde {
 pub mod away;
 pub mod config;
 pub mod digest;
+pub mod escalation;
 pub mod held_notifications;
 pub mod item;
 pub mod reconcile;

@@ -7,6 +7,7 @@
 mod migrations;
 
 use deepwork_core::digest::{DigestId, ItemRecord};
+use deepwork_core::escalation::Ladder;
 use deepwork_core::session::HeldRef;
 use deepwork_core::stats::{ItemFact, SessionRecord};
 use deepwork_core::triage::Reason;
@@ -306,6 +307,33 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
+    /// The escalations with something left to do or wait for (steps, or a text reply
+    /// that may still acknowledge), oldest first.
+    pub fn open_escalations(&self) -> Result<Vec<Ladder>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT ladder FROM escalations WHERE open = 1 ORDER BY item_id")?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        rows.map(|row| ladder_from(&row?)).collect()
+    }
+
+    /// The escalations of these items, where they have one.
+    pub fn escalations_of(&self, items: &[ItemId]) -> Result<Vec<Ladder>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT ladder FROM escalations WHERE item_id = ?1")?;
+        let mut found = Vec::new();
+        for item in items {
+            if let Some(text) = stmt
+                .query_row([item.0], |r| r.get::<_, String>(0))
+                .optional()?
+            {
+                found.push(ladder_from(&text)?);
+            }
+        }
+        Ok(found)
+    }
+
     /// Where an adapter stopped reading in `session`, if it read during it.
     pub fn adapter_cursor(&self, adapter: &str, session: SessionId) -> Result<Option<String>> {
         let mut stmt = self.conn.prepare_cached(
@@ -579,6 +607,21 @@ impl Writer<'_> {
         Ok(inserted == 1)
     }
 
+    /// Stores an escalation as it now stands; `open` says whether it has anything left
+    /// to do or wait for.
+    pub fn save_escalation(&mut self, ladder: &Ladder, open: bool) -> Result<()> {
+        let text = serde_json::to_string(ladder).map_err(|e| StoreError::Corrupt {
+            table: "escalations",
+            detail: e.to_string(),
+        })?;
+        self.tx.execute(
+            "INSERT INTO escalations (item_id, ladder, open) VALUES (?1, ?2, ?3)
+             ON CONFLICT (item_id) DO UPDATE SET ladder = excluded.ladder, open = excluded.open",
+            params![ladder.item.0, text, open],
+        )?;
+        Ok(())
+    }
+
     /// Records how far an adapter has read during `session`.
     pub fn set_adapter_cursor(
         &mut self,
@@ -691,5 +734,12 @@ fn parse_disposition(name: &str) -> Result<Disposition> {
     Disposition::parse(name).ok_or_else(|| StoreError::Corrupt {
         table: "items",
         detail: format!("unknown disposition {name:?}"),
+    })
+}
+
+fn ladder_from(text: &str) -> Result<Ladder> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt {
+        table: "escalations",
+        detail: e.to_string(),
     })
 }

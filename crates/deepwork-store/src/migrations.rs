@@ -78,6 +78,14 @@ pub const MIGRATIONS: &[&str] = &[
     // 5: an item keeps its source's id for it, so a batch read twice is stored once.
     "ALTER TABLE items ADD COLUMN message_id TEXT;
     CREATE UNIQUE INDEX items_message ON items (source, message_id) WHERE message_id IS NOT NULL;",
+    // 6: the escalation ladder of each emergency, stored whole (JSON) after each change;
+    // `open` finds those with something left to do without reading the rest.
+    "CREATE TABLE escalations (
+        item_id INTEGER PRIMARY KEY REFERENCES items (id),
+        ladder  TEXT NOT NULL,
+        open    INTEGER NOT NULL
+    );
+    CREATE INDEX escalations_open ON escalations (item_id) WHERE open = 1;",
 ];
 
 /// The version this build creates.

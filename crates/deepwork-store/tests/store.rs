@@ -384,3 +384,44 @@ fn forgetting_takes_the_text_of_handled_items_only_and_keeps_their_facts() {
         "once is enough"
     );
 }
+
+#[test]
+fn escalations_are_kept_whole_and_found_while_open() {
+    use deepwork_core::escalation::{AckVia, Ladder, Step};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("deepwork.sqlite3");
+    let plan = [
+        (Step::Renotify, jiff::SignedDuration::from_mins(3)),
+        (Step::Sms, jiff::SignedDuration::from_mins(5)),
+    ];
+    let mut first = Ladder::open(ItemId(1), t(1), &plan, jiff::SignedDuration::from_mins(15));
+    let second = Ladder::open(ItemId(2), t(2), &plan, jiff::SignedDuration::from_mins(15));
+    {
+        let mut store = Store::open(&path).unwrap();
+        store
+            .write(|w| {
+                w.insert_item(&item(1, None, Class::Emergency, Disposition::Shown))?;
+                w.insert_item(&item(2, None, Class::Emergency, Disposition::Shown))?;
+                w.save_escalation(&first, true)?;
+                w.save_escalation(&second, true)
+            })
+            .unwrap();
+        first.take_due(t(6));
+        store.write(|w| w.save_escalation(&first, true)).unwrap();
+    }
+    let mut store = Store::open(&path).unwrap();
+    assert_eq!(
+        store.open_escalations().unwrap(),
+        [first.clone(), second.clone()]
+    );
+    first.acknowledge(t(7), AckVia::Command);
+    store
+        .write(|w| w.save_escalation(&first, first.is_open()))
+        .unwrap();
+    assert_eq!(store.open_escalations().unwrap(), [second]);
+    assert_eq!(
+        store.escalations_of(&[ItemId(1), ItemId(9)]).unwrap(),
+        [first],
+        "closed ones are still read for the digest"
+    );
+}
