@@ -11,6 +11,7 @@ pub mod plugin;
 pub mod slack;
 
 pub mod teams;
+pub mod twilio;
 pub mod xmpp;
 
 use async_trait::async_trait;
