@@ -217,17 +217,19 @@ impl Twilio {
         Ok(created.sid)
     }
 
-    /// Messages sent on or after `since`'s UTC day, newest first, filtered by sender
-    /// and recipient where given (one page of 100: replies and recent attempts are
-    /// always near the top).
+    /// Messages newest first, filtered by sender and recipient where given, and to
+    /// those sent on or after `sent_since`'s UTC day when given (one page of 100:
+    /// replies and recent attempts are always near the top). Twilio dates a message
+    /// when it leaves, so a filter by day misses one still queued.
     pub async fn messages(
         &self,
         from: Option<&str>,
         to: Option<&str>,
-        since: Timestamp,
+        sent_since: Option<Timestamp>,
     ) -> Result<Vec<TextMessage>, TwilioError> {
-        let day = since.strftime("%Y-%m-%d").to_string();
-        let mut query = vec![("DateSent>", day.as_str()), ("PageSize", "100")];
+        let day = sent_since.map(|since| since.strftime("%Y-%m-%d").to_string());
+        let mut query = vec![("PageSize", "100")];
+        query.extend(day.as_deref().map(|day| ("DateSent>", day)));
         query.extend(from.map(|from| ("From", from)));
         query.extend(to.map(|to| ("To", to)));
         let page: MessagePage = self

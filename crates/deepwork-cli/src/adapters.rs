@@ -97,6 +97,7 @@ pub fn run(paths: &Paths, command: AdaptersCommand) -> Result<(), Failure> {
     let accounts = accounts(&config.adapters);
     match command {
         AdaptersCommand::List => list(paths, &accounts),
+        AdaptersCommand::Token { name, .. } if name == TWILIO => store_twilio(),
         AdaptersCommand::Token { name, app_level } => {
             store_token(find(paths, &name, &accounts)?, app_level)?;
             reconnect(paths)
@@ -191,6 +192,28 @@ fn second_token(account: &Account<'_>) -> Option<platforms::SecondToken> {
         Kind::BuiltIn(platform) => platform.credential.second(),
         Kind::Plugin(_) => None,
     }
+}
+
+/// Not a chat platform, but its credentials are stored the same way.
+const TWILIO: &str = "twilio";
+
+/// Keeps the Twilio credentials that escalation texts and calls with.
+fn store_twilio() -> Result<(), Failure> {
+    if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        eprintln!(
+            "Paste the Twilio credentials as ACCOUNT_SID:AUTH_TOKEN (or ACCOUNT_SID:API_KEY_SID:API_KEY_SECRET) and press Enter:"
+        );
+    }
+    let mut text = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut text)
+        .map_err(|e| Failure::Runtime(format!("cannot read the credentials: {e}")))?;
+    deepwork_engine::escalate::keep_twilio_credentials(&text).map_err(Failure::Usage)?;
+    println!(
+        "Stored the Twilio credentials in the keyring. Restart Deepwork to escalate with them; `deepwork escalation test` sends a test SMS."
+    );
+    Ok(())
 }
 
 fn store_token(account: &Account<'_>, app_level: bool) -> Result<(), Failure> {

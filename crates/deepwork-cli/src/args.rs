@@ -47,8 +47,19 @@ pub enum Command {
         #[command(subcommand)]
         command: TriageCommand,
     },
+    /// What follows an unacknowledged emergency: SMS and calls through Twilio.
+    Escalation {
+        #[command(subcommand)]
+        command: EscalationCommand,
+    },
     #[command(flatten)]
     Engine(EngineCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EscalationCommand {
+    /// Send one test SMS to [escalation] phone and print Twilio's answer.
+    Test,
 }
 
 #[derive(Debug, Subcommand)]
@@ -118,6 +129,12 @@ pub enum EngineCommand {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Acknowledge an emergency: what would follow it (alerts, SMS, a call) stops.
+    Ack {
+        /// The emergency's id, as shown in status and the digest; every open one when
+        /// left out.
+        item: Option<i64>,
     },
     /// Mark an item handled.
     Done {

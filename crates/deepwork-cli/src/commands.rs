@@ -1,10 +1,13 @@
 //! What each command does: parse → one engine call → render. Exit codes: 0 done,
 //! 1 something failed (no engine, storage), 2 the input was wrong.
 
-use crate::args::{Cli, Command, ConfigCommand, EngineCommand, PlanArgs, PushArgs};
+use crate::args::{
+    Cli, Command, ConfigCommand, EngineCommand, EscalationCommand, PlanArgs, PushArgs,
+};
 use crate::render;
 use deepwork_core::config::Config;
 use deepwork_core::digest::DigestId;
+use deepwork_core::escalation::AckVia;
 use deepwork_core::schedule::{SessionEnd, SessionPlan};
 use deepwork_core::{ItemId, NewItem};
 use deepwork_engine::server::{self, StartError};
@@ -41,6 +44,9 @@ pub fn run(cli: Cli) -> ExitCode {
         } => config_check(file.as_deref().unwrap_or(&paths.config)),
         Command::Adapters { command } => crate::adapters::run(&paths, command),
         Command::Triage { command } => crate::triage::run(&paths, command),
+        Command::Escalation {
+            command: EscalationCommand::Test,
+        } => escalation_test(&paths),
         Command::Engine(command) => engine_command(&paths, command),
     };
     match result {
@@ -238,6 +244,13 @@ fn engine_command(paths: &Paths, command: EngineCommand) -> Result<(), Failure> 
                     print!("{}", text.join("\n"));
                 }
             }
+            EngineCommand::Ack { item } => {
+                let acknowledged = connect(paths)
+                    .await?
+                    .acknowledge(item.map(ItemId), AckVia::Command)
+                    .await?;
+                println!("{}", render::acknowledged(&acknowledged));
+            }
             EngineCommand::Done { item, undo } => {
                 connect(paths).await?.done(ItemId(item), !undo).await?;
                 println!(
@@ -288,4 +301,28 @@ impl From<serde_json::Error> for Failure {
     fn from(error: serde_json::Error) -> Self {
         Failure::Runtime(format!("cannot print JSON: {error}"))
     }
+}
+
+/// Sends one SMS through the configured route, so the user knows the phone is reached
+/// before an emergency needs it.
+fn escalation_test(paths: &Paths) -> Result<(), Failure> {
+    let config = server::load_config(&paths.config).map_err(|e| Failure::Usage(e.to_string()))?;
+    let escalation = &config.escalation;
+    let (Some(phone), Some(from)) = (escalation.phone.as_deref(), escalation.from.as_deref())
+    else {
+        return Err(Failure::Usage(format!(
+            "set [escalation] phone and from in {} first",
+            paths.config.display()
+        )));
+    };
+    let (twilio, problem) = deepwork_engine::escalate::twilio_route(escalation);
+    let Some(twilio) = twilio else {
+        return Err(Failure::Usage(problem.unwrap_or_default()));
+    };
+    let text = "Deepwork test: emergencies reach this phone. Nothing to do.";
+    let sid = runtime()?
+        .block_on(twilio.send_sms(phone, from, text))
+        .map_err(|e| Failure::Runtime(format!("Twilio did not send it: {e}")))?;
+    println!("Twilio accepted the test SMS to {phone} ({sid}).");
+    Ok(())
 }

@@ -1,9 +1,9 @@
 //! Text for people. Message text is untrusted: every field from an item goes through
 //! [`safe`] so it cannot move the cursor, recolour or retitle the terminal.
 
-use deepwork_core::Class;
 use deepwork_core::digest::Digest;
 use deepwork_core::stats::WeeklyStats;
+use deepwork_core::{Class, ItemId};
 use deepwork_engine::api::{AdapterState, PushAck, Status};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
@@ -39,8 +39,44 @@ pub fn json<T: Serialize>(value: &T) -> Result<String, serde_json::Error> {
     serde_json::to_string_pretty(value)
 }
 
+pub fn acknowledged(items: &[ItemId]) -> String {
+    match items {
+        [] => "No emergency was waiting for an acknowledgement.".into(),
+        [item] => format!("Acknowledged emergency {item}: nothing more follows it."),
+        _ => format!(
+            "Acknowledged emergencies {}: nothing more follows them.",
+            items
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
 pub fn status(status: &Status, tz: &TimeZone) -> String {
     let mut out = session_status(status, tz);
+    for escalation in &status.escalations {
+        let story: Vec<String> = escalation
+            .timeline
+            .iter()
+            .map(|entry| format!("{} {}", safe(&entry.what), clock(entry.at, tz)))
+            .collect();
+        let next = match &escalation.next_step {
+            Some((step, at)) => format!("; next: {} at {}", safe(step), clock(*at, tz)),
+            None if escalation.acknowledged => String::new(),
+            None => "; not acknowledged: deepwork ack".into(),
+        };
+        let _ = write!(
+            out,
+            "\nEmergency {}: {}{next}",
+            escalation.item,
+            story.join(", ")
+        );
+    }
+    if let Some(problem) = &status.escalation_problem {
+        let _ = write!(out, "\nescalation: {}", safe(problem));
+    }
     for adapter in &status.adapters {
         let state = match &adapter.state {
             AdapterState::Ok => "ok".to_owned(),
@@ -132,6 +168,14 @@ pub fn digest(digest: &Digest, tz: &TimeZone) -> String {
             }
             if let Some(shown) = item.shown_at {
                 let _ = writeln!(out, "      shown at {} (broke through)", clock(shown, tz));
+            }
+            if !item.escalation.is_empty() {
+                let story: Vec<String> = item
+                    .escalation
+                    .iter()
+                    .map(|entry| format!("{} {}", safe(&entry.what), clock(entry.at, tz)))
+                    .collect();
+                let _ = writeln!(out, "      {}", story.join(", "));
             }
             let stated = item
                 .stated_deadline

@@ -1,6 +1,7 @@
 //! The check-in digest: held items grouped by class, then by reply-by time.
 
 use crate::config::ResponseWindows;
+use crate::escalation::TimelineEntry;
 use crate::item::{Class, Disposition, ItemId, SessionId};
 use crate::session::ClassCounts;
 use crate::triage::Reason;
@@ -100,6 +101,10 @@ pub struct DigestEntry {
     /// missed popup loses nothing.
     #[cfg_attr(feature = "ts", ts(type = "string | null"))]
     pub shown_at: Option<Timestamp>,
+    /// For an emergency: what followed it, oldest first ("SMS 09:17", "acknowledged
+    /// 09:19 by SMS"); filled in by the engine from the escalation.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub escalation: Vec<TimelineEntry>,
     /// Why it was classed so, readable.
     pub why: String,
     /// Why it was classed so, typed.
@@ -178,6 +183,7 @@ pub fn build_digest(
         let entry = DigestEntry {
             stated_deadline,
             shown_at: (item.disposition == Disposition::BrokeThrough).then_some(item.received_at),
+            escalation: Vec::new(),
             id: item_id,
             snippet: item.body.as_deref().and_then(snippet),
             why: reason.to_string(),

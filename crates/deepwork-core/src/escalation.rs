@@ -316,8 +316,9 @@ pub struct Dispatch {
 /// The first retry waits this long, doubling each time up to [`LONGEST_BACKOFF`].
 const FIRST_BACKOFF: SignedDuration = SignedDuration::from_secs(10);
 const LONGEST_BACKOFF: SignedDuration = SignedDuration::from_mins(2);
-/// How long after the emergency an SMS reply still acknowledges it.
-pub const REPLIES_WITHIN: SignedDuration = SignedDuration::from_hours(2);
+/// How long after the emergency an acknowledgement is still news: until then an
+/// unacknowledged ladder stays live (in status, open to a text reply).
+pub const ACKNOWLEDGE_WITHIN: SignedDuration = SignedDuration::from_hours(2);
 
 /// The ladder of one emergency.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -388,6 +389,17 @@ impl Ladder {
             })
     }
 
+    /// Whether it still matters at `now`: unacknowledged, with steps left or not older
+    /// than [`ACKNOWLEDGE_WITHIN`].
+    pub fn is_live(&self, now: Timestamp) -> bool {
+        self.acknowledged.is_none()
+            && (self.is_open()
+                || self
+                    .opened_at
+                    .checked_add(ACKNOWLEDGE_WITHIN)
+                    .is_ok_and(|end| now < end))
+    }
+
     /// When the next step falls due, if one waits.
     pub fn next_due(&self) -> Option<Timestamp> {
         if self.acknowledged.is_some() {
@@ -400,6 +412,28 @@ impl Ladder {
                 _ => None,
             })
             .min()
+    }
+
+    /// The next step to fall due, and when.
+    pub fn next_step(&self) -> Option<(Step, Timestamp)> {
+        if self.acknowledged.is_some() {
+            return None;
+        }
+        self.steps
+            .iter()
+            .filter_map(|(step, state)| match state {
+                StepState::Waiting { due, .. } => Some((*step, *due)),
+                _ => None,
+            })
+            .min_by_key(|(_, due)| *due)
+    }
+
+    /// When `step` was handed over, while it is being sent.
+    pub fn sending_since(&self, step: Step) -> Option<Timestamp> {
+        self.steps.iter().find_map(|(s, state)| match state {
+            StepState::Sending { since, .. } if *s == step => Some(*since),
+            _ => None,
+        })
     }
 
     /// The steps due at `now`, now marked as being sent.
@@ -527,12 +561,7 @@ impl Ladder {
 
     /// When the first SMS went out, if a text reply could still acknowledge this.
     pub fn awaits_reply(&self, now: Timestamp) -> Option<Timestamp> {
-        if self.acknowledged.is_some()
-            || self
-                .opened_at
-                .checked_add(REPLIES_WITHIN)
-                .is_ok_and(|end| end < now)
-        {
+        if !self.is_live(now) {
             return None;
         }
         self.steps

@@ -5,6 +5,7 @@
 //! [`Event`] lines. Later clients (the tray, the window) use these same types.
 
 use deepwork_core::digest::{Digest, DigestId};
+use deepwork_core::escalation::{AckVia, TimelineEntry};
 use deepwork_core::schedule::SessionPlan;
 use deepwork_core::session::ClassCounts;
 use deepwork_core::settings::Settings;
@@ -92,6 +93,14 @@ pub enum Request {
         /// Items received before this.
         before: Timestamp,
     },
+    /// Acknowledge an emergency (or every open one): its escalation stops.
+    Acknowledge {
+        /// The emergency; all open ones when absent.
+        #[serde(default)]
+        item: Option<ItemId>,
+        /// Where the user acknowledged.
+        via: AckVia,
+    },
     /// Read the configured chat platforms and their tokens again and reconnect them,
     /// e.g. after a token was stored; a running session's status carries over.
     ReloadAdapters,
@@ -136,6 +145,8 @@ pub enum Reply {
     Stats(WeeklyStats),
     /// For `settings` and `save_settings`: the settings in use.
     Settings(Settings),
+    /// For `acknowledge`: the emergencies it stopped escalating.
+    Acknowledged(Vec<ItemId>),
     /// For `subscribe`: events follow.
     Subscribed,
 }
@@ -294,6 +305,30 @@ pub struct Status {
     /// Each connected chat platform's state.
     #[serde(default)]
     pub adapters: Vec<AdapterHealth>,
+    /// Emergencies being escalated, or whose text reply may still acknowledge them.
+    #[serde(default)]
+    pub escalations: Vec<EscalationStatus>,
+    /// What keeps emergencies from reaching the phone, if anything does.
+    #[serde(default)]
+    pub escalation_problem: Option<String>,
+}
+
+/// An emergency's escalation: steps and times only, never the message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct EscalationStatus {
+    /// The emergency.
+    pub item: ItemId,
+    /// When it arrived.
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
+    pub opened_at: Timestamp,
+    /// Whether the user acknowledged it.
+    pub acknowledged: bool,
+    /// The next step and when it falls due.
+    #[cfg_attr(feature = "ts", ts(type = "[string, string] | null"))]
+    pub next_step: Option<(String, Timestamp)>,
+    /// What happened so far.
+    pub timeline: Vec<TimelineEntry>,
 }
 
 /// How a chat platform is doing.
@@ -454,6 +489,11 @@ pub enum Event {
     OpenDigest,
     /// Settings were saved: clients re-read what they show from the config.
     ConfigChanged,
+    /// An emergency was acknowledged.
+    Acknowledged {
+        /// The emergency.
+        item: ItemId,
+    },
     /// An item was marked done or not done.
     ItemDone {
         /// The item.

@@ -175,6 +175,18 @@ impl Client {
         }
     }
 
+    /// Acknowledges an emergency, or every open one; the ones it stopped escalating.
+    pub async fn acknowledge(
+        &mut self,
+        item: Option<ItemId>,
+        via: deepwork_core::escalation::AckVia,
+    ) -> Result<Vec<ItemId>, ClientError> {
+        match self.call(&Request::Acknowledge { item, via }).await? {
+            Reply::Acknowledged(items) => Ok(items),
+            other => Err(unexpected(&other)),
+        }
+    }
+
     /// Forgets the text of handled items received before `before`; how many.
     pub async fn forget(&mut self, before: jiff::Timestamp) -> Result<usize, ClientError> {
         match self.call(&Request::Forget { before }).await? {

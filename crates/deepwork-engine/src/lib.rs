@@ -7,6 +7,7 @@ pub mod chat_calls;
 pub mod chats;
 pub mod client;
 pub mod engine;
+pub mod escalate;
 pub mod export;
 pub mod notify;
 pub mod paths;

@@ -1,5 +1,6 @@
 //! Desktop notifications: breakthroughs, check-ins, and items outside a session.
 
+use deepwork_core::ItemId;
 use std::sync::{Arc, mpsc};
 
 /// How loudly a notice asks for attention.
@@ -22,25 +23,51 @@ pub struct Notice {
     pub loudness: Loudness,
     /// A button on the notice, if any.
     pub action: Option<NoticeAction>,
+    /// The emergency it alerts to: its failure to show is reported, since the
+    /// escalation then goes straight on.
+    pub emergency: Option<ItemId>,
 }
 
-/// What a notice's button does.
+/// What a notice's buttons do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NoticeAction {
     /// "Open digest": the resident opens the window on the digest.
     OpenDigest,
+    /// "I'm on it" acknowledges the emergency; "Open" opens the window.
+    Acknowledge(ItemId),
 }
 
 impl NoticeAction {
-    /// The action's key on the notification bus.
+    /// The open action's key on the notification bus.
     pub const OPEN_DIGEST_KEY: &str = "open-digest";
+    /// The acknowledge action's key.
+    pub const ACKNOWLEDGE_KEY: &str = "acknowledge";
+}
+
+/// What became of a notice, reported from the notification thread.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NoticeReport {
+    /// The user clicked a button.
+    Acted(NoticeAction),
+    /// An emergency's notice could not be shown.
+    NotShown {
+        /// The emergency.
+        item: ItemId,
+        /// Why, for the user.
+        reason: String,
+    },
 }
 
 /// Shows notices. Never blocks the engine and never fails it: a notice that cannot be
-/// shown is logged.
+/// shown is logged, and reported when it was an emergency's.
 pub trait Notifier: Send + 'static {
     /// Queues one notice.
     fn notify(&self, notice: Notice);
+
+    /// Whether notices reach the desktop at all.
+    fn shows(&self) -> bool {
+        true
+    }
 }
 
 /// Sends notices over the freedesktop notification bus (notify-rust, pure-Rust D-Bus),
@@ -52,15 +79,16 @@ pub struct DesktopNotifier {
 
 impl DesktopNotifier {
     /// Starts the sending thread; it sleeps on its queue, costing nothing while idle.
-    /// `acted` is called, from another thread, when the user clicks a notice's button.
-    pub fn start(acted: impl Fn(NoticeAction) + Send + Sync + 'static) -> std::io::Result<Self> {
+    /// `report` is called, from another thread, when the user clicks a notice's button
+    /// or an emergency's notice could not be shown.
+    pub fn start(report: impl Fn(NoticeReport) + Send + Sync + 'static) -> std::io::Result<Self> {
         let (queue, notices) = mpsc::channel::<Notice>();
-        let acted: Arc<dyn Fn(NoticeAction) + Send + Sync> = Arc::new(acted);
+        let report: Reporter = Arc::new(report);
         std::thread::Builder::new()
             .name("notifications".into())
             .spawn(move || {
                 for notice in notices {
-                    send(&notice, &acted);
+                    send(&notice, &report);
                 }
             })?;
         Ok(DesktopNotifier { queue })
@@ -81,9 +109,15 @@ pub struct SilentNotifier;
 
 impl Notifier for SilentNotifier {
     fn notify(&self, _notice: Notice) {}
+
+    fn shows(&self) -> bool {
+        false
+    }
 }
 
-fn send(notice: &Notice, acted: &Arc<dyn Fn(NoticeAction) + Send + Sync>) {
+type Reporter = Arc<dyn Fn(NoticeReport) + Send + Sync>;
+
+fn send(notice: &Notice, report: &Reporter) {
     let urgency = match notice.loudness {
         Loudness::Critical => notify_rust::Urgency::Critical,
         Loudness::Normal => notify_rust::Urgency::Normal,
@@ -94,24 +128,36 @@ fn send(notice: &Notice, acted: &Arc<dyn Fn(NoticeAction) + Send + Sync>) {
         .summary(&notice.summary)
         .body(&escape_markup(&notice.body))
         .urgency(urgency);
-    if let Some(NoticeAction::OpenDigest) = notice.action {
+    match notice.action {
         // "default" is a click on the notice itself, where the server supports it.
-        notification
-            .action("default", "Open digest")
-            .action(NoticeAction::OPEN_DIGEST_KEY, "Open digest");
+        Some(NoticeAction::OpenDigest) => {
+            notification
+                .action("default", "Open digest")
+                .action(NoticeAction::OPEN_DIGEST_KEY, "Open digest");
+        }
+        Some(NoticeAction::Acknowledge(_)) => {
+            notification
+                .action(NoticeAction::ACKNOWLEDGE_KEY, "I'm on it")
+                .action(NoticeAction::OPEN_DIGEST_KEY, "Open");
+        }
+        None => {}
     }
     match notification.show() {
         Ok(handle) => {
             if let Some(action) = notice.action {
-                let acted = Arc::clone(acted);
+                let report = Arc::clone(report);
                 // Waits on the bus (no polling) until the notice is clicked or closed.
                 let waiting = std::thread::Builder::new()
                     .name("notice-action".into())
                     .spawn(move || {
-                        handle.wait_for_action(|key| {
-                            if key == "default" || key == NoticeAction::OPEN_DIGEST_KEY {
-                                acted(action);
+                        handle.wait_for_action(|key| match (key, action) {
+                            (NoticeAction::ACKNOWLEDGE_KEY, NoticeAction::Acknowledge(_)) => {
+                                report(NoticeReport::Acted(action));
                             }
+                            ("default" | NoticeAction::OPEN_DIGEST_KEY, _) => {
+                                report(NoticeReport::Acted(NoticeAction::OpenDigest));
+                            }
+                            _ => {}
                         });
                     });
                 if let Err(error) = waiting {
@@ -121,6 +167,12 @@ fn send(notice: &Notice, acted: &Arc<dyn Fn(NoticeAction) + Send + Sync>) {
         }
         Err(error) => {
             tracing::warn!(%error, summary = %notice.summary, "could not show a desktop notification");
+            if let Some(item) = notice.emergency {
+                report(NoticeReport::NotShown {
+                    item,
+                    reason: deepwork_core::text::one_line(&error.to_string()),
+                });
+            }
         }
     }
 }

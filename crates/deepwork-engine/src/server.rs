@@ -5,11 +5,13 @@ use crate::api::{ApiError, ErrorCode, Event, MAX_REQUEST_BYTES, Reply, Request, 
 use crate::chat_calls::ChatCall;
 use crate::chats::{self, ChatAdapter, EngineLink};
 use crate::engine::{Engine, OpenError};
-use crate::notify::{DesktopNotifier, NoticeAction, Notifier, SilentNotifier};
+use crate::escalate::{self, Report};
+use crate::notify::{DesktopNotifier, NoticeAction, NoticeReport, Notifier, SilentNotifier};
 use crate::paths::Paths;
 use crate::platforms;
 use crate::wall_timer::WallTimer;
 use deepwork_core::config::{Config, ConfigError};
+use deepwork_core::escalation::AckVia;
 use deepwork_store::Store;
 use futures_util::{SinkExt, StreamExt};
 use jiff::Timestamp;
@@ -18,7 +20,6 @@ use std::fs::File;
 use std::future::Future;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::codec::{Framed, LinesCodec, LinesCodecError};
@@ -151,27 +152,31 @@ async fn run_engine(
         tracing::warn!(%error, "could not find the local time zone; using UTC");
         TimeZone::UTC
     });
-    // A notice's button is clicked on another thread, after the engine exists.
-    let events_for_notices: Arc<OnceLock<broadcast::Sender<Event>>> = Arc::default();
+    // A notice's button is clicked, or a notice fails, on another thread.
+    let (notice_reports, notices) = mpsc::unbounded_channel();
     let notifier: Box<dyn Notifier> = if config.notifications.enabled {
-        let events = Arc::clone(&events_for_notices);
-        let notifier = DesktopNotifier::start(move |action| match action {
-            NoticeAction::OpenDigest => {
-                if let Some(events) = events.get() {
-                    let _ = events.send(Event::OpenDigest);
-                }
-            }
+        let notifier = DesktopNotifier::start(move |report| {
+            let _ = notice_reports.send(report);
         })
         .map_err(StartError::Notifications)?;
         Box::new(notifier)
     } else {
         Box::new(SilentNotifier)
     };
+    let (twilio, escalation_problem) = escalate::twilio_route(&config.escalation);
+    let twilio_ready = twilio.is_some();
+    let (escalation_reports, escalations) = mpsc::unbounded_channel();
+    let escalation_jobs = escalate::spawn(config.escalation.clone(), twilio, escalation_reports);
     let timer = WallTimer::new().map_err(StartError::Timer)?;
     let ready_config = config.clone();
     let mut engine = Engine::open(config, tz, store, notifier, clock_now())?;
     engine.set_config_file(paths.config.clone());
-    let _ = events_for_notices.set(engine.events());
+    engine.set_escalator(
+        escalation_jobs,
+        twilio_ready,
+        escalation_problem,
+        clock_now(),
+    );
 
     // The lock proves no engine owns a socket file left here: it is stale. The socket is
     // made under a private name, restricted, then renamed into place, so no client can
@@ -216,7 +221,14 @@ async fn run_engine(
         names,
         tasks,
     };
-    run(engine, timer, listener, chat_calls, platforms, shutdown).await;
+    let reports = Reports {
+        notices,
+        escalations,
+    };
+    run(
+        engine, timer, listener, chat_calls, platforms, reports, shutdown,
+    )
+    .await;
     let _ = std::fs::remove_file(&paths.socket);
     Ok(())
 }
@@ -356,12 +368,19 @@ impl Platforms {
     }
 }
 
+/// What the notification thread and the escalation worker report to the engine.
+struct Reports {
+    notices: mpsc::UnboundedReceiver<NoticeReport>,
+    escalations: mpsc::UnboundedReceiver<Report>,
+}
+
 async fn run(
     mut engine: Engine,
     timer: WallTimer,
     listener: UnixListener,
     mut chat_calls: mpsc::Receiver<ChatCall>,
     mut platforms: Platforms,
+    mut reports: Reports,
     shutdown: impl Future<Output = ()>,
 ) {
     let (reloaded_tx, mut reloaded) = mpsc::channel::<Vec<ChatAdapter>>(1);
@@ -401,6 +420,24 @@ async fn run(
             }
             Some(adapters) = reloaded.recv() => platforms.swap(&mut engine, adapters),
             Some(call) = chat_calls.recv() => engine.handle_chat(clock_now(), call),
+            Some(report) = reports.notices.recv() => match report {
+                NoticeReport::Acted(NoticeAction::OpenDigest) => {
+                    let _ = engine.events().send(Event::OpenDigest);
+                }
+                NoticeReport::Acted(NoticeAction::Acknowledge(item)) => {
+                    let via = AckVia::Notification;
+                    engine.handle_batch(clock_now(), vec![Request::Acknowledge { item: Some(item), via }]);
+                }
+                NoticeReport::NotShown { item, reason } => {
+                    engine.escalation_not_shown(clock_now(), item, &reason);
+                }
+            },
+            Some(report) = reports.escalations.recv() => match report {
+                Report::Performed { dispatch, outcome } => {
+                    engine.escalation_outcome(clock_now(), dispatch, outcome);
+                }
+                Report::Reply { at, text } => engine.sms_reply(clock_now(), at, &text),
+            },
             fired = timer.wait() => {
                 if let Err(error) = fired {
                     tracing::error!(%error, "the check-in timer failed");

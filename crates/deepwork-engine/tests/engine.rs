@@ -2,6 +2,7 @@
 
 use deepwork_adapters::{Addressed, Batch, IncomingMessage, ReplyTarget};
 use deepwork_core::config::Config;
+use deepwork_core::escalation::AckVia;
 use deepwork_core::schedule::{SessionEnd, SessionPlan};
 use deepwork_core::{Class, Disposition, ItemId, NewItem, SessionId, Urgency};
 use deepwork_engine::api::{ErrorCode, Event, Reply, Request, Response, Status};
@@ -163,8 +164,43 @@ fn a_morning_of_deep_work_with_a_slot_check_in() {
         (Loudness::Critical, "Emergency from ops")
     );
 
-    let held = status(&mut engine, at("2026-11-25T09:31")).held;
-    assert_eq!((held.pre_ping, held.blocker, held.total()), (1, 1, 2));
+    let now = status(&mut engine, at("2026-11-25T09:31"));
+    assert_eq!(
+        (now.held.pre_ping, now.held.blocker, now.held.total()),
+        (1, 1, 2)
+    );
+    assert_eq!(
+        now.escalations[0].next_step,
+        Some(("alerted again".to_owned(), at("2026-11-25T09:33"))),
+        "unacknowledged, the emergency is alerted again after 3 minutes"
+    );
+    assert_eq!(engine.next_deadline(), Some(at("2026-11-25T09:33")));
+    engine.tick(at("2026-11-25T09:33"));
+    assert_eq!(
+        notices.take()[0].summary,
+        "Still unacknowledged: emergency from ops"
+    );
+    let Reply::Acknowledged(acknowledged) = ok(one(
+        &mut engine,
+        at("2026-11-25T09:34"),
+        Request::Acknowledge {
+            item: None,
+            via: AckVia::Command,
+        },
+    )) else {
+        panic!("expected the acknowledged items")
+    };
+    assert_eq!(acknowledged.len(), 1);
+    assert!(
+        status(&mut engine, at("2026-11-25T09:35"))
+            .escalations
+            .is_empty()
+    );
+    assert_eq!(
+        engine.next_deadline(),
+        Some(at("2026-11-25T10:00")),
+        "acknowledged: nothing more follows the emergency"
+    );
 
     engine.tick(at("2026-11-25T10:00"));
     let first = latest_digest(&mut engine, at("2026-11-25T10:00"));
@@ -180,6 +216,19 @@ fn a_morning_of_deep_work_with_a_slot_check_in() {
     assert_eq!(
         first.groups[0].items[0].shown_at,
         Some(at("2026-11-25T09:30"))
+    );
+    let story: Vec<(Timestamp, &str)> = first.groups[0].items[0]
+        .escalation
+        .iter()
+        .map(|entry| (entry.at, entry.what.as_str()))
+        .collect();
+    assert_eq!(
+        story,
+        [
+            (at("2026-11-25T09:30"), "shown"),
+            (at("2026-11-25T09:33"), "alerted again"),
+            (at("2026-11-25T09:34"), "acknowledged with deepwork ack"),
+        ]
     );
     assert_eq!(
         notices.take()[0].summary,
@@ -225,6 +274,7 @@ fn a_morning_of_deep_work_with_a_slot_check_in() {
             Event::Lagged { .. } => "lagged",
             Event::ConfigChanged => "config_changed",
             Event::OpenDigest => "open_digest",
+            Event::Acknowledged { .. } => "acknowledged",
         });
     }
     assert_eq!(
@@ -234,6 +284,7 @@ fn a_morning_of_deep_work_with_a_slot_check_in() {
             "item_held",
             "item_held",
             "broke_through",
+            "acknowledged",
             "check_in",
             "item_held",
             "check_in",

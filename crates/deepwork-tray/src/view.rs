@@ -140,6 +140,8 @@ mod tests {
             held: ClassCounts::default(),
             latest_digest: None,
             adapters: Vec::new(),
+            escalations: Vec::new(),
+            escalation_problem: None,
         }
     }
 

@@ -8,6 +8,7 @@ pub mod pumble;
 pub mod slack;
 pub mod synapse;
 pub mod teams;
+pub mod twilio;
 
 /// A contract server on a free loopback port, stopped when dropped.
 #[derive(Debug)]

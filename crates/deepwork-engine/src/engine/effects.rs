@@ -6,7 +6,7 @@ use crate::api::Event;
 use crate::notify::{Loudness, Notice, NoticeAction};
 use deepwork_core::digest::{self, DigestId, ItemRecord};
 use deepwork_core::session::{Effect, Input, Session, SessionError};
-use deepwork_core::{Disposition, ItemId};
+use deepwork_core::{Class, Disposition, ItemId};
 use deepwork_store::StoreError;
 use jiff::Timestamp;
 use std::collections::HashMap;
@@ -34,6 +34,14 @@ impl Engine {
             return Ok(StepOutcome { results, effects });
         }
         let remaining_check_ins = self.machine.session().map(|s| (s.id, s.check_ins.clone()));
+        let shown: Vec<&ItemRecord> = effects
+            .iter()
+            .filter_map(|effect| match effect {
+                Effect::BreakThrough { item, .. } | Effect::Show { item } => records.get(item),
+                _ => None,
+            })
+            .collect();
+        let ladders = self.ladders_for(now, &shown);
         let written = self.store.write(|w| {
             let mut digests = Vec::new();
             for effect in &effects {
@@ -91,6 +99,9 @@ impl Engine {
             if let Some(save) = &cursor {
                 w.set_adapter_cursor(save.adapter, save.session, save.cursor)?;
             }
+            for ladder in &ladders {
+                w.save_escalation(ladder, true)?;
+            }
             Ok(digests)
         });
         let digests = match written {
@@ -106,6 +117,7 @@ impl Engine {
             }
         };
         self.announce(now, &effects, &digests, &records);
+        self.opened(now, ladders);
         Ok(StepOutcome { results, effects })
     }
 
@@ -135,21 +147,17 @@ impl Engine {
                 },
                 Effect::BreakThrough { item, .. } => {
                     if let Some(record) = records.get(item) {
-                        self.show(
-                            record,
-                            Loudness::Critical,
-                            format!("Emergency from {}", record.sender),
-                        );
+                        self.alert(record, "Emergency from");
                     }
                     Event::BrokeThrough { item: *item }
                 }
                 Effect::Show { item } => {
-                    if let Some(record) = records.get(item) {
-                        self.show(
-                            record,
-                            Loudness::Normal,
-                            format!("{} · {}", record.sender, record.source),
-                        );
+                    match records.get(item) {
+                        Some(record) if record.class == Class::Emergency => {
+                            self.alert(record, "Emergency from");
+                        }
+                        Some(record) => self.show(record),
+                        None => {}
                     }
                     Event::ItemShown { item: *item }
                 }
@@ -164,6 +172,7 @@ impl Engine {
                         body: "See the digest: deepwork digest".into(),
                         loudness: Loudness::Normal,
                         action: Some(NoticeAction::OpenDigest),
+                        emergency: None,
                     });
                     Event::CheckIn {
                         digest: *digest,
@@ -181,17 +190,18 @@ impl Engine {
         }
     }
 
-    fn show(&self, record: &ItemRecord, loudness: Loudness, summary: String) {
+    fn show(&self, record: &ItemRecord) {
         let mut body = record.title.clone();
         if let Some(snippet) = record.body.as_deref().and_then(digest::snippet) {
             body.push('\n');
             body.push_str(&snippet);
         }
         self.notifier.notify(Notice {
-            summary,
+            summary: format!("{} · {}", record.sender, record.source),
             body,
-            loudness,
+            loudness: Loudness::Normal,
             action: None,
+            emergency: None,
         });
     }
 }

@@ -10,6 +10,7 @@ use crate::api::{
 use crate::notify::Notifier;
 use deepwork_core::config::Config;
 use deepwork_core::digest::{self, Digest, DigestId, ItemRecord};
+use deepwork_core::escalation::{Ladder, Step};
 use deepwork_core::schedule::{self, SessionPlan};
 use deepwork_core::session::{Effect, Held, Input, Machine, Session, SessionError, State};
 use deepwork_core::settings::Settings;
@@ -19,9 +20,9 @@ use deepwork_core::{Class, Disposition, ItemId, NewItem, SessionId};
 use deepwork_store::{DigestRow, Store, StoreError};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 
 /// Weeks shown in the stats trend.
 pub const TREND_WEEKS: usize = 8;
@@ -30,6 +31,7 @@ const RETRY_AFTER_FAILURE: SignedDuration = SignedDuration::from_secs(5);
 
 mod chat;
 mod effects;
+mod escalation;
 
 /// The focus engine.
 pub struct Engine {
@@ -49,6 +51,16 @@ pub struct Engine {
     config_file: Option<PathBuf>,
     /// When old message text is next forgotten (`[storage] keep_days`).
     next_forget: Timestamp,
+    /// Emergencies with steps to take, or whose text reply may still acknowledge them.
+    escalations: BTreeMap<ItemId, Ladder>,
+    /// The steps a new emergency's ladder takes.
+    escalation_plan: Vec<(Step, SignedDuration)>,
+    /// The worker that sends texts, calls and commands, once connected.
+    escalation_jobs: Option<mpsc::UnboundedSender<crate::escalate::Job>>,
+    /// What limits escalation (no Twilio credentials), for status.
+    escalation_problem: Option<String>,
+    /// Since when the worker reads text replies, as last told.
+    watching_replies: Option<Timestamp>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -84,6 +96,13 @@ impl Engine {
         let (max_item, max_session) = store.max_ids()?;
         let latest_digest = store.digests(1)?.first().map(|d| d.id);
         let machine = restore(&store)?;
+        let escalations = store
+            .open_escalations()?
+            .into_iter()
+            .filter(|ladder| ladder.is_live(now))
+            .map(|ladder| (ladder.item, ladder))
+            .collect();
+        let escalation_plan = config.escalation.plan(false);
         let (events, _) = broadcast::channel(1024);
         let mut engine = Engine {
             config,
@@ -100,6 +119,11 @@ impl Engine {
             events,
             config_file: None,
             next_forget: now,
+            escalations,
+            escalation_plan,
+            escalation_jobs: None,
+            escalation_problem: None,
+            watching_replies: None,
         };
         engine.tick(now);
         Ok(engine)
@@ -169,7 +193,10 @@ impl Engine {
             (deadline, _) => deadline,
         };
         let forget = (self.config.storage.keep_days > 0).then_some(self.next_forget);
-        [session, forget].into_iter().flatten().min()
+        [session, forget, self.next_escalation()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Fires whatever is due at `now`.
@@ -177,6 +204,7 @@ impl Engine {
         if self.next_forget <= now {
             self.forget_old_text(now);
         }
+        self.escalate(now);
         if self.machine.next_deadline().is_none_or(|d| d > now) {
             return;
         }
@@ -260,6 +288,7 @@ impl Engine {
             Request::Stats { week } => self.stats(now, week).map(Reply::Stats),
             Request::Settings => Ok(Reply::Settings(Settings::from_config(&self.config))),
             Request::SaveSettings { settings } => self.save_settings(&settings),
+            Request::Acknowledge { item, via } => self.acknowledge(now, item, via),
             Request::Subscribe => Err(ApiError::new(
                 ErrorCode::BadRequest,
                 "subscribe is handled by the connection",
@@ -290,6 +319,8 @@ impl Engine {
                 .unwrap_or_default(),
             latest_digest: self.latest_digest,
             adapters: self.adapters.clone(),
+            escalations: self.escalation_status(),
+            escalation_problem: self.escalation_problem.clone(),
         }
     }
 
@@ -498,7 +529,7 @@ impl Engine {
 
     fn build_digest(&self, row: DigestRow) -> Result<Digest, ApiError> {
         let items = self.store.digest_items(row.id).map_err(storage_error)?;
-        Ok(digest::build_digest(
+        self.with_escalations(digest::build_digest(
             row.id,
             row.session,
             row.delivered_at,
