@@ -6,6 +6,7 @@
 
 use deepwork_core::config::Length;
 use deepwork_core::digest::{Digest, DigestEntry, DigestGroup, DigestId};
+use deepwork_core::escalation::{AckVia, TimelineEntry};
 use deepwork_core::resident::HotkeySetting;
 use deepwork_core::schedule::{ClockTime, SessionEnd, SessionPlan};
 use deepwork_core::session::ClassCounts;
@@ -14,8 +15,8 @@ use deepwork_core::stats::{DayFocus, IsoWeek, WeekTotal, WeeklyStats};
 use deepwork_core::triage::Reason;
 use deepwork_core::{Class, ItemId, SessionId};
 use deepwork_engine::api::{
-    AdapterHealth, AdapterState, ApiError, ConnectKind, ErrorCode, Event, SessionStatus,
-    SignInCode, Status, UiError, UiErrorCode, WindowCode,
+    AdapterHealth, AdapterState, ApiError, ConnectKind, ErrorCode, EscalationStatus, Event,
+    SessionStatus, SignInCode, Status, UiError, UiErrorCode, WindowCode,
 };
 use ts_rs::{Config, TS};
 
@@ -37,6 +38,8 @@ fn declarations() -> String {
         SessionId,
         DigestId,
         Reason,
+        TimelineEntry,
+        AckVia,
         DigestEntry,
         DigestGroup,
         Digest,
@@ -57,6 +60,7 @@ fn declarations() -> String {
         ConnectKind,
         AdapterHealth,
         SessionStatus,
+        EscalationStatus,
         Status,
         SignInCode,
         Event,

@@ -77,6 +77,18 @@ example: string,
  */
 similarity: number, } | { "kind": "emergency_word" } | { "kind": "corrected" } | { "kind": "default" };
 
+export type TimelineEntry = { 
+/**
+ * When.
+ */
+at: string, 
+/**
+ * What happened: "shown", "SMS", "acknowledged by SMS", "SMS failed: …".
+ */
+what: string, };
+
+export type AckVia = "notification" | "tray" | "window" | "command" | "sms";
+
 export type DigestEntry = { 
 /**
  * Its id (for `deepwork done`).
@@ -124,6 +136,11 @@ stated_deadline: string | null,
  * missed popup loses nothing.
  */
 shown_at: string | null, 
+/**
+ * For an emergency: what followed it, oldest first ("SMS 09:17", "acknowledged
+ * 09:19 by SMS"); filled in by the engine from the escalation.
+ */
+escalation?: Array<TimelineEntry>, 
 /**
  * Why it was classed so, readable.
  */
@@ -344,6 +361,28 @@ check_ins: string[],
  */
 remaining_seconds: bigint, };
 
+export type EscalationStatus = { 
+/**
+ * The emergency.
+ */
+item: ItemId, 
+/**
+ * When it arrived.
+ */
+opened_at: string, 
+/**
+ * Whether the user acknowledged it.
+ */
+acknowledged: boolean, 
+/**
+ * The next step and when it falls due.
+ */
+next_step: [string, string] | null, 
+/**
+ * What happened so far.
+ */
+timeline: Array<TimelineEntry>, };
+
 export type Status = { 
 /**
  * The engine's clock when this was taken.
@@ -364,7 +403,15 @@ latest_digest: DigestId | null,
 /**
  * Each connected chat platform's state.
  */
-adapters: Array<AdapterHealth>, };
+adapters: Array<AdapterHealth>, 
+/**
+ * Emergencies being escalated, or whose text reply may still acknowledge them.
+ */
+escalations: Array<EscalationStatus>, 
+/**
+ * What keeps emergencies from reaching the phone, if anything does.
+ */
+escalation_problem: string | null, };
 
 export type SignInCode = { 
 /**
@@ -432,7 +479,11 @@ health: AdapterHealth, } | { "event": "lagged",
 /**
  * How many.
  */
-missed: bigint, } | { "event": "open_digest" } | { "event": "config_changed" } | { "event": "item_done", 
+missed: bigint, } | { "event": "open_digest" } | { "event": "config_changed" } | { "event": "acknowledged", 
+/**
+ * The emergency.
+ */
+item: ItemId, } | { "event": "item_done", 
 /**
  * The item.
  */
