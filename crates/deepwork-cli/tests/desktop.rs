@@ -211,6 +211,7 @@ fn the_tray_menu_starts_checks_in_and_stops_a_session_and_shows_counts_live() {
         );
     }
     assert!(!tray.entry("Stop deep work").enabled, "nothing to stop yet");
+    assert!(!tray.entry("No emergency to acknowledge").enabled);
 
     tray.click("Start deep work (50 min)");
     eventually("a running session", || session_running(&env).then_some(()));
@@ -225,6 +226,14 @@ fn the_tray_menu_starts_checks_in_and_stops_a_session_and_shows_counts_live() {
 
     env.push("slack", "bob", "design review notes", &[]);
     tray.wait_for_tooltip("Deep work — 50 min left · 1 held");
+
+    // An emergency waits for an acknowledgement; the tray gives one.
+    env.push("pager", "ops", "checkout down", &["--urgency", "emergency"]);
+    tray.wait_for_tooltip("Deep work — 50 min left · 1 held · 1 emergency unacknowledged");
+    tray.click("I'm on it: acknowledge the emergency");
+    tray.wait_for_tooltip("Deep work — 50 min left · 1 held");
+    assert!(!tray.entry("No emergency to acknowledge").enabled);
+    while recorder.try_next().is_some() {}
 
     tray.click("Check in now");
     eventually("the digest of the check-in", || {

@@ -15,6 +15,7 @@ use crate::icons::Icons;
 use crate::tray::{Action, TrayHandle};
 use crate::view::{next_tick, tray_view};
 use deepwork_core::config::{Config, Length};
+use deepwork_core::escalation::AckVia;
 use deepwork_core::schedule::{SessionEnd, SessionPlan};
 use deepwork_engine::api::{Event, Status};
 use deepwork_engine::paths::sibling_program;
@@ -227,6 +228,10 @@ impl Shell {
             Action::Toggle => engine.start(plan(None)).await,
             Action::Stop => engine.stop().await,
             Action::CheckIn => engine.check_in().await,
+            Action::Acknowledge => match engine.acknowledge(None, AckVia::Tray).await {
+                Ok(_) => engine.status().await,
+                Err(error) => Err(error),
+            },
             Action::OpenDigest => {
                 self.digest_waiting = None;
                 open_window(&self.socket, "digest");

@@ -25,6 +25,8 @@ pub enum Action {
     Stop,
     /// Deliver the digest now.
     CheckIn,
+    /// Acknowledge every emergency being escalated.
+    Acknowledge,
     /// Open the window on the digest.
     OpenDigest,
     /// Open the window.
@@ -47,6 +49,7 @@ fn action_of(id: &str) -> Option<Action> {
         "start-until" => Action::StartUntilSlot,
         "stop" => Action::Stop,
         "check-in" => Action::CheckIn,
+        "acknowledge" => Action::Acknowledge,
         "open-digest" => Action::OpenDigest,
         "open" => Action::OpenWindow,
         "quit" => Action::Quit,
@@ -114,6 +117,7 @@ struct Tray {
     until_slot: MenuItem,
     stop: MenuItem,
     check_in: MenuItem,
+    acknowledge: MenuItem,
     // Kept so the menu the tray shows stays alive.
     _menu: Menu,
 }
@@ -136,11 +140,18 @@ impl Tray {
         start_for.append(&until_slot).map_err(menu_error)?;
         let stop = MenuItem::with_id("stop", "Stop deep work", first.focusing, None);
         let check_in = MenuItem::with_id("check-in", "Check in now", first.focusing, None);
+        let acknowledge = MenuItem::with_id(
+            "acknowledge",
+            "I'm on it: acknowledge the emergency",
+            first.acknowledge.is_some(),
+            None,
+        );
         let open_digest = MenuItem::with_id("open-digest", "Open digest", true, None);
         let open = MenuItem::with_id("open", "Open Deepwork", true, None);
         let quit = MenuItem::with_id("quit", "Quit Deepwork", true, None);
         let menu = Menu::with_items(&[
             &status_line,
+            &acknowledge,
             &PredefinedMenuItem::separator(),
             &start,
             &start_for,
@@ -171,6 +182,7 @@ impl Tray {
             until_slot,
             stop,
             check_in,
+            acknowledge,
             _menu: menu,
         };
         tray.show(first);
@@ -204,6 +216,16 @@ impl Tray {
         }
         self.stop.set_enabled(view.focusing);
         self.check_in.set_enabled(view.focusing);
+        match &view.acknowledge {
+            Some(label) => {
+                self.acknowledge.set_text(label);
+                self.acknowledge.set_enabled(true);
+            }
+            None => {
+                self.acknowledge.set_text("No emergency to acknowledge");
+                self.acknowledge.set_enabled(false);
+            }
+        }
     }
 }
 

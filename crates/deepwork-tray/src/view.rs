@@ -33,6 +33,8 @@ pub struct TrayView {
     pub can_start: bool,
     /// Stop and check in usable.
     pub focusing: bool,
+    /// The acknowledge entry's label, while emergencies wait for an acknowledgement.
+    pub acknowledge: Option<String>,
 }
 
 /// Sessions shorter than this are not offered as "until the next slot".
@@ -70,6 +72,21 @@ pub fn tray_view(
         (None, _) => (IconState::Idle, "Deepwork — not focusing".to_owned()),
     };
     let until_slot = next_slot(config, tz, now).map(|slot| (slot, format!("Until {slot}")));
+    let unacknowledged = status
+        .escalations
+        .iter()
+        .filter(|e| !e.acknowledged)
+        .count();
+    let acknowledge = match unacknowledged {
+        0 => None,
+        1 => Some("I'm on it: acknowledge the emergency".to_owned()),
+        n => Some(format!("I'm on it: acknowledge {n} emergencies")),
+    };
+    let tooltip = match unacknowledged {
+        0 => tooltip,
+        1 => format!("{tooltip} · 1 emergency unacknowledged"),
+        n => format!("{tooltip} · {n} emergencies unacknowledged"),
+    };
     TrayView {
         icon,
         tooltip,
@@ -77,6 +94,7 @@ pub fn tray_view(
         until_slot,
         can_start: status.session.is_none(),
         focusing: status.session.is_some(),
+        acknowledge,
     }
 }
 
@@ -191,6 +209,39 @@ mod tests {
         assert_eq!(view.icon, IconState::Focusing);
         assert_eq!(view.tooltip, "Deep work — 47 min left · 5 held");
         assert!(view.focusing && !view.can_start);
+    }
+
+    #[test]
+    fn unacknowledged_emergencies_are_counted_and_offered_an_acknowledgement() {
+        use deepwork_core::ItemId;
+        use deepwork_engine::api::EscalationStatus;
+        let now = at("2026-11-25T09:13:00Z");
+        let escalation = |item: i64, acknowledged: bool| EscalationStatus {
+            item: ItemId(item),
+            opened_at: now,
+            acknowledged,
+            next_step: None,
+            timeline: Vec::new(),
+        };
+        let mut status = idle(now);
+        status.escalations = vec![escalation(1, false), escalation(2, true)];
+        let view = tray_view(&status, None, &Config::default(), &TimeZone::UTC, now);
+        assert_eq!(
+            view.tooltip,
+            "Deepwork — not focusing · 1 emergency unacknowledged"
+        );
+        assert_eq!(
+            view.acknowledge.as_deref(),
+            Some("I'm on it: acknowledge the emergency")
+        );
+        status.escalations.push(escalation(3, false));
+        let view = tray_view(&status, None, &Config::default(), &TimeZone::UTC, now);
+        assert_eq!(
+            view.acknowledge.as_deref(),
+            Some("I'm on it: acknowledge 2 emergencies")
+        );
+        let view = tray_view(&idle(now), None, &Config::default(), &TimeZone::UTC, now);
+        assert_eq!(view.acknowledge, None);
     }
 
     #[test]
