@@ -9,6 +9,7 @@ fn main() {
         "digest",
         "digests",
         "done",
+        "acknowledge",
         "teach",
         "open_link",
         "stats",

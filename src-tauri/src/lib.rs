@@ -8,6 +8,7 @@ mod engine_link;
 
 use crate::engine_link::{EngineLink, Repeat};
 use deepwork_core::digest::{Digest, DigestId};
+use deepwork_core::escalation::AckVia;
 use deepwork_core::schedule::SessionPlan;
 use deepwork_core::settings::Settings;
 use deepwork_core::stats::{IsoWeek, WeeklyStats};
@@ -61,6 +62,18 @@ async fn digests(link: State<'_, EngineLink>, limit: u32) -> Result<Vec<Digest>,
 async fn done(link: State<'_, EngineLink>, item: ItemId, done: bool) -> Result<(), UiError> {
     link.call(Repeat::Safe, |c| Box::pin(c.done(item, done)))
         .await
+}
+
+/// Acknowledges one emergency, or every open one: its escalation stops.
+#[tauri::command]
+async fn acknowledge(
+    link: State<'_, EngineLink>,
+    item: Option<ItemId>,
+) -> Result<Vec<ItemId>, UiError> {
+    link.call(Repeat::Safe, |c| {
+        Box::pin(c.acknowledge(item, AckVia::Window))
+    })
+    .await
 }
 
 #[tauri::command]
@@ -268,6 +281,7 @@ pub fn run() {
             digest,
             digests,
             done,
+            acknowledge,
             teach,
             open_link,
             stats,

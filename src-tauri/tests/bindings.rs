@@ -100,6 +100,7 @@ fn commands() -> Vec<Command> {
         command!(digest(id: Option<DigestId>) -> Option<Digest>),
         command!(digests(limit: u32) -> Vec<Digest>),
         command!(done(item: ItemId, done: bool) -> ()),
+        command!(acknowledge(item: Option<ItemId>) -> Vec<ItemId>),
         command!(teach(item: ItemId, class: Class) -> ()),
         command!(open_link(url: String) -> ()),
         command!(stats(week: Option<IsoWeek>) -> WeeklyStats),

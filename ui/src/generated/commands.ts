@@ -11,6 +11,7 @@ export const commands = {
   digest: (id: DigestId | null) => invoke<Digest | null>("digest", { id: id }),
   digests: (limit: number) => invoke<Array<Digest>>("digests", { limit: limit }),
   done: (item: ItemId, done: boolean) => invoke<null>("done", { item: item, done: done }),
+  acknowledge: (item: ItemId | null) => invoke<Array<ItemId>>("acknowledge", { item: item }),
   teach: (item: ItemId, classValue: Class) => invoke<null>("teach", { item: item, class: classValue }),
   openLink: (url: string) => invoke<null>("open_link", { url: url }),
   stats: (week: IsoWeek | null) => invoke<WeeklyStats>("stats", { week: week }),

@@ -5,6 +5,7 @@ import {
   classLabel,
   clockText,
   countsList,
+  escalationText,
   heldTotal,
   lengthText,
   lengthMinutes,
@@ -140,5 +141,24 @@ describe("lengthChoices", () => {
     expect(lengthChoices([25, 50, 90, 120], 45)).toEqual([25, 45, 50, 90, 120]);
     expect(lengthChoices([25, 50, 90, 120], 90)).toEqual([25, 50, 90, 120]);
     expect(lengthChoices([25, 50, 90, 120], null)).toEqual([25, 50, 90, 120]);
+  });
+});
+
+describe("escalationText", () => {
+  it("tells an emergency's story and what comes next, in local time", () => {
+    const now = new Date(2026, 10, 25, 9, 20);
+    const local = (h: number, m: number) => new Date(2026, 10, 25, h, m).toISOString();
+    const escalation = {
+      item: 7,
+      opened_at: local(9, 12),
+      acknowledged: false,
+      next_step: ["call", local(9, 22)] as [string, string],
+      timeline: [
+        { at: local(9, 12), what: "shown" },
+        { at: local(9, 17), what: "SMS" },
+      ],
+    };
+    expect(escalationText(escalation, now)).toBe("shown 09:12 · SMS 09:17 · next: call at 09:22");
+    expect(escalationText({ ...escalation, next_step: null }, now)).toBe("shown 09:12 · SMS 09:17");
   });
 });

@@ -1,5 +1,12 @@
 // View logic of the window, kept free of the DOM and of Tauri so vitest covers it.
-import type { AdapterHealth, Class, ClassCounts, DigestGroup } from "../generated/api";
+import type {
+  AdapterHealth,
+  Class,
+  ClassCounts,
+  DigestGroup,
+  EscalationStatus,
+  TimelineEntry,
+} from "../generated/api";
 
 /** Classes in the order the digest and the counts show them. */
 export const CLASS_ORDER: Class[] = ["emergency", "blocker", "pre_ping", "update", "strategic"];
@@ -61,6 +68,19 @@ export function replyByText(replyBy: string, now: Date): string {
   return at.getTime() < now.getTime()
     ? `reply overdue since ${clockText(replyBy, now)}`
     : `reply by ${clockText(replyBy, now)}`;
+}
+
+/** An emergency's story: "shown 09:12 · SMS 09:17". */
+export function timelineText(timeline: TimelineEntry[], now: Date): string {
+  return timeline.map((entry) => `${entry.what} ${clockText(entry.at, now)}`).join(" · ");
+}
+
+/** One waiting emergency, steps and times only: "shown 09:12 · SMS 09:17 · next: call at 09:22". */
+export function escalationText(escalation: EscalationStatus, now: Date): string {
+  const story = timelineText(escalation.timeline, now);
+  if (escalation.next_step === null) return story;
+  const [step, at] = escalation.next_step;
+  return `${story} · next: ${step} at ${clockText(at, now)}`;
 }
 
 export function adapterText(health: AdapterHealth): string {
