@@ -3,7 +3,7 @@
 
 CARGO ?= cargo
 
-.PHONY: run test install setup ui bench measure-idle measure-footprint measure-window-open bindings train-triage fuzz soak
+.PHONY: run test install setup ui bench measure-idle measure-escalation measure-footprint measure-window-open bindings train-triage fuzz soak
 
 setup:
 	@bash scripts/setup.sh
@@ -52,6 +52,10 @@ bench: setup
 
 measure-idle: setup
 	bash scripts/measure-idle.sh 60
+
+# Escalation: how late a step fires after its due time, and wakeups with none open.
+measure-escalation: setup
+	bash scripts/measure-escalation.sh 10 30
 
 measure-footprint: ui
 	bash scripts/measure-footprint.sh 8

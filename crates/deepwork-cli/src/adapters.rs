@@ -6,6 +6,7 @@ use crate::render::safe;
 use deepwork_core::config::{AdaptersConfig, PluginConfig};
 use deepwork_engine::api::AdapterState;
 use deepwork_engine::chats::ChatAdapter;
+use deepwork_engine::escalate;
 use deepwork_engine::platforms::{self, Configured, PLATFORMS, Platform, Roles};
 use deepwork_engine::secrets::Secrets;
 use deepwork_engine::server::load_config;
@@ -97,7 +98,10 @@ pub fn run(paths: &Paths, command: AdaptersCommand) -> Result<(), Failure> {
     let accounts = accounts(&config.adapters);
     match command {
         AdaptersCommand::List => list(paths, &accounts),
-        AdaptersCommand::Token { name, .. } if name == TWILIO => store_twilio(),
+        AdaptersCommand::Token { name, .. } if name == escalate::TWILIO => {
+            store_twilio()?;
+            reconnect(paths)
+        }
         AdaptersCommand::Token { name, app_level } => {
             store_token(find(paths, &name, &accounts)?, app_level)?;
             reconnect(paths)
@@ -194,9 +198,6 @@ fn second_token(account: &Account<'_>) -> Option<platforms::SecondToken> {
     }
 }
 
-/// Not a chat platform, but its credentials are stored the same way.
-const TWILIO: &str = "twilio";
-
 /// Keeps the Twilio credentials that escalation texts and calls with.
 fn store_twilio() -> Result<(), Failure> {
     if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
@@ -209,9 +210,9 @@ fn store_twilio() -> Result<(), Failure> {
         .lock()
         .read_line(&mut text)
         .map_err(|e| Failure::Runtime(format!("cannot read the credentials: {e}")))?;
-    deepwork_engine::escalate::keep_twilio_credentials(&text).map_err(Failure::Usage)?;
+    escalate::keep_twilio_credentials(&text).map_err(Failure::Usage)?;
     println!(
-        "Stored the Twilio credentials in the keyring. Restart Deepwork to escalate with them; `deepwork escalation test` sends a test SMS."
+        "Stored the Twilio credentials in the keyring; `deepwork escalation test` sends a test SMS."
     );
     Ok(())
 }

@@ -275,6 +275,15 @@ fn without_credentials_status_says_what_to_do() {
     let bad = env.run_with_input(&["adapters", "token", "twilio"], "just-a-token\n");
     assert_eq!(bad.code, 2, "{bad:?}");
     assert!(bad.stderr.contains("ACCOUNT_SID:AUTH_TOKEN"), "{bad:?}");
+    // Stored while the engine runs, they are used at once.
+    let stored = env.run_with_input(
+        &["adapters", "token", "twilio"],
+        &format!("{ACCOUNT_SID}:{AUTH_TOKEN}\n"),
+    );
+    assert_eq!(stored.code, 0, "{stored:?}");
+    wait_for(&daemon, "the engine to use the credentials", || {
+        (!env.ok(&["status"]).contains("no Twilio credentials")).then_some(())
+    });
     let bad_config = Env::new("[escalation]\nphone = \"0151 1234\"\n");
     let refused = bad_config.run(&["config", "check"]);
     assert_eq!(refused.code, 2, "{refused:?}");

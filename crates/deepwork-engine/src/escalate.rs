@@ -73,8 +73,10 @@ pub enum Report {
     },
 }
 
+/// The name Twilio's credentials are stored under (`deepwork adapters token twilio`).
+pub const TWILIO: &str = "twilio";
 /// Where the Twilio credentials are kept in the keyring (service, account).
-const KEYRING: (&str, &str) = ("twilio", "escalation");
+const KEYRING: (&str, &str) = (TWILIO, "escalation");
 
 /// Twilio for `config`, and what limits escalation when something does: no phone set,
 /// no credentials stored. Blocking (the keyring).

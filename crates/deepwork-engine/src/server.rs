@@ -10,8 +10,9 @@ use crate::notify::{DesktopNotifier, NoticeAction, NoticeReport, Notifier, Silen
 use crate::paths::Paths;
 use crate::platforms;
 use crate::wall_timer::WallTimer;
+use deepwork_adapters::twilio::Twilio;
 use deepwork_core::config::{Config, ConfigError};
-use deepwork_core::escalation::AckVia;
+use deepwork_core::escalation::{AckVia, EscalationConfig};
 use deepwork_store::Store;
 use futures_util::{SinkExt, StreamExt};
 use jiff::Timestamp;
@@ -166,13 +167,19 @@ async fn run_engine(
     let (twilio, escalation_problem) = escalate::twilio_route(&config.escalation);
     let twilio_ready = twilio.is_some();
     let (escalation_reports, escalations) = mpsc::unbounded_channel();
-    let escalation_jobs = escalate::spawn(config.escalation.clone(), twilio, escalation_reports);
+    let escalation_jobs = escalate::spawn(
+        config.escalation.clone(),
+        twilio,
+        escalation_reports.clone(),
+    );
+    let escalation_config = config.escalation.clone();
     let timer = WallTimer::new().map_err(StartError::Timer)?;
     let ready_config = config.clone();
     let mut engine = Engine::open(config, tz, store, notifier, clock_now())?;
     engine.set_config_file(paths.config.clone());
     engine.set_escalator(
         escalation_jobs,
+        &escalation_config,
         twilio_ready,
         escalation_problem,
         clock_now(),
@@ -220,6 +227,7 @@ async fn run_engine(
         link,
         names,
         tasks,
+        escalation_reports,
     };
     let reports = Reports {
         notices,
@@ -334,21 +342,40 @@ struct Platforms {
     /// The platforms the tasks serve.
     names: Vec<String>,
     tasks: Vec<tokio::task::AbortHandle>,
+    /// Where every escalation worker, the current and any before it, reports.
+    escalation_reports: mpsc::UnboundedSender<Report>,
+}
+
+/// What a reload read: the chat platforms, and the escalation route with what limits it.
+struct Reloaded {
+    adapters: Vec<ChatAdapter>,
+    escalation: EscalationConfig,
+    twilio: Option<Twilio>,
+    problem: Option<String>,
 }
 
 impl Platforms {
-    /// Starts reading the config's platforms and their tokens again (the keyring
-    /// blocks, so off the engine's loop); they arrive on `reloaded`.
-    fn reload(&self, reloaded: &mpsc::Sender<Vec<ChatAdapter>>) -> Result<(), ApiError> {
+    /// Starts reading the config's platforms, the escalation route and their
+    /// credentials again (the keyring blocks, so off the engine's loop); they arrive on
+    /// `reloaded`.
+    fn reload(&self, reloaded: &mpsc::Sender<Reloaded>) -> Result<(), ApiError> {
         let config = load_config(&self.config)
             .map_err(|e| ApiError::new(ErrorCode::InvalidSettings, e.to_string()))?;
         let reloaded = reloaded.clone();
         tokio::spawn(async move {
-            let built =
-                tokio::task::spawn_blocking(move || platforms::adapters(&config.adapters)).await;
+            let built = tokio::task::spawn_blocking(move || {
+                let (twilio, problem) = escalate::twilio_route(&config.escalation);
+                Reloaded {
+                    adapters: platforms::adapters(&config.adapters),
+                    escalation: config.escalation,
+                    twilio,
+                    problem,
+                }
+            })
+            .await;
             match built {
-                Ok(adapters) => {
-                    let _ = reloaded.send(adapters).await;
+                Ok(read) => {
+                    let _ = reloaded.send(read).await;
                 }
                 Err(error) => tracing::error!(%error, "could not reconnect the chat platforms"),
             }
@@ -356,8 +383,18 @@ impl Platforms {
         Ok(())
     }
 
-    /// Replaces the running platforms with `adapters`.
-    fn swap(&mut self, engine: &mut Engine, adapters: Vec<ChatAdapter>) {
+    /// Replaces the running platforms with the reloaded ones, and the escalation
+    /// worker with one on the reloaded route (steps it was sending still report).
+    fn swap(&mut self, engine: &mut Engine, reloaded: Reloaded) {
+        let Reloaded {
+            adapters,
+            escalation,
+            twilio,
+            problem,
+        } = reloaded;
+        let twilio_ready = twilio.is_some();
+        let jobs = escalate::spawn(escalation.clone(), twilio, self.escalation_reports.clone());
+        engine.set_escalator(jobs, &escalation, twilio_ready, problem, clock_now());
         for task in self.tasks.drain(..) {
             task.abort();
         }
@@ -383,7 +420,7 @@ async fn run(
     mut reports: Reports,
     shutdown: impl Future<Output = ()>,
 ) {
-    let (reloaded_tx, mut reloaded) = mpsc::channel::<Vec<ChatAdapter>>(1);
+    let (reloaded_tx, mut reloaded) = mpsc::channel::<Reloaded>(1);
     let (calls_tx, mut calls) = mpsc::channel::<Call>(4 * MAX_BATCH);
     let accept = tokio::spawn(accept_loop(listener, calls_tx, engine.events()));
     tokio::pin!(shutdown);
@@ -418,7 +455,7 @@ async fn run(
                     let _ = reply.send(response);
                 }
             }
-            Some(adapters) = reloaded.recv() => platforms.swap(&mut engine, adapters),
+            Some(read) = reloaded.recv() => platforms.swap(&mut engine, read),
             Some(call) = chat_calls.recv() => engine.handle_chat(clock_now(), call),
             Some(report) = reports.notices.recv() => match report {
                 NoticeReport::Acted(NoticeAction::OpenDigest) => {

@@ -7,32 +7,43 @@ use crate::api::{ApiError, ErrorCode, EscalationStatus, Event, Reply};
 use crate::escalate::{Alert, Job};
 use crate::notify::{Loudness, Notice, NoticeAction};
 use deepwork_core::digest::{self, Digest, ItemRecord};
-use deepwork_core::escalation::{AckVia, Dispatch, Ladder, Outcome, Step, is_acknowledgement};
+use deepwork_core::escalation::{
+    AckVia, Dispatch, EscalationConfig, Ladder, Outcome, Step, is_acknowledgement,
+};
 use deepwork_core::{Class, ItemId};
 use jiff::Timestamp;
 use tokio::sync::mpsc;
 
 impl Engine {
-    /// Connects the worker that sends texts, calls and commands; `twilio` says whether
-    /// Twilio credentials were found, `problem` why escalation is limited, if it is.
-    /// Steps that were being sent when the engine stopped go again, checked first.
+    /// Connects the worker that sends texts, calls and commands as `config` says;
+    /// `twilio` says whether Twilio credentials were found, `problem` why escalation is
+    /// limited, if it is. New emergencies follow the plan from here; those open keep
+    /// theirs. At the first connection, steps that were being sent when the engine
+    /// stopped go again, checked first; a later worker (credentials stored, config
+    /// reloaded) leaves them to the one that has them.
     pub fn set_escalator(
         &mut self,
         jobs: mpsc::UnboundedSender<Job>,
+        config: &EscalationConfig,
         twilio: bool,
         problem: Option<String>,
         now: Timestamp,
     ) {
-        self.escalation_plan = self.config.escalation.plan(twilio);
+        let first = self.escalation_jobs.is_none();
+        self.escalation_plan = config.plan(twilio);
         if let Some(problem) = &problem {
             tracing::warn!(%problem, "emergencies are escalated only in part");
         }
         self.escalation_problem = problem;
         self.escalation_jobs = Some(jobs);
-        let resumed: Vec<Dispatch> = self.escalations.values().flat_map(Ladder::resume).collect();
-        for dispatch in resumed {
-            self.hand_over(now, dispatch);
+        if first {
+            let resumed: Vec<Dispatch> =
+                self.escalations.values().flat_map(Ladder::resume).collect();
+            for dispatch in resumed {
+                self.hand_over(now, dispatch);
+            }
         }
+        self.watching_replies = None;
         self.watch_replies(now);
     }
 

@@ -350,12 +350,15 @@ pub async fn start_sign_in(
 }
 
 /// [`keep_token`] for the config in `config_file`, read afresh (the user may have
-/// just added the platform). Blocking.
+/// just added the platform); `twilio` keeps the escalation's credentials. Blocking.
 pub fn keep_token_for(
     config_file: &std::path::Path,
     name: &str,
     token: &str,
 ) -> Result<(), String> {
+    if name == crate::escalate::TWILIO {
+        return crate::escalate::keep_twilio_credentials(token);
+    }
     let config = crate::server::load_config(config_file).map_err(|error| error.to_string())?;
     keep_token(&config.adapters, name, token)
 }
