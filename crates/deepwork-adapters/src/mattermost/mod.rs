@@ -6,13 +6,18 @@
 //! `POST /posts`, marked in the post's props. Errors come as an AppError body (`id`,
 //! `message`, `status_code`); rate limits as HTTP 429 with `X-Ratelimit-Reset`.
 
+use crate::http::Lenient;
 use crate::{
     AdapterError, Addressed, Batch, FocusStatus, IncomingMessage, MessageSource, Replier,
     ReplyTarget, StatusAdapter, StatusSnapshot, plain,
 };
+use api::{
+    AppError, Channel, CustomStatus, Post, PostList, SocketEvent, SocketReply, Status, User,
+};
 use async_trait::async_trait;
 use futures_util::{SinkExt, StreamExt};
 use reqwest::{Method, StatusCode, Url};
+use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -20,6 +25,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 use tokio::sync::OnceCell;
 use tokio_tungstenite::tungstenite::Message;
+
+mod api;
 
 const NAME: &str = "mattermost";
 /// Mattermost's limit for a custom status text.
@@ -60,8 +67,8 @@ struct MattermostStatus {
     manual: bool,
     /// Unix seconds; 0 for none.
     dnd_end_time: i64,
-    /// The custom status object as Mattermost keeps it, if any.
-    custom: Option<Value>,
+    /// The custom status as Mattermost keeps it, if any.
+    custom: Option<CustomStatus>,
 }
 
 impl MattermostAdapter {
@@ -91,22 +98,23 @@ impl MattermostAdapter {
         Ok(url)
     }
 
-    async fn call(
+    /// A v4 API call, its answer read as `T` (`IgnoredAny` where only success matters).
+    async fn call<T: DeserializeOwned>(
         &self,
         method: Method,
         segments: &[&str],
         body: Option<Value>,
-    ) -> Result<Value, AdapterError> {
+    ) -> Result<T, AdapterError> {
         self.call_with_query(method, segments, &[], body).await
     }
 
-    async fn call_with_query(
+    async fn call_with_query<T: DeserializeOwned>(
         &self,
         method: Method,
         segments: &[&str],
         query: &[(&str, String)],
         body: Option<Value>,
-    ) -> Result<Value, AdapterError> {
+    ) -> Result<T, AdapterError> {
         let url = self.api_url(segments)?;
         let mut request = self
             .http
@@ -133,12 +141,18 @@ impl MattermostAdapter {
             .text()
             .await
             .map_err(|e| unavailable(&e.to_string()))?;
-        let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
         if status.is_success() {
-            return Ok(value);
+            // Calls that succeed with no content answer nothing to read.
+            let text = if text.trim().is_empty() {
+                "null"
+            } else {
+                &text
+            };
+            return serde_json::from_str(text).map_err(|e| {
+                malformed(&format!("{}: unexpected answer ({e})", segments.join("/")))
+            });
         }
-        let id = value["id"].as_str().unwrap_or("");
-        let message = value["message"].as_str().unwrap_or("");
+        let AppError { id, message } = serde_json::from_str(&text).unwrap_or_default();
         let refusal = crate::http::Refusal {
             adapter: NAME,
             status,
@@ -163,15 +177,6 @@ fn malformed(detail: &str) -> AdapterError {
     AdapterError::malformed(NAME, detail)
 }
 
-/// The custom status Mattermost keeps as a JSON string in the user's props.
-fn custom_status(user: &Value) -> Option<Value> {
-    let text = user["props"]["customStatus"].as_str()?;
-    let value: Value = serde_json::from_str(text).ok()?;
-    let set = value["text"].as_str().is_some_and(|t| !t.is_empty())
-        || value["emoji"].as_str().is_some_and(|e| !e.is_empty());
-    set.then_some(value)
-}
-
 #[async_trait]
 impl StatusAdapter for MattermostAdapter {
     fn name(&self) -> &str {
@@ -183,19 +188,19 @@ impl StatusAdapter for MattermostAdapter {
     }
 
     async fn snapshot(&self) -> Result<StatusSnapshot, AdapterError> {
-        let me = self.call(Method::GET, &["users", "me"], None).await?;
-        let user_id = me["id"]
-            .as_str()
-            .ok_or_else(|| malformed("users/me has no id"))?
-            .to_owned();
-        let status = self
+        let me: User = self.call(Method::GET, &["users", "me"], None).await?;
+        let user_id = me
+            .id
+            .clone()
+            .ok_or_else(|| malformed("users/me has no id"))?;
+        let status: Status = self
             .call(Method::GET, &["users", &user_id, "status"], None)
             .await?;
         let before = MattermostStatus {
-            status: status["status"].as_str().unwrap_or("online").to_owned(),
-            manual: status["manual"] == true,
-            dnd_end_time: status["dnd_end_time"].as_i64().unwrap_or(0),
-            custom: custom_status(&me),
+            status: status.status.unwrap_or_else(|| "online".into()),
+            manual: status.manual,
+            dnd_end_time: status.dnd_end_time,
+            custom: me.custom_status(),
             user_id,
         };
         let data = serde_json::to_value(before).map_err(|e| malformed(&e.to_string()))?;
@@ -209,7 +214,7 @@ impl StatusAdapter for MattermostAdapter {
         let user_id = self.me().await?.id.as_str();
         let until = status.until.as_second();
         let dnd = json!({ "user_id": user_id, "status": "dnd", "dnd_end_time": until });
-        self.call(Method::PUT, &["users", user_id, "status"], Some(dnd))
+        self.call::<IgnoredAny>(Method::PUT, &["users", user_id, "status"], Some(dnd))
             .await?;
         let custom = json!({
             "emoji": FOCUS_EMOJI,
@@ -217,7 +222,7 @@ impl StatusAdapter for MattermostAdapter {
             "duration": "date_and_time",
             "expires_at": status.until.to_string(),
         });
-        self.call(
+        self.call::<IgnoredAny>(
             Method::PUT,
             &["users", user_id, "status", "custom"],
             Some(custom),
@@ -242,7 +247,7 @@ impl StatusAdapter for MattermostAdapter {
         if status == "dnd" && end > 0 {
             body["dnd_end_time"] = json!(end);
         }
-        self.call(
+        self.call::<IgnoredAny>(
             Method::PUT,
             &["users", &before.user_id, "status"],
             Some(body),
@@ -251,12 +256,13 @@ impl StatusAdapter for MattermostAdapter {
         let expired = before
             .custom
             .as_ref()
-            .and_then(|c| c["expires_at"].as_str())
+            .and_then(|c| c.expires_at.as_deref())
             .and_then(|at| at.parse::<jiff::Timestamp>().ok())
             .is_some_and(|at| at.as_second() <= now);
         match before.custom.filter(|_| !expired) {
             Some(custom) => {
-                self.call(
+                let custom = serde_json::to_value(custom).map_err(|e| malformed(&e.to_string()))?;
+                self.call::<IgnoredAny>(
                     Method::PUT,
                     &["users", &before.user_id, "status", "custom"],
                     Some(custom),
@@ -264,7 +270,7 @@ impl StatusAdapter for MattermostAdapter {
                 .await
             }
             None => {
-                self.call(
+                self.call::<IgnoredAny>(
                     Method::DELETE,
                     &["users", &before.user_id, "status", "custom"],
                     None,
@@ -274,43 +280,6 @@ impl StatusAdapter for MattermostAdapter {
         }
         .map(drop)
     }
-}
-
-/// A post as the API and the `posted` event carry it.
-#[derive(Debug, Deserialize)]
-struct Post {
-    id: String,
-    user_id: String,
-    channel_id: String,
-    create_at: i64,
-    #[serde(default)]
-    message: String,
-    /// Empty for what a person wrote; system messages (joins, header changes) have one.
-    #[serde(default, rename = "type")]
-    kind: String,
-    #[serde(default)]
-    props: Value,
-}
-
-impl Post {
-    /// From a bot, a webhook, or another Deepwork's auto-reply: never answered.
-    fn automated(&self) -> bool {
-        let flag = |key: &str| self.props[key] == true || self.props[key] == "true";
-        flag("from_bot") || flag("from_webhook") || flag(AUTO_REPLY_PROP)
-    }
-}
-
-/// A channel the user belongs to, as `GET /users/{id}/channels` lists it.
-#[derive(Debug, Deserialize)]
-struct Channel {
-    id: String,
-    /// `O` public, `P` private, `D` direct, `G` group message.
-    #[serde(rename = "type")]
-    kind: String,
-    #[serde(default)]
-    display_name: String,
-    #[serde(default)]
-    last_post_at: i64,
 }
 
 /// Why a post in a channel of `kind` reaches the user, if it does: every direct
@@ -350,12 +319,9 @@ impl MattermostAdapter {
     async fn me(&self) -> Result<&Me, AdapterError> {
         self.me
             .get_or_try_init(|| async {
-                let me = self.call(Method::GET, &["users", "me"], None).await?;
-                match (me["id"].as_str(), me["username"].as_str()) {
-                    (Some(id), Some(username)) => Ok(Me {
-                        id: id.to_owned(),
-                        username: username.to_owned(),
-                    }),
+                let me: User = self.call(Method::GET, &["users", "me"], None).await?;
+                match (me.id, me.username) {
+                    (Some(id), Some(username)) => Ok(Me { id, username }),
                     _ => Err(malformed("users/me has no id or username")),
                 }
             })
@@ -367,11 +333,10 @@ impl MattermostAdapter {
         if let Some(known) = self.usernames.lock().expect("usernames").get(user_id) {
             return known.clone();
         }
-        let user = self.call(Method::GET, &["users", user_id], None).await;
-        let Some(username) = user
-            .ok()
-            .and_then(|u| u["username"].as_str().map(str::to_owned))
-        else {
+        let user = self
+            .call::<User>(Method::GET, &["users", user_id], None)
+            .await;
+        let Some(username) = user.ok().and_then(|u| u.username) else {
             return user_id.to_owned();
         };
         self.usernames
@@ -399,17 +364,24 @@ impl MattermostAdapter {
             while let Some(frame) = socket.next().await {
                 let frame = frame.map_err(|e| unavailable(&format!("event socket: {e}")))?;
                 let Message::Text(text) = frame else { continue };
-                let answer: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-                if answer["seq_reply"] != 1 {
+                // Events may come before the reply; they have no `seq_reply`.
+                let Ok(reply) = serde_json::from_str::<SocketReply>(&text) else {
+                    continue;
+                };
+                if reply.seq_reply != Some(1) {
                     continue;
                 }
-                return match answer["status"].as_str() {
+                return match reply.status.as_deref() {
                     Some("OK") => Ok(()),
                     _ => Err(AdapterError::Unauthorized {
                         adapter: NAME.into(),
                         fix: format!(
                             "the Mattermost token was refused on the event socket ({}); create a new personal access token",
-                            answer["error"]["id"].as_str().unwrap_or("no reason given")
+                            reply
+                                .error
+                                .and_then(|error| error.id)
+                                .as_deref()
+                                .unwrap_or("no reason given")
                         ),
                     }),
                 };
@@ -430,14 +402,16 @@ impl MattermostAdapter {
         me: &Me,
         since: i64,
     ) -> Result<Vec<(i64, IncomingMessage)>, AdapterError> {
-        let channels = self
+        let channels: Vec<Lenient<Channel>> = self
             .call(Method::GET, &["users", &me.id, "channels"], None)
             .await?;
-        let channels: Vec<Channel> = serde_json::from_value(channels)
-            .map_err(|e| malformed(&format!("users/{{id}}/channels: {e}")))?;
         let mut found = Vec::new();
-        for channel in channels.iter().filter(|c| c.last_post_at > since) {
-            let list = self
+        for channel in channels
+            .into_iter()
+            .filter_map(Lenient::into_read)
+            .filter(|c| c.last_post_at > since)
+        {
+            let list: PostList = self
                 .call_with_query(
                     Method::GET,
                     &["channels", &channel.id, "posts"],
@@ -445,9 +419,7 @@ impl MattermostAdapter {
                     None,
                 )
                 .await?;
-            let posts: HashMap<String, Post> =
-                serde_json::from_value(list["posts"].clone()).unwrap_or_default();
-            for post in posts.into_values() {
+            for post in list.posts.into_values().filter_map(Lenient::into_read) {
                 if post.create_at <= since || post.user_id == me.id || !post.kind.is_empty() {
                     continue;
                 }
@@ -466,30 +438,26 @@ impl MattermostAdapter {
 
     /// The message a `posted` event carries, if it is for the user and after `since`.
     fn posted(&self, me: &Me, event: &str, since: i64) -> Option<(i64, IncomingMessage)> {
-        let event: Value = serde_json::from_str(event).ok()?;
-        if event["event"] != "posted" {
+        let event: SocketEvent = serde_json::from_str(event).ok()?;
+        if event.event.as_deref() != Some("posted") {
             return None;
         }
-        let data = &event["data"];
-        let post: Post = serde_json::from_str(data["post"].as_str()?).ok()?;
+        let data = event.data;
+        let post: Post = serde_json::from_str(data.post.as_deref()?).ok()?;
         if post.create_at <= since || post.user_id == me.id || !post.kind.is_empty() {
             return None;
         }
-        let mentioned = data["mentions"]
-            .as_str()
-            .and_then(|m| serde_json::from_str::<Vec<String>>(m).ok())
+        let mentioned = data
+            .mentions
+            .and_then(|m| serde_json::from_str::<Vec<String>>(&m).ok())
             .is_some_and(|ids| ids.contains(&me.id));
-        let addressed = addressed(data["channel_type"].as_str().unwrap_or(""), mentioned)?;
-        let sender_name = data["sender_name"]
-            .as_str()
+        let addressed = addressed(data.channel_type.as_deref().unwrap_or(""), mentioned)?;
+        let sender_name = data
+            .sender_name
             .map(|name| name.trim_start_matches('@').to_owned())
             .unwrap_or_else(|| post.user_id.clone());
-        let room = (addressed == Addressed::Mention).then(|| {
-            data["channel_display_name"]
-                .as_str()
-                .unwrap_or("")
-                .to_owned()
-        });
+        let room = (addressed == Addressed::Mention)
+            .then(|| data.channel_display_name.unwrap_or_default());
         Some(self.message(post, addressed, sender_name, room))
     }
 
@@ -576,7 +544,7 @@ impl Replier for MattermostAdapter {
             "message": text,
             "props": { AUTO_REPLY_PROP: "true" },
         });
-        self.call(Method::POST, &["posts"], Some(post))
+        self.call::<IgnoredAny>(Method::POST, &["posts"], Some(post))
             .await
             .map(drop)
     }
@@ -607,18 +575,74 @@ mod tests {
 
     #[test]
     fn bots_webhooks_and_other_deepworks_are_automated() {
-        let post = |props: Value| Post {
-            id: "p".into(),
-            user_id: "u".into(),
-            channel_id: "c".into(),
-            create_at: 1,
-            message: String::new(),
-            kind: String::new(),
-            props,
+        let post = |props: Value| -> Post {
+            serde_json::from_value(json!({
+                "id": "p", "user_id": "u", "channel_id": "c", "create_at": 1, "props": props,
+            }))
+            .unwrap()
         };
         assert!(post(json!({ "from_bot": "true" })).automated());
         assert!(post(json!({ "from_webhook": "true" })).automated());
         assert!(post(json!({ AUTO_REPLY_PROP: "true" })).automated());
+        assert!(post(json!({ "from_bot": true })).automated());
+        assert!(!post(json!({ "from_bot": "false", "from_webhook": 1 })).automated());
         assert!(!post(json!({})).automated());
+        assert!(!post(Value::Null).automated());
+    }
+
+    #[test]
+    fn a_stored_custom_status_is_put_back_as_it_was() {
+        let custom = json!({
+            "emoji": "sandwich",
+            "text": "Lunch",
+            "duration": "date_and_time",
+            "expires_at": "2099-01-01T00:00:00Z",
+            "a_later_field": { "kept": [1, 2] },
+        });
+        let stored = json!({
+            "user_id": "u", "status": "away", "manual": true, "dnd_end_time": 0, "custom": custom,
+        });
+        let before: MattermostStatus = serde_json::from_value(stored.clone()).unwrap();
+        assert_eq!(
+            serde_json::to_value(before.custom.as_ref()).unwrap(),
+            custom,
+            "what is put back"
+        );
+        assert_eq!(
+            serde_json::to_value(before).unwrap(),
+            stored,
+            "what is stored"
+        );
+    }
+
+    #[test]
+    fn a_custom_status_is_one_with_a_text_or_an_emoji() {
+        let user = |custom: Value| -> User {
+            serde_json::from_value(
+                json!({ "id": "u", "props": { "customStatus": custom.to_string() } }),
+            )
+            .unwrap()
+        };
+        let lunch = user(json!({ "text": "Lunch", "duration": "today" }));
+        assert_eq!(
+            lunch.custom_status().map(|c| c.other),
+            Some(serde_json::Map::from_iter([(
+                "duration".into(),
+                json!("today")
+            )]))
+        );
+        assert!(
+            user(json!({ "emoji": "sandwich" }))
+                .custom_status()
+                .is_some()
+        );
+        assert!(
+            user(json!({ "text": "", "emoji": "" }))
+                .custom_status()
+                .is_none()
+        );
+        let cleared: User =
+            serde_json::from_value(json!({ "id": "u", "props": { "customStatus": "" } })).unwrap();
+        assert!(cleared.custom_status().is_none());
     }
 }

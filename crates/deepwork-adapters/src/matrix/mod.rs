@@ -7,14 +7,18 @@ use crate::{
     AdapterError, Addressed, Batch, FocusStatus, IncomingMessage, MessageSource, Replier,
     ReplyTarget, StatusAdapter, StatusSnapshot,
 };
+use api::{Content, JoinedMembers, MatrixError, RoomName, SyncResponse};
 use async_trait::async_trait;
 use reqwest::{Method, StatusCode, Url};
+use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+mod api;
 
 const NAME: &str = "matrix";
 /// Most events read per room per sync.
@@ -41,60 +45,13 @@ struct RoomInfo {
     display_names: HashMap<String, String>,
 }
 
-/// The presence recorded before a session.
+/// The presence recorded before a session, as `GET /presence/{userId}/status` answers
+/// it (its other fields are not kept).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 struct Presence {
     presence: String,
     #[serde(default)]
     status_msg: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct SyncResponse {
-    next_batch: String,
-    #[serde(default)]
-    rooms: SyncRooms,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct SyncRooms {
-    #[serde(default)]
-    join: HashMap<String, JoinedRoom>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct JoinedRoom {
-    #[serde(default)]
-    timeline: Timeline,
-    #[serde(default)]
-    state: Timeline,
-    #[serde(default)]
-    summary: Value,
-}
-
-impl JoinedRoom {
-    /// Whether the room's members or name changed in this sync: what is known of it
-    /// (direct or not, display names) must be read again.
-    fn changed(&self) -> bool {
-        self.summary.get("m.joined_member_count").is_some()
-            || self
-                .timeline
-                .events
-                .iter()
-                .chain(&self.state.events)
-                .any(|event| {
-                    matches!(
-                        event["type"].as_str(),
-                        Some("m.room.member" | "m.room.name")
-                    )
-                })
-    }
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct Timeline {
-    #[serde(default)]
-    events: Vec<Value>,
 }
 
 impl MatrixAdapter {
@@ -132,14 +89,16 @@ impl MatrixAdapter {
         Ok(url)
     }
 
-    async fn call(
+    /// A client-server API call, its answer read as `T` (`IgnoredAny` where only success
+    /// matters).
+    async fn call<T: DeserializeOwned>(
         &self,
         method: Method,
         segments: &[&str],
         query: &[(&str, String)],
         body: Option<Value>,
         wait: Duration,
-    ) -> Result<Value, AdapterError> {
+    ) -> Result<T, AdapterError> {
         let mut request = self
             .http
             .request(method, self.url(segments)?)
@@ -159,26 +118,27 @@ impl MatrixAdapter {
             .text()
             .await
             .map_err(|e| unavailable(&without_url(&e)))?;
-        let json: Option<Value> = serde_json::from_str(&text).ok();
         if status.is_success() {
-            return json.ok_or_else(|| malformed(&format!("a {status} answer that is not JSON")));
+            // Every Matrix answer is a JSON object (`{}` when there is nothing to say),
+            // so an empty body is as wrong as one that is not JSON.
+            return serde_json::from_str(&text).map_err(|e| {
+                if e.is_data() {
+                    malformed(&format!("{}: {e}", segments.join("/")))
+                } else {
+                    malformed(&format!("a {status} answer that is not JSON"))
+                }
+            });
         }
-        let field = |name: &str| {
-            json.as_ref()
-                .and_then(|j| j[name].as_str())
-                .unwrap_or("")
-                .to_owned()
-        };
-        let (errcode, message) = (field("errcode"), field("error"));
-        // Matrix says how long to wait in the body too (`retry_after_ms`).
-        let from_body = json
-            .as_ref()
-            .and_then(|j| j["retry_after_ms"].as_u64())
-            .map(Duration::from_millis);
+        let MatrixError {
+            errcode,
+            error: message,
+            retry_after_ms,
+        } = serde_json::from_str(&text).unwrap_or_default();
         let refusal = crate::http::Refusal {
             adapter: NAME,
             status,
-            retry_after: from_body.or(retry_after),
+            // Matrix says how long to wait in the body too (`retry_after_ms`).
+            retry_after: retry_after_ms.map(Duration::from_millis).or(retry_after),
             default_wait: Duration::from_secs(5),
             detail: format!("{errcode} {message}"),
         };
@@ -202,7 +162,7 @@ impl MatrixAdapter {
         {
             return Ok(info.clone());
         }
-        let members = self
+        let members: JoinedMembers = self
             .call(
                 Method::GET,
                 &["rooms", room_id, "joined_members"],
@@ -211,19 +171,18 @@ impl MatrixAdapter {
                 Duration::ZERO,
             )
             .await?;
-        let joined = members["joined"].as_object();
-        let count = joined.map_or(0, serde_json::Map::len);
-        let display_names = joined
+        let count = members.joined.len();
+        let display_names = members
+            .joined
             .into_iter()
-            .flatten()
             .filter_map(|(id, member)| {
-                let name = plain(member["display_name"].as_str()?);
-                (!name.trim().is_empty()).then(|| (id.clone(), name))
+                let name = plain(&member.into_read()?.display_name?);
+                (!name.trim().is_empty()).then_some((id, name))
             })
             .collect();
         // A room without a name answers 404 M_NOT_FOUND; any other failure fails the fetch.
         let name = match self
-            .call(
+            .call::<RoomName>(
                 Method::GET,
                 &["rooms", room_id, "state", "m.room.name", ""],
                 &[],
@@ -232,7 +191,7 @@ impl MatrixAdapter {
             )
             .await
         {
-            Ok(state) => state["name"].as_str().map(plain),
+            Ok(state) => state.name.as_deref().map(plain),
             Err(AdapterError::Malformed { .. }) => None,
             Err(error) => return Err(error),
         };
@@ -250,7 +209,7 @@ impl MatrixAdapter {
 
     async fn put_presence(&self, presence: &str, status_msg: &str) -> Result<(), AdapterError> {
         let body = json!({ "presence": presence, "status_msg": status_msg });
-        self.call(
+        self.call::<IgnoredAny>(
             Method::PUT,
             &["presence", &self.user_id, "status"],
             &[],
@@ -261,11 +220,12 @@ impl MatrixAdapter {
         .map(drop)
     }
 
-    fn mentions_me(&self, content: &Value) -> bool {
-        let listed = content["m.mentions"]["user_ids"]
-            .as_array()
-            .is_some_and(|ids| ids.iter().any(|id| id.as_str() == Some(&self.user_id)));
-        let body = content["body"].as_str().unwrap_or("").to_lowercase();
+    fn mentions_me(&self, content: &Content) -> bool {
+        let listed = content
+            .mentions
+            .as_ref()
+            .is_some_and(|m| m.user_ids.contains(&self.user_id));
+        let body = content.body.as_deref().unwrap_or("").to_lowercase();
         let localpart = self
             .user_id
             .trim_start_matches('@')
@@ -319,7 +279,7 @@ impl StatusAdapter for MatrixAdapter {
     }
 
     async fn snapshot(&self) -> Result<StatusSnapshot, AdapterError> {
-        let now = self
+        let presence: Presence = self
             .call(
                 Method::GET,
                 &["presence", &self.user_id, "status"],
@@ -328,8 +288,6 @@ impl StatusAdapter for MatrixAdapter {
                 Duration::ZERO,
             )
             .await?;
-        let presence: Presence =
-            serde_json::from_value(now).map_err(|e| malformed(&format!("presence: {e}")))?;
         let data = serde_json::to_value(&presence).map_err(|e| malformed(&e.to_string()))?;
         Ok(StatusSnapshot {
             adapter: NAME.into(),
@@ -383,11 +341,9 @@ impl MessageSource for MatrixAdapter {
         } else {
             Duration::ZERO
         };
-        let response = self
+        let sync: SyncResponse = self
             .call(Method::GET, &["sync"], &query, None, wait)
             .await?;
-        let sync: SyncResponse =
-            serde_json::from_value(response).map_err(|e| malformed(&format!("sync: {e}")))?;
         let mut messages = Vec::new();
         if cursor.is_some() {
             for (room_id, room) in &sync.rooms.join {
@@ -397,14 +353,14 @@ impl MessageSource for MatrixAdapter {
                         .unwrap_or_else(std::sync::PoisonError::into_inner)
                         .remove(room_id);
                 }
-                for event in &room.timeline.events {
-                    if event["type"] != "m.room.message"
-                        || event["sender"].as_str() == Some(&self.user_id)
+                for event in room.timeline.events() {
+                    if event.kind.as_deref() != Some("m.room.message")
+                        || event.sender.as_deref() == Some(&self.user_id)
                     {
                         continue;
                     }
-                    let content = &event["content"];
-                    let Some(body) = content["body"].as_str() else {
+                    let content = &event.content;
+                    let Some(body) = content.body.as_deref() else {
                         continue;
                     };
                     let info = self.room_info(room_id).await?;
@@ -415,10 +371,10 @@ impl MessageSource for MatrixAdapter {
                     } else {
                         continue;
                     };
-                    let event_id = event["event_id"].as_str().unwrap_or_default().to_owned();
-                    let sender = event["sender"].as_str().unwrap_or_default().to_owned();
+                    let event_id = event.event_id.clone().unwrap_or_default();
+                    let sender = event.sender.clone().unwrap_or_default();
                     messages.push((
-                        event["origin_server_ts"].as_i64().unwrap_or(0),
+                        event.origin_server_ts.unwrap_or(0),
                         IncomingMessage {
                             url: Some(format!("https://matrix.to/#/{room_id}/{event_id}")),
                             id: event_id,
@@ -430,7 +386,7 @@ impl MessageSource for MatrixAdapter {
                             },
                             addressed,
                             text: plain(body),
-                            automated: content["msgtype"] == "m.notice",
+                            automated: content.msgtype.as_deref() == Some("m.notice"),
                             reply_to: ReplyTarget {
                                 conversation: room_id.clone(),
                                 sender: sender.clone(),
@@ -458,7 +414,7 @@ impl Replier for MatrixAdapter {
             self.next_txn.fetch_add(1, Ordering::Relaxed)
         );
         let body = json!({ "msgtype": "m.notice", "body": text });
-        self.call(
+        self.call::<IgnoredAny>(
             Method::PUT,
             &["rooms", &to.conversation, "send", "m.room.message", &txn],
             &[],
@@ -494,6 +450,32 @@ mod tests {
         );
         let url = adapter.url(&["rooms", "!a/b:x", "send"]).unwrap();
         assert!(url.as_str().contains("!a%2Fb:x"), "{url}");
+    }
+
+    #[test]
+    fn an_odd_event_costs_itself_not_the_sync() {
+        let sync: SyncResponse = serde_json::from_value(json!({
+            "next_batch": "s2",
+            "rooms": { "join": {
+                "!a:x": { "timeline": { "events": [
+                    { "type": "m.room.message", "sender": "@bob:x", "content": "not an object" },
+                    { "type": "m.room.message", "sender": "@bob:x", "content": { "body": "hi", "msgtype": "m.text" } },
+                ] } },
+                "!b:x": {
+                    "state": { "events": [{ "type": "m.room.member", "content": { "membership": "join" } }] },
+                    "summary": {},
+                },
+                "!c:x": { "summary": { "m.joined_member_count": 3 } },
+            } },
+        }))
+        .unwrap();
+        let rooms = &sync.rooms.join;
+        let read: Vec<_> = rooms["!a:x"].timeline.events().collect();
+        assert_eq!(read.len(), 1);
+        assert_eq!(read[0].content.body.as_deref(), Some("hi"));
+        assert!(!rooms["!a:x"].changed());
+        assert!(rooms["!b:x"].changed(), "a member event");
+        assert!(rooms["!c:x"].changed(), "a new member count");
     }
 
     #[test]
