@@ -528,7 +528,10 @@ impl Ladder {
                     .checked_mul(1 << attempt.saturating_sub(1).min(8))
                     .unwrap_or(LONGEST_BACKOFF)
                     .min(LONGEST_BACKOFF);
-                let wait = retry_after.unwrap_or(backoff).max(SignedDuration::ZERO);
+                // At least a second: a provider answering "retry after 0" must not be asked in a loop.
+                let wait = retry_after
+                    .unwrap_or(backoff)
+                    .max(SignedDuration::from_secs(1));
                 match now.checked_add(wait) {
                     Ok(due) if due < budget_ends => StepState::Waiting {
                         due,
@@ -728,6 +731,22 @@ mod tests {
             next,
             Outcome::Retry {
                 reason: "rate limited".into(),
+                retry_after: Some(SignedDuration::ZERO),
+            },
+        );
+        let next = next + SignedDuration::from_secs(1);
+        assert_eq!(
+            ladder.next_due(),
+            Some(next),
+            "a provider's 'retry after 0' waits a second, not a loop"
+        );
+        ladder.take_due(next);
+        ladder.outcome(
+            Step::Sms,
+            3,
+            next,
+            Outcome::Retry {
+                reason: "rate limited".into(),
                 retry_after: Some(SignedDuration::from_mins(30)),
             },
         );
@@ -738,7 +757,7 @@ mod tests {
             .unwrap()
             .1;
         assert!(
-            matches!(sms, StepState::Failed { reason, .. } if reason.contains("gave up after 2 attempts")),
+            matches!(sms, StepState::Failed { reason, .. } if reason.contains("gave up after 3 attempts")),
             "a wait past the 15 minutes is not waited: {sms:?}"
         );
         ladder.take_due(at(10));
