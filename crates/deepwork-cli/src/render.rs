@@ -64,7 +64,6 @@ pub fn status(status: &Status, tz: &TimeZone) -> String {
             .collect();
         let next = match &escalation.next_step {
             Some((step, at)) => format!("; next: {} at {}", safe(step), clock(*at, tz)),
-            None if escalation.acknowledged => String::new(),
             None => "; not acknowledged: deepwork ack".into(),
         };
         let _ = write!(

@@ -305,7 +305,8 @@ pub struct Status {
     /// Each connected chat platform's state.
     #[serde(default)]
     pub adapters: Vec<AdapterHealth>,
-    /// Emergencies being escalated, or whose text reply may still acknowledge them.
+    /// Emergencies not yet acknowledged: being escalated, or past their last step
+    /// (for two hours after they came, an acknowledgement still counts).
     #[serde(default)]
     pub escalations: Vec<EscalationStatus>,
     /// What keeps emergencies from reaching the phone, if anything does.
@@ -313,7 +314,7 @@ pub struct Status {
     pub escalation_problem: Option<String>,
 }
 
-/// An emergency's escalation: steps and times only, never the message.
+/// An unacknowledged emergency's escalation: steps and times only, never the message.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct EscalationStatus {
@@ -322,8 +323,6 @@ pub struct EscalationStatus {
     /// When it arrived.
     #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub opened_at: Timestamp,
-    /// Whether the user acknowledged it.
-    pub acknowledged: bool,
     /// The next step and when it falls due.
     #[cfg_attr(feature = "ts", ts(type = "[string, string] | null"))]
     pub next_step: Option<(String, Timestamp)>,

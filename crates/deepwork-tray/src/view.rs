@@ -72,11 +72,7 @@ pub fn tray_view(
         (None, _) => (IconState::Idle, "Deepwork — not focusing".to_owned()),
     };
     let until_slot = next_slot(config, tz, now).map(|slot| (slot, format!("Until {slot}")));
-    let unacknowledged = status
-        .escalations
-        .iter()
-        .filter(|e| !e.acknowledged)
-        .count();
+    let unacknowledged = status.escalations.len();
     let acknowledge = match unacknowledged {
         0 => None,
         1 => Some("I'm on it: acknowledge the emergency".to_owned()),
@@ -216,15 +212,14 @@ mod tests {
         use deepwork_core::ItemId;
         use deepwork_engine::api::EscalationStatus;
         let now = at("2026-11-25T09:13:00Z");
-        let escalation = |item: i64, acknowledged: bool| EscalationStatus {
+        let escalation = |item: i64| EscalationStatus {
             item: ItemId(item),
             opened_at: now,
-            acknowledged,
             next_step: None,
             timeline: Vec::new(),
         };
         let mut status = idle(now);
-        status.escalations = vec![escalation(1, false), escalation(2, true)];
+        status.escalations = vec![escalation(1)];
         let view = tray_view(&status, None, &Config::default(), &TimeZone::UTC, now);
         assert_eq!(
             view.tooltip,
@@ -234,7 +229,7 @@ mod tests {
             view.acknowledge.as_deref(),
             Some("I'm on it: acknowledge the emergency")
         );
-        status.escalations.push(escalation(3, false));
+        status.escalations.push(escalation(2));
         let view = tray_view(&status, None, &Config::default(), &TimeZone::UTC, now);
         assert_eq!(
             view.acknowledge.as_deref(),

@@ -371,10 +371,6 @@ item: ItemId,
  */
 opened_at: string, 
 /**
- * Whether the user acknowledged it.
- */
-acknowledged: boolean, 
-/**
  * The next step and when it falls due.
  */
 next_step: [string, string] | null, 
@@ -405,7 +401,8 @@ latest_digest: DigestId | null,
  */
 adapters: Array<AdapterHealth>, 
 /**
- * Emergencies being escalated, or whose text reply may still acknowledge them.
+ * Emergencies not yet acknowledged: being escalated, or past their last step
+ * (for two hours after they came, an acknowledgement still counts).
  */
 escalations: Array<EscalationStatus>, 
 /**

@@ -151,7 +151,6 @@ describe("escalationText", () => {
     const escalation = {
       item: 7,
       opened_at: local(9, 12),
-      acknowledged: false,
       next_step: ["call", local(9, 22)] as [string, string],
       timeline: [
         { at: local(9, 12), what: "shown" },

@@ -266,12 +266,8 @@ impl Engine {
                 }
                 vec![item]
             }
-            None => self
-                .escalations
-                .values()
-                .filter(|ladder| ladder.acknowledged.is_none())
-                .map(|ladder| ladder.item)
-                .collect(),
+            // Only unacknowledged ones are kept: an acknowledged ladder leaves at once.
+            None => self.escalations.keys().copied().collect(),
         };
         let mut acknowledged = Vec::new();
         for item in items {
@@ -340,7 +336,6 @@ impl Engine {
             .map(|ladder| EscalationStatus {
                 item: ladder.item,
                 opened_at: ladder.opened_at,
-                acknowledged: ladder.acknowledged.is_some(),
                 next_step: ladder
                     .next_step()
                     .map(|(step, at)| (step.label().to_owned(), at)),
