@@ -5,6 +5,7 @@
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use deepwork_core::config::{Config, ResponseWindows};
 use deepwork_core::digest::{DigestId, ItemRecord, build_digest};
+use deepwork_core::plans::{PlansConfig, WorkHours};
 use deepwork_core::stats::{IsoWeek, ItemFact, SessionRecord, weekly_stats};
 use deepwork_core::triage::eval::parse_labelled;
 use deepwork_core::triage::model::Model;
@@ -100,6 +101,32 @@ fn digest(c: &mut Criterion) {
                         Timestamp::UNIX_EPOCH,
                         items,
                         &windows,
+                        &WorkHours::new(&PlansConfig::default(), &TimeZone::UTC),
+                    ))
+                },
+                criterion::BatchSize::LargeInput,
+            );
+        },
+    );
+    let office = PlansConfig {
+        work_hours: vec!["mon-fri 09:00-17:30".parse().expect("valid")],
+        days_off: Vec::new(),
+    };
+    let berlin = TimeZone::get("Europe/Berlin").expect("tzdb");
+    c.bench_with_input(
+        BenchmarkId::new("build_digest_with_work_hours", 100_000),
+        &items,
+        |b, items| {
+            b.iter_batched(
+                || items.clone(),
+                |items| {
+                    black_box(build_digest(
+                        DigestId(1),
+                        SessionId(1),
+                        Timestamp::UNIX_EPOCH,
+                        items,
+                        &windows,
+                        &WorkHours::new(&office, &berlin),
                     ))
                 },
                 criterion::BatchSize::LargeInput,

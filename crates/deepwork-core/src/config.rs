@@ -7,6 +7,7 @@ use crate::away::{self, AutoReplyConfig, StatusConfig};
 use crate::escalation::EscalationConfig;
 use crate::held_notifications::HoldNotificationsConfig;
 use crate::item::Class;
+use crate::plans::PlansConfig;
 use crate::resident::DesktopConfig;
 use crate::schedule::ClockTime;
 use crate::triage::Triager;
@@ -43,6 +44,8 @@ pub struct Config {
     pub storage: StorageConfig,
     /// What follows an emergency nobody acknowledged: alerts, SMS, a call.
     pub escalation: EscalationConfig,
+    /// Work hours: reply-by clocks run only in them.
+    pub plans: PlansConfig,
 }
 
 /// The `[storage]` section.

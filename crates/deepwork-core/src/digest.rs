@@ -3,6 +3,7 @@
 use crate::config::ResponseWindows;
 use crate::escalation::TimelineEntry;
 use crate::item::{Class, Disposition, ItemId, SessionId};
+use crate::plans::{self, WorkHours};
 use crate::session::ClassCounts;
 use crate::triage::Reason;
 use crate::triage::deadline::StatedDeadline;
@@ -153,6 +154,7 @@ pub fn build_digest(
     delivered_at: Timestamp,
     mut items: Vec<ItemRecord>,
     windows: &ResponseWindows,
+    hours: &WorkHours<'_>,
 ) -> Digest {
     let counts = ClassCounts::of(
         items
@@ -170,7 +172,7 @@ pub fn build_digest(
         .iter()
         .enumerate()
         .map(|(index, item)| {
-            let reply_by = reply_by(item, windows).0;
+            let reply_by = reply_by(item, windows, hours).0;
             (item.class, reply_by, item.id, index)
         })
         .collect();
@@ -179,7 +181,7 @@ pub fn build_digest(
     for (class, reply_by, item_id, index) in order {
         let item = &mut items[index];
         let reason = std::mem::replace(&mut item.reason, Reason::Default);
-        let stated_deadline = reply_by_stated(item, windows);
+        let stated_deadline = reply_by_stated(item, windows, hours);
         let entry = DigestEntry {
             stated_deadline,
             shown_at: (item.disposition == Disposition::BrokeThrough).then_some(item.received_at),
@@ -232,19 +234,24 @@ fn summary(held: &ClassCounts, broke_through: usize) -> String {
 }
 
 /// An item's reply-by, and whether a stated deadline set it.
-fn reply_by(item: &ItemRecord, windows: &ResponseWindows) -> (Timestamp, bool) {
-    let by_class = item
-        .received_at
-        .saturating_add(windows.for_class(item.class))
-        .unwrap_or(Timestamp::MAX);
+fn reply_by(
+    item: &ItemRecord,
+    windows: &ResponseWindows,
+    hours: &WorkHours<'_>,
+) -> (Timestamp, bool) {
+    let by_class = plans::reply_by(item.received_at, item.class, windows, hours);
     match &item.deadline {
         Some(deadline) if deadline.at < by_class => (deadline.at.max(item.received_at), true),
         _ => (by_class, false),
     }
 }
 
-fn reply_by_stated(item: &mut ItemRecord, windows: &ResponseWindows) -> Option<String> {
-    let (_, stated) = reply_by(item, windows);
+fn reply_by_stated(
+    item: &mut ItemRecord,
+    windows: &ResponseWindows,
+    hours: &WorkHours<'_>,
+) -> Option<String> {
+    let (_, stated) = reply_by(item, windows, hours);
     let deadline = item.deadline.take()?;
     stated.then_some(deadline.phrase)
 }
@@ -299,6 +306,14 @@ fn general_snippet(body: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plans::PlansConfig;
+
+    /// No work hours: every hour counts.
+    fn always() -> WorkHours<'static> {
+        static NONE: std::sync::LazyLock<(PlansConfig, jiff::tz::TimeZone)> =
+            std::sync::LazyLock::new(|| (PlansConfig::default(), jiff::tz::TimeZone::UTC));
+        WorkHours::new(&NONE.0, &NONE.1)
+    }
     use jiff::SignedDuration;
 
     fn record(id: i64, class: Class, minute: i64) -> ItemRecord {
@@ -338,6 +353,7 @@ mod tests {
             Timestamp::UNIX_EPOCH,
             items,
             &windows,
+            &always(),
         );
         let layout: Vec<(Class, Vec<i64>)> = digest
             .groups
@@ -372,6 +388,7 @@ mod tests {
             Timestamp::UNIX_EPOCH,
             items,
             &ResponseWindows::default(),
+            &always(),
         );
         assert_eq!(
             digest.summary,
@@ -402,6 +419,7 @@ mod tests {
             Timestamp::UNIX_EPOCH,
             vec![asked, later],
             &ResponseWindows::default(),
+            &always(),
         );
         let blocker = &digest.groups[0].items[0];
         assert_eq!(

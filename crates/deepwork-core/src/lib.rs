@@ -31,6 +31,7 @@ pub mod digest;
 pub mod escalation;
 pub mod held_notifications;
 pub mod item;
+pub mod plans;
 pub mod reconcile;
 pub mod resident;
 pub mod schedule;

@@ -122,6 +122,45 @@ fn digest_ids(digest: &deepwork_core::digest::Digest) -> Vec<i64> {
 }
 
 #[test]
+fn with_work_hours_reply_by_counts_working_time_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut engine, _) = open(
+        &dir.path().join("db.sqlite3"),
+        config("[plans]\nwork_hours = [\"mon-fri 09:00-17:30\"]\n"),
+        at("2026-11-28T20:00"),
+    );
+    start(&mut engine, at("2026-11-28T20:00"), "1h");
+    let mut blocker = item("ci", "the release is blocked on your review");
+    blocker.urgency = Some(Urgency::Blocker);
+    push(&mut engine, at("2026-11-28T20:41"), blocker);
+    push(
+        &mut engine,
+        at("2026-11-28T20:42"),
+        item("dana", "fyi: the offsite moved to May"),
+    );
+    ok(one(&mut engine, at("2026-11-28T20:50"), Request::CheckIn));
+    let digest = latest_digest(&mut engine, at("2026-11-28T20:50"));
+    let reply_by: Vec<(Class, Timestamp)> = digest
+        .groups
+        .iter()
+        .flat_map(|group| {
+            group
+                .items
+                .iter()
+                .map(|entry| (group.class, entry.reply_by))
+        })
+        .collect();
+    assert_eq!(
+        reply_by,
+        [
+            (Class::Blocker, at("2026-11-30T13:00")),
+            (Class::Update, at("2026-11-30T17:30")),
+        ],
+        "a Saturday evening's blocker is owed four working hours into Monday, an update by Monday's end"
+    );
+}
+
+#[test]
 fn a_morning_of_deep_work_with_a_slot_check_in() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("db.sqlite3");

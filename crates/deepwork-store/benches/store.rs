@@ -4,9 +4,11 @@
 use criterion::{Criterion, criterion_group, criterion_main};
 use deepwork_core::config::ResponseWindows;
 use deepwork_core::digest::{ItemRecord, build_digest};
+use deepwork_core::plans::{PlansConfig, WorkHours};
 use deepwork_core::triage::Reason;
 use deepwork_core::{Class, Disposition, ItemId, SessionId};
 use deepwork_store::{Store, from_millis};
+use jiff::tz::TimeZone;
 use std::hint::black_box;
 
 fn record(n: i64) -> ItemRecord {
@@ -54,7 +56,14 @@ fn digest_from_disk(c: &mut Criterion) {
     c.bench_function("digest_from_sqlite/100000", |b| {
         b.iter(|| {
             let items = store.digest_items(digest).expect("read");
-            black_box(build_digest(digest, SessionId(1), t0, items, &windows))
+            black_box(build_digest(
+                digest,
+                SessionId(1),
+                t0,
+                items,
+                &windows,
+                &WorkHours::new(&PlansConfig::default(), &TimeZone::UTC),
+            ))
         });
     });
 }

@@ -11,6 +11,7 @@ use crate::notify::Notifier;
 use deepwork_core::config::Config;
 use deepwork_core::digest::{self, Digest, DigestId, ItemRecord};
 use deepwork_core::escalation::{Ladder, Step};
+use deepwork_core::plans::WorkHours;
 use deepwork_core::schedule::{self, SessionPlan};
 use deepwork_core::session::{Effect, Held, Input, Machine, Session, SessionError, State};
 use deepwork_core::settings::Settings;
@@ -535,6 +536,7 @@ impl Engine {
             row.delivered_at,
             items,
             &self.config.response_windows,
+            &WorkHours::new(&self.config.plans, &self.tz),
         ))
     }
 
