@@ -174,7 +174,10 @@ impl SlackAdapter {
                 self.clock_offset.lock().expect("clock").unwrap_or_default()
             }
         };
-        Ok(ts_at(jiff::Timestamp::now() + offset))
+        // A `Date` near the end of time must not overflow the clock: such a server is
+        // as wrong as one far behind, and read positions then stay ours.
+        let now = jiff::Timestamp::now();
+        Ok(ts_at(now.checked_add(offset).unwrap_or(now)))
     }
 
     /// Messages with Slack's escapes and `<…>` sequences written out, mentions and

@@ -46,6 +46,12 @@ const RENEW_AHEAD: SignedDuration = SignedDuration::from_mins(10);
 /// How often chats are polled: Graph has no long poll for chats, and its Teams limits
 /// are per app and tenant, shared with everyone using the same app.
 const POLL_INTERVAL: Duration = Duration::from_secs(30);
+/// The longest an access token is trusted, whatever the platform says (seconds).
+const LONGEST_TOKEN: u64 = 24 * 3600;
+/// The longest wait between polls of a device-code sign-in, and the longest a code is
+/// waited for, whatever the platform says (seconds).
+const LONGEST_POLL: u64 = 60;
+const LONGEST_CODE: u64 = 3600;
 /// An access token is renewed this long before it expires.
 const TOKEN_MARGIN: Duration = Duration::from_secs(120);
 
@@ -277,7 +283,9 @@ impl Inner {
         let token = tokens
             .access_token
             .ok_or_else(|| malformed("token: no access_token"))?;
-        let lifetime = Duration::from_secs(tokens.expires_in.unwrap_or(3600));
+        // Access tokens last about an hour; a claim of years would overflow the clock
+        // and keep a revoked token in use.
+        let lifetime = Duration::from_secs(tokens.expires_in.unwrap_or(3600).min(LONGEST_TOKEN));
         if let Some(rotated) = tokens.refresh_token
             && rotated != refresh
         {

@@ -45,8 +45,9 @@ pub async fn start_sign_in(
         http,
         endpoints: endpoints.clone(),
         device_code: code.device_code,
-        interval: Duration::from_secs(code.interval.unwrap_or(5).max(1)),
-        deadline: Instant::now() + Duration::from_secs(code.expires_in.unwrap_or(900)),
+        interval: Duration::from_secs(code.interval.unwrap_or(5).clamp(1, LONGEST_POLL)),
+        deadline: Instant::now()
+            + Duration::from_secs(code.expires_in.unwrap_or(900).min(LONGEST_CODE)),
     };
     Ok((shown, pending))
 }
@@ -75,7 +76,8 @@ impl PendingSignIn {
                 }
                 Err(OauthError::Refused { error, .. }) if error == "authorization_pending" => {}
                 Err(OauthError::Refused { error, .. }) if error == "slow_down" => {
-                    self.interval += Duration::from_secs(5);
+                    self.interval = (self.interval + Duration::from_secs(5))
+                        .min(Duration::from_secs(LONGEST_POLL));
                 }
                 Err(OauthError::Refused { error, .. }) if error == "authorization_declined" => {
                     return Err(unauthorized("the sign-in was declined"));
