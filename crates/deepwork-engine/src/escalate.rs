@@ -281,23 +281,9 @@ pub fn call_twiml(alert: &Alert) -> String {
         one_line(truncate(&alert.sender, 60)),
         one_line(truncate(&alert.title, 200)),
     );
-    let said = escape_xml(&said);
+    // The same five entities notifications escape; numeric `&#39;` is valid XML too.
+    let said = crate::notify::escape_markup(&said);
     format!("<Response><Say>{said}</Say><Pause length=\"1\"/><Say>{said}</Say></Response>")
-}
-
-fn escape_xml(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 async fn call(
