@@ -586,9 +586,24 @@ async fn a_person_focuses_checks_in_and_works_through_the_digest_in_the_window()
         "the correction applies to the same message from now on: {explained}"
     );
 
-    // Stop from the window.
+    // The outage was never acknowledged: the Now view says so, and "I'm on it" ends its
+    // escalation.
     click(&page, "button[data-view=now]").await;
-    click(&page, "button.primary").await;
+    wait_text(
+        &page,
+        "[data-testid=emergency] h2",
+        "An emergency is waiting for you",
+    )
+    .await;
+    click(&page, "[data-testid=acknowledge]").await;
+    wait_text(&page, "[data-testid=emergency] h2", "").await;
+    assert!(
+        desktop.cli(&["status"]).lines().all(|line| !line.starts_with("Emergency")),
+        "acknowledged from the window"
+    );
+
+    // Stop from the window.
+    click(&page, "[data-testid=stop]").await;
     wait_text(&page, "h1", "Ready for deep work").await;
     screenshot(&display, "now-idle").await;
 
