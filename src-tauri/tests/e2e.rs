@@ -598,7 +598,10 @@ async fn a_person_focuses_checks_in_and_works_through_the_digest_in_the_window()
     click(&page, "[data-testid=acknowledge]").await;
     wait_text(&page, "[data-testid=emergency] h2", "").await;
     assert!(
-        desktop.cli(&["status"]).lines().all(|line| !line.starts_with("Emergency")),
+        desktop
+            .cli(&["status"])
+            .lines()
+            .all(|line| !line.starts_with("Emergency")),
         "acknowledged from the window"
     );
 
