@@ -151,6 +151,18 @@ pub enum EngineCommand {
         #[arg(long, value_name = "DATE")]
         before: jiff::civil::Date,
     },
+    /// The plans of the coming week: work hours and focus blocks, with what became of
+    /// each block.
+    Plan {
+        /// How many days, from today.
+        #[arg(long, default_value_t = 7)]
+        days: u32,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(subcommand)]
+        command: Option<PlanCommand>,
+    },
     /// Weekly focus statistics.
     Stats {
         /// The ISO week, like 2026-W48; this week by default.
@@ -165,6 +177,15 @@ pub enum EngineCommand {
         /// Save the CSV where downloads go (as the window does), and print where.
         #[arg(long, requires = "csv")]
         save: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PlanCommand {
+    /// Skip a focus block: the running one (its session stops) or the next one today.
+    Skip {
+        /// The block, as `deepwork plan --json` names it (e.g. "2026-11-30 09:00-11:30").
+        plan: Option<String>,
     },
 }
 

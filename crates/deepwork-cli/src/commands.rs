@@ -2,7 +2,7 @@
 //! 1 something failed (no engine, storage), 2 the input was wrong.
 
 use crate::args::{
-    Cli, Command, ConfigCommand, EngineCommand, EscalationCommand, PlanArgs, PushArgs,
+    Cli, Command, ConfigCommand, EngineCommand, EscalationCommand, PlanArgs, PlanCommand, PushArgs,
 };
 use crate::render;
 use deepwork_core::config::Config;
@@ -243,6 +243,25 @@ fn engine_command(paths: &Paths, command: EngineCommand) -> Result<(), Failure> 
                         digests.iter().map(|d| render::digest(d, &tz)).collect();
                     print!("{}", text.join("\n"));
                 }
+            }
+            EngineCommand::Plan {
+                days,
+                json,
+                command: None,
+            } => {
+                let days = connect(paths).await?.plan(days).await?;
+                if json {
+                    println!("{}", render::json(&days)?);
+                } else {
+                    print!("{}", render::plan(&days, &tz));
+                }
+            }
+            EngineCommand::Plan {
+                command: Some(PlanCommand::Skip { plan }),
+                ..
+            } => {
+                let status = connect(paths).await?.skip_block(plan).await?;
+                println!("Skipped.\n{}", render::status(&status, &tz));
             }
             EngineCommand::Ack { item } => {
                 let acknowledged = connect(paths)

@@ -4,7 +4,7 @@
 use deepwork_core::digest::Digest;
 use deepwork_core::stats::WeeklyStats;
 use deepwork_core::{Class, ItemId};
-use deepwork_engine::api::{AdapterState, PushAck, Status};
+use deepwork_engine::api::{AdapterState, BlockState, PlanDay, PushAck, Status, TimeSpan};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde::Serialize;
@@ -88,16 +88,43 @@ pub fn status(status: &Status, tz: &TimeZone) -> String {
 }
 
 fn session_status(status: &Status, tz: &TimeZone) -> String {
-    let Some(session) = &status.session else {
-        return "Not in deep work. Start with: deepwork start --for 90m".to_owned();
+    let mut out = match (&status.session, status.off_hours_until) {
+        (Some(session), _) => {
+            let mut out = format!(
+                "Deep work until {} ({} left){}",
+                clock(session.ends_at, tz),
+                minutes_text(session.remaining_seconds),
+                if session.plan.is_some() {
+                    ", a planned focus block"
+                } else {
+                    ""
+                }
+            );
+            if session.next_check_in < session.ends_at {
+                let _ = write!(out, " · next check-in {}", clock(session.next_check_in, tz));
+            }
+            out
+        }
+        (None, Some(until)) => format!(
+            "After hours: messages are held until {} (emergencies still break through).",
+            day_clock(until, tz)
+        ),
+        (None, None) => "Not in deep work. Start with: deepwork start --for 90m".to_owned(),
     };
-    let mut out = format!(
-        "Deep work until {} ({} left)",
-        clock(session.ends_at, tz),
-        minutes_text(session.remaining_seconds)
-    );
-    if session.next_check_in < session.ends_at {
-        let _ = write!(out, " · next check-in {}", clock(session.next_check_in, tz));
+    if let Some(block) = status
+        .next_block
+        .as_ref()
+        .filter(|b| b.state == BlockState::Planned)
+    {
+        let _ = write!(
+            out,
+            "\nNext focus block: {}–{} (skip it: deepwork plan skip)",
+            day_clock(block.span.from, tz),
+            clock(block.span.until, tz)
+        );
+    }
+    if status.session.is_none() && status.off_hours_until.is_none() {
+        return out;
     }
     let total = status.held.total();
     if total == 0 {
@@ -109,6 +136,50 @@ fn session_status(status: &Status, tz: &TimeZone) -> String {
             .map(|c| c.count_label(status.held.get(*c) as usize))
             .collect();
         let _ = write!(out, "\n{total} held: {}", parts.join(", "));
+    }
+    out
+}
+
+/// One line a day: the date, working time and focus blocks with what became of them.
+pub fn plan(days: &[PlanDay], tz: &TimeZone) -> String {
+    let mut out = String::new();
+    for day in days {
+        let date = day
+            .date
+            .parse::<jiff::civil::Date>()
+            .map(|d| d.strftime("%a %d %b").to_string())
+            .unwrap_or_else(|_| safe(&day.date));
+        let _ = write!(out, "{date}  ");
+        if day.day_off {
+            out.push_str("day off");
+        } else if day.work.is_empty() && day.blocks.is_empty() {
+            out.push('—');
+        }
+        let spans = |label: &str, span: &TimeSpan| {
+            format!("{label} {}–{}", clock(span.from, tz), clock(span.until, tz))
+        };
+        let mut parts: Vec<String> = day.work.iter().map(|w| spans("work", w)).collect();
+        parts.extend(day.blocks.iter().map(|block| {
+            let state = match block.state {
+                BlockState::Planned => "planned",
+                BlockState::Running => "running",
+                BlockState::Ran => "ran",
+                BlockState::Skipped => "skipped",
+                BlockState::Missed => "missed",
+            };
+            format!("{} ({state})", spans("focus", &block.span))
+        }));
+        out.push_str(&parts.join(" · "));
+        out.push('\n');
+    }
+    if days
+        .iter()
+        .all(|d| d.work.is_empty() && d.blocks.is_empty())
+    {
+        out.push_str(
+            "No work hours or focus blocks set: add them under [plans] in the config \
+             (deepwork config check shows where it is).\n",
+        );
     }
     out
 }

@@ -489,6 +489,56 @@ fn the_session_end_delivers_the_digest() {
 }
 
 #[test]
+fn a_focus_block_starts_by_itself_and_a_skipped_one_stays_skipped() {
+    use jiff::tz::TimeZone;
+    use jiff::{SignedDuration, Timestamp};
+    // A zone where it is about noon now, so a block around now fits inside one day.
+    let utc_hour = i32::from(Timestamp::now().to_zoned(TimeZone::UTC).hour());
+    let offset = 12 - utc_hour;
+    let zone = if offset >= 0 {
+        format!("Etc/GMT-{offset}")
+    } else {
+        format!("Etc/GMT+{}", -offset)
+    };
+    let local = Timestamp::now().to_zoned(TimeZone::get(&zone).unwrap());
+    let from = local.checked_sub(SignedDuration::from_mins(1)).unwrap();
+    let until = local.checked_add(SignedDuration::from_mins(60)).unwrap();
+    let config = format!(
+        "{QUIET}[plans]\n[[plans.blocks]]\ndays = \"mon-sun\"\nfrom = \"{}\"\nuntil = \"{}\"\n",
+        from.strftime("%H:%M"),
+        until.strftime("%H:%M")
+    );
+    let mut env = Env::new(&config);
+    env.tz = zone;
+    let daemon = env.daemon();
+    let status = env.ok(&["status"]);
+    assert!(
+        status.contains("a planned focus block"),
+        "the block started its session when the engine came up: {status}"
+    );
+    let plan = env.ok(&["plan", "--days", "2"]);
+    assert!(plan.contains("(running)"), "{plan}");
+    let skipped = env.ok(&["plan", "skip"]);
+    assert!(skipped.contains("Not in deep work"), "{skipped}");
+    assert!(env.ok(&["plan"]).contains("(skipped)"));
+    daemon.terminate();
+    let _again = env.daemon();
+    assert!(
+        env.ok(&["status"]).contains("Not in deep work"),
+        "a skipped block does not start again after a restart"
+    );
+    let week = env.json(&["plan", "--json"]);
+    assert_eq!(week.as_array().map(Vec::len), Some(7), "{week}");
+    let refused = env.run(&["plan", "--days", "0"]);
+    assert_ne!(refused.code, 0);
+    assert!(
+        refused.stderr.contains("1 to 62 days"),
+        "{}",
+        refused.stderr
+    );
+}
+
+#[test]
 fn forget_takes_old_text_by_hand() {
     let env = Env::new(QUIET);
     let _daemon = env.daemon();

@@ -5,7 +5,7 @@
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use deepwork_core::config::{Config, ResponseWindows};
 use deepwork_core::digest::{DigestId, ItemRecord, build_digest};
-use deepwork_core::plans::{PlansConfig, WorkHours};
+use deepwork_core::plans::{Planned, Planner, PlansConfig, WorkHours};
 use deepwork_core::stats::{IsoWeek, ItemFact, SessionRecord, weekly_stats};
 use deepwork_core::triage::eval::parse_labelled;
 use deepwork_core::triage::model::Model;
@@ -67,6 +67,7 @@ fn ten_years() -> (Vec<SessionRecord>, Vec<ItemFact>) {
                     started_at + SignedDuration::from_mins(if s == 7 { 30 } else { 50 }),
                 ),
                 early: s == 7,
+                planned: s % 2 == 0,
             });
             for i in 0..5 {
                 items.push(ItemFact {
@@ -92,6 +93,7 @@ fn digest(c: &mut Criterion) {
     let office = PlansConfig {
         work_hours: vec!["mon-fri 09:00-17:30".parse().expect("valid")],
         days_off: Vec::new(),
+        ..PlansConfig::default()
     };
     let berlin = TimeZone::get("Europe/Berlin").expect("tzdb");
     // Reply-by on the plain clock, then counted in work hours.
@@ -192,5 +194,50 @@ fn triage(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, digest, stats, triage);
+/// A year of plans as the engine meets them: at every change, what is planned now and
+/// when it next changes (work hours on weekdays, three blocks a day, holidays).
+fn plans(c: &mut Criterion) {
+    let mut config: PlansConfig = toml::from_str(
+        r#"
+        work_hours = ["mon-fri 09:00-17:30", "sat 10:00-12:00"]
+        days_off = ["2027-01-01", "2027-04-02", "2027-05-01", "2027-12-24", "2027-12-25"]
+        [[blocks]]
+        days = "mon-fri"
+        from = "09:00"
+        until = "11:30"
+        check_ins = ["10:15"]
+        [[blocks]]
+        days = "mon,wed,fri"
+        from = "13:00"
+        until = "15:00"
+        [[blocks]]
+        days = "tue,thu"
+        from = "14:00"
+        until = "16:30"
+        "#,
+    )
+    .expect("valid plans");
+    config.hold_after_hours = true;
+    let berlin = TimeZone::get("Europe/Berlin").expect("tzdb");
+    let start: Timestamp = "2027-01-01T00:00:00Z".parse().expect("valid");
+    let end: Timestamp = "2028-01-01T00:00:00Z".parse().expect("valid");
+    c.bench_function("plans_year_of_changes", |b| {
+        b.iter(|| {
+            let planner = Planner::new(&config, &berlin);
+            let mut now = start;
+            let mut focus = 0u32;
+            while now < end {
+                if let Planned::Focus(_) = planner.planned_at(now, |_| false) {
+                    focus += 1;
+                }
+                now = planner
+                    .next_change(now)
+                    .expect("plans change within the year");
+            }
+            black_box(focus)
+        });
+    });
+}
+
+criterion_group!(benches, digest, stats, triage, plans);
 criterion_main!(benches);

@@ -138,6 +138,8 @@ pub struct Session {
     pub check_ins: Vec<Timestamp>,
     /// Items held since the last check-in.
     pub held: Held,
+    /// The planned block it runs for (`None`: started by hand).
+    pub plan: Option<String>,
 }
 
 impl Session {
@@ -160,6 +162,9 @@ pub enum State {
     Idle,
     /// A session is running.
     Focusing(Session),
+    /// Outside work hours: items are held until the next working start (its end), with
+    /// no focus status and no focus time.
+    OffHours(Session),
 }
 
 /// What the engine tells the machine.
@@ -173,7 +178,18 @@ pub enum Input {
         until: Timestamp,
         /// When it checks in.
         check_ins: Vec<Timestamp>,
+        /// The planned block it runs for (`None`: started by hand).
+        plan: Option<String>,
     },
+    /// Hold items until `until`, outside work hours (only when no session runs).
+    HoldOffHours {
+        /// Id for the hold.
+        id: SessionId,
+        /// The next working start.
+        until: Timestamp,
+    },
+    /// Deliver what the after-hours hold kept and end it (work hours changed).
+    EndOffHours,
     /// Move the running session's end later (or earlier, but not into the past).
     Extend {
         /// The new end.
@@ -209,6 +225,24 @@ pub enum Effect {
         ends_at: Timestamp,
         /// Its check-ins.
         check_ins: Vec<Timestamp>,
+        /// The planned block it runs for.
+        plan: Option<String>,
+    },
+    /// Record a new after-hours hold.
+    OffHoursStarted {
+        /// The hold.
+        hold: SessionId,
+        /// Its start.
+        started_at: Timestamp,
+        /// The next working start, when it ends.
+        until: Timestamp,
+    },
+    /// Record the end of an after-hours hold (its digest was delivered just before).
+    OffHoursEnded {
+        /// The hold.
+        hold: SessionId,
+        /// When.
+        at: Timestamp,
     },
     /// Record the session's new end and check-ins.
     SessionRescheduled {
@@ -274,6 +308,9 @@ pub enum SessionError {
     /// Stop, extend or check in while idle.
     #[error("no deep work session is running")]
     NotFocusing,
+    /// An after-hours hold while one is already held, or while focusing.
+    #[error("items are already being held")]
+    AlreadyHolding,
     /// The end is not after now.
     #[error("the session's end must be in the future")]
     EndNotInFuture,
@@ -318,8 +355,24 @@ impl Machine {
     /// The running session, if any.
     pub fn session(&self) -> Option<&Session> {
         match &self.state {
-            State::Idle => None,
+            State::Idle | State::OffHours(_) => None,
             State::Focusing(session) => Some(session),
+        }
+    }
+
+    /// The after-hours hold, if one runs.
+    pub fn off_hours(&self) -> Option<&Session> {
+        match &self.state {
+            State::Idle | State::Focusing(_) => None,
+            State::OffHours(hold) => Some(hold),
+        }
+    }
+
+    /// Whatever is holding items now: the session or the after-hours hold.
+    pub fn holding(&self) -> Option<&Session> {
+        match &self.state {
+            State::Idle => None,
+            State::Focusing(session) | State::OffHours(session) => Some(session),
         }
     }
 
@@ -330,7 +383,7 @@ impl Machine {
 
     /// When the engine must next call `handle(now, Input::Tick)`; `None` when idle.
     pub fn next_deadline(&self) -> Option<Timestamp> {
-        self.session().map(Session::next_check_in)
+        self.holding().map(Session::next_check_in)
     }
 
     /// Applies one input at `now`. On error nothing changed and no effect was queued.
@@ -340,7 +393,10 @@ impl Machine {
                 id,
                 until,
                 check_ins,
-            } => self.start(now, id, until, check_ins),
+                plan,
+            } => self.start(now, id, until, check_ins, plan),
+            Input::HoldOffHours { id, until } => self.hold_off_hours(now, id, until),
+            Input::EndOffHours => self.end_off_hours(now),
             Input::Extend { until, check_ins } => self.extend(now, until, check_ins),
             Input::Stop => self.stop(now),
             Input::CheckInNow => self.check_in_now(now),
@@ -361,6 +417,7 @@ impl Machine {
         id: SessionId,
         until: Timestamp,
         check_ins: Vec<Timestamp>,
+        plan: Option<String>,
     ) -> Result<(), SessionError> {
         if let State::Focusing(session) = &self.state {
             return Err(SessionError::AlreadyFocusing {
@@ -368,11 +425,14 @@ impl Machine {
             });
         }
         let check_ins = validate_schedule(now, now, until, check_ins)?;
+        // Starting after hours means the user is at work: what the night held comes first.
+        self.end_off_hours(now).ok();
         self.effects.push_back(Effect::SessionStarted {
             session: id,
             started_at: now,
             ends_at: until,
             check_ins: check_ins.clone(),
+            plan: plan.clone(),
         });
         self.state = State::Focusing(Session {
             id,
@@ -380,7 +440,49 @@ impl Machine {
             ends_at: until,
             check_ins,
             held: Held::default(),
+            plan,
         });
+        Ok(())
+    }
+
+    fn hold_off_hours(
+        &mut self,
+        now: Timestamp,
+        id: SessionId,
+        until: Timestamp,
+    ) -> Result<(), SessionError> {
+        if !matches!(self.state, State::Idle) {
+            return Err(SessionError::AlreadyHolding);
+        }
+        if until <= now {
+            return Err(SessionError::EndNotInFuture);
+        }
+        self.effects.push_back(Effect::OffHoursStarted {
+            hold: id,
+            started_at: now,
+            until,
+        });
+        self.state = State::OffHours(Session {
+            id,
+            started_at: now,
+            ends_at: until,
+            check_ins: vec![until],
+            held: Held::default(),
+            plan: None,
+        });
+        Ok(())
+    }
+
+    fn end_off_hours(&mut self, now: Timestamp) -> Result<(), SessionError> {
+        let State::OffHours(hold) = &mut self.state else {
+            return Err(SessionError::NotFocusing);
+        };
+        let effect = deliver(hold, now);
+        let hold = hold.id;
+        self.state = State::Idle;
+        self.effects.push_back(effect);
+        self.effects
+            .push_back(Effect::OffHoursEnded { hold, at: now });
         Ok(())
     }
 
@@ -405,15 +507,18 @@ impl Machine {
     }
 
     fn stop(&mut self, now: Timestamp) -> Result<(), SessionError> {
-        let State::Focusing(session) = std::mem::replace(&mut self.state, State::Idle) else {
+        if !matches!(self.state, State::Focusing(_)) {
             return Err(SessionError::NotFocusing);
+        }
+        let State::Focusing(session) = std::mem::replace(&mut self.state, State::Idle) else {
+            unreachable!("checked just above");
         };
         self.finish(session, now, now, true);
         Ok(())
     }
 
     fn check_in_now(&mut self, now: Timestamp) -> Result<(), SessionError> {
-        let State::Focusing(session) = &mut self.state else {
+        let (State::Focusing(session) | State::OffHours(session)) = &mut self.state else {
             return Err(SessionError::NotFocusing);
         };
         let effect = deliver(session, now);
@@ -424,6 +529,17 @@ impl Machine {
     fn item(&mut self, id: ItemId, class: Class) {
         let effect = match &mut self.state {
             State::Idle => Effect::Show { item: id },
+            State::OffHours(hold) => match class {
+                Class::Emergency => Effect::Show { item: id },
+                Class::Blocker | Class::Update | Class::Strategic | Class::PrePing => {
+                    hold.held.push(HeldRef { id, class });
+                    Effect::Hold {
+                        item: id,
+                        class,
+                        session: hold.id,
+                    }
+                }
+            },
             State::Focusing(session) => match class {
                 Class::Emergency => Effect::BreakThrough {
                     item: id,
@@ -443,6 +559,10 @@ impl Machine {
     }
 
     fn tick(&mut self, now: Timestamp) {
+        if self.off_hours().is_some_and(|hold| now >= hold.ends_at) {
+            self.end_off_hours(now).ok();
+            return;
+        }
         let State::Focusing(session) = &mut self.state else {
             return;
         };
@@ -533,6 +653,7 @@ mod tests {
                 id: SessionId(1),
                 until: t(minutes),
                 check_ins: vec![],
+                plan: None,
             },
         )
         .expect("starts");
@@ -593,6 +714,119 @@ mod tests {
     }
 
     #[test]
+    fn after_hours_items_wait_for_the_morning_and_emergencies_still_show() {
+        let mut m = Machine::default();
+        m.handle(
+            t(0),
+            Input::HoldOffHours {
+                id: SessionId(7),
+                until: t(600),
+            },
+        )
+        .expect("holds");
+        assert_eq!(m.session(), None, "a hold is not a focus session");
+        assert_eq!(m.next_deadline(), Some(t(600)));
+        for (id, class) in [
+            (1, Class::Update),
+            (2, Class::Emergency),
+            (3, Class::Blocker),
+        ] {
+            m.handle(
+                t(id),
+                Input::Item {
+                    id: ItemId(id),
+                    class,
+                },
+            )
+            .expect("item");
+        }
+        assert_eq!(m.handle(t(5), Input::Stop), Err(SessionError::NotFocusing));
+        m.handle(t(600), Input::Tick).expect("tick");
+        let effects = drain(&mut m);
+        assert_eq!(effects[2], Effect::Show { item: ItemId(2) });
+        assert_eq!(
+            &effects[4..],
+            &[
+                Effect::DeliverDigest {
+                    session: SessionId(7),
+                    at: t(600),
+                    items: vec![ItemId(1), ItemId(3)],
+                    counts: ClassCounts {
+                        update: 1,
+                        blocker: 1,
+                        ..ClassCounts::default()
+                    },
+                },
+                Effect::OffHoursEnded {
+                    hold: SessionId(7),
+                    at: t(600)
+                },
+            ]
+        );
+        assert_eq!(m.state(), &State::Idle);
+    }
+
+    #[test]
+    fn starting_a_session_after_hours_delivers_what_was_held_first() {
+        let mut m = Machine::default();
+        m.handle(
+            t(0),
+            Input::HoldOffHours {
+                id: SessionId(1),
+                until: t(600),
+            },
+        )
+        .expect("holds");
+        m.handle(
+            t(1),
+            Input::Item {
+                id: ItemId(1),
+                class: Class::Update,
+            },
+        )
+        .expect("item");
+        drain(&mut m);
+        m.handle(
+            t(30),
+            Input::Start {
+                id: SessionId(2),
+                until: t(120),
+                check_ins: vec![],
+                plan: None,
+            },
+        )
+        .expect("starts");
+        let effects = drain(&mut m);
+        assert!(
+            matches!(&effects[0], Effect::DeliverDigest { session: SessionId(1), items, .. } if items == &[ItemId(1)])
+        );
+        assert_eq!(
+            effects[1],
+            Effect::OffHoursEnded {
+                hold: SessionId(1),
+                at: t(30)
+            }
+        );
+        assert!(matches!(
+            effects[2],
+            Effect::SessionStarted {
+                session: SessionId(2),
+                ..
+            }
+        ));
+        assert_eq!(
+            m.handle(
+                t(31),
+                Input::HoldOffHours {
+                    id: SessionId(3),
+                    until: t(600)
+                }
+            ),
+            Err(SessionError::AlreadyHolding)
+        );
+    }
+
+    #[test]
     fn refuses_what_makes_no_sense() {
         let mut m = started(90);
         assert!(matches!(
@@ -601,7 +835,8 @@ mod tests {
                 Input::Start {
                     id: SessionId(2),
                     until: t(30),
-                    check_ins: vec![]
+                    check_ins: vec![],
+                    plan: None,
                 }
             ),
             Err(SessionError::AlreadyFocusing { .. })
@@ -614,7 +849,8 @@ mod tests {
                 Input::Start {
                     id: SessionId(2),
                     until: t(3),
-                    check_ins: vec![]
+                    check_ins: vec![],
+                    plan: None,
                 }
             ),
             Err(SessionError::EndNotInFuture)
@@ -625,7 +861,8 @@ mod tests {
                 Input::Start {
                     id: SessionId(2),
                     until: t(3 + 12 * 60 + 1),
-                    check_ins: vec![]
+                    check_ins: vec![],
+                    plan: None,
                 }
             ),
             Err(SessionError::TooLong)
@@ -636,7 +873,8 @@ mod tests {
                 Input::Start {
                     id: SessionId(2),
                     until: t(60),
-                    check_ins: vec![t(2)]
+                    check_ins: vec![t(2)],
+                    plan: None,
                 }
             ),
             Err(SessionError::CheckInInPast)
@@ -647,7 +885,8 @@ mod tests {
                 Input::Start {
                     id: SessionId(2),
                     until: t(60),
-                    check_ins: vec![t(61)]
+                    check_ins: vec![t(61)],
+                    plan: None,
                 }
             ),
             Err(SessionError::CheckInAfterEnd)
@@ -664,6 +903,7 @@ mod tests {
                 id: SessionId(1),
                 until: t(120),
                 check_ins: vec![t(60)],
+                plan: None,
             },
         )
         .expect("starts");
@@ -707,6 +947,7 @@ mod tests {
                 id: SessionId(1),
                 until: t(120),
                 check_ins: vec![t(30), t(60)],
+                plan: None,
             },
         )
         .expect("starts");

@@ -90,6 +90,8 @@ pub struct SessionRecord {
     pub ended_at: Option<Timestamp>,
     /// Whether it was stopped early.
     pub early: bool,
+    /// Whether a plan started it (not the user by hand).
+    pub planned: bool,
 }
 
 impl SessionRecord {
@@ -352,6 +354,7 @@ mod tests {
             planned_end: at(end),
             ended_at: Some(at(end)),
             early,
+            planned: false,
         }
     }
 
@@ -446,6 +449,7 @@ mod tests {
             planned_end: at("2026-11-25T11:00"),
             ended_at: None,
             early: false,
+            planned: false,
         };
         let stats = weekly_stats(
             week,

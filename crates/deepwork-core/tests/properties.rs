@@ -14,6 +14,8 @@ enum Action {
     CheckInNow,
     Item(Class),
     Tick,
+    HoldOffHours { minutes: i64 },
+    EndOffHours,
 }
 
 fn class() -> impl Strategy<Value = Class> {
@@ -32,6 +34,8 @@ fn action() -> impl Strategy<Value = Action> {
         1 => Just(Action::CheckInNow),
         6 => class().prop_map(Action::Item),
         3 => Just(Action::Tick),
+        1 => (-5i64..(3 * 24 * 60)).prop_map(|minutes| Action::HoldOffHours { minutes }),
+        1 => Just(Action::EndOffHours),
     ]
 }
 
@@ -49,6 +53,8 @@ struct Open {
 #[derive(Default)]
 struct Ledger {
     open: Option<Open>,
+    /// The after-hours hold, never open beside a session.
+    hold: Option<Open>,
     held: HashMap<ItemId, SessionId>,
     delivered: HashSet<ItemId>,
     broke_through: HashSet<ItemId>,
@@ -64,10 +70,11 @@ impl Ledger {
                 started_at,
                 ends_at,
                 check_ins,
+                ..
             } => {
                 prop_assert!(
-                    self.open.is_none(),
-                    "a session started while {session:?} was open"
+                    self.open.is_none() && self.hold.is_none(),
+                    "a session started while {session:?} was open or items were held after hours"
                 );
                 prop_assert!(
                     self.last_end.is_none_or(|end| end <= started_at),
@@ -100,11 +107,34 @@ impl Ledger {
                         .all(|c| *c > open.started_at && *c <= ends_at)
                 );
             }
+            Effect::OffHoursStarted {
+                hold,
+                started_at,
+                until,
+            } => {
+                prop_assert!(
+                    self.open.is_none() && self.hold.is_none(),
+                    "an after-hours hold began beside {hold:?}"
+                );
+                prop_assert!(until > started_at);
+                self.hold = Some(Open {
+                    id: hold,
+                    started_at,
+                });
+            }
+            Effect::OffHoursEnded { hold, at } => {
+                let open = self
+                    .hold
+                    .take()
+                    .ok_or_else(|| TestCaseError::fail("a hold ended that never began"))?;
+                prop_assert_eq!(open.id, hold);
+                prop_assert!(at >= open.started_at);
+            }
             Effect::Hold { item, session, .. } => {
                 prop_assert_eq!(
-                    self.open.as_ref().map(|o| o.id),
+                    self.open.as_ref().or(self.hold.as_ref()).map(|o| o.id),
                     Some(session),
-                    "held outside its session"
+                    "held outside its session or hold"
                 );
                 prop_assert!(self.held.insert(item, session).is_none(), "held twice");
             }
@@ -122,6 +152,7 @@ impl Ledger {
                 let open = self
                     .open
                     .as_ref()
+                    .or(self.hold.as_ref())
                     .ok_or_else(|| TestCaseError::fail("digest while idle"))?;
                 prop_assert_eq!(open.id, session);
                 prop_assert!(at >= open.started_at, "check-in before the start");
@@ -178,6 +209,7 @@ proptest! {
                         id: SessionId(next_session),
                         until: minutes(now, length),
                         check_ins: check_ins.into_iter().map(|c| minutes(now, c)).collect(),
+                        plan: None,
                     }
                 }
                 Action::Extend { minutes: length, check_ins } => Input::Extend {
@@ -191,6 +223,11 @@ proptest! {
                     Input::Item { id: ItemId(next_item), class }
                 }
                 Action::Tick => Input::Tick,
+                Action::HoldOffHours { minutes: length } => {
+                    next_session += 1;
+                    Input::HoldOffHours { id: SessionId(next_session), until: minutes(now, length) }
+                }
+                Action::EndOffHours => Input::EndOffHours,
             };
             // The engine ticks before every request; so does this driver.
             machine.handle(now, Input::Tick).unwrap();
@@ -218,7 +255,7 @@ proptest! {
                 ledger.record(effect)?;
             }
         }
-        prop_assert!(ledger.open.is_none());
+        prop_assert!(ledger.open.is_none() && ledger.hold.is_none());
         let held: HashSet<ItemId> = ledger.held.keys().copied().collect();
         prop_assert_eq!(&held, &ledger.delivered, "every held item is delivered");
         prop_assert!(ledger.broke_through.is_disjoint(&ledger.delivered), "breakthroughs are not re-delivered");

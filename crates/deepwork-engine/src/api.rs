@@ -101,6 +101,19 @@ pub enum Request {
         /// Where the user acknowledged.
         via: AckVia,
     },
+    /// The plans of the coming days: work hours and focus blocks.
+    Plan {
+        /// How many days, from today.
+        days: u32,
+    },
+    /// Skip a planned focus block: the running one (its session stops), else the next
+    /// one today, or the one named.
+    SkipBlock {
+        /// The block (as in [`BlockStatus::plan`]); the running or next one today when
+        /// absent.
+        #[serde(default)]
+        plan: Option<String>,
+    },
     /// Read the configured chat platforms and their tokens again and reconnect them,
     /// e.g. after a token was stored; a running session's status carries over.
     ReloadAdapters,
@@ -147,6 +160,8 @@ pub enum Reply {
     Settings(Settings),
     /// For `acknowledge`: the emergencies it stopped escalating.
     Acknowledged(Vec<ItemId>),
+    /// For `plan`: one entry a day.
+    Plan(Vec<PlanDay>),
     /// For `subscribe`: events follow.
     Subscribed,
 }
@@ -297,7 +312,7 @@ pub struct Status {
     #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub now: Timestamp,
     /// The running session, if any.
-    pub session: Option<SessionStatus>,
+    pub session: Option<Box<SessionStatus>>,
     /// Items held since the last check-in, per class.
     pub held: ClassCounts,
     /// The latest digest, if any.
@@ -312,6 +327,68 @@ pub struct Status {
     /// What keeps emergencies from reaching the phone, if anything does.
     #[serde(default)]
     pub escalation_problem: Option<String>,
+    /// Outside work hours, items are held until this (the next working start).
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(type = "string | null"))]
+    pub off_hours_until: Option<Timestamp>,
+    /// The planned focus block running now or coming next (within a week).
+    #[serde(default)]
+    pub next_block: Option<Box<BlockStatus>>,
+}
+
+/// One day of plans.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct PlanDay {
+    /// The date, `YYYY-MM-DD`.
+    pub date: String,
+    /// A day off (listed in `days_off`).
+    pub day_off: bool,
+    /// Working time.
+    pub work: Vec<TimeSpan>,
+    /// Focus blocks.
+    pub blocks: Vec<BlockStatus>,
+}
+
+/// A span of time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct TimeSpan {
+    /// Its start.
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
+    pub from: Timestamp,
+    /// Its end.
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
+    pub until: Timestamp,
+}
+
+/// A planned focus block on one day.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct BlockStatus {
+    /// Names it (`"2026-11-30 09:00-11:30"`), for skipping.
+    pub plan: String,
+    /// When it starts and ends.
+    pub span: TimeSpan,
+    /// What became of it.
+    pub state: BlockState,
+}
+
+/// Where a planned block stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub enum BlockState {
+    /// To come.
+    Planned,
+    /// Its session runs now.
+    Running,
+    /// Its session ran.
+    Ran,
+    /// The user skipped it.
+    Skipped,
+    /// It passed without a session (the computer was off, or another session ran).
+    Missed,
 }
 
 /// An unacknowledged emergency's escalation: steps and times only, never the message.
@@ -398,6 +475,9 @@ pub struct SessionStatus {
     pub check_ins: Vec<Timestamp>,
     /// Seconds until it ends.
     pub remaining_seconds: i64,
+    /// The planned block it runs for; `None` when started by hand.
+    #[serde(default)]
+    pub plan: Option<String>,
 }
 
 /// How triage reads a message (`deepwork triage explain`).

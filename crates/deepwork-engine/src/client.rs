@@ -1,7 +1,9 @@
 //! The typed client of the engine's socket, used by the CLI (and later the tray and
 //! the window).
 
-use crate::api::{ApiError, Event, Explanation, PushAck, Reply, Request, Response, Status};
+use crate::api::{
+    ApiError, Event, Explanation, PlanDay, PushAck, Reply, Request, Response, Status,
+};
 use deepwork_core::digest::{Digest, DigestId};
 use deepwork_core::schedule::SessionPlan;
 use deepwork_core::settings::Settings;
@@ -209,6 +211,19 @@ impl Client {
             Reply::Stats(stats) => Ok(stats),
             other => Err(unexpected(&other)),
         }
+    }
+
+    /// The plans of `days` days from today.
+    pub async fn plan(&mut self, days: u32) -> Result<Vec<PlanDay>, ClientError> {
+        match self.call(&Request::Plan { days }).await? {
+            Reply::Plan(days) => Ok(days),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Skips a planned focus block: `plan`, else the running one or the next today.
+    pub async fn skip_block(&mut self, plan: Option<String>) -> Result<Status, ClientError> {
+        self.status_call(Request::SkipBlock { plan }).await
     }
 
     /// Turns this connection into a stream of events.

@@ -1381,3 +1381,190 @@ fn explain_stores_nothing_and_reads_a_stated_deadline() {
     };
     assert_eq!(first.id.0, 1, "explaining stored no item before this one");
 }
+
+const BLOCKS: &str = r#"
+[plans]
+[[plans.blocks]]
+days = "mon-fri"
+from = "09:00"
+until = "11:30"
+check_ins = ["10:15"]
+"#;
+
+fn plan(engine: &mut Engine, now: Timestamp, days: u32) -> Vec<deepwork_engine::api::PlanDay> {
+    match ok(one(engine, now, Request::Plan { days })) {
+        Reply::Plan(days) => days,
+        other => panic!("expected plans, got {other:?}"),
+    }
+}
+
+#[test]
+fn focus_blocks_start_and_end_by_themselves_and_never_cut_a_session_short() {
+    use deepwork_engine::api::BlockState;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db.sqlite3");
+    // Monday 2026-11-30.
+    let (mut engine, _) = open(&db, config(BLOCKS), at("2026-11-30T08:00"));
+    let before = status(&mut engine, at("2026-11-30T08:00"));
+    assert!(before.session.is_none());
+    let next = before.next_block.expect("the 09:00 block is next");
+    assert_eq!(
+        (next.span.from, next.state),
+        (at("2026-11-30T09:00"), BlockState::Planned)
+    );
+    assert_eq!(
+        engine.next_deadline(),
+        Some(at("2026-11-30T09:00")),
+        "the engine wakes for the block and not before"
+    );
+
+    engine.tick(at("2026-11-30T09:00"));
+    let running = status(&mut engine, at("2026-11-30T09:00"))
+        .session
+        .expect("the block started its session");
+    assert_eq!(running.plan.as_deref(), Some("2026-11-30 09:00-11:30"));
+    assert_eq!(
+        running.check_ins,
+        [at("2026-11-30T10:15"), at("2026-11-30T11:30")]
+    );
+    let mut note = item("dana", "notes from the offsite");
+    note.urgency = Some(Urgency::Update);
+    push(&mut engine, at("2026-11-30T09:30"), note);
+    engine.tick(at("2026-11-30T11:30"));
+    assert!(
+        status(&mut engine, at("2026-11-30T11:31"))
+            .session
+            .is_none(),
+        "the block ended its session"
+    );
+    assert_eq!(
+        digest_ids(&latest_digest(&mut engine, at("2026-11-30T11:31"))),
+        [1]
+    );
+
+    // Tuesday: stopped early, the block does not start again.
+    engine.tick(at("2026-12-01T09:00"));
+    ok(one(&mut engine, at("2026-12-01T09:20"), Request::Stop));
+    engine.tick(at("2026-12-01T09:21"));
+    assert!(
+        status(&mut engine, at("2026-12-01T09:21"))
+            .session
+            .is_none()
+    );
+
+    // Wednesday: a session by hand from 08:30 to 10:30 runs to its end; the block
+    // takes the rest of its time after it.
+    start(&mut engine, at("2026-12-02T08:30"), "2h");
+    engine.tick(at("2026-12-02T09:00"));
+    let manual = status(&mut engine, at("2026-12-02T09:00")).session.unwrap();
+    assert_eq!(
+        (manual.plan, manual.ends_at),
+        (None, at("2026-12-02T10:30"))
+    );
+    engine.tick(at("2026-12-02T10:30"));
+    let rest = status(&mut engine, at("2026-12-02T10:30")).session.unwrap();
+    assert_eq!(
+        (rest.plan.as_deref(), rest.ends_at),
+        (Some("2026-12-02 09:00-11:30"), at("2026-12-02T11:30"))
+    );
+    engine.tick(at("2026-12-02T11:30"));
+
+    // Thursday: skipped before it starts.
+    ok(one(
+        &mut engine,
+        at("2026-12-03T08:00"),
+        Request::SkipBlock { plan: None },
+    ));
+    engine.tick(at("2026-12-03T09:00"));
+    assert!(
+        status(&mut engine, at("2026-12-03T09:00"))
+            .session
+            .is_none()
+    );
+
+    let week = plan(&mut engine, at("2026-12-03T12:00"), 7);
+    let states: Vec<(String, BlockState)> = week
+        .iter()
+        .flat_map(|day| day.blocks.iter().map(|b| (day.date.clone(), b.state)))
+        .collect();
+    assert_eq!(
+        &states[..2],
+        [
+            ("2026-12-03".to_owned(), BlockState::Skipped),
+            ("2026-12-04".to_owned(), BlockState::Planned)
+        ]
+    );
+    assert_eq!(states.len(), 5, "Thursday to Wednesday: five weekdays");
+    let stats = stats(&mut engine, at("2026-12-03T12:00"));
+    assert!(
+        (stats.total_hours - (2.5 + 0.33 + 2.0 + 1.0)).abs() < 0.01,
+        "Monday's block, Tuesday's 20 minutes, Wednesday's two sessions: {}",
+        stats.total_hours
+    );
+    assert!(matches!(
+        one(
+            &mut engine,
+            at("2026-12-03T12:00"),
+            Request::Plan { days: 0 }
+        ),
+        Response::Error(_)
+    ));
+}
+
+#[test]
+fn after_hours_items_wait_for_the_morning_and_emergencies_still_break_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db.sqlite3");
+    let hours = config("[plans]\nwork_hours = [\"mon-fri 09:00-17:30\"]\n");
+    {
+        // Friday 2026-11-27, late afternoon.
+        let (mut engine, _) = open(&db, hours.clone(), at("2026-11-27T17:00"));
+        assert_eq!(engine.next_deadline(), Some(at("2026-11-27T17:30")));
+        engine.tick(at("2026-11-27T17:30"));
+        let evening = status(&mut engine, at("2026-11-27T19:30"));
+        assert_eq!(evening.off_hours_until, Some(at("2026-11-30T09:00")));
+        assert!(evening.session.is_none(), "holding is not a focus session");
+        let mut review = item("dana", "design review at 7:30 PM?");
+        review.urgency = Some(Urgency::Blocker);
+        let Reply::Pushed(held) = push(&mut engine, at("2026-11-27T19:30"), review) else {
+            panic!("pushed");
+        };
+        assert_eq!(held.disposition, Disposition::Held);
+        let mut outage = item("pagerduty", "checkout is down for every customer");
+        outage.urgency = Some(Urgency::Emergency);
+        let Reply::Pushed(shown) = push(&mut engine, at("2026-11-27T19:31"), outage) else {
+            panic!("pushed");
+        };
+        assert_eq!(
+            shown.disposition,
+            Disposition::Shown,
+            "emergencies are shown after hours"
+        );
+    }
+    // The computer was off over the weekend.
+    let (mut engine, notices) = open(&db, hours, at("2026-11-28T11:00"));
+    let saturday = status(&mut engine, at("2026-11-28T11:00"));
+    assert_eq!(saturday.held.blocker, 1, "still held after the restart");
+    engine.tick(at("2026-11-30T09:00"));
+    let monday = status(&mut engine, at("2026-11-30T09:00"));
+    assert_eq!((monday.off_hours_until, monday.held.total()), (None, 0));
+    assert_eq!(
+        digest_ids(&latest_digest(&mut engine, at("2026-11-30T09:00"))),
+        [1]
+    );
+    let summaries: Vec<String> = notices.take().into_iter().map(|n| n.summary).collect();
+    assert_eq!(
+        summaries,
+        [
+            "Still unacknowledged: emergency from pagerduty",
+            "After hours: 1 held: 1 blocker"
+        ],
+        "the unacknowledged emergency escalates after the restart; the morning brings the rest"
+    );
+    assert_eq!(
+        stats(&mut engine, at("2026-11-30T09:00")).total_hours,
+        0.0,
+        "a night of holding is no focus"
+    );
+    assert_eq!(engine.next_deadline(), Some(at("2026-11-30T17:30")));
+}

@@ -7,7 +7,7 @@ use deepwork_core::digest::{ItemRecord, build_digest};
 use deepwork_core::plans::{PlansConfig, WorkHours};
 use deepwork_core::triage::Reason;
 use deepwork_core::{Class, Disposition, ItemId, SessionId};
-use deepwork_store::{Store, from_millis};
+use deepwork_store::{SessionKind, Store, from_millis};
 use jiff::tz::TimeZone;
 use std::hint::black_box;
 
@@ -43,7 +43,14 @@ fn digest_from_disk(c: &mut Criterion) {
     let t0 = from_millis(1_800_000_000_000);
     let digest = store
         .write(|w| {
-            w.insert_session(SessionId(1), t0, from_millis(1_800_036_000_000), &[])?;
+            w.insert_session(
+                SessionId(1),
+                SessionKind::Focus,
+                t0,
+                from_millis(1_800_036_000_000),
+                &[],
+                None,
+            )?;
             let mut ids = Vec::with_capacity(100_000);
             for n in 1..=100_000 {
                 w.insert_item(&record(n))?;

@@ -62,11 +62,42 @@ pub fn from_millis(ms: i64) -> Timestamp {
     })
 }
 
+/// What a row of `sessions` is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionKind {
+    /// A deep work session.
+    Focus,
+    /// Items held outside work hours: no focus time.
+    OffHours,
+}
+
+impl SessionKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            SessionKind::Focus => "focus",
+            SessionKind::OffHours => "off_hours",
+        }
+    }
+}
+
+/// What became of a planned block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlanFate {
+    /// Its session ran.
+    Ran,
+    /// The user skipped it, or stopped its session.
+    Skipped,
+}
+
 /// A session still running, as needed to restore the machine.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RunningSession {
     /// The session row.
     pub record: SessionRecord,
+    /// A focus session or an after-hours hold.
+    pub kind: SessionKind,
+    /// The planned block it runs for.
+    pub plan: Option<String>,
     /// Check-ins still to come.
     pub check_ins: Vec<Timestamp>,
     /// Held items not yet delivered.
@@ -160,14 +191,31 @@ impl Store {
         let row = self
             .conn
             .query_row(
-                "SELECT id, started_at, planned_end, ended_at, early, check_ins FROM sessions
-                 WHERE ended_at IS NULL ORDER BY id DESC LIMIT 1",
+                "SELECT id, started_at, planned_end, ended_at, early, plan, check_ins, kind
+                 FROM sessions WHERE ended_at IS NULL ORDER BY id DESC LIMIT 1",
                 [],
-                |r| Ok((session_record(r)?, r.get::<_, String>(5)?)),
+                |r| {
+                    Ok((
+                        session_record(r)?,
+                        r.get::<_, String>(6)?,
+                        r.get::<_, String>(7)?,
+                        r.get::<_, Option<String>>(5)?,
+                    ))
+                },
             )
             .optional()?;
-        let Some((record, check_ins)) = row else {
+        let Some((record, check_ins, kind, plan)) = row else {
             return Ok(None);
+        };
+        let kind = match kind.as_str() {
+            "focus" => SessionKind::Focus,
+            "off_hours" => SessionKind::OffHours,
+            other => {
+                return Err(StoreError::Corrupt {
+                    table: "sessions",
+                    detail: format!("kind {other:?} of session {}", record.id),
+                });
+            }
         };
         let check_ins: Vec<i64> =
             serde_json::from_str(&check_ins).map_err(|e| StoreError::Corrupt {
@@ -192,6 +240,8 @@ impl Store {
             .collect::<Result<Vec<_>>>()?;
         Ok(Some(RunningSession {
             record,
+            kind,
+            plan,
             check_ins: check_ins.into_iter().map(from_millis).collect(),
             held,
         }))
@@ -344,22 +394,23 @@ impl Store {
             .optional()?)
     }
 
-    /// Sessions whose focus overlaps [`from`, `to`), plus any still running.
+    /// Focus sessions overlapping [`from`, `to`), plus any still running.
     pub fn sessions_between(&self, from: Timestamp, to: Timestamp) -> Result<Vec<SessionRecord>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT id, started_at, planned_end, ended_at, early, check_ins FROM sessions
-             WHERE started_at < ?2 AND (ended_at IS NULL OR ended_at > ?1) ORDER BY started_at",
+            "SELECT id, started_at, planned_end, ended_at, early, plan FROM sessions
+             WHERE kind = 'focus' AND started_at < ?2 AND (ended_at IS NULL OR ended_at > ?1)
+             ORDER BY started_at",
         )?;
         let rows = stmt.query_map([to_millis(from), to_millis(to)], session_record)?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
-    /// What stats need of the items of sessions started in [`from`, `to`).
+    /// What stats need of the items of focus sessions started in [`from`, `to`).
     pub fn item_facts(&self, from: Timestamp, to: Timestamp) -> Result<Vec<ItemFact>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT i.session_id, i.received_at, i.class, i.disposition FROM items i
              JOIN sessions s ON s.id = i.session_id
-             WHERE s.started_at >= ?1 AND s.started_at < ?2",
+             WHERE s.kind = 'focus' AND s.started_at >= ?1 AND s.started_at < ?2",
         )?;
         let rows = stmt.query_map([to_millis(from), to_millis(to)], |r| {
             Ok((
@@ -380,6 +431,24 @@ impl Store {
         })
         .collect()
     }
+
+    /// What became of the planned block `plan`: `None` while it has neither run (even
+    /// briefly) nor been skipped; skipped when it was stopped part way.
+    pub fn plan_fate(&self, plan: &str) -> Result<Option<PlanFate>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM sessions WHERE plan = ?1),
+                    EXISTS (SELECT 1 FROM plan_skips WHERE plan = ?1)",
+        )?;
+        let (ran, skipped): (bool, bool) =
+            stmt.query_row([plan], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(if skipped {
+            Some(PlanFate::Skipped)
+        } else if ran {
+            Some(PlanFate::Ran)
+        } else {
+            None
+        })
+    }
 }
 
 /// Writes inside one transaction.
@@ -389,22 +458,36 @@ pub struct Writer<'a> {
 }
 
 impl Writer<'_> {
-    /// Records a new session.
+    /// Records a new session or after-hours hold; `plan` names the block it runs for.
     pub fn insert_session(
         &mut self,
         id: SessionId,
+        kind: SessionKind,
         started_at: Timestamp,
         planned_end: Timestamp,
         check_ins: &[Timestamp],
+        plan: Option<&str>,
     ) -> Result<()> {
         self.tx.execute(
-            "INSERT INTO sessions (id, started_at, planned_end, check_ins) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO sessions (id, kind, started_at, planned_end, check_ins, plan)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![
                 id.0,
+                kind.as_str(),
                 to_millis(started_at),
                 to_millis(planned_end),
-                millis_json(check_ins)
+                millis_json(check_ins),
+                plan
             ],
+        )?;
+        Ok(())
+    }
+
+    /// Remembers that the planned block `plan` is skipped.
+    pub fn skip_plan(&mut self, plan: &str, at: Timestamp) -> Result<()> {
+        self.tx.execute(
+            "INSERT OR IGNORE INTO plan_skips (plan, skipped_at) VALUES (?1, ?2)",
+            params![plan, to_millis(at)],
         )?;
         Ok(())
     }
@@ -670,6 +753,7 @@ fn session_record(r: &Row<'_>) -> rusqlite::Result<SessionRecord> {
         planned_end: from_millis(r.get(2)?),
         ended_at: r.get::<_, Option<i64>>(3)?.map(from_millis),
         early: r.get(4)?,
+        planned: r.get::<_, Option<String>>(5)?.is_some(),
     })
 }
 

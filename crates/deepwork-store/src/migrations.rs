@@ -86,6 +86,16 @@ pub const MIGRATIONS: &[&str] = &[
         open    INTEGER NOT NULL
     );
     CREATE INDEX escalations_open ON escalations (item_id) WHERE open = 1;",
+    // 7: plans. A row of `sessions` is a focus session or an after-hours hold; a session
+    // names the planned block it ran for, and skipped blocks are remembered, so neither
+    // starts again.
+    "ALTER TABLE sessions ADD COLUMN kind TEXT NOT NULL DEFAULT 'focus';
+    ALTER TABLE sessions ADD COLUMN plan TEXT;
+    CREATE INDEX sessions_plan ON sessions (plan) WHERE plan IS NOT NULL;
+    CREATE TABLE plan_skips (
+        plan       TEXT PRIMARY KEY,
+        skipped_at INTEGER NOT NULL
+    );",
 ];
 
 /// The version this build creates.

@@ -2,7 +2,9 @@ use deepwork_core::digest::{DigestId, ItemRecord};
 use deepwork_core::session::HeldRef;
 use deepwork_core::triage::Reason;
 use deepwork_core::{Class, Disposition, ItemId, SessionId};
-use deepwork_store::{MIGRATIONS, SCHEMA_VERSION, Store, StoreError, from_millis};
+use deepwork_store::{
+    MIGRATIONS, PlanFate, SCHEMA_VERSION, SessionKind, Store, StoreError, from_millis,
+};
 use jiff::Timestamp;
 use rusqlite::Connection;
 
@@ -76,6 +78,11 @@ fn an_older_schema_is_upgraded_keeping_its_rows() {
         }]
     );
     assert_eq!(running.check_ins, vec![from_millis(1_800_003_600_000)]);
+    assert_eq!(
+        (running.kind, running.plan.as_deref()),
+        (SessionKind::Focus, None),
+        "sessions from before plans are focus sessions started by hand"
+    );
     let old = store.item(ItemId(7)).unwrap().unwrap();
     assert_eq!(
         (old.title.as_str(), old.digest, old.done_at),
@@ -104,7 +111,14 @@ fn items_round_trip_and_are_delivered_once() {
     let mut store = Store::open_in_memory().unwrap();
     store
         .write(|w| {
-            w.insert_session(SessionId(1), t(0), t(90), &[t(45), t(90)])?;
+            w.insert_session(
+                SessionId(1),
+                SessionKind::Focus,
+                t(0),
+                t(90),
+                &[t(45), t(90)],
+                None,
+            )?;
             w.insert_item(&item(1, Some(1), Class::Update, Disposition::Held))?;
             w.insert_item(&item(
                 2,
@@ -188,10 +202,24 @@ fn stats_queries_see_sessions_and_their_items() {
     let mut store = Store::open_in_memory().unwrap();
     store
         .write(|w| {
-            w.insert_session(SessionId(1), t(0), t(60), &[t(60)])?;
+            w.insert_session(
+                SessionId(1),
+                SessionKind::Focus,
+                t(0),
+                t(60),
+                &[t(60)],
+                None,
+            )?;
             w.insert_item(&item(1, Some(1), Class::Update, Disposition::Held))?;
             w.end_session(SessionId(1), t(30), true)?;
-            w.insert_session(SessionId(2), t(1000), t(1060), &[t(1060)])
+            w.insert_session(
+                SessionId(2),
+                SessionKind::Focus,
+                t(1000),
+                t(1060),
+                &[t(1060)],
+                None,
+            )
         })
         .unwrap();
     let sessions = store.sessions_between(t(10), t(20)).unwrap();
@@ -213,11 +241,70 @@ fn stats_queries_see_sessions_and_their_items() {
 }
 
 #[test]
+fn after_hours_holds_are_no_focus_and_planned_blocks_run_once() {
+    let mut store = Store::open_in_memory().unwrap();
+    let plan = "2026-11-30 09:00-11:30";
+    assert_eq!(store.plan_fate(plan).unwrap(), None);
+    store
+        .write(|w| {
+            w.insert_session(
+                SessionId(1),
+                SessionKind::OffHours,
+                t(0),
+                t(600),
+                &[t(600)],
+                None,
+            )?;
+            w.insert_item(&item(1, Some(1), Class::Update, Disposition::Held))?;
+            w.end_session(SessionId(1), t(600), false)?;
+            w.insert_session(
+                SessionId(2),
+                SessionKind::Focus,
+                t(600),
+                t(750),
+                &[t(750)],
+                Some(plan),
+            )
+        })
+        .unwrap();
+    let sessions = store.sessions_between(t(0), t(800)).unwrap();
+    assert_eq!(
+        sessions
+            .iter()
+            .map(|s| (s.id, s.planned))
+            .collect::<Vec<_>>(),
+        vec![(SessionId(2), true)],
+        "the hold is not focus time; the block's session is planned"
+    );
+    assert!(
+        store.item_facts(t(0), t(1)).unwrap().is_empty(),
+        "what arrived after hours was no interruption avoided"
+    );
+    let running = store.running_session().unwrap().unwrap();
+    assert_eq!(
+        (running.kind, running.plan.as_deref()),
+        (SessionKind::Focus, Some(plan))
+    );
+    assert_eq!(store.plan_fate(plan).unwrap(), Some(PlanFate::Ran));
+    let tomorrow = "2026-12-01 09:00-11:30";
+    store.write(|w| w.skip_plan(tomorrow, t(700))).unwrap();
+    store.write(|w| w.skip_plan(tomorrow, t(701))).unwrap();
+    assert_eq!(store.plan_fate(tomorrow).unwrap(), Some(PlanFate::Skipped));
+}
+
+#[test]
 fn chat_status_snapshots_replies_and_cursors() {
     let mut store = Store::open_in_memory().unwrap();
     store
         .write(|w| {
-            w.insert_session(SessionId(1), t(0), t(60), &[t(60)])?;
+            w.insert_session(
+                SessionId(1),
+                SessionKind::Focus,
+                t(0),
+                t(60),
+                &[t(60)],
+                None,
+            )?;
             w.save_status_snapshot(SessionId(1), "matrix", "{\"presence\":\"online\"}", t(0))?;
             // After a restart the adapter snapshots again and sees the focus status.
             w.save_status_snapshot(
@@ -347,7 +434,14 @@ fn forgetting_takes_the_text_of_handled_items_only_and_keeps_their_facts() {
     let mut store = Store::open_in_memory().unwrap();
     store
         .write(|w| {
-            w.insert_session(SessionId(1), t(0), t(90), &[t(45), t(90)])?;
+            w.insert_session(
+                SessionId(1),
+                SessionKind::Focus,
+                t(0),
+                t(90),
+                &[t(45), t(90)],
+                None,
+            )?;
             w.insert_item(&item(1, Some(1), Class::Blocker, Disposition::Held))?;
             w.insert_item(&item(2, None, Class::Update, Disposition::Shown))?;
             w.insert_item(&item(3, None, Class::Update, Disposition::Shown))?;

@@ -228,6 +228,7 @@ impl Shell {
             Action::Toggle => engine.start(plan(None)).await,
             Action::Stop => engine.stop().await,
             Action::CheckIn => engine.check_in().await,
+            Action::SkipBlock => engine.skip_block(None).await,
             Action::Acknowledge => match engine.acknowledge(None, AckVia::Tray).await {
                 Ok(_) => engine.status().await,
                 Err(error) => Err(error),

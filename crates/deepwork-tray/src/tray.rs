@@ -27,6 +27,8 @@ pub enum Action {
     CheckIn,
     /// Acknowledge every emergency being escalated.
     Acknowledge,
+    /// Skip today's focus block (stopping it if it runs).
+    SkipBlock,
     /// Open the window on the digest.
     OpenDigest,
     /// Open the window.
@@ -50,6 +52,7 @@ fn action_of(id: &str) -> Option<Action> {
         "stop" => Action::Stop,
         "check-in" => Action::CheckIn,
         "acknowledge" => Action::Acknowledge,
+        "skip-block" => Action::SkipBlock,
         "open-digest" => Action::OpenDigest,
         "open" => Action::OpenWindow,
         "quit" => Action::Quit,
@@ -118,6 +121,8 @@ struct Tray {
     stop: MenuItem,
     check_in: MenuItem,
     acknowledge: MenuItem,
+    next_block: MenuItem,
+    skip_block: MenuItem,
     // Kept so the menu the tray shows stays alive.
     _menu: Menu,
 }
@@ -146,6 +151,8 @@ impl Tray {
             first.acknowledge.is_some(),
             None,
         );
+        let next_block = MenuItem::with_id("next-block", "No focus blocks planned", false, None);
+        let skip_block = MenuItem::with_id("skip-block", "Skip today's block", false, None);
         let open_digest = MenuItem::with_id("open-digest", "Open digest", true, None);
         let open = MenuItem::with_id("open", "Open Deepwork", true, None);
         let quit = MenuItem::with_id("quit", "Quit Deepwork", true, None);
@@ -157,6 +164,9 @@ impl Tray {
             &start_for,
             &stop,
             &check_in,
+            &PredefinedMenuItem::separator(),
+            &next_block,
+            &skip_block,
             &PredefinedMenuItem::separator(),
             &open_digest,
             &open,
@@ -183,6 +193,8 @@ impl Tray {
             stop,
             check_in,
             acknowledge,
+            next_block,
+            skip_block,
             _menu: menu,
         };
         tray.show(first);
@@ -226,6 +238,21 @@ impl Tray {
                 self.acknowledge.set_enabled(false);
             }
         }
+        self.next_block.set_text(
+            view.next_block
+                .as_deref()
+                .unwrap_or("No focus blocks planned"),
+        );
+        match &view.skip_block {
+            Some(label) => {
+                self.skip_block.set_text(label);
+                self.skip_block.set_enabled(true);
+            }
+            None => {
+                self.skip_block.set_text("Skip today's block");
+                self.skip_block.set_enabled(false);
+            }
+        }
     }
 }
 
@@ -249,6 +276,8 @@ mod tests {
         }
         assert_eq!(action_of("start-until"), Some(Action::StartUntilSlot));
         assert_eq!(action_of("quit"), Some(Action::Quit));
+        assert_eq!(action_of("skip-block"), Some(Action::SkipBlock));
+        assert_eq!(action_of("next-block"), None, "the block line does nothing");
         assert_eq!(action_of("status"), None, "the status line does nothing");
         assert_eq!(action_of("start-for"), None);
     }

@@ -3,7 +3,7 @@
 
 use deepwork_core::config::Config;
 use deepwork_core::schedule::{ClockTime, next_occurrence};
-use deepwork_engine::api::Status;
+use deepwork_engine::api::{BlockState, Status};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 
@@ -35,6 +35,11 @@ pub struct TrayView {
     pub focusing: bool,
     /// The acknowledge entry's label, while emergencies wait for an acknowledgement.
     pub acknowledge: Option<String>,
+    /// The planned focus block running or next: "Next: focus 09:00–11:30", or
+    /// "Next: focus Mon 09:00–11:30" when not today.
+    pub next_block: Option<String>,
+    /// The skip entry's label, while today's block is running or still to come.
+    pub skip_block: Option<String>,
 }
 
 /// Sessions shorter than this are not offered as "until the next slot".
@@ -69,8 +74,18 @@ pub fn tray_view(
                 if items == 1 { "item" } else { "items" }
             ),
         ),
-        (None, _) => (IconState::Idle, "Deepwork — not focusing".to_owned()),
+        (None, _) => match status.off_hours_until {
+            Some(until) => (
+                IconState::Idle,
+                format!(
+                    "After hours — {held} held until {}",
+                    until.to_zoned(tz.clone()).strftime("%a %H:%M")
+                ),
+            ),
+            None => (IconState::Idle, "Deepwork — not focusing".to_owned()),
+        },
     };
+    let (next_block, skip_block) = block_entries(status, tz, now);
     let until_slot = next_slot(config, tz, now).map(|slot| (slot, format!("Until {slot}")));
     let unacknowledged = status.escalations.len();
     let acknowledge = match unacknowledged {
@@ -91,7 +106,51 @@ pub fn tray_view(
         can_start: status.session.is_none(),
         focusing: status.session.is_some(),
         acknowledge,
+        next_block,
+        skip_block,
     }
+}
+
+/// The block line and the skip entry's label.
+fn block_entries(
+    status: &Status,
+    tz: &TimeZone,
+    now: Timestamp,
+) -> (Option<String>, Option<String>) {
+    let Some(block) = &status.next_block else {
+        return (None, None);
+    };
+    let (from, until) = (
+        block.span.from.to_zoned(tz.clone()),
+        block.span.until.to_zoned(tz.clone()),
+    );
+    let today = from.date() == now.to_zoned(tz.clone()).date();
+    let day = if today {
+        String::new()
+    } else {
+        from.strftime("%a ").to_string()
+    };
+    let line = match block.state {
+        BlockState::Running => format!("Focus block until {}", until.strftime("%H:%M")),
+        BlockState::Planned | BlockState::Ran | BlockState::Skipped | BlockState::Missed => {
+            format!(
+                "Next: focus {day}{}–{}",
+                from.strftime("%H:%M"),
+                until.strftime("%H:%M")
+            )
+        }
+    };
+    let skip = match block.state {
+        BlockState::Running | BlockState::Planned if today => {
+            Some(format!("Skip today's {} block", from.strftime("%H:%M")))
+        }
+        BlockState::Running
+        | BlockState::Planned
+        | BlockState::Ran
+        | BlockState::Skipped
+        | BlockState::Missed => None,
+    };
+    (Some(line), skip)
 }
 
 /// When the countdown's minute changes next, if a session runs: the tray wakes then,
@@ -156,19 +215,22 @@ mod tests {
             adapters: Vec::new(),
             escalations: Vec::new(),
             escalation_problem: None,
+            off_hours_until: None,
+            next_block: None,
         }
     }
 
     fn focusing(now: Timestamp, ends_at: Timestamp, next_check_in: Timestamp, held: u32) -> Status {
         Status {
-            session: Some(SessionStatus {
+            session: Some(Box::new(SessionStatus {
                 id: SessionId(1),
                 started_at: now,
                 ends_at,
                 next_check_in,
                 check_ins: vec![next_check_in],
                 remaining_seconds: ends_at.duration_since(now).as_secs(),
-            }),
+                plan: None,
+            })),
             held: ClassCounts {
                 update: held,
                 ..ClassCounts::default()
@@ -307,5 +369,48 @@ mod tests {
         let later = at("2026-11-25T09:13:20.5Z");
         assert_eq!(next_tick(&status, later), Some(at("2026-11-25T09:14:00Z")));
         assert_eq!(next_tick(&status, ends), None);
+    }
+
+    #[test]
+    fn plans_show_the_next_block_and_the_after_hours_hold() {
+        use deepwork_engine::api::{BlockStatus, TimeSpan};
+        let tz = TimeZone::get("Europe/Berlin").unwrap();
+        // Friday 19:30 in Berlin.
+        let now = at("2026-11-27T18:30:00Z");
+        let block = |from: &str, until: &str, state| {
+            Some(Box::new(BlockStatus {
+                plan: "2026-11-30 09:00-11:30".into(),
+                span: TimeSpan {
+                    from: at(from),
+                    until: at(until),
+                },
+                state,
+            }))
+        };
+        let mut status = idle(now);
+        status.off_hours_until = Some(at("2026-11-30T08:00:00Z"));
+        status.held.blocker = 2;
+        status.next_block = block(
+            "2026-11-30T08:00:00Z",
+            "2026-11-30T10:30:00Z",
+            BlockState::Planned,
+        );
+        let view = tray_view(&status, None, &Config::default(), &tz, now);
+        assert_eq!(view.tooltip, "After hours — 2 held until Mon 09:00");
+        assert_eq!(
+            view.next_block.as_deref(),
+            Some("Next: focus Mon 09:00–11:30")
+        );
+        assert_eq!(view.skip_block, None, "only today's block can be skipped");
+        let monday = at("2026-11-30T07:00:00Z");
+        let mut status = idle(monday);
+        status.next_block = block(
+            "2026-11-30T08:00:00Z",
+            "2026-11-30T10:30:00Z",
+            BlockState::Planned,
+        );
+        let view = tray_view(&status, None, &Config::default(), &tz, monday);
+        assert_eq!(view.next_block.as_deref(), Some("Next: focus 09:00–11:30"));
+        assert_eq!(view.skip_block.as_deref(), Some("Skip today's 09:00 block"));
     }
 }

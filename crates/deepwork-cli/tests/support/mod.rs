@@ -29,6 +29,8 @@ pub struct Env {
     pub tools: Option<PathBuf>,
     /// Certificates to trust (`SSL_CERT_FILE`), for servers with a test certificate.
     pub ca_file: Option<PathBuf>,
+    /// The time zone (`TZ`).
+    pub tz: String,
 }
 
 pub struct Run {
@@ -99,6 +101,7 @@ impl Env {
             window: None,
             tools: None,
             ca_file: None,
+            tz: TZ.to_owned(),
             dir,
         };
         std::fs::write(&env.config, config).expect("write config");
@@ -125,7 +128,7 @@ impl Env {
             .env_clear()
             .env("PATH", self.path())
             .env("HOME", self.dir.path())
-            .env("TZ", TZ)
+            .env("TZ", &self.tz)
             .env("DEEPWORK_CONFIG", &self.config)
             .env("DEEPWORK_DATA_DIR", &self.data)
             .env("DEEPWORK_SOCKET", &self.socket)

@@ -6,8 +6,8 @@ use crate::api::Event;
 use crate::notify::{Loudness, Notice, NoticeAction};
 use deepwork_core::digest::{self, DigestId, ItemRecord};
 use deepwork_core::session::{Effect, Input, Session, SessionError};
-use deepwork_core::{Class, Disposition, ItemId};
-use deepwork_store::StoreError;
+use deepwork_core::{Class, Disposition, ItemId, SessionId};
+use deepwork_store::{SessionKind, StoreError};
 use jiff::Timestamp;
 use std::collections::HashMap;
 
@@ -33,7 +33,15 @@ impl Engine {
         if effects.is_empty() && cursor.is_none() {
             return Ok(StepOutcome { results, effects });
         }
-        let remaining_check_ins = self.machine.session().map(|s| (s.id, s.check_ins.clone()));
+        let remaining_check_ins = self.machine.holding().map(|s| (s.id, s.check_ins.clone()));
+        let after_hours: Vec<SessionId> = effects
+            .iter()
+            .filter_map(|effect| match effect {
+                Effect::OffHoursEnded { hold, .. } => Some(*hold),
+                _ => None,
+            })
+            .chain(self.machine.off_hours().map(|hold| hold.id))
+            .collect();
         let shown: Vec<&ItemRecord> = effects
             .iter()
             .filter_map(|effect| match effect {
@@ -51,9 +59,32 @@ impl Engine {
                         started_at,
                         ends_at,
                         check_ins,
+                        plan,
                     } => {
-                        w.insert_session(*session, *started_at, *ends_at, check_ins)?;
+                        w.insert_session(
+                            *session,
+                            SessionKind::Focus,
+                            *started_at,
+                            *ends_at,
+                            check_ins,
+                            plan.as_deref(),
+                        )?;
                     }
+                    Effect::OffHoursStarted {
+                        hold,
+                        started_at,
+                        until,
+                    } => {
+                        w.insert_session(
+                            *hold,
+                            SessionKind::OffHours,
+                            *started_at,
+                            *until,
+                            &[*until],
+                            None,
+                        )?;
+                    }
+                    Effect::OffHoursEnded { hold, at } => w.end_session(*hold, *at, false)?,
                     Effect::SessionRescheduled {
                         session,
                         ends_at,
@@ -116,7 +147,7 @@ impl Engine {
                 return Err(error);
             }
         };
-        self.announce(now, &effects, &digests, &records);
+        self.announce(now, &effects, &digests, &records, &after_hours);
         self.opened(now, ladders);
         Ok(StepOutcome { results, effects })
     }
@@ -127,21 +158,23 @@ impl Engine {
         effects: &[Effect],
         digests: &[DigestId],
         records: &HashMap<ItemId, ItemRecord>,
+        after_hours: &[SessionId],
     ) {
         let mut digests = digests.iter();
         for effect in effects {
             let event = match effect {
-                Effect::SessionStarted { .. } | Effect::SessionRescheduled { .. } => {
-                    Event::SessionChanged {
-                        status: self.status(now),
-                    }
-                }
+                Effect::SessionStarted { .. }
+                | Effect::SessionRescheduled { .. }
+                | Effect::OffHoursStarted { .. }
+                | Effect::OffHoursEnded { .. } => Event::SessionChanged {
+                    status: self.status(now),
+                },
                 Effect::Hold { item, class, .. } => Event::ItemHeld {
                     item: *item,
                     class: *class,
                     held: self
                         .machine
-                        .session()
+                        .holding()
                         .map(Session::held_counts)
                         .unwrap_or_default(),
                 },
@@ -161,14 +194,21 @@ impl Engine {
                     }
                     Event::ItemShown { item: *item }
                 }
-                Effect::DeliverDigest { counts, .. } => {
+                Effect::DeliverDigest {
+                    counts, session, ..
+                } => {
                     let Some(digest) = digests.next() else {
                         continue;
                     };
                     self.latest_digest = Some(*digest);
                     let summary = counts.summary();
+                    let heading = if after_hours.contains(session) {
+                        "After hours"
+                    } else {
+                        "Deep work check-in"
+                    };
                     self.notifier.notify(Notice {
-                        summary: format!("Deep work check-in: {summary}"),
+                        summary: format!("{heading}: {summary}"),
                         body: "See the digest: deepwork digest".into(),
                         loudness: Loudness::Normal,
                         action: Some(NoticeAction::OpenDigest),

@@ -18,7 +18,7 @@ use deepwork_core::settings::Settings;
 use deepwork_core::stats::{self, IsoWeek, WeeklyStats};
 use deepwork_core::triage::{Lesson, MAX_LESSONS, Triager};
 use deepwork_core::{Class, Disposition, ItemId, NewItem, SessionId};
-use deepwork_store::{DigestRow, Store, StoreError};
+use deepwork_store::{DigestRow, SessionKind, Store, StoreError};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use std::collections::{BTreeMap, HashMap};
@@ -33,6 +33,7 @@ const RETRY_AFTER_FAILURE: SignedDuration = SignedDuration::from_secs(5);
 mod chat;
 mod effects;
 mod escalation;
+mod plans;
 
 /// The focus engine.
 pub struct Engine {
@@ -62,6 +63,9 @@ pub struct Engine {
     escalation_problem: Option<String>,
     /// Since when the worker reads text replies, as last told.
     watching_replies: Option<Timestamp>,
+    /// When the plans next want something else (a block starts, work hours begin or
+    /// end); `None` while a session runs or without plans.
+    next_plan: Option<Timestamp>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -125,6 +129,7 @@ impl Engine {
             escalation_jobs: None,
             escalation_problem: None,
             watching_replies: None,
+            next_plan: None,
         };
         engine.tick(now);
         Ok(engine)
@@ -194,7 +199,7 @@ impl Engine {
             (deadline, _) => deadline,
         };
         let forget = (self.config.storage.keep_days > 0).then_some(self.next_forget);
-        [session, forget, self.next_escalation()]
+        [session, forget, self.next_escalation(), self.next_plan]
             .into_iter()
             .flatten()
             .min()
@@ -206,16 +211,17 @@ impl Engine {
             self.forget_old_text(now);
         }
         self.escalate(now);
-        if self.machine.next_deadline().is_none_or(|d| d > now) {
-            return;
-        }
-        match self.step(now, vec![Input::Tick], HashMap::new(), None) {
-            Ok(_) => self.retry_at = None,
-            Err(error) => {
-                tracing::error!(%error, "could not record a check-in; retrying shortly");
-                self.retry_at = now.checked_add(RETRY_AFTER_FAILURE).ok();
+        if self.machine.next_deadline().is_some_and(|d| d <= now) {
+            match self.step(now, vec![Input::Tick], HashMap::new(), None) {
+                Ok(_) => self.retry_at = None,
+                Err(error) => {
+                    tracing::error!(%error, "could not record a check-in; retrying shortly");
+                    self.retry_at = now.checked_add(RETRY_AFTER_FAILURE).ok();
+                    return;
+                }
             }
         }
+        self.follow_plans(now);
     }
 
     /// Forgets the text of handled items older than `[storage] keep_days`; again a day
@@ -273,7 +279,7 @@ impl Engine {
             Request::ReloadAdapters => Ok(Reply::Status(self.status(now))),
             Request::Start { plan } => self.start(now, &plan),
             Request::Extend { plan } => self.extend(now, &plan),
-            Request::Stop => self.session_input(now, Input::Stop),
+            Request::Stop => self.stop(now),
             Request::CheckIn => self.session_input(now, Input::CheckInNow),
             Request::Push { item } => return self.push_batch(now, vec![item]).remove(0),
             Request::Digest { id } => self.digest(id).map(Reply::Digest),
@@ -290,6 +296,8 @@ impl Engine {
             Request::Settings => Ok(Reply::Settings(Settings::from_config(&self.config))),
             Request::SaveSettings { settings } => self.save_settings(&settings),
             Request::Acknowledge { item, via } => self.acknowledge(now, item, via),
+            Request::Plan { days } => self.plan_days(now, days),
+            Request::SkipBlock { plan } => self.skip_block(now, plan),
             Request::Subscribe => Err(ApiError::new(
                 ErrorCode::BadRequest,
                 "subscribe is handled by the connection",
@@ -305,23 +313,28 @@ impl Engine {
     pub fn status(&self, now: Timestamp) -> Status {
         Status {
             now,
-            session: self.machine.session().map(|s| SessionStatus {
-                id: s.id,
-                started_at: s.started_at,
-                ends_at: s.ends_at,
-                next_check_in: s.next_check_in(),
-                check_ins: s.check_ins.clone(),
-                remaining_seconds: s.ends_at.duration_since(now).as_secs().max(0),
+            session: self.machine.session().map(|s| {
+                Box::new(SessionStatus {
+                    id: s.id,
+                    started_at: s.started_at,
+                    ends_at: s.ends_at,
+                    next_check_in: s.next_check_in(),
+                    check_ins: s.check_ins.clone(),
+                    remaining_seconds: s.ends_at.duration_since(now).as_secs().max(0),
+                    plan: s.plan.clone(),
+                })
             }),
             held: self
                 .machine
-                .session()
+                .holding()
                 .map(Session::held_counts)
                 .unwrap_or_default(),
             latest_digest: self.latest_digest,
             adapters: self.adapters.clone(),
             escalations: self.escalation_status(),
             escalation_problem: self.escalation_problem.clone(),
+            off_hours_until: self.machine.off_hours().map(|hold| hold.ends_at),
+            next_block: self.next_block_status(now).map(Box::new),
         }
     }
 
@@ -343,6 +356,7 @@ impl Engine {
                 id,
                 until: resolved.until,
                 check_ins: resolved.check_ins,
+                plan: None,
             },
         )
     }
@@ -474,6 +488,8 @@ impl Engine {
                 Effect::Show { item } => Some((*item, Disposition::Shown)),
                 Effect::SessionStarted { .. }
                 | Effect::SessionRescheduled { .. }
+                | Effect::OffHoursStarted { .. }
+                | Effect::OffHoursEnded { .. }
                 | Effect::DeliverDigest { .. }
                 | Effect::SessionEnded { .. } => None,
             })
@@ -652,7 +668,8 @@ fn triager_for(config: &Config, store: &Store) -> Result<Triager, OpenError> {
     Ok(triager)
 }
 
-/// Rebuilds the machine from the store: the running session and its undelivered items.
+/// Rebuilds the machine from the store: the running session or after-hours hold and
+/// its undelivered items.
 fn restore(store: &Store) -> Result<Machine, StoreError> {
     let Some(running) = store.running_session()? else {
         return Ok(Machine::new(State::Idle));
@@ -666,13 +683,18 @@ fn restore(store: &Store) -> Result<Machine, StoreError> {
     if check_ins.last() != Some(&ends_at) {
         check_ins.push(ends_at);
     }
-    Ok(Machine::new(State::Focusing(Session {
+    let session = Session {
         id: running.record.id,
         started_at: running.record.started_at,
         ends_at,
         check_ins,
         held: Held::new(running.held),
-    })))
+        plan: running.plan,
+    };
+    Ok(Machine::new(match running.kind {
+        SessionKind::Focus => State::Focusing(session),
+        SessionKind::OffHours => State::OffHours(session),
+    }))
 }
 
 /// Where a platform's next read starts, recorded with the batch it follows.
@@ -693,7 +715,7 @@ fn local_clock(at: Timestamp, tz: &TimeZone) -> String {
 fn session_error(error: SessionError, tz: &TimeZone) -> ApiError {
     let code = match error {
         SessionError::AlreadyFocusing { .. } => ErrorCode::AlreadyFocusing,
-        SessionError::NotFocusing => ErrorCode::NotFocusing,
+        SessionError::NotFocusing | SessionError::AlreadyHolding => ErrorCode::NotFocusing,
         SessionError::EndNotInFuture
         | SessionError::TooLong
         | SessionError::CheckInInPast

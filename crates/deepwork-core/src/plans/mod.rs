@@ -14,28 +14,41 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
+mod blocks;
+
+pub use blocks::{FocusBlock, Occurrence, Planned, Planner};
+
 /// The `[plans]` section.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PlansConfig {
     /// When you work, e.g. `["mon-fri 09:00-17:30"]`; none means every hour counts.
     pub work_hours: Vec<WorkSpan>,
     /// Days off and holidays, e.g. `["2026-12-24", "2026-12-25"]`.
     pub days_off: Vec<Date>,
+    /// Outside work hours, hold what arrives for the next working morning (emergencies
+    /// still break through). Only with `work_hours`.
+    pub hold_after_hours: bool,
+    /// Recurring focus blocks: sessions that start and end by themselves.
+    pub blocks: Vec<FocusBlock>,
 }
 
-/// Some weekdays and one span of each, written `"mon-fri 09:00-17:30"`,
-/// `"sat 10:00-12:00"` or `"mon,wed,fri 08:00-12:00"`.
+impl Default for PlansConfig {
+    fn default() -> Self {
+        PlansConfig {
+            work_hours: Vec::new(),
+            days_off: Vec::new(),
+            hold_after_hours: true,
+            blocks: Vec::new(),
+        }
+    }
+}
+
+/// A set of weekdays, written `"mon-fri"`, `"sat,sun"` or `"mon,wed,fri"`; a range may
+/// wrap around the week (`"fri-mon"`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct WorkSpan {
-    /// Bit `n` set: the weekday numbered `n` from Monday = 0.
-    days: u8,
-    /// Start.
-    pub from: ClockTime,
-    /// End, later than `from` on the same day.
-    pub until: ClockTime,
-}
+pub struct Days(u8);
 
 const DAY_NAMES: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
@@ -47,25 +60,27 @@ fn day_index(name: &str) -> Option<u8> {
         .map(|i| i as u8)
 }
 
-impl WorkSpan {
-    /// Whether it applies on `day`.
-    pub fn on(&self, day: Weekday) -> bool {
-        self.days & (1 << day.to_monday_zero_offset()) != 0
+impl Days {
+    /// Every day of the week.
+    pub const ALL: Days = Days(0b111_1111);
+
+    /// Whether `day` is one of them.
+    pub fn contains(self, day: Weekday) -> bool {
+        self.0 & (1 << day.to_monday_zero_offset()) != 0
     }
 }
 
-impl FromStr for WorkSpan {
+impl FromStr for Days {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let bad = || {
             format!(
-                "{text:?} is not work hours; write them like \"mon-fri 09:00-17:30\" or \"sat 10:00-12:00\""
+                "{text:?} is not a list of weekdays; write it like \"mon-fri\" or \"mon,wed,fri\""
             )
         };
-        let (days_text, span) = text.trim().split_once(' ').ok_or_else(bad)?;
         let mut days = 0u8;
-        for part in days_text.split(',') {
+        for part in text.split(',') {
             match part.split_once('-') {
                 Some((first, last)) => {
                     let (first, last) = (
@@ -84,6 +99,53 @@ impl FromStr for WorkSpan {
                 None => days |= 1 << day_index(part).ok_or_else(bad)?,
             }
         }
+        Ok(Days(days))
+    }
+}
+
+text_serde!(Days);
+
+impl fmt::Display for Days {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let days: Vec<&str> = (0..7)
+            .filter(|i| self.0 & (1 << i) != 0)
+            .map(|i| DAY_NAMES[i as usize])
+            .collect();
+        f.write_str(&days.join(","))
+    }
+}
+
+/// Some weekdays and one span of each, written `"mon-fri 09:00-17:30"`,
+/// `"sat 10:00-12:00"` or `"mon,wed,fri 08:00-12:00"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct WorkSpan {
+    /// The days it applies on.
+    pub days: Days,
+    /// Start.
+    pub from: ClockTime,
+    /// End, later than `from` on the same day.
+    pub until: ClockTime,
+}
+
+impl WorkSpan {
+    /// Whether it applies on `day`.
+    pub fn on(&self, day: Weekday) -> bool {
+        self.days.contains(day)
+    }
+}
+
+impl FromStr for WorkSpan {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let bad = || {
+            format!(
+                "{text:?} is not work hours; write them like \"mon-fri 09:00-17:30\" or \"sat 10:00-12:00\""
+            )
+        };
+        let (days_text, span) = text.trim().split_once(' ').ok_or_else(bad)?;
+        let days: Days = days_text.parse().map_err(|_| bad())?;
         let (from, until) = span.trim().split_once('-').ok_or_else(bad)?;
         let (from, until): (ClockTime, ClockTime) = (from.parse()?, until.parse()?);
         if until <= from {
@@ -99,11 +161,7 @@ text_serde!(WorkSpan);
 
 impl fmt::Display for WorkSpan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let days: Vec<&str> = (0..7)
-            .filter(|i| self.days & (1 << i) != 0)
-            .map(|i| DAY_NAMES[i as usize])
-            .collect();
-        write!(f, "{} {}-{}", days.join(","), self.from, self.until)
+        write!(f, "{} {}-{}", self.days, self.from, self.until)
     }
 }
 
@@ -129,8 +187,8 @@ impl<'a> WorkHours<'a> {
         self.plans.work_hours.is_empty()
     }
 
-    /// The working spans of `date`, in order, as instants.
-    fn spans(&self, date: Date) -> Vec<(Timestamp, Timestamp)> {
+    /// The working spans of `date`, in order, as instants (none on a day off).
+    pub fn spans(&self, date: Date) -> Vec<(Timestamp, Timestamp)> {
         if self.plans.days_off.contains(&date) {
             return Vec::new();
         }
@@ -153,7 +211,7 @@ impl<'a> WorkHours<'a> {
         merged
     }
 
-    fn date_of(&self, at: Timestamp) -> Date {
+    pub(crate) fn date_of(&self, at: Timestamp) -> Date {
         at.to_zoned(self.tz.clone()).date()
     }
 
@@ -185,6 +243,42 @@ impl<'a> WorkHours<'a> {
                     return start.checked_add(left).ok();
                 }
                 left -= here;
+            }
+            date = date.checked_add(1.day()).ok()?;
+        }
+        None
+    }
+
+    /// The first start of working time after `after`; `None` without work hours or
+    /// when none falls within a year.
+    pub fn next_start(&self, after: Timestamp) -> Option<Timestamp> {
+        self.next_boundary(after, |(from, _)| from)
+    }
+
+    /// The first start or end of working time after `after`.
+    pub fn next_change(&self, after: Timestamp) -> Option<Timestamp> {
+        let start = self.next_boundary(after, |(from, _)| from);
+        let end = self.next_boundary(after, |(_, until)| until);
+        start.into_iter().chain(end).min()
+    }
+
+    fn next_boundary(
+        &self,
+        after: Timestamp,
+        pick: impl Fn((Timestamp, Timestamp)) -> Timestamp,
+    ) -> Option<Timestamp> {
+        if self.always() {
+            return None;
+        }
+        let mut date = self.date_of(after);
+        for _ in 0..SEARCH_DAYS {
+            if let Some(at) = self
+                .spans(date)
+                .into_iter()
+                .map(&pick)
+                .find(|at| *at > after)
+            {
+                return Some(at);
             }
             date = date.checked_add(1.day()).ok()?;
         }
@@ -249,6 +343,7 @@ mod tests {
         PlansConfig {
             work_hours: vec!["mon-fri 09:00-17:30".parse().unwrap()],
             days_off: vec!["2026-12-24".parse().unwrap()],
+            ..PlansConfig::default()
         }
     }
 
@@ -330,6 +425,7 @@ mod tests {
         let plans = PlansConfig {
             work_hours: vec!["mon-sun 09:00-17:00".parse().unwrap()],
             days_off: Vec::new(),
+            ..PlansConfig::default()
         };
         let tz = berlin();
         let hours = WorkHours::new(&plans, &tz);
@@ -345,6 +441,7 @@ mod tests {
         let plans = PlansConfig {
             work_hours: vec!["mon 09:00-10:00".parse().unwrap()],
             days_off: Vec::new(),
+            ..PlansConfig::default()
         };
         let mut all_off = plans.clone();
         let mut day: Date = "2026-11-01".parse().unwrap();
@@ -386,6 +483,7 @@ mod tests {
                     .into_iter()
                     .map(|o| Date::constant(2026, 11, 1).checked_add(o.days()).unwrap())
                     .collect(),
+                ..PlansConfig::default()
             })
     }
 

@@ -1,0 +1,408 @@
+//! Recurring focus blocks, and what the plans want at a given moment: a focus session,
+//! an after-hours hold, or nothing.
+
+use super::{Days, PlansConfig, SEARCH_DAYS, WorkHours};
+use crate::schedule::ClockTime;
+use crate::session::MAX_SESSION;
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use jiff::{Timestamp, ToSpan};
+use serde::{Deserialize, Serialize};
+
+/// A recurring focus block, one `[[plans.blocks]]` entry:
+/// `days = "mon-fri"`, `from = "09:00"`, `until = "11:30"`, `check_ins = ["10:30"]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "BlockFields", into = "BlockFields")]
+pub struct FocusBlock {
+    /// The days it recurs on.
+    pub days: Days,
+    /// When its session starts.
+    pub from: ClockTime,
+    /// When its session ends, later the same day.
+    pub until: ClockTime,
+    /// Check-ins inside it; the `[session] check_in_slots` apply when empty.
+    pub check_ins: Vec<ClockTime>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BlockFields {
+    days: Days,
+    from: ClockTime,
+    until: ClockTime,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    check_ins: Vec<ClockTime>,
+}
+
+impl TryFrom<BlockFields> for FocusBlock {
+    type Error = String;
+
+    fn try_from(fields: BlockFields) -> Result<Self, Self::Error> {
+        let BlockFields {
+            days,
+            from,
+            until,
+            check_ins,
+        } = fields;
+        if until <= from {
+            return Err(format!(
+                "the focus block {from}-{until} must end after it starts on the same day"
+            ));
+        }
+        let minutes = |at: ClockTime| i32::from(at.0.hour()) * 60 + i32::from(at.0.minute());
+        if i64::from(minutes(until) - minutes(from)) * 60 > MAX_SESSION.as_secs() {
+            return Err(format!(
+                "the focus block {from}-{until} is longer than a session may last (12h)"
+            ));
+        }
+        if let Some(at) = check_ins.iter().find(|at| **at <= from || **at >= until) {
+            return Err(format!(
+                "check-in {at} is outside the focus block {from}-{until}"
+            ));
+        }
+        Ok(FocusBlock {
+            days,
+            from,
+            until,
+            check_ins,
+        })
+    }
+}
+
+impl From<FocusBlock> for BlockFields {
+    fn from(block: FocusBlock) -> Self {
+        BlockFields {
+            days: block.days,
+            from: block.from,
+            until: block.until,
+            check_ins: block.check_ins,
+        }
+    }
+}
+
+/// One day's instance of a focus block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Occurrence {
+    /// Names it across restarts (`"2026-11-30 09:00-11:30"`), so that one stopped or
+    /// skipped does not start again.
+    pub key: String,
+    /// Its start.
+    pub from: Timestamp,
+    /// Its end.
+    pub until: Timestamp,
+    /// Its own check-in times; empty for the session's slots.
+    pub check_ins: Vec<ClockTime>,
+}
+
+/// What the plans want at a moment, when no session of the user's own is running.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Planned {
+    /// A focus block runs now and has not been run or skipped yet.
+    Focus(Occurrence),
+    /// Outside work hours: hold what arrives until `until`, the next working start.
+    OffHours {
+        /// When working time starts again.
+        until: Timestamp,
+    },
+    /// Nothing: items are shown as they come.
+    Open,
+}
+
+/// Work hours and focus blocks in a time zone.
+#[derive(Clone, Debug)]
+pub struct Planner<'a> {
+    plans: &'a PlansConfig,
+    tz: &'a TimeZone,
+    hours: WorkHours<'a>,
+}
+
+impl<'a> Planner<'a> {
+    /// The plans of `[plans]`, in `tz`.
+    pub fn new(plans: &'a PlansConfig, tz: &'a TimeZone) -> Self {
+        Planner {
+            plans,
+            tz,
+            hours: WorkHours::new(plans, tz),
+        }
+    }
+
+    /// The work hours.
+    pub fn hours(&self) -> &WorkHours<'a> {
+        &self.hours
+    }
+
+    /// The blocks of `date` (none on a day off), by start.
+    pub fn blocks_on(&self, date: Date) -> Vec<Occurrence> {
+        if self.plans.days_off.contains(&date) {
+            return Vec::new();
+        }
+        let mut found: Vec<Occurrence> = self
+            .plans
+            .blocks
+            .iter()
+            .filter(|block| block.days.contains(date.weekday()))
+            .map(|block| Occurrence {
+                key: format!("{date} {}-{}", block.from, block.until),
+                from: block.from.on(date, self.tz),
+                until: block.until.on(date, self.tz),
+                check_ins: block.check_ins.clone(),
+            })
+            .filter(|occurrence| occurrence.from < occurrence.until)
+            .collect();
+        found.sort_by_key(|occurrence| occurrence.from);
+        found
+    }
+
+    /// The first block starting after `after`, within a year.
+    pub fn next_block(&self, after: Timestamp) -> Option<Occurrence> {
+        if self.plans.blocks.is_empty() {
+            return None;
+        }
+        let mut date = self.hours.date_of(after);
+        for _ in 0..SEARCH_DAYS {
+            if let Some(next) = self
+                .blocks_on(date)
+                .into_iter()
+                .find(|occurrence| occurrence.from > after)
+            {
+                return Some(next);
+            }
+            date = date.checked_add(1.day()).ok()?;
+        }
+        None
+    }
+
+    /// What the plans want at `now`; `taken` says whether a block already ran or was
+    /// skipped.
+    pub fn planned_at(&self, now: Timestamp, taken: impl Fn(&str) -> bool) -> Planned {
+        let running = self
+            .blocks_on(self.hours.date_of(now))
+            .into_iter()
+            .find(|o| o.from <= now && now < o.until && !taken(&o.key));
+        if let Some(occurrence) = running {
+            return Planned::Focus(occurrence);
+        }
+        if !self.plans.hold_after_hours || self.hours.is_working(now) {
+            return Planned::Open;
+        }
+        match self.hours.next_start(now) {
+            Some(until) => Planned::OffHours { until },
+            None => Planned::Open,
+        }
+    }
+
+    /// The next moment after `now` at which [`Planner::planned_at`] may change: a block
+    /// starts or ends, or working time starts or ends.
+    pub fn next_change(&self, now: Timestamp) -> Option<Timestamp> {
+        let ending = self
+            .blocks_on(self.hours.date_of(now))
+            .into_iter()
+            .map(|o| o.until)
+            .filter(|until| *until > now)
+            .min();
+        let block = self
+            .next_block(now)
+            .map(|o| o.from)
+            .into_iter()
+            .chain(ending)
+            .min();
+        let hours = if self.plans.hold_after_hours {
+            self.hours.next_change(now)
+        } else {
+            None
+        };
+        block.into_iter().chain(hours).min()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::SignedDuration;
+    use proptest::prelude::*;
+
+    fn berlin() -> TimeZone {
+        TimeZone::get("Europe/Berlin").unwrap()
+    }
+
+    fn local(text: &str) -> Timestamp {
+        text.parse::<jiff::civil::DateTime>()
+            .unwrap()
+            .to_zoned(berlin())
+            .unwrap()
+            .timestamp()
+    }
+
+    fn plans(toml_text: &str) -> PlansConfig {
+        toml::from_str(toml_text).unwrap()
+    }
+
+    fn office() -> PlansConfig {
+        plans(
+            r#"
+            work_hours = ["mon-fri 09:00-17:30"]
+            days_off = ["2026-12-24"]
+            [[blocks]]
+            days = "mon-fri"
+            from = "09:00"
+            until = "11:30"
+            check_ins = ["10:15"]
+            [[blocks]]
+            days = "sat"
+            from = "10:00"
+            until = "12:00"
+            "#,
+        )
+    }
+
+    #[test]
+    fn blocks_are_read_and_checked() {
+        let office = office();
+        assert_eq!(office.blocks.len(), 2);
+        assert_eq!(office.blocks[0].check_ins[0].to_string(), "10:15");
+        let backwards = toml::from_str::<PlansConfig>(
+            "[[blocks]]\ndays = \"mon\"\nfrom = \"11:00\"\nuntil = \"09:00\"",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            backwards.contains("must end after it starts"),
+            "{backwards}"
+        );
+        let outside = toml::from_str::<PlansConfig>(
+            "[[blocks]]\ndays = \"mon\"\nfrom = \"09:00\"\nuntil = \"10:00\"\ncheck_ins = [\"12:00\"]",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(outside.contains("check-in 12:00 is outside"), "{outside}");
+        let long = toml::from_str::<PlansConfig>(
+            "[[blocks]]\ndays = \"mon\"\nfrom = \"06:00\"\nuntil = \"19:00\"",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(long.contains("longer than a session"), "{long}");
+        let unknown = toml::from_str::<PlansConfig>(
+            "[[blocks]]\ndays = \"mon\"\nfrom = \"09:00\"\nuntil = \"10:00\"\nstart = \"x\"",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(unknown.contains("start"), "{unknown}");
+        let text = toml::to_string(&office).unwrap();
+        assert_eq!(toml::from_str::<PlansConfig>(&text).unwrap(), office);
+    }
+
+    #[test]
+    fn a_block_runs_once_and_after_hours_are_held_until_morning() {
+        let office = office();
+        let tz = berlin();
+        let planner = Planner::new(&office, &tz);
+        let nothing_taken = |_: &str| false;
+        // Monday 09:10, inside the block.
+        let Planned::Focus(block) = planner.planned_at(local("2026-11-30T09:10"), nothing_taken)
+        else {
+            panic!("the Monday block runs at 09:10");
+        };
+        assert_eq!(block.key, "2026-11-30 09:00-11:30");
+        assert_eq!(block.until, local("2026-11-30T11:30"));
+        // Stopped or skipped: not again today.
+        assert_eq!(
+            planner.planned_at(local("2026-11-30T09:10"), |key| key == block.key),
+            Planned::Open
+        );
+        // Friday 19:30: held until Monday 09:00.
+        assert_eq!(
+            planner.planned_at(local("2026-11-27T19:30"), nothing_taken),
+            Planned::OffHours {
+                until: local("2026-11-30T09:00")
+            }
+        );
+        // Saturday's own block wins over the after-hours hold.
+        assert!(matches!(
+            planner.planned_at(local("2026-11-28T10:30"), nothing_taken),
+            Planned::Focus(_)
+        ));
+        // Christmas Eve is off: no block, held until the 25th.
+        assert_eq!(
+            planner.planned_at(local("2026-12-24T09:30"), nothing_taken),
+            Planned::OffHours {
+                until: local("2026-12-25T09:00")
+            }
+        );
+        let mut open = office.clone();
+        open.hold_after_hours = false;
+        assert_eq!(
+            Planner::new(&open, &tz).planned_at(local("2026-11-27T19:30"), nothing_taken),
+            Planned::Open
+        );
+        assert_eq!(
+            Planner::new(&PlansConfig::default(), &tz)
+                .planned_at(local("2026-11-27T19:30"), nothing_taken),
+            Planned::Open,
+            "without plans nothing changes"
+        );
+    }
+
+    #[test]
+    fn the_next_change_is_the_next_block_or_working_boundary() {
+        let office = office();
+        let tz = berlin();
+        let planner = Planner::new(&office, &tz);
+        assert_eq!(
+            planner.next_change(local("2026-11-30T12:00")),
+            Some(local("2026-11-30T17:30"))
+        );
+        assert_eq!(
+            planner.next_change(local("2026-11-27T19:30")),
+            Some(local("2026-11-28T10:00")),
+            "Saturday's block"
+        );
+        assert_eq!(
+            planner.next_change(local("2026-11-28T12:30")),
+            Some(local("2026-11-30T09:00"))
+        );
+        assert_eq!(
+            Planner::new(&PlansConfig::default(), &tz).next_change(local("2026-11-27T19:30")),
+            None,
+            "without plans nothing wakes the engine"
+        );
+    }
+
+    #[test]
+    fn a_block_keeps_its_local_times_across_a_dst_change() {
+        let daily = plans("[[blocks]]\ndays = \"mon-sun\"\nfrom = \"09:00\"\nuntil = \"11:00\"");
+        let tz = berlin();
+        let planner = Planner::new(&daily, &tz);
+        // 2027-03-28 is the last Sunday of March; 2027-10-31 the last of October.
+        for day in ["2027-03-27", "2027-03-28", "2027-10-30", "2027-10-31"] {
+            let block = planner.next_block(local(&format!("{day}T00:00"))).unwrap();
+            assert_eq!(block.from, local(&format!("{day}T09:00")), "{day}");
+            assert_eq!(
+                block.until.duration_since(block.from),
+                SignedDuration::from_hours(2)
+            );
+        }
+    }
+
+    proptest! {
+        /// The engine sleeps until `next_change`: nothing the plans want may change in
+        /// between, and the change is always in the future.
+        #[test]
+        fn nothing_changes_before_the_next_change(minutes in 0i64..(60 * 24 * 21), step in 1i64..600) {
+            let office = office();
+            let tz = berlin();
+            let planner = Planner::new(&office, &tz);
+            let now = local("2026-11-20T00:00") + SignedDuration::from_mins(minutes);
+            let next = planner.next_change(now).unwrap();
+            prop_assert!(next > now);
+            let between = now + SignedDuration::from_mins(step);
+            if between < next {
+                let at = |t| match planner.planned_at(t, |_| false) {
+                    Planned::Focus(o) => format!("focus {}", o.key),
+                    Planned::OffHours { until } => format!("off until {until}"),
+                    Planned::Open => "open".to_owned(),
+                };
+                prop_assert_eq!(at(now), at(between));
+            }
+        }
+    }
+}
