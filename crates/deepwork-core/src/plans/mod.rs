@@ -15,6 +15,7 @@ use std::fmt;
 use std::str::FromStr;
 
 mod blocks;
+pub mod calendar;
 
 pub use blocks::{FocusBlock, Occurrence, Planned, Planner};
 
