@@ -71,13 +71,18 @@ else
   echo "setup: npm packages present"
 fi
 
-# A real Matrix homeserver for the adapter tests, in a private virtualenv.
-SYNAPSE_VERSION=1.163.2
-synapse_dir=.tools/synapse
-if ! "$synapse_dir/bin/python" -c "import synapse, sys; sys.exit(synapse.__version__ != '$SYNAPSE_VERSION')" 2>/dev/null; then
-  echo "setup: installing Synapse $SYNAPSE_VERSION into $synapse_dir (for the Matrix tests)"
-  python3 -m venv "$synapse_dir"
-  "$synapse_dir/bin/pip" install -q --disable-pip-version-check "matrix-synapse==$SYNAPSE_VERSION"
-else
-  echo "setup: Synapse $SYNAPSE_VERSION present"
-fi
+# Real servers for the tests, each in a private virtualenv: Synapse (Matrix) and
+# Radicale (CalDAV). The installed version is read from the package's metadata: inside a
+# git checkout Synapse's own __version__ carries the checkout's branch and commit.
+install_python_tool() {
+  local dir=.tools/$1 package=$2 version=$3 purpose=$4
+  if [ "$("$dir/bin/python" -c "import importlib.metadata as m; print(m.version('$package'))" 2>/dev/null)" != "$version" ]; then
+    echo "setup: installing $package $version into $dir ($purpose)"
+    python3 -m venv "$dir"
+    "$dir/bin/pip" install -q --disable-pip-version-check "$package==$version"
+  else
+    echo "setup: $package $version present"
+  fi
+}
+install_python_tool synapse matrix-synapse 1.163.2 "for the Matrix tests"
+install_python_tool radicale radicale 3.9.0 "for the CalDAV tests"

@@ -2,6 +2,7 @@
 //! [`MessageSource`] (new messages addressed to the user), [`Replier`] (auto-replies) —
 //! and one module per platform. Message text from any platform is untrusted.
 
+pub mod calendar;
 pub mod fake;
 mod http;
 pub mod matrix;

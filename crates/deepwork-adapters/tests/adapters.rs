@@ -1649,3 +1649,166 @@ mod slack_sign_in {
             .unwrap()
     }
 }
+
+mod calendars {
+    use deepwork_adapters::AdapterError;
+    use deepwork_adapters::calendar::{CalendarClient, CalendarSource, Fetched};
+    use deepwork_harness::radicale::{self, Radicale};
+    use jiff::{SignedDuration, Timestamp};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    fn event(uid: &str, start: &str, summary: &str) -> String {
+        format!(
+            "BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:-//deepwork tests//EN\nBEGIN:VEVENT\nUID:{uid}\n\
+             DTSTAMP:20261101T000000Z\nDTSTART;TZID=Europe/Berlin:{start}\nDURATION:PT1H\n\
+             SUMMARY:{summary}\nEND:VEVENT\nEND:VCALENDAR\n"
+        )
+    }
+
+    fn window() -> (Timestamp, Timestamp) {
+        let from: Timestamp = "2026-11-29T00:00:00Z".parse().unwrap();
+        (from, from + SignedDuration::from_hours(24 * 14))
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn caldav_reads_the_window_and_knows_when_nothing_changed() {
+        let mut server = Radicale::start();
+        server.make_calendar("work").await;
+        server
+            .put(
+                "work",
+                "focus-1",
+                &event("focus-1", "20261130T090000", "Focus: RFC"),
+            )
+            .await;
+        server
+            .put("work", "old", &event("old", "20250101T090000", "Long ago"))
+            .await;
+        let client = CalendarClient::new().unwrap();
+        let source = CalendarSource {
+            url: server.calendar_url("work").parse().unwrap(),
+            caldav: true,
+            sign_in: Some((radicale::USER.into(), radicale::PASSWORD.into())),
+        };
+        let (from, until) = window();
+        let Fetched::Changed { body, validator } =
+            client.fetch(&source, None, from, until).await.unwrap()
+        else {
+            panic!("the first read brings the calendar");
+        };
+        assert!(body.contains("UID:focus-1"), "{body}");
+        assert!(
+            !body.contains("UID:old"),
+            "the time-range leaves old events out: {body}"
+        );
+        let validator = validator.expect("Radicale offers a sync-token");
+        assert!(validator.starts_with("sync:"), "{validator}");
+        assert_eq!(
+            client
+                .fetch(&source, Some(&validator), from, until)
+                .await
+                .unwrap(),
+            Fetched::Unchanged
+        );
+        server
+            .put(
+                "work",
+                "standup",
+                &event("standup", "20261201T100000", "Standup"),
+            )
+            .await;
+        let Fetched::Changed { body, .. } = client
+            .fetch(&source, Some(&validator), from, until)
+            .await
+            .unwrap()
+        else {
+            panic!("a new event changes the sync-token");
+        };
+        assert!(body.contains("UID:standup") && body.contains("UID:focus-1"));
+
+        let wrong = CalendarSource {
+            sign_in: Some((radicale::USER.into(), "wrong".into())),
+            ..source.clone()
+        };
+        let refused = client.fetch(&wrong, None, from, until).await.unwrap_err();
+        assert!(
+            matches!(&refused, AdapterError::Unauthorized { fix, .. } if fix.contains("deepwork plan password")),
+            "{refused:?}"
+        );
+        server.stop();
+        let down = client
+            .fetch(&source, Some(&validator), from, until)
+            .await
+            .unwrap_err();
+        assert!(matches!(down, AdapterError::Unavailable { .. }), "{down:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn an_ics_feed_is_read_again_only_when_its_etag_changed() {
+        use axum::http::{HeaderMap, StatusCode, header};
+        let served = Arc::new(AtomicUsize::new(0));
+        let count = served.clone();
+        let app = axum::Router::new()
+            .route(
+                "/team.ics",
+                axum::routing::get(move |headers: HeaderMap| {
+                    let count = count.clone();
+                    async move {
+                        if headers
+                            .get(header::IF_NONE_MATCH)
+                            .and_then(|v| v.to_str().ok())
+                            == Some("\"v1\"")
+                        {
+                            return (
+                                StatusCode::NOT_MODIFIED,
+                                [(header::ETAG, "\"v1\"")],
+                                String::new(),
+                            );
+                        }
+                        count.fetch_add(1, Ordering::SeqCst);
+                        (
+                            StatusCode::OK,
+                            [(header::ETAG, "\"v1\"")],
+                            event("team", "20261130T140000", "Design review"),
+                        )
+                    }
+                }),
+            )
+            .route(
+                "/broken.ics",
+                axum::routing::get(|| async { "<html>sign in</html>" }),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let client = CalendarClient::new().unwrap();
+        let source = CalendarSource {
+            url: format!("http://{address}/team.ics").parse().unwrap(),
+            caldav: false,
+            sign_in: None,
+        };
+        let (from, until) = window();
+        let Fetched::Changed { body, validator } =
+            client.fetch(&source, None, from, until).await.unwrap()
+        else {
+            panic!("the first read brings the feed");
+        };
+        assert!(body.contains("Design review"));
+        assert_eq!(validator.as_deref(), Some("etag:\"v1\""));
+        assert_eq!(
+            client
+                .fetch(&source, validator.as_deref(), from, until)
+                .await
+                .unwrap(),
+            Fetched::Unchanged
+        );
+        assert_eq!(served.load(Ordering::SeqCst), 1, "the 304 sent no body");
+        let broken = CalendarSource {
+            url: format!("http://{address}/broken.ics").parse().unwrap(),
+            ..source
+        };
+        let error = client.fetch(&broken, None, from, until).await.unwrap_err();
+        assert!(matches!(error, AdapterError::Malformed { .. }), "{error:?}");
+    }
+}

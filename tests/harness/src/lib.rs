@@ -5,6 +5,7 @@ pub mod desktop;
 pub mod mattermost;
 pub mod prosody;
 pub mod pumble;
+pub mod radicale;
 pub mod slack;
 pub mod synapse;
 pub mod teams;
