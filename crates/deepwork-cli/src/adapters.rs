@@ -135,7 +135,7 @@ fn find<'a, 'c>(
     )))
 }
 
-fn secrets() -> Result<Secrets, Failure> {
+pub(crate) fn secrets() -> Result<Secrets, Failure> {
     Secrets::open().map_err(|e| Failure::Runtime(e.to_string()))
 }
 

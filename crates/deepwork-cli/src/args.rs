@@ -187,6 +187,12 @@ pub enum PlanCommand {
         /// The block, as `deepwork plan --json` names it (e.g. "2026-11-30 09:00-11:30").
         plan: Option<String>,
     },
+    /// Store the password of a calendar of [[plans.calendars]] in the OS keyring, read
+    /// from standard input.
+    Password {
+        /// The calendar's url, as in the config.
+        url: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -10,6 +10,7 @@ use deepwork_core::digest::DigestId;
 use deepwork_core::escalation::AckVia;
 use deepwork_core::schedule::{SessionEnd, SessionPlan};
 use deepwork_core::{ItemId, NewItem};
+use deepwork_engine::calendars;
 use deepwork_engine::server::{self, StartError};
 use deepwork_engine::{Client, ClientError, Paths};
 use jiff::tz::TimeZone;
@@ -179,7 +180,49 @@ fn new_item(args: PushArgs) -> Result<NewItem, Failure> {
     Ok(item)
 }
 
+/// Keeps a calendar's password in the keyring; the calendar reader picks it up at its
+/// next round.
+fn calendar_password(paths: &Paths, url: &str) -> Result<(), Failure> {
+    let config = server::load_config(&paths.config).map_err(|e| Failure::Usage(e.to_string()))?;
+    let Some(calendar) = config
+        .plans
+        .calendars
+        .iter()
+        .find(|c| c.url.as_str() == url.trim())
+    else {
+        return Err(Failure::Usage(format!(
+            "{url} is not a calendar of [[plans.calendars]] in {}",
+            paths.config.display()
+        )));
+    };
+    if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        eprintln!("Paste the password for {} and press Enter:", calendar.url);
+    }
+    let mut password = String::new();
+    std::io::BufRead::read_line(&mut std::io::stdin().lock(), &mut password)
+        .map_err(|e| Failure::Runtime(format!("cannot read the password: {e}")))?;
+    let password = password.trim_end_matches(['\r', '\n']);
+    if password.is_empty() {
+        return Err(Failure::Usage("no password given on standard input".into()));
+    }
+    crate::adapters::secrets()?
+        .set_token(calendars::KEYRING, calendar.url.as_str(), password)
+        .map_err(|e| Failure::Runtime(e.to_string()))?;
+    println!(
+        "Stored the password for {} in the keyring; the calendar is read with it within 15 minutes.",
+        calendar.url
+    );
+    Ok(())
+}
+
 fn engine_command(paths: &Paths, command: EngineCommand) -> Result<(), Failure> {
+    if let EngineCommand::Plan {
+        command: Some(PlanCommand::Password { url }),
+        ..
+    } = &command
+    {
+        return calendar_password(paths, url);
+    }
     let tz = TimeZone::try_system().unwrap_or(TimeZone::UTC);
     runtime()?.block_on(async {
         match command {
@@ -256,6 +299,10 @@ fn engine_command(paths: &Paths, command: EngineCommand) -> Result<(), Failure> 
                     print!("{}", render::plan(&days, &tz));
                 }
             }
+            EngineCommand::Plan {
+                command: Some(PlanCommand::Password { .. }),
+                ..
+            } => unreachable!("handled without the engine, above"),
             EngineCommand::Plan {
                 command: Some(PlanCommand::Skip { plan }),
                 ..

@@ -76,6 +76,9 @@ pub fn status(status: &Status, tz: &TimeZone) -> String {
     if let Some(problem) = &status.escalation_problem {
         let _ = write!(out, "\nescalation: {}", safe(problem));
     }
+    for problem in &status.calendar_problems {
+        let _ = write!(out, "\n{}", safe(problem));
+    }
     for adapter in &status.adapters {
         let state = match &adapter.state {
             AdapterState::Ok => "ok".to_owned(),
@@ -152,13 +155,14 @@ pub fn plan(days: &[PlanDay], tz: &TimeZone) -> String {
         let _ = write!(out, "{date}  ");
         if day.day_off {
             out.push_str("day off");
-        } else if day.work.is_empty() && day.blocks.is_empty() {
+        } else if day.work.is_empty() && day.blocks.is_empty() && day.meetings.is_empty() {
             out.push('—');
         }
         let spans = |label: &str, span: &TimeSpan| {
             format!("{label} {}–{}", clock(span.from, tz), clock(span.until, tz))
         };
         let mut parts: Vec<String> = day.work.iter().map(|w| spans("work", w)).collect();
+        parts.extend(day.meetings.iter().map(|m| spans("meeting", m)));
         parts.extend(day.blocks.iter().map(|block| {
             let state = match block.state {
                 BlockState::Planned => "planned",
@@ -167,7 +171,14 @@ pub fn plan(days: &[PlanDay], tz: &TimeZone) -> String {
                 BlockState::Skipped => "skipped",
                 BlockState::Missed => "missed",
             };
-            format!("{} ({state})", spans("focus", &block.span))
+            match &block.title {
+                Some(title) => format!(
+                    "{} \"{}\" ({state})",
+                    spans("focus", &block.span),
+                    safe(title)
+                ),
+                None => format!("{} ({state})", spans("focus", &block.span)),
+            }
         }));
         out.push_str(&parts.join(" · "));
         out.push('\n');

@@ -334,6 +334,9 @@ pub struct Status {
     /// The planned focus block running now or coming next (within a week).
     #[serde(default)]
     pub next_block: Option<Box<BlockStatus>>,
+    /// Calendars that could not be read, and what still applies.
+    #[serde(default)]
+    pub calendar_problems: Vec<String>,
 }
 
 /// One day of plans.
@@ -346,8 +349,10 @@ pub struct PlanDay {
     pub day_off: bool,
     /// Working time.
     pub work: Vec<TimeSpan>,
-    /// Focus blocks.
+    /// Focus blocks and calendar focus events.
     pub blocks: Vec<BlockStatus>,
+    /// Calendar meetings (and the check-in before each), merged where they overlap.
+    pub meetings: Vec<TimeSpan>,
 }
 
 /// A span of time.
@@ -372,6 +377,9 @@ pub struct BlockStatus {
     pub span: TimeSpan,
     /// What became of it.
     pub state: BlockState,
+    /// A calendar event's title; `None` for a block of `[plans]`.
+    #[serde(default)]
+    pub title: Option<String>,
 }
 
 /// Where a planned block stands.

@@ -3,6 +3,7 @@
 //! and the tests use.
 
 pub mod api;
+pub mod calendars;
 pub mod chat_calls;
 pub mod chats;
 pub mod client;

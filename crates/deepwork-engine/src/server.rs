@@ -2,6 +2,7 @@
 //! [`Engine`] with one timer for its next deadline.
 
 use crate::api::{ApiError, ErrorCode, Event, MAX_REQUEST_BYTES, Reply, Request, Response};
+use crate::calendars::{self, CalendarRead};
 use crate::chat_calls::ChatCall;
 use crate::chats::{self, ChatAdapter, EngineLink};
 use crate::engine::{Engine, OpenError};
@@ -175,7 +176,11 @@ async fn run_engine(
     let escalation_config = config.escalation.clone();
     let timer = WallTimer::new().map_err(StartError::Timer)?;
     let ready_config = config.clone();
+    let calendars = config.plans.calendars.clone();
     let mut engine = Engine::open(config, tz, store, notifier, clock_now())?;
+    let (calendar_reports, calendar_reads) = mpsc::unbounded_channel();
+    let calendar_reader =
+        calendars::spawn(calendars, engine.calendar_validators(), calendar_reports);
     engine.set_config_file(paths.config.clone());
     engine.set_escalator(
         escalation_jobs,
@@ -232,11 +237,15 @@ async fn run_engine(
     let reports = Reports {
         notices,
         escalations,
+        calendars: calendar_reads,
     };
     run(
         engine, timer, listener, chat_calls, platforms, reports, shutdown,
     )
     .await;
+    if let Some(reader) = calendar_reader {
+        reader.abort();
+    }
     let _ = std::fs::remove_file(&paths.socket);
     Ok(())
 }
@@ -405,10 +414,12 @@ impl Platforms {
     }
 }
 
-/// What the notification thread and the escalation worker report to the engine.
+/// What the notification thread, the escalation worker and the calendar reader report
+/// to the engine.
 struct Reports {
     notices: mpsc::UnboundedReceiver<NoticeReport>,
     escalations: mpsc::UnboundedReceiver<Report>,
+    calendars: mpsc::UnboundedReceiver<CalendarRead>,
 }
 
 async fn run(
@@ -469,6 +480,7 @@ async fn run(
                     engine.escalation_not_shown(clock_now(), item, &reason);
                 }
             },
+            Some(read) = reports.calendars.recv() => engine.calendar_read(clock_now(), read),
             Some(report) = reports.escalations.recv() => match report {
                 Report::Performed { dispatch, outcome } => {
                     engine.escalation_outcome(clock_now(), dispatch, outcome);

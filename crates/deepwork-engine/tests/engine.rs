@@ -1568,3 +1568,164 @@ fn after_hours_items_wait_for_the_morning_and_emergencies_still_break_through() 
     );
     assert_eq!(engine.next_deadline(), Some(at("2026-11-30T17:30")));
 }
+
+mod calendar {
+    use super::*;
+    use deepwork_adapters::calendar::{CalendarClient, CalendarSource};
+    use deepwork_engine::calendars::{CalendarRead, READ_AHEAD, READ_BEHIND};
+    use deepwork_harness::radicale::{self, Radicale};
+
+    fn object(event: &str) -> String {
+        format!(
+            "BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:-//deepwork tests//EN\nBEGIN:VEVENT\n\
+             DTSTAMP:20270301T000000Z\n{event}\nEND:VEVENT\nEND:VCALENDAR\n"
+        )
+    }
+
+    /// Reads the calendar as the reader would at `now`, and hands it to the engine.
+    fn read(
+        runtime: &tokio::runtime::Runtime,
+        engine: &mut Engine,
+        source: &CalendarSource,
+        url: &str,
+        last: Option<&str>,
+        now: Timestamp,
+    ) {
+        let outcome = runtime
+            .block_on(CalendarClient::new().unwrap().fetch(
+                source,
+                last,
+                now - READ_BEHIND,
+                now + READ_AHEAD,
+            ))
+            .map_err(|e| e.to_string());
+        engine.calendar_read(
+            now,
+            CalendarRead {
+                url: url.to_owned(),
+                outcome,
+            },
+        );
+    }
+
+    fn session_until(engine: &mut Engine, now: Timestamp) -> Option<Timestamp> {
+        status(engine, now).session.map(|s| s.ends_at)
+    }
+
+    #[test]
+    fn a_caldav_calendar_plans_focus_and_meetings_on_the_engines_clock() {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let mut server = Radicale::start();
+        runtime.block_on(async {
+            server.make_calendar("work").await;
+            server
+                .put(
+                    "work",
+                    "focus-1",
+                    &object(
+                        "UID:focus-1\nDTSTART;TZID=Europe/Berlin:20270322T090000\n\
+                         DTEND;TZID=Europe/Berlin:20270322T100000\nSUMMARY:Focus: billing RFC",
+                    ),
+                )
+                .await;
+            // Weekly on Monday 11:00 Berlin time, across the change to summer time on
+            // 2027-03-28, without 2027-04-05.
+            server
+                .put(
+                    "work",
+                    "standup",
+                    &object(
+                        "UID:standup\nDTSTART;TZID=Europe/Berlin:20270315T110000\n\
+                         DTEND;TZID=Europe/Berlin:20270315T111500\nRRULE:FREQ=WEEKLY;BYDAY=MO\n\
+                         EXDATE;TZID=Europe/Berlin:20270405T110000\nSUMMARY:Standup",
+                    ),
+                )
+                .await;
+        });
+        let url = server.calendar_url("work");
+        let source = CalendarSource {
+            url: url.parse().unwrap(),
+            caldav: true,
+            sign_in: Some((radicale::USER.into(), radicale::PASSWORD.into())),
+        };
+        let config = config(&format!(
+            "[plans]\n[[plans.calendars]]\nurl = \"{url}\"\ncaldav = true\nuser = \"{}\"\n",
+            radicale::USER
+        ));
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("db.sqlite3");
+        let monday = at("2027-03-22T08:00");
+        let (mut engine, _) = open(&db, config.clone(), monday);
+        read(&runtime, &mut engine, &source, &url, None, monday);
+        let first = status(&mut engine, monday);
+        assert!(
+            first.calendar_problems.is_empty(),
+            "{:?}",
+            first.calendar_problems
+        );
+        let next = first.next_block.expect("the focus event");
+        assert_eq!(
+            (next.span.from, next.title.as_deref()),
+            (at("2027-03-22T09:00"), Some("Focus: billing RFC"))
+        );
+        assert_eq!(engine.next_deadline(), Some(at("2027-03-22T09:00")));
+
+        engine.tick(at("2027-03-22T09:00"));
+        assert_eq!(
+            session_until(&mut engine, at("2027-03-22T09:00")),
+            Some(at("2027-03-22T10:00")),
+            "the focus event started a session at its DTSTART"
+        );
+        engine.tick(at("2027-03-22T10:00"));
+        start(&mut engine, at("2027-03-22T10:30"), "2h");
+        assert_eq!(
+            session_until(&mut engine, at("2027-03-22T10:30")),
+            Some(at("2027-03-22T10:55")),
+            "the standup brings a check-in five minutes before it, which ends the session"
+        );
+        engine.tick(at("2027-03-22T10:55"));
+
+        // A week later, in summer time: still 11:00 on the local clock.
+        let next_week = at("2027-03-29T10:00");
+        read(&runtime, &mut engine, &source, &url, None, next_week);
+        start(&mut engine, next_week, "2h");
+        assert_eq!(
+            session_until(&mut engine, next_week),
+            Some(at("2027-03-29T10:55"))
+        );
+        ok(one(&mut engine, at("2027-03-29T10:40"), Request::Stop));
+
+        // The EXDATE: no standup on April 5th.
+        let easter = at("2027-04-05T10:30");
+        read(&runtime, &mut engine, &source, &url, None, easter);
+        start(&mut engine, easter, "1h");
+        assert_eq!(
+            session_until(&mut engine, easter),
+            Some(at("2027-04-05T11:30"))
+        );
+        ok(one(&mut engine, at("2027-04-05T10:45"), Request::Stop));
+
+        // The server goes down: status says so, and the last copy still applies, also
+        // after a restart.
+        server.stop();
+        let later = at("2027-04-12T10:00");
+        read(&runtime, &mut engine, &source, &url, None, later);
+        let problems = status(&mut engine, later).calendar_problems;
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].contains("unreachable") && problems[0].contains("still applies"),
+            "{problems:?}"
+        );
+        drop(engine);
+        let (mut engine, _) = open(&db, config, later);
+        start(&mut engine, later, "2h");
+        assert_eq!(
+            session_until(&mut engine, later),
+            Some(at("2027-04-12T10:55")),
+            "the copy kept in the store plans the meeting"
+        );
+    }
+}

@@ -451,6 +451,37 @@ impl Store {
     }
 }
 
+/// The last good copy of a calendar.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CalendarCopy {
+    /// Its address, as configured.
+    pub url: String,
+    /// The iCalendar text.
+    pub body: String,
+    /// What identifies this version to the server (ETag, sync-token).
+    pub validator: Option<String>,
+    /// When it was fetched.
+    pub fetched_at: Timestamp,
+}
+
+impl Store {
+    /// Every calendar copy kept.
+    pub fn calendar_copies(&self) -> Result<Vec<CalendarCopy>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT url, body, validator, fetched_at FROM calendar_copies ORDER BY url",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(CalendarCopy {
+                url: r.get(0)?,
+                body: r.get(1)?,
+                validator: r.get(2)?,
+                fetched_at: from_millis(r.get(3)?),
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+}
+
 /// Writes inside one transaction.
 #[derive(Debug)]
 pub struct Writer<'a> {
@@ -480,6 +511,35 @@ impl Writer<'_> {
                 plan
             ],
         )?;
+        Ok(())
+    }
+
+    /// Keeps `copy` as the calendar's last good version.
+    pub fn save_calendar_copy(&mut self, copy: &CalendarCopy) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO calendar_copies (url, body, validator, fetched_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (url) DO UPDATE SET body = ?2, validator = ?3, fetched_at = ?4",
+            params![
+                copy.url,
+                copy.body,
+                copy.validator,
+                to_millis(copy.fetched_at)
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Forgets the copies of calendars no longer followed.
+    pub fn keep_calendar_copies(&mut self, urls: &[&str]) -> Result<()> {
+        let mut stmt = self.tx.prepare_cached("SELECT url FROM calendar_copies")?;
+        let stored: Vec<String> = stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        drop(stmt);
+        for url in stored.iter().filter(|u| !urls.contains(&u.as_str())) {
+            self.tx
+                .execute("DELETE FROM calendar_copies WHERE url = ?1", [url])?;
+        }
         Ok(())
     }
 

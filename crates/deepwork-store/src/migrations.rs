@@ -88,13 +88,20 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX escalations_open ON escalations (item_id) WHERE open = 1;",
     // 7: plans. A row of `sessions` is a focus session or an after-hours hold; a session
     // names the planned block it ran for, and skipped blocks are remembered, so neither
-    // starts again.
+    // starts again. The last good copy of each calendar keeps the plans going while its
+    // server is down.
     "ALTER TABLE sessions ADD COLUMN kind TEXT NOT NULL DEFAULT 'focus';
     ALTER TABLE sessions ADD COLUMN plan TEXT;
     CREATE INDEX sessions_plan ON sessions (plan) WHERE plan IS NOT NULL;
     CREATE TABLE plan_skips (
         plan       TEXT PRIMARY KEY,
         skipped_at INTEGER NOT NULL
+    );
+    CREATE TABLE calendar_copies (
+        url        TEXT PRIMARY KEY,
+        body       TEXT NOT NULL,
+        validator  TEXT,
+        fetched_at INTEGER NOT NULL
     );",
 ];
 

@@ -3,7 +3,7 @@ use deepwork_core::session::HeldRef;
 use deepwork_core::triage::Reason;
 use deepwork_core::{Class, Disposition, ItemId, SessionId};
 use deepwork_store::{
-    MIGRATIONS, PlanFate, SCHEMA_VERSION, SessionKind, Store, StoreError, from_millis,
+    CalendarCopy, MIGRATIONS, PlanFate, SCHEMA_VERSION, SessionKind, Store, StoreError, from_millis,
 };
 use jiff::Timestamp;
 use rusqlite::Connection;
@@ -290,6 +290,34 @@ fn after_hours_holds_are_no_focus_and_planned_blocks_run_once() {
     store.write(|w| w.skip_plan(tomorrow, t(700))).unwrap();
     store.write(|w| w.skip_plan(tomorrow, t(701))).unwrap();
     assert_eq!(store.plan_fate(tomorrow).unwrap(), Some(PlanFate::Skipped));
+    let copy = |url: &str, body: &str| CalendarCopy {
+        url: url.into(),
+        body: body.into(),
+        validator: Some("etag:\"1\"".into()),
+        fetched_at: t(5),
+    };
+    store
+        .write(|w| {
+            w.save_calendar_copy(&copy("https://a/cal.ics", "BEGIN:VCALENDAR old"))?;
+            w.save_calendar_copy(&copy("https://a/cal.ics", "BEGIN:VCALENDAR new"))?;
+            w.save_calendar_copy(&copy("https://b/cal.ics", "BEGIN:VCALENDAR b"))
+        })
+        .unwrap();
+    assert_eq!(
+        store.calendar_copies().unwrap(),
+        [
+            copy("https://a/cal.ics", "BEGIN:VCALENDAR new"),
+            copy("https://b/cal.ics", "BEGIN:VCALENDAR b")
+        ]
+    );
+    store
+        .write(|w| w.keep_calendar_copies(&["https://b/cal.ics"]))
+        .unwrap();
+    assert_eq!(
+        store.calendar_copies().unwrap().len(),
+        1,
+        "an unfollowed calendar is forgotten"
+    );
 }
 
 #[test]

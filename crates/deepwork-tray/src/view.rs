@@ -217,6 +217,7 @@ mod tests {
             escalation_problem: None,
             off_hours_until: None,
             next_block: None,
+            calendar_problems: Vec::new(),
         }
     }
 
@@ -385,6 +386,7 @@ mod tests {
                     until: at(until),
                 },
                 state,
+                title: None,
             }))
         };
         let mut status = idle(now);

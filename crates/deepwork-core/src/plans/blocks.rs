@@ -1,6 +1,7 @@
 //! Recurring focus blocks, and what the plans want at a given moment: a focus session,
 //! an after-hours hold, or nothing.
 
+use super::calendar::CalendarEvent;
 use super::{Days, PlansConfig, SEARCH_DAYS, WorkHours};
 use crate::schedule::ClockTime;
 use crate::session::MAX_SESSION;
@@ -80,24 +81,29 @@ impl From<FocusBlock> for BlockFields {
     }
 }
 
-/// One day's instance of a focus block.
+/// One stretch of planned focus: a day's instance of a block or a calendar focus event,
+/// or the part of one left between meetings.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Occurrence {
-    /// Names it across restarts (`"2026-11-30 09:00-11:30"`), so that one stopped or
-    /// skipped does not start again.
+    /// Names it across restarts (`"2026-11-30 09:00-11:30"`, and `"… from 10:30"` for
+    /// the part after a meeting), so that one stopped or skipped does not start again.
     pub key: String,
+    /// The whole block or event it is part of (skipping that skips every part).
+    pub block: String,
     /// Its start.
     pub from: Timestamp,
     /// Its end.
     pub until: Timestamp,
     /// Its own check-in times; empty for the session's slots.
     pub check_ins: Vec<ClockTime>,
+    /// A calendar event's title; `None` for a block of `[plans]`.
+    pub title: Option<String>,
 }
 
 /// What the plans want at a moment, when no session of the user's own is running.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Planned {
-    /// A focus block runs now and has not been run or skipped yet.
+    /// Planned focus runs now and has not been run or skipped yet.
     Focus(Occurrence),
     /// Outside work hours: hold what arrives until `until`, the next working start.
     OffHours {
@@ -108,12 +114,27 @@ pub enum Planned {
     Open,
 }
 
-/// Work hours and focus blocks in a time zone.
+/// Busy calendar time: one meeting, or overlapping ones merged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Busy {
+    /// When a session checks in for it (`before_meeting` before `from`).
+    pub check_in: Timestamp,
+    /// When the first of its meetings starts.
+    pub from: Timestamp,
+    /// When the last ends.
+    pub until: Timestamp,
+}
+
+/// Work hours, focus blocks and calendar events in a time zone.
 #[derive(Clone, Debug)]
 pub struct Planner<'a> {
     plans: &'a PlansConfig,
     tz: &'a TimeZone,
     hours: WorkHours<'a>,
+    /// Calendar focus events, by start.
+    focus: Vec<&'a CalendarEvent>,
+    /// Meetings, by start, overlapping ones merged (from their check-ins on).
+    busy: Vec<Busy>,
 }
 
 impl<'a> Planner<'a> {
@@ -123,7 +144,36 @@ impl<'a> Planner<'a> {
             plans,
             tz,
             hours: WorkHours::new(plans, tz),
+            focus: Vec::new(),
+            busy: Vec::new(),
         }
+    }
+
+    /// With the calendars' events: focus events plan sessions, other events are
+    /// meetings, which no planned session overlaps.
+    pub fn with_events(mut self, events: &'a [CalendarEvent]) -> Self {
+        let before = self.plans.before_meeting.0;
+        self.focus = events.iter().filter(|e| e.focus).collect();
+        self.focus.sort_by_key(|e| e.from);
+        let mut meetings: Vec<Busy> = events
+            .iter()
+            .filter(|e| !e.focus && e.until > e.from)
+            .map(|e| Busy {
+                check_in: e.from.checked_sub(before).unwrap_or(e.from),
+                from: e.from,
+                until: e.until,
+            })
+            .collect();
+        meetings.sort_by_key(|m| m.check_in);
+        for meeting in meetings {
+            match self.busy.last_mut() {
+                Some(last) if meeting.check_in <= last.until => {
+                    last.until = last.until.max(meeting.until);
+                }
+                _ => self.busy.push(meeting),
+            }
+        }
+        self
     }
 
     /// The work hours.
@@ -141,11 +191,16 @@ impl<'a> Planner<'a> {
             .blocks
             .iter()
             .filter(|block| block.days.contains(date.weekday()))
-            .map(|block| Occurrence {
-                key: format!("{date} {}-{}", block.from, block.until),
-                from: block.from.on(date, self.tz),
-                until: block.until.on(date, self.tz),
-                check_ins: block.check_ins.clone(),
+            .map(|block| {
+                let key = format!("{date} {}-{}", block.from, block.until);
+                Occurrence {
+                    block: key.clone(),
+                    key,
+                    from: block.from.on(date, self.tz),
+                    until: block.until.on(date, self.tz),
+                    check_ins: block.check_ins.clone(),
+                    title: None,
+                }
             })
             .filter(|occurrence| occurrence.from < occurrence.until)
             .collect();
@@ -153,15 +208,106 @@ impl<'a> Planner<'a> {
         found
     }
 
-    /// The first block starting after `after`, within a year.
+    /// The blocks and calendar focus events starting on `date`, by start.
+    pub fn focus_on(&self, date: Date) -> Vec<Occurrence> {
+        let (start, end) = self.day_bounds(date);
+        let mut found = self.blocks_on(date);
+        let first = self.focus.partition_point(|e| e.from < start);
+        found.extend(
+            self.focus[first..]
+                .iter()
+                .take_while(|e| e.from < end)
+                .map(|e| {
+                    let key = format!("calendar {} {}", e.uid, e.from);
+                    Occurrence {
+                        block: key.clone(),
+                        key,
+                        from: e.from,
+                        until: e.until,
+                        check_ins: Vec::new(),
+                        title: Some(e.title.clone()),
+                    }
+                }),
+        );
+        found.sort_by_key(|o| o.from);
+        found
+    }
+
+    /// The meetings overlapping `date`.
+    pub fn busy_on(&self, date: Date) -> &[Busy] {
+        let (start, end) = self.day_bounds(date);
+        let first = self.busy.partition_point(|b| b.until <= start);
+        let last = self.busy.partition_point(|b| b.check_in < end);
+        &self.busy[first..last.max(first)]
+    }
+
+    /// The first meeting whose check-in is after `after`, or that runs at `after`.
+    pub fn busy_after(&self, after: Timestamp) -> Option<Busy> {
+        let first = self.busy.partition_point(|b| b.until <= after);
+        self.busy.get(first).copied()
+    }
+
+    fn day_bounds(&self, date: Date) -> (Timestamp, Timestamp) {
+        let start = date
+            .to_zoned(self.tz.clone())
+            .map_or(Timestamp::MIN, |z| z.timestamp());
+        let end = date
+            .tomorrow()
+            .ok()
+            .and_then(|d| d.to_zoned(self.tz.clone()).ok())
+            .map_or(Timestamp::MAX, |z| z.timestamp());
+        (start, end)
+    }
+
+    /// The planned focus of `date` with meetings (and their check-ins) cut out.
+    pub fn pieces_on(&self, date: Date) -> Vec<Occurrence> {
+        let mut pieces = Vec::new();
+        for whole in self.focus_on(date) {
+            let mut from = whole.from;
+            let first = self.busy.partition_point(|b| b.until <= whole.from);
+            for busy in self.busy[first..]
+                .iter()
+                .take_while(|b| b.check_in < whole.until)
+            {
+                if busy.check_in > from {
+                    pieces.push(self.piece(&whole, from, busy.check_in));
+                }
+                from = from.max(busy.until);
+            }
+            if from < whole.until {
+                pieces.push(self.piece(&whole, from, whole.until));
+            }
+        }
+        pieces
+    }
+
+    fn piece(&self, whole: &Occurrence, from: Timestamp, until: Timestamp) -> Occurrence {
+        let key = if from == whole.from {
+            whole.key.clone()
+        } else {
+            format!(
+                "{} from {}",
+                whole.key,
+                from.to_zoned(self.tz.clone()).strftime("%H:%M")
+            )
+        };
+        Occurrence {
+            key,
+            from,
+            until,
+            ..whole.clone()
+        }
+    }
+
+    /// The first block or focus event starting after `after`, within a year.
     pub fn next_block(&self, after: Timestamp) -> Option<Occurrence> {
-        if self.plans.blocks.is_empty() {
+        if self.plans.blocks.is_empty() && self.focus.last().is_none_or(|e| e.from <= after) {
             return None;
         }
         let mut date = self.hours.date_of(after);
         for _ in 0..SEARCH_DAYS {
             if let Some(next) = self
-                .blocks_on(date)
+                .focus_on(date)
                 .into_iter()
                 .find(|occurrence| occurrence.from > after)
             {
@@ -172,13 +318,25 @@ impl<'a> Planner<'a> {
         None
     }
 
-    /// What the plans want at `now`; `taken` says whether a block already ran or was
-    /// skipped.
-    pub fn planned_at(&self, now: Timestamp, taken: impl Fn(&str) -> bool) -> Planned {
+    /// The pieces of planned focus that may cover `at`: those of its day and the day
+    /// before (a calendar event may run past midnight).
+    fn pieces_around(&self, at: Timestamp) -> Vec<Occurrence> {
+        let today = self.hours.date_of(at);
+        let mut pieces = today
+            .yesterday()
+            .map(|d| self.pieces_on(d))
+            .unwrap_or_default();
+        pieces.extend(self.pieces_on(today));
+        pieces
+    }
+
+    /// What the plans want at `now`; `taken` says whether a piece of planned focus
+    /// already ran or was skipped.
+    pub fn planned_at(&self, now: Timestamp, taken: impl Fn(&Occurrence) -> bool) -> Planned {
         let running = self
-            .blocks_on(self.hours.date_of(now))
+            .pieces_around(now)
             .into_iter()
-            .find(|o| o.from <= now && now < o.until && !taken(&o.key));
+            .find(|o| o.from <= now && now < o.until && !taken(o));
         if let Some(occurrence) = running {
             return Planned::Focus(occurrence);
         }
@@ -191,27 +349,36 @@ impl<'a> Planner<'a> {
         }
     }
 
-    /// The next moment after `now` at which [`Planner::planned_at`] may change: a block
-    /// starts or ends, or working time starts or ends.
+    /// The next moment after `now` at which [`Planner::planned_at`] may change: planned
+    /// focus starts or ends, or working time starts or ends.
     pub fn next_change(&self, now: Timestamp) -> Option<Timestamp> {
-        let ending = self
-            .blocks_on(self.hours.date_of(now))
+        let mut focus = self
+            .pieces_around(now)
             .into_iter()
-            .map(|o| o.until)
-            .filter(|until| *until > now)
+            .flat_map(|o| [o.from, o.until])
+            .filter(|at| *at > now)
             .min();
-        let block = self
-            .next_block(now)
-            .map(|o| o.from)
-            .into_iter()
-            .chain(ending)
-            .min();
+        if focus.is_none() {
+            let mut date = self.hours.date_of(now).tomorrow().ok();
+            for _ in 0..SEARCH_DAYS {
+                let Some(day) = date else { break };
+                if self.plans.blocks.is_empty() && self.focus.last().is_none_or(|e| e.until <= now)
+                {
+                    break;
+                }
+                if let Some(first) = self.pieces_on(day).first() {
+                    focus = Some(first.from);
+                    break;
+                }
+                date = day.tomorrow().ok();
+            }
+        }
         let hours = if self.plans.hold_after_hours {
             self.hours.next_change(now)
         } else {
             None
         };
-        block.into_iter().chain(hours).min()
+        focus.into_iter().chain(hours).min()
     }
 }
 
@@ -296,7 +463,7 @@ mod tests {
         let office = office();
         let tz = berlin();
         let planner = Planner::new(&office, &tz);
-        let nothing_taken = |_: &str| false;
+        let nothing_taken = |_: &Occurrence| false;
         // Monday 09:10, inside the block.
         let Planned::Focus(block) = planner.planned_at(local("2026-11-30T09:10"), nothing_taken)
         else {
@@ -306,7 +473,7 @@ mod tests {
         assert_eq!(block.until, local("2026-11-30T11:30"));
         // Stopped or skipped: not again today.
         assert_eq!(
-            planner.planned_at(local("2026-11-30T09:10"), |key| key == block.key),
+            planner.planned_at(local("2026-11-30T09:10"), |o| o.key == block.key),
             Planned::Open
         );
         // Friday 19:30: held until Monday 09:00.
@@ -383,20 +550,119 @@ mod tests {
         }
     }
 
+    fn event(uid: &str, from: &str, until: &str, focus: bool) -> CalendarEvent {
+        CalendarEvent {
+            uid: uid.into(),
+            title: uid.into(),
+            from: local(from),
+            until: local(until),
+            focus,
+        }
+    }
+
+    #[test]
+    fn meetings_cut_planned_focus_and_focus_events_plan_sessions() {
+        let office = office();
+        let tz = berlin();
+        let events = [
+            event("standup", "2026-11-30T10:00", "2026-11-30T10:30", false),
+            event("writing", "2026-11-30T14:00", "2026-11-30T16:00", true),
+            event("1:1", "2026-11-30T15:00", "2026-11-30T15:30", false),
+        ];
+        let planner = Planner::new(&office, &tz).with_events(&events);
+        let pieces: Vec<(String, Timestamp, Timestamp)> = planner
+            .pieces_on(local("2026-11-30T00:00").to_zoned(tz.clone()).date())
+            .into_iter()
+            .map(|o| (o.key, o.from, o.until))
+            .collect();
+        let writing = format!("calendar writing {}", local("2026-11-30T14:00"));
+        assert_eq!(
+            pieces,
+            [
+                (
+                    "2026-11-30 09:00-11:30".to_owned(),
+                    local("2026-11-30T09:00"),
+                    local("2026-11-30T09:55")
+                ),
+                (
+                    "2026-11-30 09:00-11:30 from 10:30".to_owned(),
+                    local("2026-11-30T10:30"),
+                    local("2026-11-30T11:30")
+                ),
+                (
+                    writing.clone(),
+                    local("2026-11-30T14:00"),
+                    local("2026-11-30T14:55")
+                ),
+                (
+                    format!("{writing} from 15:30"),
+                    local("2026-11-30T15:30"),
+                    local("2026-11-30T16:00")
+                ),
+            ],
+            "a check-in five minutes before each meeting ends the focus; it resumes after"
+        );
+        assert_eq!(
+            planner.planned_at(local("2026-11-30T10:10"), |_: &Occurrence| false),
+            Planned::Open,
+            "nothing is planned during the standup"
+        );
+        let Planned::Focus(after) =
+            planner.planned_at(local("2026-11-30T10:31"), |_: &Occurrence| false)
+        else {
+            panic!("the block resumes after the standup");
+        };
+        assert_eq!(after.block, "2026-11-30 09:00-11:30");
+        assert_eq!(
+            planner.next_change(local("2026-11-30T09:30")),
+            Some(local("2026-11-30T09:55"))
+        );
+        assert_eq!(
+            planner.busy_after(local("2026-11-30T09:30")),
+            Some(Busy {
+                check_in: local("2026-11-30T09:55"),
+                from: local("2026-11-30T10:00"),
+                until: local("2026-11-30T10:30"),
+            })
+        );
+        assert_eq!(
+            planner
+                .next_block(local("2026-11-30T12:00"))
+                .map(|o| o.title),
+            Some(Some("writing".to_owned()))
+        );
+    }
+
     proptest! {
         /// The engine sleeps until `next_change`: nothing the plans want may change in
         /// between, and the change is always in the future.
         #[test]
-        fn nothing_changes_before_the_next_change(minutes in 0i64..(60 * 24 * 21), step in 1i64..600) {
+        fn nothing_changes_before_the_next_change(
+            minutes in 0i64..(60 * 24 * 21),
+            step in 1i64..600,
+            events in proptest::collection::vec((0i64..(60 * 24 * 21), 5i64..300, any::<bool>()), 0..12),
+        ) {
             let office = office();
             let tz = berlin();
-            let planner = Planner::new(&office, &tz);
+            let start = local("2026-11-20T00:00");
+            let events: Vec<CalendarEvent> = events
+                .into_iter()
+                .enumerate()
+                .map(|(n, (at, length, focus))| CalendarEvent {
+                    uid: n.to_string(),
+                    title: String::new(),
+                    from: start + SignedDuration::from_mins(at),
+                    until: start + SignedDuration::from_mins(at + length),
+                    focus,
+                })
+                .collect();
+            let planner = Planner::new(&office, &tz).with_events(&events);
             let now = local("2026-11-20T00:00") + SignedDuration::from_mins(minutes);
             let next = planner.next_change(now).unwrap();
             prop_assert!(next > now);
             let between = now + SignedDuration::from_mins(step);
             if between < next {
-                let at = |t| match planner.planned_at(t, |_| false) {
+                let at = |t| match planner.planned_at(t, |_: &Occurrence| false) {
                     Planned::Focus(o) => format!("focus {}", o.key),
                     Planned::OffHours { until } => format!("off until {until}"),
                     Planned::Open => "open".to_owned(),

@@ -6,7 +6,7 @@
 //! clock of its DTSTART (as RFC 5545 defines it), then each local time becomes an
 //! instant in its zone, so a 09:00 meeting stays at 09:00 across a DST change.
 
-use icalendar::parser::{Component, Property, read_calendar, unfold};
+use icalendar::parser::{Component, Property, read_components, unfold};
 use jiff::civil::{Date, DateTime};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Span, SpanRelativeTo, Timestamp};
@@ -51,11 +51,36 @@ pub fn events_between(
     focus_match: &Regex,
     local: &TimeZone,
 ) -> Result<Vec<CalendarEvent>, CalendarError> {
-    let unfolded = unfold(text);
-    let calendar = read_calendar(&unfolded).map_err(|e| CalendarError::Syntax(first_line(&e)))?;
+    // The parser reads one object at a time, with lines ending in "\n" and none blank;
+    // a CalDAV server sends one VCALENDAR object per event, one after another. An
+    // object that cannot be read costs itself, never the others.
+    let mut objects: Vec<String> = Vec::new();
+    for line in unfold(text).lines().map(str::trim_end) {
+        if line.is_empty() {
+            continue;
+        }
+        if line.eq_ignore_ascii_case("BEGIN:VCALENDAR") || objects.is_empty() {
+            objects.push(String::new());
+        }
+        if let Some(object) = objects.last_mut() {
+            object.push_str(line);
+            object.push('\n');
+        }
+    }
+    let mut parsed = Vec::with_capacity(objects.len());
+    let mut failure = None;
+    for object in &objects {
+        match read_components(object) {
+            Ok(roots) => parsed.push(roots),
+            Err(error) => failure = Some(first_line(&error)),
+        }
+    }
+    if let (true, Some(failure)) = (parsed.is_empty(), failure) {
+        return Err(CalendarError::Syntax(failure));
+    }
     let mut events = Vec::new();
     let mut zones = HashMap::new();
-    let mut stack: Vec<&Component<'_>> = calendar.components.iter().collect();
+    let mut stack: Vec<&Component<'_>> = parsed.iter().flatten().collect();
     while let Some(component) = stack.pop() {
         match component.name.as_str().to_ascii_uppercase().as_str() {
             "VEVENT" => events.push(component),
@@ -93,7 +118,12 @@ pub fn events_between(
 }
 
 fn first_line(text: &str) -> String {
-    text.lines().next().unwrap_or_default().chars().take(200).collect()
+    text.lines()
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .take(200)
+        .collect()
 }
 
 fn prop<'c>(component: &'c Component<'_>, name: &str) -> Option<&'c Property<'c>> {
@@ -121,14 +151,17 @@ fn param<'p>(property: &'p Property<'_>, key: &str) -> Option<&'p str> {
 
 /// A date-time value as written: a local clock reading in some zone, or a date.
 enum Written {
-    At { local: DateTime, utc: bool, tzid: Option<String> },
+    At {
+        local: DateTime,
+        utc: bool,
+        tzid: Option<String>,
+    },
     Day,
 }
 
 fn written(property: &Property<'_>, value: &str) -> Option<Written> {
     let value = value.trim();
-    if param(property, "VALUE").is_some_and(|v| v.eq_ignore_ascii_case("DATE"))
-        || value.len() == 8
+    if param(property, "VALUE").is_some_and(|v| v.eq_ignore_ascii_case("DATE")) || value.len() == 8
     {
         return Date::strptime("%Y%m%d", value).ok().map(|_| Written::Day);
     }
@@ -165,16 +198,20 @@ impl Rules {
             .components
             .iter()
             .filter_map(|o| {
-                let start = DateTime::strptime(
-                    "%Y%m%dT%H%M%S",
-                    prop(o, "DTSTART")?.val.as_str().trim(),
-                )
-                .ok()?;
+                let start =
+                    DateTime::strptime("%Y%m%dT%H%M%S", prop(o, "DTSTART")?.val.as_str().trim())
+                        .ok()?;
                 Some(Observance {
                     start,
                     rule: prop(o, "RRULE").map(|r| r.val.as_str().to_owned()),
                     dates: props(o, "RDATE")
-                        .flat_map(|p| p.val.as_str().split(',').map(str::to_owned).collect::<Vec<_>>())
+                        .flat_map(|p| {
+                            p.val
+                                .as_str()
+                                .split(',')
+                                .map(str::to_owned)
+                                .collect::<Vec<_>>()
+                        })
                         .filter_map(|d| DateTime::strptime("%Y%m%dT%H%M%S", d.trim()).ok())
                         .collect(),
                     offset_to: utc_offset(prop(o, "TZOFFSETTO")?.val.as_str())?,
@@ -310,10 +347,7 @@ impl Reader<'_> {
         }
         let named = tzid.map(|id| id.trim_start_matches('/'));
         if let Some(zone) = named.and_then(|id| TimeZone::get(id).ok()) {
-            return zone
-                .to_ambiguous_timestamp(at)
-                .compatible()
-                .ok();
+            return zone.to_ambiguous_timestamp(at).compatible().ok();
         }
         if let Some(rules) = tzid.and_then(|id| self.zones.get(id))
             && let Some(offset) = rules.offset_at(at)
@@ -345,8 +379,7 @@ impl Reader<'_> {
 
     fn event(&self, event: &Component<'_>, focus_match: &Regex) -> Option<Parsed> {
         let start_prop = prop(event, "DTSTART")?;
-        let Written::At { local, utc, tzid } = written(start_prop, start_prop.val.as_str())?
-        else {
+        let Written::At { local, utc, tzid } = written(start_prop, start_prop.val.as_str())? else {
             return None;
         };
         let from = self.instant(local, utc, tzid.as_deref())?;
@@ -368,7 +401,8 @@ impl Reader<'_> {
                     .collect::<Vec<_>>()
             })
             .collect();
-        let focus = focus_match.is_match(&title) || categories.iter().any(|c| focus_match.is_match(c));
+        let focus =
+            focus_match.is_match(&title) || categories.iter().any(|c| focus_match.is_match(c));
         let status = prop(event, "STATUS").map(|p| p.val.as_str().to_ascii_uppercase());
         let free = prop(event, "TRANSP")
             .is_some_and(|p| p.val.as_str().eq_ignore_ascii_case("TRANSPARENT"));

@@ -4,12 +4,13 @@
 //! Pure: the days, spans and time zone come in, instants go out. With no work hours
 //! configured every moment is working time and reply-by is arrival plus the window.
 
-use crate::config::ResponseWindows;
+use crate::config::{Length, ResponseWindows};
 use crate::item::Class;
 use crate::schedule::ClockTime;
 use jiff::civil::{Date, Weekday};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp, ToSpan};
+use regex::{Regex, RegexBuilder};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -32,6 +33,134 @@ pub struct PlansConfig {
     pub hold_after_hours: bool,
     /// Recurring focus blocks: sessions that start and end by themselves.
     pub blocks: Vec<FocusBlock>,
+    /// Calendars to follow: focus events become sessions, meetings end them.
+    pub calendars: Vec<CalendarConfig>,
+    /// Calendar events whose title or a category matches this (case-insensitive
+    /// regular expression) are focus time.
+    pub focus_match: FocusMatch,
+    /// How long before a meeting a running session checks in (the meeting ends it).
+    pub before_meeting: Length,
+}
+
+/// A calendar to follow, one `[[plans.calendars]]` entry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalendarConfig {
+    /// An ICS feed (`https://…/basic.ics`; `webcal://` is read as `https://`) or a
+    /// CalDAV calendar collection.
+    pub url: CalendarUrl,
+    /// `true` for a CalDAV collection.
+    #[serde(default)]
+    pub caldav: bool,
+    /// The sign-in name, when the server asks for one; the password is kept in the
+    /// keyring (`deepwork plan password URL`).
+    #[serde(default)]
+    pub user: Option<String>,
+}
+
+/// An `http(s)://` or `webcal(s)://` address.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct CalendarUrl(String);
+
+impl CalendarUrl {
+    /// The address to fetch: `webcal://` becomes `https://`.
+    pub fn to_fetch(&self) -> String {
+        match self.0.split_once("://") {
+            Some((scheme, rest))
+                if scheme.eq_ignore_ascii_case("webcal")
+                    || scheme.eq_ignore_ascii_case("webcals") =>
+            {
+                format!("https://{rest}")
+            }
+            _ => self.0.clone(),
+        }
+    }
+
+    /// As written.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for CalendarUrl {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let text = text.trim();
+        let scheme = text.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+        match scheme.as_deref() {
+            Some("http" | "https" | "webcal" | "webcals")
+                if text.len() > text.find("://").unwrap_or(0) + 3 =>
+            {
+                Ok(CalendarUrl(text.to_owned()))
+            }
+            _ => Err(format!(
+                "{text:?} is not a calendar address; write it like \"https://example.com/calendar.ics\""
+            )),
+        }
+    }
+}
+
+text_serde!(CalendarUrl);
+
+impl fmt::Display for CalendarUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A case-insensitive regular expression, kept with its text.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct FocusMatch {
+    text: String,
+    regex: Regex,
+}
+
+impl FocusMatch {
+    /// The compiled expression.
+    pub fn regex(&self) -> &Regex {
+        &self.regex
+    }
+}
+
+impl Default for FocusMatch {
+    fn default() -> Self {
+        FocusMatch::from_str("Focus|Deep work").unwrap_or_else(|_| unreachable!("a valid default"))
+    }
+}
+
+impl PartialEq for FocusMatch {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Eq for FocusMatch {}
+
+impl FromStr for FocusMatch {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let regex = RegexBuilder::new(text)
+            .case_insensitive(true)
+            .size_limit(1 << 20)
+            .build()
+            .map_err(|e| format!("{text:?} is not a regular expression: {e}"))?;
+        Ok(FocusMatch {
+            text: text.to_owned(),
+            regex,
+        })
+    }
+}
+
+text_serde!(FocusMatch);
+
+impl fmt::Display for FocusMatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
 }
 
 impl Default for PlansConfig {
@@ -41,6 +170,9 @@ impl Default for PlansConfig {
             days_off: Vec::new(),
             hold_after_hours: true,
             blocks: Vec::new(),
+            calendars: Vec::new(),
+            focus_match: FocusMatch::default(),
+            before_meeting: Length(SignedDuration::from_mins(5)),
         }
     }
 }

@@ -12,13 +12,14 @@ use deepwork_core::config::Config;
 use deepwork_core::digest::{self, Digest, DigestId, ItemRecord};
 use deepwork_core::escalation::{Ladder, Step};
 use deepwork_core::plans::WorkHours;
+use deepwork_core::plans::calendar::CalendarEvent;
 use deepwork_core::schedule::{self, SessionPlan};
 use deepwork_core::session::{Effect, Held, Input, Machine, Session, SessionError, State};
 use deepwork_core::settings::Settings;
 use deepwork_core::stats::{self, IsoWeek, WeeklyStats};
 use deepwork_core::triage::{Lesson, MAX_LESSONS, Triager};
 use deepwork_core::{Class, Disposition, ItemId, NewItem, SessionId};
-use deepwork_store::{DigestRow, SessionKind, Store, StoreError};
+use deepwork_store::{CalendarCopy, DigestRow, SessionKind, Store, StoreError};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use std::collections::{BTreeMap, HashMap};
@@ -66,6 +67,12 @@ pub struct Engine {
     /// When the plans next want something else (a block starts, work hours begin or
     /// end); `None` while a session runs or without plans.
     next_plan: Option<Timestamp>,
+    /// The last good copy of each calendar followed, by its configured address.
+    calendar_copies: BTreeMap<String, CalendarCopy>,
+    /// The calendars' events around now, by start.
+    calendar_events: Vec<CalendarEvent>,
+    /// Why a calendar could not be read, by its address (cleared by a good read).
+    calendar_problems: BTreeMap<String, String>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -108,6 +115,18 @@ impl Engine {
             .map(|ladder| (ladder.item, ladder))
             .collect();
         let escalation_plan = config.escalation.plan(false);
+        let followed: Vec<String> = config
+            .plans
+            .calendars
+            .iter()
+            .map(|c| c.url.to_string())
+            .collect();
+        let calendar_copies = store
+            .calendar_copies()?
+            .into_iter()
+            .filter(|copy| followed.contains(&copy.url))
+            .map(|copy| (copy.url.clone(), copy))
+            .collect();
         let (events, _) = broadcast::channel(1024);
         let mut engine = Engine {
             config,
@@ -130,7 +149,11 @@ impl Engine {
             escalation_problem: None,
             watching_replies: None,
             next_plan: None,
+            calendar_copies,
+            calendar_events: Vec::new(),
+            calendar_problems: BTreeMap::new(),
         };
+        engine.read_calendar_copies(now);
         engine.tick(now);
         Ok(engine)
     }
@@ -334,6 +357,7 @@ impl Engine {
             escalations: self.escalation_status(),
             escalation_problem: self.escalation_problem.clone(),
             off_hours_until: self.machine.off_hours().map(|hold| hold.ends_at),
+            calendar_problems: self.calendar_problems.values().cloned().collect(),
             next_block: self.next_block_status(now).map(Box::new),
         }
     }
@@ -358,7 +382,10 @@ impl Engine {
                 check_ins: resolved.check_ins,
                 plan: None,
             },
-        )
+        )?;
+        // A meeting in the calendar ends it early, with a check-in before the meeting.
+        self.follow_plans(now);
+        Ok(Reply::Status(self.status(now)))
     }
 
     fn extend(&mut self, now: Timestamp, plan: &SessionPlan) -> Result<Reply, ApiError> {

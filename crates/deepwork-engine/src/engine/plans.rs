@@ -3,12 +3,16 @@
 
 use super::{Engine, storage_error};
 use crate::api::{ApiError, BlockState, BlockStatus, ErrorCode, PlanDay, Reply, TimeSpan};
+use crate::calendars::{CalendarRead, READ_AHEAD, READ_BEHIND};
+use deepwork_adapters::calendar::Fetched;
 use deepwork_core::SessionId;
+use deepwork_core::plans::calendar::events_between;
 use deepwork_core::plans::{Occurrence, Planned, Planner};
 use deepwork_core::schedule;
 use deepwork_core::session::Input;
-use deepwork_store::PlanFate;
+use deepwork_store::{CalendarCopy, PlanFate};
 use jiff::{SignedDuration, Timestamp};
+use std::collections::HashMap;
 
 /// The most days `plan` shows.
 const MAX_PLAN_DAYS: u32 = 62;
@@ -18,12 +22,14 @@ impl Engine {
     /// begin or end the after-hours hold. Remembers when to look again.
     pub(super) fn follow_plans(&mut self, now: Timestamp) {
         if self.machine.session().is_some() {
-            // A running session is never cut short by a plan; its end brings a tick.
+            // A running session is never cut short by a plan (its end brings a tick), only
+            // by a meeting in the calendar.
             self.next_plan = None;
+            self.make_way_for_meetings(now);
             return;
         }
-        let planner = Planner::new(&self.config.plans, &self.tz);
-        let planned = planner.planned_at(now, |plan| self.block_taken(plan));
+        let planner = Planner::new(&self.config.plans, &self.tz).with_events(&self.calendar_events);
+        let planned = planner.planned_at(now, |piece| self.piece_taken(piece));
         self.next_plan = planner.next_change(now);
         let input = match planned {
             Planned::Focus(block) => self.planned_start(now, block),
@@ -41,16 +47,145 @@ impl Engine {
         }
     }
 
-    /// A block ran or was skipped. A store that cannot say counts it as taken: a block
-    /// not started is better than one started twice.
-    fn block_taken(&self, plan: &str) -> bool {
-        self.store.plan_fate(plan).map_or_else(
-            |error| {
+    /// A piece of planned focus ran, or it or its whole block was skipped. A store that
+    /// cannot say counts it as taken: a block not started is better than one started
+    /// twice.
+    fn piece_taken(&self, piece: &Occurrence) -> bool {
+        let fate = |plan: &str| {
+            self.store.plan_fate(plan).unwrap_or_else(|error| {
                 tracing::warn!(%error, plan, "could not read whether a block ran");
-                true
-            },
-            |fate| fate.is_some(),
-        )
+                Some(PlanFate::Skipped)
+            })
+        };
+        fate(&piece.key).is_some() || fate(&piece.block) == Some(PlanFate::Skipped)
+    }
+
+    /// A running session ends for a meeting: at its check-in (`before_meeting` ahead),
+    /// or now if the meeting already runs.
+    fn make_way_for_meetings(&mut self, now: Timestamp) {
+        let Some(session) = self.machine.session() else {
+            return;
+        };
+        let planner = Planner::new(&self.config.plans, &self.tz).with_events(&self.calendar_events);
+        let Some(meeting) = planner.busy_after(now) else {
+            return;
+        };
+        if meeting.check_in >= session.ends_at {
+            return;
+        }
+        let input = if meeting.from <= now {
+            Input::Stop
+        } else {
+            let until = if meeting.check_in > now {
+                meeting.check_in
+            } else {
+                meeting.from
+            };
+            let mut check_ins: Vec<Timestamp> = session
+                .check_ins
+                .iter()
+                .copied()
+                .filter(|at| *at < until)
+                .collect();
+            check_ins.push(until);
+            Input::Extend { until, check_ins }
+        };
+        if let Err(error) = self.session_input(now, input) {
+            tracing::error!(%error, "could not end the session for a meeting");
+        }
+    }
+
+    /// The calendars' events around `now`, read again from the copies kept.
+    pub(super) fn read_calendar_copies(&mut self, now: Timestamp) {
+        let from = now.checked_sub(READ_BEHIND).unwrap_or(now);
+        let until = now.checked_add(READ_AHEAD).unwrap_or(now);
+        let focus = self.config.plans.focus_match.regex();
+        let mut events = Vec::new();
+        for copy in self.calendar_copies.values() {
+            match events_between(&copy.body, from, until, focus, &self.tz) {
+                Ok(found) => events.extend(found),
+                Err(error) => {
+                    self.calendar_problems
+                        .insert(copy.url.clone(), format!("calendar {}: {error}", copy.url));
+                }
+            }
+        }
+        events.sort_by_key(|e| e.from);
+        self.calendar_events = events;
+    }
+
+    /// The addresses of the calendars followed with the validators of their copies.
+    pub fn calendar_validators(&self) -> HashMap<String, String> {
+        self.calendar_copies
+            .values()
+            .filter_map(|copy| Some((copy.url.clone(), copy.validator.clone()?)))
+            .collect()
+    }
+
+    /// What the calendar reader found: a new copy is kept (in the store, so it still
+    /// applies after a restart with the server down), a failure is reported in status
+    /// while the last good copy goes on applying.
+    pub fn calendar_read(&mut self, now: Timestamp, read: CalendarRead) {
+        self.tick(now);
+        let CalendarRead { url, outcome } = read;
+        match outcome {
+            Ok(Fetched::Changed { body, validator }) => {
+                let focus = self.config.plans.focus_match.regex();
+                let window = (
+                    now.checked_sub(READ_BEHIND).unwrap_or(now),
+                    now.checked_add(READ_AHEAD).unwrap_or(now),
+                );
+                match events_between(&body, window.0, window.1, focus, &self.tz) {
+                    Ok(_) => {
+                        let copy = CalendarCopy {
+                            url: url.clone(),
+                            body,
+                            validator,
+                            fetched_at: now,
+                        };
+                        match self.store.write(|w| w.save_calendar_copy(&copy)) {
+                            Ok(()) => {
+                                self.calendar_problems.remove(&url);
+                            }
+                            Err(error) => {
+                                self.calendar_problems.insert(
+                                    url.clone(),
+                                    format!("calendar {url}: could not keep its copy: {error}"),
+                                );
+                            }
+                        }
+                        self.calendar_copies.insert(url, copy);
+                    }
+                    Err(error) => {
+                        let kept = self.kept_copy_note(&url);
+                        self.calendar_problems
+                            .insert(url.clone(), format!("calendar {url}: {error}; {kept}"));
+                    }
+                }
+            }
+            Ok(Fetched::Unchanged) => {
+                self.calendar_problems.remove(&url);
+            }
+            Err(error) => {
+                let kept = self.kept_copy_note(&url);
+                self.calendar_problems
+                    .insert(url.clone(), format!("calendar {url}: {error}; {kept}"));
+            }
+        }
+        self.read_calendar_copies(now);
+        self.follow_plans(now);
+    }
+
+    fn kept_copy_note(&self, url: &str) -> String {
+        match self.calendar_copies.get(url) {
+            Some(copy) => format!(
+                "the copy read {} still applies",
+                copy.fetched_at
+                    .to_zoned(self.tz.clone())
+                    .strftime("%a %d %b %H:%M")
+            ),
+            None => "no copy of it yet".to_owned(),
+        }
     }
 
     fn planned_start(&mut self, now: Timestamp, block: Occurrence) -> Input {
@@ -98,14 +233,19 @@ impl Engine {
         plan: Option<String>,
     ) -> Result<Reply, ApiError> {
         let today = self.blocks_on_day_of(now);
+        let part_of = |piece: &str, block: &str| {
+            piece == block || piece.starts_with(&format!("{block} from "))
+        };
+        let running = self.machine.session().and_then(|s| s.plan.clone());
         let chosen = match plan {
             Some(plan) => plan,
-            None => today
-                .iter()
-                .find(|block| now < block.until && !self.block_taken(&block.key))
+            None => running
+                .as_deref()
+                .and_then(|piece| today.iter().find(|block| part_of(piece, &block.key)))
                 .or_else(|| {
-                    let running = self.machine.session()?.plan.as_deref()?;
-                    today.iter().find(|block| block.key == running)
+                    today.iter().find(|block| {
+                        now < block.until && matches!(self.store.plan_fate(&block.key), Ok(None))
+                    })
                 })
                 .map(|block| block.key.clone())
                 .ok_or_else(|| {
@@ -115,10 +255,9 @@ impl Engine {
         self.store
             .write(|w| w.skip_plan(&chosen, now))
             .map_err(storage_error)?;
-        let running_it = self
-            .machine
-            .session()
-            .is_some_and(|session| session.plan.as_deref() == Some(chosen.as_str()));
+        let running_it = running
+            .as_deref()
+            .is_some_and(|piece| part_of(piece, &chosen));
         if running_it {
             self.session_input(now, Input::Stop)?;
         }
@@ -126,9 +265,10 @@ impl Engine {
         Ok(Reply::Status(self.status(now)))
     }
 
+    /// The blocks and calendar focus events of the day of `at`.
     fn blocks_on_day_of(&self, at: Timestamp) -> Vec<Occurrence> {
-        let planner = Planner::new(&self.config.plans, &self.tz);
-        planner.blocks_on(at.to_zoned(self.tz.clone()).date())
+        let planner = Planner::new(&self.config.plans, &self.tz).with_events(&self.calendar_events);
+        planner.focus_on(at.to_zoned(self.tz.clone()).date())
     }
 
     /// Where a block stands at `now`.
@@ -154,12 +294,13 @@ impl Engine {
                 until: block.until,
             },
             state,
+            title: block.title,
         }
     }
 
     /// The block running now, or the next one to come within a week.
     pub(super) fn next_block_status(&self, now: Timestamp) -> Option<BlockStatus> {
-        let planner = Planner::new(&self.config.plans, &self.tz);
+        let planner = Planner::new(&self.config.plans, &self.tz).with_events(&self.calendar_events);
         let week_later = now.checked_add(SignedDuration::from_hours(7 * 24)).ok()?;
         let mut after = now;
         let today = self.blocks_on_day_of(now);
@@ -192,12 +333,12 @@ impl Engine {
                 format!("plans can be shown for 1 to {MAX_PLAN_DAYS} days, not {days}"),
             ));
         }
-        let planner = Planner::new(&self.config.plans, &self.tz);
+        let planner = Planner::new(&self.config.plans, &self.tz).with_events(&self.calendar_events);
         let mut date = now.to_zoned(self.tz.clone()).date();
         let mut shown = Vec::with_capacity(days as usize);
         for _ in 0..days {
             let blocks = planner
-                .blocks_on(date)
+                .focus_on(date)
                 .into_iter()
                 .map(|block| self.block_status(now, block))
                 .collect();
@@ -211,6 +352,14 @@ impl Engine {
                     .map(|(from, until)| TimeSpan { from, until })
                     .collect(),
                 blocks,
+                meetings: planner
+                    .busy_on(date)
+                    .iter()
+                    .map(|busy| TimeSpan {
+                        from: busy.check_in,
+                        until: busy.until,
+                    })
+                    .collect(),
             });
             date = match date.tomorrow() {
                 Ok(next) => next,

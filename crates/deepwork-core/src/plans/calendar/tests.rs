@@ -216,7 +216,11 @@ END:VEVENT
         ["floating"],
         "all-day and free events are no meetings"
     );
-    assert_eq!(events[0].from, local("2026-11-30T15:00"), "floating is local");
+    assert_eq!(
+        events[0].from,
+        local("2026-11-30T15:00"),
+        "floating is local"
+    );
 }
 
 #[test]
@@ -245,4 +249,37 @@ fn garbage_is_refused_with_a_reason() {
         &berlin(),
     );
     assert!(matches!(error, Err(CalendarError::Syntax(_))), "{error:?}");
+}
+
+#[test]
+fn several_calendar_objects_one_after_another_as_caldav_sends_them() {
+    let one = calendar(
+        "BEGIN:VEVENT
+UID:a
+DTSTART:20261130T090000Z
+DURATION:PT1H
+SUMMARY:A
+END:VEVENT
+",
+    );
+    let two = calendar(
+        "BEGIN:VEVENT
+UID:b
+DTSTART:20261130T110000Z
+DURATION:PT1H
+SUMMARY:B
+END:VEVENT
+",
+    );
+    for joined in [
+        format!("{one}\r\n{two}"),
+        format!(
+            "{}\n\n{}",
+            one.replace("\r\n", "\n"),
+            two.replace("\r\n", "\n")
+        ),
+    ] {
+        let events = read(&joined, "2026-11-30T00:00", "2026-12-01T00:00");
+        assert_eq!(events.len(), 2, "{joined:?}");
+    }
 }
