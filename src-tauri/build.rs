@@ -10,6 +10,8 @@ fn main() {
         "digests",
         "done",
         "acknowledge",
+        "plan",
+        "skip_block",
         "teach",
         "open_link",
         "stats",

@@ -13,7 +13,7 @@ use deepwork_core::schedule::SessionPlan;
 use deepwork_core::settings::Settings;
 use deepwork_core::stats::{IsoWeek, WeeklyStats};
 use deepwork_core::{Class, ItemId};
-use deepwork_engine::api::{SignInCode, Status, UiError};
+use deepwork_engine::api::{PlanDay, SignInCode, Status, UiError};
 use deepwork_engine::platforms::{self, PendingSignIn};
 use deepwork_engine::server::load_config;
 use deepwork_engine::{Paths, export};
@@ -21,7 +21,7 @@ use tauri::{Manager, State, WebviewUrl, WebviewWindowBuilder};
 use tauri_plugin_opener::OpenerExt;
 
 /// The views the window can open on, as `--view NAME` and the page's `#NAME`.
-const VIEWS: [&str; 4] = ["now", "digest", "stats", "settings"];
+const VIEWS: [&str; 5] = ["now", "digest", "plans", "stats", "settings"];
 
 #[tauri::command]
 async fn status(link: State<'_, EngineLink>) -> Result<Status, UiError> {
@@ -74,6 +74,20 @@ async fn acknowledge(
         Box::pin(c.acknowledge(item, AckVia::Window))
     })
     .await
+}
+
+/// The plans of the coming days: work hours, focus blocks, meetings.
+#[tauri::command]
+async fn plan(link: State<'_, EngineLink>, days: u32) -> Result<Vec<PlanDay>, UiError> {
+    link.call(Repeat::Safe, |c| Box::pin(c.plan(days.clamp(1, 14))))
+        .await
+}
+
+/// Skips a planned focus block (the running one stops).
+#[tauri::command]
+async fn skip_block(link: State<'_, EngineLink>, plan: Option<String>) -> Result<Status, UiError> {
+    link.call(Repeat::Safe, |c| Box::pin(c.skip_block(plan.clone())))
+        .await
 }
 
 #[tauri::command]
@@ -282,6 +296,8 @@ pub fn run() {
             digests,
             done,
             acknowledge,
+            plan,
+            skip_block,
             teach,
             open_link,
             stats,

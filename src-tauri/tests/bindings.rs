@@ -7,6 +7,7 @@
 use deepwork_core::config::Length;
 use deepwork_core::digest::{Digest, DigestEntry, DigestGroup, DigestId};
 use deepwork_core::escalation::{AckVia, TimelineEntry};
+use deepwork_core::plans::{Days, FocusBlock, WorkSpan};
 use deepwork_core::resident::HotkeySetting;
 use deepwork_core::schedule::{ClockTime, SessionEnd, SessionPlan};
 use deepwork_core::session::ClassCounts;
@@ -15,8 +16,9 @@ use deepwork_core::stats::{DayFocus, IsoWeek, WeekTotal, WeeklyStats};
 use deepwork_core::triage::Reason;
 use deepwork_core::{Class, ItemId, SessionId};
 use deepwork_engine::api::{
-    AdapterHealth, AdapterState, ApiError, ConnectKind, ErrorCode, EscalationStatus, Event,
-    SessionStatus, SignInCode, Status, UiError, UiErrorCode, WindowCode,
+    AdapterHealth, AdapterState, ApiError, BlockState, BlockStatus, ConnectKind, ErrorCode,
+    EscalationStatus, Event, PlanDay, SessionStatus, SignInCode, Status, TimeSpan, UiError,
+    UiErrorCode, WindowCode,
 };
 use ts_rs::{Config, TS};
 
@@ -61,11 +63,18 @@ fn declarations() -> String {
         AdapterHealth,
         SessionStatus,
         EscalationStatus,
+        TimeSpan,
+        BlockState,
+        BlockStatus,
+        PlanDay,
         Status,
         SignInCode,
         Event,
         HotkeySetting,
         KeywordRule,
+        WorkSpan,
+        Days,
+        FocusBlock,
         Settings,
     );
     out
@@ -101,6 +110,8 @@ fn commands() -> Vec<Command> {
         command!(digests(limit: u32) -> Vec<Digest>),
         command!(done(item: ItemId, done: bool) -> ()),
         command!(acknowledge(item: Option<ItemId>) -> Vec<ItemId>),
+        command!(plan(days: u32) -> Vec<PlanDay>),
+        command!(skip_block(plan: Option<String>) -> Status),
         command!(teach(item: ItemId, class: Class) -> ()),
         command!(open_link(url: String) -> ()),
         command!(stats(week: Option<IsoWeek>) -> WeeklyStats),

@@ -671,6 +671,49 @@ async fn a_person_focuses_checks_in_and_works_through_the_digest_in_the_window()
     );
     screenshot(&display, "settings").await;
 
+    // Plans: a focus block added in the form lands in config.toml and in the week.
+    click(&page, "button[data-view=plans]").await;
+    wait_for_text(&page, "[data-testid=plan-week]").await;
+    click(&page, "button.add").await;
+    type_into(&page, "input[aria-label=Days]", "mon-sun").await;
+    type_into(&page, "input[aria-label=From]", "03:00").await;
+    type_into(&page, "input[aria-label=Until]", "04:30").await;
+    type_into(&page, "textarea[name=work_hours]", "mon-fri 09:00-17:30").await;
+    click(&page, "button[type=submit]").await;
+    wait_text(
+        &page,
+        "[data-testid=plans-message]",
+        "Saved to config.toml; in use now.",
+    )
+    .await;
+    let planned = std::fs::read_to_string(&config_file).expect("config");
+    assert!(
+        planned
+            .contains("[[plans.blocks]]\ndays = \"mon-sun\"\nfrom = \"03:00\"\nuntil = \"04:30\""),
+        "{planned}"
+    );
+    assert!(
+        planned.contains("weekly_goal_hours = 20"),
+        "kept: {planned}"
+    );
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let blocks = page
+            .find_all(Locator::Css("[data-testid=plan-block]"))
+            .await
+            .expect("blocks")
+            .len();
+        if blocks == 7 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{blocks} blocks in the week, not 7"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    screenshot(&display, "plans").await;
+
     // A second launch hands over to this window, on the view it asked for, and exits.
     let mut second = desktop
         .command(&desktop.app)

@@ -5,7 +5,8 @@
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use deepwork_core::config::{Config, ResponseWindows};
 use deepwork_core::digest::{DigestId, ItemRecord, build_digest};
-use deepwork_core::plans::{Planned, Planner, PlansConfig, WorkHours};
+use deepwork_core::plans::calendar::{CalendarEvent, events_between};
+use deepwork_core::plans::{Occurrence, Planned, Planner, PlansConfig, WorkHours};
 use deepwork_core::stats::{IsoWeek, ItemFact, SessionRecord, weekly_stats};
 use deepwork_core::triage::eval::parse_labelled;
 use deepwork_core::triage::model::Model;
@@ -194,10 +195,55 @@ fn triage(c: &mut Criterion) {
     });
 }
 
+/// 5,000 calendar events over a year: meetings on weekdays, some focus events.
+fn year_of_events(start: Timestamp) -> Vec<CalendarEvent> {
+    (0..5_000i64)
+        .map(|n| {
+            let day = n * 365 / 5_000;
+            let from = start
+                + SignedDuration::from_hours(24 * day + 8 + (n % 9))
+                + SignedDuration::from_mins(30 * (n % 2));
+            CalendarEvent {
+                uid: format!("event-{n}"),
+                title: format!("Meeting {n}"),
+                from,
+                until: from + SignedDuration::from_mins(if n % 7 == 0 { 120 } else { 30 }),
+                focus: n % 7 == 0,
+            }
+        })
+        .collect()
+}
+
+/// The same events as iCalendar text, as a CalDAV server sends them (one object each),
+/// with a weekly meeting among them.
+fn year_of_events_text(events: &[CalendarEvent]) -> String {
+    let mut text = String::new();
+    let stamp = |at: Timestamp| at.strftime("%Y%m%dT%H%M%SZ").to_string();
+    for event in events {
+        text.push_str(&format!(
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//bench//EN\r\nBEGIN:VEVENT\r\nUID:{}\r\n\
+             DTSTAMP:20270101T000000Z\r\nDTSTART:{}\r\nDTEND:{}\r\nSUMMARY:{}\r\n\
+             END:VEVENT\r\nEND:VCALENDAR\r\n",
+            event.uid,
+            stamp(event.from),
+            stamp(event.until),
+            if event.focus { "Focus" } else { "Sync" }
+        ));
+    }
+    text.push_str(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//bench//EN\r\nBEGIN:VEVENT\r\nUID:weekly\r\n\
+         DTSTAMP:20270101T000000Z\r\nDTSTART;TZID=Europe/Berlin:20200106T100000\r\n\
+         DURATION:PT15M\r\nRRULE:FREQ=WEEKLY;BYDAY=MO,WE\r\nSUMMARY:Standup\r\nEND:VEVENT\r\n\
+         END:VCALENDAR\r\n",
+    );
+    text
+}
+
 /// A year of plans as the engine meets them: at every change, what is planned now and
-/// when it next changes (work hours on weekdays, three blocks a day, holidays).
+/// when it next changes (work hours on weekdays, three blocks a day, holidays, 5,000
+/// calendar events); and reading two weeks out of a year of calendar text.
 fn plans(c: &mut Criterion) {
-    let mut config: PlansConfig = toml::from_str(
+    let config: PlansConfig = toml::from_str(
         r#"
         work_hours = ["mon-fri 09:00-17:30", "sat 10:00-12:00"]
         days_off = ["2027-01-01", "2027-04-02", "2027-05-01", "2027-12-24", "2027-12-25"]
@@ -217,24 +263,36 @@ fn plans(c: &mut Criterion) {
         "#,
     )
     .expect("valid plans");
-    config.hold_after_hours = true;
     let berlin = TimeZone::get("Europe/Berlin").expect("tzdb");
     let start: Timestamp = "2027-01-01T00:00:00Z".parse().expect("valid");
     let end: Timestamp = "2028-01-01T00:00:00Z".parse().expect("valid");
-    c.bench_function("plans_year_of_changes", |b| {
+    let events = year_of_events(start);
+    c.bench_function("plans_year_of_changes_with_5000_events", |b| {
         b.iter(|| {
-            let planner = Planner::new(&config, &berlin);
+            let planner = Planner::new(&config, &berlin).with_events(&events);
             let mut now = start;
-            let mut focus = 0u32;
+            let mut changes = 0u32;
             while now < end {
-                if let Planned::Focus(_) = planner.planned_at(now, |_| false) {
-                    focus += 1;
+                if let Planned::Focus(_) = planner.planned_at(now, |_: &Occurrence| false) {
+                    changes += 1;
                 }
                 now = planner
                     .next_change(now)
                     .expect("plans change within the year");
             }
-            black_box(focus)
+            black_box(changes)
+        });
+    });
+    let text = year_of_events_text(&events);
+    let focus = config.focus_match.regex();
+    let window_start: Timestamp = "2027-06-01T00:00:00Z".parse().expect("valid");
+    let window_end = window_start + SignedDuration::from_hours(15 * 24);
+    c.bench_function("calendar_two_weeks_of_5000_events", |b| {
+        b.iter(|| {
+            black_box(
+                events_between(&text, window_start, window_end, focus, &berlin)
+                    .expect("the bench calendar reads"),
+            )
         });
     });
 }

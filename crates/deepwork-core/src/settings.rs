@@ -6,6 +6,7 @@
 
 use crate::config::{Config, ConfigError, Length, RuleConfig};
 use crate::item::Class;
+use crate::plans::{FocusBlock, WorkSpan};
 use crate::resident::HotkeySetting;
 use crate::schedule::ClockTime;
 use serde::{Deserialize, Serialize};
@@ -35,6 +36,15 @@ pub struct Settings {
     pub auto_reply_template: String,
     /// `auto_reply.emergency`.
     pub auto_reply_emergency: String,
+    /// `plans.work_hours`.
+    pub work_hours: Vec<WorkSpan>,
+    /// `plans.days_off`.
+    #[cfg_attr(feature = "ts", ts(type = "string[]"))]
+    pub days_off: Vec<jiff::civil::Date>,
+    /// `plans.hold_after_hours`.
+    pub hold_after_hours: bool,
+    /// `plans.blocks`.
+    pub focus_blocks: Vec<FocusBlock>,
 }
 
 /// A rule that classes items by keywords alone.
@@ -82,6 +92,10 @@ impl Settings {
             other_rules: u32::try_from(other.len()).unwrap_or(u32::MAX),
             auto_reply_template: config.auto_reply.template.clone(),
             auto_reply_emergency: config.auto_reply.emergency.clone(),
+            work_hours: config.plans.work_hours.clone(),
+            days_off: config.plans.days_off.clone(),
+            hold_after_hours: config.plans.hold_after_hours,
+            focus_blocks: config.plans.blocks.clone(),
         }
     }
 
@@ -138,6 +152,48 @@ impl Settings {
             "emergency",
             self.auto_reply_emergency.as_str().into(),
         );
+        let plans = section(&mut document, "plans");
+        set(
+            plans,
+            "work_hours",
+            self.work_hours
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Array>()
+                .into(),
+        );
+        set(
+            plans,
+            "days_off",
+            self.days_off
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Array>()
+                .into(),
+        );
+        set(plans, "hold_after_hours", self.hold_after_hours.into());
+        let mut blocks = ArrayOfTables::new();
+        for block in &self.focus_blocks {
+            let mut table = Table::new();
+            table["days"] = value(block.days.to_string());
+            table["from"] = value(block.from.to_string());
+            table["until"] = value(block.until.to_string());
+            if !block.check_ins.is_empty() {
+                table["check_ins"] = value(
+                    block
+                        .check_ins
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Array>(),
+                );
+            }
+            blocks.push(table);
+        }
+        if blocks.is_empty() {
+            plans.remove("blocks");
+        } else {
+            plans["blocks"] = Item::ArrayOfTables(blocks);
+        }
         let triage = section(&mut document, "triage");
         set(triage, "vip_senders", strings(&self.vip_senders).into());
         let kept: Vec<Table> = triage
@@ -254,6 +310,32 @@ user_id = "@alice:example.org"
         assert_eq!(saved.triage.rules.len(), 3);
         assert_eq!(saved.triage.rules[2].channel.as_deref(), Some("#incidents"));
         assert_eq!(Settings::from_config(&saved), settings);
+    }
+
+    #[test]
+    fn work_hours_and_focus_blocks_are_saved_beside_the_calendars() {
+        let written = "[plans]\ncalendars = [{ url = \"https://example.com/team.ics\" }]\n";
+        let mut settings = Settings::from_config(&Config::from_toml_str(written).unwrap());
+        settings.work_hours = vec!["mon-fri 09:00-17:30".parse().unwrap()];
+        settings.days_off = vec!["2026-12-24".parse().unwrap()];
+        settings.hold_after_hours = false;
+        settings.focus_blocks = vec![
+            toml::from_str(
+                "days = \"mon-fri\"\nfrom = \"09:00\"\nuntil = \"11:30\"\ncheck_ins = [\"10:15\"]",
+            )
+            .unwrap(),
+        ];
+        let (text, saved) = settings.apply(written).unwrap();
+        assert_eq!(saved.plans.calendars.len(), 1, "{text}");
+        assert_eq!(saved.plans.blocks.len(), 1, "{text}");
+        assert!(!saved.plans.hold_after_hours);
+        assert_eq!(Settings::from_config(&saved), settings);
+        settings.focus_blocks.clear();
+        let (text, saved) = settings.apply(&text).unwrap();
+        assert!(
+            saved.plans.blocks.is_empty() && !text.contains("blocks"),
+            "{text}"
+        );
     }
 
     #[test]

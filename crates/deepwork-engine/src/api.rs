@@ -157,7 +157,7 @@ pub enum Reply {
     /// For `stats`.
     Stats(WeeklyStats),
     /// For `settings` and `save_settings`: the settings in use.
-    Settings(Settings),
+    Settings(Box<Settings>),
     /// For `acknowledge`: the emergencies it stopped escalating.
     Acknowledged(Vec<ItemId>),
     /// For `plan`: one entry a day.

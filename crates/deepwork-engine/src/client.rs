@@ -164,7 +164,7 @@ impl Client {
     /// The settings the window edits.
     pub async fn settings(&mut self) -> Result<Settings, ClientError> {
         match self.call(&Request::Settings).await? {
-            Reply::Settings(settings) => Ok(settings),
+            Reply::Settings(settings) => Ok(*settings),
             other => Err(unexpected(&other)),
         }
     }
@@ -172,7 +172,7 @@ impl Client {
     /// Saves settings into the config file; the settings now in use.
     pub async fn save_settings(&mut self, settings: Settings) -> Result<Settings, ClientError> {
         match self.call(&Request::SaveSettings { settings }).await? {
-            Reply::Settings(settings) => Ok(settings),
+            Reply::Settings(settings) => Ok(*settings),
             other => Err(unexpected(&other)),
         }
     }

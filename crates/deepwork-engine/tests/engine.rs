@@ -1208,9 +1208,10 @@ fn saved_settings_are_written_around_the_users_file_and_used_at_once() {
     let (mut engine, _) = open(&dir.path().join("db"), config(written_by_hand), now);
     engine.set_config_file(file.clone());
     let mut events = engine.subscribe();
-    let Reply::Settings(mut settings) = ok(one(&mut engine, now, Request::Settings)) else {
+    let Reply::Settings(settings) = ok(one(&mut engine, now, Request::Settings)) else {
         panic!("settings");
     };
+    let mut settings = *settings;
     start(&mut engine, now, "1h");
 
     // Refused: the file is untouched and the old rules still apply.

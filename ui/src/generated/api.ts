@@ -359,7 +359,11 @@ check_ins: string[],
 /**
  * Seconds until it ends.
  */
-remaining_seconds: bigint, };
+remaining_seconds: bigint, 
+/**
+ * The planned block it runs for; `None` when started by hand.
+ */
+plan: string | null, };
 
 export type EscalationStatus = { 
 /**
@@ -378,6 +382,58 @@ next_step: [string, string] | null,
  * What happened so far.
  */
 timeline: Array<TimelineEntry>, };
+
+export type TimeSpan = { 
+/**
+ * Its start.
+ */
+from: string, 
+/**
+ * Its end.
+ */
+until: string, };
+
+export type BlockState = "planned" | "running" | "ran" | "skipped" | "missed";
+
+export type BlockStatus = { 
+/**
+ * Names it (`"2026-11-30 09:00-11:30"`), for skipping.
+ */
+plan: string, 
+/**
+ * When it starts and ends.
+ */
+span: TimeSpan, 
+/**
+ * What became of it.
+ */
+state: BlockState, 
+/**
+ * A calendar event's title; `None` for a block of `[plans]`.
+ */
+title: string | null, };
+
+export type PlanDay = { 
+/**
+ * The date, `YYYY-MM-DD`.
+ */
+date: string, 
+/**
+ * A day off (listed in `days_off`).
+ */
+day_off: boolean, 
+/**
+ * Working time.
+ */
+work: Array<TimeSpan>, 
+/**
+ * Focus blocks and calendar focus events.
+ */
+blocks: Array<BlockStatus>, 
+/**
+ * Calendar meetings (and the check-in before each), merged where they overlap.
+ */
+meetings: Array<TimeSpan>, };
 
 export type Status = { 
 /**
@@ -408,7 +464,19 @@ escalations: Array<EscalationStatus>,
 /**
  * What keeps emergencies from reaching the phone, if anything does.
  */
-escalation_problem: string | null, };
+escalation_problem: string | null, 
+/**
+ * Outside work hours, items are held until this (the next working start).
+ */
+off_hours_until: string | null, 
+/**
+ * The planned focus block running now or coming next (within a week).
+ */
+next_block: BlockStatus | null, 
+/**
+ * Calendars that could not be read, and what still applies.
+ */
+calendar_problems: Array<string>, };
 
 export type SignInCode = { 
 /**
@@ -506,6 +574,28 @@ class: Class,
  */
 keywords: Array<string>, };
 
+export type WorkSpan = string;
+
+export type Days = string;
+
+export type FocusBlock = { 
+/**
+ * The days it recurs on.
+ */
+days: Days, 
+/**
+ * When its session starts.
+ */
+from: ClockTime, 
+/**
+ * When its session ends, later the same day.
+ */
+until: ClockTime, 
+/**
+ * Check-ins inside it; the `[session] check_in_slots` apply when empty.
+ */
+check_ins: Array<ClockTime>, };
+
 export type Settings = { 
 /**
  * `session.default_length`.
@@ -546,4 +636,20 @@ auto_reply_template: string,
 /**
  * `auto_reply.emergency`.
  */
-auto_reply_emergency: string, };
+auto_reply_emergency: string, 
+/**
+ * `plans.work_hours`.
+ */
+work_hours: Array<WorkSpan>, 
+/**
+ * `plans.days_off`.
+ */
+days_off: string[], 
+/**
+ * `plans.hold_after_hours`.
+ */
+hold_after_hours: boolean, 
+/**
+ * `plans.blocks`.
+ */
+focus_blocks: Array<FocusBlock>, };

@@ -1,7 +1,7 @@
 // Generated from the window's commands by src-tauri/tests/bindings.rs. Do not edit:
 // run `make bindings` after changing them.
 import { invoke } from "@tauri-apps/api/core";
-import type { Class, Digest, DigestId, IsoWeek, ItemId, SessionPlan, Settings, SignInCode, Status, WeeklyStats } from "./api";
+import type { Class, Digest, DigestId, IsoWeek, ItemId, PlanDay, SessionPlan, Settings, SignInCode, Status, WeeklyStats } from "./api";
 
 export const commands = {
   status: () => invoke<Status>("status"),
@@ -12,6 +12,8 @@ export const commands = {
   digests: (limit: number) => invoke<Array<Digest>>("digests", { limit: limit }),
   done: (item: ItemId, done: boolean) => invoke<null>("done", { item: item, done: done }),
   acknowledge: (item: ItemId | null) => invoke<Array<ItemId>>("acknowledge", { item: item }),
+  plan: (days: number) => invoke<Array<PlanDay>>("plan", { days: days }),
+  skipBlock: (plan: string | null) => invoke<Status>("skip_block", { plan: plan }),
   teach: (item: ItemId, classValue: Class) => invoke<null>("teach", { item: item, class: classValue }),
   openLink: (url: string) => invoke<null>("open_link", { url: url }),
   stats: (week: IsoWeek | null) => invoke<WeeklyStats>("stats", { week: week }),

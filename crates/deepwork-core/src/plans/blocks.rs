@@ -7,13 +7,16 @@ use crate::schedule::ClockTime;
 use crate::session::MAX_SESSION;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
-use jiff::{Timestamp, ToSpan};
+use jiff::{SignedDuration, Timestamp, ToSpan};
 use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
+use std::rc::Rc;
 
 /// A recurring focus block, one `[[plans.blocks]]` entry:
 /// `days = "mon-fri"`, `from = "09:00"`, `until = "11:30"`, `check_ins = ["10:30"]`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "BlockFields", into = "BlockFields")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct FocusBlock {
     /// The days it recurs on.
     pub days: Days,
@@ -31,7 +34,7 @@ struct BlockFields {
     days: Days,
     from: ClockTime,
     until: ClockTime,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     check_ins: Vec<ClockTime>,
 }
 
@@ -135,6 +138,8 @@ pub struct Planner<'a> {
     focus: Vec<&'a CalendarEvent>,
     /// Meetings, by start, overlapping ones merged (from their check-ins on).
     busy: Vec<Busy>,
+    /// The pieces of the day asked about last.
+    last_day: RefCell<Option<(Date, Rc<[Occurrence]>)>>,
 }
 
 impl<'a> Planner<'a> {
@@ -146,6 +151,7 @@ impl<'a> Planner<'a> {
             hours: WorkHours::new(plans, tz),
             focus: Vec::new(),
             busy: Vec::new(),
+            last_day: RefCell::new(None),
         }
     }
 
@@ -153,6 +159,7 @@ impl<'a> Planner<'a> {
     /// meetings, which no planned session overlaps.
     pub fn with_events(mut self, events: &'a [CalendarEvent]) -> Self {
         let before = self.plans.before_meeting.0;
+        self.last_day = RefCell::new(None);
         self.focus = events.iter().filter(|e| e.focus).collect();
         self.focus.sort_by_key(|e| e.from);
         let mut meetings: Vec<Busy> = events
@@ -318,25 +325,48 @@ impl<'a> Planner<'a> {
         None
     }
 
-    /// The pieces of planned focus that may cover `at`: those of its day and the day
-    /// before (a calendar event may run past midnight).
-    fn pieces_around(&self, at: Timestamp) -> Vec<Occurrence> {
-        let today = self.hours.date_of(at);
-        let mut pieces = today
-            .yesterday()
-            .map(|d| self.pieces_on(d))
-            .unwrap_or_default();
-        pieces.extend(self.pieces_on(today));
+    /// The pieces of `date`, computed once for the day asked last (the engine asks
+    /// about the same day several times a tick).
+    fn pieces_of_day(&self, date: Date) -> Rc<[Occurrence]> {
+        if let Some((day, pieces)) = &*self.last_day.borrow()
+            && *day == date
+        {
+            return pieces.clone();
+        }
+        let pieces: Rc<[Occurrence]> = self.pieces_on(date).into();
+        *self.last_day.borrow_mut() = Some((date, pieces.clone()));
         pieces
+    }
+
+    /// The pieces of planned focus that may cover `at`: those of its day, and those of
+    /// a calendar focus event from the day before that runs past midnight (blocks end
+    /// on their own day).
+    fn pieces_around(&self, at: Timestamp) -> (Rc<[Occurrence]>, Vec<Occurrence>) {
+        let today = self.hours.date_of(at);
+        let (start, _) = self.day_bounds(today);
+        let runs_over = self.focus.iter().any(|e| {
+            e.from < start && e.until > start && e.from > start - SignedDuration::from_hours(24)
+        });
+        let overrun = match (runs_over, today.yesterday()) {
+            (true, Ok(yesterday)) => self
+                .pieces_on(yesterday)
+                .into_iter()
+                .filter(|o| o.until > start)
+                .collect(),
+            _ => Vec::new(),
+        };
+        (self.pieces_of_day(today), overrun)
     }
 
     /// What the plans want at `now`; `taken` says whether a piece of planned focus
     /// already ran or was skipped.
     pub fn planned_at(&self, now: Timestamp, taken: impl Fn(&Occurrence) -> bool) -> Planned {
-        let running = self
-            .pieces_around(now)
-            .into_iter()
-            .find(|o| o.from <= now && now < o.until && !taken(o));
+        let (today, overrun) = self.pieces_around(now);
+        let running = overrun
+            .iter()
+            .chain(today.iter())
+            .find(|o| o.from <= now && now < o.until && !taken(o))
+            .cloned();
         if let Some(occurrence) = running {
             return Planned::Focus(occurrence);
         }
@@ -352,9 +382,10 @@ impl<'a> Planner<'a> {
     /// The next moment after `now` at which [`Planner::planned_at`] may change: planned
     /// focus starts or ends, or working time starts or ends.
     pub fn next_change(&self, now: Timestamp) -> Option<Timestamp> {
-        let mut focus = self
-            .pieces_around(now)
-            .into_iter()
+        let (today, overrun) = self.pieces_around(now);
+        let mut focus = overrun
+            .iter()
+            .chain(today.iter())
             .flat_map(|o| [o.from, o.until])
             .filter(|at| *at > now)
             .min();
@@ -366,7 +397,7 @@ impl<'a> Planner<'a> {
                 {
                     break;
                 }
-                if let Some(first) = self.pieces_on(day).first() {
+                if let Some(first) = self.pieces_of_day(day).first() {
                     focus = Some(first.from);
                     break;
                 }

@@ -181,6 +181,8 @@ impl Default for PlansConfig {
 /// wrap around the week (`"fri-mon"`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(type = "string"))]
 pub struct Days(u8);
 
 const DAY_NAMES: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
@@ -238,13 +240,28 @@ impl FromStr for Days {
 
 text_serde!(Days);
 
+/// "mon-fri", "sat,sun", "mon,wed-fri": runs of three or more days as ranges.
 impl fmt::Display for Days {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let days: Vec<&str> = (0..7)
-            .filter(|i| self.0 & (1 << i) != 0)
-            .map(|i| DAY_NAMES[i as usize])
-            .collect();
-        f.write_str(&days.join(","))
+        let mut parts = Vec::new();
+        let mut day = 0;
+        while day < 7 {
+            if self.0 & (1 << day) == 0 {
+                day += 1;
+                continue;
+            }
+            let first = day;
+            while day + 1 < 7 && self.0 & (1 << (day + 1)) != 0 {
+                day += 1;
+            }
+            match day - first {
+                0 => parts.push(DAY_NAMES[first].to_owned()),
+                1 => parts.push(format!("{},{}", DAY_NAMES[first], DAY_NAMES[day])),
+                _ => parts.push(format!("{}-{}", DAY_NAMES[first], DAY_NAMES[day])),
+            }
+            day += 1;
+        }
+        f.write_str(&parts.join(","))
     }
 }
 
@@ -252,6 +269,8 @@ impl fmt::Display for Days {
 /// `"sat 10:00-12:00"` or `"mon,wed,fri 08:00-12:00"`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(type = "string"))]
 pub struct WorkSpan {
     /// The days it applies on.
     pub days: Days,
@@ -385,20 +404,19 @@ impl<'a> WorkHours<'a> {
     /// The first start of working time after `after`; `None` without work hours or
     /// when none falls within a year.
     pub fn next_start(&self, after: Timestamp) -> Option<Timestamp> {
-        self.next_boundary(after, |(from, _)| from)
+        self.next_boundary(after, |(from, _)| [Some(from), None])
     }
 
     /// The first start or end of working time after `after`.
     pub fn next_change(&self, after: Timestamp) -> Option<Timestamp> {
-        let start = self.next_boundary(after, |(from, _)| from);
-        let end = self.next_boundary(after, |(_, until)| until);
-        start.into_iter().chain(end).min()
+        self.next_boundary(after, |(from, until)| [Some(from), Some(until)])
     }
 
+    /// The earliest of `pick`'s instants after `after`, day by day.
     fn next_boundary(
         &self,
         after: Timestamp,
-        pick: impl Fn((Timestamp, Timestamp)) -> Timestamp,
+        pick: impl Fn((Timestamp, Timestamp)) -> [Option<Timestamp>; 2],
     ) -> Option<Timestamp> {
         if self.always() {
             return None;
@@ -408,8 +426,10 @@ impl<'a> WorkHours<'a> {
             if let Some(at) = self
                 .spans(date)
                 .into_iter()
-                .map(&pick)
-                .find(|at| *at > after)
+                .flat_map(&pick)
+                .flatten()
+                .filter(|at| *at > after)
+                .min()
             {
                 return Some(at);
             }
@@ -491,12 +511,15 @@ mod tests {
     #[test]
     fn work_hours_read_the_way_people_write_them() {
         let span: WorkSpan = "mon-fri 09:00-17:30".parse().unwrap();
-        assert_eq!(span.to_string(), "mon,tue,wed,thu,fri 09:00-17:30");
+        assert_eq!(span.to_string(), "mon-fri 09:00-17:30");
         assert!(span.on(Weekday::Friday) && !span.on(Weekday::Saturday));
         let wrapped: WorkSpan = "fri-mon 10:00-12:00".parse().unwrap();
         assert!(wrapped.on(Weekday::Sunday) && !wrapped.on(Weekday::Wednesday));
         let listed: WorkSpan = "Mon,Wed,Friday 08:00-12:00".parse().unwrap();
         assert_eq!(listed.to_string(), "mon,wed,fri 08:00-12:00");
+        let week: Days = "sat,sun,mon-thu".parse().unwrap();
+        assert_eq!(week.to_string(), "mon-thu,sat,sun");
+        assert_eq!(Days::ALL.to_string(), "mon-sun");
         assert!(
             "weekdays 09:00-17:00"
                 .parse::<WorkSpan>()

@@ -202,7 +202,9 @@ impl Engine {
         self.config = config;
         self.triager = triager;
         let _ = self.events.send(Event::ConfigChanged);
-        Ok(Reply::Settings(Settings::from_config(&self.config)))
+        Ok(Reply::Settings(Box::new(Settings::from_config(
+            &self.config,
+        ))))
     }
 
     /// A receiver of every event from now on.
@@ -316,7 +318,9 @@ impl Engine {
                 .map_err(storage_error),
             Request::Explain { item } => Ok(Reply::Explained(self.explain(now, &item))),
             Request::Stats { week } => self.stats(now, week).map(Reply::Stats),
-            Request::Settings => Ok(Reply::Settings(Settings::from_config(&self.config))),
+            Request::Settings => Ok(Reply::Settings(Box::new(Settings::from_config(
+                &self.config,
+            )))),
             Request::SaveSettings { settings } => self.save_settings(&settings),
             Request::Acknowledge { item, via } => self.acknowledge(now, item, via),
             Request::Plan { days } => self.plan_days(now, days),
