@@ -633,7 +633,10 @@ async fn a_person_focuses_checks_in_and_works_through_the_digest_in_the_window()
         .expect("text");
     let path = saved.strip_prefix("Saved to ").expect("says where");
     let csv = std::fs::read_to_string(path).expect("the CSV file");
-    assert!(csv.starts_with("week,date,weekday,focus_hours\n"), "{csv}");
+    assert!(
+        csv.starts_with("week,date,weekday,focus_hours,planned_hours\n"),
+        "{csv}"
+    );
     assert_eq!(csv.lines().count(), 8, "a header and seven days: {csv}");
     screenshot(&display, "stats").await;
 

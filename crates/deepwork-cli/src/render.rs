@@ -294,12 +294,27 @@ pub fn stats(stats: &WeeklyStats) -> String {
     );
     let scale = stats.days.iter().map(|d| d.hours).fold(1.0_f64, f64::max);
     for day in &stats.days {
+        let planned = if day.planned_hours > 0.0 {
+            format!("  (planned {:.1} h)", day.planned_hours)
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             out,
-            "  {}  {:>5.1} h  {}",
+            "  {}  {:>5.1} h  {}{planned}",
             day.date.strftime("%a %d"),
             day.hours,
             bar(day.hours, scale)
+        );
+    }
+    if stats.planned_hours > 0.0 || stats.planned_sessions > 0 {
+        let _ = write!(
+            out,
+            "\nPlanned {:.1} h · achieved {:.1} h · sessions from plans {}, by hand {}\n",
+            stats.planned_hours,
+            stats.total_hours,
+            stats.planned_sessions,
+            stats.sessions - stats.planned_sessions
         );
     }
     let recovery = stats.recovery_minutes_saved.round() as i64;

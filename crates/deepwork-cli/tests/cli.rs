@@ -218,7 +218,7 @@ fn the_product_loop_from_a_terminal() {
     assert_eq!(stats["trend"].as_array().map(Vec::len), Some(8));
     let csv = env.ok(&["stats", "--csv"]);
     assert_eq!(csv.lines().count(), 8, "a header and seven days:\n{csv}");
-    assert!(csv.starts_with("week,date,weekday,focus_hours\n"));
+    assert!(csv.starts_with("week,date,weekday,focus_hours,planned_hours\n"));
     assert!(env.ok(&["stats"]).contains("reference 11.7 h"));
 }
 

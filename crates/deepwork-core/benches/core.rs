@@ -127,7 +127,18 @@ fn stats(c: &mut Criterion) {
     let now = Timestamp::from_second(START).expect("in range");
     let week = IsoWeek::at(now - SignedDuration::from_hours(24 * 3), &tz);
     c.bench_function(&format!("weekly_stats/{}_sessions", sessions.len()), |b| {
-        b.iter(|| black_box(weekly_stats(week, &tz, now, &sessions, &items, 15.0, 8)));
+        b.iter(|| {
+            black_box(weekly_stats(
+                week,
+                &tz,
+                now,
+                &sessions,
+                &items,
+                &[],
+                15.0,
+                8,
+            ))
+        });
     });
 }
 

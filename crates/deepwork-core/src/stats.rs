@@ -125,6 +125,8 @@ pub struct DayFocus {
     pub date: Date,
     /// Hours of focus.
     pub hours: f64,
+    /// Hours of focus planned (focus blocks and calendar focus events, less meetings).
+    pub planned_hours: f64,
 }
 
 /// One past week's total, for the trend.
@@ -151,8 +153,13 @@ pub struct WeeklyStats {
     pub goal_hours: f64,
     /// The 11.7 h reference.
     pub reference_hours: f64,
+    /// Focus hours planned in the week.
+    pub planned_hours: f64,
     /// Sessions started this week.
     pub sessions: u32,
+    /// Of them, those a plan started (a focus block or calendar event); the rest were
+    /// started by hand.
+    pub planned_sessions: u32,
     /// Their average length in minutes (0 with none).
     pub average_session_minutes: f64,
     /// Those stopped before their end.
@@ -170,16 +177,17 @@ pub struct WeeklyStats {
 }
 
 impl WeeklyStats {
-    /// One CSV row per day: `week,date,weekday,focus_hours`.
+    /// One CSV row per day: `week,date,weekday,focus_hours,planned_hours`.
     pub fn to_csv(&self) -> String {
-        let mut out = String::from("week,date,weekday,focus_hours\n");
+        let mut out = String::from("week,date,weekday,focus_hours,planned_hours\n");
         for day in &self.days {
             out.push_str(&format!(
-                "{},{},{},{:.3}\n",
+                "{},{},{},{:.3},{:.3}\n",
                 self.week,
                 day.date,
                 day.date.strftime("%a"),
-                day.hours
+                day.hours,
+                day.planned_hours
             ));
         }
         out
@@ -224,13 +232,23 @@ fn focus_in(
         .sum()
 }
 
-/// Computes the stats of `week`, with a trend of `trend_weeks` weeks ending with it.
+fn planned_in(
+    bounds: (Timestamp, Timestamp),
+    planned: &[(Timestamp, Timestamp)],
+) -> SignedDuration {
+    planned.iter().map(|span| overlap(bounds, *span)).sum()
+}
+
+/// Computes the stats of `week`, with a trend of `trend_weeks` weeks ending with it;
+/// `planned` are the spans of planned focus in it.
+#[allow(clippy::too_many_arguments)]
 pub fn weekly_stats(
     week: IsoWeek,
     tz: &TimeZone,
     now: Timestamp,
     sessions: &[SessionRecord],
     items: &[ItemFact],
+    planned: &[(Timestamp, Timestamp)],
     goal_hours: f64,
     trend_weeks: usize,
 ) -> WeeklyStats {
@@ -248,6 +266,7 @@ pub fn weekly_stats(
             DayFocus {
                 date,
                 hours: hours(focus_in(day, &touching, now)),
+                planned_hours: hours(planned_in(day, planned)),
             }
         })
         .collect();
@@ -317,7 +336,9 @@ pub fn weekly_stats(
         total_hours,
         goal_hours,
         reference_hours: REFERENCE_HOURS,
+        planned_hours: hours(planned_in(bounds, planned)),
         sessions: session_count,
+        planned_sessions: started.values().filter(|s| s.planned).count() as u32,
         average_session_minutes: if session_count == 0 {
             0.0
         } else {
@@ -381,7 +402,16 @@ mod tests {
     fn a_session_across_midnight_is_split_between_days() {
         let week: IsoWeek = "2026-W48".parse().expect("parses");
         let sessions = [session(1, "2026-11-24T23:00", "2026-11-25T01:30", false)];
-        let stats = weekly_stats(week, &tz(), at("2026-11-30T00:00"), &sessions, &[], 15.0, 1);
+        let stats = weekly_stats(
+            week,
+            &tz(),
+            at("2026-11-30T00:00"),
+            &sessions,
+            &[],
+            &[],
+            15.0,
+            1,
+        );
         assert_eq!(stats.days[1].hours, 1.0, "Tuesday");
         assert_eq!(stats.days[2].hours, 1.5, "Wednesday");
         assert_eq!(stats.total_hours, 2.5);
@@ -394,10 +424,58 @@ mod tests {
         // 2026-10-25: Berlin's clocks go back at 03:00, so that Sunday has 25 hours.
         let week: IsoWeek = "2026-W43".parse().expect("parses");
         let sessions = [session(1, "2026-10-25T00:00", "2026-10-25T11:00", false)];
-        let stats = weekly_stats(week, &tz(), at("2026-11-01T00:00"), &sessions, &[], 15.0, 1);
+        let stats = weekly_stats(
+            week,
+            &tz(),
+            at("2026-11-01T00:00"),
+            &sessions,
+            &[],
+            &[],
+            15.0,
+            1,
+        );
         assert_eq!(
             stats.days[6].hours, 12.0,
             "00:00 to 11:00 spans 12 real hours that night"
+        );
+    }
+
+    #[test]
+    fn planned_focus_against_achieved_and_sessions_by_plan() {
+        let week: IsoWeek = "2026-W48".parse().expect("parses");
+        let mut by_plan = session(1, "2026-11-23T09:00", "2026-11-23T11:30", false);
+        by_plan.planned = true;
+        let by_hand = session(2, "2026-11-24T14:00", "2026-11-24T15:00", false);
+        let planned = [
+            (at("2026-11-23T09:00"), at("2026-11-23T11:30")),
+            (at("2026-11-24T09:00"), at("2026-11-24T11:30")),
+        ];
+        let stats = weekly_stats(
+            week,
+            &tz(),
+            at("2026-11-30T00:00"),
+            &[by_plan, by_hand],
+            &[],
+            &planned,
+            15.0,
+            1,
+        );
+        assert_eq!(
+            stats
+                .days
+                .iter()
+                .take(2)
+                .map(|d| (d.hours, d.planned_hours))
+                .collect::<Vec<_>>(),
+            [(2.5, 2.5), (1.0, 2.5)],
+            "Tuesday's block was skipped for an hour by hand in the afternoon"
+        );
+        assert_eq!(stats.planned_hours, 5.0);
+        assert_eq!((stats.sessions, stats.planned_sessions), (2, 1));
+        assert!(
+            stats.to_csv().contains("2026-11-24,Tue,1.000,2.500\n"),
+            "{}",
+            stats.to_csv()
         );
     }
 
@@ -428,6 +506,7 @@ mod tests {
             at("2026-11-30T00:00"),
             &sessions,
             &items,
+            &[],
             15.0,
             1,
         );
@@ -457,6 +536,7 @@ mod tests {
             at("2026-11-25T10:00"),
             &[running],
             &[],
+            &[],
             15.0,
             1,
         );
@@ -470,7 +550,16 @@ mod tests {
             session(1, "2026-11-16T09:00", "2026-11-16T10:00", false),
             session(2, "2026-11-23T09:00", "2026-11-23T11:00", false),
         ];
-        let stats = weekly_stats(week, &tz(), at("2026-11-30T00:00"), &sessions, &[], 15.0, 3);
+        let stats = weekly_stats(
+            week,
+            &tz(),
+            at("2026-11-30T00:00"),
+            &sessions,
+            &[],
+            &[],
+            15.0,
+            3,
+        );
         let trend: Vec<(String, f64)> = stats
             .trend
             .iter()

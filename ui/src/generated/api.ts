@@ -217,7 +217,11 @@ date: string,
 /**
  * Hours of focus.
  */
-hours: number, };
+hours: number, 
+/**
+ * Hours of focus planned (focus blocks and calendar focus events, less meetings).
+ */
+planned_hours: number, };
 
 export type WeekTotal = { 
 /**
@@ -251,9 +255,18 @@ goal_hours: number,
  */
 reference_hours: number, 
 /**
+ * Focus hours planned in the week.
+ */
+planned_hours: number, 
+/**
  * Sessions started this week.
  */
 sessions: number, 
+/**
+ * Of them, those a plan started (a focus block or calendar event); the rest were
+ * started by hand.
+ */
+planned_sessions: number, 
 /**
  * Their average length in minutes (0 with none).
  */

@@ -651,12 +651,14 @@ impl Engine {
             .store
             .item_facts(week_start, week_end)
             .map_err(storage_error)?;
+        let planned = self.planned_focus(week);
         Ok(stats::weekly_stats(
             week,
             &self.tz,
             now,
             &sessions,
             &items,
+            &planned,
             self.config.stats.weekly_goal_hours,
             TREND_WEEKS,
         ))

@@ -10,6 +10,7 @@ use deepwork_core::plans::calendar::events_between;
 use deepwork_core::plans::{Occurrence, Planned, Planner};
 use deepwork_core::schedule;
 use deepwork_core::session::Input;
+use deepwork_core::stats::IsoWeek;
 use deepwork_store::{CalendarCopy, PlanFate};
 use jiff::{SignedDuration, Timestamp};
 use std::collections::HashMap;
@@ -323,6 +324,16 @@ impl Engine {
             }
         }
         None
+    }
+
+    /// The spans of planned focus in `week`: its blocks, and the calendar focus events
+    /// known (the calendars are read two weeks ahead and one day back), less meetings.
+    pub(super) fn planned_focus(&self, week: IsoWeek) -> Vec<(Timestamp, Timestamp)> {
+        let planner = Planner::new(&self.config.plans, &self.tz).with_events(&self.calendar_events);
+        week.days()
+            .flat_map(|date| planner.pieces_on(date))
+            .map(|piece| (piece.from, piece.until))
+            .collect()
     }
 
     /// `days` days of plans from today.
