@@ -3,7 +3,7 @@
 
 CARGO ?= cargo
 
-.PHONY: run test install setup ui bench measure-idle measure-escalation measure-footprint measure-window-open bindings train-triage fuzz soak
+.PHONY: run test install setup ui bench measure-idle measure-plans measure-escalation measure-footprint measure-window-open bindings train-triage fuzz soak
 
 setup:
 	@bash scripts/setup.sh
@@ -52,6 +52,10 @@ bench: setup
 
 measure-idle: setup
 	bash scripts/measure-idle.sh 60
+
+# Wakeups and calendar requests of an idle resident with work hours, blocks and a calendar.
+measure-plans: setup
+	bash scripts/measure-plans.sh 60
 
 # Escalation: how late a step fires after its due time, and wakeups with none open.
 measure-escalation: setup

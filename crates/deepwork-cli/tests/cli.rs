@@ -539,6 +539,64 @@ fn a_focus_block_starts_by_itself_and_a_skipped_one_stays_skipped() {
 }
 
 #[test]
+fn a_caldav_focus_event_starts_a_session_with_the_password_from_the_keyring() {
+    use deepwork_harness::radicale::{self, Radicale};
+    use jiff::tz::TimeZone;
+    use jiff::{SignedDuration, Timestamp};
+    let server = Radicale::start();
+    let now = Timestamp::now();
+    let stamp = |at: Timestamp| at.strftime("%Y%m%dT%H%M%SZ").to_string();
+    let object = format!(
+        "BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:-//deepwork tests//EN\nBEGIN:VEVENT\nUID:rfc\n\
+         DTSTAMP:20260101T000000Z\nDTSTART:{}\nDTEND:{}\nSUMMARY:Deep work: billing RFC\n\
+         END:VEVENT\nEND:VCALENDAR\n",
+        stamp(now - SignedDuration::from_mins(2)),
+        stamp(now + SignedDuration::from_mins(50))
+    );
+    runtime().block_on(async {
+        server.make_calendar("work").await;
+        server.put("work", "rfc", &object).await;
+    });
+    let url = server.calendar_url("work");
+    let config = format!(
+        "{QUIET}[plans]\n[[plans.calendars]]\nurl = \"{url}\"\ncaldav = true\nuser = \"{}\"\n",
+        radicale::USER
+    );
+    let mut env = Env::new(&config);
+    let bus = Bus::start(env.dir.path());
+    env.bus = Some(bus.address.clone());
+    let _keyring = Keyring::start(&bus.address, env.dir.path());
+    let unknown = env.run_with_input(&["plan", "password", "https://elsewhere.example/"], "x\n");
+    assert_eq!(unknown.code, 2, "{unknown:?}");
+    assert!(
+        unknown
+            .stderr
+            .contains("not a calendar of [[plans.calendars]]"),
+        "{unknown:?}"
+    );
+    let stored = env.run_with_input(
+        &["plan", "password", &url],
+        &format!("{}\n", radicale::PASSWORD),
+    );
+    assert_eq!(stored.code, 0, "{stored:?}");
+    let _daemon = env.daemon();
+    let status = support::eventually("the focus event's session", || {
+        let status = env.ok(&["status"]);
+        status.contains("a planned focus block").then_some(status)
+    });
+    let ends = (now + SignedDuration::from_mins(50))
+        .to_zoned(TimeZone::get(support::TZ).unwrap())
+        .strftime("%H:%M")
+        .to_string();
+    assert!(status.contains(&format!("until {ends}")), "{status}");
+    let plan = env.ok(&["plan", "--days", "1"]);
+    assert!(
+        plan.contains("\"Deep work: billing RFC\" (running)"),
+        "{plan}"
+    );
+}
+
+#[test]
 fn forget_takes_old_text_by_hand() {
     let env = Env::new(QUIET);
     let _daemon = env.daemon();

@@ -331,3 +331,52 @@ fn triage_never_panics() {
         },
     );
 }
+
+// ---- calendars ----
+
+#[rustfmt::skip]
+const CALENDAR_TOKENS: &[&str] = &[
+    "\r\n", "\n", " ", "BEGIN:VCALENDAR", "END:VCALENDAR", "BEGIN:VEVENT", "END:VEVENT",
+    "BEGIN:VTIMEZONE", "END:VTIMEZONE", "BEGIN:STANDARD", "END:STANDARD", "BEGIN:DAYLIGHT",
+    "END:DAYLIGHT", "TZID:X", "TZOFFSETFROM:+0100", "TZOFFSETTO:+0200", "TZOFFSETTO:-2400",
+    "TZOFFSETTO:+99", "UID:a", "UID:b", "SUMMARY:Focus", "SUMMARY:Sync\\, 2", "CATEGORIES:Deep work",
+    "DTSTART:20261130T090000Z", "DTSTART:20261130T090000", "DTSTART;TZID=Europe/Berlin:20261130T090000",
+    "DTSTART;TZID=X:20261130T090000", "DTSTART;TZID=Nowhere/Else:20261130T090000",
+    "DTSTART;VALUE=DATE:20261130", "DTSTART:16010101T030000", "DTSTART:99991231T235959Z",
+    "DTSTART:00000101T000000Z", "DTSTART:2026113", "DTEND:20261130T100000Z", "DTEND:20251130T100000Z",
+    "DURATION:PT1H", "DURATION:P1D", "DURATION:-PT5M", "DURATION:P999999W", "DURATION:PT",
+    "RRULE:FREQ=DAILY", "RRULE:FREQ=SECONDLY", "RRULE:FREQ=MINUTELY;INTERVAL=1",
+    "RRULE:FREQ=WEEKLY;BYDAY=MO,WE", "RRULE:FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30",
+    "RRULE:FREQ=MONTHLY;BYDAY=-1SU", "RRULE:FREQ=DAILY;COUNT=3", "RRULE:FREQ=DAILY;UNTIL=20261201T000000Z",
+    "RRULE:FREQ=DAILY;UNTIL=20261201", "RRULE:FREQ=WEEKLY;INTERVAL=0", "RRULE:FREQ=NEVER",
+    "RRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=10", "RRULE:", "RDATE:20261205T090000Z",
+    "EXDATE:20261201T090000Z", "EXDATE;TZID=Europe/Berlin:20261201T100000,20261202T100000",
+    "RECURRENCE-ID:20261202T090000Z", "STATUS:CANCELLED", "TRANSP:TRANSPARENT", ";", ":", ",",
+    "=", "\"", "\\", "\u{0}", "\u{202E}", "é",
+];
+
+#[test]
+fn calendar_reader_never_panics() {
+    use deepwork_core::plans::calendar::events_between;
+    let focus = regex::Regex::new("(?i)focus|deep work").expect("a valid expression");
+    let from = Timestamp::from_second(1_795_000_000).expect("in range");
+    let until = Timestamp::from_second(1_796_300_000).expect("in range");
+    let berlin = TimeZone::get("Europe/Berlin").expect("tzdb");
+    fuzz(
+        "plans::calendar::events_between",
+        512,
+        soup(CALENDAR_TOKENS, 60),
+        |text| {
+            if let Ok(events) = events_between(&text, from, until, &focus, &berlin) {
+                for event in events {
+                    prop_assert!(
+                        event.from < until && event.until > from,
+                        "{event:?} is outside the window"
+                    );
+                    prop_assert!(event.until >= event.from, "{event:?} ends before it starts");
+                }
+            }
+            Ok(())
+        },
+    );
+}
