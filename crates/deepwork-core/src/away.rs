@@ -48,6 +48,9 @@ pub struct AutoReplyConfig {
     pub template: String,
     /// How to reach the user in an emergency, e.g. "call +49 30 1234567".
     pub emergency: String,
+    /// The reply outside work hours (while `[plans]` holds what arrives); empty for
+    /// none. `{check_in}` is the next working start.
+    pub after_hours: String,
 }
 
 impl Default for AutoReplyConfig {
@@ -58,6 +61,7 @@ impl Default for AutoReplyConfig {
                        for an emergency, {emergency}."
                     .into(),
             emergency: "write EMERGENCY in your message and it reaches me at once".into(),
+            after_hours: String::new(),
         }
     }
 }

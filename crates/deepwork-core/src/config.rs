@@ -601,11 +601,17 @@ impl Config {
                 ));
             }
         }
-        for (key, template) in [
-            ("status.template", &self.status.template),
-            ("auto_reply.template", &self.auto_reply.template),
+        for (key, template, optional) in [
+            ("status.template", &self.status.template, false),
+            ("auto_reply.template", &self.auto_reply.template, false),
+            ("auto_reply.after_hours", &self.auto_reply.after_hours, true),
+            (
+                "plans.after_hours_status",
+                &self.plans.after_hours_status,
+                true,
+            ),
         ] {
-            if template.trim().is_empty() {
+            if template.trim().is_empty() && !optional {
                 return Err(plain(key, "must not be empty".into()));
             }
             if let Some(unknown) = away::unknown_placeholder(template) {

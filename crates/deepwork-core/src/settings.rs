@@ -45,6 +45,10 @@ pub struct Settings {
     pub hold_after_hours: bool,
     /// `plans.blocks`.
     pub focus_blocks: Vec<FocusBlock>,
+    /// `plans.after_hours_status`.
+    pub after_hours_status: String,
+    /// `auto_reply.after_hours`.
+    pub auto_reply_after_hours: String,
 }
 
 /// A rule that classes items by keywords alone.
@@ -96,6 +100,8 @@ impl Settings {
             days_off: config.plans.days_off.clone(),
             hold_after_hours: config.plans.hold_after_hours,
             focus_blocks: config.plans.blocks.clone(),
+            after_hours_status: config.plans.after_hours_status.clone(),
+            auto_reply_after_hours: config.auto_reply.after_hours.clone(),
         }
     }
 
@@ -152,6 +158,11 @@ impl Settings {
             "emergency",
             self.auto_reply_emergency.as_str().into(),
         );
+        set(
+            auto_reply,
+            "after_hours",
+            self.auto_reply_after_hours.as_str().into(),
+        );
         let plans = section(&mut document, "plans");
         set(
             plans,
@@ -172,6 +183,11 @@ impl Settings {
                 .into(),
         );
         set(plans, "hold_after_hours", self.hold_after_hours.into());
+        set(
+            plans,
+            "after_hours_status",
+            self.after_hours_status.as_str().into(),
+        );
         let mut blocks = ArrayOfTables::new();
         for block in &self.focus_blocks {
             let mut table = Table::new();
@@ -319,6 +335,8 @@ user_id = "@alice:example.org"
         settings.work_hours = vec!["mon-fri 09:00-17:30".parse().unwrap()];
         settings.days_off = vec!["2026-12-24".parse().unwrap()];
         settings.hold_after_hours = false;
+        settings.after_hours_status = "Off work, back {check_in}".into();
+        settings.auto_reply_after_hours = "Off until {check_in}.".into();
         settings.focus_blocks = vec![
             toml::from_str(
                 "days = \"mon-fri\"\nfrom = \"09:00\"\nuntil = \"11:30\"\ncheck_ins = [\"10:15\"]",

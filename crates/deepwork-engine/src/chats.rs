@@ -328,13 +328,15 @@ impl AdapterTask {
                     .status
                     .as_ref()
                     .map(|status| status.status_limit());
-                self.status_machine.want(focus.as_ref().zip(limit).map(
-                    |((session, status), limit)| Desired {
+                // An empty text (after hours without a status of its own) reads and holds
+                // but leaves the status alone.
+                let shown = focus.as_ref().filter(|(_, status)| !status.text.is_empty());
+                self.status_machine
+                    .want(shown.zip(limit).map(|((session, status), limit)| Desired {
                         session: *session,
                         text: away::fit(&status.text, limit),
                         until: status.until,
-                    },
-                ));
+                    }));
                 self.focus = focus;
             }
             Err(error) => {

@@ -763,6 +763,62 @@ mod chats {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn after_hours_the_status_says_so_and_a_direct_message_gets_the_after_hours_reply() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = paths(dir.path());
+        // Work hours on another weekday than today, so that now is after hours.
+        let today = jiff::Zoned::now().weekday();
+        let other = if today == jiff::civil::Weekday::Sunday {
+            "mon"
+        } else {
+            "sun"
+        };
+        std::fs::write(
+            &paths.config,
+            format!(
+                "[notifications]\nenabled = false\n[plans]\nwork_hours = [\"{other} 09:00-10:00\"]\n\
+                 after_hours_status = \"Off work, back {{check_in}}\"\n\
+                 [auto_reply]\nafter_hours = \"I'm off work until {{check_in}}; I'll read this then.\"\n"
+            ),
+        )
+        .unwrap();
+        let fake = Arc::new(FakeAdapter::default());
+        fake.lock().status = "lunch at 1".into();
+        let (engine, mut client) = start_engine(&paths, &fake).await;
+        let status = client.status().await.unwrap();
+        assert!(status.off_hours_until.is_some() && status.session.is_none());
+        eventually("the after-hours status is set", || {
+            fake.lock().status.starts_with("Off work, back ")
+        })
+        .await;
+        eventually("the adapter reads", || fake.lock().cursor_requests > 0).await;
+        fake.deliver(dm(
+            "1",
+            "bob",
+            "can you look at the contract tonight?",
+            false,
+        ));
+        eventually("bob got the after-hours reply", || {
+            fake.lock().replies.len() == 1
+        })
+        .await;
+        let (_, text) = fake.lock().replies[0].clone();
+        assert!(text.starts_with("I'm off work until "), "{text}");
+        fake.deliver(dm("2", "bob", "or tomorrow is fine", false));
+        eventually("both are held for the morning", || {
+            held_in_store(&paths) == 2
+        })
+        .await;
+        assert_eq!(
+            fake.lock().replies.len(),
+            1,
+            "one reply per sender per night"
+        );
+        assert_eq!(client.status().await.unwrap().held.total(), 2);
+        engine.shut_down().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_chat_status_follows_the_session_and_direct_messages_get_one_reply() {
         let dir = tempfile::tempdir().unwrap();
         let paths = paths(dir.path());

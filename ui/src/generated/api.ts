@@ -665,4 +665,12 @@ hold_after_hours: boolean,
 /**
  * `plans.blocks`.
  */
-focus_blocks: Array<FocusBlock>, };
+focus_blocks: Array<FocusBlock>, 
+/**
+ * `plans.after_hours_status`.
+ */
+after_hours_status: string, 
+/**
+ * `auto_reply.after_hours`.
+ */
+auto_reply_after_hours: string, };

@@ -40,6 +40,9 @@ pub struct PlansConfig {
     pub focus_match: FocusMatch,
     /// How long before a meeting a running session checks in (the meeting ends it).
     pub before_meeting: Length,
+    /// The chat status outside work hours, while what arrives is held (`{check_in}`:
+    /// the next working start); empty leaves the status alone.
+    pub after_hours_status: String,
 }
 
 /// A calendar to follow, one `[[plans.calendars]]` entry.
@@ -173,6 +176,7 @@ impl Default for PlansConfig {
             calendars: Vec::new(),
             focus_match: FocusMatch::default(),
             before_meeting: Length(SignedDuration::from_mins(5)),
+            after_hours_status: String::new(),
         }
     }
 }

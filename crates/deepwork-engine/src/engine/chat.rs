@@ -117,7 +117,27 @@ impl Engine {
         }
     }
 
+    /// What the platforms should do now: read and hold for the session or the
+    /// after-hours hold, showing its status (none after hours without
+    /// `after_hours_status`: an empty text).
     fn focus_status(&self, now: Timestamp) -> Option<(SessionId, FocusStatus)> {
+        if let Some(hold) = self.machine.off_hours() {
+            let text = away::render(
+                &self.config.plans.after_hours_status,
+                Self::away_times(hold),
+                &self.config.auto_reply.emergency,
+                now,
+                &self.tz,
+                self.config.status.clock,
+            );
+            return Some((
+                hold.id,
+                FocusStatus {
+                    text,
+                    until: hold.ends_at,
+                },
+            ));
+        }
         self.machine.session().map(|session| {
             let text = away::render(
                 &self.config.status.template,
@@ -192,7 +212,17 @@ impl Engine {
         message: &IncomingMessage,
         ack: &PushAck,
     ) -> Result<Option<String>, ChatError> {
-        let Some(session) = self.machine.session() else {
+        let after_hours = self.machine.off_hours().is_some();
+        let template = if after_hours {
+            &self.config.auto_reply.after_hours
+        } else {
+            &self.config.auto_reply.template
+        };
+        let Some(session) = self
+            .machine
+            .holding()
+            .filter(|_| !template.trim().is_empty())
+        else {
             return Ok(None);
         };
         let candidate = ReplyCandidate {
@@ -215,7 +245,7 @@ impl Engine {
             .map_err(chat_store_error)?;
         Ok(claimed.then(|| {
             away::render(
-                &self.config.auto_reply.template,
+                template,
                 times,
                 &self.config.auto_reply.emergency,
                 now,

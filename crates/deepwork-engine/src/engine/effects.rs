@@ -165,9 +165,13 @@ impl Engine {
             let event = match effect {
                 Effect::SessionStarted { .. }
                 | Effect::SessionRescheduled { .. }
-                | Effect::OffHoursStarted { .. }
-                | Effect::OffHoursEnded { .. } => Event::SessionChanged {
+                | Effect::OffHoursStarted { .. } => Event::SessionChanged {
                     status: self.status(now),
+                },
+                // The platforms put back what the hold's status replaced, as after a session.
+                Effect::OffHoursEnded { hold, .. } => Event::SessionEnded {
+                    session: *hold,
+                    early: false,
                 },
                 Effect::Hold { item, class, .. } => Event::ItemHeld {
                     item: *item,
