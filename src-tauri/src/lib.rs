@@ -79,14 +79,13 @@ async fn acknowledge(
 /// The plans of the coming days: work hours, focus blocks, meetings.
 #[tauri::command]
 async fn plan(link: State<'_, EngineLink>, days: u32) -> Result<Vec<PlanDay>, UiError> {
-    link.call(Repeat::Safe, |c| Box::pin(c.plan(days.clamp(1, 14))))
-        .await
+    link.call(Repeat::Safe, |c| Box::pin(c.plan(days))).await
 }
 
 /// Skips a planned focus block (the running one stops).
 #[tauri::command]
 async fn skip_block(link: State<'_, EngineLink>, plan: Option<String>) -> Result<Status, UiError> {
-    link.call(Repeat::Safe, |c| Box::pin(c.skip_block(plan.clone())))
+    link.call(Repeat::Once, |c| Box::pin(c.skip_block(plan.clone())))
         .await
 }
 

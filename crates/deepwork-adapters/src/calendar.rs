@@ -123,7 +123,11 @@ impl CalendarClient {
             .map(|tag| format!("etag:{tag}"))
             .or_else(|| header(reqwest::header::LAST_MODIFIED).map(|d| format!("modified:{d}")));
         let body = read_body(response, source).await?;
-        if !body.trim_start().starts_with("BEGIN:VCALENDAR") {
+        let start = body.trim_start_matches('\u{feff}').trim_start();
+        if !start
+            .get(..15)
+            .is_some_and(|head| head.eq_ignore_ascii_case("BEGIN:VCALENDAR"))
+        {
             return Err(malformed(
                 source,
                 "the answer is not iCalendar text (BEGIN:VCALENDAR)",
@@ -216,6 +220,23 @@ impl CalendarClient {
     }
 }
 
+/// At most `limit` bytes of the body, read chunk by chunk: a server that sends more (or
+/// streams without end) is cut off there, not held in memory whole.
+async fn read_limited(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<(Vec<u8>, bool), reqwest::Error> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > limit {
+            body.extend_from_slice(&chunk[..limit - body.len()]);
+            return Ok((body, true));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((body, false))
+}
+
 async fn read_body(
     response: reqwest::Response,
     source: &CalendarSource,
@@ -223,8 +244,8 @@ async fn read_body(
     let status = response.status();
     if !status.is_success() {
         let retry_after = crate::http::retry_after(response.headers(), Timestamp::now());
-        let detail = response.text().await.unwrap_or_default();
-        let detail: String = detail.chars().take(200).collect();
+        let (detail, _) = read_limited(response, 800).await.unwrap_or_default();
+        let detail: String = String::from_utf8_lossy(&detail).chars().take(200).collect();
         return Err(crate::http::Refusal {
             adapter: NAME,
             status,
@@ -245,11 +266,13 @@ async fn read_body(
     {
         return Err(malformed(source, "the calendar is larger than 16 MiB"));
     }
-    let bytes = response.bytes().await.map_err(unreachable)?;
-    if bytes.len() > MAX_BODY {
+    let (bytes, cut) = read_limited(response, MAX_BODY)
+        .await
+        .map_err(unreachable)?;
+    if cut {
         return Err(malformed(source, "the calendar is larger than 16 MiB"));
     }
-    String::from_utf8(bytes.to_vec()).map_err(|_| malformed(source, "the answer is not UTF-8 text"))
+    String::from_utf8(bytes).map_err(|_| malformed(source, "the answer is not UTF-8 text"))
 }
 
 fn parse_xml(text: &str, source: &CalendarSource) -> Result<Element, AdapterError> {

@@ -76,7 +76,7 @@ pub fn status(status: &Status, tz: &TimeZone) -> String {
     if let Some(problem) = &status.escalation_problem {
         let _ = write!(out, "\nescalation: {}", safe(problem));
     }
-    for problem in &status.calendar_problems {
+    for problem in &status.plan_problems {
         let _ = write!(out, "\n{}", safe(problem));
     }
     for adapter in &status.adapters {

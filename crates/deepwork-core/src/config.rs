@@ -601,6 +601,17 @@ impl Config {
                 ));
             }
         }
+        for (index, calendar) in self.plans.calendars.iter().enumerate() {
+            if calendar.user.is_some() && !calendar.url.is_private_transport() {
+                return Err(plain(
+                    &format!("plans.calendars[{index}].url"),
+                    format!(
+                        "{} would send the password unencrypted; use https:// (plain http only on this computer)",
+                        calendar.url
+                    ),
+                ));
+            }
+        }
         for (key, template, optional) in [
             ("status.template", &self.status.template, false),
             ("auto_reply.template", &self.auto_reply.template, false),

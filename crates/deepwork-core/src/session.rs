@@ -477,10 +477,11 @@ impl Machine {
         let State::OffHours(hold) = &mut self.state else {
             return Err(SessionError::NotFocusing);
         };
-        let effect = deliver(hold, now);
+        // A quiet night brings no digest and no notice.
+        let effect = (!hold.held.items().is_empty()).then(|| deliver(hold, now));
         let hold = hold.id;
         self.state = State::Idle;
-        self.effects.push_back(effect);
+        self.effects.extend(effect);
         self.effects
             .push_back(Effect::OffHoursEnded { hold, at: now });
         Ok(())

@@ -334,9 +334,10 @@ pub struct Status {
     /// The planned focus block running now or coming next (within a week).
     #[serde(default)]
     pub next_block: Option<Box<BlockStatus>>,
-    /// Calendars that could not be read, and what still applies.
+    /// What keeps the plans from applying: a calendar that could not be read (and which
+    /// copy still applies), a planned session that could not start.
     #[serde(default)]
-    pub calendar_problems: Vec<String>,
+    pub plan_problems: Vec<String>,
 }
 
 /// One day of plans.

@@ -7,6 +7,7 @@ use deepwork_adapters::calendar::{CalendarClient, CalendarSource, Fetched};
 use deepwork_core::plans::CalendarConfig;
 use jiff::{SignedDuration, Timestamp};
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -19,6 +20,25 @@ pub const READ_BEHIND: SignedDuration = SignedDuration::from_hours(24);
 /// See [`READ_BEHIND`].
 pub const READ_AHEAD: SignedDuration = SignedDuration::from_hours(14 * 24);
 
+/// The version of each calendar the engine keeps a copy of, by address: the reader asks
+/// the server whether anything changed since that one. Only the engine adds to it, when
+/// it accepted a copy, so a version it refused is read again next time.
+#[derive(Clone, Debug, Default)]
+pub struct CalendarValidators(Arc<Mutex<HashMap<String, String>>>);
+
+impl CalendarValidators {
+    /// `url`'s copy is of version `validator` now.
+    pub fn accept(&self, url: &str, validator: &str) {
+        if let Ok(mut known) = self.0.lock() {
+            known.insert(url.to_owned(), validator.to_owned());
+        }
+    }
+
+    fn of(&self, url: &str) -> Option<String> {
+        self.0.lock().ok()?.get(url).cloned()
+    }
+}
+
 /// One read of one calendar.
 #[derive(Clone, Debug)]
 pub struct CalendarRead {
@@ -28,11 +48,11 @@ pub struct CalendarRead {
     pub outcome: Result<Fetched, String>,
 }
 
-/// Starts reading `calendars` (none: nothing starts); `validators` are those of the
-/// copies kept, so the first round can be a "not modified".
+/// Starts reading `calendars` (none: nothing starts); `validators` are the versions of
+/// the copies the engine keeps, so a round can be a "not modified".
 pub fn spawn(
     calendars: Vec<CalendarConfig>,
-    validators: HashMap<String, String>,
+    validators: CalendarValidators,
     reports: mpsc::UnboundedSender<CalendarRead>,
 ) -> Option<tokio::task::AbortHandle> {
     if calendars.is_empty() {
@@ -43,7 +63,7 @@ pub fn spawn(
 
 async fn read_forever(
     calendars: Vec<CalendarConfig>,
-    mut validators: HashMap<String, String>,
+    validators: CalendarValidators,
     reports: mpsc::UnboundedSender<CalendarRead>,
 ) {
     let client = match CalendarClient::new() {
@@ -75,19 +95,12 @@ async fn read_forever(
                     let from = now.checked_sub(READ_BEHIND).unwrap_or(now);
                     let until = now.checked_add(READ_AHEAD).unwrap_or(now);
                     client
-                        .fetch(source, validators.get(url).map(String::as_str), from, until)
+                        .fetch(source, validators.of(url).as_deref(), from, until)
                         .await
                         .map_err(|e| e.to_string())
                 }
                 Err(problem) => Err(problem.clone()),
             };
-            if let Ok(Fetched::Changed {
-                validator: Some(validator),
-                ..
-            }) = &outcome
-            {
-                validators.insert(url.clone(), validator.clone());
-            }
             if reports
                 .send(CalendarRead {
                     url: url.clone(),

@@ -1670,6 +1670,59 @@ mod calendar {
     }
 
     #[test]
+    fn a_session_started_during_a_meeting_runs_and_the_next_meeting_still_counts() {
+        use deepwork_adapters::calendar::Fetched;
+        let body = |uid: &str, start: &str, end: &str| {
+            format!(
+                "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:t\r\nBEGIN:VEVENT\r\nUID:{uid}\r\n\
+                 DTSTART;TZID=Europe/Berlin:{start}\r\nDTEND;TZID=Europe/Berlin:{end}\r\n\
+                 SUMMARY:{uid}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+            )
+        };
+        let url = "https://example.com/team.ics";
+        let config = config(&format!("[plans]\n[[plans.calendars]]\nurl = \"{url}\"\n"));
+        let dir = tempfile::tempdir().unwrap();
+        let now = at("2026-11-30T10:05");
+        let (mut engine, _) = open(&dir.path().join("db.sqlite3"), config, now);
+        engine.calendar_read(
+            now,
+            CalendarRead {
+                url: url.into(),
+                outcome: Ok(Fetched::Changed {
+                    body: format!(
+                        "{}{}",
+                        body("review", "20261130T100000", "20261130T103000"),
+                        body("sync", "20261130T113000", "20261130T120000")
+                    ),
+                    validator: Some("etag:\"1\"".into()),
+                }),
+            },
+        );
+        start(&mut engine, now, "2h");
+        assert_eq!(
+            session_until(&mut engine, at("2026-11-30T10:06")),
+            Some(at("2026-11-30T11:25")),
+            "the meeting under way is skipped by choice; the 11:30 sync ends the session"
+        );
+        // Extending past the sync is brought back before it at once.
+        let plan = SessionPlan {
+            end: Some(SessionEnd::For("3h".parse().unwrap())),
+            check_in: None,
+        };
+        let Reply::Status(extended) = ok(one(
+            &mut engine,
+            at("2026-11-30T10:10"),
+            Request::Extend { plan },
+        )) else {
+            panic!("status");
+        };
+        assert_eq!(
+            extended.session.map(|s| s.ends_at),
+            Some(at("2026-11-30T11:25"))
+        );
+    }
+
+    #[test]
     fn a_caldav_calendar_plans_focus_and_meetings_on_the_engines_clock() {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
@@ -1718,11 +1771,7 @@ mod calendar {
         let (mut engine, _) = open(&db, config.clone(), monday);
         read(&runtime, &mut engine, &source, &url, None, monday);
         let first = status(&mut engine, monday);
-        assert!(
-            first.calendar_problems.is_empty(),
-            "{:?}",
-            first.calendar_problems
-        );
+        assert!(first.plan_problems.is_empty(), "{:?}", first.plan_problems);
         let next = first.next_block.expect("the focus event");
         assert_eq!(
             (next.span.from, next.title.as_deref()),
@@ -1770,7 +1819,7 @@ mod calendar {
         server.stop();
         let later = at("2027-04-12T10:00");
         read(&runtime, &mut engine, &source, &url, None, later);
-        let problems = status(&mut engine, later).calendar_problems;
+        let problems = status(&mut engine, later).plan_problems;
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert!(
             problems[0].contains("unreachable") && problems[0].contains("still applies"),

@@ -433,10 +433,12 @@ impl Store {
     }
 
     /// What became of the planned block `plan`: `None` while it has neither run (even
-    /// briefly) nor been skipped; skipped when it was stopped part way.
+    /// briefly, or only its part after a meeting, "PLAN from 10:30") nor been skipped;
+    /// skipped when it was stopped part way.
     pub fn plan_fate(&self, plan: &str) -> Result<Option<PlanFate>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM sessions WHERE plan = ?1),
+            "SELECT EXISTS (SELECT 1 FROM sessions WHERE plan = ?1
+                        OR substr(plan, 1, length(?1) + 6) = ?1 || ' from '),
                     EXISTS (SELECT 1 FROM plan_skips WHERE plan = ?1)",
         )?;
         let (ran, skipped): (bool, bool) =

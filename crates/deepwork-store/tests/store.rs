@@ -286,6 +286,25 @@ fn after_hours_holds_are_no_focus_and_planned_blocks_run_once() {
         (SessionKind::Focus, Some(plan))
     );
     assert_eq!(store.plan_fate(plan).unwrap(), Some(PlanFate::Ran));
+    store
+        .write(|w| {
+            w.end_session(SessionId(2), t(700), false)?;
+            w.insert_session(
+                SessionId(3),
+                SessionKind::Focus,
+                t(800),
+                t(900),
+                &[t(900)],
+                Some("2026-12-02 09:00-11:30 from 10:30"),
+            )
+        })
+        .unwrap();
+    assert_eq!(
+        store.plan_fate("2026-12-02 09:00-11:30").unwrap(),
+        Some(PlanFate::Ran),
+        "the part after a meeting ran"
+    );
+    assert_eq!(store.plan_fate("2026-12-02 09:00-11").unwrap(), None);
     let tomorrow = "2026-12-01 09:00-11:30";
     store.write(|w| w.skip_plan(tomorrow, t(700))).unwrap();
     store.write(|w| w.skip_plan(tomorrow, t(701))).unwrap();

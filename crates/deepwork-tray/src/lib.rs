@@ -228,7 +228,11 @@ impl Shell {
             Action::Toggle => engine.start(plan(None)).await,
             Action::Stop => engine.stop().await,
             Action::CheckIn => engine.check_in().await,
-            Action::SkipBlock => engine.skip_block(None).await,
+            // The block the menu named, not whichever is next by the time it arrives.
+            Action::SkipBlock => {
+                let shown = status.next_block.as_ref().map(|block| block.plan.clone());
+                engine.skip_block(shown).await
+            }
             Action::Acknowledge => match engine.acknowledge(None, AckVia::Tray).await {
                 Ok(_) => engine.status().await,
                 Err(error) => Err(error),

@@ -217,7 +217,7 @@ mod tests {
             escalation_problem: None,
             off_hours_until: None,
             next_block: None,
-            calendar_problems: Vec::new(),
+            plan_problems: Vec::new(),
         }
     }
 

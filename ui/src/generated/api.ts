@@ -487,9 +487,10 @@ off_hours_until: string | null,
  */
 next_block: BlockStatus | null, 
 /**
- * Calendars that could not be read, and what still applies.
+ * What keeps the plans from applying: a calendar that could not be read (and which
+ * copy still applies), a planned session that could not start.
  */
-calendar_problems: Array<string>, };
+plan_problems: Array<string>, };
 
 export type SignInCode = { 
 /**

@@ -37,9 +37,15 @@ function midnight(date: string): Date {
   return new Date(year, month - 1, day);
 }
 
-/** Minutes after the local midnight of `date`. */
+/**
+ * Minutes after the local midnight of `date` on the wall clock (so on a DST day 10:00
+ * sits at 600 like on any other, where the grid's hour lines are).
+ */
 function minutesInto(date: string, at: string): number {
-  return (new Date(at).getTime() - midnight(date).getTime()) / 60_000;
+  const time = new Date(at);
+  const day = new Date(time.getFullYear(), time.getMonth(), time.getDate());
+  const days = Math.round((day.getTime() - midnight(date).getTime()) / 86_400_000);
+  return days * 24 * 60 + time.getHours() * 60 + time.getMinutes();
 }
 
 export function clock(at: string): string {

@@ -39,6 +39,8 @@ pub enum CalendarError {
 /// Recurrences expanded per event at most: a rule that never ends is read up to the
 /// window, and this bounds a hostile file.
 const MAX_INSTANCES: usize = 50_000;
+/// Components nest this deep at most (VCALENDAR, VEVENT, VALARM is 3).
+const MAX_DEPTH: usize = 16;
 
 /// The busy (opaque, not cancelled) timed events of `text` that overlap
 /// [`from`, `until`). All-day events are left out: they mark days, not meetings. Times
@@ -55,9 +57,27 @@ pub fn events_between(
     // a CalDAV server sends one VCALENDAR object per event, one after another. An
     // object that cannot be read costs itself, never the others.
     let mut objects: Vec<String> = Vec::new();
+    let mut depth = 0usize;
+    let text = text.trim_start_matches('\u{feff}');
     for line in unfold(text).lines().map(str::trim_end) {
         if line.is_empty() {
             continue;
+        }
+        // The parser recurses per level: a file nested deeper than any calendar is
+        // refused before it can exhaust the stack.
+        let starts = |prefix: &str| {
+            line.get(..prefix.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+        };
+        if starts("BEGIN:") {
+            depth += 1;
+        } else if starts("END:") {
+            depth = depth.saturating_sub(1);
+        }
+        if depth > MAX_DEPTH {
+            return Err(CalendarError::Syntax(format!(
+                "components nested more than {MAX_DEPTH} deep"
+            )));
         }
         if line.eq_ignore_ascii_case("BEGIN:VCALENDAR") || objects.is_empty() {
             objects.push(String::new());
@@ -86,7 +106,12 @@ pub fn events_between(
             "VEVENT" => events.push(component),
             "VTIMEZONE" => {
                 if let Some(id) = prop(component, "TZID") {
-                    zones.insert(id.val.as_str().to_owned(), Rules::of(component));
+                    let horizon = until
+                        .checked_add(SignedDuration::from_hours(24 * 400))
+                        .unwrap_or(until)
+                        .to_zoned(TimeZone::UTC)
+                        .datetime();
+                    zones.insert(id.val.as_str().to_owned(), Rules::of(component, horizon));
                 }
             }
             _ => stack.extend(component.components.iter()),
@@ -177,66 +202,61 @@ fn written(property: &Property<'_>, value: &str) -> Option<Written> {
     })
 }
 
-/// A VTIMEZONE: its observances, each with its onsets and the offset it switches to.
+/// A VTIMEZONE, as the onsets of its observances on the local clock with the offset
+/// each switches to, sorted: computed once per file, so converting a time is a search.
 #[derive(Clone, Debug, Default)]
 struct Rules {
-    observances: Vec<Observance>,
-}
-
-#[derive(Clone, Debug)]
-struct Observance {
-    /// The first onset, on the local clock in force before it.
-    start: DateTime,
-    rule: Option<String>,
-    dates: Vec<DateTime>,
-    offset_to: SignedDuration,
+    transitions: Vec<(DateTime, SignedDuration)>,
 }
 
 impl Rules {
-    fn of(component: &Component<'_>) -> Rules {
-        let observances = component
-            .components
-            .iter()
-            .filter_map(|o| {
-                let start =
-                    DateTime::strptime("%Y%m%dT%H%M%S", prop(o, "DTSTART")?.val.as_str().trim())
-                        .ok()?;
-                Some(Observance {
-                    start,
-                    rule: prop(o, "RRULE").map(|r| r.val.as_str().to_owned()),
-                    dates: props(o, "RDATE")
-                        .flat_map(|p| {
-                            p.val
-                                .as_str()
-                                .split(',')
-                                .map(str::to_owned)
-                                .collect::<Vec<_>>()
-                        })
-                        .filter_map(|d| DateTime::strptime("%Y%m%dT%H%M%S", d.trim()).ok())
-                        .collect(),
-                    offset_to: utc_offset(prop(o, "TZOFFSETTO")?.val.as_str())?,
-                })
-            })
-            .collect();
-        Rules { observances }
+    /// The onsets up to `horizon` (a yearly rule from 1601 to 2030 gives 430 of them).
+    fn of(component: &Component<'_>, horizon: DateTime) -> Rules {
+        let mut transitions = Vec::new();
+        for observance in &component.components {
+            let Some(start) = prop(observance, "DTSTART")
+                .and_then(|p| DateTime::strptime("%Y%m%dT%H%M%S", p.val.as_str().trim()).ok())
+            else {
+                continue;
+            };
+            let Some(offset) =
+                prop(observance, "TZOFFSETTO").and_then(|p| utc_offset(p.val.as_str()))
+            else {
+                continue;
+            };
+            transitions.push((start, offset));
+            if let Some(rule) = prop(observance, "RRULE") {
+                transitions.extend(
+                    expand(start, rule.val.as_str(), start, horizon)
+                        .into_iter()
+                        .map(|onset| (onset, offset)),
+                );
+            }
+            transitions.extend(
+                props(observance, "RDATE")
+                    .flat_map(|p| {
+                        p.val
+                            .as_str()
+                            .split(',')
+                            .map(str::to_owned)
+                            .collect::<Vec<_>>()
+                    })
+                    .filter_map(|d| DateTime::strptime("%Y%m%dT%H%M%S", d.trim()).ok())
+                    .map(|onset| (onset, offset)),
+            );
+        }
+        transitions.sort_by_key(|(onset, _)| *onset);
+        Rules { transitions }
     }
 
-    /// The offset in force at the local clock reading `at`: that of the observance whose
-    /// latest onset is the latest before it.
+    /// The offset in force at the local clock reading `at`: that of the latest onset
+    /// before it.
     fn offset_at(&self, at: DateTime) -> Option<SignedDuration> {
-        self.observances
-            .iter()
-            .filter_map(|o| {
-                let mut latest = (o.start <= at).then_some(o.start);
-                if let Some(rule) = &o.rule {
-                    let onsets = expand(o.start, rule, o.start, at);
-                    latest = latest.max(onsets.into_iter().filter(|d| *d <= at).max());
-                }
-                latest = latest.max(o.dates.iter().copied().filter(|d| *d <= at).max());
-                latest.map(|onset| (onset, o.offset_to))
-            })
-            .max_by_key(|(onset, _)| *onset)
-            .map(|(_, offset)| offset)
+        let after = self.transitions.partition_point(|(onset, _)| *onset <= at);
+        after
+            .checked_sub(1)
+            .and_then(|last| self.transitions.get(last))
+            .map(|(_, offset)| *offset)
     }
 }
 
@@ -262,8 +282,9 @@ fn utc_offset(text: &str) -> Option<SignedDuration> {
 /// inclusive), at most [`MAX_INSTANCES`]. An unreadable rule gives none.
 fn expand(start: DateTime, rule: &str, low: DateTime, high: DateTime) -> Vec<DateTime> {
     let floating = |at: DateTime| at.strftime("%Y%m%dT%H%M%SZ").to_string();
-    // UNTIL is written in UTC beside a zoned DTSTART; on the floating local clock the
-    // last instance is kept by reading it a day later, and the window trims the rest.
+    // UNTIL is written in UTC beside a zoned DTSTART. On the floating local clock it is
+    // read a day later, so no zone's offset loses the last instance; the instances past
+    // the real UNTIL are dropped once they are instants (`Reader::instances`).
     let rule: String = rule
         .split(';')
         .map(|part| match part.split_once('=') {
@@ -279,7 +300,10 @@ fn expand(start: DateTime, rule: &str, low: DateTime, high: DateTime) -> Vec<Dat
     let Ok(set) = text.parse::<rrule::RRuleSet>() else {
         return Vec::new();
     };
-    set.into_iter()
+    // Limited: a rule that never matches (February 30th) gives up instead of searching
+    // to the year 9999.
+    set.limit()
+        .into_iter()
         .take(MAX_INSTANCES)
         .filter_map(|at| civil_of(&at))
         .skip_while(|at| *at < low)
@@ -430,6 +454,25 @@ impl Reader<'_> {
         })
     }
 
+    /// The instant a rule's UNTIL stands for: UTC when written so, else on the event's
+    /// clock (a date means its whole day).
+    fn rule_until(&self, rule: &str, event: &Parsed) -> Option<Timestamp> {
+        let value = rule.split(';').find_map(|part| {
+            let (key, value) = part.split_once('=')?;
+            key.eq_ignore_ascii_case("UNTIL").then_some(value.trim())
+        })?;
+        let (digits, utc) = match value.strip_suffix(['Z', 'z']) {
+            Some(rest) => (rest, true),
+            None => (value, false),
+        };
+        let local = if digits.len() == 8 {
+            Date::strptime("%Y%m%d", digits).ok()?.at(23, 59, 59, 0)
+        } else {
+            DateTime::strptime("%Y%m%dT%H%M%S", digits).ok()?
+        };
+        self.instant(local, utc, event.tzid.as_deref())
+    }
+
     /// Every instance of a master event overlapping [`from`, `until`).
     fn instances(&self, event: &Parsed, from: Timestamp, until: Timestamp) -> Vec<CalendarEvent> {
         let mut starts = vec![event.instance.from];
@@ -449,10 +492,12 @@ impl Reader<'_> {
                 .to_zoned(TimeZone::UTC)
                 .datetime();
             for rule in &event.rules {
+                let last = self.rule_until(rule, event);
                 starts.extend(
                     expand(event.start, rule, low, high)
                         .into_iter()
-                        .filter_map(|at| self.instant(at, event.utc, event.tzid.as_deref())),
+                        .filter_map(|at| self.instant(at, event.utc, event.tzid.as_deref()))
+                        .filter(|at| last.is_none_or(|last| *at <= last)),
                 );
             }
         }

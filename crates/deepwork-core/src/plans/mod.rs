@@ -84,6 +84,28 @@ impl CalendarUrl {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Whether a password sent to it stays private: https (webcals), or plain http to
+    /// this computer.
+    pub fn is_private_transport(&self) -> bool {
+        let Some((scheme, rest)) = self.0.split_once("://") else {
+            return false;
+        };
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        let host_port = authority.rsplit('@').next().unwrap_or_default();
+        let host = match host_port.strip_prefix('[') {
+            Some(bracketed) => bracketed.split(']').next().unwrap_or_default(),
+            None => host_port.split(':').next().unwrap_or_default(),
+        };
+        let loopback = host.eq_ignore_ascii_case("localhost")
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        matches!(
+            scheme.to_ascii_lowercase().as_str(),
+            "https" | "webcal" | "webcals"
+        ) || loopback
+    }
 }
 
 impl FromStr for CalendarUrl {
@@ -510,6 +532,24 @@ mod tests {
             .to_zoned(berlin())
             .unwrap()
             .timestamp()
+    }
+
+    #[test]
+    fn a_password_goes_only_over_https_or_to_this_computer() {
+        let private = |url: &str| url.parse::<CalendarUrl>().unwrap().is_private_transport();
+        assert!(private("https://dav.example.com/ana/work/"));
+        assert!(private("webcal://example.com/team.ics"));
+        assert!(private("http://127.0.0.1:5232/ana/work/"));
+        assert!(private("http://localhost/cal.ics"));
+        assert!(private("http://[::1]:8080/cal.ics"));
+        assert!(!private("http://dav.example.com/ana/work/"));
+        assert!(!private("http://127.0.0.1.example.org/cal.ics"));
+        let refused = crate::config::Config::from_toml_str(
+            "[[plans.calendars]]\nurl = \"http://dav.example.com/\"\nuser = \"ana\"\n",
+        )
+        .unwrap_err();
+        assert_eq!(refused.key.as_deref(), Some("plans.calendars[0].url"));
+        assert!(refused.message.contains("unencrypted"), "{refused}");
     }
 
     #[test]

@@ -7,6 +7,7 @@ use crate::api::{
     AdapterHealth, ApiError, ErrorCode, Event, Explanation, PushAck, Reply, Request, Response,
     SessionStatus, Status,
 };
+use crate::calendars::CalendarValidators;
 use crate::notify::Notifier;
 use deepwork_core::config::Config;
 use deepwork_core::digest::{self, Digest, DigestId, ItemRecord};
@@ -73,6 +74,11 @@ pub struct Engine {
     calendar_events: Vec<CalendarEvent>,
     /// Why a calendar could not be read, by its address (cleared by a good read).
     calendar_problems: BTreeMap<String, String>,
+    /// The validator of each calendar copy kept, shared with the calendar reader so it
+    /// asks "changed since?" of a version the engine accepted.
+    calendar_validators: CalendarValidators,
+    /// Why the plans could not be followed the last time (cleared when they could).
+    plan_problem: Option<String>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -149,10 +155,13 @@ impl Engine {
             escalation_problem: None,
             watching_replies: None,
             next_plan: None,
+            calendar_validators: CalendarValidators::default(),
             calendar_copies,
             calendar_events: Vec::new(),
             calendar_problems: BTreeMap::new(),
+            plan_problem: None,
         };
+        engine.keep_only_followed_calendars(&followed);
         engine.read_calendar_copies(now);
         engine.tick(now);
         Ok(engine)
@@ -219,15 +228,19 @@ impl Engine {
 
     /// When [`Engine::tick`] must next run; `None` when nothing is due ever.
     pub fn next_deadline(&self) -> Option<Timestamp> {
-        let session = match (self.machine.next_deadline(), self.retry_at) {
-            (Some(deadline), Some(retry)) => Some(deadline.max(retry)),
-            (deadline, _) => deadline,
-        };
         let forget = (self.config.storage.keep_days > 0).then_some(self.next_forget);
-        [session, forget, self.next_escalation(), self.next_plan]
-            .into_iter()
-            .flatten()
-            .min()
+        let next = [
+            self.machine.next_deadline(),
+            forget,
+            self.next_escalation(),
+            self.next_plan,
+        ]
+        .into_iter()
+        .flatten()
+        .min()?;
+        // After a failed write nothing is tried again before the retry: a deadline left
+        // in the past would spin.
+        Some(self.retry_at.map_or(next, |retry| next.max(retry)))
     }
 
     /// Fires whatever is due at `now`.
@@ -321,7 +334,12 @@ impl Engine {
             Request::Settings => Ok(Reply::Settings(Box::new(Settings::from_config(
                 &self.config,
             )))),
-            Request::SaveSettings { settings } => self.save_settings(&settings),
+            Request::SaveSettings { settings } => {
+                let saved = self.save_settings(&settings);
+                // New hours or blocks may want another state at once.
+                self.follow_plans(now);
+                saved
+            }
             Request::Acknowledge { item, via } => self.acknowledge(now, item, via),
             Request::Plan { days } => self.plan_days(now, days),
             Request::SkipBlock { plan } => self.skip_block(now, plan),
@@ -361,7 +379,12 @@ impl Engine {
             escalations: self.escalation_status(),
             escalation_problem: self.escalation_problem.clone(),
             off_hours_until: self.machine.off_hours().map(|hold| hold.ends_at),
-            calendar_problems: self.calendar_problems.values().cloned().collect(),
+            plan_problems: self
+                .plan_problem
+                .iter()
+                .chain(self.calendar_problems.values())
+                .cloned()
+                .collect(),
             next_block: self.next_block_status(now).map(Box::new),
         }
     }
@@ -403,7 +426,10 @@ impl Engine {
                 until: resolved.until,
                 check_ins: resolved.check_ins,
             },
-        )
+        )?;
+        // An end moved past a meeting is brought back before it now, not at some tick.
+        self.follow_plans(now);
+        Ok(Reply::Status(self.status(now)))
     }
 
     fn resolve(

@@ -3,17 +3,16 @@
 
 use super::{Engine, storage_error};
 use crate::api::{ApiError, BlockState, BlockStatus, ErrorCode, PlanDay, Reply, TimeSpan};
-use crate::calendars::{CalendarRead, READ_AHEAD, READ_BEHIND};
+use crate::calendars::{CalendarRead, CalendarValidators, READ_AHEAD, READ_BEHIND};
 use deepwork_adapters::calendar::Fetched;
 use deepwork_core::SessionId;
 use deepwork_core::plans::calendar::events_between;
 use deepwork_core::plans::{Occurrence, Planned, Planner};
 use deepwork_core::schedule;
-use deepwork_core::session::Input;
+use deepwork_core::session::{Input, MAX_SESSION};
 use deepwork_core::stats::IsoWeek;
 use deepwork_store::{CalendarCopy, PlanFate};
 use jiff::{SignedDuration, Timestamp};
-use std::collections::HashMap;
 
 /// The most days `plan` shows.
 const MAX_PLAN_DAYS: u32 = 62;
@@ -27,7 +26,9 @@ impl Engine {
             // by a meeting in the calendar.
             self.next_plan = None;
             self.make_way_for_meetings(now);
-            return;
+            if self.machine.session().is_some() {
+                return;
+            }
         }
         let planner = Planner::new(&self.config.plans, &self.tz).with_events(&self.calendar_events);
         let planned = planner.planned_at(now, |piece| self.piece_taken(piece));
@@ -42,9 +43,13 @@ impl Engine {
             Planned::Open if self.machine.off_hours().is_some() => Input::EndOffHours,
             Planned::OffHours { .. } | Planned::Open => return,
         };
-        if let Err(error) = self.session_input(now, input) {
-            tracing::error!(%error, "could not follow the plans; trying again shortly");
-            self.next_plan = now.checked_add(super::RETRY_AFTER_FAILURE).ok();
+        match self.session_input(now, input) {
+            Ok(_) => self.plan_problem = None,
+            Err(error) => {
+                tracing::error!(%error, "could not follow the plans; trying again shortly");
+                self.plan_problem = Some(format!("plans: {}", error.message));
+                self.next_plan = now.checked_add(super::RETRY_AFTER_FAILURE).ok();
+            }
         }
     }
 
@@ -62,15 +67,23 @@ impl Engine {
     }
 
     /// A running session ends for a meeting: at its check-in (`before_meeting` ahead),
-    /// or now if the meeting already runs.
+    /// or now if the meeting began during the session (the calendar told of it late).
+    /// A meeting already under way when the session started is the user's choice to
+    /// skip it; the next one still counts.
     fn make_way_for_meetings(&mut self, now: Timestamp) {
         let Some(session) = self.machine.session() else {
             return;
         };
         let planner = Planner::new(&self.config.plans, &self.tz).with_events(&self.calendar_events);
-        let Some(meeting) = planner.busy_after(now) else {
+        let Some(mut meeting) = planner.busy_after(now) else {
             return;
         };
+        if meeting.from <= session.started_at {
+            match planner.busy_after(meeting.until) {
+                Some(next) => meeting = next,
+                None => return,
+            }
+        }
         if meeting.check_in >= session.ends_at {
             return;
         }
@@ -115,12 +128,23 @@ impl Engine {
         self.calendar_events = events;
     }
 
-    /// The addresses of the calendars followed with the validators of their copies.
-    pub fn calendar_validators(&self) -> HashMap<String, String> {
-        self.calendar_copies
-            .values()
-            .filter_map(|copy| Some((copy.url.clone(), copy.validator.clone()?)))
-            .collect()
+    /// The validators of the calendar copies the engine accepted, for the reader.
+    pub fn calendar_validators(&self) -> CalendarValidators {
+        self.calendar_validators.clone()
+    }
+
+    /// Forgets the copies of calendars no longer in the config, and tells the reader
+    /// the versions of those kept.
+    pub(super) fn keep_only_followed_calendars(&mut self, followed: &[String]) {
+        let urls: Vec<&str> = followed.iter().map(String::as_str).collect();
+        if let Err(error) = self.store.write(|w| w.keep_calendar_copies(&urls)) {
+            tracing::warn!(%error, "could not forget the copies of calendars no longer followed");
+        }
+        for copy in self.calendar_copies.values() {
+            if let Some(validator) = &copy.validator {
+                self.calendar_validators.accept(&copy.url, validator);
+            }
+        }
     }
 
     /// What the calendar reader found: a new copy is kept (in the store, so it still
@@ -147,6 +171,9 @@ impl Engine {
                         match self.store.write(|w| w.save_calendar_copy(&copy)) {
                             Ok(()) => {
                                 self.calendar_problems.remove(&url);
+                                if let Some(validator) = &copy.validator {
+                                    self.calendar_validators.accept(&url, validator);
+                                }
                             }
                             Err(error) => {
                                 self.calendar_problems.insert(
@@ -195,13 +222,17 @@ impl Engine {
         } else {
             &block.check_ins
         };
-        let mut check_ins = schedule::slot_check_ins(now, block.until, &self.tz, slots);
-        check_ins.push(block.until);
+        // A calendar focus event may be longer than a session may last.
+        let until = block
+            .until
+            .min(now.checked_add(MAX_SESSION).unwrap_or(block.until));
+        let mut check_ins = schedule::slot_check_ins(now, until, &self.tz, slots);
+        check_ins.push(until);
         let id = SessionId(self.next_session);
         self.next_session += 1;
         Input::Start {
             id,
-            until: block.until,
+            until,
             check_ins,
             plan: Some(block.key),
         }
@@ -234,12 +265,28 @@ impl Engine {
         plan: Option<String>,
     ) -> Result<Reply, ApiError> {
         let today = self.blocks_on_day_of(now);
-        let part_of = |piece: &str, block: &str| {
-            piece == block || piece.starts_with(&format!("{block} from "))
-        };
         let running = self.machine.session().and_then(|s| s.plan.clone());
         let chosen = match plan {
-            Some(plan) => plan,
+            Some(plan) => {
+                let planner =
+                    Planner::new(&self.config.plans, &self.tz).with_events(&self.calendar_events);
+                let mut date = now.to_zoned(self.tz.clone()).date();
+                let mut known = false;
+                for _ in 0..MAX_PLAN_DAYS {
+                    known |= planner.focus_on(date).iter().any(|o| o.key == plan);
+                    let Ok(next) = date.tomorrow() else { break };
+                    date = next;
+                }
+                if !known {
+                    return Err(ApiError::new(
+                        ErrorCode::NotFound,
+                        format!(
+                            "no focus block {plan:?} in the coming weeks; deepwork plan --json names them"
+                        ),
+                    ));
+                }
+                plan
+            }
             None => running
                 .as_deref()
                 .and_then(|piece| today.iter().find(|block| part_of(piece, &block.key)))
@@ -272,12 +319,13 @@ impl Engine {
         planner.focus_on(at.to_zoned(self.tz.clone()).date())
     }
 
-    /// Where a block stands at `now`.
+    /// Where a block stands at `now` (a part of it running after a meeting counts).
     fn block_status(&self, now: Timestamp, block: Occurrence) -> BlockStatus {
         let running = self
             .machine
             .session()
-            .is_some_and(|session| session.plan.as_deref() == Some(block.key.as_str()));
+            .and_then(|session| session.plan.as_deref())
+            .is_some_and(|piece| part_of(piece, &block.key));
         let state = if running {
             BlockState::Running
         } else {
@@ -379,4 +427,13 @@ impl Engine {
         }
         Ok(Reply::Plan(shown))
     }
+}
+
+/// Whether the piece of planned focus named `piece` belongs to `block` (the part of a
+/// block after a meeting is named "BLOCK from 10:30").
+fn part_of(piece: &str, block: &str) -> bool {
+    piece == block
+        || piece
+            .strip_prefix(block)
+            .is_some_and(|rest| rest.starts_with(" from "))
 }

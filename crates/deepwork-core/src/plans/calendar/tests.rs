@@ -283,3 +283,75 @@ END:VEVENT
         assert_eq!(events.len(), 2, "{joined:?}");
     }
 }
+
+#[test]
+fn until_ends_a_series_west_of_utc_where_it_says() {
+    let text = calendar(
+        "BEGIN:VEVENT
+UID:ny
+DTSTART;TZID=America/New_York:20261101T100000
+DURATION:PT30M
+RRULE:FREQ=DAILY;UNTIL=20261110T150000Z
+SUMMARY:Standup
+END:VEVENT
+",
+    );
+    let new_york = TimeZone::get("America/New_York").unwrap();
+    let events = events_between(
+        &text,
+        local("2026-11-08T00:00"),
+        local("2026-11-14T00:00"),
+        &focus(),
+        &new_york,
+    )
+    .unwrap();
+    let last = events.last().unwrap().from.to_zoned(new_york);
+    assert_eq!(
+        (events.len(), last.day()),
+        (3, 10),
+        "Nov 8, 9 and 10 at 10:00 New York; none on the 11th"
+    );
+}
+
+#[test]
+fn hostile_calendars_are_refused_or_read_quickly() {
+    let nested = format!(
+        "{}{}",
+        "BEGIN:X\r\n".repeat(100_000),
+        "END:X\r\n".repeat(100_000)
+    );
+    let error = events_between(
+        &nested,
+        local("2026-11-30T00:00"),
+        local("2026-12-01T00:00"),
+        &focus(),
+        &berlin(),
+    );
+    assert!(
+        matches!(error, Err(CalendarError::Syntax(ref e)) if e.contains("nested")),
+        "{error:?}"
+    );
+    let never = calendar(
+        "BEGIN:VEVENT
+UID:never
+DTSTART:20261130T090000Z
+DURATION:PT1H
+RRULE:FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30
+SUMMARY:Never
+END:VEVENT
+",
+    );
+    // Unlimited, this rule searches day by day to the year 9999.
+    let events = read(&never, "2026-11-30T00:00", "2026-12-10T00:00");
+    assert_eq!(events.len(), 1, "only DTSTART itself");
+    let with_bom = format!(
+        "\u{feff}{}",
+        calendar(
+            "BEGIN:VEVENT\nUID:b\nDTSTART:20261130T090000Z\nDURATION:PT1H\nSUMMARY:B\nEND:VEVENT\n"
+        )
+    );
+    assert_eq!(
+        read(&with_bom, "2026-11-30T00:00", "2026-12-01T00:00").len(),
+        1
+    );
+}
