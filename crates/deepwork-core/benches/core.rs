@@ -250,6 +250,30 @@ fn year_of_events_text(events: &[CalendarEvent]) -> String {
     text
 }
 
+/// The events in one VCALENDAR whose times name a Windows zone defined by a VTIMEZONE.
+fn outlook_text(events: &[CalendarEvent]) -> String {
+    let zone = "W. Europe Standard Time";
+    let mut text = format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//bench//EN\r\nBEGIN:VTIMEZONE\r\nTZID:{zone}\r\n\
+         BEGIN:STANDARD\r\nDTSTART:16010101T030000\r\nTZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\n\
+         RRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=10\r\nEND:STANDARD\r\nBEGIN:DAYLIGHT\r\n\
+         DTSTART:16010101T020000\r\nTZOFFSETFROM:+0100\r\nTZOFFSETTO:+0200\r\n\
+         RRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=3\r\nEND:DAYLIGHT\r\nEND:VTIMEZONE\r\n"
+    );
+    let local = |at: Timestamp| at.strftime("%Y%m%dT%H%M%S").to_string();
+    for event in events {
+        text.push_str(&format!(
+            "BEGIN:VEVENT\r\nUID:{}\r\nDTSTAMP:20270101T000000Z\r\nDTSTART;TZID={zone}:{}\r\n\
+             DTEND;TZID={zone}:{}\r\nSUMMARY:Sync\r\nEND:VEVENT\r\n",
+            event.uid,
+            local(event.from),
+            local(event.until)
+        ));
+    }
+    text.push_str("END:VCALENDAR\r\n");
+    text
+}
+
 /// A year of plans as the engine meets them: at every change, what is planned now and
 /// when it next changes (work hours on weekdays, three blocks a day, holidays, 5,000
 /// calendar events); and reading two weeks out of a year of calendar text.
@@ -302,6 +326,16 @@ fn plans(c: &mut Criterion) {
         b.iter(|| {
             black_box(
                 events_between(&text, window_start, window_end, focus, &berlin)
+                    .expect("the bench calendar reads"),
+            )
+        });
+    });
+    // As Outlook writes it: one object, a zone defined only by its VTIMEZONE rules.
+    let outlook = outlook_text(&events);
+    c.bench_function("calendar_two_weeks_of_5000_events_outlook_zone", |b| {
+        b.iter(|| {
+            black_box(
+                events_between(&outlook, window_start, window_end, focus, &berlin)
                     .expect("the bench calendar reads"),
             )
         });

@@ -11,6 +11,7 @@ use jiff::civil::{Date, DateTime};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Span, SpanRelativeTo, Timestamp};
 use regex::Regex;
+use std::cell::RefCell;
 use std::collections::HashMap;
 
 /// One instance of an event inside the window asked for.
@@ -53,39 +54,63 @@ pub fn events_between(
     focus_match: &Regex,
     local: &TimeZone,
 ) -> Result<Vec<CalendarEvent>, CalendarError> {
-    // The parser reads one object at a time, with lines ending in "\n" and none blank;
-    // a CalDAV server sends one VCALENDAR object per event, one after another. An
-    // object that cannot be read costs itself, never the others.
+    // The parser reads one component at a time, with lines ending in "\n" and none
+    // blank, and it slows down with the square of a component's size: each event (or
+    // time zone) is cut out of its VCALENDAR and read on its own. CalDAV servers send
+    // one VCALENDAR per event, Outlook one for all. A component that cannot be read
+    // costs itself, never the others.
     let mut objects: Vec<String> = Vec::new();
     let mut depth = 0usize;
+    let mut outer = 0usize;
     let text = text.trim_start_matches('\u{feff}');
     for line in unfold(text).lines().map(str::trim_end) {
         if line.is_empty() {
             continue;
         }
-        // The parser recurses per level: a file nested deeper than any calendar is
-        // refused before it can exhaust the stack.
         let starts = |prefix: &str| {
             line.get(..prefix.len())
                 .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
         };
-        if starts("BEGIN:") {
-            depth += 1;
-        } else if starts("END:") {
-            depth = depth.saturating_sub(1);
+        let wrapper = line
+            .get(6..)
+            .is_some_and(|name| name.eq_ignore_ascii_case("VCALENDAR"));
+        if starts("BEGIN:") && wrapper {
+            outer += 1;
+            continue;
         }
-        if depth > MAX_DEPTH {
+        if starts("END:")
+            && line
+                .get(4..)
+                .is_some_and(|n| n.eq_ignore_ascii_case("VCALENDAR"))
+        {
+            outer = outer.saturating_sub(1);
+            continue;
+        }
+        if starts("BEGIN:") {
+            if depth == 0 {
+                objects.push(String::new());
+            }
+            depth += 1;
+        }
+        // The parser recurses per level: a file nested deeper than any calendar is
+        // refused before it can exhaust the stack.
+        if depth + outer > MAX_DEPTH {
             return Err(CalendarError::Syntax(format!(
                 "components nested more than {MAX_DEPTH} deep"
             )));
         }
-        if line.eq_ignore_ascii_case("BEGIN:VCALENDAR") || objects.is_empty() {
-            objects.push(String::new());
-        }
-        if let Some(object) = objects.last_mut() {
+        if depth > 0
+            && let Some(object) = objects.last_mut()
+        {
             object.push_str(line);
             object.push('\n');
         }
+        if starts("END:") {
+            depth = depth.saturating_sub(1);
+        }
+    }
+    if objects.is_empty() && !text.trim().is_empty() {
+        return Err(CalendarError::Syntax(first_line(text.trim())));
     }
     let mut parsed = Vec::with_capacity(objects.len());
     let mut failure = None;
@@ -117,7 +142,11 @@ pub fn events_between(
             _ => stack.extend(component.components.iter()),
         }
     }
-    let reader = Reader { zones, local };
+    let reader = Reader {
+        zones,
+        local,
+        known: RefCell::new(HashMap::new()),
+    };
     let mut moved: HashMap<(String, Timestamp), Option<CalendarEvent>> = HashMap::new();
     let mut found = Vec::new();
     for event in &events {
@@ -340,6 +369,9 @@ fn civil_of(at: &chrono::DateTime<rrule::Tz>) -> Option<DateTime> {
 struct Reader<'a> {
     zones: HashMap<String, Rules>,
     local: &'a TimeZone,
+    /// Each TZID looked up in the time zone database once: a name it lacks (Outlook's
+    /// "W. Europe Standard Time") costs a search of the disk each time.
+    known: RefCell<HashMap<String, Option<TimeZone>>>,
 }
 
 struct Parsed {
@@ -369,8 +401,7 @@ impl Reader<'_> {
         if utc {
             return at.to_zoned(TimeZone::UTC).ok().map(|z| z.timestamp());
         }
-        let named = tzid.map(|id| id.trim_start_matches('/'));
-        if let Some(zone) = named.and_then(|id| TimeZone::get(id).ok()) {
+        if let Some(zone) = tzid.and_then(|id| self.named_zone(id)) {
             return zone.to_ambiguous_timestamp(at).compatible().ok();
         }
         if let Some(rules) = tzid.and_then(|id| self.zones.get(id))
@@ -380,6 +411,17 @@ impl Reader<'_> {
             return as_utc.checked_sub(offset).ok();
         }
         self.local.to_ambiguous_timestamp(at).compatible().ok()
+    }
+
+    fn named_zone(&self, tzid: &str) -> Option<TimeZone> {
+        if let Some(known) = self.known.borrow().get(tzid) {
+            return known.clone();
+        }
+        let zone = TimeZone::get(tzid.trim_start_matches('/')).ok();
+        self.known
+            .borrow_mut()
+            .insert(tzid.to_owned(), zone.clone());
+        zone
     }
 
     fn point(&self, property: &Property<'_>, value: &str) -> Option<Timestamp> {
