@@ -95,6 +95,30 @@ impl CalendarClient {
         }
     }
 
+    /// One WebDAV request with an XML body, and its multistatus answer.
+    async fn dav(
+        &self,
+        source: &CalendarSource,
+        method: &[u8],
+        depth: &str,
+        body: String,
+    ) -> Result<Element, AdapterError> {
+        let method = Method::from_bytes(method).map_err(|e| malformed(source, &e.to_string()))?;
+        let response = self
+            .request(source, method)
+            .header("Depth", depth)
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/xml; charset=utf-8",
+            )
+            .body(body)
+            .send()
+            .await
+            .map_err(unreachable)?;
+        let text = read_body(response, source).await?;
+        parse_xml(&text, source)
+    }
+
     async fn ics(
         &self,
         source: &CalendarSource,
@@ -147,22 +171,7 @@ impl CalendarClient {
 <d:propfind xmlns:d="DAV:" xmlns:cs="http://calendarserver.org/ns/">
   <d:prop><d:sync-token/><cs:getctag/></d:prop>
 </d:propfind>"#;
-        let response = self
-            .request(
-                source,
-                Method::from_bytes(b"PROPFIND").map_err(|e| malformed(source, &e.to_string()))?,
-            )
-            .header("Depth", "0")
-            .header(
-                reqwest::header::CONTENT_TYPE,
-                "application/xml; charset=utf-8",
-            )
-            .body(ask)
-            .send()
-            .await
-            .map_err(unreachable)?;
-        let text = read_body(response, source).await?;
-        let answer = parse_xml(&text, source)?;
+        let answer = self.dav(source, b"PROPFIND", "0", ask.to_owned()).await?;
         let version = descendants(&answer)
             .find(|e| e.is("sync-token", DAV))
             .map(|e| format!("sync:{}", e.text().trim()))
@@ -193,22 +202,7 @@ impl CalendarClient {
             utc(from),
             utc(until)
         );
-        let response = self
-            .request(
-                source,
-                Method::from_bytes(b"REPORT").map_err(|e| malformed(source, &e.to_string()))?,
-            )
-            .header("Depth", "1")
-            .header(
-                reqwest::header::CONTENT_TYPE,
-                "application/xml; charset=utf-8",
-            )
-            .body(query)
-            .send()
-            .await
-            .map_err(unreachable)?;
-        let text = read_body(response, source).await?;
-        let answer = parse_xml(&text, source)?;
+        let answer = self.dav(source, b"REPORT", "1", query).await?;
         let objects: Vec<String> = descendants(&answer)
             .filter(|e| e.is("calendar-data", CALDAV))
             .map(Element::text)

@@ -352,7 +352,7 @@ pub struct PlanDay {
     pub work: Vec<TimeSpan>,
     /// Focus blocks and calendar focus events.
     pub blocks: Vec<BlockStatus>,
-    /// Calendar meetings (and the check-in before each), merged where they overlap.
+    /// Calendar meetings, merged where they overlap.
     pub meetings: Vec<TimeSpan>,
 }
 

@@ -1701,7 +1701,7 @@ mod calendar {
         start(&mut engine, now, "2h");
         assert_eq!(
             session_until(&mut engine, at("2026-11-30T10:06")),
-            Some(at("2026-11-30T11:25")),
+            Some(at("2026-11-30T11:30")),
             "the meeting under way is skipped by choice; the 11:30 sync ends the session"
         );
         // Extending past the sync is brought back before it at once.
@@ -1718,7 +1718,7 @@ mod calendar {
         };
         assert_eq!(
             extended.session.map(|s| s.ends_at),
-            Some(at("2026-11-30T11:25"))
+            Some(at("2026-11-30T11:30"))
         );
     }
 
@@ -1789,10 +1789,19 @@ mod calendar {
         start(&mut engine, at("2027-03-22T10:30"), "2h");
         assert_eq!(
             session_until(&mut engine, at("2027-03-22T10:30")),
-            Some(at("2027-03-22T10:55")),
-            "the standup brings a check-in five minutes before it, which ends the session"
+            Some(at("2027-03-22T11:00")),
+            "the standup ends the session as it starts"
         );
-        engine.tick(at("2027-03-22T10:55"));
+        let check_ins = status(&mut engine, at("2027-03-22T10:31"))
+            .session
+            .unwrap()
+            .check_ins;
+        assert_eq!(
+            check_ins,
+            [at("2027-03-22T10:55"), at("2027-03-22T11:00")],
+            "with a check-in five minutes before it"
+        );
+        engine.tick(at("2027-03-22T11:00"));
 
         // A week later, in summer time: still 11:00 on the local clock.
         let next_week = at("2027-03-29T10:00");
@@ -1800,7 +1809,7 @@ mod calendar {
         start(&mut engine, next_week, "2h");
         assert_eq!(
             session_until(&mut engine, next_week),
-            Some(at("2027-03-29T10:55"))
+            Some(at("2027-03-29T11:00"))
         );
         ok(one(&mut engine, at("2027-03-29T10:40"), Request::Stop));
 
@@ -1830,7 +1839,7 @@ mod calendar {
         start(&mut engine, later, "2h");
         assert_eq!(
             session_until(&mut engine, later),
-            Some(at("2027-04-12T10:55")),
+            Some(at("2027-04-12T11:00")),
             "the copy kept in the store plans the meeting"
         );
     }

@@ -444,7 +444,7 @@ work: Array<TimeSpan>,
  */
 blocks: Array<BlockStatus>, 
 /**
- * Calendar meetings (and the check-in before each), merged where they overlap.
+ * Calendar meetings, merged where they overlap.
  */
 meetings: Array<TimeSpan>, };
 

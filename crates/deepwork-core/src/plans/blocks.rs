@@ -101,6 +101,8 @@ pub struct Occurrence {
     pub check_ins: Vec<ClockTime>,
     /// A calendar event's title; `None` for a block of `[plans]`.
     pub title: Option<String>,
+    /// The check-in before the meeting that ends it (`before_meeting` ahead).
+    pub before_meeting: Option<Timestamp>,
 }
 
 /// What the plans want at a moment, when no session of the user's own is running.
@@ -207,6 +209,7 @@ impl<'a> Planner<'a> {
                     until: block.until.on(date, self.tz),
                     check_ins: block.check_ins.clone(),
                     title: None,
+                    before_meeting: None,
                 }
             })
             .filter(|occurrence| occurrence.from < occurrence.until)
@@ -233,6 +236,7 @@ impl<'a> Planner<'a> {
                         until: e.until,
                         check_ins: Vec::new(),
                         title: Some(e.title.clone()),
+                        before_meeting: None,
                     }
                 }),
         );
@@ -266,7 +270,9 @@ impl<'a> Planner<'a> {
         (start, end)
     }
 
-    /// The planned focus of `date` with meetings (and their check-ins) cut out.
+    /// The planned focus of `date` with meetings cut out: a piece ends when a meeting
+    /// starts, with a check-in `before_meeting` ahead of it, and the next begins when
+    /// the meeting ends. Less than `before_meeting` of focus before a meeting is none.
     pub fn pieces_on(&self, date: Date) -> Vec<Occurrence> {
         let mut pieces = Vec::new();
         for whole in self.focus_on(date) {
@@ -277,7 +283,9 @@ impl<'a> Planner<'a> {
                 .take_while(|b| b.check_in < whole.until)
             {
                 if busy.check_in > from {
-                    pieces.push(self.piece(&whole, from, busy.check_in));
+                    let mut piece = self.piece(&whole, from, busy.from.min(whole.until));
+                    piece.before_meeting = Some(busy.check_in);
+                    pieces.push(piece);
                 }
                 from = from.max(busy.until);
             }
@@ -613,7 +621,7 @@ mod tests {
                 (
                     "2026-11-30 09:00-11:30".to_owned(),
                     local("2026-11-30T09:00"),
-                    local("2026-11-30T09:55")
+                    local("2026-11-30T10:00")
                 ),
                 (
                     "2026-11-30 09:00-11:30 from 10:30".to_owned(),
@@ -623,7 +631,7 @@ mod tests {
                 (
                     writing.clone(),
                     local("2026-11-30T14:00"),
-                    local("2026-11-30T14:55")
+                    local("2026-11-30T15:00")
                 ),
                 (
                     format!("{writing} from 15:30"),
@@ -631,7 +639,15 @@ mod tests {
                     local("2026-11-30T16:00")
                 ),
             ],
-            "a check-in five minutes before each meeting ends the focus; it resumes after"
+            "each meeting ends the focus; it resumes after"
+        );
+        assert_eq!(
+            planner
+                .pieces_on(local("2026-11-30T00:00").to_zoned(tz.clone()).date())
+                .first()
+                .and_then(|piece| piece.before_meeting),
+            Some(local("2026-11-30T09:55")),
+            "with a check-in five minutes before the meeting"
         );
         assert_eq!(
             planner.planned_at(local("2026-11-30T10:10"), |_: &Occurrence| false),
@@ -646,7 +662,7 @@ mod tests {
         assert_eq!(after.block, "2026-11-30 09:00-11:30");
         assert_eq!(
             planner.next_change(local("2026-11-30T09:30")),
-            Some(local("2026-11-30T09:55"))
+            Some(local("2026-11-30T10:00"))
         );
         assert_eq!(
             planner.busy_after(local("2026-11-30T09:30")),

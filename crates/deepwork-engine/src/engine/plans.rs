@@ -84,23 +84,23 @@ impl Engine {
                 None => return,
             }
         }
-        if meeting.check_in >= session.ends_at {
+        if meeting.from >= session.ends_at {
             return;
         }
         let input = if meeting.from <= now {
             Input::Stop
         } else {
-            let until = if meeting.check_in > now {
-                meeting.check_in
-            } else {
-                meeting.from
-            };
+            // The session ends as the meeting starts, with a check-in before it.
+            let until = meeting.from;
             let mut check_ins: Vec<Timestamp> = session
                 .check_ins
                 .iter()
                 .copied()
-                .filter(|at| *at < until)
+                .filter(|at| *at < meeting.check_in)
                 .collect();
+            if meeting.check_in > now {
+                check_ins.push(meeting.check_in);
+            }
             check_ins.push(until);
             Input::Extend { until, check_ins }
         };
@@ -227,6 +227,8 @@ impl Engine {
             .until
             .min(now.checked_add(MAX_SESSION).unwrap_or(block.until));
         let mut check_ins = schedule::slot_check_ins(now, until, &self.tz, slots);
+        check_ins.extend(block.before_meeting.filter(|at| now < *at && *at < until));
+        check_ins.sort();
         check_ins.push(until);
         let id = SessionId(self.next_session);
         self.next_session += 1;
@@ -415,7 +417,7 @@ impl Engine {
                     .busy_on(date)
                     .iter()
                     .map(|busy| TimeSpan {
-                        from: busy.check_in,
+                        from: busy.from,
                         until: busy.until,
                     })
                     .collect(),
