@@ -199,17 +199,25 @@ fn second_token(account: &Account<'_>) -> Option<platforms::SecondToken> {
 }
 
 /// Keeps the Twilio credentials that escalation texts and calls with.
-fn store_twilio() -> Result<(), Failure> {
+/// One line of standard input, asking for it with `prompt` at a terminal; `what` names
+/// it in the error.
+pub(crate) fn read_secret(prompt: &str, what: &str) -> Result<String, Failure> {
     if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
-        eprintln!(
-            "Paste the Twilio credentials as ACCOUNT_SID:AUTH_TOKEN (or ACCOUNT_SID:API_KEY_SID:API_KEY_SECRET) and press Enter:"
-        );
+        eprintln!("{prompt}");
     }
-    let mut text = String::new();
+    let mut line = String::new();
     std::io::stdin()
         .lock()
-        .read_line(&mut text)
-        .map_err(|e| Failure::Runtime(format!("cannot read the credentials: {e}")))?;
+        .read_line(&mut line)
+        .map_err(|e| Failure::Runtime(format!("cannot read the {what}: {e}")))?;
+    Ok(line)
+}
+
+fn store_twilio() -> Result<(), Failure> {
+    let text = read_secret(
+        "Paste the Twilio credentials as ACCOUNT_SID:AUTH_TOKEN (or ACCOUNT_SID:API_KEY_SID:API_KEY_SECRET) and press Enter:",
+        "credentials",
+    )?;
     escalate::keep_twilio_credentials(&text).map_err(Failure::Usage)?;
     println!(
         "Stored the Twilio credentials in the keyring; `deepwork escalation test` sends a test SMS."
@@ -228,22 +236,18 @@ fn store_token(account: &Account<'_>, app_level: bool) -> Result<(), Failure> {
             )));
         }
     };
-    if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
-        let what = match (&account.kind, second_token(account), app_level) {
-            (_, Some(second), true) => second.what,
-            (Kind::BuiltIn(platform), _, _) => platform.credential.what().unwrap_or("token"),
-            (Kind::Plugin(_), _, _) => "token",
-        };
-        eprintln!(
+    let what = match (&account.kind, second_token(account), app_level) {
+        (_, Some(second), true) => second.what,
+        (Kind::BuiltIn(platform), _, _) => platform.credential.what().unwrap_or("token"),
+        (Kind::Plugin(_), _, _) => "token",
+    };
+    let token = read_secret(
+        &format!(
             "Paste the {} {what} for {key} and press Enter:",
             account.name
-        );
-    }
-    let mut token = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut token)
-        .map_err(|e| Failure::Runtime(format!("cannot read the token: {e}")))?;
+        ),
+        "token",
+    )?;
     let token = token.trim();
     if token.is_empty() {
         return Err(Failure::Usage("no token given on standard input".into()));

@@ -195,12 +195,10 @@ fn calendar_password(paths: &Paths, url: &str) -> Result<(), Failure> {
             paths.config.display()
         )));
     };
-    if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
-        eprintln!("Paste the password for {} and press Enter:", calendar.url);
-    }
-    let mut password = String::new();
-    std::io::BufRead::read_line(&mut std::io::stdin().lock(), &mut password)
-        .map_err(|e| Failure::Runtime(format!("cannot read the password: {e}")))?;
+    let password = crate::adapters::read_secret(
+        &format!("Paste the password for {} and press Enter:", calendar.url),
+        "password",
+    )?;
     let password = password.trim_end_matches(['\r', '\n']);
     if password.is_empty() {
         return Err(Failure::Usage("no password given on standard input".into()));

@@ -73,3 +73,19 @@ pub fn listens(pid: u32, port: u16) -> bool {
             })
     })
 }
+
+/// The Python of a test server's private virtualenv under `.tools/` (scripts/setup.sh
+/// installs them); `name` says which server in the panic when it is missing.
+pub fn tool_python(dir: &str, name: &str) -> std::path::PathBuf {
+    // This crate lives in tests/harness, two levels below the repository root.
+    let python = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../.tools")
+        .join(dir)
+        .join("bin/python");
+    assert!(
+        python.exists(),
+        "{name} is not installed at {}: run `make test` (scripts/setup.sh installs it)",
+        python.display()
+    );
+    python
+}

@@ -21,13 +21,7 @@ pub struct Radicale {
 }
 
 fn python() -> PathBuf {
-    let python = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.tools/radicale/bin/python");
-    assert!(
-        python.exists(),
-        "Radicale is not installed at {}: run `make test` (scripts/setup.sh installs it)",
-        python.display()
-    );
-    python
+    crate::tool_python("radicale", "Radicale")
 }
 
 impl Radicale {

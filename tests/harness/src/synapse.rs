@@ -23,14 +23,7 @@ fn python() -> PathBuf {
     if let Some(python) = std::env::var_os("DEEPWORK_SYNAPSE_PYTHON") {
         return python.into();
     }
-    let python = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.tools/synapse/bin/python");
-    // (this crate lives in tests/harness, two levels below the repository root)
-    assert!(
-        python.exists(),
-        "Synapse is not installed at {}: run `make test` (scripts/setup.sh installs it)",
-        python.display()
-    );
-    python
+    crate::tool_python("synapse", "Synapse")
 }
 
 impl Synapse {
