@@ -153,6 +153,7 @@ mod tests {
                 conversation: "dm".into(),
                 sender: "bob".into(),
             },
+            usual_class: None,
         }
     }
 

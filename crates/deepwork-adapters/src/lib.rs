@@ -3,11 +3,14 @@
 //! and one module per platform. Message text from any platform is untrusted.
 
 pub mod calendar;
+pub mod device_flow;
 pub mod fake;
+pub mod github;
 mod http;
 pub mod matrix;
 pub mod mattermost;
 pub mod notification_monitor;
+mod pace;
 pub mod plugin;
 pub mod slack;
 
@@ -16,7 +19,7 @@ pub mod twilio;
 pub mod xmpp;
 
 use async_trait::async_trait;
-use deepwork_core::NewItem;
+use deepwork_core::{Class, NewItem};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -80,6 +83,9 @@ pub struct IncomingMessage {
     pub url: Option<String>,
     /// Where a reply would go.
     pub reply_to: ReplyTarget,
+    /// The class items of its kind get unless the text says more (see
+    /// [`NewItem::source_class`]); chat messages leave it to triage.
+    pub usual_class: Option<Class>,
 }
 
 impl IncomingMessage {
@@ -104,6 +110,7 @@ impl IncomingMessage {
             channel: self.channel.clone(),
             urgency: None,
             message_id: Some(self.id.clone()),
+            source_class: self.usual_class,
         }
         .sanitized()
     }

@@ -366,6 +366,7 @@ impl MessageSource for PluginAdapter {
                 text: crate::plain(&m.text),
                 automated: m.automated,
                 url: m.url,
+                usual_class: None,
             })
             .collect();
         Ok(Batch { messages, cursor })

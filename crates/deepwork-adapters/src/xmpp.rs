@@ -443,6 +443,7 @@ fn incoming(me: &BareJid, message: Message) -> Option<IncomingMessage> {
             conversation: from.to_string(),
             sender: sender.to_string(),
         },
+        usual_class: None,
     })
 }
 

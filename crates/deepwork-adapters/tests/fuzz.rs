@@ -97,6 +97,7 @@ fn incoming() -> impl Strategy<Value = IncomingMessage> {
                     text,
                     automated,
                     url,
+                    usual_class: None,
                 }
             },
         )

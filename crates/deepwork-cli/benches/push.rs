@@ -24,6 +24,7 @@ fn item(n: usize) -> NewItem {
         channel: Some("#ci".into()),
         urgency: None,
         message_id: None,
+        source_class: None,
     }
 }
 

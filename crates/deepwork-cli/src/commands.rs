@@ -174,6 +174,7 @@ fn new_item(args: PushArgs) -> Result<NewItem, Failure> {
         channel: args.channel,
         urgency: args.urgency.map(Into::into),
         message_id: args.id,
+        source_class: None,
     };
     item.validate()
         .map_err(|e| Failure::Usage(format!("cannot push: {e}")))?;

@@ -30,6 +30,7 @@ pub fn run(paths: &Paths, command: TriageCommand) -> Result<(), Failure> {
                 channel,
                 urgency: None,
                 message_id: None,
+                source_class: None,
             };
             item.validate()
                 .map_err(|e| Failure::Usage(format!("cannot explain: {e}")))?;

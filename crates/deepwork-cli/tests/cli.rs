@@ -689,6 +689,7 @@ fn kill_9_loses_no_acknowledged_item() {
                             channel: None,
                             urgency: None,
                             message_id: None,
+                            source_class: None,
                         };
                         match client.push(item).await {
                             Ok(_) => {

@@ -80,8 +80,61 @@ pub struct AdaptersConfig {
     pub teams: Option<TeamsConfig>,
     /// An XMPP (Jabber) account.
     pub xmpp: Option<XmppConfig>,
+    /// GitHub notifications.
+    pub github: Option<GitHubConfig>,
+    /// Jira Cloud issues.
+    pub jira: Option<AtlassianConfig>,
+    /// Confluence Cloud pages.
+    pub confluence: Option<AtlassianConfig>,
+    /// Comments in a Notion workspace.
+    pub notion: Option<NotionConfig>,
+    /// Comments on the user's Google Docs.
+    pub gdocs: Option<GoogleDocsConfig>,
     /// External plugins, one per platform nobody built in.
     pub plugins: Vec<PluginConfig>,
+}
+
+impl AdaptersConfig {
+    /// The first thing wrong in the work trackers' and documents' tables: the key and
+    /// what is wrong. Their tokens only ever travel over https or to this computer.
+    fn source_problem(&self) -> Option<(String, String)> {
+        let mut required: Vec<(&str, &str, &str)> = Vec::new();
+        let mut addresses: Vec<(&str, &str, &str)> = Vec::new();
+        if let Some(github) = &self.github {
+            required.push(("github", "user", &github.user));
+            addresses.push(("github", "api", &github.api));
+        }
+        for (name, site) in [("jira", &self.jira), ("confluence", &self.confluence)] {
+            if let Some(site) = site {
+                required.push((name, "email", &site.email));
+                addresses.push((name, "site", &site.site));
+            }
+        }
+        if let Some(notion) = &self.notion {
+            required.push(("notion", "workspace", &notion.workspace));
+            addresses.push(("notion", "api", &notion.api));
+        }
+        if let Some(gdocs) = &self.gdocs {
+            required.push(("gdocs", "account", &gdocs.account));
+            required.push(("gdocs", "client_id", &gdocs.client_id));
+            addresses.push(("gdocs", "oauth", &gdocs.oauth));
+            addresses.push(("gdocs", "drive", &gdocs.drive));
+        }
+        if let Some((name, key, _)) = required.iter().find(|(_, _, v)| v.trim().is_empty()) {
+            return Some((format!("adapters.{name}.{key}"), "must not be empty".into()));
+        }
+        addresses
+            .iter()
+            .find(|(_, _, url)| !is_private_transport(url))
+            .map(|(name, key, url)| {
+                (
+                    format!("adapters.{name}.{key}"),
+                    format!(
+                        "{url:?} must be an https:// address (plain http only to this computer): the token goes with every request"
+                    ),
+                )
+            })
+    }
 }
 
 /// `[[adapters.plugins]]`: an executable speaking the plugin protocol (`docs/plugins.md`).
@@ -107,6 +160,113 @@ pub struct MattermostConfig {
     /// Send the one polite auto-reply per sender per session to direct messages.
     #[serde(default)]
     pub auto_reply: bool,
+}
+
+/// `[adapters.github]`: review requests, mentions, CI failures and the rest of the user's
+/// GitHub notifications, read while focusing.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GitHubConfig {
+    /// The user's login, e.g. `alice`; names the token in the keyring.
+    pub user: String,
+    /// The REST API: `https://api.github.com`, or a GitHub Enterprise Server's
+    /// `https://HOST/api/v3`.
+    #[serde(default = "default_github_api")]
+    pub api: String,
+    /// The client id of an OAuth app with the device flow turned on, to sign in with
+    /// `deepwork adapters connect github`; without it a personal access token is pasted.
+    #[serde(default)]
+    pub client_id: Option<String>,
+}
+
+fn default_github_api() -> String {
+    "https://api.github.com".into()
+}
+
+/// `[adapters.jira]` and `[adapters.confluence]`: one Atlassian Cloud site, signed in
+/// with an API token.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AtlassianConfig {
+    /// The site, e.g. `https://acme.atlassian.net`; names the API token in the keyring.
+    pub site: String,
+    /// The account's email address, which the API token belongs to.
+    pub email: String,
+}
+
+/// `[adapters.notion]`: comments on the pages shared with an internal integration.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotionConfig {
+    /// A name for the workspace, e.g. `acme`; names the integration's secret in the
+    /// keyring.
+    pub workspace: String,
+    /// The user's own Notion user id: their comments are not news to them, and a
+    /// comment mentioning them is addressed to them.
+    #[serde(default)]
+    pub user_id: Option<String>,
+    /// The pages to watch (ids or links); empty watches the most recently edited
+    /// pages shared with the integration.
+    #[serde(default)]
+    pub pages: Vec<String>,
+    /// The API's address.
+    #[serde(default = "default_notion_api")]
+    pub api: String,
+}
+
+fn default_notion_api() -> String {
+    "https://api.notion.com".into()
+}
+
+/// `[adapters.gdocs]`: comments on the user's Google Docs, through the Drive API.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GoogleDocsConfig {
+    /// The Google account, e.g. `alice@example.com`; names the sign-in in the keyring.
+    pub account: String,
+    /// The OAuth client ("Desktop app") to sign in with, from Google Cloud's console.
+    pub client_id: String,
+    /// That client's secret, which Google issues to desktop apps too (it is not
+    /// secret there).
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    /// Google's sign-in service.
+    #[serde(default = "default_google_oauth")]
+    pub oauth: String,
+    /// The Drive API's address.
+    #[serde(default = "default_google_drive")]
+    pub drive: String,
+}
+
+fn default_google_oauth() -> String {
+    "https://oauth2.googleapis.com".into()
+}
+
+fn default_google_drive() -> String {
+    "https://www.googleapis.com".into()
+}
+
+/// Whether a secret sent to `url` stays private: https (or `webcal(s)://`, read as
+/// https), or plain http to this computer.
+pub fn is_private_transport(url: &str) -> bool {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host_port = authority.rsplit('@').next().unwrap_or_default();
+    let host = match host_port.strip_prefix('[') {
+        Some(bracketed) => bracketed.split(']').next().unwrap_or_default(),
+        None => host_port.split(':').next().unwrap_or_default(),
+    };
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    match scheme.to_ascii_lowercase().as_str() {
+        "https" | "webcal" | "webcals" => !host.is_empty(),
+        "http" => loopback,
+        _ => false,
+    }
 }
 
 /// `[adapters.xmpp]`: presence and chat messages of one XMPP account.
@@ -564,7 +724,21 @@ impl Config {
                 }
             }
         }
-        let builtin = ["matrix", "slack", "mattermost", "teams", "xmpp"];
+        if let Some((key, message)) = self.adapters.source_problem() {
+            return Err(plain(&key, message));
+        }
+        let builtin = [
+            "matrix",
+            "slack",
+            "mattermost",
+            "teams",
+            "xmpp",
+            "github",
+            "jira",
+            "confluence",
+            "notion",
+            "gdocs",
+        ];
         for (index, plugin) in self.adapters.plugins.iter().enumerate() {
             let key = format!("adapters.plugins[{index}]");
             let valid_name = !plugin.name.is_empty()
@@ -796,6 +970,31 @@ mod tests {
             (Some("adapters.teams.graph"), Some(4)),
             "{err}"
         );
+    }
+
+    #[test]
+    fn work_trackers_and_documents_send_their_tokens_only_over_https() {
+        let ok = "[adapters.github]\nuser = \"alice\"\n\n[adapters.jira]\nsite = \"https://acme.atlassian.net\"\nemail = \"alice@acme.com\"\n\n[adapters.notion]\nworkspace = \"acme\"\n\n[adapters.gdocs]\naccount = \"alice@acme.com\"\nclient_id = \"123.apps.googleusercontent.com\"\n";
+        let adapters = Config::from_toml_str(ok).expect("valid").adapters;
+        assert_eq!(adapters.github.unwrap().api, "https://api.github.com");
+        assert_eq!(adapters.notion.unwrap().api, "https://api.notion.com");
+        assert!(adapters.confluence.is_none());
+        let err = Config::from_toml_str(
+            "[adapters.confluence]\nsite = \"http://wiki.acme.com\"\nemail = \"a@acme.com\"\n",
+        )
+        .expect_err("plain http to another computer");
+        assert_eq!(
+            (err.key.as_deref(), err.line),
+            (Some("adapters.confluence.site"), Some(2)),
+            "{err}"
+        );
+        assert!(err.message.contains("https://"), "{err}");
+        Config::from_toml_str(
+            "[adapters.confluence]\nsite = \"http://127.0.0.1:8090\"\nemail = \"a@acme.com\"\n",
+        )
+        .expect("loopback is private");
+        let err = Config::from_toml_str("[adapters.github]\nuser = \" \"\n").expect_err("blank");
+        assert_eq!(err.key.as_deref(), Some("adapters.github.user"), "{err}");
     }
 
     #[test]

@@ -67,6 +67,7 @@ impl ItemRecord {
             channel: self.channel.clone(),
             urgency: None,
             message_id: self.message_id.clone(),
+            source_class: None,
         }
     }
 }

@@ -208,6 +208,11 @@ pub struct NewItem {
     /// same item, so a batch read or pushed twice is stored once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_id: Option<String>,
+    /// The class the source gives items of its kind, from the response matrix (a review
+    /// request is a blocker, a comment on a document strategic). The user's rules and
+    /// corrections override it, and the model raises it when the text is more urgent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_class: Option<Class>,
 }
 
 /// Why a [`NewItem`] was refused.
@@ -299,6 +304,7 @@ impl NewItem {
                     && !id.trim().is_empty()
                     && !id.chars().any(text::is_unsafe)
             }),
+            source_class: self.source_class,
         }
     }
 }
@@ -362,6 +368,7 @@ mod tests {
             channel: None,
             urgency: None,
             message_id: None,
+            source_class: None,
         }
     }
 
@@ -433,6 +440,7 @@ mod tests {
             channel: Some("r".repeat(300)),
             urgency: None,
             message_id: Some("x".repeat(300)),
+            source_class: None,
         }
         .sanitized();
         assert_eq!(it.validate(), Ok(()));
@@ -457,7 +465,7 @@ mod tests {
             body in proptest::option::of(".{0,200}"), url in proptest::option::of(".{0,40}"),
             channel in proptest::option::of(".{0,300}"), id in proptest::option::of(".{0,300}"),
         ) {
-            let it = NewItem { source, sender, title, body, url, channel, urgency: None, message_id: id };
+            let it = NewItem { source, sender, title, body, url, channel, urgency: None, message_id: id, source_class: None };
             proptest::prop_assert_eq!(it.sanitized().validate(), Ok(()));
         }
     }

@@ -248,6 +248,7 @@ fn item() -> impl Strategy<Value = NewItem> {
                 channel,
                 urgency,
                 message_id,
+                source_class: None,
             },
         )
 }

@@ -66,6 +66,7 @@ fn item(sender: &str, title: &str) -> NewItem {
         channel: None,
         urgency: None,
         message_id: None,
+        source_class: None,
     }
 }
 
@@ -431,6 +432,7 @@ fn chat_message(id: &str, sender: &str, channel: Option<String>, text: &str) -> 
             conversation: "c".into(),
             sender: sender.into(),
         },
+        usual_class: None,
     }
 }
 
@@ -752,6 +754,7 @@ mod chats {
                 conversation: format!("dm-{sender}"),
                 sender: sender.into(),
             },
+            usual_class: None,
         }
     }
 

@@ -51,6 +51,7 @@ fn item(title: &str) -> NewItem {
         channel: Some("#builds".into()),
         urgency: Some(Urgency::Blocker),
         message_id: Some("run-1".into()),
+        source_class: None,
     }
 }
 
@@ -295,6 +296,7 @@ fn message() -> impl Strategy<Value = IncomingMessage> {
                     text,
                     automated,
                     url,
+                    usual_class: None,
                 }
             },
         )

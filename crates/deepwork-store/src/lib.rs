@@ -317,6 +317,7 @@ impl Store {
                 url: None,
                 urgency: None,
                 message_id: None,
+                source_class: None,
             };
             Ok((item, parse_class(text(r, 5)?)))
         })?;

@@ -392,6 +392,7 @@ impl MessageSource for MatrixAdapter {
                                 sender: sender.clone(),
                             },
                             sender,
+                            usual_class: None,
                         },
                     ));
                 }

@@ -487,6 +487,7 @@ impl MattermostAdapter {
                 sender: post.user_id,
             },
             id: post.id,
+            usual_class: None,
         };
         (post.create_at, message)
     }

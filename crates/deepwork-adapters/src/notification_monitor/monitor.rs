@@ -407,6 +407,7 @@ pub(super) fn incoming(run: u64, seq: u64, notice: &CapturedNotice) -> IncomingM
             conversation: String::new(),
             sender: notice.app.clone(),
         },
+        usual_class: None,
     }
 }
 

@@ -61,6 +61,7 @@ impl SlackAdapter {
                         conversation: channel.to_owned(),
                         sender: sender.to_owned(),
                     },
+                    usual_class: None,
                 });
             }
         }
@@ -398,5 +399,6 @@ fn event_message(event: SlackMessage, me: &str) -> Option<IncomingMessage> {
             conversation: channel.to_owned(),
             sender: sender.to_owned(),
         },
+        usual_class: None,
     })
 }

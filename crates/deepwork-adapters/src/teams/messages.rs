@@ -65,6 +65,7 @@ fn incoming(chat: &Chat, message: ChatMessage, me: &str) -> Option<(Timestamp, I
                 conversation: chat.id.clone(),
                 sender: sender_id,
             },
+            usual_class: None,
         },
     ))
 }

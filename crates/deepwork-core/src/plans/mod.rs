@@ -88,23 +88,7 @@ impl CalendarUrl {
     /// Whether a password sent to it stays private: https (webcals), or plain http to
     /// this computer.
     pub fn is_private_transport(&self) -> bool {
-        let Some((scheme, rest)) = self.0.split_once("://") else {
-            return false;
-        };
-        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-        let host_port = authority.rsplit('@').next().unwrap_or_default();
-        let host = match host_port.strip_prefix('[') {
-            Some(bracketed) => bracketed.split(']').next().unwrap_or_default(),
-            None => host_port.split(':').next().unwrap_or_default(),
-        };
-        let loopback = host.eq_ignore_ascii_case("localhost")
-            || host
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback());
-        matches!(
-            scheme.to_ascii_lowercase().as_str(),
-            "https" | "webcal" | "webcals"
-        ) || loopback
+        crate::config::is_private_transport(&self.0)
     }
 }
 

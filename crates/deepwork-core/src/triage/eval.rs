@@ -52,6 +52,7 @@ impl Labelled {
             channel: self.channel.clone(),
             urgency: None,
             message_id: None,
+            source_class: None,
         }
     }
 }

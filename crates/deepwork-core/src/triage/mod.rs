@@ -4,7 +4,9 @@
 //! declared; the user's own corrections ([`Lesson`]s); a message that is only a greeting;
 //! then the learned [`model`], held by guard rails it cannot override: an explicit "not
 //! urgent" never makes an emergency, and a deadline stated for today makes at least a
-//! blocker. A stated deadline also sets the item's reply-by.
+//! blocker. A source's usual class for an item's kind ([`NewItem::source_class`]) stands
+//! unless a correction or a more urgent reading of the text says otherwise. A stated
+//! deadline also sets the item's reply-by.
 
 pub mod deadline;
 pub mod eval;
@@ -30,6 +32,12 @@ pub enum Reason {
     /// The source declared the urgency, and the source is trusted to.
     SourceUrgency {
         /// The trusted source.
+        source: String,
+    },
+    /// The source's usual class for items of its kind (a review request is a blocker),
+    /// which the text did not raise.
+    SourceClass {
+        /// The source.
         source: String,
     },
     /// The sender is on the VIP list.
@@ -88,6 +96,12 @@ impl fmt::Display for Reason {
             Reason::SourceUrgency { source } => {
                 write!(f, "urgency declared by trusted source '{source}'")
             }
+            Reason::SourceClass { source } => {
+                write!(
+                    f,
+                    "usual for its kind of {source} item; the text says no more"
+                )
+            }
             Reason::VipSender { sender } => write!(f, "VIP sender '{sender}'"),
             Reason::Rule {
                 matched,
@@ -139,6 +153,7 @@ impl Reason {
     pub fn to_parts(&self) -> (&'static str, Option<String>, Option<String>) {
         match self {
             Reason::SourceUrgency { source } => ("source_urgency", Some(source.clone()), None),
+            Reason::SourceClass { source } => ("source_class", Some(source.clone()), None),
             Reason::VipSender { sender } => ("vip_sender", Some(sender.clone()), None),
             Reason::Rule { matched, name } => ("rule", Some(matched.clone()), name.clone()),
             Reason::PrePing { text } => ("pre_ping", Some(text.clone()), None),
@@ -172,6 +187,7 @@ impl Reason {
         let percent = |extra: Option<String>| extra.and_then(|e| e.parse::<u8>().ok()).unwrap_or(0);
         Some(match kind {
             "source_urgency" => Reason::SourceUrgency { source: detail },
+            "source_class" => Reason::SourceClass { source: detail },
             "vip_sender" => Reason::VipSender { sender: detail },
             "rule" => Reason::Rule {
                 matched: detail,
@@ -773,6 +789,19 @@ impl Triager {
                 },
             );
         }
+        // What the source knows of the item's kind stands, unless the user taught
+        // otherwise or the text is more urgent than that.
+        if let Some(usual) = item.source_class
+            && !matches!(own.reason, Reason::Lesson { .. })
+            && rank(own.class) >= rank(usual)
+        {
+            return decide(
+                usual,
+                Reason::SourceClass {
+                    source: item.source.clone(),
+                },
+            );
+        }
         decide(own.class, own.reason)
     }
 
@@ -894,6 +923,7 @@ mod tests {
             channel: None,
             urgency: None,
             message_id: None,
+            source_class: None,
         }
     }
 
@@ -1179,6 +1209,49 @@ mod tests {
                 source: "slack".into()
             },
             "slack may not self-declare an emergency"
+        );
+    }
+
+    #[test]
+    fn a_sources_usual_class_stands_unless_the_text_is_more_urgent_or_a_rule_says_otherwise() {
+        let t = triager("[[triage.rules]]\nkeywords = [\"dependabot\"]\nclass = \"update\"\n");
+        let mut review = item("bob", "Review requested: Add retry to the payment client");
+        review.source = "github".into();
+        review.source_class = Some(Class::Blocker);
+        let decision = t.triage(&review, &received());
+        assert_eq!(decision.class, Class::Blocker);
+        assert_eq!(
+            decision.reason,
+            Reason::SourceClass {
+                source: "github".into()
+            }
+        );
+        assert!(decision.reason.to_string().contains("github"));
+
+        let mut outage = review.clone();
+        outage.title =
+            "Production API is down, 100% of checkout requests failing since 09:12".into();
+        assert_eq!(
+            t.triage(&outage, &received()).class,
+            Class::Emergency,
+            "the model still reads the text"
+        );
+
+        let mut comment = review.clone();
+        comment.source_class = Some(Class::Strategic);
+        comment.title = "hi".into();
+        assert_eq!(
+            t.triage(&comment, &received()).class,
+            Class::Strategic,
+            "a greeting on a document is still a comment on it"
+        );
+
+        let mut bot = review.clone();
+        bot.title = "dependabot: bump serde from 1.0.1 to 1.0.2".into();
+        assert_eq!(
+            t.triage(&bot, &received()).class,
+            Class::Update,
+            "rules first"
         );
     }
 

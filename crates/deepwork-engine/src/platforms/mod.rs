@@ -4,6 +4,7 @@
 //! module (descriptor, `connect`, optionally `sign_in`) and one line in `PLATFORMS`;
 //! the config's `[adapters.NAME]` table is its typed section in `deepwork-core`.
 
+pub mod github;
 pub mod matrix;
 pub mod mattermost;
 pub mod slack;
@@ -28,6 +29,7 @@ pub const PLATFORMS: &[Platform] = &[
     mattermost::PLATFORM,
     teams::PLATFORM,
     xmpp::PLATFORM,
+    github::PLATFORM,
 ];
 
 /// The name of the adapter for other apps' desktop notifications.
@@ -133,6 +135,12 @@ impl Roles {
         messages: true,
         replies: true,
     };
+    /// A work tracker or documents: read only.
+    pub const READ_ONLY: Roles = Roles {
+        status: false,
+        messages: true,
+        replies: false,
+    };
 }
 
 /// A configured account, as the config names it.
@@ -227,6 +235,18 @@ where
     }
 }
 
+/// A connected source that only reads.
+fn read_only(name: &str, source: Arc<dyn MessageSource>) -> ChatAdapter {
+    ChatAdapter {
+        name: name.into(),
+        status: None,
+        source: Some(source),
+        replier: None,
+        auto_reply: false,
+        problem: None,
+    }
+}
+
 /// The credential stored for `account`, or the unusable adapter that says how to store
 /// one.
 fn token(secrets: &Secrets, platform: &Platform, account: &str) -> Result<String, ChatAdapter> {
@@ -303,6 +323,8 @@ pub enum PendingSignIn {
     Teams(deepwork_adapters::teams::PendingSignIn),
     /// Slack, by OAuth with PKCE.
     Slack(deepwork_adapters::slack::SlackSignIn),
+    /// A device code (RFC 8628) that yields an access token: GitHub.
+    Device(deepwork_adapters::device_flow::PendingDevice),
 }
 
 impl PendingSignIn {
@@ -311,6 +333,7 @@ impl PendingSignIn {
         match self {
             PendingSignIn::Teams(pending) => pending.finish().await,
             PendingSignIn::Slack(pending) => pending.finish().await,
+            PendingSignIn::Device(pending) => pending.finish().await.map(|t| t.access_token),
         }
     }
 }
@@ -394,6 +417,6 @@ mod tests {
                 platform.name
             );
         }
-        assert_eq!(names(), "matrix, slack, mattermost, teams, xmpp");
+        assert_eq!(names(), "matrix, slack, mattermost, teams, xmpp, github");
     }
 }

@@ -1,0 +1,67 @@
+//! How often a polling source may ask: the interval its API sets (GitHub's
+//! `X-Poll-Interval`) or the one Deepwork keeps to, remembered between reads, so that a
+//! read started again after an event does not ask again early.
+
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// A source's next turn to ask.
+#[derive(Debug, Default)]
+pub(crate) struct Pace {
+    next: Mutex<Option<Instant>>,
+}
+
+impl Pace {
+    /// Waits for the source's turn, at most `wait`: `true` when it may ask now, `false`
+    /// when its turn is later (the read then answers with nothing new).
+    pub(crate) async fn turn(&self, wait: Duration) -> bool {
+        let next = *self
+            .next
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        let Some(at) = next else {
+            return true;
+        };
+        let now = Instant::now();
+        if at <= now {
+            return true;
+        }
+        if at - now <= wait {
+            tokio::time::sleep_until(at).await;
+            true
+        } else {
+            tokio::time::sleep(wait).await;
+            false
+        }
+    }
+
+    /// The next turn comes `interval` from now.
+    pub(crate) fn after(&self, interval: Duration) {
+        *self
+            .next
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner()) = Some(Instant::now() + interval);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_turn_waits_for_the_interval_but_never_longer_than_the_read() {
+        let pace = Pace::default();
+        assert!(
+            pace.turn(Duration::from_secs(25)).await,
+            "the first ask is now"
+        );
+        pace.after(Duration::from_secs(60));
+        let started = Instant::now();
+        assert!(!pace.turn(Duration::from_secs(25)).await);
+        assert_eq!(started.elapsed(), Duration::from_secs(25));
+        assert!(!pace.turn(Duration::from_secs(25)).await);
+        assert!(pace.turn(Duration::from_secs(25)).await);
+        assert_eq!(started.elapsed(), Duration::from_secs(60));
+    }
+}
