@@ -107,6 +107,13 @@ impl<T> Lenient<T> {
             Lenient::Unreadable(_) => None,
         }
     }
+
+    pub(crate) fn as_read(&self) -> Option<&T> {
+        match self {
+            Lenient::Read(value) => Some(value),
+            Lenient::Unreadable(_) => None,
+        }
+    }
 }
 
 #[cfg(test)]

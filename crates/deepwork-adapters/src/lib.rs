@@ -2,14 +2,18 @@
 //! [`MessageSource`] (new messages addressed to the user), [`Replier`] (auto-replies) —
 //! and one module per platform. Message text from any platform is untrusted.
 
+pub mod atlassian;
 pub mod calendar;
 pub mod device_flow;
 pub mod fake;
+pub mod gdocs;
 pub mod github;
 mod http;
+mod loopback;
 pub mod matrix;
 pub mod mattermost;
 pub mod notification_monitor;
+pub mod notion;
 mod pace;
 pub mod plugin;
 pub mod slack;

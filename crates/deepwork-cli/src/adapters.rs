@@ -60,7 +60,12 @@ impl Account<'_> {
             ),
             Kind::Plugin(plugin) => format!("plugin {}", safe(&plugin.command.join(" "))),
         };
-        format!("{what} · {roles} · auto-reply {auto_reply}")
+        let reads_only = matches!(&self.kind, Kind::BuiltIn(platform) if !platform.roles.replies);
+        if reads_only {
+            format!("{what} · {roles}")
+        } else {
+            format!("{what} · {roles} · auto-reply {auto_reply}")
+        }
     }
 
     fn connect(&self, config: &AdaptersConfig, secrets: &Secrets) -> ChatAdapter {
@@ -331,10 +336,22 @@ fn test(config: &AdaptersConfig, account: &Account<'_>) -> Result<(), Failure> {
         return Err(Failure::Usage(format!("{}: {fix}", account.name)));
     }
     let Some(status) = adapter.status else {
-        return Err(Failure::Runtime(format!(
-            "{}: cannot check the status",
-            account.name
-        )));
+        // A source that only reads: its first read checks the token and asks nothing old.
+        let Some(source) = adapter.source else {
+            return Err(Failure::Runtime(format!(
+                "{}: cannot check the status",
+                account.name
+            )));
+        };
+        runtime()?
+            .block_on(source.fetch(None, std::time::Duration::ZERO))
+            .map_err(adapter_failure)?;
+        println!(
+            "{}: connected as {}; reads what is new while you focus",
+            account.name,
+            safe(&account.configured.account)
+        );
+        return Ok(());
     };
     let snapshot = runtime()?
         .block_on(status.snapshot())

@@ -117,6 +117,7 @@ impl AdaptersConfig {
         if let Some(gdocs) = &self.gdocs {
             required.push(("gdocs", "account", &gdocs.account));
             required.push(("gdocs", "client_id", &gdocs.client_id));
+            addresses.push(("gdocs", "authorize", &gdocs.authorize));
             addresses.push(("gdocs", "oauth", &gdocs.oauth));
             addresses.push(("gdocs", "drive", &gdocs.drive));
         }
@@ -230,12 +231,19 @@ pub struct GoogleDocsConfig {
     /// secret there).
     #[serde(default)]
     pub client_secret: Option<String>,
-    /// Google's sign-in service.
+    /// Google's consent page.
+    #[serde(default = "default_google_authorize")]
+    pub authorize: String,
+    /// Google's token service.
     #[serde(default = "default_google_oauth")]
     pub oauth: String,
     /// The Drive API's address.
     #[serde(default = "default_google_drive")]
     pub drive: String,
+}
+
+fn default_google_authorize() -> String {
+    "https://accounts.google.com/o/oauth2/v2/auth".into()
 }
 
 fn default_google_oauth() -> String {

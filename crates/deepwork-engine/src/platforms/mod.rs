@@ -4,9 +4,12 @@
 //! module (descriptor, `connect`, optionally `sign_in`) and one line in `PLATFORMS`;
 //! the config's `[adapters.NAME]` table is its typed section in `deepwork-core`.
 
+pub mod atlassian;
+pub mod gdocs;
 pub mod github;
 pub mod matrix;
 pub mod mattermost;
+pub mod notion;
 pub mod slack;
 pub mod teams;
 pub mod xmpp;
@@ -30,6 +33,10 @@ pub const PLATFORMS: &[Platform] = &[
     teams::PLATFORM,
     xmpp::PLATFORM,
     github::PLATFORM,
+    atlassian::JIRA,
+    atlassian::CONFLUENCE,
+    notion::PLATFORM,
+    gdocs::PLATFORM,
 ];
 
 /// The name of the adapter for other apps' desktop notifications.
@@ -325,6 +332,8 @@ pub enum PendingSignIn {
     Slack(deepwork_adapters::slack::SlackSignIn),
     /// A device code (RFC 8628) that yields an access token: GitHub.
     Device(deepwork_adapters::device_flow::PendingDevice),
+    /// Google, by OAuth for installed apps with PKCE.
+    Google(deepwork_adapters::gdocs::GoogleSignIn),
 }
 
 impl PendingSignIn {
@@ -334,6 +343,7 @@ impl PendingSignIn {
             PendingSignIn::Teams(pending) => pending.finish().await,
             PendingSignIn::Slack(pending) => pending.finish().await,
             PendingSignIn::Device(pending) => pending.finish().await.map(|t| t.access_token),
+            PendingSignIn::Google(pending) => pending.finish().await,
         }
     }
 }
@@ -417,6 +427,9 @@ mod tests {
                 platform.name
             );
         }
-        assert_eq!(names(), "matrix, slack, mattermost, teams, xmpp, github");
+        assert_eq!(
+            names(),
+            "matrix, slack, mattermost, teams, xmpp, github, jira, confluence, notion, gdocs"
+        );
     }
 }

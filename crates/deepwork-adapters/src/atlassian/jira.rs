@@ -1,0 +1,275 @@
+//! Jira Cloud: comments by others on the issues the user is assigned, reported or
+//! watches, and issues newly assigned to them, through the enhanced JQL search
+//! (`GET /rest/api/3/search/jql`) on "updated since the last read". Blockers by default,
+//! as the response matrix has task threads.
+
+use super::{Cursor, POLL, Site, adf_text, advanced};
+use crate::http::Lenient;
+use crate::pace::Pace;
+use crate::{AdapterError, Addressed, Batch, IncomingMessage, MessageSource, ReplyTarget};
+use async_trait::async_trait;
+use deepwork_core::Class;
+use jiff::Timestamp;
+use serde::Deserialize;
+use serde_json::Value;
+use std::time::Duration;
+
+const NAME: &str = "jira";
+/// Pages of search results read per poll; more waits for the next.
+const MOST_PAGES: usize = 4;
+
+/// Jira issues that concern the user.
+#[derive(Debug)]
+pub struct JiraSource {
+    site: Site,
+    pace: Pace,
+}
+
+#[derive(Debug, Deserialize)]
+struct SearchPage {
+    #[serde(default)]
+    issues: Vec<Lenient<Issue>>,
+    #[serde(rename = "nextPageToken")]
+    next_page_token: Option<String>,
+    #[serde(rename = "isLast", default)]
+    is_last: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Issue {
+    key: String,
+    #[serde(default)]
+    fields: Fields,
+    #[serde(default)]
+    changelog: Changelog,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Fields {
+    summary: String,
+    project: Option<Project>,
+    assignee: Option<Account>,
+    comment: Option<Comments>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Project {
+    key: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct Account {
+    #[serde(rename = "accountId")]
+    account_id: String,
+    #[serde(rename = "displayName", default)]
+    display_name: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Comments {
+    comments: Vec<Lenient<Comment>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Comment {
+    id: String,
+    author: Option<Account>,
+    #[serde(default)]
+    body: Value,
+    created: Timestamp,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Changelog {
+    histories: Vec<Lenient<History>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct History {
+    id: String,
+    author: Option<Account>,
+    created: Timestamp,
+    #[serde(default)]
+    items: Vec<ChangeItem>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ChangeItem {
+    #[serde(default)]
+    field: String,
+    to: Option<String>,
+}
+
+impl JiraSource {
+    /// A source for the site (`https://acme.atlassian.net`), as `email` with an API token.
+    pub fn new(site: &str, email: &str, token: String) -> Result<Self, AdapterError> {
+        Ok(JiraSource {
+            site: Site::new(NAME, site, email, token)?,
+            pace: Pace::default(),
+        })
+    }
+
+    async fn search(&self, since: Timestamp) -> Result<Vec<Issue>, AdapterError> {
+        // Relative minutes: Jira reads an absolute time in the user's own time zone.
+        let jql = format!(
+            "(assignee = currentUser() OR reporter = currentUser() OR watcher = currentUser()) AND updated >= -{}m ORDER BY updated ASC",
+            self.site.minutes_since(since)
+        );
+        let mut issues = Vec::new();
+        let mut token: Option<String> = None;
+        for _ in 0..MOST_PAGES {
+            let mut query = vec![
+                ("jql", jql.as_str()),
+                ("fields", "summary,project,assignee,comment"),
+                ("expand", "changelog"),
+                ("maxResults", "50"),
+            ];
+            if let Some(token) = &token {
+                query.push(("nextPageToken", token));
+            }
+            let page: SearchPage = self.site.get("rest/api/3/search/jql", &query).await?;
+            issues.extend(page.issues.into_iter().filter_map(Lenient::into_read));
+            match page.next_page_token {
+                Some(next) if page.is_last != Some(true) => token = Some(next),
+                _ => break,
+            }
+        }
+        Ok(issues)
+    }
+
+    fn messages(
+        &self,
+        issue: Issue,
+        since: Timestamp,
+        me: &str,
+    ) -> Vec<(Timestamp, IncomingMessage)> {
+        let title = format!("{}: {}", issue.key, issue.fields.summary);
+        let channel = issue.fields.project.as_ref().map_or_else(
+            || issue.key.split('-').next().unwrap_or("Jira").to_owned(),
+            |p| p.key.clone(),
+        );
+        let assigned_to_me = issue
+            .fields
+            .assignee
+            .as_ref()
+            .is_some_and(|a| a.account_id == me);
+        let browse = self.site.page(&format!("browse/{}", issue.key));
+        let message =
+            |id: String, author: &Account, body: String, addressed, url: Option<String>| {
+                IncomingMessage {
+                    id,
+                    sender: author.account_id.clone(),
+                    sender_name: Some(author.display_name.clone()),
+                    channel: Some(channel.clone()),
+                    addressed,
+                    text: format!("{title}\n{body}"),
+                    automated: false,
+                    url,
+                    reply_to: ReplyTarget {
+                        conversation: issue.key.clone(),
+                        sender: author.account_id.clone(),
+                    },
+                    usual_class: Some(Class::Blocker),
+                }
+            };
+        let mut found = Vec::new();
+        let comments = issue.fields.comment.iter().flat_map(|c| &c.comments);
+        for comment in comments.filter_map(Lenient::as_read) {
+            let Some(author) = comment.author.as_ref().filter(|a| a.account_id != me) else {
+                continue;
+            };
+            if comment.created <= since {
+                continue;
+            }
+            let (text, mentions) = adf_text(&comment.body);
+            let addressed = if mentions.iter().any(|m| m == me) || !assigned_to_me {
+                Addressed::Mention
+            } else {
+                Addressed::Direct
+            };
+            let url = browse
+                .as_ref()
+                .map(|page| format!("{page}?focusedCommentId={}", comment.id));
+            found.push((
+                comment.created,
+                message(
+                    format!("{}#comment-{}", issue.key, comment.id),
+                    author,
+                    crate::plain(&text),
+                    addressed,
+                    url,
+                ),
+            ));
+        }
+        for history in issue
+            .changelog
+            .histories
+            .iter()
+            .filter_map(Lenient::as_read)
+        {
+            let Some(author) = history.author.as_ref().filter(|a| a.account_id != me) else {
+                continue;
+            };
+            let assigns_me = history
+                .items
+                .iter()
+                .any(|item| item.field == "assignee" && item.to.as_deref() == Some(me));
+            if history.created > since && assigns_me {
+                found.push((
+                    history.created,
+                    message(
+                        format!("{}#assigned-{}", issue.key, history.id),
+                        author,
+                        format!("Assigned to you by {}", author.display_name),
+                        Addressed::Direct,
+                        browse.clone(),
+                    ),
+                ));
+            }
+        }
+        found
+    }
+}
+
+#[async_trait]
+impl MessageSource for JiraSource {
+    async fn fetch(&self, cursor: Option<&str>, wait: Duration) -> Result<Batch, AdapterError> {
+        let Some(cursor) = cursor else {
+            // Asking who the user is checks the token and sets the server's clock.
+            self.site.me("rest/api/3/myself").await?;
+            return Ok(Batch {
+                messages: Vec::new(),
+                cursor: Cursor {
+                    since: self.site.server_now(),
+                }
+                .text(),
+            });
+        };
+        let at = Cursor::parse(NAME, cursor)?;
+        if !self.pace.turn(wait).await {
+            return Ok(Batch {
+                messages: Vec::new(),
+                cursor: cursor.to_owned(),
+            });
+        }
+        self.pace.after(POLL);
+        let me = self.site.me("rest/api/3/myself").await?;
+        let issues = self.search(at.since).await.inspect_err(|error| {
+            if let AdapterError::RateLimited { retry_after, .. } = error {
+                self.pace.after(*retry_after);
+            }
+        })?;
+        let mut found: Vec<(Timestamp, IncomingMessage)> = issues
+            .into_iter()
+            .flat_map(|issue| self.messages(issue, at.since, &me))
+            .collect();
+        found.sort_by_key(|(at, _)| *at);
+        Ok(Batch {
+            messages: found.into_iter().map(|(_, message)| message).collect(),
+            cursor: advanced(at.since, &self.site).text(),
+        })
+    }
+}

@@ -1,0 +1,103 @@
+//! Jira and Confluence Cloud: the account's email and an API token, kept under the site.
+//! Read-only.
+
+use super::{Configured, Credential, Platform, Roles, read_only, token};
+use crate::chats::ChatAdapter;
+use crate::secrets::Secrets;
+use deepwork_adapters::AdapterError;
+use deepwork_adapters::atlassian::{confluence::ConfluenceSource, jira::JiraSource};
+use deepwork_core::config::AtlassianConfig;
+use std::sync::Arc;
+
+const API_TOKEN: Credential = Credential::Token {
+    what: "API token (id.atlassian.com → Security → API tokens)",
+};
+
+/// Jira's descriptor.
+pub const JIRA: Platform = Platform {
+    name: "jira",
+    title: "Jira",
+    credential: API_TOKEN,
+    roles: Roles::READ_ONLY,
+    configured: |config| configured(config.jira.as_ref()),
+    connect: |config, secrets| {
+        connect(&JIRA, config.jira.as_ref(), secrets, |site, token| {
+            Ok(Arc::new(JiraSource::new(&site.site, &site.email, token)?))
+        })
+    },
+    sign_in: None,
+};
+
+/// Confluence's descriptor.
+pub const CONFLUENCE: Platform = Platform {
+    name: "confluence",
+    title: "Confluence",
+    credential: API_TOKEN,
+    roles: Roles::READ_ONLY,
+    configured: |config| configured(config.confluence.as_ref()),
+    connect: |config, secrets| {
+        connect(
+            &CONFLUENCE,
+            config.confluence.as_ref(),
+            secrets,
+            |site, token| {
+                Ok(Arc::new(ConfluenceSource::new(
+                    &site.site,
+                    &site.email,
+                    token,
+                )?))
+            },
+        )
+    },
+    sign_in: None,
+};
+
+fn configured(site: Option<&AtlassianConfig>) -> Option<Configured> {
+    site.map(|site| Configured {
+        account: site.site.clone(),
+        detail: format!("as {}", site.email),
+        auto_reply: false,
+    })
+}
+
+type Source = Arc<dyn deepwork_adapters::MessageSource>;
+
+fn connect(
+    platform: &Platform,
+    site: Option<&AtlassianConfig>,
+    secrets: &Secrets,
+    source: impl FnOnce(&AtlassianConfig, String) -> Result<Source, AdapterError>,
+) -> Option<ChatAdapter> {
+    let site = site?;
+    let token = match token(secrets, platform, &site.site) {
+        Ok(token) => token,
+        Err(unusable) => return Some(unusable),
+    };
+    Some(match source(site, token) {
+        Ok(source) => read_only(platform.name, source),
+        Err(error) => ChatAdapter::unusable(platform.name, error.to_string()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use deepwork_core::config::AdaptersConfig;
+
+    #[test]
+    fn both_read_their_own_table() {
+        let site = AtlassianConfig {
+            site: "https://acme.atlassian.net".into(),
+            email: "alice@acme.com".into(),
+        };
+        let config = AdaptersConfig {
+            confluence: Some(site),
+            ..AdaptersConfig::default()
+        };
+        assert!((JIRA.configured)(&config).is_none());
+        assert_eq!(
+            (CONFLUENCE.configured)(&config).unwrap().account,
+            "https://acme.atlassian.net"
+        );
+    }
+}
