@@ -32,7 +32,7 @@ const TOKEN_MARGIN: Duration = Duration::from_secs(120);
 /// Comments asked for from a little before the last read, in case Drive's clock and
 /// index disagree; the store knows the ones already held.
 const OVERLAP: SignedDuration = SignedDuration::from_secs(120);
-const COMMENT_FIELDS: &str = "nextPageToken,comments(id,content,author(displayName,me),createdTime,deleted,quotedFileContent(value),replies(id,content,author(displayName,me),createdTime,deleted))";
+const COMMENT_FIELDS: &str = "nextPageToken,comments(id,content,author(displayName,me),createdTime,deleted,quotedFileContent(value),replies(id,content,author(displayName,me),createdTime,deleted,action))";
 
 /// Where Google signs in and serves Drive.
 #[derive(Clone, Debug)]
@@ -83,6 +83,7 @@ pub struct GoogleDocsSource {
     account: String,
     access: Mutex<Option<(String, Instant)>>,
     pace: Pace,
+    poll: Duration,
     watched: Mutex<Option<(Instant, Vec<Doc>)>>,
 }
 
@@ -140,6 +141,8 @@ struct Reply {
     created: Timestamp,
     #[serde(default)]
     deleted: bool,
+    /// `resolve` or `reopen`: the thread's state changed, nobody said anything.
+    action: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -276,6 +279,12 @@ async fn token_request(
 }
 
 impl GoogleDocsSource {
+    /// Asks every `poll` instead of the usual pace.
+    pub fn every(mut self, poll: Duration) -> Self {
+        self.poll = poll;
+        self
+    }
+
     /// A source for `account` with the refresh token its sign-in gave.
     pub fn new(
         endpoints: GoogleEndpoints,
@@ -289,6 +298,7 @@ impl GoogleDocsSource {
             account: account.to_lowercase(),
             access: Mutex::new(None),
             pace: Pace::default(),
+            poll: POLL,
             watched: Mutex::new(None),
         })
     }
@@ -504,6 +514,7 @@ impl GoogleDocsSource {
         for reply in comment.replies.iter().filter_map(Lenient::as_read) {
             if let Some(author) = reply.author.as_ref().filter(|a| !a.me)
                 && !reply.deleted
+                && reply.action.is_none()
                 && reply.created > since
             {
                 found.push((
@@ -544,7 +555,7 @@ impl MessageSource for GoogleDocsSource {
                 cursor: cursor.to_owned(),
             });
         }
-        self.pace.after(POLL);
+        self.pace.after(self.poll);
         let round = async {
             let mut found = Vec::new();
             for doc in self.docs().await? {

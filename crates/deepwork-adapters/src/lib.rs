@@ -120,6 +120,20 @@ impl IncomingMessage {
     }
 }
 
+/// HTML (Teams' message bodies, Confluence's storage format) as plain text, its
+/// paragraphs and line breaks kept as lines.
+pub(crate) fn html_text(html: &str) -> String {
+    let mut text = html.to_owned();
+    for tag in [
+        "<br>", "<br/>", "<br />", "</p>", "</div>", "</li>", "</h1>", "</h2>", "</h3>",
+    ] {
+        text = text.replace(tag, "\n");
+    }
+    deepwork_core::held_notifications::plain_text(&text.replace("&nbsp;", " "))
+        .trim()
+        .to_owned()
+}
+
 /// Message text as plain text (see [`deepwork_core::text::plain`]).
 pub(crate) fn plain(text: &str) -> String {
     deepwork_core::text::plain(text)

@@ -46,6 +46,7 @@ pub struct NotionSource {
     user_id: Option<String>,
     configured_pages: Vec<String>,
     pace: Pace,
+    poll: Duration,
     watched: Mutex<Option<(Instant, Vec<Page>)>>,
     names: Mutex<HashMap<String, String>>,
 }
@@ -121,6 +122,12 @@ struct Refused {
 }
 
 impl NotionSource {
+    /// Asks every `poll` instead of the usual pace.
+    pub fn every(mut self, poll: Duration) -> Self {
+        self.poll = poll;
+        self
+    }
+
     /// A source for the API at `api` with an integration's secret. `user_id` is the
     /// user's own Notion id; `pages` are page ids or links to watch.
     pub fn new(
@@ -153,6 +160,7 @@ impl NotionSource {
             user_id: user_id.map(|id| page_id(&id).unwrap_or(id)),
             configured_pages,
             pace: Pace::default(),
+            poll: POLL,
             watched: Mutex::new(None),
             names: Mutex::new(HashMap::new()),
         })
@@ -367,7 +375,7 @@ impl MessageSource for NotionSource {
                 cursor: cursor.to_owned(),
             });
         }
-        self.pace.after(POLL);
+        self.pace.after(self.poll);
         let round = async {
             let mut found = Vec::new();
             for page in self.pages().await? {

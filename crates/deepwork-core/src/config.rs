@@ -193,6 +193,9 @@ pub struct AtlassianConfig {
     pub site: String,
     /// The account's email address, which the API token belongs to.
     pub email: String,
+    /// How often to ask while focusing; a minute when not set.
+    #[serde(default)]
+    pub poll: Option<Length>,
 }
 
 /// `[adapters.notion]`: comments on the pages shared with an internal integration.
@@ -213,6 +216,10 @@ pub struct NotionConfig {
     /// The API's address.
     #[serde(default = "default_notion_api")]
     pub api: String,
+    /// How often to ask while focusing (one request per watched page); two minutes
+    /// when not set.
+    #[serde(default)]
+    pub poll: Option<Length>,
 }
 
 fn default_notion_api() -> String {
@@ -240,6 +247,10 @@ pub struct GoogleDocsConfig {
     /// The Drive API's address.
     #[serde(default = "default_google_drive")]
     pub drive: String,
+    /// How often to ask while focusing (one request per watched document); two
+    /// minutes when not set.
+    #[serde(default)]
+    pub poll: Option<Length>,
 }
 
 fn default_google_authorize() -> String {

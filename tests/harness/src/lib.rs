@@ -1,8 +1,13 @@
 //! What Deepwork's tests share: real servers started and stopped by the tests, and,
 //! where the real service cannot run here, contract servers written from its docs.
 
+pub mod confluence;
 pub mod desktop;
+pub mod drive;
+pub mod github;
+pub mod jira;
 pub mod mattermost;
+pub mod notion;
 pub mod prosody;
 pub mod pumble;
 pub mod radicale;

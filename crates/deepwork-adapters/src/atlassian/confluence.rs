@@ -22,6 +22,7 @@ const PAGE_SIZE: usize = 50;
 pub struct ConfluenceSource {
     site: Site,
     pace: Pace,
+    poll: Duration,
 }
 
 #[derive(Debug, Deserialize)]
@@ -52,10 +53,19 @@ struct Content {
     history: Option<History>,
     version: Option<Version>,
     body: Option<Body>,
-    container: Option<Box<Content>>,
+    container: Option<Container>,
     space: Option<Space>,
     #[serde(rename = "_links", default)]
     links: Links,
+}
+
+/// A comment's page, or a page's space: only a page has a title and a history.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Container {
+    id: Option<String>,
+    title: Option<String>,
+    history: Option<History>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -99,11 +109,18 @@ struct Space {
 }
 
 impl ConfluenceSource {
+    /// Asks every `poll` instead of the usual pace.
+    pub fn every(mut self, poll: Duration) -> Self {
+        self.poll = poll;
+        self
+    }
+
     /// A source for the site (`https://acme.atlassian.net`), as `email` with an API token.
     pub fn new(site: &str, email: &str, token: String) -> Result<Self, AdapterError> {
         Ok(ConfluenceSource {
             site: Site::new(NAME, site, email, token)?,
             pace: Pace::default(),
+            poll: POLL,
         })
     }
 
@@ -172,7 +189,7 @@ impl ConfluenceSource {
             let history = content.history.as_ref()?;
             let author = history.created_by.clone()?;
             let at = history.created_date?;
-            let page = content.container.as_deref();
+            let page = content.container.as_ref();
             let on_my_page = page
                 .and_then(|p| p.history.as_ref())
                 .and_then(|h| h.created_by.as_ref())
@@ -180,7 +197,9 @@ impl ConfluenceSource {
             if !(on_my_page || mentions_me) {
                 return None;
             }
-            let page_title = page.map_or(content.title.as_str(), |p| p.title.as_str());
+            let page_title = page
+                .and_then(|p| p.title.as_deref())
+                .unwrap_or(content.title.as_str());
             (
                 at,
                 author,
@@ -206,7 +225,7 @@ impl ConfluenceSource {
         if at <= since || author.account_id == me {
             return None;
         }
-        let text = crate::plain(storage);
+        let text = crate::html_text(storage);
         Some((
             at,
             IncomingMessage {
@@ -222,7 +241,9 @@ impl ConfluenceSource {
                     conversation: content
                         .container
                         .as_ref()
-                        .map_or_else(|| content.id.clone(), |page| page.id.clone()),
+                        .filter(|_| content.kind == "comment")
+                        .and_then(|page| page.id.clone())
+                        .unwrap_or_else(|| content.id.clone()),
                     sender: author.account_id,
                 },
                 usual_class: Some(Class::Strategic),
@@ -251,7 +272,7 @@ impl MessageSource for ConfluenceSource {
                 cursor: cursor.to_owned(),
             });
         }
-        self.pace.after(POLL);
+        self.pace.after(self.poll);
         let me = self.site.me("wiki/rest/api/user/current").await?;
         let (contents, base) = self.search(at.since).await.inspect_err(|error| {
             if let AdapterError::RateLimited { retry_after, .. } = error {

@@ -23,6 +23,7 @@ const MOST_PAGES: usize = 4;
 pub struct JiraSource {
     site: Site,
     pace: Pace,
+    poll: Duration,
 }
 
 #[derive(Debug, Deserialize)]
@@ -104,11 +105,18 @@ struct ChangeItem {
 }
 
 impl JiraSource {
+    /// Asks every `poll` instead of the usual pace.
+    pub fn every(mut self, poll: Duration) -> Self {
+        self.poll = poll;
+        self
+    }
+
     /// A source for the site (`https://acme.atlassian.net`), as `email` with an API token.
     pub fn new(site: &str, email: &str, token: String) -> Result<Self, AdapterError> {
         Ok(JiraSource {
             site: Site::new(NAME, site, email, token)?,
             pace: Pace::default(),
+            poll: POLL,
         })
     }
 
@@ -255,7 +263,7 @@ impl MessageSource for JiraSource {
                 cursor: cursor.to_owned(),
             });
         }
-        self.pace.after(POLL);
+        self.pace.after(self.poll);
         let me = self.site.me("rest/api/3/myself").await?;
         let issues = self.search(at.since).await.inspect_err(|error| {
             if let AdapterError::RateLimited { retry_after, .. } = error {

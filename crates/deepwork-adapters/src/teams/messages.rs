@@ -17,11 +17,7 @@ fn body_text(body: &ItemBody) -> String {
     if body.content_type != "html" {
         return plain(&body.content);
     }
-    let mut text = body.content.clone();
-    for tag in ["<br>", "<br/>", "<br />", "</p>", "</div>"] {
-        text = text.replace(tag, "\n");
-    }
-    plain_text(&text.replace("&nbsp;", " ")).trim().to_owned()
+    crate::html_text(&body.content)
 }
 
 /// A chat message as Deepwork holds it, with when it was sent, if it is addressed to

@@ -14,7 +14,6 @@ use crate::{
     ReplyTarget, StatusAdapter, StatusSnapshot, plain,
 };
 use async_trait::async_trait;
-use deepwork_core::held_notifications::plain_text;
 use graph::{
     DateTimeTimeZone, GraphRefusal, ItemBody, OauthRefusal, Presence, StatusMessage, Tokens, User,
 };

@@ -22,7 +22,11 @@ pub const JIRA: Platform = Platform {
     configured: |config| configured(config.jira.as_ref()),
     connect: |config, secrets| {
         connect(&JIRA, config.jira.as_ref(), secrets, |site, token| {
-            Ok(Arc::new(JiraSource::new(&site.site, &site.email, token)?))
+            let source = JiraSource::new(&site.site, &site.email, token)?;
+            Ok(Arc::new(match site.poll {
+                Some(poll) => source.every(poll.0.unsigned_abs()),
+                None => source,
+            }))
         })
     },
     sign_in: None,
@@ -41,11 +45,11 @@ pub const CONFLUENCE: Platform = Platform {
             config.confluence.as_ref(),
             secrets,
             |site, token| {
-                Ok(Arc::new(ConfluenceSource::new(
-                    &site.site,
-                    &site.email,
-                    token,
-                )?))
+                let source = ConfluenceSource::new(&site.site, &site.email, token)?;
+                Ok(Arc::new(match site.poll {
+                    Some(poll) => source.every(poll.0.unsigned_abs()),
+                    None => source,
+                }))
             },
         )
     },
@@ -89,6 +93,7 @@ mod tests {
         let site = AtlassianConfig {
             site: "https://acme.atlassian.net".into(),
             email: "alice@acme.com".into(),
+            poll: None,
         };
         let config = AdaptersConfig {
             confluence: Some(site),

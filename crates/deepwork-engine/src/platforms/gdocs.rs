@@ -58,7 +58,11 @@ fn connect(config: &AdaptersConfig, secrets: &Secrets) -> Option<ChatAdapter> {
         Err(error) => return Some(ChatAdapter::unusable(PLATFORM.name, error.to_string())),
     };
     let source = endpoints(gdocs)
-        .and_then(|endpoints| GoogleDocsSource::new(endpoints, &gdocs.account, refresh_token));
+        .and_then(|endpoints| GoogleDocsSource::new(endpoints, &gdocs.account, refresh_token))
+        .map(|source| match gdocs.poll {
+            Some(poll) => source.every(poll.0.unsigned_abs()),
+            None => source,
+        });
     Some(match source {
         Ok(source) => read_only(PLATFORM.name, Arc::new(source)),
         Err(error) => ChatAdapter::unusable(PLATFORM.name, error.to_string()),

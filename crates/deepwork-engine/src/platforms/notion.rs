@@ -40,7 +40,13 @@ fn connect(config: &AdaptersConfig, secrets: &Secrets) -> Option<ChatAdapter> {
     };
     Some(
         match NotionSource::new(&notion.api, token, notion.user_id.clone(), &notion.pages) {
-            Ok(source) => read_only(PLATFORM.name, Arc::new(source)),
+            Ok(source) => read_only(
+                PLATFORM.name,
+                Arc::new(match notion.poll {
+                    Some(poll) => source.every(poll.0.unsigned_abs()),
+                    None => source,
+                }),
+            ),
             Err(error) => ChatAdapter::unusable(PLATFORM.name, error.to_string()),
         },
     )
