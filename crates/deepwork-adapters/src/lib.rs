@@ -238,6 +238,35 @@ pub trait MessageSource: Send + Sync {
     async fn fetch(&self, cursor: Option<&str>, wait: Duration) -> Result<Batch, AdapterError>;
 }
 
+/// An item the user may have answered where it lives.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Asked {
+    /// The platform's id of the message, as [`IncomingMessage::id`] gave it.
+    pub message_id: String,
+    /// Where it lives, as [`ReplyTarget::conversation`] gave it.
+    pub conversation: String,
+    /// When it arrived: only an answer after it counts.
+    pub since: Timestamp,
+}
+
+/// An answer the user gave where an item lives.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Answered {
+    /// The [`Asked::message_id`] it answers.
+    pub message_id: String,
+    /// When the user answered.
+    pub at: Timestamp,
+}
+
+/// Notices the user answering items where they live, so that what is owed is known.
+#[async_trait]
+pub trait FollowUp: Send + Sync {
+    /// Of `asked`, the ones the user has answered since each arrived: a reply in the
+    /// conversation or its thread, a comment on the pull request, issue, ticket or
+    /// document, a submitted review. One that cannot be told is left out.
+    async fn answered(&self, asked: &[Asked]) -> Result<Vec<Answered>, AdapterError>;
+}
+
 /// Sends auto-replies.
 #[async_trait]
 pub trait Replier: Send + Sync {

@@ -56,6 +56,7 @@ fn main() {
             status: Some(matrix.clone()),
             source: Some(matrix.clone()),
             replier: Some(matrix),
+            follow_up: None,
             auto_reply: false,
             problem: None,
         };

@@ -43,6 +43,7 @@ where
         status: Some(adapter.clone()),
         source: Some(adapter.clone()),
         replier: Some(adapter),
+        follow_up: None,
         auto_reply: false,
         problem: None,
     }

@@ -7,7 +7,8 @@
 use crate::api::{AdapterHealth, AdapterState, ConnectKind, Event};
 use crate::chat_calls::{Answer, AutoReply, ChatCall, ChatError};
 use deepwork_adapters::{
-    AdapterError, Batch, FocusStatus, MessageSource, Replier, StatusAdapter, StatusSnapshot,
+    AdapterError, Batch, FocusStatus, FollowUp, MessageSource, Replier, StatusAdapter,
+    StatusSnapshot,
 };
 use deepwork_core::SessionId;
 use deepwork_core::away;
@@ -42,6 +43,8 @@ pub struct ChatAdapter {
     pub source: Option<Arc<dyn MessageSource>>,
     /// Sends auto-replies.
     pub replier: Option<Arc<dyn Replier>>,
+    /// Notices the user answering items where they live.
+    pub follow_up: Option<Arc<dyn FollowUp>>,
     /// Whether the user turned auto-replies on for it.
     pub auto_reply: bool,
     /// Why it cannot be used (e.g. no token in the keyring); shown, not retried.
@@ -56,9 +59,16 @@ impl ChatAdapter {
             status: None,
             source: None,
             replier: None,
+            follow_up: None,
             auto_reply: false,
             problem: Some(fix),
         }
+    }
+
+    /// The platform also notices the user's answers where items live.
+    pub fn with_follow_up(mut self, follow_up: Arc<dyn FollowUp>) -> Self {
+        self.follow_up = Some(follow_up);
+        self
     }
 }
 

@@ -694,6 +694,7 @@ mod chats {
             status: Some(fake.clone()),
             source: Some(fake.clone()),
             replier: Some(fake.clone()),
+            follow_up: None,
             auto_reply: true,
             problem: None,
         };
@@ -1148,6 +1149,7 @@ mod matrix {
             status: Some(matrix.clone()),
             source: Some(matrix.clone()),
             replier: Some(matrix),
+            follow_up: None,
             auto_reply,
             problem: None,
         }

@@ -237,6 +237,7 @@ where
         status: Some(adapter.clone()),
         source: Some(adapter.clone()),
         replier: Some(adapter),
+        follow_up: None,
         auto_reply,
         problem: None,
     }
@@ -249,6 +250,7 @@ fn read_only(name: &str, source: Arc<dyn MessageSource>) -> ChatAdapter {
         status: None,
         source: Some(source),
         replier: None,
+        follow_up: None,
         auto_reply: false,
         problem: None,
     }
@@ -294,6 +296,7 @@ pub fn desktop_notifications(config: &HoldNotificationsConfig) -> Option<ChatAda
         status: Some(desktop.clone()),
         source: Some(desktop),
         replier: None,
+        follow_up: None,
         auto_reply: false,
         problem: None,
     })
