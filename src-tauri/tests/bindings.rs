@@ -5,14 +5,14 @@
 //! rewrites the file (it sets DEEPWORK_UPDATE_BINDINGS).
 
 use deepwork_core::config::Length;
-use deepwork_core::digest::{Digest, DigestEntry, DigestGroup, DigestId};
+use deepwork_core::digest::{Digest, DigestEntry, DigestGroup, DigestId, DoneBy};
 use deepwork_core::escalation::{AckVia, TimelineEntry};
 use deepwork_core::plans::{Days, FocusBlock, WorkSpan};
 use deepwork_core::resident::HotkeySetting;
 use deepwork_core::schedule::{ClockTime, SessionEnd, SessionPlan};
 use deepwork_core::session::ClassCounts;
 use deepwork_core::settings::{KeywordRule, Settings};
-use deepwork_core::stats::{DayFocus, IsoWeek, WeekTotal, WeeklyStats};
+use deepwork_core::stats::{AnsweredInTime, DayFocus, IsoWeek, WeekTotal, WeeklyStats};
 use deepwork_core::triage::Reason;
 use deepwork_core::{Class, ItemId, SessionId};
 use deepwork_engine::api::{
@@ -42,6 +42,7 @@ fn declarations() -> String {
         Reason,
         TimelineEntry,
         AckVia,
+        DoneBy,
         DigestEntry,
         DigestGroup,
         Digest,
@@ -52,6 +53,7 @@ fn declarations() -> String {
         IsoWeek,
         DayFocus,
         WeekTotal,
+        AnsweredInTime,
         WeeklyStats,
         ErrorCode,
         ApiError,

@@ -7,7 +7,10 @@
 use crate::http::{Lenient, Refusal};
 use crate::loopback::Loopback;
 use crate::pace::Pace;
-use crate::{AdapterError, Addressed, Batch, IncomingMessage, MessageSource, ReplyTarget};
+use crate::{
+    AdapterError, Addressed, Answered, Asked, Batch, FollowUp, IncomingMessage, MessageSource,
+    ReplyTarget,
+};
 use async_trait::async_trait;
 use deepwork_core::Class;
 use jiff::{SignedDuration, Timestamp};
@@ -578,5 +581,56 @@ impl MessageSource for GoogleDocsSource {
             messages: found.into_iter().map(|(_, message)| message).collect(),
             cursor: serde_json::to_string(&at).unwrap_or_default(),
         })
+    }
+}
+
+#[async_trait]
+impl FollowUp for GoogleDocsSource {
+    /// A reply by the user in the comment's thread after the item came, or their
+    /// resolving it: one request per document (a reply moves its comment's modified
+    /// time, so only comments changed since the oldest item are listed).
+    async fn answered(&self, asked: &[Asked]) -> Result<Vec<Answered>, AdapterError> {
+        let mut answered = Vec::new();
+        let mut files: Vec<&str> = asked
+            .iter()
+            .filter_map(|a| a.conversation.split_once('/').map(|(file, _)| file))
+            .collect();
+        files.sort_unstable();
+        files.dedup();
+        for file in files {
+            let of_file: Vec<&Asked> = asked
+                .iter()
+                .filter(|a| a.conversation.split_once('/').map(|(f, _)| f) == Some(file))
+                .collect();
+            let Some(oldest) = of_file.iter().map(|a| a.since).min() else {
+                continue;
+            };
+            let doc = Doc {
+                id: file.to_owned(),
+                name: String::new(),
+                link: None,
+            };
+            let comments = self.comments(&doc, oldest).await?;
+            for item in of_file {
+                let Some((_, comment_id)) = item.conversation.split_once('/') else {
+                    continue;
+                };
+                let first = comments
+                    .iter()
+                    .filter(|c| c.id == comment_id)
+                    .flat_map(|c| c.replies.iter().filter_map(Lenient::as_read))
+                    .filter(|r| r.author.as_ref().is_some_and(|a| a.me) && !r.deleted)
+                    .map(|r| r.created)
+                    .filter(|at| *at > item.since)
+                    .min();
+                if let Some(at) = first {
+                    answered.push(Answered {
+                        message_id: item.message_id.clone(),
+                        at,
+                    });
+                }
+            }
+        }
+        Ok(answered)
     }
 }

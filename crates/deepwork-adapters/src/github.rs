@@ -6,7 +6,10 @@
 use crate::device_flow::{DeviceCode, DeviceFlow, PendingDevice};
 use crate::http::{Lenient, Refusal};
 use crate::pace::Pace;
-use crate::{AdapterError, Addressed, Batch, IncomingMessage, MessageSource, ReplyTarget};
+use crate::{
+    AdapterError, Addressed, Answered, Asked, Batch, FollowUp, IncomingMessage, MessageSource,
+    ReplyTarget,
+};
 use async_trait::async_trait;
 use deepwork_core::Class;
 use jiff::Timestamp;
@@ -34,6 +37,8 @@ pub struct GitHubSource {
     web: Url,
     token: String,
     pace: Pace,
+    /// The user's login, once asked.
+    login: std::sync::Mutex<Option<String>>,
 }
 
 /// Where a read stands: the `since` for the next ask, and GitHub's `Last-Modified` to
@@ -80,6 +85,13 @@ struct User {
     login: String,
 }
 
+#[derive(Debug, Deserialize)]
+struct Written {
+    user: Option<User>,
+    created_at: Option<Timestamp>,
+    submitted_at: Option<Timestamp>,
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 struct Refused {
@@ -97,6 +109,7 @@ impl GitHubSource {
             api,
             token,
             pace: Pace::default(),
+            login: std::sync::Mutex::new(None),
         })
     }
 
@@ -341,6 +354,87 @@ impl GitHubSource {
         self.api
             .join(path)
             .map_err(|e| AdapterError::malformed(NAME, &e.to_string()))
+    }
+}
+
+#[async_trait]
+impl FollowUp for GitHubSource {
+    /// A comment by the user on the pull request or issue after the item came, or a
+    /// review they submitted: two requests per pull request, one per issue.
+    async fn answered(&self, asked: &[Asked]) -> Result<Vec<Answered>, AdapterError> {
+        let me = self.login().await?;
+        let mut answered = Vec::new();
+        for item in asked {
+            let Some((repo, kind, number)) = subject_parts(&self.api, &item.conversation) else {
+                continue;
+            };
+            let mut comments = self.endpoint(&format!("repos/{repo}/issues/{number}/comments"))?;
+            comments
+                .query_pairs_mut()
+                .append_pair("since", &item.since.to_string())
+                .append_pair("per_page", "100");
+            let mut written: Vec<Written> = self.list(comments).await?;
+            if kind == "pulls" {
+                let reviews = self.endpoint(&format!("repos/{repo}/pulls/{number}/reviews"))?;
+                written.extend(self.list(reviews).await?);
+            }
+            let first = written
+                .iter()
+                .filter(|w| {
+                    w.user
+                        .as_ref()
+                        .is_some_and(|u| u.login.eq_ignore_ascii_case(&me))
+                })
+                .filter_map(|w| w.submitted_at.or(w.created_at))
+                .filter(|at| *at > item.since)
+                .min();
+            if let Some(at) = first {
+                answered.push(Answered {
+                    message_id: item.message_id.clone(),
+                    at,
+                });
+            }
+        }
+        Ok(answered)
+    }
+}
+
+impl GitHubSource {
+    async fn login(&self) -> Result<String, AdapterError> {
+        if let Some(login) = self.login.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+            return Ok(login);
+        }
+        let user: User = self
+            .get(self.endpoint("user")?, None)
+            .await?
+            .json()
+            .await
+            .map_err(|e| AdapterError::malformed(NAME, &format!("user: {e}")))?;
+        *self.login.lock().unwrap_or_else(|p| p.into_inner()) = Some(user.login.clone());
+        Ok(user.login)
+    }
+
+    async fn list(&self, url: Url) -> Result<Vec<Written>, AdapterError> {
+        let entries: Vec<Lenient<Written>> = self
+            .get(url, None)
+            .await?
+            .json()
+            .await
+            .map_err(|e| AdapterError::malformed(NAME, &format!("comments: {e}")))?;
+        Ok(entries.into_iter().filter_map(Lenient::into_read).collect())
+    }
+}
+
+/// The repository, kind (`pulls` or `issues`) and number of a subject's API address.
+fn subject_parts<'a>(api: &Url, subject: &'a str) -> Option<(String, &'a str, &'a str)> {
+    let rest = subject.strip_prefix(api.as_str())?.strip_prefix("repos/")?;
+    match rest.split('/').collect::<Vec<_>>().as_slice() {
+        [owner, repo, kind @ ("pulls" | "issues"), number]
+            if number.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            Some((format!("{owner}/{repo}"), kind, number))
+        }
+        _ => None,
     }
 }
 

@@ -115,6 +115,7 @@ impl IncomingMessage {
             urgency: None,
             message_id: Some(self.id.clone()),
             source_class: self.usual_class,
+            conversation: Some(self.reply_to.conversation.clone()).filter(|c| !c.is_empty()),
         }
         .sanitized()
     }

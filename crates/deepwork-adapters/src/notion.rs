@@ -7,7 +7,10 @@
 
 use crate::http::{Lenient, Refusal};
 use crate::pace::Pace;
-use crate::{AdapterError, Addressed, Batch, IncomingMessage, MessageSource, ReplyTarget};
+use crate::{
+    AdapterError, Addressed, Answered, Asked, Batch, FollowUp, IncomingMessage, MessageSource,
+    ReplyTarget,
+};
 use async_trait::async_trait;
 use deepwork_core::Class;
 use jiff::Timestamp;
@@ -321,7 +324,8 @@ impl NotionSource {
             automated: false,
             url: page.url.clone(),
             reply_to: ReplyTarget {
-                conversation: comment.discussion_id.unwrap_or_else(|| page.id.clone()),
+                // The page, to list its comments; the discussion, to find a reply in it.
+                conversation: format!("{}/{}", page.id, comment.discussion_id.unwrap_or_default()),
                 sender: author,
             },
             usual_class: Some(Class::Blocker),
@@ -408,6 +412,62 @@ impl MessageSource for NotionSource {
             messages,
             cursor: serde_json::to_string(&at).unwrap_or_default(),
         })
+    }
+}
+
+#[async_trait]
+impl FollowUp for NotionSource {
+    /// A comment by the user in the same discussion after the item came: one request
+    /// per page. Without `user_id` the user's comments cannot be told, and nothing is.
+    async fn answered(&self, asked: &[Asked]) -> Result<Vec<Answered>, AdapterError> {
+        let Some(me) = &self.user_id else {
+            return Ok(Vec::new());
+        };
+        let mut answered = Vec::new();
+        let mut pages: Vec<&str> = asked
+            .iter()
+            .filter_map(|a| a.conversation.split_once('/').map(|(page, _)| page))
+            .collect();
+        pages.sort_unstable();
+        pages.dedup();
+        for page in pages {
+            let comments = self
+                .comments(&Page {
+                    id: page.to_owned(),
+                    title: String::new(),
+                    url: None,
+                })
+                .await?;
+            for item in asked {
+                let Some((item_page, discussion)) = item.conversation.split_once('/') else {
+                    continue;
+                };
+                if item_page != page {
+                    continue;
+                }
+                // Minute-rounded times: an answer stamped in the item's own minute counts.
+                let first = comments
+                    .iter()
+                    .filter(|c| &c.created_by.id == me)
+                    .filter(|c| {
+                        discussion.is_empty() || c.discussion_id.as_deref() == Some(discussion)
+                    })
+                    .filter(|c| {
+                        c.created_time
+                            .checked_add(ROUNDING)
+                            .is_ok_and(|latest| latest > item.since)
+                    })
+                    .map(|c| c.created_time.max(item.since))
+                    .min();
+                if let Some(at) = first {
+                    answered.push(Answered {
+                        message_id: item.message_id.clone(),
+                        at,
+                    });
+                }
+            }
+        }
+        Ok(answered)
     }
 }
 

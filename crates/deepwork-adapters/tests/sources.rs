@@ -7,7 +7,9 @@ use deepwork_adapters::atlassian::jira::JiraSource;
 use deepwork_adapters::gdocs::{self, GoogleDocsSource, GoogleEndpoints};
 use deepwork_adapters::github::GitHubSource;
 use deepwork_adapters::notion::NotionSource;
-use deepwork_adapters::{AdapterError, Addressed, Batch, MessageSource};
+use deepwork_adapters::{
+    AdapterError, Addressed, Asked, Batch, FollowUp, IncomingMessage, MessageSource,
+};
 use deepwork_core::Class;
 use std::time::Duration;
 
@@ -24,9 +26,31 @@ async fn next(source: &dyn MessageSource, cursor: &str) -> Batch {
     source.fetch(Some(cursor), WAIT).await.expect("read")
 }
 
+/// What the engine asks of an item it held from `message`.
+fn asked(message: &IncomingMessage) -> Asked {
+    Asked {
+        message_id: message.id.clone(),
+        conversation: message.reply_to.conversation.clone(),
+        since: jiff::Timestamp::now() - jiff::SignedDuration::from_secs(2),
+    }
+}
+
+/// The message ids `follow_up` says were answered.
+async fn answered(follow_up: &dyn FollowUp, asked: &[Asked]) -> Vec<String> {
+    let mut ids: Vec<String> = follow_up
+        .answered(asked)
+        .await
+        .expect("answered")
+        .into_iter()
+        .map(|a| a.message_id)
+        .collect();
+    ids.sort();
+    ids
+}
+
 #[tokio::test]
 async fn github_reads_changes_only_paces_itself_and_tells_rate_limits() {
-    use deepwork_harness::github::{BOB, GitHubContract, TOKEN};
+    use deepwork_harness::github::{BOB, GitHubContract, ME, TOKEN};
     let server = GitHubContract::start().await;
     server.state.lock().unwrap().poll_interval = "1".into();
     server
@@ -80,6 +104,36 @@ async fn github_reads_changes_only_paces_itself_and_tells_rate_limits() {
     assert_eq!(mention.messages[0].sender, BOB, "the comment's author");
     assert_eq!(mention.messages[0].addressed, Addressed::Mention);
     assert!(mention.messages[0].text.contains("retry budget"));
+
+    // Follow-through: a review on the pull request answers both items about it; an
+    // issue nobody commented on stays owed.
+    server
+        .state
+        .lock()
+        .unwrap()
+        .notify("acme/shop", "assign", "Issue", "Refunds fail", 7);
+    let issue = next(&source, &mention.cursor).await;
+    let items = [
+        asked(&review.messages[0]),
+        asked(&mention.messages[0]),
+        asked(&issue.messages[0]),
+    ];
+    assert!(answered(&source, &items).await.is_empty());
+    server
+        .state
+        .lock()
+        .unwrap()
+        .review("acme/shop", 12, ME, "APPROVED");
+    let mut expected = vec![review.messages[0].id.clone(), mention.messages[0].id.clone()];
+    expected.sort();
+    assert_eq!(answered(&source, &items).await, expected);
+    server
+        .state
+        .lock()
+        .unwrap()
+        .comment("acme/shop", 7, ME, "On it");
+    assert_eq!(answered(&source, &items).await.len(), 3);
+    let mention = issue;
 
     {
         let mut state = server.state.lock().unwrap();
@@ -159,6 +213,19 @@ async fn jira_reads_comments_and_assignments_for_the_user() {
         "an overlap repeats ids the store already holds, nothing else: {repeated:?}"
     );
 
+    let items: Vec<Asked> = batch.messages.iter().map(asked).collect();
+    assert_eq!(
+        answered(&source, &items).await,
+        [batch.messages[0].id.clone()],
+        "her note on PAY-1 came after Bob's question"
+    );
+    server
+        .state
+        .lock()
+        .unwrap()
+        .comment("PAY-2", ME, "Taking it", &[]);
+    assert_eq!(answered(&source, &items).await.len(), 2);
+
     server.state.lock().unwrap().rate_limit_next = 1;
     tokio::time::sleep(Duration::from_millis(150)).await;
     assert!(matches!(
@@ -228,6 +295,14 @@ async fn confluence_reads_comments_on_the_users_pages_and_mentions() {
             .unwrap()
             .starts_with(&format!("{}/wiki/spaces/ENG/pages/", server.base))
     );
+    let items: Vec<Asked> = batch.messages.iter().map(asked).collect();
+    assert!(answered(&source, &items).await.is_empty());
+    server
+        .state
+        .lock()
+        .unwrap()
+        .comment(&mine, ME, "Snapshots every 1,000 events", &[], None);
+    assert_eq!(answered(&source, &items).await, [batch.messages[0].id.clone()]);
 }
 
 #[tokio::test]
@@ -261,6 +336,18 @@ async fn notion_reads_comments_on_shared_pages_by_others() {
     assert_eq!(message.addressed, Addressed::Mention);
     assert_eq!(message.usual_class, Some(Class::Blocker));
     assert!(message.sender_name.is_some(), "{message:?}");
+    let items = [asked(message)];
+    let discussion = message.reply_to.conversation.split_once('/').unwrap().1.to_owned();
+    assert!(
+        answered(&source, &items).await.is_empty(),
+        "her own comment was in another discussion"
+    );
+    server
+        .state
+        .lock()
+        .unwrap()
+        .comment(&shared, ME, "Done at 15:40", &[], Some(&discussion));
+    assert_eq!(answered(&source, &items).await, [message.id.clone()]);
 
     server.state.lock().unwrap().revoke();
     tokio::time::sleep(Duration::from_millis(150)).await;
@@ -340,6 +427,12 @@ async fn google_docs_signs_in_with_pkce_and_reads_comments_and_replies() {
     );
     assert_eq!(batch.messages[1].sender, BOB);
     assert!(!batch.messages.iter().any(|m| m.sender == ME));
+    let items: Vec<Asked> = batch.messages.iter().map(asked).collect();
+    assert_eq!(
+        answered(&source, &items).await,
+        [batch.messages[1].id.clone()],
+        "her reply in the old thread answers Bob's reply there"
+    );
 
     server.state.lock().unwrap().user_rate_limit_next = 1;
     tokio::time::sleep(Duration::from_millis(150)).await;

@@ -25,6 +25,7 @@ fn item(n: usize) -> NewItem {
         urgency: None,
         message_id: None,
         source_class: None,
+        conversation: None,
     }
 }
 

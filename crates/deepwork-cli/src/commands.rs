@@ -175,6 +175,7 @@ fn new_item(args: PushArgs) -> Result<NewItem, Failure> {
         urgency: args.urgency.map(Into::into),
         message_id: args.id,
         source_class: None,
+        conversation: None,
     };
     item.validate()
         .map_err(|e| Failure::Usage(format!("cannot push: {e}")))?;

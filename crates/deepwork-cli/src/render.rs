@@ -1,7 +1,7 @@
 //! Text for people. Message text is untrusted: every field from an item goes through
 //! [`safe`] so it cannot move the cursor, recolour or retitle the terminal.
 
-use deepwork_core::digest::Digest;
+use deepwork_core::digest::{Digest, DoneBy};
 use deepwork_core::stats::WeeklyStats;
 use deepwork_core::{Class, ItemId};
 use deepwork_engine::api::{AdapterState, BlockState, PlanDay, PushAck, Status, TimeSpan};
@@ -234,7 +234,11 @@ pub fn digest(digest: &Digest, tz: &TimeZone) -> String {
                 .as_deref()
                 .map(|c| format!(" in {}", safe(c)))
                 .unwrap_or_default();
-            let done = if item.done { " [done]" } else { "" };
+            let done = match (item.done, item.done_by) {
+                (true, Some(DoneBy::Answer)) => " [answered]",
+                (true, _) => " [done]",
+                (false, _) => "",
+            };
             let _ = writeln!(
                 out,
                 "  [{}] {} via {}{channel}, {}: {}{done}",
@@ -329,6 +333,18 @@ pub fn stats(stats: &WeeklyStats) -> String {
         stats.interruptions_avoided,
         minutes_text(recovery * 60),
     );
+    if !stats.answered_in_time.is_empty() {
+        let answered: Vec<String> = stats
+            .answered_in_time
+            .iter()
+            .map(|a| {
+                let name = a.class.count_label(a.items as usize);
+                let plural = name.split_once(' ').map_or(name.as_str(), |(_, n)| n);
+                format!("{plural} {}/{}", a.in_time, a.items)
+            })
+            .collect();
+        let _ = writeln!(out, "Answered within the window: {}", answered.join(", "));
+    }
     if stats.trend.len() > 1 {
         let trend: Vec<String> = stats
             .trend

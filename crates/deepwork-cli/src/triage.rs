@@ -31,6 +31,7 @@ pub fn run(paths: &Paths, command: TriageCommand) -> Result<(), Failure> {
                 urgency: None,
                 message_id: None,
                 source_class: None,
+                conversation: None,
             };
             item.validate()
                 .map_err(|e| Failure::Usage(format!("cannot explain: {e}")))?;

@@ -690,6 +690,7 @@ fn kill_9_loses_no_acknowledged_item() {
                             urgency: None,
                             message_id: None,
                             source_class: None,
+                            conversation: None,
                         };
                         match client.push(item).await {
                             Ok(_) => {

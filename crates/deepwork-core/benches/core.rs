@@ -44,7 +44,9 @@ fn held_items(count: i64) -> Vec<ItemRecord> {
             disposition: Disposition::Held,
             digest: None,
             done_at: None,
+            done_by: None,
             message_id: None,
+            conversation: None,
         })
         .collect()
 }
@@ -80,6 +82,9 @@ fn ten_years() -> (Vec<SessionRecord>, Vec<ItemFact>) {
                     } else {
                         Disposition::Held
                     },
+                    deadline: None,
+                    done_at: (i % 2 == 0)
+                        .then(|| started_at + SignedDuration::from_mins(60 + i * 30)),
                 });
             }
         }
@@ -137,6 +142,7 @@ fn stats(c: &mut Criterion) {
                 &[],
                 15.0,
                 8,
+                |item: &ItemFact| item.received_at + SignedDuration::from_hours(4),
             ))
         });
     });

@@ -46,6 +46,8 @@ pub struct Config {
     pub escalation: EscalationConfig,
     /// Work hours: reply-by clocks run only in them.
     pub plans: PlansConfig,
+    /// Noticing the user's answers where items live, and the one reminder.
+    pub follow_through: FollowThroughConfig,
 }
 
 /// The `[storage]` section.
@@ -510,6 +512,31 @@ impl Default for StatsConfig {
     fn default() -> Self {
         StatsConfig {
             weekly_goal_hours: 15.0,
+        }
+    }
+}
+
+/// `[follow_through]`: items mark themselves done when the user answers them where they
+/// live, and a blocker still owed is reminded of once before its reply-by lapses.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FollowThroughConfig {
+    /// How often each platform is asked whether open items were answered (only while
+    /// some are open).
+    pub check_every: Length,
+    /// How long before a blocker's reply-by the reminder comes, outside a session;
+    /// `remind = false` turns it off.
+    pub remind_before: Length,
+    /// Whether to remind at all.
+    pub remind: bool,
+}
+
+impl Default for FollowThroughConfig {
+    fn default() -> Self {
+        FollowThroughConfig {
+            check_every: Length(SignedDuration::from_mins(5)),
+            remind_before: Length(SignedDuration::from_mins(30)),
+            remind: true,
         }
     }
 }

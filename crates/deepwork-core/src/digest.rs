@@ -48,11 +48,45 @@ pub struct ItemRecord {
     pub disposition: Disposition,
     /// The digest that delivered it.
     pub digest: Option<DigestId>,
-    /// When the user marked it done.
+    /// When it was done.
     pub done_at: Option<Timestamp>,
+    /// How it came to be done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub done_by: Option<DoneBy>,
     /// Its source's own id for it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_id: Option<String>,
+    /// Where it lives on its platform, to notice the user answering there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation: Option<String>,
+}
+
+/// How an item came to be done.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub enum DoneBy {
+    /// The user marked it done.
+    You,
+    /// The user answered it where it lives (a reply, a comment, a review).
+    Answer,
+}
+
+impl DoneBy {
+    /// The stable name used in the store.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DoneBy::You => "you",
+            DoneBy::Answer => "answer",
+        }
+    }
+
+    /// Parses the name written by [`DoneBy::as_str`].
+    pub fn parse(name: &str) -> Option<DoneBy> {
+        [DoneBy::You, DoneBy::Answer]
+            .into_iter()
+            .find(|done| done.as_str() == name)
+    }
 }
 
 impl ItemRecord {
@@ -68,6 +102,7 @@ impl ItemRecord {
             urgency: None,
             message_id: self.message_id.clone(),
             source_class: None,
+            conversation: self.conversation.clone(),
         }
     }
 }
@@ -111,8 +146,11 @@ pub struct DigestEntry {
     pub why: String,
     /// Why it was classed so, typed.
     pub reason: Reason,
-    /// Whether the user marked it done.
+    /// Whether it is done.
     pub done: bool,
+    /// How it came to be done: marked by the user, or answered where it lives.
+    #[serde(default)]
+    pub done_by: Option<DoneBy>,
 }
 
 /// The items of one class.
@@ -199,6 +237,7 @@ pub fn build_digest(
             received_at: item.received_at,
             reply_by,
             done: item.done_at.is_some(),
+            done_by: item.done_by,
         };
         match groups.last_mut() {
             Some(group) if group.class == class => group.items.push(entry),
@@ -232,6 +271,15 @@ fn summary(held: &ClassCounts, broke_through: usize) -> String {
             Class::Emergency.count_label(n)
         ),
     }
+}
+
+/// An item's reply-by: its stated deadline when earlier than its class's window.
+pub fn item_reply_by(
+    item: &ItemRecord,
+    windows: &ResponseWindows,
+    hours: &WorkHours<'_>,
+) -> Timestamp {
+    reply_by(item, windows, hours).0
 }
 
 /// An item's reply-by, and whether a stated deadline set it.
@@ -334,7 +382,9 @@ mod tests {
             disposition: Disposition::Held,
             digest: None,
             done_at: None,
+            done_by: None,
             message_id: None,
+            conversation: None,
         }
     }
 

@@ -213,6 +213,10 @@ pub struct NewItem {
     /// corrections override it, and the model raises it when the text is more urgent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_class: Option<Class>,
+    /// Where it lives on its platform (a conversation, a pull request, a ticket), to
+    /// notice the user answering it there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation: Option<String>,
 }
 
 /// Why a [`NewItem`] was refused.
@@ -266,6 +270,14 @@ impl NewItem {
         if let Some(url) = &self.url {
             check_url(url)?;
         }
+        if let Some(conversation) = &self.conversation {
+            check_len("conversation", conversation, MAX_URL_BYTES)?;
+            if conversation.chars().any(text::is_unsafe) {
+                return Err(ItemError::ControlCharacters {
+                    field: "conversation",
+                });
+            }
+        }
         Ok(())
     }
 
@@ -305,6 +317,9 @@ impl NewItem {
                     && !id.chars().any(text::is_unsafe)
             }),
             source_class: self.source_class,
+            conversation: self
+                .conversation
+                .filter(|c| c.len() <= MAX_URL_BYTES && !c.chars().any(text::is_unsafe)),
         }
     }
 }
@@ -369,6 +384,7 @@ mod tests {
             urgency: None,
             message_id: None,
             source_class: None,
+            conversation: None,
         }
     }
 
@@ -441,6 +457,7 @@ mod tests {
             urgency: None,
             message_id: Some("x".repeat(300)),
             source_class: None,
+            conversation: None,
         }
         .sanitized();
         assert_eq!(it.validate(), Ok(()));
@@ -465,7 +482,7 @@ mod tests {
             body in proptest::option::of(".{0,200}"), url in proptest::option::of(".{0,40}"),
             channel in proptest::option::of(".{0,300}"), id in proptest::option::of(".{0,300}"),
         ) {
-            let it = NewItem { source, sender, title, body, url, channel, urgency: None, message_id: id, source_class: None };
+            let it = NewItem { source, sender, title, body, url, channel, urgency: None, message_id: id, source_class: None , conversation: None};
             proptest::prop_assert_eq!(it.sanitized().validate(), Ok(()));
         }
     }

@@ -114,6 +114,22 @@ pub struct ItemFact {
     pub class: Class,
     /// What happened to it.
     pub disposition: Disposition,
+    /// A deadline it stated.
+    pub deadline: Option<Timestamp>,
+    /// When it was done (marked, or answered where it lives).
+    pub done_at: Option<Timestamp>,
+}
+
+/// How many items of a class were done within their reply-by.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct AnsweredInTime {
+    /// The class.
+    pub class: Class,
+    /// Done by their reply-by.
+    pub in_time: u32,
+    /// All of them.
+    pub items: u32,
 }
 
 /// Focus on one local day.
@@ -174,6 +190,9 @@ pub struct WeeklyStats {
     pub recovery_minutes_saved: f64,
     /// Totals of this week and the ones before it, oldest first.
     pub trend: Vec<WeekTotal>,
+    /// Per class with items, how many of its sessions' items were done (answered where
+    /// they live, or marked) within their reply-by.
+    pub answered_in_time: Vec<AnsweredInTime>,
 }
 
 impl WeeklyStats {
@@ -240,7 +259,7 @@ fn planned_in(
 }
 
 /// Computes the stats of `week`, with a trend of `trend_weeks` weeks ending with it;
-/// `planned` are the spans of planned focus in it.
+/// `planned` are the spans of planned focus in it, and `reply_by` tells an item's.
 #[allow(clippy::too_many_arguments)]
 pub fn weekly_stats(
     week: IsoWeek,
@@ -251,6 +270,7 @@ pub fn weekly_stats(
     planned: &[(Timestamp, Timestamp)],
     goal_hours: f64,
     trend_weeks: usize,
+    reply_by: impl Fn(&ItemFact) -> Timestamp,
 ) -> WeeklyStats {
     let bounds = week_bounds(week, tz);
     let touching: Vec<SessionRecord> = sessions
@@ -283,6 +303,24 @@ pub fn weekly_stats(
         .sum();
     let session_count = started.len() as u32;
 
+    let answered_in_time = Class::ALL
+        .into_iter()
+        .filter_map(|class| {
+            let of_class: Vec<&ItemFact> = items
+                .iter()
+                .filter(|i| started.contains_key(&i.session) && i.class == class)
+                .collect();
+            let in_time = of_class
+                .iter()
+                .filter(|i| i.done_at.is_some_and(|done| done <= reply_by(i)))
+                .count() as u32;
+            (!of_class.is_empty()).then_some(AnsweredInTime {
+                class,
+                in_time,
+                items: of_class.len() as u32,
+            })
+        })
+        .collect();
     let mut interruptions = 0;
     let mut items_held = 0;
     let mut held_arrivals: HashMap<SessionId, Vec<Timestamp>> = HashMap::new();
@@ -350,6 +388,7 @@ pub fn weekly_stats(
         interruptions_avoided: avoided_total,
         recovery_minutes_saved: recovery.as_secs_f64() / 60.0,
         trend,
+        answered_in_time,
     }
 }
 
@@ -379,13 +418,72 @@ mod tests {
         }
     }
 
+    fn four_hours(item: &ItemFact) -> Timestamp {
+        item.received_at + SignedDuration::from_hours(4)
+    }
+
     fn fact(session: i64, at_: &str, class: Class, disposition: Disposition) -> ItemFact {
         ItemFact {
             session: SessionId(session),
             received_at: at(at_),
             class,
             disposition,
+            deadline: None,
+            done_at: None,
         }
+    }
+
+    #[test]
+    fn items_answered_within_their_reply_by_are_counted_per_class() {
+        let week: IsoWeek = "2026-W48".parse().expect("parses");
+        let sessions = [session(1, "2026-11-23T09:00", "2026-11-23T11:00", false)];
+        let done = |mut item: ItemFact, at_: &str| {
+            item.done_at = Some(at(at_));
+            item
+        };
+        let items = [
+            done(
+                fact(1, "2026-11-23T09:10", Class::Blocker, Disposition::Held),
+                "2026-11-23T11:30",
+            ),
+            done(
+                fact(1, "2026-11-23T09:20", Class::Blocker, Disposition::Held),
+                "2026-11-23T14:00",
+            ),
+            fact(1, "2026-11-23T09:30", Class::Blocker, Disposition::Held),
+            done(
+                fact(1, "2026-11-23T09:40", Class::Update, Disposition::Held),
+                "2026-11-23T09:50",
+            ),
+            fact(9, "2026-11-23T09:40", Class::Strategic, Disposition::Shown),
+        ];
+        let stats = weekly_stats(
+            week,
+            &tz(),
+            at("2026-11-30T00:00"),
+            &sessions,
+            &items,
+            &[],
+            15.0,
+            1,
+            four_hours,
+        );
+        assert_eq!(
+            stats.answered_in_time,
+            [
+                AnsweredInTime {
+                    class: Class::Blocker,
+                    in_time: 1,
+                    items: 3
+                },
+                AnsweredInTime {
+                    class: Class::Update,
+                    in_time: 1,
+                    items: 1
+                },
+            ],
+            "the second blocker was answered after its 4 hours; an item outside the week's sessions is not counted"
+        );
     }
 
     #[test]
@@ -411,6 +509,7 @@ mod tests {
             &[],
             15.0,
             1,
+            four_hours,
         );
         assert_eq!(stats.days[1].hours, 1.0, "Tuesday");
         assert_eq!(stats.days[2].hours, 1.5, "Wednesday");
@@ -433,6 +532,7 @@ mod tests {
             &[],
             15.0,
             1,
+            four_hours,
         );
         assert_eq!(
             stats.days[6].hours, 12.0,
@@ -459,6 +559,7 @@ mod tests {
             &planned,
             15.0,
             1,
+            four_hours,
         );
         assert_eq!(
             stats
@@ -509,6 +610,7 @@ mod tests {
             &[],
             15.0,
             1,
+            four_hours,
         );
         assert_eq!(stats.items_held, 6);
         assert_eq!(stats.interruptions, 1);
@@ -539,6 +641,7 @@ mod tests {
             &[],
             15.0,
             1,
+            four_hours,
         );
         assert_eq!(stats.total_hours, 1.0);
     }
@@ -559,6 +662,7 @@ mod tests {
             &[],
             15.0,
             3,
+            four_hours,
         );
         let trend: Vec<(String, f64)> = stats
             .trend

@@ -249,6 +249,7 @@ fn item() -> impl Strategy<Value = NewItem> {
                 urgency,
                 message_id,
                 source_class: None,
+                conversation: None,
             },
         )
 }

@@ -2,7 +2,7 @@
 //! answer. In-process only.
 
 use crate::api::{AdapterHealth, AdapterState};
-use deepwork_adapters::{Batch, FocusStatus, ReplyTarget, StatusSnapshot};
+use deepwork_adapters::{Answered, Asked, Batch, FocusStatus, ReplyTarget, StatusSnapshot};
 use deepwork_core::SessionId;
 use tokio::sync::oneshot;
 
@@ -94,8 +94,33 @@ pub enum ChatCall {
         /// The auto-replies to send.
         answer: Answer<Vec<AutoReply>>,
     },
+    /// The items of the adapter the user may yet answer where they live.
+    OpenAsked {
+        /// The adapter.
+        adapter: String,
+        /// The items, and when to ask again.
+        answer: Answer<Owed>,
+    },
+    /// The user answered these where they live: they are done.
+    Answered {
+        /// The adapter.
+        adapter: String,
+        /// What was answered, and when.
+        answered: Vec<Answered>,
+        /// Done, once durable.
+        answer: Answer<()>,
+    },
     /// The adapter's state changed.
     Health(AdapterHealth),
+}
+
+/// What a platform should look for answers to, and how often.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Owed {
+    /// The items, oldest first.
+    pub asked: Vec<Asked>,
+    /// How long to wait before asking again.
+    pub check_every: std::time::Duration,
 }
 
 impl AdapterState {

@@ -5,9 +5,9 @@
 //! with backoff and reported; it never blocks the session.
 
 use crate::api::{AdapterHealth, AdapterState, ConnectKind, Event};
-use crate::chat_calls::{Answer, AutoReply, ChatCall, ChatError};
+use crate::chat_calls::{Answer, AutoReply, ChatCall, ChatError, Owed};
 use deepwork_adapters::{
-    AdapterError, Batch, FocusStatus, FollowUp, MessageSource, Replier, StatusAdapter,
+    AdapterError, Answered, Batch, FocusStatus, FollowUp, MessageSource, Replier, StatusAdapter,
     StatusSnapshot,
 };
 use deepwork_core::SessionId;
@@ -174,25 +174,85 @@ impl EngineLink {
         .await
     }
 
+    async fn open_asked(&self, adapter: &str) -> Result<Owed, ChatError> {
+        self.call(|answer| ChatCall::OpenAsked {
+            adapter: adapter.to_owned(),
+            answer,
+        })
+        .await
+    }
+
+    async fn answered(&self, adapter: &str, answered: Vec<Answered>) -> Result<(), ChatError> {
+        self.call(|answer| ChatCall::Answered {
+            adapter: adapter.to_owned(),
+            answered,
+            answer,
+        })
+        .await
+    }
+
     async fn health(&self, health: AdapterHealth) {
         // Only a stopping engine refuses; then nobody is left to tell.
         let _ = self.calls.send(ChatCall::Health(health)).await;
     }
 }
 
-/// Starts one supervised task per adapter; aborting one is as safe as the engine dying
-/// there (what it set is recorded first, and the next task for the platform reconciles).
+/// Starts one supervised task per adapter, and one that follows up on its items where
+/// it can; aborting one is as safe as the engine dying there (what it set is recorded
+/// first, and the next task for the platform reconciles).
 pub fn spawn(
     adapters: Vec<ChatAdapter>,
     engine: &EngineLink,
     events: &broadcast::Sender<Event>,
 ) -> Vec<tokio::task::AbortHandle> {
-    adapters
-        .into_iter()
-        .map(|adapter| {
-            tokio::spawn(supervise(adapter, engine.clone(), events.clone())).abort_handle()
-        })
-        .collect()
+    let mut tasks = Vec::new();
+    for adapter in adapters {
+        if let Some(follow_up) = adapter.follow_up.clone() {
+            let task = follow(adapter.name.clone(), follow_up, engine.clone());
+            tasks.push(tokio::spawn(task).abort_handle());
+        }
+        tasks.push(tokio::spawn(supervise(adapter, engine.clone(), events.clone())).abort_handle());
+    }
+    tasks
+}
+
+/// Asks the platform, every `[follow_through] check_every` while items of it are open,
+/// which of them the user answered where they live, and tells the engine. Costs
+/// nothing while none are open; a failure is logged and asked again next round.
+async fn follow(name: String, follow_up: Arc<dyn FollowUp>, engine: EngineLink) {
+    loop {
+        let owed = match engine.open_asked(&name).await {
+            Ok(owed) => owed,
+            Err(ChatError::Stopped) => return,
+            Err(error) => {
+                tracing::warn!(adapter = %name, %error, "could not read what is owed");
+                tokio::time::sleep(MAX_BACKOFF).await;
+                continue;
+            }
+        };
+        let mut wait = owed.check_every;
+        if !owed.asked.is_empty() {
+            let asked = AssertUnwindSafe(follow_up.answered(&owed.asked)).catch_unwind();
+            match asked.await {
+                Ok(Ok(answered)) if answered.is_empty() => {}
+                Ok(Ok(answered)) => {
+                    if let Err(ChatError::Stopped) = engine.answered(&name, answered).await {
+                        return;
+                    }
+                }
+                Ok(Err(AdapterError::RateLimited { retry_after, .. })) => {
+                    wait = wait.max(retry_after.min(MAX_RETRY_AFTER));
+                }
+                Ok(Err(error)) => {
+                    tracing::warn!(adapter = %name, %error, "could not tell which items were answered; asking again later")
+                }
+                Err(_) => {
+                    tracing::error!(adapter = %name, "following up on items crashed; asking again later")
+                }
+            }
+        }
+        tokio::time::sleep(wait).await;
+    }
 }
 
 /// Runs a platform's task, and runs it again when it panics: the crash is reported in

@@ -67,6 +67,7 @@ fn item(sender: &str, title: &str) -> NewItem {
         urgency: None,
         message_id: None,
         source_class: None,
+        conversation: None,
     }
 }
 

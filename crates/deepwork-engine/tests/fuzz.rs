@@ -52,6 +52,7 @@ fn item(title: &str) -> NewItem {
         urgency: Some(Urgency::Blocker),
         message_id: Some("run-1".into()),
         source_class: None,
+        conversation: None,
     }
 }
 

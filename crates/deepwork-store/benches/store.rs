@@ -33,7 +33,9 @@ fn record(n: i64) -> ItemRecord {
         disposition: Disposition::Held,
         digest: None,
         done_at: None,
+        done_by: None,
         message_id: None,
+        conversation: None,
     }
 }
 

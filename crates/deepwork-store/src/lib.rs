@@ -6,7 +6,7 @@
 
 mod migrations;
 
-use deepwork_core::digest::{DigestId, ItemRecord};
+use deepwork_core::digest::{DigestId, DoneBy, ItemRecord};
 use deepwork_core::escalation::Ladder;
 use deepwork_core::session::HeldRef;
 use deepwork_core::stats::{ItemFact, SessionRecord};
@@ -318,6 +318,7 @@ impl Store {
                 urgency: None,
                 message_id: None,
                 source_class: None,
+                conversation: None,
             };
             Ok((item, parse_class(text(r, 5)?)))
         })?;
@@ -409,8 +410,8 @@ impl Store {
     /// What stats need of the items of focus sessions started in [`from`, `to`).
     pub fn item_facts(&self, from: Timestamp, to: Timestamp) -> Result<Vec<ItemFact>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT i.session_id, i.received_at, i.class, i.disposition FROM items i
-             JOIN sessions s ON s.id = i.session_id
+            "SELECT i.session_id, i.received_at, i.class, i.disposition, i.deadline_at, i.done_at
+             FROM items i JOIN sessions s ON s.id = i.session_id
              WHERE s.kind = 'focus' AND s.started_at >= ?1 AND s.started_at < ?2",
         )?;
         let rows = stmt.query_map([to_millis(from), to_millis(to)], |r| {
@@ -419,18 +420,39 @@ impl Store {
                 r.get::<_, i64>(1)?,
                 r.get::<_, String>(2)?,
                 r.get::<_, String>(3)?,
+                r.get::<_, Option<i64>>(4)?,
+                r.get::<_, Option<i64>>(5)?,
             ))
         })?;
         rows.map(|row| {
-            let (session, received_at, class, disposition) = row?;
+            let (session, received_at, class, disposition, deadline, done_at) = row?;
             Ok(ItemFact {
                 session: SessionId(session),
                 received_at: from_millis(received_at),
                 class: parse_class(&class)?,
                 disposition: parse_disposition(&disposition)?,
+                deadline: deadline.map(from_millis),
+                done_at: done_at.map(from_millis),
             })
         })
         .collect()
+    }
+
+    /// Items not done that arrived at or after `since`, oldest first, with when each was
+    /// reminded of: what is still owed.
+    pub fn open_items(&self, since: Timestamp) -> Result<Vec<OpenItem>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {ITEM_COLUMNS}, reminded_at FROM items
+             WHERE done_at IS NULL AND received_at >= ?1 ORDER BY received_at, id"
+        ))?;
+        let rows = stmt.query_map([to_millis(since)], |r| {
+            let reminded_at = r.get::<_, Option<i64>>(21)?.map(from_millis);
+            Ok(item_record(r)?.map(|record| OpenItem {
+                record,
+                reminded_at,
+            }))
+        })?;
+        rows.map(|row| row?).collect()
     }
 
     /// What became of the planned block `plan`: `None` while it has neither run (even
@@ -452,6 +474,15 @@ impl Store {
             None
         })
     }
+}
+
+/// An item still owed, and when the user was reminded of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpenItem {
+    /// The item.
+    pub record: ItemRecord,
+    /// When its one reminder was given, if it was.
+    pub reminded_at: Option<Timestamp>,
 }
 
 /// The last good copy of a calendar.
@@ -593,8 +624,9 @@ impl Writer<'_> {
         let mut stmt = self.tx.prepare_cached(
             "INSERT INTO items (id, session_id, received_at, source, sender, channel, title, body, url,
                                 class, reason_kind, reason_detail, reason_rule, disposition, digest_id, done_at,
-                                deadline_at, deadline_phrase, message_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+                                deadline_at, deadline_phrase, message_id, conversation, done_by)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
+                     ?20, ?21)",
         )?;
         stmt.execute(params![
             item.id.0,
@@ -616,6 +648,8 @@ impl Writer<'_> {
             item.deadline.as_ref().map(|d| to_millis(d.at)),
             item.deadline.as_ref().map(|d| d.phrase.as_str()),
             item.message_id,
+            item.conversation,
+            item.done_by.map(DoneBy::as_str),
         ])?;
         Ok(())
     }
@@ -786,10 +820,33 @@ impl Writer<'_> {
     /// Marks an item done (or not). Returns false when there is no such item.
     pub fn set_done(&mut self, item: ItemId, done_at: Option<Timestamp>) -> Result<bool> {
         let changed = self.tx.execute(
-            "UPDATE items SET done_at = ?2 WHERE id = ?1",
-            params![item.0, done_at.map(to_millis)],
+            "UPDATE items SET done_at = ?2, done_by = ?3 WHERE id = ?1",
+            params![
+                item.0,
+                done_at.map(to_millis),
+                done_at.map(|_| DoneBy::You.as_str())
+            ],
         )?;
         Ok(changed == 1)
+    }
+
+    /// Marks an item done because the user answered it where it lives, at `at`;
+    /// `false` when it was done already (by hand or by an earlier answer).
+    pub fn mark_answered(&mut self, item: ItemId, at: Timestamp) -> Result<bool> {
+        let changed = self.tx.execute(
+            "UPDATE items SET done_at = ?2, done_by = ?3 WHERE id = ?1 AND done_at IS NULL",
+            params![item.0, to_millis(at), DoneBy::Answer.as_str()],
+        )?;
+        Ok(changed == 1)
+    }
+
+    /// Records that an item's one reminder was given.
+    pub fn set_reminded(&mut self, item: ItemId, at: Timestamp) -> Result<()> {
+        self.tx.execute(
+            "UPDATE items SET reminded_at = ?2 WHERE id = ?1",
+            params![item.0, to_millis(at)],
+        )?;
+        Ok(())
     }
 }
 
@@ -799,7 +856,8 @@ fn millis_json(times: &[Timestamp]) -> String {
 }
 
 const ITEM_COLUMNS: &str = "id, session_id, received_at, source, sender, channel, title, body, url, class, \
-     reason_kind, reason_detail, reason_rule, disposition, digest_id, done_at, deadline_at, deadline_phrase, message_id";
+     reason_kind, reason_detail, reason_rule, disposition, digest_id, done_at, deadline_at, deadline_phrase, message_id, \
+     conversation, done_by";
 
 fn digest_row(r: &Row<'_>) -> rusqlite::Result<DigestRow> {
     Ok(DigestRow {
@@ -864,7 +922,12 @@ fn item_record(r: &Row<'_>) -> rusqlite::Result<Result<ItemRecord>> {
             disposition: disposition?,
             digest: r.get::<_, Option<i64>>(14)?.map(DigestId),
             done_at: r.get::<_, Option<i64>>(15)?.map(from_millis),
+            done_by: r
+                .get::<_, Option<String>>(20)?
+                .as_deref()
+                .and_then(DoneBy::parse),
             message_id: r.get(18)?,
+            conversation: r.get(19)?,
         })
     })();
     Ok(parsed)

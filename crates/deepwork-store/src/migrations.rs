@@ -103,6 +103,12 @@ pub const MIGRATIONS: &[&str] = &[
         validator  TEXT,
         fetched_at INTEGER NOT NULL
     );",
+    // 8: where an item lives (to notice the user answering it there), how it came to be
+    // done, and its one reminder.
+    "ALTER TABLE items ADD COLUMN conversation TEXT;
+    ALTER TABLE items ADD COLUMN done_by TEXT;
+    ALTER TABLE items ADD COLUMN reminded_at INTEGER;
+    CREATE INDEX items_open ON items (received_at) WHERE done_at IS NULL;",
 ];
 
 /// The version this build creates.

@@ -32,7 +32,9 @@ fn item(id: i64, session: Option<i64>, class: Class, disposition: Disposition) -
         disposition,
         digest: None,
         done_at: None,
+        done_by: None,
         message_id: None,
+        conversation: None,
     }
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { axisHours, hoursText, plural, layoutBars, lineY, mondayOf, niceMax, shiftWeek, weekOf, weekRange, weekdayShort } from "./stats";
+import { answeredText, axisHours, hoursText, plural, layoutBars, lineY, mondayOf, niceMax, shiftWeek, weekOf, weekRange, weekdayShort } from "./stats";
 
 describe("ISO weeks", () => {
   it("find their Monday, also where week 1 starts in December", () => {
@@ -53,5 +53,17 @@ describe("the chart", () => {
     expect(axisHours(5)).toBe("5 h");
     expect(plural(1, "interruption")).toBe("1 interruption");
     expect(plural(0, "interruption")).toBe("0 interruptions");
+  });
+});
+
+describe("answered within the window", () => {
+  it("reads per class, in the order given", () => {
+    expect(
+      answeredText([
+        { class: "blocker", in_time: 9, items: 10 },
+        { class: "update", in_time: 1, items: 1 },
+      ]),
+    ).toBe("blockers 9/10 · update 1/1");
+    expect(answeredText([])).toBe("");
   });
 });

@@ -1,5 +1,8 @@
 // Week arithmetic and chart geometry for the Stats view: pure, tested with vitest.
 
+import type { AnsweredInTime } from "../generated/api";
+import { classLabel } from "./format";
+
 /** Monday (local midnight) of an ISO week written "2026-W48". */
 export function mondayOf(week: string): Date {
   const match = /^(\d{4})-W(\d{2})$/.exec(week);
@@ -90,4 +93,9 @@ export function axisHours(value: number): string {
 /** "1 interruption", "3 interruptions". */
 export function plural(count: number, word: string): string {
   return `${count} ${word}${count === 1 ? "" : "s"}`;
+}
+
+/** "blockers 9/10 · updates 20/22": items done within their reply-by, per class. */
+export function answeredText(answered: AnsweredInTime[]): string {
+  return answered.map((a) => `${classLabel(a.class, a.items)} ${a.in_time}/${a.items}`).join(" · ");
 }

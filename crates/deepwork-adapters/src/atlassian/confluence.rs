@@ -4,8 +4,12 @@
 //! has documents.
 
 use super::{Cursor, POLL, Site, advanced, storage_mentions};
+use crate::http::Lenient;
 use crate::pace::Pace;
-use crate::{AdapterError, Addressed, Batch, IncomingMessage, MessageSource, ReplyTarget};
+use crate::{
+    AdapterError, Addressed, Answered, Asked, Batch, FollowUp, IncomingMessage, MessageSource,
+    ReplyTarget,
+};
 use async_trait::async_trait;
 use deepwork_core::Class;
 use jiff::Timestamp;
@@ -28,7 +32,7 @@ pub struct ConfluenceSource {
 #[derive(Debug, Deserialize)]
 struct SearchPage {
     #[serde(default)]
-    results: Vec<crate::http::Lenient<Content>>,
+    results: Vec<Lenient<Content>>,
     #[serde(default)]
     size: usize,
     #[serde(rename = "_links", default)]
@@ -154,12 +158,7 @@ impl ConfluenceSource {
                 )
                 .await?;
             base = base.or(answer.links.base);
-            found.extend(
-                answer
-                    .results
-                    .into_iter()
-                    .filter_map(crate::http::Lenient::into_read),
-            );
+            found.extend(answer.results.into_iter().filter_map(Lenient::into_read));
             if answer.links.next.is_none() || answer.size < PAGE_SIZE {
                 break;
             }
@@ -288,5 +287,44 @@ impl MessageSource for ConfluenceSource {
             messages: found.into_iter().map(|(_, message)| message).collect(),
             cursor: advanced(at.since, &self.site).text(),
         })
+    }
+}
+
+#[async_trait]
+impl FollowUp for ConfluenceSource {
+    /// A comment by the user on the page after the item came (a reply in its thread or a
+    /// new one): one request per page.
+    async fn answered(&self, asked: &[Asked]) -> Result<Vec<Answered>, AdapterError> {
+        let me = self.site.me("wiki/rest/api/user/current").await?;
+        let mut answered = Vec::new();
+        let mut pages: Vec<&str> = asked.iter().map(|a| a.conversation.as_str()).collect();
+        pages.sort_unstable();
+        pages.dedup();
+        for page in pages {
+            let comments: SearchPage = self
+                .site
+                .get(
+                    &format!("wiki/rest/api/content/{page}/child/comment"),
+                    &[("expand", "history"), ("depth", "all"), ("limit", "100")],
+                )
+                .await?;
+            let mine: Vec<Timestamp> = comments
+                .results
+                .iter()
+                .filter_map(Lenient::as_read)
+                .filter_map(|c| c.history.as_ref())
+                .filter(|h| h.created_by.as_ref().is_some_and(|a| a.account_id == me))
+                .filter_map(|h| h.created_date)
+                .collect();
+            for item in asked.iter().filter(|a| a.conversation == page) {
+                if let Some(at) = mine.iter().filter(|at| **at > item.since).min() {
+                    answered.push(Answered {
+                        message_id: item.message_id.clone(),
+                        at: *at,
+                    });
+                }
+            }
+        }
+        Ok(answered)
     }
 }

@@ -6,7 +6,10 @@
 use super::{Cursor, POLL, Site, adf_text, advanced};
 use crate::http::Lenient;
 use crate::pace::Pace;
-use crate::{AdapterError, Addressed, Batch, IncomingMessage, MessageSource, ReplyTarget};
+use crate::{
+    AdapterError, Addressed, Answered, Asked, Batch, FollowUp, IncomingMessage, MessageSource,
+    ReplyTarget,
+};
 use async_trait::async_trait;
 use deepwork_core::Class;
 use jiff::Timestamp;
@@ -279,5 +282,49 @@ impl MessageSource for JiraSource {
             messages: found.into_iter().map(|(_, message)| message).collect(),
             cursor: advanced(at.since, &self.site).text(),
         })
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct CommentPage {
+    #[serde(default)]
+    comments: Vec<Lenient<Comment>>,
+}
+
+#[async_trait]
+impl FollowUp for JiraSource {
+    /// A comment by the user on the issue after the item came: one request per issue,
+    /// for its newest comments.
+    async fn answered(&self, asked: &[Asked]) -> Result<Vec<Answered>, AdapterError> {
+        let me = self.site.me("rest/api/3/myself").await?;
+        let mut answered = Vec::new();
+        let mut keys: Vec<&str> = asked.iter().map(|a| a.conversation.as_str()).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        for key in keys {
+            let page: CommentPage = self
+                .site
+                .get(
+                    &format!("rest/api/3/issue/{key}/comment"),
+                    &[("orderBy", "-created"), ("maxResults", "50")],
+                )
+                .await?;
+            let mine: Vec<Timestamp> = page
+                .comments
+                .iter()
+                .filter_map(Lenient::as_read)
+                .filter(|c| c.author.as_ref().is_some_and(|a| a.account_id == me))
+                .map(|c| c.created)
+                .collect();
+            for item in asked.iter().filter(|a| a.conversation == key) {
+                if let Some(at) = mine.iter().filter(|at| **at > item.since).min() {
+                    answered.push(Answered {
+                        message_id: item.message_id.clone(),
+                        at: *at,
+                    });
+                }
+            }
+        }
+        Ok(answered)
     }
 }

@@ -53,6 +53,7 @@ impl Labelled {
             urgency: None,
             message_id: None,
             source_class: None,
+            conversation: None,
         }
     }
 }

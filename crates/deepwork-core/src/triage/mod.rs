@@ -924,6 +924,7 @@ mod tests {
             urgency: None,
             message_id: None,
             source_class: None,
+            conversation: None,
         }
     }
 

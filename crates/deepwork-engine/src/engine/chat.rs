@@ -3,7 +3,7 @@
 
 use super::{CursorSave, Engine};
 use crate::api::{Event, PushAck, Reply, Response};
-use crate::chat_calls::{AutoReply, ChatCall, ChatError};
+use crate::chat_calls::{AutoReply, ChatCall, ChatError, Owed};
 use crate::platforms;
 use deepwork_adapters::{Addressed, Batch, FocusStatus, IncomingMessage, StatusSnapshot};
 use deepwork_core::Disposition;
@@ -98,6 +98,20 @@ impl Engine {
                 answer,
             } => {
                 let _ = answer.send(self.hold(now, &adapter, session, auto_reply, batch));
+            }
+            ChatCall::OpenAsked { adapter, answer } => {
+                let owed = self.open_asked(now, &adapter).map(|asked| Owed {
+                    asked,
+                    check_every: self.config.follow_through.check_every.0.unsigned_abs(),
+                });
+                let _ = answer.send(owed);
+            }
+            ChatCall::Answered {
+                adapter,
+                answered,
+                answer,
+            } => {
+                let _ = answer.send(self.answered(now, &adapter, answered));
             }
             ChatCall::Health(mut health) => {
                 health.connect = platforms::connect_kind(&self.config.adapters, &health.name);
@@ -256,7 +270,7 @@ impl Engine {
     }
 }
 
-fn chat_store_error(error: StoreError) -> ChatError {
+pub(super) fn chat_store_error(error: StoreError) -> ChatError {
     ChatError::Store(error.to_string())
 }
 

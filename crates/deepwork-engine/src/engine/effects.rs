@@ -149,6 +149,19 @@ impl Engine {
         };
         self.announce(now, &effects, &digests, &records, &after_hours);
         self.opened(now, ladders);
+        // Reminders wait while focusing; what is owed is looked at again when a hold
+        // starts or ends, or a blocker arrives outside one.
+        let owed_changed = effects.iter().any(|effect| match effect {
+            Effect::SessionStarted { .. }
+            | Effect::OffHoursStarted { .. }
+            | Effect::SessionEnded { .. }
+            | Effect::OffHoursEnded { .. } => true,
+            Effect::Show { item } => records.get(item).is_some_and(|r| r.class == Class::Blocker),
+            _ => false,
+        });
+        if owed_changed {
+            self.plan_reminder(now);
+        }
         Ok(StepOutcome { results, effects })
     }
 

@@ -35,6 +35,7 @@ const RETRY_AFTER_FAILURE: SignedDuration = SignedDuration::from_secs(5);
 mod chat;
 mod effects;
 mod escalation;
+mod follow_through;
 mod plans;
 
 /// The focus engine.
@@ -68,6 +69,8 @@ pub struct Engine {
     /// When the plans next want something else (a block starts, work hours begin or
     /// end); `None` while a session runs or without plans.
     next_plan: Option<Timestamp>,
+    /// When the next reminder of a blocker still owed is due.
+    next_reminder: Option<Timestamp>,
     /// The last good copy of each calendar followed, by its configured address.
     calendar_copies: BTreeMap<String, CalendarCopy>,
     /// The calendars' events around now, by start.
@@ -155,6 +158,7 @@ impl Engine {
             escalation_problem: None,
             watching_replies: None,
             next_plan: None,
+            next_reminder: None,
             calendar_validators: CalendarValidators::default(),
             calendar_copies,
             calendar_events: Vec::new(),
@@ -163,6 +167,7 @@ impl Engine {
         };
         engine.keep_only_followed_calendars(&followed);
         engine.read_calendar_copies(now);
+        engine.plan_reminder(now);
         engine.tick(now);
         Ok(engine)
     }
@@ -234,6 +239,7 @@ impl Engine {
             forget,
             self.next_escalation(),
             self.next_plan,
+            self.next_reminder,
         ]
         .into_iter()
         .flatten()
@@ -260,6 +266,7 @@ impl Engine {
             }
         }
         self.follow_plans(now);
+        self.remind(now);
     }
 
     /// Forgets the text of handled items older than `[storage] keep_days`; again a day
@@ -625,6 +632,7 @@ impl Engine {
             ));
         }
         let _ = self.events.send(Event::ItemDone { item, done });
+        self.plan_reminder(now);
         Ok(Reply::Done)
     }
 
@@ -678,6 +686,14 @@ impl Engine {
             .item_facts(week_start, week_end)
             .map_err(storage_error)?;
         let planned = self.planned_focus(week);
+        let hours = WorkHours::new(&self.config.plans, &self.tz);
+        let windows = &self.config.response_windows;
+        let reply_by = |item: &stats::ItemFact| {
+            let by_class =
+                deepwork_core::plans::reply_by(item.received_at, item.class, windows, &hours);
+            item.deadline
+                .map_or(by_class, |stated| stated.clamp(item.received_at, by_class))
+        };
         Ok(stats::weekly_stats(
             week,
             &self.tz,
@@ -687,6 +703,7 @@ impl Engine {
             &planned,
             self.config.stats.weekly_goal_hours,
             TREND_WEEKS,
+            reply_by,
         ))
     }
 }
@@ -713,7 +730,9 @@ fn record(
         disposition: Disposition::Shown,
         digest: None,
         done_at: None,
+        done_by: None,
         message_id: item.message_id,
+        conversation: item.conversation,
     }
 }
 

@@ -23,10 +23,11 @@ pub const JIRA: Platform = Platform {
     connect: |config, secrets| {
         connect(&JIRA, config.jira.as_ref(), secrets, |site, token| {
             let source = JiraSource::new(&site.site, &site.email, token)?;
-            Ok(Arc::new(match site.poll {
+            let source = match site.poll {
                 Some(poll) => source.every(poll.0.unsigned_abs()),
                 None => source,
-            }))
+            };
+            Ok(read_only(JIRA.name, Arc::new(source)))
         })
     },
     sign_in: None,
@@ -46,10 +47,11 @@ pub const CONFLUENCE: Platform = Platform {
             secrets,
             |site, token| {
                 let source = ConfluenceSource::new(&site.site, &site.email, token)?;
-                Ok(Arc::new(match site.poll {
+                let source = match site.poll {
                     Some(poll) => source.every(poll.0.unsigned_abs()),
                     None => source,
-                }))
+                };
+                Ok(read_only(CONFLUENCE.name, Arc::new(source)))
             },
         )
     },
@@ -64,23 +66,21 @@ fn configured(site: Option<&AtlassianConfig>) -> Option<Configured> {
     })
 }
 
-type Source = Arc<dyn deepwork_adapters::MessageSource>;
-
 fn connect(
     platform: &Platform,
     site: Option<&AtlassianConfig>,
     secrets: &Secrets,
-    source: impl FnOnce(&AtlassianConfig, String) -> Result<Source, AdapterError>,
+    source: impl FnOnce(&AtlassianConfig, String) -> Result<ChatAdapter, AdapterError>,
 ) -> Option<ChatAdapter> {
     let site = site?;
     let token = match token(secrets, platform, &site.site) {
         Ok(token) => token,
         Err(unusable) => return Some(unusable),
     };
-    Some(match source(site, token) {
-        Ok(source) => read_only(platform.name, source),
-        Err(error) => ChatAdapter::unusable(platform.name, error.to_string()),
-    })
+    Some(
+        source(site, token)
+            .unwrap_or_else(|error| ChatAdapter::unusable(platform.name, error.to_string())),
+    )
 }
 
 #[cfg(test)]

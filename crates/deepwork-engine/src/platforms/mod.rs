@@ -19,7 +19,7 @@ use crate::chats::ChatAdapter;
 use crate::secrets::Secrets;
 use deepwork_adapters::notification_monitor::{DesktopNotifications, DndKind};
 use deepwork_adapters::plugin::{PluginAdapter, PluginCommand};
-use deepwork_adapters::{AdapterError, MessageSource, Replier, StatusAdapter};
+use deepwork_adapters::{AdapterError, FollowUp, MessageSource, Replier, StatusAdapter};
 use deepwork_core::config::{AdaptersConfig, PluginConfig};
 use deepwork_core::held_notifications::HoldNotificationsConfig;
 use futures_util::future::BoxFuture;
@@ -243,14 +243,17 @@ where
     }
 }
 
-/// A connected source that only reads.
-fn read_only(name: &str, source: Arc<dyn MessageSource>) -> ChatAdapter {
+/// A connected source that only reads, and follows up on what it read.
+fn read_only<S>(name: &str, source: Arc<S>) -> ChatAdapter
+where
+    S: MessageSource + FollowUp + 'static,
+{
     ChatAdapter {
         name: name.into(),
         status: None,
-        source: Some(source),
+        source: Some(source.clone()),
         replier: None,
-        follow_up: None,
+        follow_up: Some(source),
         auto_reply: false,
         problem: None,
     }
