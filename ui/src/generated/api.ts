@@ -35,6 +35,10 @@ export type Reason = { "kind": "source_urgency",
 /**
  * The trusted source.
  */
+source: string, } | { "kind": "source_class", 
+/**
+ * The source.
+ */
 source: string, } | { "kind": "vip_sender", 
 /**
  * The VIP.
@@ -88,6 +92,8 @@ at: string,
 what: string, };
 
 export type AckVia = "notification" | "tray" | "window" | "command" | "sms";
+
+export type DoneBy = "you" | "answer";
 
 export type DigestEntry = { 
 /**
@@ -150,9 +156,13 @@ why: string,
  */
 reason: Reason, 
 /**
- * Whether the user marked it done.
+ * Whether it is done.
  */
-done: boolean, };
+done: boolean, 
+/**
+ * How it came to be done: marked by the user, or answered where it lives.
+ */
+done_by: DoneBy | null, };
 
 export type DigestGroup = { 
 /**
@@ -233,6 +243,20 @@ week: IsoWeek,
  */
 hours: number, };
 
+export type AnsweredInTime = { 
+/**
+ * The class.
+ */
+class: Class, 
+/**
+ * Done by their reply-by.
+ */
+in_time: number, 
+/**
+ * All of them.
+ */
+items: number, };
+
 export type WeeklyStats = { 
 /**
  * The week.
@@ -294,7 +318,12 @@ recovery_minutes_saved: number,
 /**
  * Totals of this week and the ones before it, oldest first.
  */
-trend: Array<WeekTotal>, };
+trend: Array<WeekTotal>, 
+/**
+ * Per class with items, how many of its sessions' items were done (answered where
+ * they live, or marked) within their reply-by.
+ */
+answered_in_time: Array<AnsweredInTime>, };
 
 export type ErrorCode = "bad_request" | "too_large" | "invalid_item" | "invalid_plan" | "already_focusing" | "not_focusing" | "not_found" | "invalid_settings" | "storage";
 

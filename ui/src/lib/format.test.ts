@@ -34,6 +34,7 @@ function entry(id: number, done: boolean): DigestEntry {
     why: "default",
     reason: { kind: "default" },
     done,
+    done_by: null,
   };
 }
 

@@ -63,7 +63,7 @@ describe("answered within the window", () => {
         { class: "blocker", in_time: 9, items: 10 },
         { class: "update", in_time: 1, items: 1 },
       ]),
-    ).toBe("blockers 9/10 · update 1/1");
+    ).toBe("Blockers 9/10 · Update 1/1");
     expect(answeredText([])).toBe("");
   });
 });
