@@ -349,6 +349,25 @@ async fn notion_reads_comments_on_shared_pages_by_others() {
         .comment(&shared, ME, "Done at 15:40", &[], Some(&discussion));
     assert_eq!(answered(&source, &items).await, [message.id.clone()]);
 
+    // Pages named in the config are watched whatever else was edited, and read by link.
+    let watched = server.state.lock().unwrap().create_page("Release notes", true);
+    let link = format!(
+        "https://www.notion.so/acme/Release-notes-{}",
+        watched.replace('-', "")
+    );
+    let configured = NotionSource::new(&server.base, TOKEN.into(), Some(ME.into()), &[link])
+        .unwrap()
+        .every(Duration::from_millis(100));
+    let cursor = start(&configured).await;
+    server
+        .state
+        .lock()
+        .unwrap()
+        .comment(&watched, BOB, "typo in the title", &[], None);
+    let from_configured = next(&configured, &cursor).await;
+    assert_eq!(from_configured.messages.len(), 1, "{from_configured:#?}");
+    assert!(from_configured.messages[0].text.starts_with("Comment on Release notes\n"));
+
     server.state.lock().unwrap().revoke();
     tokio::time::sleep(Duration::from_millis(150)).await;
     assert!(matches!(

@@ -11,6 +11,7 @@
 //!   with `Retry-After` in seconds (Request limits).
 //! - `GET /v1/users/me` (Retrieve your token's bot user) and `GET /v1/users/{id}`
 //!   (Retrieve a user; `person.email` only with the email capability).
+//! - `GET /v1/pages/{id}` (Retrieve a page): shared pages only;
 //! - `POST /v1/search` (Search by title): shared pages only, `query` against the title,
 //!   `filter` on `object`, `sort` on `last_edited_time` only; the Page object with its
 //!   `title` property and `url`.
@@ -271,6 +272,7 @@ impl NotionContract {
         let app = Router::new()
             .route("/v1/users/me", get(users_me))
             .route("/v1/users/{id}", get(user))
+            .route("/v1/pages/{id}", get(page))
             .route("/v1/search", post(search))
             .route("/v1/comments", get(list_comments).post(create_comment))
             .with_state(state.clone());
@@ -480,6 +482,32 @@ async fn user(
         Some(BOT) => axum::Json(bot(&state)).into_response(),
         Some(known) => axum::Json(person(&state, known)).into_response(),
         None => not_found("user", &id),
+    }
+}
+
+/// `GET /v1/pages/{id}`: a page shared with the integration (dashed or compact id);
+/// any other is `object_not_found`, as the reference says for unshared pages.
+async fn page(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let mut state = state.lock().expect("state");
+    let path = format!("/v1/pages/{id}");
+    if let Some(refusal) = gate(&mut state, &headers, call("GET", &path, &query)) {
+        return refusal;
+    }
+    if !state.has("read_content") {
+        return restricted();
+    }
+    match state
+        .pages
+        .iter()
+        .find(|p| p.shared && compact(&p.id) == compact(&id))
+    {
+        Some(page) => axum::Json(page_json(page)).into_response(),
+        None => not_found("page", &id),
     }
 }
 
