@@ -49,6 +49,7 @@ bench: setup
 	$(CARGO) bench -p deepwork-cli --bench hold
 	$(CARGO) bench -p deepwork-engine --bench matrix
 	$(CARGO) bench -p deepwork-engine --bench platforms
+	$(CARGO) bench -p deepwork-engine --bench sources
 
 measure-idle: setup
 	bash scripts/measure-idle.sh 60

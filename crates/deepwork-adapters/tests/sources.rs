@@ -124,7 +124,10 @@ async fn github_reads_changes_only_paces_itself_and_tells_rate_limits() {
         .lock()
         .unwrap()
         .review("acme/shop", 12, ME, "APPROVED");
-    let mut expected = vec![review.messages[0].id.clone(), mention.messages[0].id.clone()];
+    let mut expected = vec![
+        review.messages[0].id.clone(),
+        mention.messages[0].id.clone(),
+    ];
     expected.sort();
     assert_eq!(answered(&source, &items).await, expected);
     server
@@ -302,7 +305,10 @@ async fn confluence_reads_comments_on_the_users_pages_and_mentions() {
         .lock()
         .unwrap()
         .comment(&mine, ME, "Snapshots every 1,000 events", &[], None);
-    assert_eq!(answered(&source, &items).await, [batch.messages[0].id.clone()]);
+    assert_eq!(
+        answered(&source, &items).await,
+        [batch.messages[0].id.clone()]
+    );
 }
 
 #[tokio::test]
@@ -337,7 +343,13 @@ async fn notion_reads_comments_on_shared_pages_by_others() {
     assert_eq!(message.usual_class, Some(Class::Blocker));
     assert!(message.sender_name.is_some(), "{message:?}");
     let items = [asked(message)];
-    let discussion = message.reply_to.conversation.split_once('/').unwrap().1.to_owned();
+    let discussion = message
+        .reply_to
+        .conversation
+        .split_once('/')
+        .unwrap()
+        .1
+        .to_owned();
     assert!(
         answered(&source, &items).await.is_empty(),
         "her own comment was in another discussion"
@@ -347,10 +359,17 @@ async fn notion_reads_comments_on_shared_pages_by_others() {
         .lock()
         .unwrap()
         .comment(&shared, ME, "Done at 15:40", &[], Some(&discussion));
-    assert_eq!(answered(&source, &items).await, [message.id.clone()]);
+    assert_eq!(
+        answered(&source, &items).await,
+        std::slice::from_ref(&message.id)
+    );
 
     // Pages named in the config are watched whatever else was edited, and read by link.
-    let watched = server.state.lock().unwrap().create_page("Release notes", true);
+    let watched = server
+        .state
+        .lock()
+        .unwrap()
+        .create_page("Release notes", true);
     let link = format!(
         "https://www.notion.so/acme/Release-notes-{}",
         watched.replace('-', "")
@@ -366,7 +385,11 @@ async fn notion_reads_comments_on_shared_pages_by_others() {
         .comment(&watched, BOB, "typo in the title", &[], None);
     let from_configured = next(&configured, &cursor).await;
     assert_eq!(from_configured.messages.len(), 1, "{from_configured:#?}");
-    assert!(from_configured.messages[0].text.starts_with("Comment on Release notes\n"));
+    assert!(
+        from_configured.messages[0]
+            .text
+            .starts_with("Comment on Release notes\n")
+    );
 
     server.state.lock().unwrap().revoke();
     tokio::time::sleep(Duration::from_millis(150)).await;

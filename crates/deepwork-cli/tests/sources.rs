@@ -456,7 +456,9 @@ fn answering_where_an_item_lives_marks_it_done_and_a_blocker_still_owed_is_remin
     env.run_with_input(&["adapters", "token", "github"], &format!("{TOKEN}\n"));
     let _daemon = env.daemon();
     env.ok(&["start", "--for", "1h"]);
-    until("a conditional read", &|| server.now().conditional_calls >= 1);
+    until("a conditional read", &|| {
+        server.now().conditional_calls >= 1
+    });
     {
         let mut state = server.state.lock().unwrap();
         state.notify(
@@ -466,7 +468,13 @@ fn answering_where_an_item_lives_marks_it_done_and_a_blocker_still_owed_is_remin
             "Add retries to the payment client",
             12,
         );
-        state.notify("acme/shop", "assign", "Issue", "Refunds fail for EUR cards", 7);
+        state.notify(
+            "acme/shop",
+            "assign",
+            "Issue",
+            "Refunds fail for EUR cards",
+            7,
+        );
     }
     until("two blockers held", &|| {
         env.ok(&["status"]).contains("2 held: 2 blockers")
@@ -518,7 +526,11 @@ fn answering_where_an_item_lives_marks_it_done_and_a_blocker_still_owed_is_remin
     assert_eq!(issue["done"], false, "{issue}");
 
     let check_in = recorder.next();
-    assert!(check_in.summary.contains("check-in"), "{}", check_in.summary);
+    assert!(
+        check_in.summary.contains("check-in"),
+        "{}",
+        check_in.summary
+    );
     let reminder = recorder.next();
     assert!(
         reminder.summary.starts_with("Reply owed by "),
@@ -548,4 +560,58 @@ fn answering_where_an_item_lives_marks_it_done_and_a_blocker_still_owed_is_remin
         stats.contains("Answered within the window: blockers 2/2"),
         "{stats}"
     );
+}
+
+#[test]
+fn a_reply_in_the_matrix_dm_marks_the_held_message_done() {
+    use deepwork_harness::synapse::Synapse;
+    let runtime = runtime();
+    let synapse = Synapse::start();
+    let (alice, bob, dm) = runtime.block_on(async {
+        let alice = synapse.register("alice").await;
+        let bob = synapse.register("bob").await;
+        let dm = bob
+            .create_room(serde_json::json!({ "preset": "trusted_private_chat", "invite": [alice.user_id], "is_direct": true }))
+            .await;
+        alice.join(&dm).await;
+        (alice, bob, dm)
+    });
+    let config = format!(
+        "[notifications]\nenabled = false\n[adapters.matrix]\nhomeserver = \"{}\"\nuser_id = \"{}\"\n[follow_through]\ncheck_every = \"1s\"\n",
+        synapse.base(),
+        alice.user_id
+    );
+    let (env, _bus, _keyring) = env_with_keyring(&config);
+    env.run_with_input(
+        &["adapters", "token", "matrix"],
+        &format!("{}\n", alice.token),
+    );
+    let _daemon = env.daemon();
+    env.ok(&["start", "--for", "1h"]);
+    until("the focus status", &|| {
+        runtime.block_on(bob.presence_of(&alice.user_id)).0 == "unavailable"
+    });
+    runtime.block_on(bob.send(
+        &dm,
+        "Can you look at the billing migration plan before the 3pm sync?",
+    ));
+    until("bob's question held", &|| {
+        env.ok(&["status"]).contains("1 held")
+    });
+    env.ok(&["stop"]);
+    let held = digest_items(&env);
+    assert_eq!(held.len(), 1, "{held:#?}");
+    assert_eq!(held[0]["done"], false);
+    assert!(
+        held[0]["url"]
+            .as_str()
+            .is_some_and(|url| url.starts_with("https://matrix.to/#/")),
+        "a link back to the message: {}",
+        held[0]
+    );
+
+    runtime.block_on(alice.send(&dm, "Looked at it: two comments in the doc."));
+    until("her reply noticed", &|| {
+        digest_items(&env)[0]["done_by"] == "answer"
+    });
 }

@@ -183,7 +183,9 @@ fn measure(prosody_address: &str) {
                     "mattermost (WebSocket)" => {
                         mattermost.post_as(mattermost::BOB_ID, mattermost::DM_WITH_BOB, &text, json!({}));
                     }
-                    _ => slack.state.lock().expect("state").post("D0BOB", Some("U0BOB"), None, &text),
+                    _ => {
+                        slack.state.lock().expect("state").post("D0BOB", Some("U0BOB"), None, &text);
+                    }
                 }
                 loop {
                     match tokio::time::timeout(Duration::from_secs(30), events.next()).await {

@@ -1,8 +1,12 @@
 //! A stateful contract server for the Mattermost v4 endpoints Deepwork uses, written
 //! from Mattermost's API reference: `GET /api/v4/users/me`, `GET /api/v4/users/{id}`,
 //! `GET`/`PUT /api/v4/users/{id}/status`, `PUT`/`DELETE /api/v4/users/{id}/status/custom`,
-//! `GET /api/v4/users/{id}/channels`, `GET /api/v4/channels/{id}/posts?since=`,
-//! `POST /api/v4/posts`, and the WebSocket at `/api/v4/websocket` (a `hello` event, the
+//! `GET /api/v4/users/{id}/channels`, `GET /api/v4/channels/{id}/posts?since=` (every
+//! post made since, thread replies included, ordered by creation, at most 1000; not to
+//! be combined with `page`, `per_page`, `before` or `after`; 403 for a channel the user
+//! is not in), `GET /api/v4/channels/{id}`, `GET /api/v4/posts/{id}`,
+//! `GET /api/v4/teams/{id}`, `POST /api/v4/posts` (with `root_id` for a reply in a
+//! thread), and the WebSocket at `/api/v4/websocket` (a `hello` event, the
 //! `authentication_challenge` action answered by `seq_reply`, then `posted` events whose
 //! `post` and `mentions` are JSON strings); errors as AppError bodies; rate limits as
 //! 429 with `X-Ratelimit-Reset`.
@@ -28,6 +32,10 @@ pub const BOB_ID: &str = "u2bobbobbobbobbobbobbobbob";
 pub const DM_WITH_BOB: &str = "c1dmalicebobdmalicebobdmal";
 /// A public channel both are in.
 pub const TOWN_SQUARE: &str = "c2townsquaretownsquaretown";
+/// The team Town Square is in.
+pub const TEAM_ID: &str = "t1team";
+/// Its name, as its addresses use it.
+pub const TEAM_NAME: &str = "core";
 
 /// A post on the server.
 #[derive(Clone, Debug)]
@@ -44,6 +52,8 @@ pub struct ServerPost {
     pub props: Value,
     /// Milliseconds since the epoch.
     pub create_at: i64,
+    /// The thread's first post, for a reply; empty otherwise.
+    pub root_id: String,
 }
 
 /// What the event sockets are told.
@@ -113,8 +123,11 @@ impl MattermostContract {
             .route("/api/v4/users/me", get(me))
             .route("/api/v4/users/{id}", get(user))
             .route("/api/v4/users/{id}/channels", get(channels))
+            .route("/api/v4/channels/{id}", get(channel))
             .route("/api/v4/channels/{id}/posts", get(posts))
             .route("/api/v4/posts", post(create_post))
+            .route("/api/v4/posts/{id}", get(one_post))
+            .route("/api/v4/teams/{id}", get(team))
             .route("/api/v4/websocket", get(websocket))
             .route("/api/v4/users/{id}/status", get(get_status).put(put_status))
             .route(
@@ -142,7 +155,21 @@ impl MattermostContract {
         self.state
             .lock()
             .expect("state")
-            .add_post(user_id, channel_id, message, props)
+            .add_post(user_id, channel_id, "", message, props)
+    }
+
+    /// `user_id` replies in the thread of `root_id`. Returns the reply's id.
+    pub fn reply_as(
+        &self,
+        user_id: &str,
+        channel_id: &str,
+        root_id: &str,
+        message: &str,
+    ) -> String {
+        self.state
+            .lock()
+            .expect("state")
+            .add_post(user_id, channel_id, root_id, message, json!({}))
     }
 
     /// Closes every event socket, as a server restart would.
@@ -166,8 +193,20 @@ fn username(id: &str) -> Option<&'static str> {
 const CHANNELS: [(&str, &str, &str); 2] =
     [(DM_WITH_BOB, "D", ""), (TOWN_SQUARE, "O", "Town Square")];
 
+/// A channel as the API shows it.
+fn channel_json(channel: &str, kind: &str, display: &str) -> Value {
+    json!({ "id": channel, "type": kind, "display_name": display, "name": channel, "team_id": if kind == "D" { "" } else { TEAM_ID } })
+}
+
 impl MattermostState {
-    fn add_post(&mut self, user_id: &str, channel_id: &str, message: &str, props: Value) -> String {
+    fn add_post(
+        &mut self,
+        user_id: &str,
+        channel_id: &str,
+        root_id: &str,
+        message: &str,
+        props: Value,
+    ) -> String {
         // Strictly increasing, as the server's clock is across posts here.
         let create_at = self
             .posts
@@ -182,6 +221,7 @@ impl MattermostState {
             message: message.to_owned(),
             props,
             create_at,
+            root_id: root_id.to_owned(),
         };
         let (kind, display) = CHANNELS
             .iter()
@@ -207,7 +247,7 @@ impl MattermostState {
                 "mentions": serde_json::to_string(&mentioned).expect("json"),
                 "post": post_json(&post).to_string(),
                 "sender_name": format!("@{}", username(user_id).unwrap_or(user_id)),
-                "team_id": if kind == "D" { "" } else { "t1team" },
+                "team_id": if kind == "D" { "" } else { TEAM_ID },
             },
             "broadcast": { "omit_users": null, "user_id": "", "channel_id": channel_id, "team_id": "" },
             "seq": self.posts.len() + 1,
@@ -238,7 +278,7 @@ fn post_json(post: &ServerPost) -> Value {
         "delete_at": 0,
         "user_id": post.user_id,
         "channel_id": post.channel_id,
-        "root_id": "",
+        "root_id": post.root_id,
         "message": post.message,
         "type": "",
         "props": post.props,
@@ -447,7 +487,9 @@ async fn channels(
                 .map(|p| p.create_at)
                 .max()
                 .unwrap_or(0);
-            json!({ "id": channel, "type": kind, "display_name": display, "name": channel, "team_id": if *kind == "D" { "" } else { "t1team" }, "last_post_at": last_post_at })
+            let mut listed = channel_json(channel, kind, display);
+            listed["last_post_at"] = json!(last_post_at);
+            listed
         })
         .collect();
     axum::Json(Value::Array(list)).into_response()
@@ -463,17 +505,29 @@ async fn posts(
     if let Some(refusal) = gate(&mut state, &headers) {
         return refusal;
     }
-    let Some(since) = query.get("since").and_then(|s| s.parse::<i64>().ok()) else {
+    let combined = ["page", "per_page", "before", "after"]
+        .iter()
+        .any(|key| query.contains_key(*key));
+    let Some(since) = query
+        .get("since")
+        .and_then(|s| s.parse::<i64>().ok())
+        .filter(|_| !combined)
+    else {
         return app_error(
             StatusCode::BAD_REQUEST,
             "api.context.invalid_url_param.app_error",
             "Invalid or missing since parameter in request URL.",
         );
     };
+    if !CHANNELS.iter().any(|(channel, _, _)| *channel == id) {
+        return forbidden();
+    }
+    // Ordered by creation; the server stops at 1000.
     let newer: Vec<&ServerPost> = state
         .posts
         .iter()
         .filter(|p| p.channel_id == id && p.create_at > since)
+        .take(1000)
         .collect();
     let order: Vec<&str> = newer.iter().rev().map(|p| p.id.as_str()).collect();
     let posts: serde_json::Map<String, Value> =
@@ -501,17 +555,93 @@ async fn create_post(
         );
     };
     if !CHANNELS.iter().any(|(id, _, _)| *id == channel) {
+        return forbidden();
+    }
+    let root_id = value["root_id"].as_str().unwrap_or("");
+    if !root_id.is_empty()
+        && !state
+            .posts
+            .iter()
+            .any(|p| p.id == root_id && p.channel_id == channel)
+    {
         return app_error(
-            StatusCode::FORBIDDEN,
-            "api.context.permissions.app_error",
-            "You do not have the appropriate permissions.",
+            StatusCode::BAD_REQUEST,
+            "api.post.create_post.root_id.app_error",
+            "Invalid RootId parameter.",
         );
     }
-    let id = state.add_post(USER_ID, channel, message, value["props"].clone());
+    let id = state.add_post(USER_ID, channel, root_id, message, value["props"].clone());
     (
         StatusCode::CREATED,
         axum::Json(json!({ "id": id, "channel_id": channel, "message": message })),
     )
+        .into_response()
+}
+
+fn forbidden() -> Response {
+    app_error(
+        StatusCode::FORBIDDEN,
+        "api.context.permissions.app_error",
+        "You do not have the appropriate permissions.",
+    )
+}
+
+async fn channel(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let mut state = state.lock().expect("state");
+    if let Some(refusal) = gate(&mut state, &headers) {
+        return refusal;
+    }
+    match CHANNELS.iter().find(|(channel, _, _)| *channel == id) {
+        Some((channel, kind, display)) => {
+            axum::Json(channel_json(channel, kind, display)).into_response()
+        }
+        None => forbidden(),
+    }
+}
+
+async fn one_post(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let mut state = state.lock().expect("state");
+    if let Some(refusal) = gate(&mut state, &headers) {
+        return refusal;
+    }
+    match state.posts.iter().find(|p| p.id == id) {
+        Some(post)
+            if CHANNELS
+                .iter()
+                .any(|(channel, _, _)| *channel == post.channel_id) =>
+        {
+            axum::Json(post_json(post)).into_response()
+        }
+        Some(_) => forbidden(),
+        None => app_error(
+            StatusCode::NOT_FOUND,
+            "app.post.get.app_error",
+            "Unable to get the post.",
+        ),
+    }
+}
+
+async fn team(State(state): State<Shared>, Path(id): Path<String>, headers: HeaderMap) -> Response {
+    let mut state = state.lock().expect("state");
+    if let Some(refusal) = gate(&mut state, &headers) {
+        return refusal;
+    }
+    if id != TEAM_ID {
+        return app_error(
+            StatusCode::NOT_FOUND,
+            "app.team.get.find.app_error",
+            "We couldn't find the existing team.",
+        );
+    }
+    axum::Json(json!({ "id": TEAM_ID, "name": TEAM_NAME, "display_name": "Core", "type": "O" }))
         .into_response()
 }
 

@@ -5,7 +5,14 @@
 //! Socket Mode too: `apps.connections.open` with the app-level token hands out a
 //! WebSocket URL; the socket says `hello`, delivers `events_api` envelopes that must be
 //! acknowledged by `envelope_id`, and can ask for a new connection with `disconnect`.
-//! Slack itself cannot run here.
+//! Reading back: `conversations.history` (top-level messages newest first, a thread's
+//! first message carrying `reply_count`, `reply_users` and `latest_reply`; `oldest`,
+//! `latest`, `inclusive`; pages of `limit` joined by `response_metadata.next_cursor`
+//! while `has_more`), `conversations.replies` (a thread, its first message first then
+//! the replies oldest first, by the `ts` of any message in it; `thread_not_found`),
+//! `chat.getPermalink` (`message_not_found`; a reply's link names its thread) and
+//! `conversations.info`. History needs `im:history` in direct conversations and
+//! `channels:history` in channels. Slack itself cannot run here.
 
 use axum::Router;
 use axum::body::Bytes;
@@ -44,6 +51,8 @@ pub struct SlackMessage {
     pub ts: String,
     /// Message metadata, if the sender attached some.
     pub metadata: Option<Value>,
+    /// The thread's first message, for a reply in a thread.
+    pub thread_ts: Option<String>,
 }
 
 /// What the fake workspace holds for the user.
@@ -101,17 +110,42 @@ impl SlackState {
     }
 
     /// Someone writes in a conversation; open Socket Mode connections get the event.
-    pub fn post(&mut self, channel: &str, user: Option<&str>, bot_id: Option<&str>, text: &str) {
+    /// Returns the message's `ts`.
+    pub fn post(
+        &mut self,
+        channel: &str,
+        user: Option<&str>,
+        bot_id: Option<&str>,
+        text: &str,
+    ) -> String {
+        self.write(channel, None, user, bot_id, text)
+    }
+
+    /// Someone replies in the thread of the message `thread_ts`. Returns the reply's `ts`.
+    pub fn reply(&mut self, channel: &str, thread_ts: &str, user: &str, text: &str) -> String {
+        self.write(channel, Some(thread_ts), Some(user), None, text)
+    }
+
+    fn write(
+        &mut self,
+        channel: &str,
+        thread_ts: Option<&str>,
+        user: Option<&str>,
+        bot_id: Option<&str>,
+        text: &str,
+    ) -> String {
         let ts = self.next_ts();
         self.messages.push(SlackMessage {
             channel: channel.into(),
             user: user.map(Into::into),
             bot_id: bot_id.map(Into::into),
             text: text.into(),
-            ts,
+            ts: ts.clone(),
             metadata: None,
+            thread_ts: thread_ts.map(Into::into),
         });
         self.push_event();
+        ts
     }
 
     /// Sends the last message as a `message` event, and as an `app_mention` too when it
@@ -138,6 +172,9 @@ impl SlackState {
         }
         if let Some(metadata) = &message.metadata {
             event["metadata"] = metadata.clone();
+        }
+        if let Some(thread_ts) = &message.thread_ts {
+            event["thread_ts"] = json!(thread_ts);
         }
         let mut events = vec![event.clone()];
         if !im && message.text.contains(&format!("<@{ME}>")) {
@@ -514,37 +551,80 @@ async fn web_api(
                 .into_response()
         }
         "conversations.history" => {
-            if let Some(refusal) = needs(&state, "im:history") {
+            let Some(channel) = form.get("channel") else { return error("channel_not_found") };
+            let Some(scope) = history_scope(&state, channel) else { return error("channel_not_found") };
+            if let Some(refusal) = needs(&state, scope) {
                 return refusal;
             }
-            let Some(channel) = form.get("channel") else { return error("channel_not_found") };
-            if !state.ims.iter().any(|(id, _)| id == channel) {
-                return error("channel_not_found");
-            }
-            let oldest = form.get("oldest").cloned().unwrap_or_default();
             let with_metadata = form.get("include_all_metadata").is_some_and(|v| v == "true");
-            // Newest first, as Slack returns them.
-            let messages: Vec<Value> = state
+            // Top-level messages only, newest first, as Slack returns them.
+            let listed: Vec<&SlackMessage> = state
                 .messages
                 .iter()
                 .rev()
-                .filter(|m| &m.channel == channel && m.ts > oldest)
-                .map(|m| {
-                    let mut message = json!({ "type": "message", "text": m.text, "ts": m.ts });
-                    if let Some(user) = &m.user {
-                        message["user"] = json!(user);
-                    }
-                    if let Some(bot) = &m.bot_id {
-                        message["bot_id"] = json!(bot);
-                        message["subtype"] = json!("bot_message");
-                    }
-                    if let (true, Some(metadata)) = (with_metadata, &m.metadata) {
-                        message["metadata"] = metadata.clone();
-                    }
-                    message
-                })
+                .filter(|m| &m.channel == channel && m.thread_ts.is_none())
+                .filter(|m| in_range(&form, &m.ts))
                 .collect();
-            axum::Json(json!({ "ok": true, "messages": messages, "has_more": false })).into_response()
+            match page(listed, &form) {
+                Ok((messages, next)) => {
+                    let messages: Vec<Value> =
+                        messages.into_iter().map(|m| message_json(&state, m, with_metadata)).collect();
+                    axum::Json(json!({ "ok": true, "messages": messages, "has_more": !next.is_empty(), "pin_count": 0, "response_metadata": { "next_cursor": next } }))
+                        .into_response()
+                }
+                Err(code) => error(code),
+            }
+        }
+        "conversations.replies" => {
+            let Some(channel) = form.get("channel") else { return error("channel_not_found") };
+            let Some(scope) = history_scope(&state, channel) else { return error("channel_not_found") };
+            if let Some(refusal) = needs(&state, scope) {
+                return refusal;
+            }
+            // Any message of the thread names it: its first message, or a reply.
+            let Some(asked) = form
+                .get("ts")
+                .and_then(|ts| state.messages.iter().find(|m| &m.channel == channel && &m.ts == ts))
+            else {
+                return error("thread_not_found");
+            };
+            let root = asked.thread_ts.clone().unwrap_or_else(|| asked.ts.clone());
+            let with_metadata = form.get("include_all_metadata").is_some_and(|v| v == "true");
+            let thread: Vec<&SlackMessage> = state
+                .messages
+                .iter()
+                .filter(|m| &m.channel == channel)
+                .filter(|m| m.ts == root || (m.thread_ts.as_deref() == Some(root.as_str()) && in_range(&form, &m.ts)))
+                .collect();
+            match page(thread, &form) {
+                Ok((messages, next)) => {
+                    let messages: Vec<Value> =
+                        messages.into_iter().map(|m| message_json(&state, m, with_metadata)).collect();
+                    axum::Json(json!({ "ok": true, "messages": messages, "has_more": !next.is_empty(), "response_metadata": { "next_cursor": next } }))
+                        .into_response()
+                }
+                Err(code) => error(code),
+            }
+        }
+        "chat.getPermalink" => {
+            let Some(channel) = form.get("channel") else { return error("channel_not_found") };
+            if history_scope(&state, channel).is_none() {
+                return error("channel_not_found");
+            }
+            let Some(message) = form
+                .get("message_ts")
+                .and_then(|ts| state.messages.iter().find(|m| &m.channel == channel && &m.ts == ts))
+            else {
+                return error("message_not_found");
+            };
+            let mut permalink = format!(
+                "https://acme.slack.com/archives/{channel}/p{}",
+                message.ts.replace('.', "")
+            );
+            if let Some(thread_ts) = &message.thread_ts {
+                permalink.push_str(&format!("?thread_ts={thread_ts}&cid={channel}"));
+            }
+            axum::Json(json!({ "ok": true, "channel": channel, "permalink": permalink })).into_response()
         }
         "chat.postMessage" => {
             if let Some(refusal) = needs(&state, "chat:write") {
@@ -552,8 +632,12 @@ async fn web_api(
             }
             let Ok(value) = serde_json::from_slice::<Value>(&body) else { return error("invalid_json") };
             let Some(channel) = value["channel"].as_str() else { return error("channel_not_found") };
-            if !state.ims.iter().any(|(id, _)| id == channel) {
+            if history_scope(&state, channel).is_none() {
                 return error("channel_not_found");
+            }
+            let thread_ts = value["thread_ts"].as_str();
+            if thread_ts.is_some_and(|ts| !state.messages.iter().any(|m| m.channel == channel && m.ts == ts)) {
+                return error("thread_not_found");
             }
             let ts = state.next_ts();
             let message = SlackMessage {
@@ -563,6 +647,7 @@ async fn web_api(
                 text: value["text"].as_str().unwrap_or_default().into(),
                 ts: ts.clone(),
                 metadata: value.get("metadata").cloned(),
+                thread_ts: thread_ts.map(Into::into),
             };
             state.messages.push(message);
             state.push_event();
@@ -587,8 +672,12 @@ async fn web_api(
                 .into_response()
         }
         "conversations.info" => match form.get("channel").map(String::as_str) {
-            Some(GENERAL) => axum::Json(json!({ "ok": true, "channel": { "id": GENERAL, "name": "general", "is_channel": true } })).into_response(),
-            _ => error("channel_not_found"),
+            Some(GENERAL) => axum::Json(json!({ "ok": true, "channel": { "id": GENERAL, "name": "general", "is_channel": true, "is_im": false } })).into_response(),
+            Some(channel) => match state.ims.iter().find(|(id, _)| id == channel) {
+                Some((id, user)) => axum::Json(json!({ "ok": true, "channel": { "id": id, "is_im": true, "user": user } })).into_response(),
+                None => error("channel_not_found"),
+            },
+            None => error("channel_not_found"),
         },
         "dnd.endSnooze" => {
             if let Some(refusal) = needs(&state, "dnd:write") {
@@ -603,6 +692,129 @@ async fn web_api(
         }
         _ => error("unknown_method"),
     }
+}
+
+/// The scope reading a conversation's history needs, or `None` for one the user is
+/// not in.
+fn history_scope(state: &SlackState, channel: &str) -> Option<&'static str> {
+    if state.ims.iter().any(|(id, _)| id == channel) {
+        Some("im:history")
+    } else if channel == GENERAL {
+        Some("channels:history")
+    } else {
+        None
+    }
+}
+
+/// A timestamp's parts, to order by.
+fn ts_key(ts: &str) -> (i64, i64) {
+    let (seconds, micros) = ts.split_once('.').unwrap_or((ts, "0"));
+    (seconds.parse().unwrap_or(0), micros.parse().unwrap_or(0))
+}
+
+/// Whether `ts` is within the call's `oldest` and `latest` (the default: all up to
+/// now), their own timestamps only when `inclusive`.
+fn in_range(form: &HashMap<String, String>, ts: &str) -> bool {
+    let inclusive = form
+        .get("inclusive")
+        .is_some_and(|v| v == "true" || v == "1");
+    let ts = ts_key(ts);
+    let after = form
+        .get("oldest")
+        .map(|o| ts_key(o))
+        .is_none_or(|oldest| if inclusive { ts >= oldest } else { ts > oldest });
+    let before = form
+        .get("latest")
+        .map(|l| ts_key(l))
+        .is_none_or(|latest| if inclusive { ts <= latest } else { ts < latest });
+    after && before
+}
+
+/// One page of `messages` (in the order the method lists them): from the `cursor`, at
+/// most `limit` (100 unless asked; 999 at most), and the cursor to the next page ("" at
+/// the end). An unknown cursor is `invalid_cursor`.
+fn page<'a>(
+    messages: Vec<&'a SlackMessage>,
+    form: &HashMap<String, String>,
+) -> Result<(Vec<&'a SlackMessage>, String), &'static str> {
+    use base64::Engine;
+    let engine = base64::engine::general_purpose::STANDARD;
+    let limit = form
+        .get("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .filter(|l| *l > 0)
+        .unwrap_or(100)
+        .min(999);
+    let start = match form.get("cursor").filter(|c| !c.is_empty()) {
+        None => 0,
+        Some(cursor) => {
+            let ts = engine
+                .decode(cursor)
+                .ok()
+                .and_then(|bytes| String::from_utf8(bytes).ok())
+                .and_then(|text| text.strip_prefix("next_ts:").map(str::to_owned))
+                .ok_or("invalid_cursor")?;
+            messages
+                .iter()
+                .position(|m| m.ts == ts)
+                .ok_or("invalid_cursor")?
+        }
+    };
+    let rest = &messages[start..];
+    let next = rest
+        .get(limit)
+        .map(|m| engine.encode(format!("next_ts:{}", m.ts)))
+        .unwrap_or_default();
+    Ok((rest.iter().take(limit).copied().collect(), next))
+}
+
+/// A message as the Web API shows it; a thread's first message also says who replied,
+/// how often and when last.
+fn message_json(state: &SlackState, m: &SlackMessage, with_metadata: bool) -> Value {
+    let mut message = json!({ "type": "message", "text": m.text, "ts": m.ts });
+    if let Some(user) = &m.user {
+        message["user"] = json!(user);
+    }
+    if let Some(bot) = &m.bot_id {
+        message["bot_id"] = json!(bot);
+        message["subtype"] = json!("bot_message");
+    }
+    if let (true, Some(metadata)) = (with_metadata, &m.metadata) {
+        message["metadata"] = metadata.clone();
+    }
+    if let Some(thread_ts) = &m.thread_ts {
+        message["thread_ts"] = json!(thread_ts);
+        let parent = state
+            .messages
+            .iter()
+            .find(|p| p.channel == m.channel && &p.ts == thread_ts);
+        if let Some(user) = parent.and_then(|p| p.user.as_ref()) {
+            message["parent_user_id"] = json!(user);
+        }
+        return message;
+    }
+    let replies: Vec<&SlackMessage> = state
+        .messages
+        .iter()
+        .filter(|r| r.channel == m.channel && r.thread_ts.as_deref() == Some(m.ts.as_str()))
+        .collect();
+    if let Some(last) = replies.last() {
+        let mut users: Vec<&str> = Vec::new();
+        for user in replies
+            .iter()
+            .filter_map(|r| r.user.as_deref().or(r.bot_id.as_deref()))
+        {
+            if !users.contains(&user) {
+                users.push(user);
+            }
+        }
+        message["thread_ts"] = json!(m.ts);
+        message["reply_count"] = json!(replies.len());
+        message["reply_users_count"] = json!(users.len());
+        message["reply_users"] = json!(users);
+        message["latest_reply"] = json!(last.ts);
+    }
+    message
 }
 
 fn url_form(body: &[u8]) -> HashMap<String, String> {

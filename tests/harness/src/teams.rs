@@ -7,8 +7,10 @@
 //!   `setPresence` (application sessions keyed by the app id, DoNotDisturb/Presenting
 //!   among the allowed pairs, PT5M–PT4H), `clearPresence`, `setStatusMessage`;
 //! - `GET /v1.0/me/chats` (with `lastMessagePreview`), `GET /v1.0/me/chats/{id}/messages`
-//!   (`$filter=lastModifiedDateTime gt …` honoured only with the matching `$orderby`),
-//!   `POST /v1.0/chats/{id}/messages`;
+//!   (newest first; `$top` at most 50, pages joined by `@odata.nextLink`;
+//!   `$filter=lastModifiedDateTime gt …` honoured only with the matching `$orderby`;
+//!   each message with its `webUrl`), `POST /v1.0/chats/{id}/messages` (answering the
+//!   created message);
 //! - errors as `{"error": {"code", "message"}}`, 401 for a bad access token, 403 for a
 //!   missing permission, 429 with `Retry-After`.
 //!
@@ -532,6 +534,11 @@ fn chat_type(chat: &str) -> &'static str {
     }
 }
 
+/// A chat id as a path segment of a link.
+fn encoded(id: &str) -> String {
+    id.replace(':', "%3A").replace('@', "%40")
+}
+
 fn message_json(message: &GraphMessage) -> Value {
     let from = match (&message.user, &message.application) {
         (Some((id, name)), _) => {
@@ -554,6 +561,13 @@ fn message_json(message: &GraphMessage) -> Value {
         "createdDateTime": iso(message.created),
         "lastModifiedDateTime": iso(message.created),
         "chatId": message.chat,
+        "replyToId": null,
+        "deletedDateTime": null,
+        "webUrl": format!(
+            "https://teams.microsoft.com/l/message/{}/{}?context=%7B%22contextType%22%3A%22chat%22%7D",
+            encoded(&message.chat),
+            message.id
+        ),
         "from": from,
         "body": { "contentType": message.content_type, "content": message.content },
         "mentions": mentions,
@@ -599,6 +613,7 @@ async fn chat_messages(
     Path(id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
+    uri: axum::http::Uri,
 ) -> Response {
     let mut state = state.lock().expect("state");
     if let Some(refusal) = gate(
@@ -630,7 +645,11 @@ async fn chat_messages(
         })
         .and_then(|f| f.strip_prefix("lastModifiedDateTime gt "))
         .and_then(|t| t.parse::<jiff::Timestamp>().ok());
-    let value: Vec<Value> = state
+    let skip: usize = query
+        .get("$skiptoken")
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0);
+    let listed: Vec<&GraphMessage> = state
         .messages
         .iter()
         .rev()
@@ -642,10 +661,28 @@ async fn chat_messages(
                     .is_ok_and(|at| at > after)
             })
         })
-        .take(top)
-        .map(message_json)
+        .skip(skip)
         .collect();
-    axum::Json(json!({ "@odata.count": value.len(), "value": value })).into_response()
+    let value: Vec<Value> = listed.iter().take(top).map(|m| message_json(m)).collect();
+    let mut body = json!({ "@odata.count": value.len(), "value": value });
+    if listed.len() > top {
+        // The same question from the next message on.
+        let mut next = form_urlencoded::Serializer::new(String::new());
+        for (key, value) in query.iter().filter(|(key, _)| *key != "$skiptoken") {
+            next.append_pair(key, value);
+        }
+        next.append_pair("$skiptoken", &(skip + top).to_string());
+        let host = headers
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("127.0.0.1");
+        body["@odata.nextLink"] = json!(format!(
+            "http://{host}{}?{}",
+            uri.path().replace(&id, &encoded(&id)),
+            next.finish()
+        ));
+    }
+    axum::Json(body).into_response()
 }
 
 async fn send_message(

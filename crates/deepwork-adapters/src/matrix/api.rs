@@ -97,6 +97,61 @@ pub(super) struct Content {
     pub msgtype: Option<String>,
     #[serde(rename = "m.mentions")]
     pub mentions: Option<Mentions>,
+    #[serde(rename = "m.relates_to")]
+    pub relates_to: Option<Relation>,
+}
+
+/// How a message relates to another: an edit (`m.replace`), a thread (`m.thread`, to
+/// the thread's root), and the message it replies to.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct Relation {
+    pub rel_type: Option<String>,
+    pub event_id: Option<String>,
+    #[serde(rename = "m.in_reply_to")]
+    pub in_reply_to: Option<InReplyTo>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct InReplyTo {
+    pub event_id: Option<String>,
+}
+
+impl Content {
+    /// The root of the thread the message is in, if it is in one.
+    pub fn thread(&self) -> Option<&str> {
+        let relation = self.relates_to.as_ref()?;
+        (relation.rel_type.as_deref() == Some("m.thread"))
+            .then_some(relation.event_id.as_deref())
+            .flatten()
+    }
+
+    /// The message it replies to, if it is a reply.
+    pub fn reply_to(&self) -> Option<&str> {
+        self.relates_to
+            .as_ref()?
+            .in_reply_to
+            .as_ref()?
+            .event_id
+            .as_deref()
+    }
+
+    /// Whether it replaces an earlier message (an edit).
+    pub fn is_edit(&self) -> bool {
+        self.relates_to
+            .as_ref()
+            .is_some_and(|r| r.rel_type.as_deref() == Some("m.replace"))
+    }
+}
+
+/// `GET /rooms/{roomId}/messages`: a page of events, and where the next begins (absent
+/// at the end of the room).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct Messages {
+    pub chunk: Vec<Lenient<Event>>,
+    pub end: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -1,6 +1,8 @@
 //! Matrix, over the client-server API: presence for the focus status, `/sync` long-poll
 //! for direct messages and mentions, `m.notice` for auto-replies (clients and bots do
 //! not answer notices, which also keeps two Deepwork users from replying to each other).
+//! Held messages link to matrix.to; answers where items live are read back with
+//! `/rooms/{roomId}/messages` (see `follow_up`).
 
 use crate::plain;
 use crate::{
@@ -19,6 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 mod api;
+mod follow_up;
 
 const NAME: &str = "matrix";
 /// Most events read per room per sync.
@@ -220,6 +223,13 @@ impl MatrixAdapter {
         .map(drop)
     }
 
+    /// The user's homeserver, as their id names it (`@alice:example.org`).
+    fn server_name(&self) -> &str {
+        self.user_id
+            .split_once(':')
+            .map_or(self.user_id.as_str(), |(_, server)| server)
+    }
+
     fn mentions_me(&self, content: &Content) -> bool {
         let listed = content
             .mentions
@@ -376,7 +386,7 @@ impl MessageSource for MatrixAdapter {
                     messages.push((
                         event.origin_server_ts.unwrap_or(0),
                         IncomingMessage {
-                            url: Some(format!("https://matrix.to/#/{room_id}/{event_id}")),
+                            url: Some(follow_up::permalink(room_id, &event_id, self.server_name())),
                             id: event_id,
                             sender_name: info.display_names.get(&sender).cloned(),
                             channel: if info.direct {

@@ -69,7 +69,7 @@ pub(super) struct Status {
     pub dnd_end_time: i64,
 }
 
-/// A channel the user belongs to, as `GET /users/{id}/channels` lists it.
+/// A channel, as `GET /users/{id}/channels` lists it and `GET /channels/{id}` answers.
 #[derive(Debug, Deserialize)]
 pub(super) struct Channel {
     pub id: String,
@@ -80,6 +80,15 @@ pub(super) struct Channel {
     pub display_name: String,
     #[serde(default)]
     pub last_post_at: i64,
+    /// Empty for direct and group messages, which belong to no team.
+    #[serde(default)]
+    pub team_id: String,
+}
+
+/// `GET /teams/{id}`: the name its addresses use.
+#[derive(Debug, Deserialize)]
+pub(super) struct Team {
+    pub name: String,
 }
 
 /// `GET /channels/{id}/posts`: posts by id, each read alone so one with odd fields is
@@ -103,6 +112,12 @@ pub(super) struct Post {
     #[serde(default, rename = "type")]
     pub kind: String,
     pub props: Option<PostProps>,
+    /// The thread's first post, on a reply; empty otherwise.
+    #[serde(default)]
+    pub root_id: String,
+    /// When it was deleted; 0 while it stands.
+    #[serde(default)]
+    pub delete_at: i64,
 }
 
 impl Post {
@@ -168,6 +183,8 @@ pub(super) struct Posted {
     /// `@` and the username.
     pub sender_name: Option<String>,
     pub channel_display_name: Option<String>,
+    /// Empty for direct and group messages.
+    pub team_id: Option<String>,
 }
 
 /// The server's reply to a request on the event socket, by the request's `seq`.

@@ -3,8 +3,10 @@
 //! (`PUT`/`DELETE /users/{id}/status/custom`); messages from the WebSocket's `posted`
 //! events, with what came while no socket was open read back from
 //! `GET /users/{id}/channels` and `GET /channels/{id}/posts?since=`; auto-replies with
-//! `POST /posts`, marked in the post's props. Errors come as an AppError body (`id`,
-//! `message`, `status_code`); rate limits as HTTP 429 with `X-Ratelimit-Reset`.
+//! `POST /posts`, marked in the post's props. Held posts link to their permalink; answers
+//! where items live are read back with `GET /channels/{id}/posts?since=` (see
+//! `follow_up`). Errors come as an AppError body (`id`, `message`, `status_code`); rate
+//! limits as HTTP 429 with `X-Ratelimit-Reset`.
 
 use crate::http::Lenient;
 use crate::{
@@ -12,7 +14,7 @@ use crate::{
     ReplyTarget, StatusAdapter, StatusSnapshot, plain,
 };
 use api::{
-    AppError, Channel, CustomStatus, Post, PostList, SocketEvent, SocketReply, Status, User,
+    AppError, Channel, CustomStatus, Post, PostList, SocketEvent, SocketReply, Status, Team, User,
 };
 use async_trait::async_trait;
 use futures_util::{SinkExt, StreamExt};
@@ -27,6 +29,7 @@ use tokio::sync::OnceCell;
 use tokio_tungstenite::tungstenite::Message;
 
 mod api;
+mod follow_up;
 
 const NAME: &str = "mattermost";
 /// Mattermost's limit for a custom status text.
@@ -49,6 +52,8 @@ pub struct MattermostAdapter {
     token: String,
     me: OnceCell<Me>,
     usernames: Mutex<HashMap<String, String>>,
+    /// Teams' names by id, for links, asked once each.
+    teams: Mutex<HashMap<String, String>>,
 }
 
 /// The token's own account.
@@ -85,6 +90,7 @@ impl MattermostAdapter {
             token,
             me: OnceCell::new(),
             usernames: Mutex::default(),
+            teams: Mutex::default(),
         })
     }
 
@@ -306,6 +312,14 @@ fn mentions(text: &str, username: &str) -> bool {
     })
 }
 
+/// A post held for the user: when it was posted, its channel's team (empty for direct
+/// and group messages), and the message.
+struct Held {
+    at: i64,
+    team_id: String,
+    message: IncomingMessage,
+}
+
 /// Milliseconds since the epoch, Mattermost's clock for posts.
 fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
@@ -397,11 +411,7 @@ impl MattermostAdapter {
     }
 
     /// What was posted to the user after `since` while no socket was open.
-    async fn catch_up(
-        &self,
-        me: &Me,
-        since: i64,
-    ) -> Result<Vec<(i64, IncomingMessage)>, AdapterError> {
+    async fn catch_up(&self, me: &Me, since: i64) -> Result<Vec<Held>, AdapterError> {
         let channels: Vec<Lenient<Channel>> = self
             .call(Method::GET, &["users", &me.id, "channels"], None)
             .await?;
@@ -430,14 +440,14 @@ impl MattermostAdapter {
                 };
                 let sender_name = self.username(&post.user_id).await;
                 let room = (addressed == Addressed::Mention).then(|| channel.display_name.clone());
-                found.push(self.message(post, addressed, sender_name, room));
+                found.push(held(post, addressed, sender_name, room, &channel.team_id));
             }
         }
         Ok(found)
     }
 
     /// The message a `posted` event carries, if it is for the user and after `since`.
-    fn posted(&self, me: &Me, event: &str, since: i64) -> Option<(i64, IncomingMessage)> {
+    fn posted(&self, me: &Me, event: &str, since: i64) -> Option<Held> {
         let event: SocketEvent = serde_json::from_str(event).ok()?;
         if event.event.as_deref() != Some("posted") {
             return None;
@@ -458,38 +468,71 @@ impl MattermostAdapter {
             .unwrap_or_else(|| post.user_id.clone());
         let room = (addressed == Addressed::Mention)
             .then(|| data.channel_display_name.unwrap_or_default());
-        Some(self.message(post, addressed, sender_name, room))
+        let team_id = data.team_id.unwrap_or_default();
+        Some(held(post, addressed, sender_name, room, &team_id))
     }
 
-    fn message(
-        &self,
-        post: Post,
-        addressed: Addressed,
-        sender_name: String,
-        room: Option<String>,
-    ) -> (i64, IncomingMessage) {
-        let mut link = self.server.clone();
-        link.path_segments_mut()
-            .map(|mut path| {
-                path.pop_if_empty().extend(["_redirect", "pl", &post.id]);
-            })
-            .ok();
-        let message = IncomingMessage {
-            automated: post.automated(),
-            sender: post.user_id.clone(),
-            sender_name: Some(sender_name),
-            channel: room.filter(|name| !name.is_empty()),
-            addressed,
-            text: plain(&post.message),
-            url: Some(link.to_string()),
-            reply_to: ReplyTarget {
-                conversation: post.channel_id,
-                sender: post.user_id,
-            },
-            id: post.id,
-            usual_class: None,
+    /// A post's permalink: under its team's name where it is in a team (the name asked
+    /// once per team), else through `/_redirect/pl/`, which Mattermost (5.16 on) sends
+    /// to the post wherever it is: direct and group messages have no team.
+    async fn permalink(&self, team_id: &str, post_id: &str) -> String {
+        let team = match team_id {
+            "" => None,
+            team_id => self.team_name(team_id).await,
         };
-        (post.create_at, message)
+        let mut link = self.server.clone();
+        if let Ok(mut path) = link.path_segments_mut() {
+            path.pop_if_empty()
+                .extend([team.as_deref().unwrap_or("_redirect"), "pl", post_id]);
+        }
+        link.to_string()
+    }
+
+    /// A team's name (`GET /teams/{id}`), or `None` when the server will not say.
+    async fn team_name(&self, team_id: &str) -> Option<String> {
+        if let Some(known) = self.teams.lock().expect("teams").get(team_id) {
+            return Some(known.clone());
+        }
+        let team: Team = self
+            .call(Method::GET, &["teams", team_id], None)
+            .await
+            .inspect_err(|error| tracing::debug!(%error, "no team name for a link"))
+            .ok()?;
+        self.teams
+            .lock()
+            .expect("teams")
+            .insert(team_id.to_owned(), team.name.clone());
+        Some(team.name)
+    }
+}
+
+/// A post as held, with what its link needs.
+fn held(
+    post: Post,
+    addressed: Addressed,
+    sender_name: String,
+    room: Option<String>,
+    team_id: &str,
+) -> Held {
+    let message = IncomingMessage {
+        automated: post.automated(),
+        sender: post.user_id.clone(),
+        sender_name: Some(sender_name),
+        channel: room.filter(|name| !name.is_empty()),
+        addressed,
+        text: plain(&post.message),
+        url: None,
+        reply_to: ReplyTarget {
+            conversation: post.channel_id,
+            sender: post.user_id,
+        },
+        id: post.id,
+        usual_class: None,
+    };
+    Held {
+        at: post.create_at,
+        team_id: team_id.to_owned(),
+        message,
     }
 }
 
@@ -526,14 +569,17 @@ impl MessageSource for MattermostAdapter {
                 _ => {}
             }
         }
-        found.sort_by_key(|(at, _)| *at);
+        found.sort_by_key(|held| held.at);
         let cursor = found
             .last()
-            .map_or_else(|| since.to_string(), |(at, _)| at.to_string());
-        Ok(Batch {
-            messages: found.into_iter().map(|(_, message)| message).collect(),
-            cursor,
-        })
+            .map_or_else(|| since.to_string(), |held| held.at.to_string());
+        let mut messages = Vec::with_capacity(found.len());
+        for held in found {
+            let mut message = held.message;
+            message.url = Some(self.permalink(&held.team_id, &message.id).await);
+            messages.push(message);
+        }
+        Ok(Batch { messages, cursor })
     }
 }
 

@@ -28,11 +28,38 @@ pub(super) struct ConversationList {
     pub channels: Vec<Lenient<Conversation>>,
 }
 
-/// `conversations.history`.
+/// `conversations.history` and `conversations.replies`: a page of messages, and the
+/// cursor to the next when there is more.
 #[derive(Debug, Deserialize)]
 pub(super) struct History {
     #[serde(default = "Vec::new")]
     pub messages: Vec<Lenient<SlackMessage>>,
+    #[serde(default)]
+    pub has_more: bool,
+    #[serde(default)]
+    pub response_metadata: Option<ResponseMetadata>,
+}
+
+impl History {
+    /// The cursor to the next page, if there is one.
+    pub fn next_cursor(&self) -> Option<&str> {
+        self.response_metadata
+            .as_ref()
+            .map(|m| m.next_cursor.as_str())
+            .filter(|cursor| self.has_more && !cursor.is_empty())
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct ResponseMetadata {
+    pub next_cursor: String,
+}
+
+/// `chat.getPermalink`.
+#[derive(Debug, Deserialize)]
+pub(super) struct Permalink {
+    pub permalink: String,
 }
 
 /// `users.info`.
@@ -74,6 +101,8 @@ pub(super) struct ConversationInfo {
 #[derive(Debug, Deserialize)]
 pub(super) struct ChannelName {
     pub name: Option<String>,
+    #[serde(default)]
+    pub is_im: bool,
 }
 
 /// `users.profile.get`.
@@ -155,6 +184,11 @@ pub(super) struct SlackMessage {
     pub channel: Option<String>,
     pub channel_type: Option<String>,
     pub metadata: Option<Metadata>,
+    /// The thread's first message, on every message of a thread (itself included).
+    pub thread_ts: Option<String>,
+    /// On a thread's first message: its newest reply, and who replied.
+    pub latest_reply: Option<String>,
+    pub reply_users: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -171,6 +205,16 @@ impl SlackMessage {
             return None;
         }
         self.user.as_deref().or(self.bot_id.as_deref())
+    }
+
+    /// Written by `me` as a person: their own message, not housekeeping (a join, an
+    /// edit), not sent for them by an app or as Deepwork's auto-reply.
+    pub fn said_by(&self, me: &str) -> bool {
+        let written = self.subtype.as_deref().is_none_or(|s| {
+            // A reply also sent to the channel, a file with a comment, a `/me`.
+            matches!(s, "thread_broadcast" | "file_share" | "me_message")
+        });
+        written && self.user.as_deref() == Some(me) && !self.automated()
     }
 
     /// Written by a bot, or an auto-reply (Deepwork's marks them): never answered.

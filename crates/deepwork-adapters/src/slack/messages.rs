@@ -2,8 +2,8 @@
 //! and Socket Mode's pushed events, with names and Slack's formatting written out.
 
 use super::api::{
-    AuthTest, ConnectionsOpen, ConversationInfo, ConversationList, History, SlackMessage,
-    SocketFrame, UserInfo,
+    AuthTest, ConnectionsOpen, ConversationInfo, ConversationList, History, Permalink,
+    SlackMessage, SocketFrame, UserInfo,
 };
 use super::text::{self, Named};
 use super::{Body, HELLO, NAME, SOCKET_IDLE, SlackAdapter, ts_at, ts_key, unavailable};
@@ -199,6 +199,22 @@ impl SlackAdapter {
                 }
             }
             message.text = plain(&text::decode(&message.text, &names));
+        }
+        messages
+    }
+
+    /// Messages with their links (`chat.getPermalink`, one each: a Tier 4 method). A
+    /// message Slack will not link keeps none; it is held all the same.
+    pub(super) async fn linked(&self, mut messages: Vec<IncomingMessage>) -> Vec<IncomingMessage> {
+        for message in &mut messages {
+            let asked = Body::Form(vec![
+                ("channel", message.reply_to.conversation.clone()),
+                ("message_ts", message.id.clone()),
+            ]);
+            match self.call::<Permalink>("chat.getPermalink", asked).await {
+                Ok(link) => message.url = Some(link.permalink),
+                Err(error) => tracing::debug!(%error, "no link for a Slack message"),
+            }
         }
         messages
     }

@@ -5,7 +5,9 @@
 //! by Socket Mode (`apps.connections.open`, then `events_api` envelopes acknowledged by
 //! `envelope_id`: `message` events in direct conversations and messages or
 //! `app_mention`s naming the user), and auto-replies with `chat.postMessage` carrying
-//! metadata that marks them, so no Deepwork answers them.
+//! metadata that marks them, so no Deepwork answers them. Each held message gets its
+//! link from `chat.getPermalink`; answers where items live are read back with
+//! `conversations.history` and `conversations.replies` (see `follow_up`).
 //! Errors come as HTTP 200 with `"ok": false`; rate limits as HTTP 429 with
 //! `Retry-After` (seconds).
 
@@ -23,6 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 mod api;
+mod follow_up;
 mod messages;
 use messages::Feed;
 mod sign_in;
@@ -369,7 +372,7 @@ impl MessageSource for SlackAdapter {
             }
             found
         };
-        let found = self.readable(found).await;
+        let found = self.linked(self.readable(found).await).await;
         let newest = found
             .last()
             .map_or_else(|| cursor.to_owned(), |m| m.id.clone());

@@ -8,8 +8,9 @@ use crate::loopback::Loopback;
 use reqwest::Url;
 use std::time::Duration;
 
-/// The user token scopes Deepwork asks for when it signs in.
-pub const USER_SCOPES: &str = "users.profile:read,users.profile:write,dnd:read,dnd:write,im:read,im:history,chat:write,users:read,channels:read";
+/// The user token scopes Deepwork asks for when it signs in; the history scopes let it
+/// notice the user answering a mention in a channel, private channel or group DM.
+pub const USER_SCOPES: &str = "users.profile:read,users.profile:write,dnd:read,dnd:write,im:read,im:history,chat:write,users:read,channels:read,channels:history,groups:history,mpim:history";
 
 /// A sign-in with Slack (OAuth v2 with PKCE, for a public client): the page to open,
 /// and a loopback listener that waits for the browser to come back to it.

@@ -46,11 +46,14 @@ pub(super) struct GraphErrorDetail {
     pub message: String,
 }
 
-/// A collection; entries that do not read as `T` are skipped, not fatal.
+/// A collection; entries that do not read as `T` are skipped, not fatal. Where there
+/// is more, `@odata.nextLink` is the address of the next page.
 #[derive(Debug, Deserialize)]
 pub(super) struct Page<T> {
     #[serde(default = "Vec::new")]
     pub value: Vec<Lenient<T>>,
+    #[serde(default, rename = "@odata.nextLink")]
+    pub next_link: Option<String>,
 }
 
 impl<T> Page<T> {
@@ -89,10 +92,22 @@ pub(super) struct ChatMessage {
     pub id: String,
     pub message_type: String,
     pub created_date_time: Timestamp,
+    /// Set once the message is deleted.
+    #[serde(default)]
+    pub deleted_date_time: Option<Timestamp>,
     pub from: Option<IdentitySet>,
     pub body: ItemBody,
     #[serde(default)]
     pub mentions: Vec<Mention>,
+    /// The link to the message in Teams.
+    #[serde(default)]
+    pub web_url: Option<String>,
+}
+
+/// The message `POST /chats/{id}/messages` created.
+#[derive(Debug, Deserialize)]
+pub(super) struct Sent {
+    pub id: String,
 }
 
 /// Who sent a message: a person or an app.

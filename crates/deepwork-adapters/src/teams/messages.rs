@@ -56,7 +56,7 @@ fn incoming(chat: &Chat, message: ChatMessage, me: &str) -> Option<(Timestamp, I
             addressed,
             text: body_text(&message.body),
             automated,
-            url: chat.web_url.clone(),
+            url: message.web_url.or_else(|| chat.web_url.clone()),
             reply_to: ReplyTarget {
                 conversation: chat.id.clone(),
                 sender: sender_id,
@@ -148,16 +148,25 @@ impl MessageSource for TeamsAdapter {
 
 #[async_trait]
 impl Replier for TeamsAdapter {
+    /// Graph keeps nothing with a chat message that would mark it as an auto-reply, and
+    /// it is sent as the user: its id is remembered instead, so that it is never taken
+    /// for the user's answer (see `follow_up`).
     async fn reply(&self, to: &ReplyTarget, text: &str) -> Result<(), AdapterError> {
-        self.inner
-            .graph::<IgnoredAny>(
+        let sent: graph::Sent = self
+            .inner
+            .graph(
                 Method::POST,
                 &format!("chats/{}/messages", to.conversation),
                 &[],
                 Some(json!({ "body": { "contentType": "text", "content": text } })),
             )
-            .await
-            .map(drop)
+            .await?;
+        let mut replies = self.auto_replies.lock().expect("auto-replies");
+        if replies.len() == AUTO_REPLIES_KEPT {
+            replies.pop_front();
+        }
+        replies.push_back(sent.id);
+        Ok(())
     }
 }
 

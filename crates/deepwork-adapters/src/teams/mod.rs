@@ -6,8 +6,9 @@
 //! DoNotDisturb, at most PT4H, so renewed for longer sessions; `clearPresence` at the
 //! end) plus the status message (`setStatusMessage` with `expiryDateTime`). Chat
 //! messages are polled (`/me/chats` by their last message, then each active chat's
-//! messages by `lastModifiedDateTime`). Errors come as `{"error": {"code", "message"}}`;
-//! rate limits as HTTP 429 with `Retry-After`.
+//! messages by `lastModifiedDateTime`), each linked by its `webUrl`; answers where items
+//! live are read back from the same messages (see `follow_up`). Errors come as
+//! `{"error": {"code", "message"}}`; rate limits as HTTP 429 with `Retry-After`.
 
 use crate::{
     AdapterError, Addressed, Batch, FocusStatus, IncomingMessage, MessageSource, Replier,
@@ -22,9 +23,11 @@ use reqwest::{Method, StatusCode, Url};
 use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+mod follow_up;
 mod graph;
 mod messages;
 mod sign_in;
@@ -53,6 +56,8 @@ const LONGEST_POLL: u64 = 60;
 const LONGEST_CODE: u64 = 3600;
 /// An access token is renewed this long before it expires.
 const TOKEN_MARGIN: Duration = Duration::from_secs(120);
+/// The auto-replies remembered (by id); far more than a day of sessions sends.
+const AUTO_REPLIES_KEPT: usize = 1000;
 
 /// Where the sign-in and Graph live, and which app registration signs in.
 #[derive(Clone, Debug)]
@@ -196,6 +201,9 @@ pub struct TeamsAdapter {
     inner: Arc<Inner>,
     /// Keeps the presence session alive past Graph's four hours.
     renewal: Mutex<Option<tokio::task::AbortHandle>>,
+    /// The ids of the auto-replies sent, newest last: sent as the user, they must not
+    /// pass for the user's answers.
+    auto_replies: Mutex<VecDeque<String>>,
 }
 
 impl std::fmt::Debug for TeamsAdapter {
@@ -240,6 +248,7 @@ impl TeamsAdapter {
                 me: tokio::sync::OnceCell::new(),
             }),
             renewal: Mutex::default(),
+            auto_replies: Mutex::default(),
         })
     }
 

@@ -36,7 +36,10 @@ fn connect(config: &AdaptersConfig, secrets: &Secrets) -> Option<ChatAdapter> {
     };
     Some(
         match MatrixAdapter::new(&matrix.homeserver, &matrix.user_id, token) {
-            Ok(adapter) => all_roles(PLATFORM.name, Arc::new(adapter), matrix.auto_reply),
+            Ok(adapter) => {
+                let adapter = Arc::new(adapter);
+                all_roles(PLATFORM.name, adapter.clone(), matrix.auto_reply).with_follow_up(adapter)
+            }
             Err(error) => ChatAdapter::unusable(PLATFORM.name, error.to_string()),
         },
     )

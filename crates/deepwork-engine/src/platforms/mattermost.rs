@@ -35,7 +35,10 @@ fn connect(config: &AdaptersConfig, secrets: &Secrets) -> Option<ChatAdapter> {
         Err(unusable) => return Some(unusable),
     };
     Some(match MattermostAdapter::new(&mattermost.server, token) {
-        Ok(adapter) => all_roles(PLATFORM.name, Arc::new(adapter), mattermost.auto_reply),
+        Ok(adapter) => {
+            let adapter = Arc::new(adapter);
+            all_roles(PLATFORM.name, adapter.clone(), mattermost.auto_reply).with_follow_up(adapter)
+        }
         Err(error) => ChatAdapter::unusable(PLATFORM.name, error.to_string()),
     })
 }

@@ -59,11 +59,11 @@ fn connect(config: &AdaptersConfig, secrets: &Secrets) -> Option<ChatAdapter> {
     };
     Some(match SlackAdapter::new(&slack.api, token) {
         Ok(adapter) => {
-            let adapter = match app_token {
+            let adapter = Arc::new(match app_token {
                 Some(app_token) => adapter.with_app_token(app_token),
                 None => adapter,
-            };
-            all_roles(PLATFORM.name, Arc::new(adapter), slack.auto_reply)
+            });
+            all_roles(PLATFORM.name, adapter.clone(), slack.auto_reply).with_follow_up(adapter)
         }
         Err(error) => ChatAdapter::unusable(PLATFORM.name, error.to_string()),
     })

@@ -74,7 +74,10 @@ fn connect(config: &AdaptersConfig, secrets: &Secrets) -> Option<ChatAdapter> {
     let adapter =
         endpoints(teams).and_then(|endpoints| TeamsAdapter::new(endpoints, refresh_token, keep));
     Some(match adapter {
-        Ok(adapter) => all_roles(PLATFORM.name, Arc::new(adapter), teams.auto_reply),
+        Ok(adapter) => {
+            let adapter = Arc::new(adapter);
+            all_roles(PLATFORM.name, adapter.clone(), teams.auto_reply).with_follow_up(adapter)
+        }
         Err(error) => ChatAdapter::unusable(PLATFORM.name, error.to_string()),
     })
 }
