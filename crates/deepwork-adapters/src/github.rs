@@ -397,9 +397,42 @@ impl FollowUp for GitHubSource {
         }
         Ok(answered)
     }
+
+    async fn mark_read(&self, message_id: &str) -> Result<(), AdapterError> {
+        self.mark_thread_read(message_id).await
+    }
 }
 
 impl GitHubSource {
+    /// `PATCH /notifications/threads/{id}`: the thread of a held notification, read.
+    async fn mark_thread_read(&self, message_id: &str) -> Result<(), AdapterError> {
+        let Some(thread) = message_id.split('@').next().filter(|id| !id.is_empty()) else {
+            return Ok(());
+        };
+        let url = self.endpoint(&format!("notifications/threads/{thread}"))?;
+        let response = self
+            .http
+            .patch(url)
+            .bearer_auth(&self.token)
+            .header(reqwest::header::ACCEPT, "application/vnd.github+json")
+            .header("X-GitHub-Api-Version", "2022-11-28")
+            .send()
+            .await
+            .map_err(|e| AdapterError::unavailable(NAME, &e.to_string()))?;
+        let status = response.status();
+        if status.is_success() || status == StatusCode::NOT_MODIFIED {
+            return Ok(());
+        }
+        let headers = response.headers().clone();
+        let refused: Refused = response.json().await.unwrap_or_default();
+        Err(refusal(
+            status,
+            &headers,
+            &refused.message,
+            Timestamp::now(),
+        ))
+    }
+
     async fn login(&self) -> Result<String, AdapterError> {
         if let Some(login) = self.login.lock().unwrap_or_else(|p| p.into_inner()).clone() {
             return Ok(login);

@@ -266,6 +266,14 @@ pub trait FollowUp: Send + Sync {
     /// conversation or its thread, a comment on the pull request, issue, ticket or
     /// document, a submitted review. One that cannot be told is left out.
     async fn answered(&self, asked: &[Asked]) -> Result<Vec<Answered>, AdapterError>;
+
+    /// The user marked the item done in the digest: mark it read where it lives, where
+    /// the platform keeps such a mark (GitHub's notification threads). Nothing is ever
+    /// marked read otherwise.
+    async fn mark_read(&self, message_id: &str) -> Result<(), AdapterError> {
+        let _ = message_id;
+        Ok(())
+    }
 }
 
 /// Sends auto-replies.

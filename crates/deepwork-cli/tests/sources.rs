@@ -157,6 +157,16 @@ fn github_notifications_are_held_with_links_after_a_device_flow_sign_in() {
         !calls.iter().any(|c| c.starts_with("PATCH")),
         "nothing is marked read: {calls:?}"
     );
+    // Marked done in the digest: then, and only then, read on GitHub too.
+    let id = review["id"].as_i64().expect("an id").to_string();
+    env.ok(&["done", &id]);
+    until("the thread marked read", &|| {
+        server
+            .now()
+            .calls
+            .iter()
+            .any(|c| c.starts_with("PATCH /notifications/threads/"))
+    });
 }
 
 #[test]

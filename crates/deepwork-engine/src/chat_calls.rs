@@ -3,7 +3,7 @@
 
 use crate::api::{AdapterHealth, AdapterState};
 use deepwork_adapters::{Answered, Asked, Batch, FocusStatus, ReplyTarget, StatusSnapshot};
-use deepwork_core::SessionId;
+use deepwork_core::{ItemId, SessionId};
 use tokio::sync::oneshot;
 
 /// Why the engine could not answer.
@@ -109,6 +109,14 @@ pub enum ChatCall {
         answered: Vec<Answered>,
         /// Done, once durable.
         answer: Answer<()>,
+    },
+    /// The source and source id of an item the user marked done by hand; `None` when it
+    /// is not done by hand (or unknown).
+    MarkedDone {
+        /// The item.
+        item: ItemId,
+        /// Its source and its id there.
+        answer: Answer<Option<(String, String)>>,
     },
     /// The adapter's state changed.
     Health(AdapterHealth),

@@ -10,9 +10,9 @@ use deepwork_adapters::{
     AdapterError, Answered, Batch, FocusStatus, FollowUp, MessageSource, Replier, StatusAdapter,
     StatusSnapshot,
 };
-use deepwork_core::SessionId;
 use deepwork_core::away;
 use deepwork_core::reconcile::{self, Action, Desired, Next, Outcome, StatusReconciler};
+use deepwork_core::{ItemId, SessionId};
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use jiff::{SignedDuration, Timestamp};
@@ -191,6 +191,11 @@ impl EngineLink {
         .await
     }
 
+    async fn marked_done(&self, item: ItemId) -> Result<Option<(String, String)>, ChatError> {
+        self.call(|answer| ChatCall::MarkedDone { item, answer })
+            .await
+    }
+
     async fn health(&self, health: AdapterHealth) {
         // Only a stopping engine refuses; then nobody is left to tell.
         let _ = self.calls.send(ChatCall::Health(health)).await;
@@ -208,7 +213,12 @@ pub fn spawn(
     let mut tasks = Vec::new();
     for adapter in adapters {
         if let Some(follow_up) = adapter.follow_up.clone() {
-            let task = follow(adapter.name.clone(), follow_up, engine.clone());
+            let task = follow(
+                adapter.name.clone(),
+                follow_up,
+                engine.clone(),
+                events.subscribe(),
+            );
             tasks.push(tokio::spawn(task).abort_handle());
         }
         tasks.push(tokio::spawn(supervise(adapter, engine.clone(), events.clone())).abort_handle());
@@ -218,8 +228,15 @@ pub fn spawn(
 
 /// Asks the platform, every `[follow_through] check_every` while items of it are open,
 /// which of them the user answered where they live, and tells the engine. Costs
-/// nothing while none are open; a failure is logged and asked again next round.
-async fn follow(name: String, follow_up: Arc<dyn FollowUp>, engine: EngineLink) {
+/// nothing while none are open; a failure is logged and asked again next round. An
+/// item the user marks done in the digest is marked read where it lives, if the
+/// platform keeps such marks.
+async fn follow(
+    name: String,
+    follow_up: Arc<dyn FollowUp>,
+    engine: EngineLink,
+    mut events: broadcast::Receiver<Event>,
+) {
     loop {
         let owed = match engine.open_asked(&name).await {
             Ok(owed) => owed,
@@ -251,7 +268,33 @@ async fn follow(name: String, follow_up: Arc<dyn FollowUp>, engine: EngineLink) 
                 }
             }
         }
-        tokio::time::sleep(wait).await;
+        let next_round = tokio::time::sleep(wait);
+        tokio::pin!(next_round);
+        loop {
+            tokio::select! {
+                () = &mut next_round => break,
+                event = events.recv() => match event {
+                    Ok(Event::ItemDone { item, done: true }) => {
+                        mark_read(&name, follow_up.as_ref(), &engine, item).await;
+                    }
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => return,
+                },
+            }
+        }
+    }
+}
+
+/// Marks an item the user marked done read where it lives, if it is this platform's.
+async fn mark_read(name: &str, follow_up: &dyn FollowUp, engine: &EngineLink, item: ItemId) {
+    match engine.marked_done(item).await {
+        Ok(Some((source, message_id))) if source == name => {
+            if let Err(error) = follow_up.mark_read(&message_id).await {
+                tracing::warn!(adapter = %name, %error, "could not mark an item read where it lives");
+            }
+        }
+        Ok(_) => {}
+        Err(error) => tracing::warn!(adapter = %name, %error, "could not read a done item"),
     }
 }
 

@@ -9,6 +9,7 @@ use deepwork_adapters::{Addressed, Batch, FocusStatus, IncomingMessage, StatusSn
 use deepwork_core::Disposition;
 use deepwork_core::SessionId;
 use deepwork_core::away::{self, AwayTimes, ReplyCandidate};
+use deepwork_core::digest::DoneBy;
 use deepwork_core::session::Session;
 use deepwork_store::StoreError;
 use jiff::Timestamp;
@@ -112,6 +113,18 @@ impl Engine {
                 answer,
             } => {
                 let _ = answer.send(self.answered(now, &adapter, answered));
+            }
+            ChatCall::MarkedDone { item, answer } => {
+                let origin = self
+                    .store
+                    .item(item)
+                    .map_err(chat_store_error)
+                    .map(|record| {
+                        record
+                            .filter(|r| r.done_by == Some(DoneBy::You))
+                            .and_then(|r| Some((r.source, r.message_id?)))
+                    });
+                let _ = answer.send(origin);
             }
             ChatCall::Health(mut health) => {
                 health.connect = platforms::connect_kind(&self.config.adapters, &health.name);
