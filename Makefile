@@ -70,9 +70,10 @@ measure-window-open: setup
 
 # Fuzzing, for long runs (the test suite runs each target briefly, with a fixed seed):
 # every target in the tests/fuzz.rs of core, engine and adapters (the
-# config, the socket's requests, every platform's answers, the plugin protocol, markup
-# and text) runs on arbitrary and mutated input for FUZZ_SECONDS each (15 targets: 2.5 h
-# at the default 600). A panic fails it with the smallest input and a seed to replay.
+# config, the socket's requests, every platform's and source's answers, the plugin
+# protocol, markup and text) runs on arbitrary and mutated input for FUZZ_SECONDS each
+# (21 targets: 3.5 h at the default 600). A panic fails it with the smallest input and a
+# seed to replay.
 FUZZ_SECONDS ?= 600
 fuzz:
 	DEEPWORK_FUZZ_SECONDS=$(FUZZ_SECONDS) $(CARGO) test --release -p deepwork-core -p deepwork-engine -p deepwork-adapters --test fuzz -- --test-threads 1 --nocapture

@@ -6,6 +6,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 use tokio::time::Instant;
 
+/// A turn too far off for the clock: some 30 years, as tokio's own "far future".
+const FAR_OFF: Duration = Duration::from_secs(30 * 365 * 24 * 3600);
+
 /// A source's next turn to ask.
 #[derive(Debug, Default)]
 pub(crate) struct Pace {
@@ -36,12 +39,15 @@ impl Pace {
         }
     }
 
-    /// The next turn comes `interval` from now.
+    /// The next turn comes `interval` from now; one past what the clock holds (a
+    /// platform's header may ask for u64::MAX seconds) comes [`FAR_OFF`].
     pub(crate) fn after(&self, interval: Duration) {
+        let now = Instant::now();
+        let next = now.checked_add(interval).unwrap_or_else(|| now + FAR_OFF);
         *self
             .next
             .lock()
-            .unwrap_or_else(|poison| poison.into_inner()) = Some(Instant::now() + interval);
+            .unwrap_or_else(|poison| poison.into_inner()) = Some(next);
     }
 }
 

@@ -2,6 +2,11 @@
 //! and message must be handled without a panic (or a hang), and every message read must
 //! become a valid item. The platforms are played by a loopback HTTP and WebSocket server
 //! answering whatever the case says; the plugin by a `sh` script replaying a case's lines.
+//! The read-only sources (GitHub, Jira, Confluence, Notion, Google Docs) are played the
+//! same way: their first read, reads from the cursor it gave (or an odd one), and their
+//! follow-up (`FollowUp::answered`, and GitHub's `mark_read`), whose answers must be to
+//! items asked about. Atlassian Document Format (`atlassian::adf_text` is the crate's
+//! own) is read in Jira's comments, nested past what is read and past what JSON takes.
 //! XMPP (stanzas are parsed by tokio-xmpp, over a TLS stream) and the desktop monitor
 //! (D-Bus messages typed by zbus) are left out; the text they hand over is covered by
 //! `IncomingMessage::to_item` here and by the core's `held_notifications::plain_text`.
@@ -11,20 +16,27 @@
 //! fuzz` alone is that smoke run. A failure prints the smallest input
 //! found and the seed that replays the run (`DEEPWORK_FUZZ_SEED=…`).
 
+use deepwork_adapters::atlassian::confluence::ConfluenceSource;
+use deepwork_adapters::atlassian::jira::JiraSource;
+use deepwork_adapters::gdocs::{GoogleDocsSource, GoogleEndpoints};
+use deepwork_adapters::github::GitHubSource;
 use deepwork_adapters::matrix::MatrixAdapter;
 use deepwork_adapters::mattermost::MattermostAdapter;
+use deepwork_adapters::notion::NotionSource;
 use deepwork_adapters::plugin::{PluginAdapter, PluginCommand};
 use deepwork_adapters::slack::SlackAdapter;
 use deepwork_adapters::teams::{TeamsAdapter, TeamsEndpoints};
 use deepwork_adapters::{
-    AdapterError, Addressed, Batch, FocusStatus, IncomingMessage, MessageSource, Replier,
-    ReplyTarget, StatusAdapter, StatusSnapshot,
+    AdapterError, Addressed, Answered, Asked, Batch, FocusStatus, FollowUp, IncomingMessage,
+    MessageSource, Replier, ReplyTarget, StatusAdapter, StatusSnapshot,
 };
 use deepwork_fuzzing::*;
 use futures_util::{SinkExt, StreamExt};
+use jiff::Timestamp;
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 use serde_json::{Value, json};
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::fmt::Debug;
 use std::future::Future;
@@ -399,17 +411,29 @@ fn header_value() -> impl Strategy<Value = String> {
 /// An answer carrying `body`: mostly a success with its JSON edited, sometimes another
 /// status, headers the adapters read, or a body that is not JSON.
 fn answer(body: impl Strategy<Value = Value> + Clone) -> impl Strategy<Value = Answer> {
+    answer_with(
+        body,
+        &[
+            201, 204, 299, 301, 400, 401, 403, 404, 409, 429, 500, 502, 503, 599,
+        ],
+        &["Retry-After", "X-Ratelimit-Reset", "Date"],
+        header_value(),
+    )
+}
+
+/// An answer as [`answer`] makes them, its odd status one of `statuses` and its headers
+/// named from `names`, with values of `values`.
+fn answer_with(
+    body: impl Strategy<Value = Value> + Clone,
+    statuses: &'static [u16],
+    names: &'static [&'static str],
+    values: impl Strategy<Value = String>,
+) -> impl Strategy<Value = Answer> {
     let status = prop_oneof![
         30 => Just(200u16),
-        1 => prop::sample::select(vec![201u16, 204, 299, 301, 400, 401, 403, 404, 409, 429, 500, 502, 503, 599]),
+        1 => prop::sample::select(statuses),
     ];
-    let headers = prop::collection::vec(
-        (
-            prop::sample::select(vec!["Retry-After", "X-Ratelimit-Reset", "Date"]),
-            header_value(),
-        ),
-        0..3,
-    );
+    let headers = prop::collection::vec((prop::sample::select(names), values), 0..3);
     let body = prop_oneof![
         16 => mostly(body.clone()).prop_map(|v| v.to_string()),
         1 => (edited(body, 1, KEYS, STRINGS), prop::collection::vec(edit(TEXT_TOKENS), 1..4))
@@ -1179,6 +1203,1133 @@ fn teams_answers_never_panic() {
         },
     );
     report_reads("teams");
+}
+
+// ---- the read-only sources: GitHub, Jira, Confluence, Notion, Google Docs ----
+
+/// The pace given to the sources that take one, so that every read of a case asks.
+const TINY_PACE: Duration = Duration::from_millis(1);
+/// How long a read from a cursor may wait for its source's turn.
+const SHORT_WAIT: Duration = Duration::from_millis(5);
+/// The cursor read from when the first read failed (every source's cursor has `since`).
+const GOOD_CURSOR: &str = r#"{"since":"2026-11-28T10:00:00Z"}"#;
+
+#[rustfmt::skip]
+const SOURCE_STATUSES: &[u16] = &[
+    201, 204, 205, 299, 301, 304, 400, 401, 403, 404, 409, 410, 422, 429, 500, 502, 503, 599,
+];
+
+#[rustfmt::skip]
+const SOURCE_HEADERS: &[&str] = &[
+    "Retry-After", "X-Ratelimit-Reset", "X-Ratelimit-Remaining", "Date", "Last-Modified",
+    "X-Poll-Interval",
+];
+
+/// Odd header values, and the epoch seconds and dates the sources' headers carry.
+fn source_header_value() -> impl Strategy<Value = String> {
+    prop_oneof![
+        3 => header_value(),
+        1 => prop::sample::select(vec![
+            "2", "1764410000", "4102444800", "9999999999", "253402300800",
+            "Sun, 29 Nov 2026 09:30:00 GMT", "Sun, 29 Nov 2026 09:30:00 +1400",
+            "Mon, 01 Jan 0001 00:00:00 GMT", "Thu, 01 Jan 1970 00:00:00 GMT", "\"etag\"",
+        ])
+        .prop_map(str::to_owned),
+    ]
+}
+
+/// A refused request: a rate limit, lapsed credentials, an outage, "not modified", with
+/// the headers that say how long to wait and the platform's own words.
+fn refusal(body: impl Strategy<Value = Value> + Clone) -> impl Strategy<Value = Answer> {
+    (
+        prop::sample::select(vec![304u16, 401, 403, 403, 404, 429, 429, 500, 503]),
+        prop::collection::vec(
+            (prop::sample::select(SOURCE_HEADERS), source_header_value()),
+            0..4,
+        ),
+        mostly(body),
+    )
+        .prop_map(|(status, headers, body)| Answer {
+            status,
+            headers,
+            body: body.to_string(),
+        })
+}
+
+/// Answers for one kind of a source's requests: mostly `body`, now and then `refused`.
+fn source_answers(
+    body: impl Strategy<Value = Value> + Clone,
+    refused: impl Strategy<Value = Value> + Clone,
+) -> impl Strategy<Value = Vec<Answer>> {
+    let answer = prop_oneof![
+        10 => answer_with(body, SOURCE_STATUSES, SOURCE_HEADERS, source_header_value()),
+        1 => refusal(refused),
+    ];
+    prop::collection::vec(answer, 1..4)
+}
+
+/// Text of any size: mostly short, now and then some 80 kB.
+fn big_text() -> impl Strategy<Value = String> + Clone {
+    prop_oneof![
+        8 => any_text(),
+        1 => (any_text(), 1usize..4000).prop_map(|(s, n)| s.repeat(n.min(80_000 / s.len().max(1)))),
+    ]
+}
+
+/// A time as the services write them: mostly ahead of any cursor (so that what is read
+/// is new), else odd.
+fn source_time() -> impl Strategy<Value = String> + Clone {
+    prop_oneof![
+        6 => (0u32..24, 0u32..60, 0u32..1000).prop_map(|(h, m, ms)| format!("2099-01-01T{h:02}:{m:02}:00.{ms:03}Z")),
+        1 => prop::sample::select(vec![
+            "", "2026-11-28T10:00:01", "2026-11-28T10:00:01.000+0000", "2026-11-28T10:00:01+01:00",
+            "2000-01-01T00:00:00Z", "9999-12-30T22:00:00.999999999Z", "-009999-01-02T01:59:59Z",
+            "9999-12-31T23:59:59.9999999Z", "1700000000", "garbage",
+        ])
+        .prop_map(str::to_owned),
+    ]
+}
+
+/// A cursor other than the one the source gave: damaged, at the ends of time, or with a
+/// header that cannot be sent.
+fn odd_cursor() -> impl Strategy<Value = Option<String>> {
+    prop::option::weighted(
+        0.15,
+        prop_oneof![
+            2 => prop::sample::select(vec![
+                "", "{}", "null", "[]", r#"{"since":null}"#,
+                r#"{"since":"-009999-01-02T01:59:59Z"}"#,
+                r#"{"since":"9999-12-30T22:00:00.999999999Z"}"#,
+                r#"{"since":"2026-11-28T10:00:00Z","last_modified":"garbage\r\nX-Evil: 1"}"#,
+                r#"{"since":"2026-11-28T10:00:00Z","last_modified":"\u00e9\u0000"}"#,
+            ])
+            .prop_map(str::to_owned),
+            1 => edited(
+                Just(json!({ "since": "2026-11-28T10:00:00Z", "last_modified": "Sat, 28 Nov 2026 10:00:00 GMT" })),
+                2,
+                KEYS,
+                STRINGS,
+            )
+            .prop_map(|cursor| cursor.to_string()),
+        ],
+    )
+}
+
+/// When an item arrived: lately, mostly.
+fn asked_since() -> impl Strategy<Value = Timestamp> + Clone {
+    prop_oneof![
+        4 => 1_764_000_000i64..1_764_500_000,
+        1 => prop::sample::select(vec![0i64, 946_684_800, 4_102_444_800, 253_402_200_000]),
+    ]
+    .prop_map(|second| Timestamp::from_second(second).unwrap_or(Timestamp::UNIX_EPOCH))
+}
+
+/// What the follow-up is asked besides the items read: when those arrived, and other
+/// items, in `conversations`.
+fn follow_up(
+    conversations: impl Strategy<Value = String> + Clone,
+) -> impl Strategy<Value = (Timestamp, Vec<Asked>)> {
+    (
+        asked_since(),
+        prop::collection::vec((id(), conversations, asked_since()), 0..3),
+    )
+        .prop_map(|(since, others)| {
+            let others = others
+                .into_iter()
+                .map(|(message_id, conversation, since)| Asked {
+                    message_id,
+                    conversation,
+                    since,
+                })
+                .collect();
+            (since, others)
+        })
+}
+
+/// Every answer the follow-up finds must be to an item it was asked about. Its calls are
+/// tallied as the reads of `{source} follow-up`, the answers found as their messages.
+fn check_answered(
+    source: &str,
+    asked: &[Asked],
+    answered: &Result<Vec<Answered>, AdapterError>,
+) -> Result<(), TestCaseError> {
+    let mut tally = READ
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let counts = tally
+        .get_or_insert_with(HashMap::new)
+        .entry(format!("{source} follow-up"))
+        .or_default();
+    match answered {
+        Ok(answered) => {
+            counts[0] += 1;
+            counts[1] += answered.len();
+            for answer in answered {
+                prop_assert!(
+                    asked.iter().any(|a| a.message_id == answer.message_id),
+                    "{answer:?} answers nothing asked"
+                );
+            }
+        }
+        Err(error) => {
+            counts[2] += 1;
+            let _ = (error.to_string(), error.is_transient());
+        }
+    }
+    Ok(())
+}
+
+/// A read-only source's calls as the engine makes them: the first read ("now"), then
+/// three from the cursor it gave (or an odd one, or a good one when the first failed),
+/// then which of the items read, and of `asked`, the user answered. The messages read.
+async fn read_and_follow<S: MessageSource + FollowUp>(
+    name: &str,
+    source: &S,
+    odd_cursor: Option<String>,
+    (since, asked): (Timestamp, Vec<Asked>),
+) -> Result<Vec<IncomingMessage>, TestCaseError> {
+    let first = within(
+        &format!("{name} first fetch"),
+        source.fetch(None, Duration::ZERO),
+    )
+    .await?;
+    check_batch(name, &first)?;
+    let mut cursor = match (odd_cursor, first) {
+        (Some(odd), _) => odd,
+        (None, Ok(batch)) => batch.cursor,
+        (None, Err(_)) => GOOD_CURSOR.to_owned(),
+    };
+    let mut read = Vec::new();
+    for turn in 0..3 {
+        let batch = within(
+            &format!("{name} fetch {turn}"),
+            source.fetch(Some(&cursor), SHORT_WAIT),
+        )
+        .await?;
+        check_batch(name, &batch)?;
+        if let Ok(batch) = batch {
+            cursor = batch.cursor;
+            read.extend(batch.messages);
+        }
+    }
+    let mut items: Vec<Asked> = read
+        .iter()
+        .take(6)
+        .map(|message| Asked {
+            message_id: message.id.clone(),
+            conversation: message.reply_to.conversation.clone(),
+            since,
+        })
+        .collect();
+    items.extend(asked);
+    let answered = within(&format!("{name} answered"), source.answered(&items)).await?;
+    check_answered(name, &items, &answered)?;
+    Ok(read)
+}
+
+/// Whether a case may have set a source's next turn far off: a rate limit names its wait
+/// (Drive's reasons make any refusal one). A source kept after it would ask nothing
+/// until then, so the next case gets a new one.
+fn may_stall(case: &Case) -> bool {
+    case.answers.values().flatten().any(|answer| {
+        answer.status == 429
+            || (!(200..300).contains(&answer.status) && answer.body.contains("ateLimitExceeded"))
+    })
+}
+
+// GitHub: notifications, the comments they point at, and the follow-up.
+
+fn github_route(method: &str, path: &str) -> &'static str {
+    let path = path.split('?').next().unwrap_or_default();
+    if method == "PATCH" {
+        "thread"
+    } else if path.ends_with("/notifications") {
+        "notifications"
+    } else if path.ends_with("/user") {
+        "user"
+    } else if path.ends_with("/reviews") {
+        "reviews"
+    } else if path.ends_with("/comments") {
+        "comments"
+    } else if path.contains("/comments/") {
+        "comment"
+    } else {
+        "other"
+    }
+}
+
+fn github_login() -> impl Strategy<Value = String> + Clone {
+    prop_oneof![
+        4 => Just("alice".to_owned()),
+        1 => Just("ALICE".to_owned()),
+        2 => Just("bob".to_owned()),
+        1 => any_text(),
+    ]
+}
+
+/// GitHub's answers, its addresses under `api`.
+fn github_case(api: String) -> impl Strategy<Value = Case> {
+    let subject = {
+        let api = api.clone();
+        prop_oneof![
+            4 => (prop::sample::select(vec!["pulls", "issues", "commits", "releases"]), 1u32..20)
+                .prop_map(move |(kind, n)| Some(format!("{api}repos/acme/shop/{kind}/{n}"))),
+            1 => Just(None),
+            1 => any_text().prop_map(Some),
+        ]
+    };
+    let latest = {
+        let api = api.clone();
+        prop_oneof![
+            4 => (1u32..1000).prop_map(move |n| Some(format!("{api}repos/acme/shop/issues/comments/{n}"))),
+            1 => prop::sample::select(vec![
+                "https://elsewhere.example/repos/a/b/issues/comments/1",
+                "repos/acme/shop/issues/comments/2", "/api/v3/user", "", "http://[::1", "//elsewhere",
+            ])
+            .prop_map(|url| Some(url.to_owned())),
+            1 => Just(None),
+            1 => any_text().prop_map(Some),
+        ]
+    };
+    let reason = prop::sample::select(vec![
+        "review_requested",
+        "mention",
+        "team_mention",
+        "assign",
+        "approval_requested",
+        "ci_activity",
+        "security_alert",
+        "author",
+        "comment",
+        "state_change",
+        "invitation",
+        "subscribed",
+        "",
+    ]);
+    let kind = prop::sample::select(vec![
+        "PullRequest",
+        "Issue",
+        "CheckSuite",
+        "Release",
+        "Discussion",
+        "Commit",
+        "RepositoryVulnerabilityAlert",
+    ]);
+    let repo = prop_oneof![4 => Just("acme/shop".to_owned()), 1 => any_text()];
+    let failed = prop_oneof![2 => big_text(), 1 => any_text().prop_map(|t| format!("{t} failed"))];
+    let thread = (
+        (id(), reason, source_time(), failed, subject, latest),
+        (kind, repo, maybe(any_text()), prop::bool::weighted(0.1)),
+    )
+        .prop_map(
+            |((id, reason, at, title, url, latest), (kind, repo, page, same))| {
+                // Now and then the comment is the subject itself, which is not read again.
+                let latest = if same { url.clone() } else { latest };
+                json!({ "id": id, "unread": true, "reason": reason, "updated_at": at, "subject": { "title": title, "url": url, "latest_comment_url": latest, "type": kind }, "repository": { "full_name": repo, "html_url": page } })
+            },
+        );
+    let notifications = prop::collection::vec(thread, 0..5).prop_map(Value::Array);
+    let comment = (maybe(big_text()), maybe(any_text()), maybe(github_login())).prop_map(
+        |(body, page, login)| {
+            json!({ "body": body, "html_url": page, "user": login.map(|login| json!({ "login": login })) })
+        },
+    );
+    let user = github_login().prop_map(|login| json!({ "login": login, "id": 1 }));
+    let written = prop::collection::vec(
+        (
+            maybe(github_login()),
+            maybe(source_time()),
+            maybe(source_time()),
+        ),
+        0..4,
+    )
+    .prop_map(|written| {
+        Value::Array(
+            written
+                .into_iter()
+                .map(|(login, created, submitted)| {
+                    json!({ "user": login.map(|login| json!({ "login": login })), "created_at": created, "submitted_at": submitted, "state": "COMMENTED" })
+                })
+                .collect(),
+        )
+    });
+    let refused = prop::sample::select(vec![
+        "API rate limit exceeded for user ID 1.",
+        "You have exceeded a secondary rate limit.",
+        "Bad credentials",
+        "Resource not accessible by personal access token",
+        "",
+    ])
+    .prop_map(|message| json!({ "message": message, "documentation_url": "https://docs.github.com/rest" }));
+    (
+        (
+            source_answers(notifications, refused.clone()),
+            source_answers(comment, refused.clone()),
+            source_answers(user, refused.clone()),
+        ),
+        (
+            source_answers(written.clone(), refused.clone()),
+            source_answers(written, refused.clone()),
+            source_answers(Just(json!({})), refused),
+        ),
+    )
+        .prop_map(
+            |((notifications, comment, user), (comments, reviews, thread))| Case {
+                answers: HashMap::from([
+                    ("notifications", notifications),
+                    ("comment", comment),
+                    ("user", user),
+                    ("comments", comments),
+                    ("reviews", reviews),
+                    ("thread", thread),
+                ]),
+                frames: Vec::new(),
+            },
+        )
+}
+
+#[test]
+fn github_answers_never_panic() {
+    count_panics();
+    let runtime = runtime();
+    let platform = Platform::start(&runtime, github_route);
+    // GitHub Enterprise Server's address, which moves the pages' too.
+    let api = format!("{}/api/v3/", platform.base);
+    let conversations = {
+        let api = api.clone();
+        prop_oneof![
+            4 => (prop::sample::select(vec!["pulls", "issues"]), 1u32..20)
+                .prop_map(move |(kind, n)| format!("{api}repos/acme/shop/{kind}/{n}")),
+            1 => prop::sample::select(vec![
+                "https://elsewhere.example/repos/a/b/pulls/1", "repos/a/b/pulls/1", "",
+            ])
+            .prop_map(str::to_owned),
+            1 => any_text(),
+        ]
+    };
+    fuzz(
+        "github",
+        64,
+        (
+            github_case(api.clone()),
+            odd_cursor(),
+            follow_up(conversations),
+            prop::collection::vec(id(), 0..2),
+        ),
+        |(case, cursor, asked, marked)| {
+            platform.play(case);
+            // Its pace is GitHub's X-Poll-Interval, a second at least: a new source each
+            // case asks every time.
+            let github = GitHubSource::new(&api, "token".into()).expect("a source");
+            run_case(&runtime, async {
+                let read = read_and_follow("github", &github, cursor, asked).await?;
+                for id in read.into_iter().map(|message| message.id).chain(marked) {
+                    let _ = within("github mark_read", github.mark_read(&id)).await?;
+                }
+                Ok(())
+            })
+        },
+    );
+    report_reads("github");
+    report_reads("github follow-up");
+}
+
+// Atlassian: Jira and Confluence.
+
+fn atlassian_account() -> impl Strategy<Value = Value> + Clone {
+    prop_oneof![
+        6 => (prop::sample::select(vec!["me1", "bob", "carol"]), any_text())
+            .prop_map(|(id, name)| json!({ "accountId": id, "displayName": name, "active": true })),
+        1 => Just(json!({ "accountId": "bob", "displayName": null })),
+        1 => (any_text(), any_text()).prop_map(|(id, name)| json!({ "accountId": id, "displayName": name })),
+    ]
+}
+
+fn atlassian_refused() -> impl Strategy<Value = Value> + Clone {
+    (
+        prop::collection::vec(any_text(), 0..2),
+        maybe(any_text()),
+    )
+        .prop_map(|(messages, message)| json!({ "errorMessages": messages, "message": message, "errors": {} }))
+}
+
+/// Where a comment's body holds it, a document nested deeper than JSON parsers go.
+const DEEP_ADF: &str = "\"@@deep-adf@@\"";
+
+/// Atlassian Document Format: the nodes Deepwork reads, nested, and odd values.
+fn adf() -> impl Strategy<Value = Value> + Clone {
+    let mark = prop::sample::select(vec!["strong", "em", "code", "link"]);
+    let leaf = prop_oneof![
+        6 => (any_text(), prop::collection::vec(mark, 0..2)).prop_map(|(text, marks)| {
+            let marks: Vec<Value> = marks.into_iter().map(|mark| json!({ "type": mark })).collect();
+            json!({ "type": "text", "text": text, "marks": marks })
+        }),
+        2 => (prop_oneof![3 => Just("me1".to_owned()), 1 => any_text()], maybe(any_text()))
+            .prop_map(|(id, text)| json!({ "type": "mention", "attrs": { "id": id, "text": text } })),
+        1 => Just(json!({ "type": "hardBreak" })),
+        1 => (prop::sample::select(vec!["inlineCard", "blockCard"]), maybe(any_text()))
+            .prop_map(|(kind, url)| json!({ "type": kind, "attrs": { "url": url } })),
+        1 => (maybe(any_text()), maybe(any_text()))
+            .prop_map(|(short, text)| json!({ "type": "emoji", "attrs": { "shortName": short, "text": text } })),
+        1 => Just(json!({ "type": "rule" })),
+        1 => odd_value(STRINGS),
+    ];
+    let node = leaf.prop_recursive(4, 48, 4, |inner| {
+        (
+            prop::sample::select(vec![
+                "doc",
+                "paragraph",
+                "heading",
+                "bulletList",
+                "orderedList",
+                "listItem",
+                "codeBlock",
+                "blockquote",
+                "panel",
+                "table",
+                "tableRow",
+                "tableCell",
+                "text",
+                "x",
+            ]),
+            prop::collection::vec(inner, 0..4),
+        )
+            .prop_map(|(kind, content)| json!({ "type": kind, "version": 1, "content": content }))
+    });
+    prop_oneof![
+        8 => node,
+        1 => Just(serde_json::from_str(DEEP_ADF).expect("a JSON string")),
+    ]
+}
+
+/// The document `DEEP_ADF` stands for: paragraphs nested past what Deepwork reads, and
+/// now and then past what JSON parsers take.
+fn deep_adf() -> impl Strategy<Value = String> {
+    prop_oneof![
+        4 => (1usize..64, any_text()).prop_map(|(depth, text)| {
+            let leaf = json!({ "type": "text", "text": text });
+            format!(
+                "{}{leaf}{}",
+                r#"{"type":"paragraph","content":["#.repeat(depth),
+                "]}".repeat(depth)
+            )
+        }),
+        1 => nested(&[
+            (r#"{"type":"blockquote","content":["#, "]}"),
+            ("[", "]"),
+            (r#"{"content":"#, "}"),
+        ]),
+    ]
+}
+
+fn jira_route(_: &str, path: &str) -> &'static str {
+    let path = path.split('?').next().unwrap_or_default();
+    if path.ends_with("/myself") {
+        "me"
+    } else if path.ends_with("/search/jql") {
+        "search"
+    } else if path.ends_with("/comment") {
+        "comments"
+    } else {
+        "other"
+    }
+}
+
+fn jira_case() -> impl Strategy<Value = Case> {
+    let me = prop_oneof![
+        5 => Just(json!({ "accountId": "me1", "displayName": "Alice" })),
+        1 => atlassian_account(),
+    ];
+    let body = prop_oneof![6 => adf(), 1 => odd_value(STRINGS)];
+    let comment = (
+        id(),
+        maybe(atlassian_account()),
+        body,
+        source_time(),
+    )
+        .prop_map(|(id, author, body, created)| {
+            json!({ "id": id, "author": author, "body": body, "created": created, "updated": created })
+        });
+    let change = (
+        prop::sample::select(vec!["assignee", "status", "summary"]),
+        maybe(prop::sample::select(vec!["me1", "bob", ""])),
+    )
+        .prop_map(
+            |(field, to)| json!({ "field": field, "fieldtype": "jira", "from": null, "to": to }),
+        );
+    let history = (
+        id(),
+        maybe(atlassian_account()),
+        source_time(),
+        prop::collection::vec(change, 0..3),
+    )
+        .prop_map(|(id, author, created, items)| {
+            json!({ "id": id, "author": author, "created": created, "items": items })
+        });
+    let key = prop_oneof![
+        4 => prop::sample::select(vec!["PAY-1", "PAY-2", "OPS-7"]).prop_map(str::to_owned),
+        1 => any_text(),
+    ];
+    let issue = (
+        (
+            key,
+            big_text(),
+            maybe(prop_oneof![Just("PAY".to_owned()), any_text()]),
+            maybe(atlassian_account()),
+        ),
+        (
+            prop::collection::vec(comment.clone(), 0..3),
+            prop::collection::vec(history, 0..3),
+        ),
+    )
+        .prop_map(|((key, summary, project, assignee), (comments, histories))| {
+            json!({ "id": "10001", "key": key, "fields": { "summary": summary, "project": project.map(|key| json!({ "key": key })), "assignee": assignee, "comment": { "comments": comments, "total": 3 } }, "changelog": { "histories": histories } })
+        });
+    let search = (
+        prop::collection::vec(issue, 0..4),
+        prop::option::weighted(0.3, prop_oneof![Just("next".to_owned()), any_text()]),
+        maybe(any::<bool>()),
+    )
+        .prop_map(|(issues, next, last)| json!({ "issues": issues, "nextPageToken": next, "isLast": last }));
+    let comments = prop::collection::vec(comment, 0..4)
+        .prop_map(|comments| json!({ "comments": comments, "startAt": 0, "total": 4 }));
+    let refused = atlassian_refused();
+    (
+        source_answers(me, refused.clone()),
+        source_answers(search, refused.clone()),
+        source_answers(comments, refused.clone()),
+        source_answers(Just(json!({})), refused),
+        deep_adf(),
+    )
+        .prop_map(|(me, search, comments, other, deep)| {
+            let deepen = |answers: Vec<Answer>| -> Vec<Answer> {
+                answers
+                    .into_iter()
+                    .map(|mut answer| {
+                        answer.body = answer.body.replace(DEEP_ADF, &deep);
+                        answer
+                    })
+                    .collect()
+            };
+            Case {
+                answers: HashMap::from([
+                    ("me", me),
+                    ("search", deepen(search)),
+                    ("comments", deepen(comments)),
+                    ("other", other),
+                ]),
+                frames: Vec::new(),
+            }
+        })
+}
+
+/// Atlassian Document Format (`atlassian::adf_text`, the crate's own) is read here, in
+/// the comments Jira's answers carry.
+#[test]
+fn jira_answers_never_panic() {
+    count_panics();
+    let runtime = runtime();
+    let platform = Platform::start(&runtime, jira_route);
+    let conversations = prop_oneof![
+        4 => prop::sample::select(vec!["PAY-1", "PAY-2", "OPS-7"]).prop_map(str::to_owned),
+        1 => prop::sample::select(vec!["", "../../myself", "PAY-1?x=1#y", "http://elsewhere/"]).prop_map(str::to_owned),
+        1 => any_text(),
+    ];
+    let kept = Kept::default();
+    let stalled = Cell::new(false);
+    fuzz(
+        "jira",
+        192,
+        (jira_case(), odd_cursor(), follow_up(conversations), fresh()),
+        |(case, cursor, asked, fresh)| {
+            let stalls = may_stall(&case);
+            platform.play(case);
+            let jira = kept.get(fresh || stalled.replace(stalls), || {
+                JiraSource::new(&platform.base, "alice@acme.com", "token".into())
+                    .expect("a source")
+                    .every(TINY_PACE)
+            });
+            run_case(&runtime, async {
+                read_and_follow("jira", &*jira, cursor, asked).await?;
+                Ok(())
+            })
+        },
+    );
+    report_reads("jira");
+    report_reads("jira follow-up");
+}
+
+fn confluence_route(_: &str, path: &str) -> &'static str {
+    let path = path.split('?').next().unwrap_or_default();
+    if path.ends_with("/user/current") {
+        "me"
+    } else if path.ends_with("/content/search") {
+        "search"
+    } else if path.ends_with("/child/comment") {
+        "comments"
+    } else {
+        "other"
+    }
+}
+
+#[rustfmt::skip]
+const STORAGE_TOKENS: &[&str] = &[
+    "<p>", "</p>", "<br>", "<br/>", "<br />", "</div>", "</li>", "<h1>", "</h1>", "&nbsp;",
+    "&amp;", "&lt;", "&gt;", "&#x1F600;", "&#0;", "&#99999999;", "&", ";", "<", ">", "\"", "'",
+    "<ac:link><ri:user ri:account-id=\"me1\" /></ac:link>", "ri:account-id=\"me1\"",
+    "<ri:user ri:account-id=\"bob\"/>", "<ac:structured-macro ac:name=\"code\">", "<![CDATA[",
+    "]]>", "<!--", "-->", "me1", "hi", " ", "\n", "é", "👩‍💻", "\u{202E}", "\u{0}",
+];
+
+fn confluence_case() -> impl Strategy<Value = Case> {
+    let me = prop_oneof![
+        5 => Just(json!({ "accountId": "me1", "type": "known", "displayName": "Alice" })),
+        1 => atlassian_account(),
+    ];
+    let history = (maybe(atlassian_account()), maybe(source_time()))
+        .prop_map(|(by, at)| json!({ "createdBy": by, "createdDate": at }));
+    let version = (
+        maybe(atlassian_account()),
+        maybe(source_time()),
+        prop_oneof![3 => (1u64..9).prop_map(Value::from), 1 => prop::sample::select(ODD_NUMBERS).prop_map(Value::from)],
+    )
+        .prop_map(|(by, when, number)| json!({ "by": by, "when": when, "number": number }));
+    let storage = prop_oneof![
+        4 => soup(STORAGE_TOKENS, 24),
+        1 => big_text(),
+    ];
+    let container = (
+        maybe(prop_oneof![3 => prop::sample::select(vec!["99", "100"]).prop_map(str::to_owned), 1 => any_text()]),
+        maybe(any_text()),
+        maybe(history.clone()),
+    )
+        .prop_map(|(id, title, history)| json!({ "id": id, "type": "page", "title": title, "history": history }));
+    let webui = prop_oneof![
+        3 => Just("/spaces/ENG/pages/123".to_owned()),
+        1 => any_text(),
+    ];
+    let content = (
+        (
+            id(),
+            prop::sample::select(vec!["comment", "comment", "page", "blogpost", "attachment"]),
+            any_text(),
+            maybe(history.clone()),
+            maybe(version),
+        ),
+        (
+            storage,
+            maybe(container),
+            maybe(prop_oneof![Just("ENG".to_owned()), any_text()]),
+            maybe(webui),
+        ),
+    )
+        .prop_map(
+            |((id, kind, title, history, version), (storage, container, space, webui))| {
+                json!({ "id": id, "type": kind, "status": "current", "title": title, "history": history, "version": version, "body": { "storage": { "value": storage, "representation": "storage" } }, "container": container, "space": space.map(|key| json!({ "key": key })), "_links": { "webui": webui } })
+            },
+        );
+    let search = (
+        prop::collection::vec(content, 0..4),
+        prop_oneof![3 => (0u64..60).prop_map(Value::from), 1 => prop::sample::select(ODD_NUMBERS).prop_map(Value::from)],
+        maybe(prop_oneof![
+            3 => prop::sample::select(vec!["https://acme.atlassian.net/wiki", "", "http://elsewhere/"]).prop_map(str::to_owned),
+            1 => any_text(),
+        ]),
+        prop::option::weighted(0.3, Just("/rest/api/content/search?cursor=next")),
+    )
+        .prop_map(|(results, size, base, next)| {
+            json!({ "results": results, "start": 0, "limit": 50, "size": size, "_links": { "base": base, "next": next } })
+        });
+    let refused = atlassian_refused();
+    (
+        source_answers(me, refused.clone()),
+        source_answers(search.clone(), refused.clone()),
+        source_answers(search, refused.clone()),
+        source_answers(Just(json!({})), refused),
+    )
+        .prop_map(|(me, search, comments, other)| Case {
+            answers: HashMap::from([
+                ("me", me),
+                ("search", search),
+                ("comments", comments),
+                ("other", other),
+            ]),
+            frames: Vec::new(),
+        })
+}
+
+#[test]
+fn confluence_answers_never_panic() {
+    count_panics();
+    let runtime = runtime();
+    let platform = Platform::start(&runtime, confluence_route);
+    let conversations = prop_oneof![
+        4 => prop::sample::select(vec!["99", "100", "123"]).prop_map(str::to_owned),
+        1 => prop::sample::select(vec!["", "../../user/current", "99?x=1#y"]).prop_map(str::to_owned),
+        1 => any_text(),
+    ];
+    let kept = Kept::default();
+    let stalled = Cell::new(false);
+    fuzz(
+        "confluence",
+        192,
+        (
+            confluence_case(),
+            odd_cursor(),
+            follow_up(conversations),
+            fresh(),
+        ),
+        |(case, cursor, asked, fresh)| {
+            let stalls = may_stall(&case);
+            platform.play(case);
+            let confluence = kept.get(fresh || stalled.replace(stalls), || {
+                ConfluenceSource::new(&platform.base, "alice@acme.com", "token".into())
+                    .expect("a source")
+                    .every(TINY_PACE)
+            });
+            run_case(&runtime, async {
+                read_and_follow("confluence", &*confluence, cursor, asked).await?;
+                Ok(())
+            })
+        },
+    );
+    report_reads("confluence");
+    report_reads("confluence follow-up");
+}
+
+// Notion: the watched pages (searched for, or named), their comments, and who wrote them.
+
+/// Pages named in the config: an id, and a link.
+const NOTION_PAGES: &[&str] = &[
+    "59833787-2cf9-4fdf-8782-e53db20768a5",
+    "https://www.notion.so/acme/Billing-RFC-598337872cf94fdf8782e53db20768a6?pvs=4",
+];
+
+fn notion_route(method: &str, path: &str) -> &'static str {
+    let path = path.split('?').next().unwrap_or_default();
+    if method == "POST" && path.ends_with("/v1/search") {
+        "search"
+    } else if path.ends_with("/v1/users/me") {
+        "me"
+    } else if path.contains("/v1/users/") {
+        "user"
+    } else if path.ends_with("/v1/comments") {
+        "comments"
+    } else if path.contains("/v1/pages/") {
+        "page"
+    } else {
+        "other"
+    }
+}
+
+fn notion_list(item: impl Strategy<Value = Value> + Clone) -> impl Strategy<Value = Value> + Clone {
+    (
+        prop::collection::vec(item, 0..4),
+        prop::bool::weighted(0.3),
+        maybe(prop_oneof![3 => Just("c2".to_owned()), 1 => any_text()]),
+    )
+        .prop_map(|(results, more, next)| {
+            json!({ "object": "list", "results": results, "has_more": more, "next_cursor": next })
+        })
+}
+
+fn notion_case() -> impl Strategy<Value = Case> {
+    let user_ref = prop_oneof![
+        3 => prop::sample::select(vec!["me-user", "bob-user", "carol-user"]).prop_map(str::to_owned),
+        1 => any_text(),
+    ]
+    .prop_map(|id| json!({ "object": "user", "id": id }));
+    let page = (
+        prop_oneof![
+            4 => prop::sample::select(vec!["59833787-2cf9-4fdf-8782-e53db20768a5", "59833787-2cf9-4fdf-8782-e53db20768a6", "p1"]).prop_map(str::to_owned),
+            1 => any_text(),
+        ],
+        maybe(prop_oneof![Just("https://www.notion.so/acme/Billing-RFC-598337872cf94fdf8782e53db20768a5".to_owned()), any_text()]),
+        prop::collection::vec(maybe(any_text()), 0..3),
+        prop::sample::select(vec!["Name", "title", ""]),
+        prop::bool::weighted(0.9),
+    )
+        .prop_map(|(id, url, parts, key, titled)| {
+            let parts: Vec<Value> = parts.into_iter().map(|part| json!({ "type": "text", "plain_text": part })).collect();
+            let kind = if titled { "title" } else { "rich_text" };
+            json!({ "object": "page", "id": id, "url": url, "properties": { key: { "id": "title", "type": kind, "title": parts }, "Status": { "type": "select", "select": null } } })
+        });
+    let rich = (any_text(), maybe(user_ref.clone())).prop_map(|(text, mention)| match mention {
+        Some(user) => json!({ "type": "mention", "plain_text": text, "mention": { "type": "user", "user": user } }),
+        None => json!({ "type": "text", "plain_text": text, "text": { "content": text } }),
+    });
+    let comment = (
+        id(),
+        maybe(prop_oneof![3 => prop::sample::select(vec!["d1", "d2"]).prop_map(str::to_owned), 1 => any_text()]),
+        source_time(),
+        user_ref,
+        prop::collection::vec(rich, 0..4),
+    )
+        .prop_map(|(id, discussion, created, author, rich_text)| {
+            json!({ "object": "comment", "id": id, "discussion_id": discussion, "created_time": created, "created_by": author, "rich_text": rich_text })
+        });
+    let user = (maybe(any_text()), maybe(prop::sample::select(vec!["person", "bot"])))
+        .prop_map(|(name, kind)| json!({ "object": "user", "id": "bob-user", "name": name, "type": kind }));
+    let refused = (
+        prop::sample::select(vec!["rate_limited", "unauthorized", "restricted_resource", "object_not_found", "validation_error"]),
+        any_text(),
+    )
+        .prop_map(|(code, message)| json!({ "object": "error", "status": 400, "code": code, "message": message }));
+    (
+        (
+            source_answers(
+                Just(json!({ "object": "user", "id": "bot-1", "type": "bot", "bot": {} })),
+                refused.clone(),
+            ),
+            source_answers(notion_list(page.clone()), refused.clone()),
+            source_answers(page, refused.clone()),
+        ),
+        (
+            source_answers(notion_list(comment), refused.clone()),
+            source_answers(user, refused.clone()),
+            source_answers(Just(json!({})), refused),
+        ),
+    )
+        .prop_map(|((me, search, page), (comments, user, other))| Case {
+            answers: HashMap::from([
+                ("me", me),
+                ("search", search),
+                ("page", page),
+                ("comments", comments),
+                ("user", user),
+                ("other", other),
+            ]),
+            frames: Vec::new(),
+        })
+}
+
+#[test]
+fn notion_answers_never_panic() {
+    count_panics();
+    let runtime = runtime();
+    let platform = Platform::start(&runtime, notion_route);
+    let conversations = prop_oneof![
+        4 => prop::sample::select(vec![
+            "59833787-2cf9-4fdf-8782-e53db20768a5/d1", "59833787-2cf9-4fdf-8782-e53db20768a5/", "p1/d2",
+        ])
+        .prop_map(str::to_owned),
+        1 => prop::sample::select(vec!["", "/", "no-discussion", "../../v1/users/me/x"]).prop_map(str::to_owned),
+        1 => any_text(),
+    ];
+    let (searched_kept, named_kept) = (Kept::default(), Kept::default());
+    let stalled = Cell::new(false);
+    // The watched pages are read again every half hour only: a new source more often
+    // than for the others, so that those answers are read too.
+    let fresh = prop::bool::weighted(0.25);
+    fuzz(
+        "notion",
+        128,
+        (
+            notion_case(),
+            odd_cursor(),
+            follow_up(conversations),
+            any::<bool>(),
+            fresh,
+        ),
+        |(case, cursor, asked, named, fresh)| {
+            let stalls = may_stall(&case);
+            platform.play(case);
+            let fresh = fresh || stalled.replace(stalls);
+            let make = |pages: &[&str]| {
+                let pages: Vec<String> = pages.iter().map(|page| (*page).to_owned()).collect();
+                NotionSource::new(
+                    &platform.base,
+                    "secret".into(),
+                    Some("me-user".into()),
+                    &pages,
+                )
+                .expect("a source")
+                .every(TINY_PACE)
+            };
+            let notion = if named {
+                named_kept.get(fresh, || make(NOTION_PAGES))
+            } else {
+                searched_kept.get(fresh, || make(&[]))
+            };
+            run_case(&runtime, async {
+                read_and_follow("notion", &*notion, cursor, asked).await?;
+                Ok(())
+            })
+        },
+    );
+    report_reads("notion");
+    report_reads("notion follow-up");
+}
+
+// Google Docs: the access token renewed, the user's documents, their comments and replies.
+
+fn gdocs_route(_: &str, path: &str) -> &'static str {
+    let path = path.split('?').next().unwrap_or_default();
+    if path.ends_with("/token") {
+        "token"
+    } else if path.ends_with("/drive/v3/about") {
+        "about"
+    } else if path.ends_with("/drive/v3/files") {
+        "files"
+    } else if path.ends_with("/comments") {
+        "comments"
+    } else {
+        "other"
+    }
+}
+
+fn gdocs_case() -> impl Strategy<Value = Case> {
+    let token = (
+        prop::option::weighted(0.9, prop_oneof![8 => Just("ya29.at".to_owned()), 1 => any_text()]),
+        prop_oneof![
+            8 => (0u64..400).prop_map(Value::from),
+            1 => prop::sample::select(ODD_NUMBERS).prop_map(Value::from),
+        ],
+        prop::option::weighted(0.2, any_text()),
+    )
+        .prop_map(|(access, expires, refresh)| {
+            json!({ "access_token": access, "expires_in": expires, "token_type": "Bearer", "scope": "https://www.googleapis.com/auth/drive.readonly", "refresh_token": refresh })
+        });
+    let token_refused = (
+        prop::sample::select(vec![
+            "invalid_grant",
+            "invalid_client",
+            "unauthorized_client",
+            "weird",
+        ]),
+        any_text(),
+    )
+        .prop_map(
+            |(error, description)| json!({ "error": error, "error_description": description }),
+        );
+    let about = Just(
+        json!({ "user": { "displayName": "Alice", "emailAddress": "alice@acme.com", "me": true } }),
+    );
+    let doc = (
+        prop_oneof![4 => prop::sample::select(vec!["doc1", "doc2", "doc3"]).prop_map(str::to_owned), 1 => any_text()],
+        any_text(),
+        maybe(prop_oneof![
+            3 => prop::sample::select(vec![
+                "https://docs.google.com/document/d/doc1/edit",
+                "https://docs.google.com/document/d/doc1/edit?usp=drivesdk#heading=h.1",
+                "not a link", "",
+            ])
+            .prop_map(str::to_owned),
+            1 => any_text(),
+        ]),
+    )
+        .prop_map(|(id, name, link)| json!({ "id": id, "name": name, "webViewLink": link }));
+    let files = prop::collection::vec(doc, 0..4).prop_map(|files| json!({ "files": files }));
+    let author = (
+        prop_oneof![3 => prop::sample::select(vec!["Bob", "Carol", "Alice"]).prop_map(str::to_owned), 1 => any_text()],
+        prop::bool::weighted(0.25),
+    )
+        .prop_map(|(name, me)| json!({ "kind": "drive#user", "displayName": name, "me": me }));
+    let content = prop_oneof![
+        3 => big_text(),
+        1 => (any_text(), prop::sample::select(vec!["+alice@acme.com", "@Alice@Acme.COM", "+bob@acme.com", "alice@acme.com"]), any_text())
+            .prop_map(|(before, mention, after)| format!("{before}{mention}{after}")),
+    ];
+    let reply = (
+        id(),
+        content.clone(),
+        maybe(author.clone()),
+        source_time(),
+        prop::bool::weighted(0.1),
+        prop::option::weighted(0.2, prop::sample::select(vec!["resolve", "reopen"])),
+    )
+        .prop_map(|(id, content, author, created, deleted, action)| {
+            json!({ "id": id, "content": content, "author": author, "createdTime": created, "deleted": deleted, "action": action })
+        });
+    let comment = (
+        (id(), content, maybe(author), source_time()),
+        (
+            prop::bool::weighted(0.1),
+            maybe(any_text()),
+            prop::collection::vec(reply, 0..3),
+        ),
+    )
+        .prop_map(|((id, content, author, created), (deleted, quoted, replies))| {
+            json!({ "id": id, "content": content, "author": author, "createdTime": created, "deleted": deleted, "quotedFileContent": quoted.map(|value| json!({ "mimeType": "text/html", "value": value })), "replies": replies })
+        });
+    let comments = (
+        prop::collection::vec(comment, 0..4),
+        prop::option::weighted(0.2, prop_oneof![Just("p2".to_owned()), any_text()]),
+    )
+        .prop_map(|(comments, next)| json!({ "comments": comments, "nextPageToken": next }));
+    let refused = (
+        prop::sample::select(vec!["rateLimitExceeded", "userRateLimitExceeded", "forbidden", "authError", "notFound"]),
+        any_text(),
+    )
+        .prop_map(|(reason, message)| {
+            json!({ "error": { "code": 403, "message": message, "errors": [{ "domain": "usageLimits", "reason": reason, "message": message }] } })
+        });
+    (
+        (
+            source_answers(token, token_refused),
+            source_answers(about, refused.clone()),
+            source_answers(files, refused.clone()),
+        ),
+        (
+            source_answers(comments, refused.clone()),
+            source_answers(Just(json!({})), refused),
+        ),
+    )
+        .prop_map(|((token, about, files), (comments, other))| Case {
+            answers: HashMap::from([
+                ("token", token),
+                ("about", about),
+                ("files", files),
+                ("comments", comments),
+                ("other", other),
+            ]),
+            frames: Vec::new(),
+        })
+}
+
+#[test]
+fn gdocs_answers_never_panic() {
+    count_panics();
+    let runtime = runtime();
+    let platform = Platform::start(&runtime, gdocs_route);
+    let conversations = prop_oneof![
+        4 => prop::sample::select(vec!["doc1/c1", "doc1/", "doc2/c9"]).prop_map(str::to_owned),
+        1 => prop::sample::select(vec!["", "/", "no-comment", "../../about/x"]).prop_map(str::to_owned),
+        1 => any_text(),
+    ];
+    let kept = Kept::default();
+    let stalled = Cell::new(false);
+    // The documents are listed again every half hour only: a new source more often than
+    // for the others, so that those answers are read too.
+    let fresh = prop::bool::weighted(0.25);
+    fuzz(
+        "gdocs",
+        128,
+        (gdocs_case(), odd_cursor(), follow_up(conversations), fresh),
+        |(case, cursor, asked, fresh)| {
+            let stalls = may_stall(&case);
+            platform.play(case);
+            let gdocs = kept.get(fresh || stalled.replace(stalls), || {
+                let endpoints = GoogleEndpoints::new(
+                    &format!("{}/authorize", platform.base),
+                    &platform.base,
+                    &platform.base,
+                    "client-1",
+                    Some("secret"),
+                )
+                .expect("endpoints");
+                GoogleDocsSource::new(endpoints, "Alice@acme.com", "refresh".into())
+                    .expect("a source")
+                    .every(TINY_PACE)
+            });
+            run_case(&runtime, async {
+                read_and_follow("gdocs", &*gdocs, cursor, asked).await?;
+                Ok(())
+            })
+        },
+    );
+    report_reads("gdocs");
+    report_reads("gdocs follow-up");
 }
 
 // ---- the plugin protocol ----
