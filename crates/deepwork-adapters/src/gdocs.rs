@@ -30,6 +30,8 @@ const POLL: Duration = Duration::from_secs(120);
 const WATCHED_DOCS: usize = 20;
 const DOCS_REFRESH: Duration = Duration::from_secs(30 * 60);
 const RATE_LIMIT_WAIT: Duration = Duration::from_secs(60);
+/// The longest an access token is kept, whatever the answer says (Google's last an hour).
+const LONGEST_TOKEN: u64 = 24 * 3600;
 /// An access token is renewed this long before it lapses.
 const TOKEN_MARGIN: Duration = Duration::from_secs(120);
 /// Comments asked for from a little before the last read, in case Drive's clock and
@@ -324,7 +326,8 @@ impl GoogleDocsSource {
         let token = answer.access_token.ok_or_else(|| {
             AdapterError::malformed(NAME, "the token answer held no access token")
         })?;
-        let until = Instant::now() + Duration::from_secs(answer.expires_in.unwrap_or(3600));
+        let lifetime = answer.expires_in.unwrap_or(3600).min(LONGEST_TOKEN);
+        let until = Instant::now() + Duration::from_secs(lifetime);
         *self.access.lock().unwrap_or_else(|p| p.into_inner()) = Some((token.clone(), until));
         Ok(token)
     }
@@ -431,7 +434,10 @@ impl GoogleDocsSource {
     }
 
     async fn comments(&self, doc: &Doc, since: Timestamp) -> Result<Vec<Comment>, AdapterError> {
-        let from = (since - OVERLAP).to_string();
+        let from = since
+            .checked_sub(OVERLAP)
+            .unwrap_or(Timestamp::MIN)
+            .to_string();
         let mut comments = Vec::new();
         let mut page: Option<String> = None;
         for _ in 0..5 {
@@ -444,7 +450,10 @@ impl GoogleDocsSource {
                 query.push(("pageToken", page));
             }
             let (answer, _): (Comments, _) = self
-                .get(&format!("drive/v3/files/{}/comments", doc.id), &query)
+                .get(
+                    &format!("drive/v3/files/{}/comments", crate::http::segment(&doc.id)),
+                    &query,
+                )
                 .await?;
             comments.extend(answer.comments.into_iter().filter_map(Lenient::into_read));
             match answer.next_page_token {

@@ -4,7 +4,7 @@
 //! Each item links to its pull request, issue or comment. Nothing is marked read.
 
 use crate::device_flow::{DeviceCode, DeviceFlow, PendingDevice};
-use crate::http::{Lenient, Refusal};
+use crate::http::{Lenient, Refusal, segment};
 use crate::pace::Pace;
 use crate::{
     AdapterError, Addressed, Answered, Asked, Batch, FollowUp, IncomingMessage, MessageSource,
@@ -368,14 +368,14 @@ impl FollowUp for GitHubSource {
             let Some((repo, kind, number)) = subject_parts(&self.api, &item.conversation) else {
                 continue;
             };
-            let mut comments = self.endpoint(&format!("repos/{repo}/issues/{number}/comments"))?;
+            let mut comments = self.endpoint(&format!("{repo}/issues/{number}/comments"))?;
             comments
                 .query_pairs_mut()
                 .append_pair("since", &item.since.to_string())
                 .append_pair("per_page", "100");
             let mut written: Vec<Written> = self.list(comments).await?;
             if kind == "pulls" {
-                let reviews = self.endpoint(&format!("repos/{repo}/pulls/{number}/reviews"))?;
+                let reviews = self.endpoint(&format!("{repo}/pulls/{number}/reviews"))?;
                 written.extend(self.list(reviews).await?);
             }
             let first = written
@@ -409,7 +409,7 @@ impl GitHubSource {
         let Some(thread) = message_id.split('@').next().filter(|id| !id.is_empty()) else {
             return Ok(());
         };
-        let url = self.endpoint(&format!("notifications/threads/{thread}"))?;
+        let url = self.endpoint(&format!("notifications/threads/{}", segment(thread)))?;
         let response = self
             .http
             .patch(url)
@@ -458,14 +458,19 @@ impl GitHubSource {
     }
 }
 
-/// The repository, kind (`pulls` or `issues`) and number of a subject's API address.
+/// The repository's API path (`repos/OWNER/NAME`), kind (`pulls` or `issues`) and number
+/// of a subject's API address.
 fn subject_parts<'a>(api: &Url, subject: &'a str) -> Option<(String, &'a str, &'a str)> {
     let rest = subject.strip_prefix(api.as_str())?.strip_prefix("repos/")?;
     match rest.split('/').collect::<Vec<_>>().as_slice() {
         [owner, repo, kind @ ("pulls" | "issues"), number]
             if number.bytes().all(|b| b.is_ascii_digit()) =>
         {
-            Some((format!("{owner}/{repo}"), kind, number))
+            Some((
+                format!("repos/{}/{}", segment(owner), segment(repo)),
+                kind,
+                number,
+            ))
         }
         _ => None,
     }

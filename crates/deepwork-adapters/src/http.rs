@@ -90,6 +90,20 @@ impl Refusal<'_> {
     }
 }
 
+/// `text` as one path segment: an id a platform sent (a thread, an issue key, a file)
+/// can never reach another path of the API with the user's token.
+pub(crate) fn segment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
 /// One entry of a list in a platform's answer: read as `T`, or not understood. A list
 /// keeps the entries it can read, so one odd entry costs itself, never the whole list
 /// (a platform that added a kind of message must not stop Deepwork reading the rest).
@@ -177,6 +191,13 @@ mod tests {
             refusal(404).into_error(fix),
             AdapterError::Malformed { .. }
         ));
+    }
+
+    #[test]
+    fn ids_stay_inside_one_path_segment() {
+        assert_eq!(segment("PAY-12"), "PAY-12");
+        assert_eq!(segment("../../user?x=1"), "..%2F..%2Fuser%3Fx%3D1");
+        assert_eq!(segment("ä"), "%C3%A4");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! page's `last_edited_time`, so each watched page is asked). Blockers by default, as
 //! the response matrix has task threads.
 
-use crate::http::{Lenient, Refusal};
+use crate::http::{Lenient, Refusal, segment};
 use crate::pace::Pace;
 use crate::{
     AdapterError, Addressed, Answered, Asked, Batch, FollowUp, IncomingMessage, MessageSource,
@@ -250,7 +250,7 @@ impl NotionSource {
             let mut pages = Vec::new();
             for id in &self.configured_pages {
                 let page: PageObject = self
-                    .call(Method::GET, &format!("v1/pages/{id}"), &[], None)
+                    .call(Method::GET, &format!("v1/pages/{}", segment(id)), &[], None)
                     .await?;
                 pages.push(Page::from(page));
             }
@@ -285,7 +285,7 @@ impl NotionSource {
             return Some(name.clone());
         }
         let user: User = self
-            .call(Method::GET, &format!("v1/users/{id}"), &[], None)
+            .call(Method::GET, &format!("v1/users/{}", segment(id)), &[], None)
             .await
             .ok()?;
         let name = user.name.filter(|n| !n.trim().is_empty()).or(user.kind)?;

@@ -4,7 +4,7 @@
 //! has documents.
 
 use super::{Cursor, POLL, Site, advanced, storage_mentions};
-use crate::http::Lenient;
+use crate::http::{Lenient, segment};
 use crate::pace::Pace;
 use crate::{
     AdapterError, Addressed, Answered, Asked, Batch, FollowUp, IncomingMessage, MessageSource,
@@ -304,7 +304,7 @@ impl FollowUp for ConfluenceSource {
             let comments: SearchPage = self
                 .site
                 .get(
-                    &format!("wiki/rest/api/content/{page}/child/comment"),
+                    &format!("wiki/rest/api/content/{}/child/comment", segment(page)),
                     &[("expand", "history"), ("depth", "all"), ("limit", "100")],
                 )
                 .await?;

@@ -4,7 +4,7 @@
 //! as the response matrix has task threads.
 
 use super::{Cursor, POLL, Site, adf_text, advanced};
-use crate::http::Lenient;
+use crate::http::{Lenient, segment};
 use crate::pace::Pace;
 use crate::{
     AdapterError, Addressed, Answered, Asked, Batch, FollowUp, IncomingMessage, MessageSource,
@@ -305,7 +305,7 @@ impl FollowUp for JiraSource {
             let page: CommentPage = self
                 .site
                 .get(
-                    &format!("rest/api/3/issue/{key}/comment"),
+                    &format!("rest/api/3/issue/{}/comment", segment(key)),
                     &[("orderBy", "-created"), ("maxResults", "50")],
                 )
                 .await?;
