@@ -790,10 +790,14 @@ impl Triager {
             );
         }
         // What the source knows of the item's kind stands, unless the user taught
-        // otherwise or the text is more urgent than that.
+        // otherwise or the text is more urgent than that. An emergency in a tracker or a
+        // document is rare: there the model's recall-tuned threshold is not enough, the
+        // emergency must be what it finds most likely.
+        let doubtful_emergency = own.class == Class::Emergency
+            && matches!(own.reason, Reason::Model { confidence, .. } if confidence < 50);
         if let Some(usual) = item.source_class
             && !matches!(own.reason, Reason::Lesson { .. })
-            && rank(own.class) >= rank(usual)
+            && (rank(own.class) >= rank(usual) || doubtful_emergency)
         {
             return decide(
                 usual,
@@ -1245,6 +1249,15 @@ mod tests {
             t.triage(&comment, &received()).class,
             Class::Strategic,
             "a greeting on a document is still a comment on it"
+        );
+
+        let mut numbers = comment.clone();
+        numbers.title = "Comment on Billing RFC".into();
+        numbers.body = Some("Snapshots every 1,000 events?".into());
+        assert_eq!(
+            t.triage(&numbers, &received()).class,
+            Class::Strategic,
+            "a doubtful emergency in a document comment stays a comment"
         );
 
         let mut bot = review.clone();
