@@ -276,6 +276,49 @@ pub trait FollowUp: Send + Sync {
     }
 }
 
+/// The answers in each conversation of `asked`, read one conversation at a time by
+/// `read`. A conversation out of reach (left, deleted, a scope only its kind needs)
+/// costs only its own answers; a rate limit or an outage stops the round; when no
+/// conversation could be read, that is the error.
+pub(crate) async fn answers_per_conversation<'a, F, Fut>(
+    platform: &str,
+    asked: &'a [Asked],
+    mut read: F,
+) -> Result<Vec<Answered>, AdapterError>
+where
+    F: FnMut(&'a str, Vec<&'a Asked>) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<Answered>, AdapterError>>,
+{
+    let mut by_conversation: std::collections::BTreeMap<&str, Vec<&Asked>> =
+        std::collections::BTreeMap::new();
+    for item in asked {
+        by_conversation
+            .entry(item.conversation.as_str())
+            .or_default()
+            .push(item);
+    }
+    let (mut answered, mut refused, mut read_any) = (Vec::new(), None, false);
+    for (conversation, items) in by_conversation {
+        match read(conversation, items).await {
+            Ok(found) => {
+                read_any = true;
+                answered.extend(found);
+            }
+            Err(error @ (AdapterError::RateLimited { .. } | AdapterError::Unavailable { .. })) => {
+                return Err(error);
+            }
+            Err(error) => {
+                tracing::warn!(%error, platform, conversation, "could not read a conversation for answers");
+                refused = Some(error);
+            }
+        }
+    }
+    match refused {
+        Some(error) if !read_any => Err(error),
+        _ => Ok(answered),
+    }
+}
+
 /// Sends auto-replies.
 #[async_trait]
 pub trait Replier: Send + Sync {

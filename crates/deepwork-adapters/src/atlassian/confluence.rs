@@ -3,9 +3,8 @@
 //! (`GET /wiki/rest/api/content/search`). Strategic by default, as the response matrix
 //! has documents.
 
-use super::{Cursor, POLL, Site, advanced, storage_mentions};
+use super::{Site, storage_mentions};
 use crate::http::{Lenient, segment};
-use crate::pace::Pace;
 use crate::{
     AdapterError, Addressed, Answered, Asked, Batch, FollowUp, IncomingMessage, MessageSource,
     ReplyTarget,
@@ -25,8 +24,6 @@ const PAGE_SIZE: usize = 50;
 #[derive(Debug)]
 pub struct ConfluenceSource {
     site: Site,
-    pace: Pace,
-    poll: Duration,
 }
 
 #[derive(Debug, Deserialize)]
@@ -115,16 +112,14 @@ struct Space {
 impl ConfluenceSource {
     /// Asks every `poll` instead of the usual pace.
     pub fn every(mut self, poll: Duration) -> Self {
-        self.poll = poll;
+        self.site.poll = poll;
         self
     }
 
     /// A source for the site (`https://acme.atlassian.net`), as `email` with an API token.
     pub fn new(site: &str, email: &str, token: String) -> Result<Self, AdapterError> {
         Ok(ConfluenceSource {
-            site: Site::new(NAME, site, email, token)?,
-            pace: Pace::default(),
-            poll: POLL,
+            site: Site::new(NAME, "wiki/rest/api/user/current", site, email, token)?,
         })
     }
 
@@ -254,39 +249,15 @@ impl ConfluenceSource {
 #[async_trait]
 impl MessageSource for ConfluenceSource {
     async fn fetch(&self, cursor: Option<&str>, wait: Duration) -> Result<Batch, AdapterError> {
-        let Some(cursor) = cursor else {
-            self.site.me("wiki/rest/api/user/current").await?;
-            return Ok(Batch {
-                messages: Vec::new(),
-                cursor: Cursor {
-                    since: self.site.server_now(),
-                }
-                .text(),
-            });
-        };
-        let at = Cursor::parse(NAME, cursor)?;
-        if !self.pace.turn(wait).await {
-            return Ok(Batch {
-                messages: Vec::new(),
-                cursor: cursor.to_owned(),
-            });
-        }
-        self.pace.after(self.poll);
-        let me = self.site.me("wiki/rest/api/user/current").await?;
-        let (contents, base) = self.search(at.since).await.inspect_err(|error| {
-            if let AdapterError::RateLimited { retry_after, .. } = error {
-                self.pace.after(*retry_after);
-            }
-        })?;
-        let mut found: Vec<(Timestamp, IncomingMessage)> = contents
-            .into_iter()
-            .filter_map(|content| self.message(content, at.since, &me, base.as_deref()))
-            .collect();
-        found.sort_by_key(|(at, _)| *at);
-        Ok(Batch {
-            messages: found.into_iter().map(|(_, message)| message).collect(),
-            cursor: advanced(at.since, &self.site).text(),
-        })
+        self.site
+            .read(cursor, wait, |since, me| async move {
+                let (contents, base) = self.search(since).await?;
+                Ok(contents
+                    .into_iter()
+                    .filter_map(|content| self.message(content, since, &me, base.as_deref()))
+                    .collect())
+            })
+            .await
     }
 }
 
@@ -295,7 +266,7 @@ impl FollowUp for ConfluenceSource {
     /// A comment by the user on the page after the item came (a reply in its thread or a
     /// new one): one request per page.
     async fn answered(&self, asked: &[Asked]) -> Result<Vec<Answered>, AdapterError> {
-        let me = self.site.me("wiki/rest/api/user/current").await?;
+        let me = self.site.me().await?;
         let mut answered = Vec::new();
         let mut pages: Vec<&str> = asked.iter().map(|a| a.conversation.as_str()).collect();
         pages.sort_unstable();

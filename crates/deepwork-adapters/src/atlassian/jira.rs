@@ -3,9 +3,8 @@
 //! (`GET /rest/api/3/search/jql`) on "updated since the last read". Blockers by default,
 //! as the response matrix has task threads.
 
-use super::{Cursor, POLL, Site, adf_text, advanced};
+use super::{Site, adf_text};
 use crate::http::{Lenient, segment};
-use crate::pace::Pace;
 use crate::{
     AdapterError, Addressed, Answered, Asked, Batch, FollowUp, IncomingMessage, MessageSource,
     ReplyTarget,
@@ -25,8 +24,6 @@ const MOST_PAGES: usize = 4;
 #[derive(Debug)]
 pub struct JiraSource {
     site: Site,
-    pace: Pace,
-    poll: Duration,
 }
 
 #[derive(Debug, Deserialize)]
@@ -110,16 +107,14 @@ struct ChangeItem {
 impl JiraSource {
     /// Asks every `poll` instead of the usual pace.
     pub fn every(mut self, poll: Duration) -> Self {
-        self.poll = poll;
+        self.site.poll = poll;
         self
     }
 
     /// A source for the site (`https://acme.atlassian.net`), as `email` with an API token.
     pub fn new(site: &str, email: &str, token: String) -> Result<Self, AdapterError> {
         Ok(JiraSource {
-            site: Site::new(NAME, site, email, token)?,
-            pace: Pace::default(),
-            poll: POLL,
+            site: Site::new(NAME, "rest/api/3/myself", site, email, token)?,
         })
     }
 
@@ -248,40 +243,15 @@ impl JiraSource {
 #[async_trait]
 impl MessageSource for JiraSource {
     async fn fetch(&self, cursor: Option<&str>, wait: Duration) -> Result<Batch, AdapterError> {
-        let Some(cursor) = cursor else {
-            // Asking who the user is checks the token and sets the server's clock.
-            self.site.me("rest/api/3/myself").await?;
-            return Ok(Batch {
-                messages: Vec::new(),
-                cursor: Cursor {
-                    since: self.site.server_now(),
-                }
-                .text(),
-            });
-        };
-        let at = Cursor::parse(NAME, cursor)?;
-        if !self.pace.turn(wait).await {
-            return Ok(Batch {
-                messages: Vec::new(),
-                cursor: cursor.to_owned(),
-            });
-        }
-        self.pace.after(self.poll);
-        let me = self.site.me("rest/api/3/myself").await?;
-        let issues = self.search(at.since).await.inspect_err(|error| {
-            if let AdapterError::RateLimited { retry_after, .. } = error {
-                self.pace.after(*retry_after);
-            }
-        })?;
-        let mut found: Vec<(Timestamp, IncomingMessage)> = issues
-            .into_iter()
-            .flat_map(|issue| self.messages(issue, at.since, &me))
-            .collect();
-        found.sort_by_key(|(at, _)| *at);
-        Ok(Batch {
-            messages: found.into_iter().map(|(_, message)| message).collect(),
-            cursor: advanced(at.since, &self.site).text(),
-        })
+        self.site
+            .read(cursor, wait, |since, me| async move {
+                let issues = self.search(since).await?;
+                Ok(issues
+                    .into_iter()
+                    .flat_map(|issue| self.messages(issue, since, &me))
+                    .collect())
+            })
+            .await
     }
 }
 
@@ -296,7 +266,7 @@ impl FollowUp for JiraSource {
     /// A comment by the user on the issue after the item came: one request per issue,
     /// for its newest comments.
     async fn answered(&self, asked: &[Asked]) -> Result<Vec<Answered>, AdapterError> {
-        let me = self.site.me("rest/api/3/myself").await?;
+        let me = self.site.me().await?;
         let mut answered = Vec::new();
         let mut keys: Vec<&str> = asked.iter().map(|a| a.conversation.as_str()).collect();
         keys.sort_unstable();

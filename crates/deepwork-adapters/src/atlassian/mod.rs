@@ -6,8 +6,9 @@
 pub mod confluence;
 pub mod jira;
 
-use crate::AdapterError;
 use crate::http::Refusal;
+use crate::pace::Pace;
+use crate::{AdapterError, Batch, IncomingMessage};
 use jiff::{SignedDuration, Timestamp};
 use reqwest::{StatusCode, Url};
 use serde::de::DeserializeOwned;
@@ -18,7 +19,7 @@ use std::time::Duration;
 
 /// Deepwork's own pace for Atlassian's APIs, which set none: one query a minute, far
 /// inside their cost-based limits.
-pub(crate) const POLL: Duration = Duration::from_secs(60);
+const POLL: Duration = Duration::from_secs(60);
 /// The wait when a 429 names none.
 const RATE_LIMIT_WAIT: Duration = Duration::from_secs(60);
 /// Items re-read from before the last read, in case the server's clock and its index
@@ -27,10 +28,16 @@ const OVERLAP: SignedDuration = SignedDuration::from_secs(120);
 /// The furthest back a query reaches, however long ago the last read was.
 const LONGEST_LOOKBACK_MINUTES: i64 = 7 * 24 * 60;
 
-/// One site, signed in.
+/// One site, signed in, and how often it is read.
 #[derive(Debug)]
 pub(crate) struct Site {
     adapter: &'static str,
+    /// Where the user's account is asked for (Jira's `/myself`, Confluence's
+    /// `/user/current`).
+    me_path: &'static str,
+    pace: Pace,
+    /// How often to ask.
+    pub poll: Duration,
     http: reqwest::Client,
     base: Url,
     email: String,
@@ -69,6 +76,7 @@ struct Refused {
 impl Site {
     pub(crate) fn new(
         adapter: &'static str,
+        me_path: &'static str,
         site: &str,
         email: &str,
         token: String,
@@ -80,6 +88,9 @@ impl Site {
         })?;
         Ok(Site {
             adapter,
+            me_path,
+            pace: Pace::default(),
+            poll: POLL,
             http: crate::http::client(adapter, Some(Duration::from_secs(30)))?,
             base,
             email: email.to_owned(),
@@ -166,9 +177,8 @@ impl Site {
             .unwrap_or_else(|_| Timestamp::now())
     }
 
-    /// The user's account id, asked once from `path` (Jira's `/myself`, Confluence's
-    /// `/user/current`).
-    pub(crate) async fn me(&self, path: &str) -> Result<String, AdapterError> {
+    /// The user's account id, asked once.
+    pub(crate) async fn me(&self) -> Result<String, AdapterError> {
         if let Some(me) = self.me.lock().unwrap_or_else(|p| p.into_inner()).clone() {
             return Ok(me);
         }
@@ -177,7 +187,7 @@ impl Site {
             #[serde(rename = "accountId")]
             account_id: String,
         }
-        let account: Account = self.get(path, &[]).await?;
+        let account: Account = self.get(self.me_path, &[]).await?;
         *self.me.lock().unwrap_or_else(|p| p.into_inner()) = Some(account.account_id.clone());
         Ok(account.account_id)
     }
@@ -190,10 +200,53 @@ impl Site {
     }
 }
 
-/// The next cursor: what changed after `since`, with the server's clock moved on.
-pub(crate) fn advanced(since: Timestamp, site: &Site) -> Cursor {
-    Cursor {
-        since: since.max(site.server_now() - OVERLAP),
+impl Site {
+    /// One read: the first gives "now" by the server's clock (asking who the user is
+    /// checks the token); later ones wait for their turn, then `find` the items changed
+    /// after the cursor's time, for the user's account id.
+    pub(crate) async fn read<'a, F, Fut>(
+        &'a self,
+        cursor: Option<&str>,
+        wait: Duration,
+        find: F,
+    ) -> Result<Batch, AdapterError>
+    where
+        F: FnOnce(Timestamp, String) -> Fut,
+        Fut: std::future::Future<Output = Result<Vec<(Timestamp, IncomingMessage)>, AdapterError>>
+            + 'a,
+    {
+        let Some(cursor) = cursor else {
+            self.me().await?;
+            return Ok(Batch {
+                messages: Vec::new(),
+                cursor: Cursor {
+                    since: self.server_now(),
+                }
+                .text(),
+            });
+        };
+        let at = Cursor::parse(self.adapter, cursor)?;
+        if !self.pace.turn(wait).await {
+            return Ok(Batch {
+                messages: Vec::new(),
+                cursor: cursor.to_owned(),
+            });
+        }
+        self.pace.after(self.poll);
+        let me = self.me().await?;
+        let mut found = find(at.since, me).await.inspect_err(|error| {
+            if let AdapterError::RateLimited { retry_after, .. } = error {
+                self.pace.after(*retry_after);
+            }
+        })?;
+        found.sort_by_key(|(at, _)| *at);
+        let next = Cursor {
+            since: at.since.max(self.server_now() - OVERLAP),
+        };
+        Ok(Batch {
+            messages: found.into_iter().map(|(_, message)| message).collect(),
+            cursor: next.text(),
+        })
     }
 }
 

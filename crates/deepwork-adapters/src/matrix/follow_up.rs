@@ -12,12 +12,11 @@
 use super::MatrixAdapter;
 use super::api::{Event, Messages};
 use crate::http::Lenient;
-use crate::{AdapterError, Answered, Asked, FollowUp};
+use crate::{AdapterError, Answered, Asked, FollowUp, answers_per_conversation};
 use async_trait::async_trait;
 use jiff::Timestamp;
 use reqwest::Method;
 use serde_json::json;
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// Events asked for per page.
@@ -36,36 +35,10 @@ struct Said {
 #[async_trait]
 impl FollowUp for MatrixAdapter {
     async fn answered(&self, asked: &[Asked]) -> Result<Vec<Answered>, AdapterError> {
-        let mut by_room: BTreeMap<&str, Vec<&Asked>> = BTreeMap::new();
-        for item in asked {
-            by_room
-                .entry(item.conversation.as_str())
-                .or_default()
-                .push(item);
-        }
-        let (mut answered, mut refused, mut read) = (Vec::new(), None, 0);
-        for (room, items) in by_room {
-            match self.answered_in(room, &items).await {
-                Ok(found) => {
-                    read += 1;
-                    answered.extend(found);
-                }
-                Err(
-                    error @ (AdapterError::RateLimited { .. } | AdapterError::Unavailable { .. }),
-                ) => {
-                    return Err(error);
-                }
-                // A room left or forbidden costs its own answers, not the others'.
-                Err(error) => {
-                    tracing::warn!(%error, room, "could not read a Matrix room for answers");
-                    refused = Some(error);
-                }
-            }
-        }
-        match refused {
-            Some(error) if read == 0 => Err(error),
-            _ => Ok(answered),
-        }
+        answers_per_conversation("matrix", asked, |room, items| async move {
+            self.answered_in(room, &items).await
+        })
+        .await
     }
 }
 

@@ -12,11 +12,10 @@
 use super::api::{Channel, Post, PostList};
 use super::{MattermostAdapter, Me};
 use crate::http::Lenient;
-use crate::{AdapterError, Answered, Asked, FollowUp};
+use crate::{AdapterError, Answered, Asked, FollowUp, answers_per_conversation};
 use async_trait::async_trait;
 use jiff::Timestamp;
 use reqwest::Method;
-use std::collections::BTreeMap;
 
 /// A post of the user's: when (milliseconds since the epoch), and its thread's first
 /// post when it is a reply.
@@ -29,36 +28,11 @@ struct Said {
 impl FollowUp for MattermostAdapter {
     async fn answered(&self, asked: &[Asked]) -> Result<Vec<Answered>, AdapterError> {
         let me = self.me().await?.clone();
-        let mut by_channel: BTreeMap<&str, Vec<&Asked>> = BTreeMap::new();
-        for item in asked {
-            by_channel
-                .entry(item.conversation.as_str())
-                .or_default()
-                .push(item);
-        }
-        let (mut answered, mut refused, mut read) = (Vec::new(), None, 0);
-        for (channel, items) in by_channel {
-            match self.answered_in(&me, channel, &items).await {
-                Ok(found) => {
-                    read += 1;
-                    answered.extend(found);
-                }
-                Err(
-                    error @ (AdapterError::RateLimited { .. } | AdapterError::Unavailable { .. }),
-                ) => {
-                    return Err(error);
-                }
-                // A channel left or archived costs its own answers, not the others'.
-                Err(error) => {
-                    tracing::warn!(%error, channel, "could not read a Mattermost channel for answers");
-                    refused = Some(error);
-                }
-            }
-        }
-        match refused {
-            Some(error) if read == 0 => Err(error),
-            _ => Ok(answered),
-        }
+        let me = &me;
+        answers_per_conversation("mattermost", asked, |channel, items| async move {
+            self.answered_in(me, channel, &items).await
+        })
+        .await
     }
 }
 

@@ -13,10 +13,9 @@
 use super::api::{ConversationInfo, History, SlackMessage};
 use super::{Body, SlackAdapter, ts_at, ts_key};
 use crate::http::Lenient;
-use crate::{AdapterError, Answered, Asked, FollowUp};
+use crate::{AdapterError, Answered, Asked, FollowUp, answers_per_conversation};
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
-use std::collections::BTreeMap;
 
 /// Messages asked for per page; Slack advises no more than 200.
 const PAGE: &str = "200";
@@ -42,39 +41,13 @@ struct Item<'a> {
 impl FollowUp for SlackAdapter {
     async fn answered(&self, asked: &[Asked]) -> Result<Vec<Answered>, AdapterError> {
         let me = self.me().await?.to_owned();
+        let me = me.as_str();
         // Items arrived by our clock; messages are stamped by Slack's.
         let offset = self.clock_offset.lock().expect("clock").unwrap_or_default();
-        let mut by_conversation: BTreeMap<&str, Vec<&Asked>> = BTreeMap::new();
-        for item in asked {
-            by_conversation
-                .entry(item.conversation.as_str())
-                .or_default()
-                .push(item);
-        }
-        let (mut answered, mut refused, mut read) = (Vec::new(), None, 0);
-        for (channel, items) in by_conversation {
-            match self.answered_in(&me, offset, channel, &items).await {
-                Ok(found) => {
-                    read += 1;
-                    answered.extend(found);
-                }
-                Err(
-                    error @ (AdapterError::RateLimited { .. } | AdapterError::Unavailable { .. }),
-                ) => {
-                    return Err(error);
-                }
-                // One conversation gone or out of reach (left, deleted, a scope only
-                // its kind needs) costs its own answers, not the others'.
-                Err(error) => {
-                    tracing::warn!(%error, channel, "could not read a Slack conversation for answers");
-                    refused = Some(error);
-                }
-            }
-        }
-        match refused {
-            Some(error) if read == 0 => Err(error),
-            _ => Ok(answered),
-        }
+        answers_per_conversation("slack", asked, |channel, items| async move {
+            self.answered_in(me, offset, channel, &items).await
+        })
+        .await
     }
 }
 

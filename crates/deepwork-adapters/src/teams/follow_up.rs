@@ -10,10 +10,9 @@
 
 use super::TeamsAdapter;
 use super::graph::{ChatMessage, Page};
-use crate::{AdapterError, Answered, Asked, FollowUp};
+use crate::{AdapterError, Answered, Asked, FollowUp, answers_per_conversation};
 use async_trait::async_trait;
 use reqwest::Method;
-use std::collections::BTreeMap;
 
 /// Messages asked for per page: Graph's most.
 const PAGE: &str = "50";
@@ -25,36 +24,11 @@ const MOST_PAGES: usize = 5;
 impl FollowUp for TeamsAdapter {
     async fn answered(&self, asked: &[Asked]) -> Result<Vec<Answered>, AdapterError> {
         let me = self.inner.me().await?.to_owned();
-        let mut by_chat: BTreeMap<&str, Vec<&Asked>> = BTreeMap::new();
-        for item in asked {
-            by_chat
-                .entry(item.conversation.as_str())
-                .or_default()
-                .push(item);
-        }
-        let (mut answered, mut refused, mut read) = (Vec::new(), None, 0);
-        for (chat, items) in by_chat {
-            match self.answered_in(&me, chat, &items).await {
-                Ok(found) => {
-                    read += 1;
-                    answered.extend(found);
-                }
-                Err(
-                    error @ (AdapterError::RateLimited { .. } | AdapterError::Unavailable { .. }),
-                ) => {
-                    return Err(error);
-                }
-                // A chat left or gone costs its own answers, not the others'.
-                Err(error) => {
-                    tracing::warn!(%error, chat, "could not read a Teams chat for answers");
-                    refused = Some(error);
-                }
-            }
-        }
-        match refused {
-            Some(error) if read == 0 => Err(error),
-            _ => Ok(answered),
-        }
+        let me = &me;
+        answers_per_conversation("teams", asked, |chat, items| async move {
+            self.answered_in(me, chat, &items).await
+        })
+        .await
     }
 }
 
