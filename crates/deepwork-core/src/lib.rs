@@ -37,6 +37,7 @@ pub mod resident;
 pub mod schedule;
 pub mod session;
 pub mod settings;
+pub mod standup;
 pub mod stats;
 pub mod text;
 pub mod triage;
