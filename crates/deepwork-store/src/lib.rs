@@ -9,6 +9,7 @@ mod migrations;
 use deepwork_core::digest::{DigestId, DoneBy, ItemRecord};
 use deepwork_core::escalation::Ladder;
 use deepwork_core::session::HeldRef;
+use deepwork_core::standup::{Intent, Outcome};
 use deepwork_core::stats::{ItemFact, SessionRecord};
 use deepwork_core::triage::Reason;
 use deepwork_core::triage::deadline::StatedDeadline;
@@ -455,6 +456,66 @@ impl Store {
         rows.map(|row| row?).collect()
     }
 
+    /// The intents of focus sessions started at or after `since`, oldest first.
+    pub fn intents_since(&self, since: Timestamp) -> Result<Vec<Intent>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, started_at, intent, outcome, outcome_note FROM sessions
+             WHERE kind = 'focus' AND intent IS NOT NULL AND started_at >= ?1
+             ORDER BY started_at, id",
+        )?;
+        let rows = stmt.query_map([to_millis(since)], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, Option<String>>(4)?,
+            ))
+        })?;
+        rows.map(|row| {
+            let (id, started_at, text, outcome, note) = row?;
+            let outcome = match outcome {
+                None => None,
+                Some(name) => Some(Outcome::parse(&name).ok_or_else(|| StoreError::Corrupt {
+                    table: "sessions",
+                    detail: format!("unknown outcome {name:?} of session {id}"),
+                })?),
+            };
+            Ok(Intent {
+                session: SessionId(id),
+                started_at: from_millis(started_at),
+                text,
+                outcome,
+                note,
+            })
+        })
+        .collect()
+    }
+
+    /// The latest focus session that has an intent, if any.
+    pub fn latest_intent(&self) -> Result<Option<Intent>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT started_at FROM sessions WHERE kind = 'focus' AND intent IS NOT NULL
+             ORDER BY started_at DESC, id DESC LIMIT 1",
+        )?;
+        let Some(started_at) = stmt.query_row([], |r| r.get::<_, i64>(0)).optional()? else {
+            return Ok(None);
+        };
+        Ok(self
+            .intents_since(from_millis(started_at))?
+            .into_iter()
+            .last())
+    }
+
+    /// Items done at or after `since`, by when.
+    pub fn done_since(&self, since: Timestamp) -> Result<Vec<ItemRecord>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {ITEM_COLUMNS} FROM items WHERE done_at >= ?1 ORDER BY done_at, id"
+        ))?;
+        let rows = stmt.query_map([to_millis(since)], item_record)?;
+        rows.map(|row| row?).collect()
+    }
+
     /// What became of the planned block `plan`: `None` while it has neither run (even
     /// briefly, or only its part after a meeting, "PLAN from 10:30") nor been skipped;
     /// skipped when it was stopped part way.
@@ -836,6 +897,29 @@ impl Writer<'_> {
         let changed = self.tx.execute(
             "UPDATE items SET done_at = ?2, done_by = ?3 WHERE id = ?1 AND done_at IS NULL",
             params![item.0, to_millis(at), DoneBy::Answer.as_str()],
+        )?;
+        Ok(changed == 1)
+    }
+
+    /// Keeps what a session is for.
+    pub fn set_intent(&mut self, session: SessionId, intent: &str) -> Result<bool> {
+        let changed = self.tx.execute(
+            "UPDATE sessions SET intent = ?2 WHERE id = ?1",
+            params![session.0, intent],
+        )?;
+        Ok(changed == 1)
+    }
+
+    /// Keeps how a session's intent went, and the user's note.
+    pub fn set_outcome(
+        &mut self,
+        session: SessionId,
+        outcome: Outcome,
+        note: Option<&str>,
+    ) -> Result<bool> {
+        let changed = self.tx.execute(
+            "UPDATE sessions SET outcome = ?2, outcome_note = ?3 WHERE id = ?1 AND intent IS NOT NULL",
+            params![session.0, outcome.as_str(), note],
         )?;
         Ok(changed == 1)
     }

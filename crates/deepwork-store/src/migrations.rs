@@ -109,6 +109,11 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE items ADD COLUMN done_by TEXT;
     ALTER TABLE items ADD COLUMN reminded_at INTEGER;
     CREATE INDEX items_open ON items (received_at) WHERE done_at IS NULL;",
+    // 9: what a session was for, and how it went (the written standup).
+    "ALTER TABLE sessions ADD COLUMN intent TEXT;
+    ALTER TABLE sessions ADD COLUMN outcome TEXT;
+    ALTER TABLE sessions ADD COLUMN outcome_note TEXT;
+    CREATE INDEX items_done ON items (done_at) WHERE done_at IS NOT NULL;",
 ];
 
 /// The version this build creates.

@@ -243,6 +243,69 @@ fn stats_queries_see_sessions_and_their_items() {
 }
 
 #[test]
+fn intents_outcomes_and_answered_items_are_kept_for_the_standup() {
+    use deepwork_core::standup::Outcome;
+    let mut store = Store::open_in_memory().unwrap();
+    store
+        .write(|w| {
+            for (id, start) in [(1, 0), (2, 100), (3, 200)] {
+                w.insert_session(
+                    SessionId(id),
+                    SessionKind::Focus,
+                    t(start),
+                    t(start + 60),
+                    &[t(start + 60)],
+                    None,
+                )?;
+            }
+            assert!(w.set_intent(SessionId(1), "Finish the billing RFC")?);
+            assert!(w.set_intent(SessionId(2), "Refund webhook")?);
+            assert!(
+                !w.set_outcome(SessionId(3), Outcome::Done, None)?,
+                "no intent, no outcome"
+            );
+            assert!(w.set_outcome(SessionId(1), Outcome::Partly, Some("tests left"))?);
+            w.insert_item(&item(1, Some(1), Class::Blocker, Disposition::Held))?;
+            w.insert_item(&item(2, Some(1), Class::Update, Disposition::Held))?;
+            assert!(w.mark_answered(ItemId(1), t(30))?);
+            assert!(!w.mark_answered(ItemId(1), t(40))?, "done once");
+            Ok(())
+        })
+        .unwrap();
+    let intents = store.intents_since(t(0)).unwrap();
+    let read: Vec<(&str, Option<Outcome>, Option<&str>)> = intents
+        .iter()
+        .map(|i| (i.text.as_str(), i.outcome, i.note.as_deref()))
+        .collect();
+    assert_eq!(
+        read,
+        [
+            (
+                "Finish the billing RFC",
+                Some(Outcome::Partly),
+                Some("tests left")
+            ),
+            ("Refund webhook", None, None),
+        ]
+    );
+    assert_eq!(
+        store.latest_intent().unwrap().unwrap().session,
+        SessionId(2)
+    );
+    let done = store.done_since(t(10)).unwrap();
+    assert_eq!(done.len(), 1);
+    assert_eq!(
+        (done[0].done_at, done[0].done_by),
+        (Some(t(30)), Some(deepwork_core::digest::DoneBy::Answer))
+    );
+    assert_eq!(
+        store.open_items(t(0)).unwrap().len(),
+        1,
+        "the update is still owed"
+    );
+}
+
+#[test]
 fn after_hours_holds_are_no_focus_and_planned_blocks_run_once() {
     let mut store = Store::open_in_memory().unwrap();
     let plan = "2026-11-30 09:00-11:30";
