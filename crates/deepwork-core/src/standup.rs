@@ -1,13 +1,14 @@
 //! The written standup: what was shipped on the last working day, what is planned
 //! today, and what is blocking, drafted from sessions' intents, handled items, plans
-//! and what is owed. Pure: the engine gathers the facts and passes the time in.
+//! and replies owed today or overdue. Pure: the engine gathers the facts and passes the
+//! time in.
 
 use crate::digest::ItemRecord;
 use crate::item::SessionId;
 use crate::plans::WorkHours;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
-use jiff::{SignedDuration, Timestamp, ToSpan};
+use jiff::{Timestamp, ToSpan};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write;
 
@@ -15,8 +16,6 @@ use std::fmt::Write;
 pub const MAX_INTENT_CHARS: usize = 200;
 /// How far back the last working day is looked for.
 const LOOK_BACK_DAYS: i32 = 14;
-/// A blocker owed within this long counts as blocking now.
-const NEAR: SignedDuration = SignedDuration::from_hours(2);
 
 /// How a session's intent turned out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -243,10 +242,16 @@ pub fn draft(facts: &StandupFacts<'_>) -> StandupDraft {
     }
     today_lines.extend(open.into_iter().map(|i| i.text.clone()));
 
+    // Blocking: a reply owed today, or overdue.
+    let tomorrow = today
+        .checked_add(1.day())
+        .ok()
+        .and_then(|day| day.to_zoned(tz.clone()).ok())
+        .map_or(Timestamp::MAX, |start| start.timestamp());
     let mut owed: Vec<&Owed> = facts
         .owed
         .iter()
-        .filter(|o| o.reply_by <= facts.now + NEAR)
+        .filter(|o| o.reply_by < tomorrow)
         .collect();
     owed.sort_by_key(|o| o.reply_by);
     let blockers = owed
@@ -495,7 +500,7 @@ mod tests {
                 .enumerate()
                 .map(|(n, (minutes, text))| Intent {
                     session: SessionId(n as i64),
-                    started_at: now - SignedDuration::from_mins(*minutes),
+                    started_at: now - jiff::SignedDuration::from_mins(*minutes),
                     text: text.clone(),
                     outcome: Some(Outcome::Done),
                     note: Some("a\nnote".into()),

@@ -9,6 +9,7 @@ use deepwork_core::escalation::{AckVia, TimelineEntry};
 use deepwork_core::schedule::SessionPlan;
 use deepwork_core::session::ClassCounts;
 use deepwork_core::settings::Settings;
+use deepwork_core::standup::{Intent, Outcome, StandupDraft};
 use deepwork_core::stats::{IsoWeek, WeeklyStats};
 use deepwork_core::triage::deadline::StatedDeadline;
 use deepwork_core::{Class, Disposition, ItemId, NewItem, SessionId};
@@ -28,6 +29,9 @@ pub enum Request {
     Start {
         /// Its end and check-in.
         plan: SessionPlan,
+        /// What it is for ("Finish the billing RFC").
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        intent: Option<String>,
     },
     /// Move the running session's end.
     Extend {
@@ -114,6 +118,20 @@ pub enum Request {
         #[serde(default)]
         plan: Option<String>,
     },
+    /// How a session's intent went: the latest session with an intent when `session`
+    /// is absent.
+    Outcome {
+        /// The session.
+        #[serde(default)]
+        session: Option<SessionId>,
+        /// How it went.
+        outcome: Outcome,
+        /// A note on it.
+        #[serde(default)]
+        note: Option<String>,
+    },
+    /// Today's standup draft.
+    Standup,
     /// Read the configured chat platforms and their tokens again and reconnect them,
     /// e.g. after a token was stored; a running session's status carries over.
     ReloadAdapters,
@@ -146,6 +164,10 @@ pub enum Reply {
     Digest(Option<Digest>),
     /// For `digests`.
     Digests(Vec<Digest>),
+    /// For `outcome`: the intent as it now stands.
+    Intent(Intent),
+    /// For `standup`.
+    Standup(StandupDraft),
     /// For `done`.
     Done,
     /// For `teach`.

@@ -7,8 +7,9 @@ use crate::api::{
 use deepwork_core::digest::{Digest, DigestId};
 use deepwork_core::schedule::SessionPlan;
 use deepwork_core::settings::Settings;
+use deepwork_core::standup::{Intent, Outcome, StandupDraft};
 use deepwork_core::stats::{IsoWeek, WeeklyStats};
-use deepwork_core::{Class, ItemId, NewItem};
+use deepwork_core::{Class, ItemId, NewItem, SessionId};
 use futures_util::{SinkExt, StreamExt};
 use std::path::{Path, PathBuf};
 use tokio::net::UnixStream;
@@ -103,7 +104,44 @@ impl Client {
 
     /// Starts a session.
     pub async fn start(&mut self, plan: SessionPlan) -> Result<Status, ClientError> {
-        self.status_call(Request::Start { plan }).await
+        self.start_for(plan, None).await
+    }
+
+    /// Starts a session for `intent` ("Finish the billing RFC").
+    pub async fn start_for(
+        &mut self,
+        plan: SessionPlan,
+        intent: Option<String>,
+    ) -> Result<Status, ClientError> {
+        self.status_call(Request::Start { plan, intent }).await
+    }
+
+    /// Records how a session's intent went (the latest one with an intent by default).
+    pub async fn outcome(
+        &mut self,
+        session: Option<SessionId>,
+        outcome: Outcome,
+        note: Option<String>,
+    ) -> Result<Intent, ClientError> {
+        match self
+            .call(&Request::Outcome {
+                session,
+                outcome,
+                note,
+            })
+            .await?
+        {
+            Reply::Intent(intent) => Ok(intent),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Today's standup draft.
+    pub async fn standup(&mut self) -> Result<StandupDraft, ClientError> {
+        match self.call(&Request::Standup).await? {
+            Reply::Standup(draft) => Ok(draft),
+            other => Err(unexpected(&other)),
+        }
     }
 
     /// Moves the running session's end.

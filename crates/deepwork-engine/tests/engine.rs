@@ -94,7 +94,7 @@ fn start(engine: &mut Engine, now: Timestamp, length: &str) {
         end: Some(SessionEnd::For(length.parse().unwrap())),
         check_in: None,
     };
-    ok(one(engine, now, Request::Start { plan }));
+    ok(one(engine, now, Request::Start { plan, intent: None }));
 }
 
 fn push(engine: &mut Engine, now: Timestamp, item: NewItem) -> Reply {
@@ -366,6 +366,93 @@ fn outside_a_session_items_are_shown_and_recorded() {
 }
 
 #[test]
+fn a_sessions_intent_and_its_outcome_make_the_next_standup() {
+    use deepwork_core::standup::Outcome;
+    let dir = tempfile::tempdir().unwrap();
+    let config = config("[plans]\nwork_hours = [\"mon-fri 09:00-17:30\"]\n");
+    // Friday 27 November 2026.
+    let (mut engine, _) = open(&dir.path().join("db"), config, at("2026-11-27T09:00"));
+    let plan = SessionPlan {
+        end: Some(SessionEnd::For("2h".parse().unwrap())),
+        check_in: None,
+    };
+    ok(one(
+        &mut engine,
+        at("2026-11-27T09:00"),
+        Request::Start {
+            plan: plan.clone(),
+            intent: Some("Finish the billing\nRFC".into()),
+        },
+    ));
+    ok(one(&mut engine, at("2026-11-27T10:30"), Request::Stop));
+    let recorded = ok(one(
+        &mut engine,
+        at("2026-11-27T10:31"),
+        Request::Outcome {
+            session: None,
+            outcome: Outcome::Done,
+            note: Some("sent to Ana".into()),
+        },
+    ));
+    assert!(
+        matches!(&recorded, Reply::Intent(i) if i.text == "Finish the billing RFC" && i.outcome == Some(Outcome::Done)),
+        "{recorded:?}"
+    );
+    ok(one(
+        &mut engine,
+        at("2026-11-27T14:00"),
+        Request::Start {
+            plan,
+            intent: Some("Load test the refund webhook".into()),
+        },
+    ));
+    ok(one(&mut engine, at("2026-11-27T15:00"), Request::Stop));
+    let blocker = push(
+        &mut engine,
+        at("2026-11-27T16:00"),
+        item(
+            "erin",
+            "Can you unblock my prod access by Monday 10:00? QA is waiting",
+        ),
+    );
+    assert!(
+        matches!(&blocker, Reply::Pushed(ack) if ack.class == Class::Blocker),
+        "{blocker:?}"
+    );
+
+    // Monday, 09:15.
+    let draft = match ok(one(&mut engine, at("2026-11-30T09:15"), Request::Standup)) {
+        Reply::Standup(draft) => draft,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(draft.since.to_string(), "2026-11-27");
+    assert_eq!(draft.shipped, ["Finish the billing RFC — sent to Ana"]);
+    assert_eq!(
+        draft.today,
+        ["Load test the refund webhook"],
+        "not done: carried over"
+    );
+    assert_eq!(draft.blockers.len(), 1, "{draft:?}");
+    assert!(
+        draft.blockers[0].starts_with("Reply owed to erin"),
+        "{draft:?}"
+    );
+    let none = one(
+        &mut engine,
+        at("2026-11-30T09:16"),
+        Request::Outcome {
+            session: Some(SessionId(99)),
+            outcome: Outcome::Done,
+            note: None,
+        },
+    );
+    assert!(
+        matches!(&none, Response::Error(e) if e.code == ErrorCode::NotFound),
+        "{none:?}"
+    );
+}
+
+#[test]
 fn a_restart_resumes_the_session_and_delivers_once() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("db.sqlite3");
@@ -583,7 +670,14 @@ fn session_errors_have_codes_and_change_nothing() {
         check_in: None,
     };
     assert_eq!(
-        code(one(&mut engine, now, Request::Start { plan: too_long })),
+        code(one(
+            &mut engine,
+            now,
+            Request::Start {
+                plan: too_long,
+                intent: None,
+            }
+        )),
         ErrorCode::InvalidPlan
     );
     start(&mut engine, now, "1h");
@@ -592,6 +686,7 @@ fn session_errors_have_codes_and_change_nothing() {
         now,
         Request::Start {
             plan: SessionPlan::default(),
+            intent: None,
         },
     );
     assert!(

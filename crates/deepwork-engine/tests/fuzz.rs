@@ -68,10 +68,17 @@ static REQUESTS: LazyLock<Vec<Value>> = LazyLock::new(|| {
     };
     let requests = vec![
         Request::Status,
-        Request::Start { plan },
+        Request::Start { plan, intent: None },
         Request::Start {
             plan: SessionPlan::default(),
+            intent: Some("Finish the billing RFC".into()),
         },
+        Request::Outcome {
+            session: None,
+            outcome: deepwork_core::standup::Outcome::Partly,
+            note: Some("tests left".into()),
+        },
+        Request::Standup,
         Request::Extend { plan: until },
         Request::Stop,
         Request::CheckIn,
@@ -320,7 +327,7 @@ fn platform_batches_are_held_without_panic() {
                 end: Some(SessionEnd::For(Length(SignedDuration::from_hours(2)))),
                 check_in: None,
             };
-            engine.handle_batch(now, vec![Request::Start { plan }]);
+            engine.handle_batch(now, vec![Request::Start { plan, intent: None }]);
             let session = engine.status(now).session.expect("a session runs").id;
             for (messages, cursor) in batches {
                 let (answer, reply) = tokio::sync::oneshot::channel();

@@ -37,6 +37,7 @@ mod effects;
 mod escalation;
 mod follow_through;
 mod plans;
+mod standup;
 
 /// The focus engine.
 pub struct Engine {
@@ -322,7 +323,13 @@ impl Engine {
             Request::Status => Ok(Reply::Status(self.status(now))),
             // The server swaps the platforms; here the platforms are not the engine's.
             Request::ReloadAdapters => Ok(Reply::Status(self.status(now))),
-            Request::Start { plan } => self.start(now, &plan),
+            Request::Start { plan, intent } => self.start(now, &plan, intent.as_deref()),
+            Request::Outcome {
+                session,
+                outcome,
+                note,
+            } => self.outcome(session, outcome, note.as_deref()),
+            Request::Standup => self.standup(now).map(Reply::Standup),
             Request::Extend { plan } => self.extend(now, &plan),
             Request::Stop => self.stop(now),
             Request::CheckIn => self.session_input(now, Input::CheckInNow),
@@ -396,7 +403,12 @@ impl Engine {
         }
     }
 
-    fn start(&mut self, now: Timestamp, plan: &SessionPlan) -> Result<Reply, ApiError> {
+    fn start(
+        &mut self,
+        now: Timestamp,
+        plan: &SessionPlan,
+        intent: Option<&str>,
+    ) -> Result<Reply, ApiError> {
         if let Some(session) = self.machine.session() {
             return Err(session_error(
                 SessionError::AlreadyFocusing {
@@ -417,6 +429,12 @@ impl Engine {
                 plan: None,
             },
         )?;
+        if let Some(intent) = intent.and_then(deepwork_core::standup::clean_intent) {
+            // The session is recorded; an intent that cannot be is only not kept.
+            if let Err(error) = self.store.write(|w| w.set_intent(id, &intent)) {
+                tracing::warn!(%error, "could not keep the session's intent");
+            }
+        }
         // A meeting in the calendar ends it early, with a check-in before the meeting.
         self.follow_plans(now);
         Ok(Reply::Status(self.status(now)))
