@@ -102,11 +102,30 @@ pub enum TriageCommand {
 #[derive(Debug, Subcommand)]
 pub enum EngineCommand {
     /// Start deep work.
-    Start(PlanArgs),
+    Start(StartArgs),
     /// Change the running session's end: --for counts from now.
     Extend(PlanArgs),
     /// End deep work early and get the digest.
     Stop,
+    /// Say how the latest session's intent went: done, partly or not-done.
+    Intent {
+        /// done, partly or not-done.
+        #[arg(value_parser = ["done", "partly", "not-done"])]
+        outcome: String,
+        /// A note on it.
+        #[arg(long)]
+        note: Option<String>,
+        /// The session, when not the latest with an intent.
+        #[arg(long)]
+        session: Option<i64>,
+    },
+    /// Today's written standup: shipped since the last working day, today's plan,
+    /// blockers.
+    Standup {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show the state: time left, next check-in, held counts (never content).
     Status {
         /// Print JSON.
@@ -242,6 +261,15 @@ pub struct PlanArgs {
     /// Check in at this local time instead of the configured slots.
     #[arg(long = "check-in", value_name = "HH:MM")]
     pub check_in: Option<ClockTime>,
+}
+
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    #[command(flatten)]
+    pub plan: PlanArgs,
+    /// What the session is for, like "Finish the billing RFC".
+    #[arg(long)]
+    pub intent: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -9,7 +9,8 @@ use deepwork_core::config::Config;
 use deepwork_core::digest::DigestId;
 use deepwork_core::escalation::AckVia;
 use deepwork_core::schedule::{SessionEnd, SessionPlan};
-use deepwork_core::{ItemId, NewItem};
+use deepwork_core::standup::Outcome;
+use deepwork_core::{ItemId, NewItem, SessionId};
 use deepwork_engine::calendars;
 use deepwork_engine::server::{self, StartError};
 use deepwork_engine::{Client, ClientError, Paths};
@@ -233,8 +234,33 @@ fn engine_command(paths: &Paths, command: EngineCommand) -> Result<(), Failure> 
                 println!("{}", render::push_ack(&ack));
             }
             EngineCommand::Start(args) => {
-                let status = connect(paths).await?.start(plan(args)).await?;
+                let status = connect(paths)
+                    .await?
+                    .start_for(plan(args.plan), args.intent)
+                    .await?;
                 println!("{}", render::status(&status, &tz));
+            }
+            EngineCommand::Intent {
+                outcome,
+                note,
+                session,
+            } => {
+                let outcome = Outcome::parse(&outcome).ok_or_else(|| {
+                    Failure::Usage(format!("{outcome:?} is not done, partly or not-done"))
+                })?;
+                let intent = connect(paths)
+                    .await?
+                    .outcome(session.map(SessionId), outcome, note)
+                    .await?;
+                println!("{}", render::intent(&intent));
+            }
+            EngineCommand::Standup { json } => {
+                let draft = connect(paths).await?.standup().await?;
+                if json {
+                    println!("{}", render::json(&draft)?);
+                } else {
+                    print!("{}", draft.to_markdown());
+                }
             }
             EngineCommand::Extend(args) => {
                 let status = connect(paths).await?.extend(plan(args)).await?;

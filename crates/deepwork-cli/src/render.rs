@@ -2,6 +2,7 @@
 //! [`safe`] so it cannot move the cursor, recolour or retitle the terminal.
 
 use deepwork_core::digest::{Digest, DoneBy};
+use deepwork_core::standup::{Intent, Outcome};
 use deepwork_core::stats::WeeklyStats;
 use deepwork_core::{Class, ItemId};
 use deepwork_engine::api::{AdapterState, BlockState, PlanDay, PushAck, Status, TimeSpan};
@@ -354,6 +355,22 @@ pub fn stats(stats: &WeeklyStats) -> String {
         let _ = writeln!(out, "Trend: {}", trend.join(" · "));
     }
     out
+}
+
+/// How a session's intent went, as recorded.
+pub fn intent(intent: &Intent) -> String {
+    let outcome = match intent.outcome {
+        Some(Outcome::Done) => "done",
+        Some(Outcome::Partly) => "partly done",
+        Some(Outcome::NotDone) => "not done",
+        None => "not said yet",
+    };
+    let note = intent
+        .note
+        .as_deref()
+        .map(|note| format!(" — {}", safe(note)))
+        .unwrap_or_default();
+    format!("{}: {outcome}{note}", safe(&intent.text))
 }
 
 #[cfg(test)]
