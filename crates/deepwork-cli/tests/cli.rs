@@ -1330,23 +1330,7 @@ fn slack_sign_in_in_the_browser_through_the_cli() {
     let bus = Bus::start(env.dir.path());
     env.bus = Some(bus.address.clone());
     let _keyring = Keyring::start(&bus.address, env.dir.path());
-    // The "browser": an xdg-open stand-in that writes down the page it was asked to open.
-    let tools = env.dir.path().join("tools");
-    std::fs::create_dir(&tools).unwrap();
-    std::fs::write(
-        tools.join("xdg-open"),
-        format!(
-            "#!/bin/sh\nprintf '%s' \"$1\" > {}/opened\n",
-            tools.display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(
-        tools.join("xdg-open"),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
-    env.tools = Some(tools.clone());
+    let opened = env.browser_stand_in();
 
     let signing_in = env
         .command()
@@ -1358,7 +1342,7 @@ fn slack_sign_in_in_the_browser_through_the_cli() {
         .unwrap();
     let mut page = String::new();
     for _ in 0..400 {
-        page = std::fs::read_to_string(tools.join("opened")).unwrap_or_default();
+        page = std::fs::read_to_string(&opened).unwrap_or_default();
         if !page.is_empty() {
             break;
         }

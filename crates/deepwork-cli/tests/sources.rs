@@ -384,23 +384,7 @@ fn google_docs_sign_in_in_the_browser_and_comments_held_as_strategic() {
         server.base
     );
     let (mut env, _bus, _keyring) = env_with_keyring(&config);
-    // The "browser": an xdg-open stand-in that writes down the page it was asked to open.
-    let tools = env.dir.path().join("tools");
-    std::fs::create_dir(&tools).unwrap();
-    std::fs::write(
-        tools.join("xdg-open"),
-        format!(
-            "#!/bin/sh\nprintf '%s' \"$1\" > {}/opened\n",
-            tools.display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(
-        tools.join("xdg-open"),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
-    env.tools = Some(tools.clone());
+    let opened = env.browser_stand_in();
     let signing_in = env
         .command()
         .args(["adapters", "connect", "gdocs"])
@@ -410,7 +394,7 @@ fn google_docs_sign_in_in_the_browser_and_comments_held_as_strategic() {
         .spawn()
         .unwrap();
     let page = eventually("the consent page opened", || {
-        std::fs::read_to_string(tools.join("opened"))
+        std::fs::read_to_string(&opened)
             .ok()
             .filter(|page| !page.is_empty())
     });

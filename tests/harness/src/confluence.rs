@@ -4,8 +4,9 @@
 //! searching using CQL" (fields, operators, functions), the storage format reference,
 //! "Basic auth for REST APIs" and "Rate limiting". One base URL stands for the site; the
 //! API lives under `/wiki`:
-//! - HTTP Basic `email:api_token` (the Atlassian account of [`crate::jira`]: [`EMAIL`],
-//!   [`API_TOKEN`]); wrong or revoked credentials are 401 with the platform's body;
+//! - HTTP Basic `email:api_token` (the one Atlassian account Jira's contract signs in
+//!   with too: [`EMAIL`], [`API_TOKEN`]); wrong or revoked credentials are 401 with the
+//!   platform's body;
 //! - `GET /wiki/rest/api/user/current`: `type`, `accountId`, `displayName`, `email`,
 //!   `timeZone`;
 //! - `GET /wiki/rest/api/content/search` with `cql`, `expand`, `limit` (default 25;
@@ -31,7 +32,7 @@
 //! - 429 with `Retry-After` and the `X-RateLimit-*` headers while
 //!   [`ConfluenceState::rate_limit_next`] lasts.
 //!
-//! CQL shares JQL's parser (see [`crate::jira`]): AND binds tighter than OR, NOT,
+//! CQL shares JQL's parser (see `atlassian.rs`): AND binds tighter than OR, NOT,
 //! parentheses, keywords in any case, `order by lastmodified|created|title asc|desc`.
 //! Fields: `type` (`=`, `!=`, `in`, `not in`), `creator`, `contributor` (the creator and
 //! every editor; a comment's author), `mention` (an `<ri:user ri:account-id>` in the
@@ -48,11 +49,11 @@
 //! [`ConfluenceState::watch`]es; a comment has no watchers of its own. Adding a comment
 //! leaves its page's version alone; [`ConfluenceState::mention_in_page`] edits the page.
 
-pub use crate::jira::{API_TOKEN, BOB, EMAIL, ME, display_name};
+pub use crate::atlassian::{API_TOKEN, BOB, DEFAULT_TIME_ZONE, EMAIL, ME, display_name};
 
-use crate::jira::{
-    Clause, Expr, Op, Syntax, Term, basic_ok, call_line, civil_time, page_offset, page_token,
-    parse_query, query_pairs, rate_limited, unauthorized,
+use crate::atlassian::{
+    Clause, Expr, Op, Site, Syntax, Term, civil_time, items, order_by, page_offset, page_token,
+    param, parse_query, query_pairs, rate_limited, signed, target, unknown, values, zone,
 };
 use axum::Router;
 use axum::body::Bytes;
@@ -63,9 +64,6 @@ use axum::routing::{get, post};
 use jiff::{Span, Timestamp, tz::TimeZone};
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
-
-/// The user's time zone until a test sets another.
-pub const DEFAULT_TIME_ZONE: &str = "Europe/Berlin";
 
 /// What a piece of content is.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -278,7 +276,7 @@ impl ConfluenceState {
     }
 
     fn zone(&self) -> TimeZone {
-        TimeZone::get(&self.time_zone).unwrap_or(TimeZone::UTC)
+        zone(&self.time_zone)
     }
 }
 
@@ -327,7 +325,7 @@ impl ConfluenceContract {
                 get(child_comments),
             )
             .route("/wiki/rest/api/content", post(create_content))
-            .fallback(unknown)
+            .fallback(unknown::<ConfluenceState>)
             .with_state(state.clone());
         let served = crate::Served::start(app).await;
         state.lock().expect("state").site = served.base.clone();
@@ -344,7 +342,7 @@ impl ConfluenceContract {
     }
 }
 
-// ---- Errors and the gate ----
+// ---- Errors and what the gate needs ----
 
 fn confluence_error(status: StatusCode, message: &str, detail: Option<&str>) -> Response {
     let errors: Vec<Value> = detail
@@ -364,25 +362,27 @@ fn confluence_error(status: StatusCode, message: &str, detail: Option<&str>) -> 
         .into_response()
 }
 
-/// Logs the request, then refuses it while the rate limit lasts or without the user's
-/// credentials; `Some` is the refusal.
-fn gate(
-    state: &mut ConfluenceState,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-) -> Option<Response> {
-    state.calls.push(call_line(method, uri));
-    if state.rate_limit_next > 0 {
-        state.rate_limit_next -= 1;
-        return Some(rate_limited(
-            state.retry_after,
-            state.time(),
+impl Site for ConfluenceState {
+    fn gate_fields(&mut self) -> (&mut Vec<String>, &mut u32, bool) {
+        (&mut self.calls, &mut self.rate_limit_next, self.revoked)
+    }
+
+    fn too_many_requests(&self) -> Response {
+        rate_limited(
+            self.retry_after,
+            self.time(),
             None,
             json!({ "statusCode": 429, "message": "Rate limit exceeded", "reason": "Too Many Requests" }),
-        ));
+        )
     }
-    (state.revoked || !basic_ok(headers)).then(unauthorized)
+
+    fn no_resource() -> Response {
+        confluence_error(
+            StatusCode::NOT_FOUND,
+            "No resource here (contract server)",
+            None,
+        )
+    }
 }
 
 // ---- CQL ----
@@ -415,11 +415,7 @@ fn cql_field(name: &str) -> Option<&'static str> {
 
 /// `now("inc")`: the increment `(+/-)nn(y|M|w|d|h|m)`, plus when the sign is omitted.
 fn cql_now(increment: &str, now: Timestamp, zone: &TimeZone) -> Option<Timestamp> {
-    let increment = increment.trim();
-    let (sign, rest) = match increment.strip_prefix('-') {
-        Some(rest) => (-1, rest),
-        None => (1, increment.strip_prefix('+').unwrap_or(increment)),
-    };
+    let (sign, rest) = signed(increment.trim());
     let unit_at = rest.find(|c: char| !c.is_ascii_digit())?;
     let (number, unit) = rest.split_at(unit_at);
     let n: i64 = number.parse().ok()?;
@@ -476,10 +472,7 @@ fn compile_cql(state: &ConfluenceState, clause: Clause) -> Result<Cond, String> 
     };
     match field {
         "lastmodified" | "created" => {
-            if !matches!(
-                clause.op,
-                Op::Eq | Op::Ne | Op::Lt | Op::Le | Op::Gt | Op::Ge
-            ) {
+            if !clause.op.is_comparison() {
                 return Err(unsupported());
             }
             let now = state.time();
@@ -626,18 +619,9 @@ fn view_html(state: &ConfluenceState, storage: &str) -> String {
 struct Expand(Vec<String>);
 
 impl Expand {
-    fn parse(values: impl IntoIterator<Item = String>) -> Expand {
-        Expand(
-            values
-                .into_iter()
-                .flat_map(|v| {
-                    v.split(',')
-                        .map(|s| s.trim().to_owned())
-                        .collect::<Vec<_>>()
-                })
-                .filter(|s| !s.is_empty())
-                .collect(),
-        )
+    /// The query's `expand` values, each a comma list.
+    fn parse(pairs: &[(String, String)]) -> Expand {
+        Expand(items(values(pairs, "expand")))
     }
 
     /// Whether `key` or something under it is expanded.
@@ -796,8 +780,7 @@ fn content_json(state: &ConfluenceState, content: &Content, expand: &Expand) -> 
 }
 
 fn links(state: &ConfluenceState, uri: &Uri) -> Value {
-    let target = uri.path_and_query().map_or(uri.path(), |pq| pq.as_str());
-    json!({ "base": format!("{}/wiki", state.site), "context": "/wiki", "self": format!("{}{target}", state.site) })
+    json!({ "base": format!("{}/wiki", state.site), "context": "/wiki", "self": format!("{}{}", state.site, target(uri)) })
 }
 
 // ---- Handlers ----
@@ -808,7 +791,7 @@ async fn current_user(
     headers: HeaderMap,
 ) -> Response {
     let mut state = state.lock().expect("state");
-    if let Some(refusal) = gate(&mut state, &Method::GET, &uri, &headers) {
+    if let Some(refusal) = state.gate(&Method::GET, &uri, &headers) {
         return refusal;
     }
     let mut me = user_json(&state, ME);
@@ -824,17 +807,11 @@ async fn search(
     headers: HeaderMap,
 ) -> Response {
     let mut state = state.lock().expect("state");
-    if let Some(refusal) = gate(&mut state, &Method::GET, &uri, &headers) {
+    if let Some(refusal) = state.gate(&Method::GET, &uri, &headers) {
         return refusal;
     }
     let pairs = query_pairs(query);
-    let param = |name: &str| {
-        pairs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    };
-    let cql = param("cql").unwrap_or_default();
+    let cql = param(&pairs, "cql").unwrap_or_default();
     if cql.trim().is_empty() {
         return confluence_error(
             StatusCode::BAD_REQUEST,
@@ -849,7 +826,7 @@ async fn search(
             Some(detail),
         )
     };
-    let query = match parse_query(&cql) {
+    let query = match parse_query(cql) {
         Ok(query) => query,
         Err(error) => return refuse(&syntax_detail(&error)),
     };
@@ -869,20 +846,17 @@ async fn search(
             _ => return refuse(&format!("Cannot order by field '{name}'")),
         }
     }
-    let expand = Expand::parse(
-        pairs
-            .iter()
-            .filter(|(k, _)| k == "expand")
-            .map(|(_, v)| v.clone()),
-    );
-    let offset = match param("cursor") {
-        Some(cursor) => match page_offset(&cursor) {
+    let expand = Expand::parse(&pairs);
+    let offset = match param(&pairs, "cursor") {
+        Some(cursor) => match page_offset(cursor) {
             Some(offset) => offset,
             None => return confluence_error(StatusCode::BAD_REQUEST, "Invalid cursor", None),
         },
-        None => param("start").and_then(|s| s.parse().ok()).unwrap_or(0),
+        None => param(&pairs, "start")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0),
     };
-    let limit = param("limit")
+    let limit = param(&pairs, "limit")
         .and_then(|l| l.parse::<usize>().ok())
         .unwrap_or(25)
         .clamp(1, expand.limit_cap());
@@ -892,22 +866,11 @@ async fn search(
         .filter(|content| filter.holds(&|cond| cql_holds(cond, content)))
         .collect();
     matching.sort_by(|a, b| {
-        order
-            .iter()
-            .fold(std::cmp::Ordering::Equal, |acc, (field, descending)| {
-                acc.then_with(|| {
-                    let ordering = match field.as_str() {
-                        "lastmodified" => a.last_modified().cmp(&b.last_modified()),
-                        "created" => a.created.cmp(&b.created),
-                        _ => a.title.cmp(&b.title),
-                    };
-                    if *descending {
-                        ordering.reverse()
-                    } else {
-                        ordering
-                    }
-                })
-            })
+        order_by(&order, |field| match field.as_str() {
+            "lastmodified" => a.last_modified().cmp(&b.last_modified()),
+            "created" => a.created.cmp(&b.created),
+            _ => a.title.cmp(&b.title),
+        })
     });
     let results: Vec<Value> = matching
         .iter()
@@ -919,7 +882,7 @@ async fn search(
     let page_link = |at: usize| {
         let mut query = form_urlencoded::Serializer::new(String::new());
         query
-            .append_pair("cql", &cql)
+            .append_pair("cql", cql)
             .append_pair("limit", &limit.to_string());
         if !expand.0.is_empty() {
             query.append_pair("expand", &expand.0.join(","));
@@ -952,7 +915,7 @@ async fn child_comments(
     headers: HeaderMap,
 ) -> Response {
     let mut state = state.lock().expect("state");
-    if let Some(refusal) = gate(&mut state, &Method::GET, &uri, &headers) {
+    if let Some(refusal) = state.gate(&Method::GET, &uri, &headers) {
         return refusal;
     }
     if state
@@ -962,26 +925,13 @@ async fn child_comments(
         return no_content(&id);
     }
     let pairs = query_pairs(query);
-    let param = |name: &str| {
-        pairs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    };
-    let all = param("depth").is_some_and(|d| d == "all");
-    let locations: Vec<&str> = pairs
-        .iter()
-        .filter(|(k, _)| k == "location")
-        .map(|(_, v)| v.as_str())
-        .collect();
-    let expand = Expand::parse(
-        pairs
-            .iter()
-            .filter(|(k, _)| k == "expand")
-            .map(|(_, v)| v.clone()),
-    );
-    let start = param("start").and_then(|s| s.parse().ok()).unwrap_or(0);
-    let limit = param("limit")
+    let all = param(&pairs, "depth").is_some_and(|d| d == "all");
+    let locations: Vec<&str> = values(&pairs, "location").collect();
+    let expand = Expand::parse(&pairs);
+    let start = param(&pairs, "start")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let limit = param(&pairs, "limit")
         .and_then(|l| l.parse::<usize>().ok())
         .unwrap_or(25)
         .max(1);
@@ -1020,7 +970,7 @@ async fn create_content(
     body: Bytes,
 ) -> Response {
     let mut state = state.lock().expect("state");
-    if let Some(refusal) = gate(&mut state, &Method::POST, &uri, &headers) {
+    if let Some(refusal) = state.gate(&Method::POST, &uri, &headers) {
         return refusal;
     }
     let bad = |message: &str| confluence_error(StatusCode::BAD_REQUEST, message, None);
@@ -1082,21 +1032,4 @@ async fn create_content(
     );
     let comment = state.get(&id).expect("comment");
     axum::Json(content_json(&state, comment, &expand)).into_response()
-}
-
-async fn unknown(
-    State(state): State<Shared>,
-    method: Method,
-    OriginalUri(uri): OriginalUri,
-) -> Response {
-    state
-        .lock()
-        .expect("state")
-        .calls
-        .push(call_line(&method, &uri));
-    confluence_error(
-        StatusCode::NOT_FOUND,
-        "No resource here (contract server)",
-        None,
-    )
 }

@@ -1332,31 +1332,71 @@ fn invalid_value(parameter: &str) -> Response {
     bad_parameter("invalid", "Invalid Value", parameter)
 }
 
+/// Where the page `pageToken` asks for starts: `{kind}-n`, or the first page without
+/// one; `None` for a token not made here.
+fn page_start(params: &HashMap<String, String>, kind: &str) -> Option<usize> {
+    match params.get("pageToken") {
+        None => Some(0),
+        Some(token) => token.strip_prefix(kind)?.strip_prefix('-')?.parse().ok(),
+    }
+}
+
+/// The page of `items` from `start`, at most `size` of them, as `json` renders them, and
+/// the `nextPageToken` (`{kind}-n`) while more follow.
+fn page<T>(
+    items: &[T],
+    start: usize,
+    size: usize,
+    kind: &str,
+    json: impl Fn(&T) -> Value,
+) -> (Vec<Value>, Option<String>) {
+    let end = (start + size).min(items.len());
+    let page = items
+        .get(start..end)
+        .unwrap_or_default()
+        .iter()
+        .map(json)
+        .collect();
+    (page, (end < items.len()).then(|| format!("{kind}-{end}")))
+}
+
+/// Answers a Drive call: logs and gates it (see [`gate`]), refuses a bad `fields`
+/// selection (before anything is read or written), then lets `answer` answer it.
+fn respond(
+    state: &Shared,
+    headers: &HeaderMap,
+    call: String,
+    accepted: &[&str],
+    mask: Result<Mask, FieldsError>,
+    answer: impl FnOnce(&mut DriveState, &Mask) -> Response,
+) -> Response {
+    let mut state = state.lock().expect("state");
+    if let Some(refusal) = gate(&mut state, headers, call, accepted) {
+        return refusal;
+    }
+    match mask {
+        Ok(mask) => answer(&mut state, &mask),
+        Err(refusal) => refusal.into_response(),
+    }
+}
+
 async fn about(
     State(state): State<Shared>,
     Query(params): Query<HashMap<String, String>>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let mut state = state.lock().expect("state");
     let any_drive_scope: Vec<&str> = KNOWN_SCOPES
         .iter()
         .copied()
         .filter(|s| s.starts_with(SCOPE_DRIVE))
         .collect();
-    if let Some(refusal) = gate(
-        &mut state,
-        &headers,
-        call("GET", "/drive/v3/about", &query),
-        &any_drive_scope,
-    ) {
-        return refusal;
-    }
-    let full = json!({ "kind": "drive#about", "user": user_json(ME, true) });
-    match field_mask(params.get("fields"), Schema::About, None) {
-        Ok(mask) => axum::Json(apply(&full, &mask)).into_response(),
-        Err(refusal) => refusal.into_response(),
-    }
+    let call = call("GET", "/drive/v3/about", &query);
+    let mask = field_mask(params.get("fields"), Schema::About, None);
+    respond(&state, &headers, call, &any_drive_scope, mask, |_, mask| {
+        let full = json!({ "kind": "drive#about", "user": user_json(ME, true) });
+        axum::Json(apply(&full, mask)).into_response()
+    })
 }
 
 async fn list_files(
@@ -1365,85 +1405,73 @@ async fn list_files(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let mut state = state.lock().expect("state");
-    if let Some(refusal) = gate(
-        &mut state,
-        &headers,
-        call("GET", "/drive/v3/files", &query),
-        &FILES_SCOPES,
-    ) {
-        return refusal;
-    }
-    let mask = match field_mask(
+    let call = call("GET", "/drive/v3/files", &query);
+    let mask = field_mask(
         params.get("fields"),
         Schema::FileList,
         Some("kind,nextPageToken,incompleteSearch,files(kind,id,name,mimeType)"),
-    ) {
-        Ok(mask) => mask,
-        Err(refusal) => return refusal.into_response(),
-    };
-    let filter: Filter = match params.get("q") {
-        None => Box::new(|_| true),
-        Some(q) => match parse_query(q) {
-            Some(filter) => filter,
-            None => return invalid_value("q"),
+    );
+    respond(
+        &state,
+        &headers,
+        call,
+        &FILES_SCOPES,
+        mask,
+        |state, mask| {
+            let filter: Filter = match params.get("q") {
+                None => Box::new(|_| true),
+                Some(q) => match parse_query(q) {
+                    Some(filter) => filter,
+                    None => return invalid_value("q"),
+                },
+            };
+            let mut keys: Vec<(String, bool)> = Vec::new();
+            for key in params.get("orderBy").into_iter().flat_map(|o| o.split(',')) {
+                let words: Vec<&str> = key.split_whitespace().collect();
+                match words.as_slice() {
+                    [name @ ("createdTime" | "modifiedTime" | "name" | "name_natural")] => {
+                        keys.push(((*name).to_owned(), false));
+                    }
+                    [
+                        name @ ("createdTime" | "modifiedTime" | "name" | "name_natural"),
+                        "desc",
+                    ] => {
+                        keys.push(((*name).to_owned(), true));
+                    }
+                    _ => return invalid_value("orderBy"),
+                }
+            }
+            let size = match params.get("pageSize").map(|s| s.parse::<usize>()) {
+                None => 100,
+                Some(Ok(n @ 1..=1000)) => n,
+                Some(_) => return invalid_value("pageSize"),
+            };
+            let Some(start) = page_start(&params, "files") else {
+                return invalid_value("pageToken");
+            };
+            let mut files: Vec<&DriveFile> = state.files.iter().filter(|f| filter(f)).collect();
+            files.sort_by(|a, b| {
+                keys.iter()
+                    .fold(std::cmp::Ordering::Equal, |order, (key, desc)| {
+                        order.then_with(|| {
+                            let by = match key.as_str() {
+                                "createdTime" => a.created.cmp(&b.created),
+                                "modifiedTime" => a.modified.cmp(&b.modified),
+                                _ => a.name.to_lowercase().cmp(&b.name.to_lowercase()),
+                            };
+                            if *desc { by.reverse() } else { by }
+                        })
+                    })
+            });
+            let (page, next) = page(&files, start, size, "files", |f| file_json(f));
+            let mut full =
+                json!({ "kind": "drive#fileList", "incompleteSearch": false, "files": page });
+            if let Some(next) = next {
+                full["nextPageToken"] = json!(next);
+            }
+            axum::Json(apply(&full, mask)).into_response()
         },
-    };
-    let mut keys: Vec<(String, bool)> = Vec::new();
-    for key in params.get("orderBy").into_iter().flat_map(|o| o.split(',')) {
-        let words: Vec<&str> = key.split_whitespace().collect();
-        match words.as_slice() {
-            [name @ ("createdTime" | "modifiedTime" | "name" | "name_natural")] => {
-                keys.push(((*name).to_owned(), false));
-            }
-            [
-                name @ ("createdTime" | "modifiedTime" | "name" | "name_natural"),
-                "desc",
-            ] => {
-                keys.push(((*name).to_owned(), true));
-            }
-            _ => return invalid_value("orderBy"),
-        }
-    }
-    let size = match params.get("pageSize").map(|s| s.parse::<usize>()) {
-        None => 100,
-        Some(Ok(n @ 1..=1000)) => n,
-        Some(_) => return invalid_value("pageSize"),
-    };
-    let start = match params
-        .get("pageToken")
-        .map(|t| t.strip_prefix("files-").map(str::parse::<usize>))
-    {
-        None => 0,
-        Some(Some(Ok(n))) => n,
-        Some(_) => return invalid_value("pageToken"),
-    };
-    let mut files: Vec<&DriveFile> = state.files.iter().filter(|f| filter(f)).collect();
-    files.sort_by(|a, b| {
-        keys.iter()
-            .fold(std::cmp::Ordering::Equal, |order, (key, desc)| {
-                order.then_with(|| {
-                    let by = match key.as_str() {
-                        "createdTime" => a.created.cmp(&b.created),
-                        "modifiedTime" => a.modified.cmp(&b.modified),
-                        _ => a.name.to_lowercase().cmp(&b.name.to_lowercase()),
-                    };
-                    if *desc { by.reverse() } else { by }
-                })
-            })
-    });
-    let end = (start + size).min(files.len());
-    let page: Vec<Value> = files
-        .get(start..end)
-        .unwrap_or_default()
-        .iter()
-        .map(|f| file_json(f))
-        .collect();
-    let mut full = json!({ "kind": "drive#fileList", "incompleteSearch": false, "files": page });
-    if end < files.len() {
-        full["nextPageToken"] = json!(format!("files-{end}"));
-    }
-    axum::Json(apply(&full, &mask)).into_response()
+    )
 }
 
 async fn list_comments(
@@ -1453,60 +1481,52 @@ async fn list_comments(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let mut state = state.lock().expect("state");
-    let path = format!("/drive/v3/files/{file_id}/comments");
-    if let Some(refusal) = gate(
-        &mut state,
+    let call = call(
+        "GET",
+        &format!("/drive/v3/files/{file_id}/comments"),
+        &query,
+    );
+    let mask = field_mask(params.get("fields"), Schema::CommentList, None);
+    respond(
+        &state,
         &headers,
-        call("GET", &path, &query),
+        call,
         &COMMENTS_SCOPES,
-    ) {
-        return refusal;
-    }
-    let mask = match field_mask(params.get("fields"), Schema::CommentList, None) {
-        Ok(mask) => mask,
-        Err(refusal) => return refusal.into_response(),
-    };
-    let Some(file) = state.files.iter().find(|f| f.id == file_id) else {
-        return not_found("File", &file_id, "fileId");
-    };
-    let since = match params.get("startModifiedTime").map(|t| parse_time(t)) {
-        None => None,
-        Some(Some(t)) => Some(t),
-        Some(None) => return invalid_value("startModifiedTime"),
-    };
-    let include_deleted = params.get("includeDeleted").is_some_and(|v| v == "true");
-    let size = match params.get("pageSize").map(|s| s.parse::<usize>()) {
-        None => 20,
-        Some(Ok(n @ 1..)) => n.min(100),
-        Some(_) => return invalid_value("pageSize"),
-    };
-    let start = match params
-        .get("pageToken")
-        .map(|t| t.strip_prefix("comments-").map(str::parse::<usize>))
-    {
-        None => 0,
-        Some(Some(Ok(n))) => n,
-        Some(_) => return invalid_value("pageToken"),
-    };
-    let comments: Vec<&DriveComment> = file
-        .comments
-        .iter()
-        .filter(|c| include_deleted || !c.deleted)
-        .filter(|c| since.is_none_or(|t| timestamp(c.modified) >= t))
-        .collect();
-    let end = (start + size).min(comments.len());
-    let page: Vec<Value> = comments
-        .get(start..end)
-        .unwrap_or_default()
-        .iter()
-        .map(|c| comment_json(c, file))
-        .collect();
-    let mut full = json!({ "kind": "drive#commentList", "comments": page });
-    if end < comments.len() {
-        full["nextPageToken"] = json!(format!("comments-{end}"));
-    }
-    axum::Json(apply(&full, &mask)).into_response()
+        mask,
+        |state, mask| {
+            let Some(file) = state.files.iter().find(|f| f.id == file_id) else {
+                return not_found("File", &file_id, "fileId");
+            };
+            let since = match params.get("startModifiedTime").map(|t| parse_time(t)) {
+                None => None,
+                Some(Some(t)) => Some(t),
+                Some(None) => return invalid_value("startModifiedTime"),
+            };
+            let include_deleted = params.get("includeDeleted").is_some_and(|v| v == "true");
+            let size = match params.get("pageSize").map(|s| s.parse::<usize>()) {
+                None => 20,
+                Some(Ok(n @ 1..)) => n.min(100),
+                Some(_) => return invalid_value("pageSize"),
+            };
+            let Some(start) = page_start(&params, "comments") else {
+                return invalid_value("pageToken");
+            };
+            let comments: Vec<&DriveComment> = file
+                .comments
+                .iter()
+                .filter(|c| include_deleted || !c.deleted)
+                .filter(|c| since.is_none_or(|t| timestamp(c.modified) >= t))
+                .collect();
+            let (page, next) = page(&comments, start, size, "comments", |c| {
+                comment_json(c, file)
+            });
+            let mut full = json!({ "kind": "drive#commentList", "comments": page });
+            if let Some(next) = next {
+                full["nextPageToken"] = json!(next);
+            }
+            axum::Json(apply(&full, mask)).into_response()
+        },
+    )
 }
 
 async fn create_reply(
@@ -1517,54 +1537,51 @@ async fn create_reply(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let mut state = state.lock().expect("state");
     let path = format!("/drive/v3/files/{file_id}/comments/{comment_id}/replies");
-    if let Some(refusal) = gate(
-        &mut state,
+    let call = call("POST", &path, &query);
+    let mask = field_mask(params.get("fields"), Schema::Reply, None);
+    respond(
+        &state,
         &headers,
-        call("POST", &path, &query),
+        call,
         &REPLY_SCOPES,
-    ) {
-        return refusal;
-    }
-    // Checked before the reply is written, so a bad selection writes nothing.
-    let mask = match field_mask(params.get("fields"), Schema::Reply, None) {
-        Ok(mask) => mask,
-        Err(refusal) => return refusal.into_response(),
-    };
-    let Some(file) = state.files.iter().find(|f| f.id == file_id) else {
-        return not_found("File", &file_id, "fileId");
-    };
-    if !file
-        .comments
-        .iter()
-        .any(|c| c.id == comment_id && !c.deleted)
-    {
-        return not_found("Comment", &comment_id, "commentId");
-    }
-    let Ok(request) = serde_json::from_slice::<Value>(&body) else {
-        return google_error(
-            StatusCode::BAD_REQUEST,
-            "Invalid JSON payload received.",
-            json!({ "message": "Invalid JSON payload received.", "domain": "global", "reason": "parseError" }),
-        );
-    };
-    let action = match request["action"].as_str() {
-        None => None,
-        Some(a @ ("resolve" | "reopen")) => Some(a),
-        Some(_) => return invalid_value("action"),
-    };
-    let content = request["content"].as_str().unwrap_or("");
-    if content.is_empty() && action.is_none() {
-        return bad_parameter("required", "Required parameter: content", "content");
-    }
-    let id = state.add_reply(&file_id, &comment_id, ME, content, action);
-    let reply = state
-        .comment_mut(&file_id, &comment_id)
-        .replies
-        .iter()
-        .find(|r| r.id == id)
-        .map(reply_json)
-        .expect("added");
-    axum::Json(apply(&reply, &mask)).into_response()
+        mask,
+        |state, mask| {
+            let Some(file) = state.files.iter().find(|f| f.id == file_id) else {
+                return not_found("File", &file_id, "fileId");
+            };
+            if !file
+                .comments
+                .iter()
+                .any(|c| c.id == comment_id && !c.deleted)
+            {
+                return not_found("Comment", &comment_id, "commentId");
+            }
+            let Ok(request) = serde_json::from_slice::<Value>(&body) else {
+                return google_error(
+                    StatusCode::BAD_REQUEST,
+                    "Invalid JSON payload received.",
+                    json!({ "message": "Invalid JSON payload received.", "domain": "global", "reason": "parseError" }),
+                );
+            };
+            let action = match request["action"].as_str() {
+                None => None,
+                Some(a @ ("resolve" | "reopen")) => Some(a),
+                Some(_) => return invalid_value("action"),
+            };
+            let content = request["content"].as_str().unwrap_or("");
+            if content.is_empty() && action.is_none() {
+                return bad_parameter("required", "Required parameter: content", "content");
+            }
+            let id = state.add_reply(&file_id, &comment_id, ME, content, action);
+            let reply = state
+                .comment_mut(&file_id, &comment_id)
+                .replies
+                .iter()
+                .find(|r| r.id == id)
+                .map(reply_json)
+                .expect("added");
+            axum::Json(apply(&reply, mask)).into_response()
+        },
+    )
 }

@@ -1,6 +1,7 @@
 //! What Deepwork's tests share: real servers started and stopped by the tests, and,
 //! where the real service cannot run here, contract servers written from its docs.
 
+mod atlassian;
 pub mod confluence;
 pub mod desktop;
 pub mod drive;

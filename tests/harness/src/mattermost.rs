@@ -291,6 +291,31 @@ fn app_error(status: StatusCode, id: &str, message: &str) -> Response {
         .into_response()
 }
 
+fn forbidden() -> Response {
+    app_error(
+        StatusCode::FORBIDDEN,
+        "api.context.permissions.app_error",
+        "You do not have the appropriate permissions.",
+    )
+}
+
+fn user_not_found() -> Response {
+    app_error(
+        StatusCode::NOT_FOUND,
+        "app.user.missing_account.const",
+        "user not found",
+    )
+}
+
+/// A request body that is not what the endpoint takes.
+fn invalid_body(message: &str) -> Response {
+    app_error(
+        StatusCode::BAD_REQUEST,
+        "api.context.invalid_body_param.app_error",
+        message,
+    )
+}
+
 /// Checks the token and the rate limit; `Some` is the refusal to send.
 fn gate(state: &mut MattermostState, headers: &HeaderMap) -> Option<Response> {
     state.requests += 1;
@@ -347,11 +372,7 @@ async fn get_status(
         return refusal;
     }
     if id != USER_ID {
-        return app_error(
-            StatusCode::NOT_FOUND,
-            "app.user.missing_account.const",
-            "user not found",
-        );
+        return user_not_found();
     }
     axum::Json(status_body(&state)).into_response()
 }
@@ -367,22 +388,14 @@ async fn put_status(
         return refusal;
     }
     let Ok(value) = serde_json::from_slice::<Value>(&body) else {
-        return app_error(
-            StatusCode::BAD_REQUEST,
-            "api.context.invalid_body_param.app_error",
-            "invalid body",
-        );
+        return invalid_body("invalid body");
     };
     let status = value["status"].as_str().unwrap_or("");
     if id != USER_ID
         || value["user_id"].as_str() != Some(USER_ID)
         || !["online", "away", "dnd", "offline"].contains(&status)
     {
-        return app_error(
-            StatusCode::BAD_REQUEST,
-            "api.context.invalid_body_param.app_error",
-            "invalid status",
-        );
+        return invalid_body("invalid status");
     }
     state.status = status.to_owned();
     // Setting "online" hands the status back to activity tracking.
@@ -406,11 +419,7 @@ async fn put_custom(
         return refusal;
     }
     let Ok(value) = serde_json::from_slice::<Value>(&body) else {
-        return app_error(
-            StatusCode::BAD_REQUEST,
-            "api.context.invalid_body_param.app_error",
-            "invalid body",
-        );
+        return invalid_body("invalid body");
     };
     let text_ok = value["text"]
         .as_str()
@@ -436,11 +445,7 @@ async fn delete_custom(
         return refusal;
     }
     if id != USER_ID {
-        return app_error(
-            StatusCode::NOT_FOUND,
-            "app.user.missing_account.const",
-            "user not found",
-        );
+        return user_not_found();
     }
     state.custom = None;
     axum::Json(json!({ "status": "OK" })).into_response()
@@ -453,11 +458,7 @@ async fn user(State(state): State<Shared>, Path(id): Path<String>, headers: Head
     }
     match username(&id) {
         Some(name) => axum::Json(json!({ "id": id, "username": name })).into_response(),
-        None => app_error(
-            StatusCode::NOT_FOUND,
-            "app.user.missing_account.const",
-            "user not found",
-        ),
+        None => user_not_found(),
     }
 }
 
@@ -471,11 +472,7 @@ async fn channels(
         return refusal;
     }
     if id != USER_ID {
-        return app_error(
-            StatusCode::FORBIDDEN,
-            "api.context.permissions.app_error",
-            "You do not have the appropriate permissions.",
-        );
+        return forbidden();
     }
     let list: Vec<Value> = CHANNELS
         .iter()
@@ -548,11 +545,7 @@ async fn create_post(
     let value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let (Some(channel), Some(message)) = (value["channel_id"].as_str(), value["message"].as_str())
     else {
-        return app_error(
-            StatusCode::BAD_REQUEST,
-            "api.context.invalid_body_param.app_error",
-            "Invalid or missing post in request body.",
-        );
+        return invalid_body("Invalid or missing post in request body.");
     };
     if !CHANNELS.iter().any(|(id, _, _)| *id == channel) {
         return forbidden();
@@ -576,14 +569,6 @@ async fn create_post(
         axum::Json(json!({ "id": id, "channel_id": channel, "message": message })),
     )
         .into_response()
-}
-
-fn forbidden() -> Response {
-    app_error(
-        StatusCode::FORBIDDEN,
-        "api.context.permissions.app_error",
-        "You do not have the appropriate permissions.",
-    )
 }
 
 async fn channel(

@@ -2,8 +2,10 @@
 //! (parsing, precedence, `now("…")` and dates in the user's zone, errors, expansions,
 //! cursor paging), page comments and replies, and how requests fail (401, 429).
 
+mod common;
+
+use common::{at, send};
 use deepwork_harness::confluence::{API_TOKEN, BOB, ConfluenceContract, EMAIL, ME};
-use jiff::Timestamp;
 use serde_json::{Value, json};
 
 /// A client signed in with the user's API token.
@@ -20,17 +22,6 @@ impl Api {
         }
     }
 
-    async fn send(
-        &self,
-        request: reqwest::RequestBuilder,
-    ) -> (u16, reqwest::header::HeaderMap, Value) {
-        let response = request.send().await.expect("request");
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let body = response.json().await.unwrap_or(Value::Null);
-        (status, headers, body)
-    }
-
     /// GETs `url`, absolute or relative to the site.
     async fn get(&self, url: &str, query: &[(&str, &str)]) -> (u16, Value) {
         let url = if url.starts_with("http") {
@@ -43,7 +34,7 @@ impl Api {
             .get(url)
             .basic_auth(EMAIL, Some(API_TOKEN))
             .query(query);
-        let (status, _, body) = self.send(request).await;
+        let (status, _, body) = send(request).await;
         (status, body)
     }
 
@@ -70,10 +61,6 @@ fn titles(body: &Value) -> Vec<String> {
         .iter()
         .map(|c| c["title"].as_str().expect("title").to_owned())
         .collect()
-}
-
-fn at(text: &str) -> Timestamp {
-    text.parse().expect("timestamp")
 }
 
 #[tokio::test]
@@ -130,7 +117,7 @@ async fn rate_limit_is_429_with_retry_after_then_lifts() {
             .http
             .get(format!("{}/wiki/rest/api/user/current", confluence.base))
             .basic_auth(EMAIL, Some(API_TOKEN));
-        let (status, headers, _) = api.send(request).await;
+        let (status, headers, _) = send(request).await;
         assert_eq!(status, 429);
         assert_eq!(headers["retry-after"], "3");
         assert!(headers.contains_key("x-ratelimit-reset"));
@@ -431,7 +418,7 @@ async fn child_comments_and_replies() {
         .post(format!("{}/wiki/rest/api/content", confluence.base))
         .basic_auth(EMAIL, Some(API_TOKEN))
         .json(&reply);
-    let (status, _, created) = api.send(response).await;
+    let (status, _, created) = send(response).await;
     assert_eq!(status, 200, "{created}");
     assert_eq!(created["type"], "comment");
     assert_eq!(created["history"]["createdBy"]["accountId"], ME);
@@ -478,7 +465,7 @@ async fn child_comments_and_replies() {
         .post(format!("{}/wiki/rest/api/content", confluence.base))
         .basic_auth(EMAIL, Some(API_TOKEN))
         .json(&bad_parent);
-    assert_eq!(api.send(response).await.0, 400);
+    assert_eq!(send(response).await.0, 400);
 }
 
 #[tokio::test]

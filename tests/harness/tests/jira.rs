@@ -2,8 +2,10 @@
 //! precedence, relative and absolute dates in the user's zone, errors, paging, fields,
 //! changelog), comments with ADF mentions, and how requests fail (401, 429).
 
+mod common;
+
+use common::{at, send};
 use deepwork_harness::jira::{API_TOKEN, BOB, EMAIL, JiraContract, ME};
-use jiff::Timestamp;
 use serde_json::{Value, json};
 
 /// A client signed in with the user's API token.
@@ -20,24 +22,13 @@ impl Api {
         }
     }
 
-    async fn send(
-        &self,
-        request: reqwest::RequestBuilder,
-    ) -> (u16, reqwest::header::HeaderMap, Value) {
-        let response = request.send().await.expect("request");
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let body = response.json().await.unwrap_or(Value::Null);
-        (status, headers, body)
-    }
-
     async fn get(&self, path: &str, query: &[(&str, &str)]) -> (u16, Value) {
         let request = self
             .http
             .get(format!("{}{path}", self.base))
             .basic_auth(EMAIL, Some(API_TOKEN))
             .query(query);
-        let (status, _, body) = self.send(request).await;
+        let (status, _, body) = send(request).await;
         (status, body)
     }
 
@@ -47,7 +38,7 @@ impl Api {
             .post(format!("{}{path}", self.base))
             .basic_auth(EMAIL, Some(API_TOKEN))
             .json(body);
-        let (status, _, body) = self.send(request).await;
+        let (status, _, body) = send(request).await;
         (status, body)
     }
 
@@ -74,10 +65,6 @@ fn keys(body: &Value) -> Vec<String> {
         .iter()
         .map(|i| i["key"].as_str().expect("key").to_owned())
         .collect()
-}
-
-fn at(text: &str) -> Timestamp {
-    text.parse().expect("timestamp")
 }
 
 #[tokio::test]
@@ -126,7 +113,7 @@ async fn rate_limit_is_429_with_retry_after_then_lifts() {
         .http
         .get(format!("{}/rest/api/3/myself", jira.base))
         .basic_auth(EMAIL, Some(API_TOKEN));
-    let (status, headers, _) = api.send(request).await;
+    let (status, headers, _) = send(request).await;
     assert_eq!(status, 429);
     assert_eq!(headers["retry-after"], "7");
     assert_eq!(headers["x-ratelimit-remaining"], "0");

@@ -198,6 +198,27 @@ impl Env {
             .unwrap_or_else(|e| panic!("deepwork {args:?} printed no JSON ({e}):\n{out}"))
     }
 
+    /// The "browser": an `xdg-open` stand-in, found first on the PATH, that writes down
+    /// the page it was asked to open. Returns the file it writes that page to.
+    pub fn browser_stand_in(&mut self) -> PathBuf {
+        let tools = self.dir.path().join("tools");
+        std::fs::create_dir(&tools).expect("tools folder");
+        let opened = tools.join("opened");
+        let xdg_open = tools.join("xdg-open");
+        std::fs::write(
+            &xdg_open,
+            format!("#!/bin/sh\nprintf '%s' \"$1\" > {}\n", opened.display()),
+        )
+        .expect("the xdg-open stand-in");
+        std::fs::set_permissions(
+            &xdg_open,
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .expect("an executable xdg-open");
+        self.tools = Some(tools);
+        opened
+    }
+
     pub fn daemon(&self) -> Daemon {
         let log = self
             .dir
