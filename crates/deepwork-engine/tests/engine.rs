@@ -380,7 +380,7 @@ fn a_sessions_intent_and_its_outcome_make_the_next_standup() {
         &mut engine,
         at("2026-11-27T09:00"),
         Request::Start {
-            plan: plan.clone(),
+            plan,
             intent: Some("Finish the billing\nRFC".into()),
         },
     ));
