@@ -295,10 +295,18 @@ fn a_morning_of_deep_work_with_a_slot_check_in() {
             .is_none(),
         "the session ended"
     );
+    // The blocker still owed is reminded of once, half an hour before its reply-by.
+    let reminder = engine.next_deadline().expect("a reminder is due");
+    assert!(reminder < at("2026-11-26T09:00"), "{reminder}");
+    notices.take();
+    engine.tick(reminder);
+    let reminded: Vec<String> = notices.take().into_iter().map(|n| n.summary).collect();
+    assert_eq!(reminded.len(), 1, "{reminded:?}");
+    assert!(reminded[0].starts_with("Reply owed by "), "{reminded:?}");
     assert_eq!(
         engine.next_deadline(),
         Some(at("2026-11-26T09:00")),
-        "nothing is due while idle but the daily forgetting of old text, a day after the start"
+        "nothing else is due while idle but the daily forgetting of old text, a day after the start"
     );
 
     let mut seen = Vec::new();
@@ -1723,6 +1731,15 @@ fn after_hours_items_wait_for_the_morning_and_emergencies_still_break_through() 
         stats(&mut engine, at("2026-11-30T09:00")).total_hours,
         0.0,
         "a night of holding is no focus"
+    );
+    // The night's blocker: 4 working hours from 09:00, reminded of at 12:30.
+    assert_eq!(engine.next_deadline(), Some(at("2026-11-30T12:30")));
+    engine.tick(at("2026-11-30T12:30"));
+    let reminded: Vec<String> = notices.take().into_iter().map(|n| n.summary).collect();
+    assert_eq!(reminded.len(), 1, "{reminded:?}");
+    assert!(
+        reminded[0].starts_with("Reply owed by 13:00"),
+        "{reminded:?}"
     );
     assert_eq!(engine.next_deadline(), Some(at("2026-11-30T17:30")));
 }
