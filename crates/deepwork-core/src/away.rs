@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 
 /// Placeholders a status or reply template may use.
 pub const PLACEHOLDERS: &[&str] = &["{check_in}", "{until}", "{emergency}"];
+/// The placeholder `[status] intent_template` adds: the session's intent.
+pub const INTENT: &str = "{intent}";
 
 /// The `[status]` section.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -15,6 +17,10 @@ pub const PLACEHOLDERS: &[&str] = &["{check_in}", "{until}", "{emergency}"];
 pub struct StatusConfig {
     /// The status text; `{check_in}` and `{until}` become local times.
     pub template: String,
+    /// The status text for a session started with an intent, where `{intent}` names
+    /// it ("Deep work on {intent} — checking messages at {check_in}"); empty (the
+    /// default) keeps `template` and the intent private.
+    pub intent_template: String,
     /// How those times are written, in the status and the auto-reply.
     pub clock: ClockFormat,
 }
@@ -23,6 +29,7 @@ impl Default for StatusConfig {
     fn default() -> Self {
         StatusConfig {
             template: "Deep work — checking messages at {check_in}".into(),
+            intent_template: String::new(),
             clock: ClockFormat::TwentyFourHour,
         }
     }

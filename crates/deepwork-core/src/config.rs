@@ -832,8 +832,11 @@ impl Config {
                 ));
             }
         }
+        // `{intent}` is known in the one template that names it.
+        let intent_template = self.status.intent_template.replace(away::INTENT, "");
         for (key, template, optional) in [
             ("status.template", &self.status.template, false),
+            ("status.intent_template", &intent_template, true),
             ("auto_reply.template", &self.auto_reply.template, false),
             ("auto_reply.after_hours", &self.auto_reply.after_hours, true),
             (
@@ -952,6 +955,18 @@ mod tests {
                 .starts_with("line 2, column 11: response_windows.blocker: "),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_intent_placeholder_belongs_to_the_intent_template_only() {
+        Config::from_toml_str("[status]\nintent_template = \"On {intent} until {until}\"\n")
+            .expect("valid");
+        let err = Config::from_toml_str("[status]\ntemplate = \"On {intent}\"\n")
+            .expect_err("not in the plain template");
+        assert_eq!(err.key.as_deref(), Some("status.template"), "{err}");
+        let err = Config::from_toml_str("[status]\nintent_template = \"On {intnet}\"\n")
+            .expect_err("a typo");
+        assert_eq!(err.key.as_deref(), Some("status.intent_template"), "{err}");
     }
 
     #[test]

@@ -927,6 +927,38 @@ mod chats {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_opted_in_status_names_the_sessions_intent_and_only_then() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = paths(dir.path());
+        std::fs::write(
+            &paths.config,
+            "[notifications]\nenabled = false\n[status]\nintent_template = \"Deep work on {intent} — checking messages at {check_in}\"\n",
+        )
+        .unwrap();
+        let fake = Arc::new(FakeAdapter::default());
+        let (engine, mut client) = start_engine(&paths, &fake).await;
+        client
+            .start_for(plan("1h"), Some("the billing RFC".into()))
+            .await
+            .unwrap();
+        eventually("the status names the intent", || {
+            fake.lock()
+                .status
+                .starts_with("Deep work on the billing RFC — checking messages at")
+        })
+        .await;
+        client.stop().await.unwrap();
+        client.start(plan("1h")).await.unwrap();
+        eventually("without an intent, the plain status", || {
+            fake.lock()
+                .status
+                .starts_with("Deep work — checking messages at")
+        })
+        .await;
+        engine.shut_down().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_chat_status_follows_the_session_and_direct_messages_get_one_reply() {
         let dir = tempfile::tempdir().unwrap();
         let paths = paths(dir.path());

@@ -492,6 +492,17 @@ impl Store {
         .collect()
     }
 
+    /// What `session` is for, if it was started with an intent.
+    pub fn intent_of(&self, session: SessionId) -> Result<Option<String>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT intent FROM sessions WHERE id = ?1")?;
+        Ok(stmt
+            .query_row([session.0], |r| r.get::<_, Option<String>>(0))
+            .optional()?
+            .flatten())
+    }
+
     /// The latest focus session that has an intent, if any.
     pub fn latest_intent(&self) -> Result<Option<Intent>> {
         let mut stmt = self.conn.prepare_cached(

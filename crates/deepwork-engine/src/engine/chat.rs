@@ -137,6 +137,29 @@ impl Engine {
         }
     }
 
+    /// The status template for a session: naming its intent when the user opted in
+    /// (`[status] intent_template`) and it has one.
+    fn status_template(&self, session: SessionId) -> String {
+        let opted_in = !self.config.status.intent_template.trim().is_empty();
+        let intent = opted_in
+            .then(|| self.store.intent_of(session))
+            .and_then(|read| {
+                read.inspect_err(
+                    |error| tracing::warn!(%error, "could not read the session's intent"),
+                )
+                .ok()
+                .flatten()
+            });
+        match intent {
+            Some(intent) => self
+                .config
+                .status
+                .intent_template
+                .replace(away::INTENT, &intent),
+            None => self.config.status.template.clone(),
+        }
+    }
+
     fn away_times(session: &Session) -> AwayTimes {
         AwayTimes {
             check_in: session.next_check_in(),
@@ -166,8 +189,9 @@ impl Engine {
             ));
         }
         self.machine.session().map(|session| {
+            let template = self.status_template(session.id);
             let text = away::render(
-                &self.config.status.template,
+                &template,
                 Self::away_times(session),
                 &self.config.auto_reply.emergency,
                 now,
