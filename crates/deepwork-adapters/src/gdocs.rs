@@ -561,35 +561,24 @@ impl MessageSource for GoogleDocsSource {
         };
         let mut at: Cursor = serde_json::from_str(cursor)
             .map_err(|_| AdapterError::malformed(NAME, &format!("bad cursor {cursor:?}")))?;
-        if !self.pace.turn(wait).await {
-            return Ok(Batch {
-                messages: Vec::new(),
-                cursor: cursor.to_owned(),
-            });
-        }
-        self.pace.after(self.poll);
-        let round = async {
-            let mut found = Vec::new();
-            for doc in self.docs().await? {
-                for comment in self.comments(&doc, at.since).await? {
-                    found.extend(self.messages(&doc, comment, at.since));
+        self.pace
+            .paced(cursor, wait, self.poll, || async {
+                let mut found = Vec::new();
+                for doc in self.docs().await? {
+                    for comment in self.comments(&doc, at.since).await? {
+                        found.extend(self.messages(&doc, comment, at.since));
+                    }
                 }
-            }
-            Ok::<_, AdapterError>(found)
-        };
-        let mut found = round.await.inspect_err(|error| {
-            if let AdapterError::RateLimited { retry_after, .. } = error {
-                self.pace.after(*retry_after);
-            }
-        })?;
-        found.sort_by_key(|(created, _)| *created);
-        if let Some((newest, _)) = found.last() {
-            at.since = at.since.max(*newest);
-        }
-        Ok(Batch {
-            messages: found.into_iter().map(|(_, message)| message).collect(),
-            cursor: serde_json::to_string(&at).unwrap_or_default(),
-        })
+                found.sort_by_key(|(created, _)| *created);
+                if let Some((newest, _)) = found.last() {
+                    at.since = at.since.max(*newest);
+                }
+                Ok(Batch {
+                    messages: found.into_iter().map(|(_, message)| message).collect(),
+                    cursor: serde_json::to_string(&at).unwrap_or_default(),
+                })
+            })
+            .await
     }
 }
 

@@ -373,45 +373,33 @@ impl MessageSource for NotionSource {
         };
         let mut at: Cursor = serde_json::from_str(cursor)
             .map_err(|_| AdapterError::malformed(NAME, &format!("bad cursor {cursor:?}")))?;
-        if !self.pace.turn(wait).await {
-            return Ok(Batch {
-                messages: Vec::new(),
-                cursor: cursor.to_owned(),
-            });
-        }
-        self.pace.after(self.poll);
-        let round = async {
-            let mut found = Vec::new();
-            for page in self.pages().await? {
-                for comment in self.comments(&page).await? {
-                    let by_me = self.user_id.as_ref() == Some(&comment.created_by.id);
-                    let maybe_new = comment
-                        .created_time
-                        .checked_add(ROUNDING)
-                        .is_ok_and(|latest| latest > at.since);
-                    if maybe_new && !by_me {
-                        found.push((page.clone(), comment));
+        self.pace
+            .paced(cursor, wait, self.poll, || async {
+                let mut found = Vec::new();
+                for page in self.pages().await? {
+                    for comment in self.comments(&page).await? {
+                        let by_me = self.user_id.as_ref() == Some(&comment.created_by.id);
+                        let maybe_new = comment
+                            .created_time
+                            .checked_add(ROUNDING)
+                            .is_ok_and(|latest| latest > at.since);
+                        if maybe_new && !by_me {
+                            found.push((page.clone(), comment));
+                        }
                     }
                 }
-            }
-            Ok::<_, AdapterError>(found)
-        };
-        let found = round.await.inspect_err(|error| {
-            if let AdapterError::RateLimited { retry_after, .. } = error {
-                self.pace.after(*retry_after);
-            }
-        })?;
-        let mut found = found;
-        found.sort_by_key(|(_, comment)| comment.created_time);
-        let mut messages = Vec::with_capacity(found.len());
-        for (page, comment) in found {
-            at.since = at.since.max(comment.created_time);
-            messages.push(self.message(&page, comment).await);
-        }
-        Ok(Batch {
-            messages,
-            cursor: serde_json::to_string(&at).unwrap_or_default(),
-        })
+                found.sort_by_key(|(_, comment)| comment.created_time);
+                let mut messages = Vec::with_capacity(found.len());
+                for (page, comment) in found {
+                    at.since = at.since.max(comment.created_time);
+                    messages.push(self.message(&page, comment).await);
+                }
+                Ok(Batch {
+                    messages,
+                    cursor: serde_json::to_string(&at).unwrap_or_default(),
+                })
+            })
+            .await
     }
 }
 

@@ -2,6 +2,7 @@
 //! `X-Poll-Interval`) or the one Deepwork keeps to, remembered between reads, so that a
 //! read started again after an event does not ask again early.
 
+use crate::{AdapterError, Batch};
 use std::sync::Mutex;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -37,6 +38,34 @@ impl Pace {
             tokio::time::sleep(wait).await;
             false
         }
+    }
+
+    /// A read at this pace: when the turn is later than `wait`, nothing new and the same
+    /// cursor; otherwise the next turn is `poll` away (or as far as a rate limit asks)
+    /// and `read` asks.
+    pub(crate) async fn paced<F, Fut>(
+        &self,
+        cursor: &str,
+        wait: Duration,
+        poll: Duration,
+        read: F,
+    ) -> Result<Batch, AdapterError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<Batch, AdapterError>>,
+    {
+        if !self.turn(wait).await {
+            return Ok(Batch {
+                messages: Vec::new(),
+                cursor: cursor.to_owned(),
+            });
+        }
+        self.after(poll);
+        read().await.inspect_err(|error| {
+            if let AdapterError::RateLimited { retry_after, .. } = error {
+                self.after(*retry_after);
+            }
+        })
     }
 
     /// The next turn comes `interval` from now; one past what the clock holds (a

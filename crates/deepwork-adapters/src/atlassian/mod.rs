@@ -226,27 +226,20 @@ impl Site {
             });
         };
         let at = Cursor::parse(self.adapter, cursor)?;
-        if !self.pace.turn(wait).await {
-            return Ok(Batch {
-                messages: Vec::new(),
-                cursor: cursor.to_owned(),
-            });
-        }
-        self.pace.after(self.poll);
-        let me = self.me().await?;
-        let mut found = find(at.since, me).await.inspect_err(|error| {
-            if let AdapterError::RateLimited { retry_after, .. } = error {
-                self.pace.after(*retry_after);
-            }
-        })?;
-        found.sort_by_key(|(at, _)| *at);
-        let next = Cursor {
-            since: at.since.max(self.server_now() - OVERLAP),
-        };
-        Ok(Batch {
-            messages: found.into_iter().map(|(_, message)| message).collect(),
-            cursor: next.text(),
-        })
+        self.pace
+            .paced(cursor, wait, self.poll, || async {
+                let me = self.me().await?;
+                let mut found = find(at.since, me).await?;
+                found.sort_by_key(|(at, _)| *at);
+                let next = Cursor {
+                    since: at.since.max(self.server_now() - OVERLAP),
+                };
+                Ok(Batch {
+                    messages: found.into_iter().map(|(_, message)| message).collect(),
+                    cursor: next.text(),
+                })
+            })
+            .await
     }
 }
 
