@@ -4,6 +4,12 @@ fn main() {
     let commands = &[
         "status",
         "start",
+        "outcome",
+        "standup",
+        "standups",
+        "save_standup",
+        "post_standup",
+        "copy_standup",
         "stop",
         "check_in",
         "digest",

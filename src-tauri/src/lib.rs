@@ -11,17 +11,19 @@ use deepwork_core::digest::{Digest, DigestId};
 use deepwork_core::escalation::AckVia;
 use deepwork_core::schedule::SessionPlan;
 use deepwork_core::settings::Settings;
+use deepwork_core::standup::{Intent, Outcome, PostTarget, StandupDraft, StandupEntry};
 use deepwork_core::stats::{IsoWeek, WeeklyStats};
-use deepwork_core::{Class, ItemId};
+use deepwork_core::{Class, ItemId, SessionId};
 use deepwork_engine::api::{PlanDay, SignInCode, Status, UiError};
 use deepwork_engine::platforms::{self, PendingSignIn};
 use deepwork_engine::server::load_config;
 use deepwork_engine::{Paths, export};
 use tauri::{Manager, State, WebviewUrl, WebviewWindowBuilder};
+use tauri_plugin_clipboard_manager::ClipboardExt;
 use tauri_plugin_opener::OpenerExt;
 
 /// The views the window can open on, as `--view NAME` and the page's `#NAME`.
-const VIEWS: [&str; 5] = ["now", "digest", "plans", "stats", "settings"];
+const VIEWS: [&str; 6] = ["now", "digest", "standup", "plans", "stats", "settings"];
 
 #[tauri::command]
 async fn status(link: State<'_, EngineLink>) -> Result<Status, UiError> {
@@ -29,8 +31,74 @@ async fn status(link: State<'_, EngineLink>) -> Result<Status, UiError> {
 }
 
 #[tauri::command]
-async fn start(link: State<'_, EngineLink>, plan: SessionPlan) -> Result<Status, UiError> {
-    link.call(Repeat::Once, |c| Box::pin(c.start(plan))).await
+async fn start(
+    link: State<'_, EngineLink>,
+    plan: SessionPlan,
+    intent: Option<String>,
+) -> Result<Status, UiError> {
+    link.call(Repeat::Once, |c| {
+        Box::pin(c.start_for(plan, intent.clone()))
+    })
+    .await
+}
+
+/// Records how a session's intent went: the one-click answer at a session's end.
+#[tauri::command]
+async fn outcome(
+    link: State<'_, EngineLink>,
+    session: SessionId,
+    outcome: Outcome,
+    note: Option<String>,
+) -> Result<Intent, UiError> {
+    link.call(Repeat::Safe, |c| {
+        Box::pin(c.outcome(Some(session), outcome, note.clone()))
+    })
+    .await
+}
+
+#[tauri::command]
+async fn standup(link: State<'_, EngineLink>, fresh: bool) -> Result<StandupEntry, UiError> {
+    link.call(Repeat::Safe, |c| Box::pin(c.standup(fresh)))
+        .await
+}
+
+#[tauri::command]
+async fn standups(link: State<'_, EngineLink>, limit: u32) -> Result<Vec<StandupEntry>, UiError> {
+    let limit = limit.min(200);
+    link.call(Repeat::Safe, |c| Box::pin(c.standups(limit)))
+        .await
+}
+
+#[tauri::command]
+async fn save_standup(
+    link: State<'_, EngineLink>,
+    draft: StandupDraft,
+) -> Result<StandupEntry, UiError> {
+    link.call(Repeat::Safe, |c| Box::pin(c.save_standup(draft.clone())))
+        .await
+}
+
+/// Posts the standup where `[standup] post_to` says (or `to`); a post is never repeated
+/// by a reconnect, since it may have landed.
+#[tauri::command]
+async fn post_standup(
+    link: State<'_, EngineLink>,
+    draft: StandupDraft,
+    to: Option<PostTarget>,
+) -> Result<StandupEntry, UiError> {
+    link.call(Repeat::Once, |c| {
+        Box::pin(c.post_standup(Some(draft.clone()), to.clone()))
+    })
+    .await
+}
+
+/// Copies the standup as Markdown to the clipboard, from Rust: the page gets no
+/// clipboard permission of its own.
+#[tauri::command]
+fn copy_standup(app: tauri::AppHandle, draft: StandupDraft) -> Result<(), UiError> {
+    app.clipboard()
+        .write_text(draft.to_markdown())
+        .map_err(|error| UiError::refused(format!("could not copy to the clipboard: {error}")))
 }
 
 #[tauri::command]
@@ -274,6 +342,7 @@ pub fn run() {
     let paths = Paths::resolve(None);
     let result = tauri::Builder::default()
         .plugin(tauri_plugin_opener::init())
+        .plugin(tauri_plugin_clipboard_manager::init())
         .plugin(tauri_plugin_single_instance::init(|app, args, _cwd| {
             // A second launch brings this window forward, on the view it asked for.
             if let Some(window) = app.get_webview_window("main") {
@@ -289,6 +358,12 @@ pub fn run() {
         .invoke_handler(tauri::generate_handler![
             status,
             start,
+            outcome,
+            standup,
+            standups,
+            save_standup,
+            post_standup,
+            copy_standup,
             stop,
             check_in,
             digest,

@@ -12,6 +12,7 @@ use deepwork_core::resident::HotkeySetting;
 use deepwork_core::schedule::{ClockTime, SessionEnd, SessionPlan};
 use deepwork_core::session::ClassCounts;
 use deepwork_core::settings::{KeywordRule, Settings};
+use deepwork_core::standup::{Intent, Outcome, PostTarget, Posted, StandupDraft, StandupEntry};
 use deepwork_core::stats::{AnsweredInTime, DayFocus, IsoWeek, WeekTotal, WeeklyStats};
 use deepwork_core::triage::Reason;
 use deepwork_core::{Class, ItemId, SessionId};
@@ -78,6 +79,12 @@ fn declarations() -> String {
         Days,
         FocusBlock,
         Settings,
+        Outcome,
+        Intent,
+        PostTarget,
+        Posted,
+        StandupDraft,
+        StandupEntry,
     );
     out
 }
@@ -105,7 +112,13 @@ fn commands() -> Vec<Command> {
     }
     vec![
         command!(status() -> Status),
-        command!(start(plan: SessionPlan) -> Status),
+        command!(start(plan: SessionPlan, intent: Option<String>) -> Status),
+        command!(outcome(session: SessionId, outcome: Outcome, note: Option<String>) -> Intent),
+        command!(standup(fresh: bool) -> StandupEntry),
+        command!(standups(limit: u32) -> Vec<StandupEntry>),
+        command!(save_standup(draft: StandupDraft) -> StandupEntry),
+        command!(post_standup(draft: StandupDraft, to: Option<PostTarget>) -> StandupEntry),
+        command!(copy_standup(draft: StandupDraft) -> ()),
         command!(stop() -> Status),
         command!(check_in() -> Status),
         command!(digest(id: Option<DigestId>) -> Option<Digest>),

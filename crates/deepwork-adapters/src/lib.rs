@@ -319,6 +319,32 @@ where
     }
 }
 
+/// A message the user posts (a standup), in each markup a platform may take: the
+/// adapter picks its own.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Post {
+    /// CommonMark (Mattermost; Matrix's plain body).
+    pub markdown: String,
+    /// HTML with every piece of text escaped (Matrix's formatted body, Teams).
+    pub html: String,
+    /// Slack's mrkdwn.
+    pub slack: String,
+}
+
+/// Where a post landed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PostedMessage {
+    /// A link to it, where the platform gives one.
+    pub link: Option<String>,
+}
+
+/// Posts the user's messages to a channel they name.
+#[async_trait]
+pub trait Poster: Send + Sync {
+    /// Posts `post` to `channel` (an id, or a name as the platform's config documents).
+    async fn post(&self, channel: &str, post: &Post) -> Result<PostedMessage, AdapterError>;
+}
+
 /// Sends auto-replies.
 #[async_trait]
 pub trait Replier: Send + Sync {

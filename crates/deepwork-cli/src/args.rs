@@ -120,11 +120,25 @@ pub enum EngineCommand {
         session: Option<i64>,
     },
     /// Today's written standup: shipped since the last working day, today's plan,
-    /// blockers.
+    /// blockers. As kept (drafted at `[standup] at`, edited in the window, posted), or
+    /// drafted now.
     Standup {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// Draft it again from what is known now, not as kept.
+        #[arg(long)]
+        fresh: bool,
+        /// Post it, to `--to` or to `[standup] post_to`.
+        #[arg(long)]
+        post: bool,
+        /// Where to post: "slack:#team", "mattermost:team/channel",
+        /// "matrix:#standup:example.org" or "teams:TEAM_ID/CHANNEL_ID".
+        #[arg(long, requires = "post")]
+        to: Option<deepwork_core::standup::PostTarget>,
+        /// Show the last N kept standups instead.
+        #[arg(long, value_name = "N", conflicts_with_all = ["fresh", "post"])]
+        history: Option<u32>,
     },
     /// Show the state: time left, next check-in, held counts (never content).
     Status {
@@ -188,13 +202,18 @@ pub enum EngineCommand {
         #[arg(long)]
         week: Option<IsoWeek>,
         /// Print JSON.
-        #[arg(long, conflicts_with = "csv")]
+        #[arg(long, conflicts_with_all = ["csv", "markdown"])]
         json: bool,
         /// Print one CSV row per day.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "markdown")]
         csv: bool,
-        /// Save the CSV where downloads go (as the window does), and print where.
-        #[arg(long, requires = "csv")]
+        /// Print the weekly review as Markdown: focus, intents, replies in time,
+        /// interruptions avoided, the longest uninterrupted block.
+        #[arg(long)]
+        markdown: bool,
+        /// Save the CSV or the review where downloads go (as the window does), and
+        /// print where.
+        #[arg(long)]
         save: bool,
     },
 }

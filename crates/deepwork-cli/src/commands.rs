@@ -254,12 +254,32 @@ fn engine_command(paths: &Paths, command: EngineCommand) -> Result<(), Failure> 
                     .await?;
                 println!("{}", render::intent(&intent));
             }
-            EngineCommand::Standup { json } => {
-                let draft = connect(paths).await?.standup().await?;
+            EngineCommand::Standup {
+                json,
+                fresh,
+                post,
+                to,
+                history,
+            } => {
+                let mut client = connect(paths).await?;
+                let entries = match history {
+                    Some(limit) => client.standups(limit).await?,
+                    None if post => {
+                        let draft = match fresh {
+                            true => Some(client.standup(true).await?.draft),
+                            false => None,
+                        };
+                        vec![client.post_standup(draft, to).await?]
+                    }
+                    None => vec![client.standup(fresh).await?],
+                };
                 if json {
-                    println!("{}", render::json(&draft)?);
+                    match history {
+                        Some(_) => println!("{}", render::json(&entries)?),
+                        None => println!("{}", render::json(&entries[0])?),
+                    }
                 } else {
-                    print!("{}", draft.to_markdown());
+                    print!("{}", render::standups(&entries, &tz));
                 }
             }
             EngineCommand::Extend(args) => {
@@ -365,17 +385,32 @@ fn engine_command(paths: &Paths, command: EngineCommand) -> Result<(), Failure> 
                 week,
                 json,
                 csv,
+                markdown,
                 save,
             } => {
+                if save && !csv && !markdown {
+                    return Err(Failure::Usage(
+                        "--save saves the --csv or the --markdown review; name one".into(),
+                    ));
+                }
                 let stats = connect(paths).await?.stats(week).await?;
-                if json {
+                let saved = match (save, markdown) {
+                    (false, _) => None,
+                    (true, false) => {
+                        Some(deepwork_engine::export::save_week_csv(stats.week, &stats))
+                    }
+                    (true, true) => Some(deepwork_engine::export::save_week_review(
+                        stats.week, &stats,
+                    )),
+                };
+                if let Some(saved) = saved {
+                    println!("Saved {}", saved.map_err(Failure::Runtime)?.display());
+                } else if json {
                     println!("{}", render::json(&stats)?);
-                } else if save {
-                    let path = deepwork_engine::export::save_week_csv(stats.week, &stats)
-                        .map_err(Failure::Runtime)?;
-                    println!("Saved {}", path.display());
                 } else if csv {
                     print!("{}", stats.to_csv());
+                } else if markdown {
+                    print!("{}", stats.to_markdown());
                 } else {
                     print!("{}", render::stats(&stats));
                 }

@@ -2,7 +2,7 @@
 //! [`safe`] so it cannot move the cursor, recolour or retitle the terminal.
 
 use deepwork_core::digest::{Digest, DoneBy};
-use deepwork_core::standup::{Intent, Outcome};
+use deepwork_core::standup::{Intent, Outcome, StandupEntry};
 use deepwork_core::stats::WeeklyStats;
 use deepwork_core::{Class, ItemId};
 use deepwork_engine::api::{AdapterState, BlockState, PlanDay, PushAck, Status, TimeSpan};
@@ -323,11 +323,13 @@ pub fn stats(stats: &WeeklyStats) -> String {
         );
     }
     let recovery = stats.recovery_minutes_saved.round() as i64;
+    let longest = stats.longest_block_minutes.round() as i64;
     let _ = write!(
         out,
-        "\nSessions {} · average {:.0} min · early stops {}\nInterruptions {} · items held {} · interruptions avoided {} · recovery time saved {}\n",
+        "\nSessions {} · average {:.0} min · longest uninterrupted {} · early stops {}\nInterruptions {} · items held {} · interruptions avoided {} · recovery time saved {}\n",
         stats.sessions,
         stats.average_session_minutes,
+        minutes_text(longest * 60),
         stats.early_stops,
         stats.interruptions,
         stats.items_held,
@@ -345,6 +347,14 @@ pub fn stats(stats: &WeeklyStats) -> String {
             })
             .collect();
         let _ = writeln!(out, "Answered within the window: {}", answered.join(", "));
+    }
+    let tally = &stats.intents;
+    if tally.total() > 0 {
+        let _ = writeln!(
+            out,
+            "Intents: {} done · {} partly · {} not done · {} not said",
+            tally.done, tally.partly, tally.not_done, tally.unsaid
+        );
     }
     if stats.trend.len() > 1 {
         let trend: Vec<String> = stats
@@ -371,6 +381,34 @@ pub fn intent(intent: &Intent) -> String {
         .map(|note| format!(" — {}", safe(note)))
         .unwrap_or_default();
     format!("{}: {outcome}{note}", safe(&intent.text))
+}
+
+/// Standups as Markdown, each followed by where it was posted.
+pub fn standups(entries: &[StandupEntry], tz: &TimeZone) -> String {
+    let mut out = String::new();
+    for (n, entry) in entries.iter().enumerate() {
+        if n > 0 {
+            out.push('\n');
+        }
+        // Every line of a draft is one safe line already (`one_line`).
+        out.push_str(&entry.draft.to_markdown());
+        if let Some(posted) = &entry.posted {
+            let _ = write!(
+                out,
+                "\nPosted to {} at {}",
+                posted.to,
+                day_clock(posted.at, tz)
+            );
+            if let Some(link) = &posted.link {
+                let _ = write!(out, ": {}", safe(link));
+            }
+            out.push('\n');
+        }
+    }
+    if entries.is_empty() {
+        out.push_str("No standup kept yet.\n");
+    }
+    out
 }
 
 #[cfg(test)]

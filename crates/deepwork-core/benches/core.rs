@@ -140,6 +140,7 @@ fn stats(c: &mut Criterion) {
                 &sessions,
                 &items,
                 &[],
+                &[],
                 15.0,
                 8,
                 |item: &ItemFact| item.received_at + SignedDuration::from_hours(4),

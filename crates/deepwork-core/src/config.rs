@@ -48,6 +48,8 @@ pub struct Config {
     pub plans: PlansConfig,
     /// Noticing the user's answers where items live, and the one reminder.
     pub follow_through: FollowThroughConfig,
+    /// The written standup: when it is drafted and where it is posted.
+    pub standup: crate::standup::StandupConfig,
 }
 
 /// The `[storage]` section.

@@ -95,6 +95,17 @@ impl Class {
         }
     }
 
+    /// The plural name: "blockers", "strategic items".
+    pub fn plural(self) -> &'static str {
+        match self {
+            Class::Emergency => "emergencies",
+            Class::Blocker => "blockers",
+            Class::Update => "updates",
+            Class::Strategic => "strategic items",
+            Class::PrePing => "pre-pings",
+        }
+    }
+
     /// How a count of this class reads in a summary ("1 blocker", "6 updates").
     pub fn count_label(self, count: usize) -> String {
         let (one, many) = match self {

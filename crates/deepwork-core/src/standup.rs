@@ -5,12 +5,15 @@
 
 use crate::digest::ItemRecord;
 use crate::item::SessionId;
-use crate::plans::WorkHours;
+use crate::plans::{Days, WorkHours};
+use crate::schedule::ClockTime;
+use crate::text::escape_html;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
 use serde::{Deserialize, Serialize};
-use std::fmt::Write;
+use std::fmt::{self, Write};
+use std::str::FromStr;
 
 /// The longest intent kept, in characters.
 pub const MAX_INTENT_CHARS: usize = 200;
@@ -68,14 +71,18 @@ pub struct Intent {
     pub note: Option<String>,
 }
 
-/// Work shipped elsewhere, as a source tells it: a merged pull request, a closed ticket.
+/// Work a source reports: a merged pull request or a closed ticket (shipped), or one of
+/// the user's tickets marked blocked.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Shipped {
+pub struct SourceWork {
     /// The source ("github").
     pub source: String,
-    /// What it was ("Add retries to the payment client (#12)").
+    /// The source's own name for it (a pull request's URL, a ticket's key), unique
+    /// within the source.
+    pub key: String,
+    /// What it is ("Add retries to the payment client (#12)").
     pub title: String,
-    /// When it was shipped.
+    /// When it was shipped, or last changed while blocked.
     pub at: Timestamp,
 }
 
@@ -113,7 +120,9 @@ pub struct StandupFacts<'a> {
     /// Items done recently (answered where they live or marked), with when.
     pub done_items: &'a [ItemRecord],
     /// What the sources say was shipped recently.
-    pub shipped: &'a [Shipped],
+    pub shipped: &'a [SourceWork],
+    /// The user's tickets the sources say are blocked.
+    pub blocked: &'a [SourceWork],
     /// Focus planned today.
     pub planned: &'a [PlannedFocus],
     /// Blockers still owed.
@@ -139,24 +148,264 @@ pub struct StandupDraft {
 }
 
 impl StandupDraft {
-    /// The draft as Markdown, the form it is posted and copied in.
-    pub fn to_markdown(&self) -> String {
-        let mut out = format!("**Standup {}**\n", self.date);
-        for (heading, lines) in [
+    fn sections(&self) -> [(&'static str, &[String]); 3] {
+        [
             ("Shipped", &self.shipped),
             ("Today", &self.today),
             ("Blockers", &self.blockers),
-        ] {
+        ]
+    }
+
+    /// The draft as Markdown, the form it is copied and posted to Mattermost in.
+    pub fn to_markdown(&self) -> String {
+        let mut out = format!("**Standup {}**\n", self.date);
+        for (heading, lines) in self.sections() {
             let _ = write!(out, "\n*{heading}*\n");
             if lines.is_empty() {
                 out.push_str("- none\n");
             }
             for line in lines {
-                let _ = writeln!(out, "- {}", one_line(line));
+                let _ = writeln!(out, "- {}", escape_markdown(&entry(line)));
             }
         }
         out
     }
+
+    /// The draft as HTML (Matrix's formatted body, a Teams message), every line escaped.
+    pub fn to_html(&self) -> String {
+        let mut out = format!("<p><strong>Standup {}</strong></p>", self.date);
+        for (heading, lines) in self.sections() {
+            let _ = write!(out, "<p><em>{heading}</em></p><ul>");
+            if lines.is_empty() {
+                out.push_str("<li>none</li>");
+            }
+            for line in lines {
+                let _ = write!(out, "<li>{}</li>", escape_html(&entry(line)));
+            }
+            out.push_str("</ul>");
+        }
+        out
+    }
+
+    /// The draft in Slack's mrkdwn: bold headings, bullets, `&`, `<` and `>` escaped as
+    /// Slack asks, so no line becomes a link or a mention.
+    pub fn to_slack(&self) -> String {
+        let mut out = format!("*Standup {}*\n", self.date);
+        for (heading, lines) in self.sections() {
+            let _ = write!(out, "\n*{heading}*\n");
+            if lines.is_empty() {
+                out.push_str("• none\n");
+            }
+            for line in lines {
+                let escaped = entry(line)
+                    .replace('&', "&amp;")
+                    .replace('<', "&lt;")
+                    .replace('>', "&gt;");
+                let _ = writeln!(out, "• {escaped}");
+            }
+        }
+        out
+    }
+
+    /// The draft with every line made one short safe line, empty ones dropped: what an
+    /// edit from the window is stored and posted as.
+    pub fn cleaned(mut self) -> StandupDraft {
+        for lines in [&mut self.shipped, &mut self.today, &mut self.blockers] {
+            let kept: Vec<String> = lines
+                .iter()
+                .filter_map(|line| clean_line(line))
+                .take(MAX_LINES)
+                .collect();
+            *lines = kept;
+        }
+        self
+    }
+}
+
+/// The most lines kept in one section.
+pub const MAX_LINES: usize = 50;
+/// The longest line kept, in characters.
+pub const MAX_LINE_CHARS: usize = 500;
+
+fn clean_line(text: &str) -> Option<String> {
+    let line = crate::text::one_line(text);
+    let line = line.trim();
+    (!line.is_empty()).then(|| line.chars().take(MAX_LINE_CHARS).collect())
+}
+
+/// A line as one list entry: one line, and a mention of everyone in a room (`@channel`,
+/// `@here`, `@all`, `@everyone`, `@room`) broken with a word joiner, since a line may
+/// quote someone else's message and a standup should notify no one.
+fn entry(text: &str) -> String {
+    let line = crate::text::one_line(text);
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line.as_str();
+    while let Some(at) = rest.find('@') {
+        out.push_str(&rest[..=at]);
+        let in_address = rest[..at]
+            .chars()
+            .next_back()
+            .is_some_and(char::is_alphanumeric);
+        rest = &rest[at + 1..];
+        if in_address {
+            continue;
+        }
+        let word_end = rest
+            .find(|c: char| !c.is_alphanumeric())
+            .unwrap_or(rest.len());
+        let word = &rest[..word_end];
+        if ["channel", "here", "all", "everyone", "room"]
+            .iter()
+            .any(|broadcast| word.eq_ignore_ascii_case(broadcast))
+        {
+            out.push('\u{2060}');
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Markdown's inline markup escaped, so that a quoted title cannot become a link or
+/// bold text in someone else's client.
+fn escape_markdown(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(
+            c,
+            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '~' | '|'
+        ) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The platforms a standup can be posted to.
+pub const POSTING_PLATFORMS: [&str; 4] = ["slack", "mattermost", "matrix", "teams"];
+
+/// Where a standup is posted, written `"platform:channel"`: `"slack:C0123ABC"` or
+/// `"slack:#team"`, `"mattermost:team-name/channel-name"` or a channel id,
+/// `"matrix:#standup:example.org"` or a room id, `"teams:CHAT_ID"` or
+/// `"teams:TEAM_ID/CHANNEL_ID"`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(type = "string"))]
+pub struct PostTarget {
+    /// The platform, one of [`POSTING_PLATFORMS`].
+    pub platform: String,
+    /// The channel, room or chat, as the platform names it.
+    pub channel: String,
+}
+
+impl FromStr for PostTarget {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let bad = || {
+            format!(
+                "{text:?} is not a place to post; write it like \"slack:#team\", \"mattermost:team/channel\", \"matrix:#standup:example.org\" or \"teams:TEAM_ID/CHANNEL_ID\""
+            )
+        };
+        let (platform, channel) = text.trim().split_once(':').ok_or_else(bad)?;
+        let platform = platform.trim().to_ascii_lowercase();
+        if !POSTING_PLATFORMS.contains(&platform.as_str()) {
+            return Err(format!(
+                "{text:?}: standups are posted to {}, not {platform:?}",
+                POSTING_PLATFORMS.join(", ")
+            ));
+        }
+        let channel = channel.trim();
+        if channel.is_empty() || channel.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(bad());
+        }
+        Ok(PostTarget {
+            platform,
+            channel: channel.to_owned(),
+        })
+    }
+}
+
+text_serde!(PostTarget);
+
+impl fmt::Display for PostTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.platform, self.channel)
+    }
+}
+
+/// The `[standup]` section.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StandupConfig {
+    /// When the daily draft is written (and a notice says it is ready); none writes it
+    /// only when asked.
+    pub at: Option<ClockTime>,
+    /// The days it is written on (not on `[plans] days_off`).
+    pub days: Days,
+    /// Where `deepwork standup --post` and the window's Post button send it.
+    pub post_to: Option<PostTarget>,
+}
+
+impl Default for StandupConfig {
+    fn default() -> Self {
+        StandupConfig {
+            at: None,
+            days: "mon-fri".parse().expect("weekdays"),
+            post_to: None,
+        }
+    }
+}
+
+/// When the next daily draft is due: today's time if today is a standup day not yet
+/// drafted (now, if that time has passed), else the next standup day's. `None` without
+/// `at`, or when no day of the next week is a standup day.
+pub fn next_draft_at(
+    config: &StandupConfig,
+    days_off: &[Date],
+    now: Timestamp,
+    tz: &TimeZone,
+    last_drafted: Option<Date>,
+) -> Option<Timestamp> {
+    let at = config.at?;
+    let today = now.to_zoned(tz.clone()).date();
+    (0..8).find_map(|ahead| {
+        let day = today.checked_add(ahead.days()).ok()?;
+        let wanted = config.days.contains(day.weekday())
+            && !days_off.contains(&day)
+            && last_drafted.is_none_or(|last| last < day);
+        wanted.then(|| at.on(day, tz).max(now))
+    })
+}
+
+/// A standup kept in history: the draft as last saved, and where it was posted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct StandupEntry {
+    /// The draft.
+    pub draft: StandupDraft,
+    /// Whether it is kept (drafted at the standup time, edited or posted); a fresh
+    /// draft is not until then.
+    pub kept: bool,
+    /// When the user last edited it.
+    #[cfg_attr(feature = "ts", ts(type = "string | null"))]
+    pub edited_at: Option<Timestamp>,
+    /// Where and when it was posted.
+    pub posted: Option<Posted>,
+}
+
+/// A standup's posting.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Posted {
+    /// Where.
+    pub to: PostTarget,
+    /// When.
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
+    pub at: Timestamp,
+    /// A link to the message, where the platform gives one.
+    pub link: Option<String>,
 }
 
 /// The working day before `today`: the last day with work hours (yesterday when every
@@ -254,7 +503,7 @@ pub fn draft(facts: &StandupFacts<'_>) -> StandupDraft {
         .filter(|o| o.reply_by < tomorrow)
         .collect();
     owed.sort_by_key(|o| o.reply_by);
-    let blockers = owed
+    let mut blockers: Vec<String> = owed
         .into_iter()
         .map(|o| {
             let when = if o.reply_by <= facts.now {
@@ -265,6 +514,12 @@ pub fn draft(facts: &StandupFacts<'_>) -> StandupDraft {
             format!("Reply owed to {}: {} ({when})", o.item.sender, o.item.title)
         })
         .collect();
+    blockers.extend(
+        facts
+            .blocked
+            .iter()
+            .map(|b| format!("Blocked: {} ({})", b.title, b.source)),
+    );
 
     StandupDraft {
         date: today,
@@ -284,11 +539,6 @@ fn with_note(text: &str, note: Option<&str>) -> String {
 
 fn same_intent(a: &str, b: &str) -> bool {
     a.trim().eq_ignore_ascii_case(b.trim())
-}
-
-/// A line as one Markdown list entry: no line breaks, no leading markup.
-fn one_line(text: &str) -> String {
-    crate::text::one_line(text)
 }
 
 /// An intent as the user wrote it, made safe and short; `None` when empty.
@@ -387,8 +637,9 @@ mod tests {
             item(2, "carol", "Budget sign-off", Some("2026-11-27T12:00")),
             item(3, "dave", "Last week's question", Some("2026-11-20T12:00")),
         ];
-        let shipped = [Shipped {
+        let shipped = [SourceWork {
             source: "github".into(),
+            key: "https://github.com/acme/pay/pull/12".into(),
             title: "Add retries to the payment client (#12)".into(),
             at: at("2026-11-27T15:00"),
         }];
@@ -418,6 +669,12 @@ mod tests {
             intents: &intents,
             done_items: &done,
             shipped: &shipped,
+            blocked: &[SourceWork {
+                source: "jira".into(),
+                key: "PAY-7".into(),
+                title: "PAY-7 Migrate the ledger".into(),
+                at: at("2026-11-27T10:00"),
+            }],
             planned: &planned,
             owed: &owed,
         });
@@ -446,6 +703,7 @@ mod tests {
             [
                 "Reply owed to gina: Contract sign-off (overdue since 17:00)",
                 "Reply owed to erin: Access to the prod dashboard (due 10:00)",
+                "Blocked: PAY-7 Migrate the ledger (jira)",
             ]
         );
         let markdown = draft.to_markdown();
@@ -467,6 +725,7 @@ mod tests {
             intents: &[],
             done_items: &[],
             shipped: &[],
+            blocked: &[],
             planned: &[],
             owed: &[],
         });
@@ -482,6 +741,110 @@ mod tests {
             Some("Finish the RFC [2J")
         );
         assert_eq!(clean_intent(&"x".repeat(500)).map(|t| t.len()), Some(200));
+    }
+
+    fn sample() -> StandupDraft {
+        StandupDraft {
+            date: "2026-11-30".parse().expect("date"),
+            since: "2026-11-27".parse().expect("date"),
+            shipped: vec!["Fix <b>bold</b> & [link](https://evil.example) *now*".into()],
+            today: vec![],
+            blockers: vec!["Reply owed to bob: @channel look @Here, mail me@all.example".into()],
+        }
+    }
+
+    #[test]
+    fn every_form_escapes_its_markup_and_mentions_no_one() {
+        let draft = sample();
+        let markdown = draft.to_markdown();
+        assert!(
+            markdown.contains(
+                "- Fix \\<b\\>bold\\</b\\> & \\[link\\](https://evil.example) \\*now\\*\n"
+            ),
+            "{markdown}"
+        );
+        assert!(markdown.contains("*Today*\n- none\n"));
+        assert!(markdown.contains("@\u{2060}channel look @\u{2060}Here,"));
+        assert!(
+            markdown.contains("me@all.example"),
+            "an address is no mention"
+        );
+        let html = draft.to_html();
+        assert!(html.starts_with("<p><strong>Standup 2026-11-30</strong></p><p><em>Shipped</em></p><ul><li>Fix &lt;b&gt;bold&lt;/b&gt; &amp; [link]"));
+        assert!(html.contains("<li>none</li>"));
+        assert!(!html.contains("<b>"));
+        let slack = draft.to_slack();
+        assert!(
+            slack.starts_with(
+                "*Standup 2026-11-30*\n\n*Shipped*\n• Fix &lt;b&gt;bold&lt;/b&gt; &amp; [link]"
+            ),
+            "{slack}"
+        );
+        assert!(slack.contains("@\u{2060}channel"));
+    }
+
+    #[test]
+    fn an_edited_draft_keeps_short_single_lines() {
+        let mut draft = sample();
+        draft.today = vec!["  ".into(), "Ship\nthe RFC".into(), "y".repeat(900)];
+        draft.shipped = (0..80).map(|n| format!("line {n}")).collect();
+        let cleaned = draft.cleaned();
+        assert_eq!(cleaned.today[0], "Ship the RFC");
+        assert_eq!(cleaned.today[1].chars().count(), MAX_LINE_CHARS);
+        assert_eq!(cleaned.today.len(), 2);
+        assert_eq!(cleaned.shipped.len(), MAX_LINES);
+    }
+
+    #[test]
+    fn post_targets_name_a_platform_that_posts_and_a_channel() {
+        let target: PostTarget = "matrix:#standup:example.org".parse().expect("valid");
+        assert_eq!(
+            (target.platform.as_str(), target.channel.as_str()),
+            ("matrix", "#standup:example.org")
+        );
+        assert_eq!(target.to_string(), "matrix:#standup:example.org");
+        assert_eq!(
+            "Slack:#team".parse::<PostTarget>().expect("valid").platform,
+            "slack"
+        );
+        for bad in ["slack", "slack:", "github:org/repo", "teams:a b", ":x"] {
+            assert!(bad.parse::<PostTarget>().is_err(), "{bad}");
+        }
+        let err = "github:x".parse::<PostTarget>().unwrap_err();
+        assert!(err.contains("slack, mattermost, matrix, teams"), "{err}");
+    }
+
+    #[test]
+    fn the_daily_draft_comes_once_on_standup_days() {
+        let tz = tz();
+        let config = StandupConfig {
+            at: Some("09:15".parse().expect("time")),
+            ..StandupConfig::default()
+        };
+        let friday: Date = "2026-11-27".parse().expect("date");
+        // Friday 08:00: today at 09:15.
+        assert_eq!(
+            next_draft_at(&config, &[], at("2026-11-27T08:00"), &tz, None),
+            Some(at("2026-11-27T09:15"))
+        );
+        // Started late and not drafted today: now.
+        let late = at("2026-11-27T11:00");
+        assert_eq!(next_draft_at(&config, &[], late, &tz, None), Some(late));
+        // Drafted on Friday: Monday, over the weekend.
+        assert_eq!(
+            next_draft_at(&config, &[], late, &tz, Some(friday)),
+            Some(at("2026-11-30T09:15"))
+        );
+        // Monday is a day off: Tuesday.
+        let monday: Date = "2026-11-30".parse().expect("date");
+        assert_eq!(
+            next_draft_at(&config, &[monday], late, &tz, Some(friday)),
+            Some(at("2026-12-01T09:15"))
+        );
+        assert_eq!(
+            next_draft_at(&StandupConfig::default(), &[], late, &tz, None),
+            None
+        );
     }
 
     proptest::proptest! {
@@ -513,6 +876,7 @@ mod tests {
                 intents: &intents,
                 done_items: &[],
                 shipped: &[],
+                blocked: &[],
                 planned: &[],
                 owed: &[],
             });

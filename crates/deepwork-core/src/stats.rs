@@ -4,6 +4,7 @@
 //! count, length, stops and items belong to the week it started in.
 
 use crate::item::{Class, Disposition, SessionId};
+use crate::standup::{Intent, Outcome};
 use jiff::civil::{Date, ISOWeekDate, Weekday};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp, ToSpan};
@@ -132,6 +133,27 @@ pub struct AnsweredInTime {
     pub items: u32,
 }
 
+/// How the intents of the week's sessions went.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct IntentTally {
+    /// Done.
+    pub done: u32,
+    /// Partly done.
+    pub partly: u32,
+    /// Not done.
+    pub not_done: u32,
+    /// Not said yet.
+    pub unsaid: u32,
+}
+
+impl IntentTally {
+    /// All of them.
+    pub fn total(&self) -> u32 {
+        self.done + self.partly + self.not_done + self.unsaid
+    }
+}
+
 /// Focus on one local day.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -193,9 +215,71 @@ pub struct WeeklyStats {
     /// Per class with items, how many of its sessions' items were done (answered where
     /// they live, or marked) within their reply-by.
     pub answered_in_time: Vec<AnsweredInTime>,
+    /// How the intents of the week's sessions went.
+    pub intents: IntentTally,
+    /// The longest stretch of a session no breakthrough cut, in minutes.
+    pub longest_block_minutes: f64,
 }
 
 impl WeeklyStats {
+    /// The weekly review as Markdown: focus against the goal, then output.
+    pub fn to_markdown(&self) -> String {
+        let mut out = format!(
+            "# Deep work, week {}\n\n- Focus: {:.1} h (goal {:.1} h, reference {:.1} h)\n",
+            self.week, self.total_hours, self.goal_hours, self.reference_hours
+        );
+        if self.planned_hours > 0.0 {
+            out.push_str(&format!("- Planned: {:.1} h\n", self.planned_hours));
+        }
+        out.push_str(&format!(
+            "- Sessions: {}, average {}, longest uninterrupted block {}\n",
+            self.sessions,
+            minutes_words(self.average_session_minutes),
+            minutes_words(self.longest_block_minutes)
+        ));
+        let tally = &self.intents;
+        if tally.total() > 0 {
+            let parts: Vec<String> = [
+                (tally.done, "done"),
+                (tally.partly, "partly"),
+                (tally.not_done, "not done"),
+                (tally.unsaid, "not said"),
+            ]
+            .into_iter()
+            .filter(|(count, _)| *count > 0)
+            .map(|(count, label)| format!("{count} {label}"))
+            .collect();
+            out.push_str(&format!("- Intents: {}\n", parts.join(", ")));
+        }
+        if !self.answered_in_time.is_empty() {
+            let parts: Vec<String> = self
+                .answered_in_time
+                .iter()
+                .map(|a| format!("{} {}/{}", a.class.plural(), a.in_time, a.items))
+                .collect();
+            out.push_str(&format!(
+                "- Handled within their reply-by: {}\n",
+                parts.join(", ")
+            ));
+        }
+        out.push_str(&format!(
+            "- Interruptions avoided: {} (about {} of recovery saved); breakthroughs: {}\n",
+            self.interruptions_avoided,
+            minutes_words(self.recovery_minutes_saved),
+            self.interruptions
+        ));
+        out.push_str("\n| Day | Focus (h) | Planned (h) |\n|---|---:|---:|\n");
+        for day in &self.days {
+            out.push_str(&format!(
+                "| {} | {:.1} | {:.1} |\n",
+                day.date.strftime("%a %d %b"),
+                day.hours,
+                day.planned_hours
+            ));
+        }
+        out
+    }
+
     /// One CSV row per day: `week,date,weekday,focus_hours,planned_hours`.
     pub fn to_csv(&self) -> String {
         let mut out = String::from("week,date,weekday,focus_hours,planned_hours\n");
@@ -211,6 +295,35 @@ impl WeeklyStats {
         }
         out
     }
+}
+
+/// "1 h 50 min", "45 min".
+fn minutes_words(minutes: f64) -> String {
+    let minutes = minutes.round() as i64;
+    match (minutes / 60, minutes % 60) {
+        (0, m) => format!("{m} min"),
+        (h, 0) => format!("{h} h"),
+        (h, m) => format!("{h} h {m} min"),
+    }
+}
+
+/// The longest stretch of `session` between breakthroughs (`cuts`, any order).
+fn longest_stretch(session: &SessionRecord, now: Timestamp, cuts: &[Timestamp]) -> SignedDuration {
+    let (start, end) = (session.started_at, session.end_or(now));
+    let mut marks: Vec<Timestamp> = cuts
+        .iter()
+        .copied()
+        .filter(|at| *at > start && *at < end)
+        .collect();
+    marks.sort();
+    marks.push(end);
+    let mut longest = SignedDuration::ZERO;
+    let mut from = start;
+    for mark in marks {
+        longest = longest.max(mark.duration_since(from));
+        from = mark;
+    }
+    longest
 }
 
 fn start_of_day(date: Date, tz: &TimeZone) -> Timestamp {
@@ -259,7 +372,8 @@ fn planned_in(
 }
 
 /// Computes the stats of `week`, with a trend of `trend_weeks` weeks ending with it;
-/// `planned` are the spans of planned focus in it, and `reply_by` tells an item's.
+/// `planned` are the spans of planned focus in it, `intents` the intents of recent
+/// sessions, and `reply_by` tells an item's.
 #[allow(clippy::too_many_arguments)]
 pub fn weekly_stats(
     week: IsoWeek,
@@ -267,6 +381,7 @@ pub fn weekly_stats(
     now: Timestamp,
     sessions: &[SessionRecord],
     items: &[ItemFact],
+    intents: &[Intent],
     planned: &[(Timestamp, Timestamp)],
     goal_hours: f64,
     trend_weeks: usize,
@@ -357,6 +472,34 @@ pub fn weekly_stats(
         recovery += (RECOVERY_PER_INTERRUPTION * avoided as i32).min(length);
     }
 
+    let mut breakthroughs: HashMap<SessionId, Vec<Timestamp>> = HashMap::new();
+    for item in items
+        .iter()
+        .filter(|i| i.disposition == Disposition::BrokeThrough)
+    {
+        breakthroughs
+            .entry(item.session)
+            .or_default()
+            .push(item.received_at);
+    }
+    let longest_block = started
+        .values()
+        .map(|s| {
+            let cuts = breakthroughs.get(&s.id).map_or(&[][..], Vec::as_slice);
+            longest_stretch(s, now, cuts)
+        })
+        .max()
+        .unwrap_or(SignedDuration::ZERO);
+    let mut tally = IntentTally::default();
+    for intent in intents.iter().filter(|i| started.contains_key(&i.session)) {
+        match intent.outcome {
+            Some(Outcome::Done) => tally.done += 1,
+            Some(Outcome::Partly) => tally.partly += 1,
+            Some(Outcome::NotDone) => tally.not_done += 1,
+            None => tally.unsaid += 1,
+        }
+    }
+
     let mut trend = Vec::with_capacity(trend_weeks);
     let mut past = week;
     for _ in 0..trend_weeks {
@@ -389,6 +532,8 @@ pub fn weekly_stats(
         recovery_minutes_saved: recovery.as_secs_f64() / 60.0,
         trend,
         answered_in_time,
+        intents: tally,
+        longest_block_minutes: longest_block.as_secs_f64() / 60.0,
     }
 }
 
@@ -464,6 +609,7 @@ mod tests {
             &sessions,
             &items,
             &[],
+            &[],
             15.0,
             1,
             four_hours,
@@ -497,6 +643,90 @@ mod tests {
     }
 
     #[test]
+    fn the_weekly_review_counts_intents_and_the_longest_uncut_stretch() {
+        use crate::standup::{Intent, Outcome};
+        let week: IsoWeek = "2026-W48".parse().expect("parses");
+        let sessions = [
+            // 09:00–12:00 cut at 09:40 by an emergency: 2 h 20 min uncut.
+            session(1, "2026-11-23T09:00", "2026-11-23T12:00", false),
+            session(2, "2026-11-24T14:00", "2026-11-24T16:00", false),
+            // Last week's: neither its intent nor its length counts.
+            session(3, "2026-11-20T08:00", "2026-11-20T13:00", false),
+        ];
+        let items = [
+            fact(
+                1,
+                "2026-11-23T09:40",
+                Class::Emergency,
+                Disposition::BrokeThrough,
+            ),
+            fact(1, "2026-11-23T10:00", Class::Update, Disposition::Held),
+            fact(
+                2,
+                "2026-11-24T15:00",
+                Class::Emergency,
+                Disposition::BrokeThrough,
+            ),
+        ];
+        let intent = |id: i64, outcome: Option<Outcome>| Intent {
+            session: SessionId(id),
+            started_at: at("2026-11-23T09:00"),
+            text: format!("intent {id}"),
+            outcome,
+            note: None,
+        };
+        let intents = [
+            intent(1, Some(Outcome::Done)),
+            intent(2, None),
+            intent(3, Some(Outcome::NotDone)),
+        ];
+        let stats = weekly_stats(
+            week,
+            &tz(),
+            at("2026-11-30T00:00"),
+            &sessions,
+            &items,
+            &intents,
+            &[],
+            15.0,
+            1,
+            four_hours,
+        );
+        assert_eq!(stats.longest_block_minutes, 140.0);
+        assert_eq!(
+            stats.intents,
+            IntentTally {
+                done: 1,
+                partly: 0,
+                not_done: 0,
+                unsaid: 1
+            }
+        );
+        let review = stats.to_markdown();
+        assert!(
+            review.starts_with(
+                "# Deep work, week 2026-W48\n\n- Focus: 5.0 h (goal 15.0 h, reference 11.7 h)\n"
+            ),
+            "{review}"
+        );
+        assert!(
+            review.contains(
+                "- Sessions: 2, average 2 h 30 min, longest uninterrupted block 2 h 20 min\n"
+            ),
+            "{review}"
+        );
+        assert!(
+            review.contains("- Intents: 1 done, 1 not said\n"),
+            "{review}"
+        );
+        assert!(
+            review.contains("- Handled within their reply-by: emergencies 0/2, updates 0/1\n"),
+            "{review}"
+        );
+        assert!(review.contains("| Mon 23 Nov | 3.0 | 0.0 |\n"), "{review}");
+    }
+
+    #[test]
     fn a_session_across_midnight_is_split_between_days() {
         let week: IsoWeek = "2026-W48".parse().expect("parses");
         let sessions = [session(1, "2026-11-24T23:00", "2026-11-25T01:30", false)];
@@ -505,6 +735,7 @@ mod tests {
             &tz(),
             at("2026-11-30T00:00"),
             &sessions,
+            &[],
             &[],
             &[],
             15.0,
@@ -528,6 +759,7 @@ mod tests {
             &tz(),
             at("2026-11-01T00:00"),
             &sessions,
+            &[],
             &[],
             &[],
             15.0,
@@ -555,6 +787,7 @@ mod tests {
             &tz(),
             at("2026-11-30T00:00"),
             &[by_plan, by_hand],
+            &[],
             &[],
             &planned,
             15.0,
@@ -608,6 +841,7 @@ mod tests {
             &sessions,
             &items,
             &[],
+            &[],
             15.0,
             1,
             four_hours,
@@ -639,6 +873,7 @@ mod tests {
             &[running],
             &[],
             &[],
+            &[],
             15.0,
             1,
             four_hours,
@@ -658,6 +893,7 @@ mod tests {
             &tz(),
             at("2026-11-30T00:00"),
             &sessions,
+            &[],
             &[],
             &[],
             15.0,

@@ -12,6 +12,23 @@ pub fn is_unsafe(c: char) -> bool {
         )
 }
 
+/// Text for an HTML context (a notification body, a chat message's HTML): every markup
+/// character escaped, since message text is untrusted.
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Message text with unsafe characters dropped; line breaks and tabs stay.
 pub fn plain(text: &str) -> String {
     text.chars()

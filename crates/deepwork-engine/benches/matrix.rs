@@ -57,6 +57,7 @@ fn main() {
             source: Some(matrix.clone()),
             replier: Some(matrix),
             follow_up: None,
+            poster: None,
             auto_reply: false,
             problem: None,
         };

@@ -44,6 +44,7 @@ where
         source: Some(adapter.clone()),
         replier: Some(adapter),
         follow_up: None,
+        poster: None,
         auto_reply: false,
         problem: None,
     }

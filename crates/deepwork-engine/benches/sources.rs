@@ -27,6 +27,7 @@ fn source<S: MessageSource + FollowUp + 'static>(name: &str, source: Arc<S>) -> 
         source: Some(source.clone()),
         replier: None,
         follow_up: Some(source),
+        poster: None,
         auto_reply: false,
         problem: None,
     }

@@ -9,7 +9,7 @@ use deepwork_core::escalation::{AckVia, TimelineEntry};
 use deepwork_core::schedule::SessionPlan;
 use deepwork_core::session::ClassCounts;
 use deepwork_core::settings::Settings;
-use deepwork_core::standup::{Intent, Outcome, StandupDraft};
+use deepwork_core::standup::{Intent, Outcome, PostTarget, StandupDraft, StandupEntry};
 use deepwork_core::stats::{IsoWeek, WeeklyStats};
 use deepwork_core::triage::deadline::StatedDeadline;
 use deepwork_core::{Class, Disposition, ItemId, NewItem, SessionId};
@@ -130,8 +130,33 @@ pub enum Request {
         #[serde(default)]
         note: Option<String>,
     },
-    /// Today's standup draft.
-    Standup,
+    /// Today's standup: as kept, or drafted now. `fresh` drafts it again from what is
+    /// known now (kept only once saved).
+    Standup {
+        /// Draft again, ignoring the kept one's lines.
+        #[serde(default)]
+        fresh: bool,
+    },
+    /// Keep an edited standup (the day is the draft's).
+    SaveStandup {
+        /// The lines as the user left them.
+        draft: StandupDraft,
+    },
+    /// Post a standup (today's as kept or drafted when `draft` is absent) to `to`, or
+    /// to `[standup] post_to`; it is kept, with where it went.
+    PostStandup {
+        /// The lines to post.
+        #[serde(default)]
+        draft: Option<StandupDraft>,
+        /// Where.
+        #[serde(default)]
+        to: Option<PostTarget>,
+    },
+    /// The kept standups, newest first.
+    Standups {
+        /// At most this many.
+        limit: u32,
+    },
     /// Read the configured chat platforms and their tokens again and reconnect them,
     /// e.g. after a token was stored; a running session's status carries over.
     ReloadAdapters,
@@ -166,8 +191,10 @@ pub enum Reply {
     Digests(Vec<Digest>),
     /// For `outcome`: the intent as it now stands.
     Intent(Intent),
-    /// For `standup`.
-    Standup(StandupDraft),
+    /// For `standup`, `save_standup` and `post_standup`.
+    Standup(StandupEntry),
+    /// For `standups`.
+    Standups(Vec<StandupEntry>),
     /// For `done`.
     Done,
     /// For `teach`.
@@ -242,6 +269,9 @@ pub enum ErrorCode {
     InvalidSettings,
     /// The database (or the config file) failed; nothing was changed.
     Storage,
+    /// A post did not reach its platform (not connected, refused, unreachable); it is
+    /// kept, and can be posted again.
+    NotPosted,
 }
 
 /// Why one of the window's commands failed where the engine had no say.
@@ -321,7 +351,7 @@ impl ErrorCode {
             | ErrorCode::NotFocusing
             | ErrorCode::NotFound
             | ErrorCode::InvalidSettings => true,
-            ErrorCode::Storage => false,
+            ErrorCode::Storage | ErrorCode::NotPosted => false,
         }
     }
 }
@@ -360,6 +390,10 @@ pub struct Status {
     /// copy still applies), a planned session that could not start.
     #[serde(default)]
     pub plan_problems: Vec<String>,
+    /// The latest session's intent, once it ended, until the user says how it went
+    /// (for a day).
+    #[serde(default)]
+    pub unsaid_intent: Option<Box<Intent>>,
 }
 
 /// One day of plans.
@@ -509,6 +543,9 @@ pub struct SessionStatus {
     /// The planned block it runs for; `None` when started by hand.
     #[serde(default)]
     pub plan: Option<String>,
+    /// What it is for, when the user said.
+    #[serde(default)]
+    pub intent: Option<String>,
 }
 
 /// How triage reads a message (`deepwork triage explain`).
@@ -597,6 +634,14 @@ pub enum Event {
     },
     /// The user asked, from the check-in notification, to see the digest.
     OpenDigest,
+    /// The day's standup was drafted at `[standup] at`.
+    StandupDrafted {
+        /// Its day.
+        #[cfg_attr(feature = "ts", ts(type = "string"))]
+        date: jiff::civil::Date,
+    },
+    /// From the standup's notice, the user asked to see it.
+    OpenStandup,
     /// Settings were saved: clients re-read what they show from the config.
     ConfigChanged,
     /// An emergency was acknowledged.

@@ -7,8 +7,8 @@
 use crate::api::{AdapterHealth, AdapterState, ConnectKind, Event};
 use crate::chat_calls::{Answer, AutoReply, ChatCall, ChatError, Owed};
 use deepwork_adapters::{
-    AdapterError, Answered, Batch, FocusStatus, FollowUp, MessageSource, Replier, StatusAdapter,
-    StatusSnapshot,
+    AdapterError, Answered, Batch, FocusStatus, FollowUp, MessageSource, Poster, Replier,
+    StatusAdapter, StatusSnapshot,
 };
 use deepwork_core::away;
 use deepwork_core::reconcile::{self, Action, Desired, Next, Outcome, StatusReconciler};
@@ -45,6 +45,8 @@ pub struct ChatAdapter {
     pub replier: Option<Arc<dyn Replier>>,
     /// Notices the user answering items where they live.
     pub follow_up: Option<Arc<dyn FollowUp>>,
+    /// Posts the user's standup to a channel.
+    pub poster: Option<Arc<dyn Poster>>,
     /// Whether the user turned auto-replies on for it.
     pub auto_reply: bool,
     /// Why it cannot be used (e.g. no token in the keyring); shown, not retried.
@@ -60,6 +62,7 @@ impl ChatAdapter {
             source: None,
             replier: None,
             follow_up: None,
+            poster: None,
             auto_reply: false,
             problem: Some(fix),
         }
@@ -68,6 +71,12 @@ impl ChatAdapter {
     /// The platform also notices the user's answers where items live.
     pub fn with_follow_up(mut self, follow_up: Arc<dyn FollowUp>) -> Self {
         self.follow_up = Some(follow_up);
+        self
+    }
+
+    /// The platform also posts the user's standup.
+    pub fn with_poster(mut self, poster: Arc<dyn Poster>) -> Self {
+        self.poster = Some(poster);
         self
     }
 }

@@ -7,7 +7,7 @@ use crate::api::{
 use deepwork_core::digest::{Digest, DigestId};
 use deepwork_core::schedule::SessionPlan;
 use deepwork_core::settings::Settings;
-use deepwork_core::standup::{Intent, Outcome, StandupDraft};
+use deepwork_core::standup::{Intent, Outcome, PostTarget, StandupDraft, StandupEntry};
 use deepwork_core::stats::{IsoWeek, WeeklyStats};
 use deepwork_core::{Class, ItemId, NewItem, SessionId};
 use futures_util::{SinkExt, StreamExt};
@@ -136,10 +136,37 @@ impl Client {
         }
     }
 
-    /// Today's standup draft.
-    pub async fn standup(&mut self) -> Result<StandupDraft, ClientError> {
-        match self.call(&Request::Standup).await? {
-            Reply::Standup(draft) => Ok(draft),
+    /// Today's standup, as kept or drafted now (`fresh`: drafted again).
+    pub async fn standup(&mut self, fresh: bool) -> Result<StandupEntry, ClientError> {
+        self.standup_call(Request::Standup { fresh }).await
+    }
+
+    /// Keeps an edited standup.
+    pub async fn save_standup(&mut self, draft: StandupDraft) -> Result<StandupEntry, ClientError> {
+        self.standup_call(Request::SaveStandup { draft }).await
+    }
+
+    /// Posts a standup (today's when `draft` is `None`) to `to`, or where the config
+    /// says.
+    pub async fn post_standup(
+        &mut self,
+        draft: Option<StandupDraft>,
+        to: Option<PostTarget>,
+    ) -> Result<StandupEntry, ClientError> {
+        self.standup_call(Request::PostStandup { draft, to }).await
+    }
+
+    /// The kept standups, newest first.
+    pub async fn standups(&mut self, limit: u32) -> Result<Vec<StandupEntry>, ClientError> {
+        match self.call(&Request::Standups { limit }).await? {
+            Reply::Standups(entries) => Ok(entries),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    async fn standup_call(&mut self, request: Request) -> Result<StandupEntry, ClientError> {
+        match self.call(&request).await? {
+            Reply::Standup(entry) => Ok(entry),
             other => Err(unexpected(&other)),
         }
     }

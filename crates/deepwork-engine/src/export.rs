@@ -1,4 +1,5 @@
-//! Files Deepwork writes for the user: a week's focus as CSV, saved where downloads go.
+//! Files Deepwork writes for the user: a week's focus as CSV and its review as
+//! Markdown, saved where downloads go.
 
 use deepwork_core::stats::{IsoWeek, WeeklyStats};
 use std::path::PathBuf;
@@ -15,9 +16,18 @@ pub fn downloads_folder() -> Option<PathBuf> {
 /// Saves `stats` (one row per day) as `deepwork-focus-WEEK.csv` in the downloads folder;
 /// where it went, or what went wrong, for people.
 pub fn save_week_csv(week: IsoWeek, stats: &WeeklyStats) -> Result<PathBuf, String> {
+    save(&format!("deepwork-focus-{week}.csv"), &stats.to_csv())
+}
+
+/// Saves the weekly review as `deepwork-review-WEEK.md` in the downloads folder.
+pub fn save_week_review(week: IsoWeek, stats: &WeeklyStats) -> Result<PathBuf, String> {
+    save(&format!("deepwork-review-{week}.md"), &stats.to_markdown())
+}
+
+fn save(name: &str, text: &str) -> Result<PathBuf, String> {
     let folder = downloads_folder().ok_or("there is no home folder to save into")?;
-    let path = folder.join(format!("deepwork-focus-{week}.csv"));
-    std::fs::write(&path, stats.to_csv())
+    let path = folder.join(name);
+    std::fs::write(&path, text)
         .map_err(|error| format!("cannot write {}: {error}", path.display()))?;
     Ok(path)
 }

@@ -33,6 +33,8 @@ pub struct Notice {
 pub enum NoticeAction {
     /// "Open digest": the resident opens the window on the digest.
     OpenDigest,
+    /// "Open standup": the resident opens the window on the standup.
+    OpenStandup,
     /// "I'm on it" acknowledges the emergency; "Open" opens the window.
     Acknowledge(ItemId),
 }
@@ -40,6 +42,8 @@ pub enum NoticeAction {
 impl NoticeAction {
     /// The open action's key on the notification bus.
     pub const OPEN_DIGEST_KEY: &str = "open-digest";
+    /// The standup's open action's key.
+    pub const OPEN_STANDUP_KEY: &str = "open-standup";
     /// The acknowledge action's key.
     pub const ACKNOWLEDGE_KEY: &str = "acknowledge";
 }
@@ -135,6 +139,11 @@ fn send(notice: &Notice, report: &Reporter) {
                 .action("default", "Open digest")
                 .action(NoticeAction::OPEN_DIGEST_KEY, "Open digest");
         }
+        Some(NoticeAction::OpenStandup) => {
+            notification
+                .action("default", "Open standup")
+                .action(NoticeAction::OPEN_STANDUP_KEY, "Open standup");
+        }
         Some(NoticeAction::Acknowledge(_)) => {
             notification
                 .action(NoticeAction::ACKNOWLEDGE_KEY, "I'm on it")
@@ -154,6 +163,10 @@ fn send(notice: &Notice, report: &Reporter) {
                             (NoticeAction::ACKNOWLEDGE_KEY, NoticeAction::Acknowledge(_)) => {
                                 report(NoticeReport::Acted(action));
                             }
+                            (
+                                "default" | NoticeAction::OPEN_STANDUP_KEY,
+                                NoticeAction::OpenStandup,
+                            ) => report(NoticeReport::Acted(NoticeAction::OpenStandup)),
                             ("default" | NoticeAction::OPEN_DIGEST_KEY, _) => {
                                 report(NoticeReport::Acted(NoticeAction::OpenDigest));
                             }
@@ -179,20 +192,7 @@ fn send(notice: &Notice, report: &Reporter) {
 
 /// Notification servers may render a subset of HTML in bodies; message text is
 /// untrusted, so every markup character is escaped.
-pub fn escape_markup(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use deepwork_core::text::escape_html as escape_markup;
 
 #[cfg(test)]
 mod tests {

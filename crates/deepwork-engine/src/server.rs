@@ -12,16 +12,21 @@ use crate::paths::Paths;
 use crate::platforms;
 use crate::wall_timer::WallTimer;
 use deepwork_adapters::twilio::Twilio;
+use deepwork_adapters::{AdapterError, Post, PostedMessage, Poster};
 use deepwork_core::config::{Config, ConfigError};
 use deepwork_core::escalation::{AckVia, EscalationConfig};
+use deepwork_core::standup::{PostTarget, Posted};
 use deepwork_store::Store;
 use futures_util::{SinkExt, StreamExt};
 use jiff::Timestamp;
+use jiff::civil::Date;
 use jiff::tz::TimeZone;
+use std::collections::HashMap;
 use std::fs::File;
 use std::future::Future;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::codec::{Framed, LinesCodec, LinesCodecError};
@@ -225,12 +230,14 @@ async fn run_engine(
         .partition(|a| a.name == platforms::DESKTOP);
     chats::spawn(desktop, &link, &engine.events());
     let names = chat.iter().map(|a| a.name.clone()).collect();
+    let posters = posters(&chat);
     let tasks = chats::spawn(chat, &link, &engine.events());
     ready(&ready_config);
     let platforms = Platforms {
         config: paths.config.clone(),
         link,
         names,
+        posters,
         tasks,
         escalation_reports,
     };
@@ -350,6 +357,8 @@ struct Platforms {
     link: EngineLink,
     /// The platforms the tasks serve.
     names: Vec<String>,
+    /// The platforms that post, by name.
+    posters: HashMap<String, Arc<dyn Poster>>,
     tasks: Vec<tokio::task::AbortHandle>,
     /// Where every escalation worker, the current and any before it, reports.
     escalation_reports: mpsc::UnboundedSender<Report>,
@@ -409,9 +418,107 @@ impl Platforms {
         }
         engine.forget_adapters(&self.names);
         self.names = adapters.iter().map(|a| a.name.clone()).collect();
+        self.posters = posters(&adapters);
         self.tasks = chats::spawn(adapters, &self.link, &engine.events());
         tracing::info!(platforms = ?self.names, "chat platforms reconnected");
     }
+}
+
+fn posters(adapters: &[ChatAdapter]) -> HashMap<String, Arc<dyn Poster>> {
+    adapters
+        .iter()
+        .filter_map(|a| Some((a.name.clone(), a.poster.clone()?)))
+        .collect()
+}
+
+/// A standup post that went out, with the client waiting for its answer.
+struct PostDone {
+    day: Date,
+    to: PostTarget,
+    sent: Result<PostedMessage, AdapterError>,
+    reply: oneshot::Sender<Response>,
+}
+
+impl Platforms {
+    /// Posts a standup off the engine's loop (a platform may take seconds); the answer
+    /// goes to the client once the engine has recorded where it went.
+    fn post_standup(
+        &self,
+        engine: &mut Engine,
+        request: Request,
+        reply: oneshot::Sender<Response>,
+        done: &mpsc::Sender<PostDone>,
+    ) {
+        let Request::PostStandup { draft, to } = request else {
+            return;
+        };
+        let prepared = engine.prepare_post(clock_now(), draft, to).and_then(
+            |(to, draft)| match self.posters.get(&to.platform) {
+                Some(poster) => Ok((to, draft, Arc::clone(poster))),
+                None => Err(ApiError::new(
+                    ErrorCode::NotPosted,
+                    format!(
+                        "{} is not connected; connect it under [adapters.{}] (the standup is kept)",
+                        to.platform, to.platform
+                    ),
+                )),
+            },
+        );
+        let (to, draft, poster) = match prepared {
+            Ok(prepared) => prepared,
+            Err(error) => {
+                let _ = reply.send(Response::Error(error));
+                return;
+            }
+        };
+        let post = Post {
+            markdown: draft.to_markdown(),
+            html: draft.to_html(),
+            slack: draft.to_slack(),
+        };
+        let done = done.clone();
+        tokio::spawn(async move {
+            let sent = poster.post(&to.channel, &post).await;
+            let _ = done
+                .send(PostDone {
+                    day: draft.date,
+                    to,
+                    sent,
+                    reply,
+                })
+                .await;
+        });
+    }
+}
+
+fn posted(engine: &mut Engine, done: PostDone) {
+    let PostDone {
+        day,
+        to,
+        sent,
+        reply,
+    } = done;
+    let response = match sent {
+        Ok(message) => {
+            let posted = Posted {
+                to,
+                at: clock_now(),
+                link: message.link,
+            };
+            match engine.standup_posted(day, &posted) {
+                Ok(entry) => Response::Ok(Reply::Standup(entry)),
+                Err(error) => Response::Error(error),
+            }
+        }
+        Err(error) => {
+            tracing::warn!(%error, %to, "could not post the standup");
+            Response::Error(ApiError::new(
+                ErrorCode::NotPosted,
+                format!("could not post to {to}: {error} (the standup is kept)"),
+            ))
+        }
+    };
+    let _ = reply.send(response);
 }
 
 /// What the notification thread, the escalation worker and the calendar reader report
@@ -432,6 +539,7 @@ async fn run(
     shutdown: impl Future<Output = ()>,
 ) {
     let (reloaded_tx, mut reloaded) = mpsc::channel::<Reloaded>(1);
+    let (posts_tx, mut posts) = mpsc::channel::<PostDone>(8);
     let (calls_tx, mut calls) = mpsc::channel::<Call>(4 * MAX_BATCH);
     let accept = tokio::spawn(accept_loop(listener, calls_tx, engine.events()));
     tokio::pin!(shutdown);
@@ -454,6 +562,10 @@ async fn run(
                         Err(_) => break,
                     }
                 }
+                let (posting, batch): (Vec<Call>, Vec<Call>) = batch.into_iter().partition(|c| matches!(c.request, Request::PostStandup { .. }));
+                for call in posting {
+                    platforms.post_standup(&mut engine, call.request, call.reply, &posts_tx);
+                }
                 let (requests, replies): (Vec<_>, Vec<_>) = batch.into_iter().map(|c| (c.request, c.reply)).unzip();
                 let reloads: Vec<bool> = requests.iter().map(|r| matches!(r, Request::ReloadAdapters)).collect();
                 let responses = engine.handle_batch(clock_now(), requests);
@@ -467,10 +579,14 @@ async fn run(
                 }
             }
             Some(read) = reloaded.recv() => platforms.swap(&mut engine, read),
+            Some(done) = posts.recv() => posted(&mut engine, done),
             Some(call) = chat_calls.recv() => engine.handle_chat(clock_now(), call),
             Some(report) = reports.notices.recv() => match report {
                 NoticeReport::Acted(NoticeAction::OpenDigest) => {
                     let _ = engine.events().send(Event::OpenDigest);
+                }
+                NoticeReport::Acted(NoticeAction::OpenStandup) => {
+                    let _ = engine.events().send(Event::OpenStandup);
                 }
                 NoticeReport::Acted(NoticeAction::Acknowledge(item)) => {
                     let via = AckVia::Notification;

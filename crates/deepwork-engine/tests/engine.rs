@@ -323,6 +323,8 @@ fn a_morning_of_deep_work_with_a_slot_check_in() {
             Event::Lagged { .. } => "lagged",
             Event::ConfigChanged => "config_changed",
             Event::OpenDigest => "open_digest",
+            Event::StandupDrafted { .. } => "standup_drafted",
+            Event::OpenStandup => "open_standup",
             Event::Acknowledged { .. } => "acknowledged",
         });
     }
@@ -415,6 +417,17 @@ fn a_sessions_intent_and_its_outcome_make_the_next_standup() {
         },
     ));
     ok(one(&mut engine, at("2026-11-27T15:00"), Request::Stop));
+    let asked = status(&mut engine, at("2026-11-27T15:01")).unsaid_intent;
+    assert_eq!(
+        asked.map(|intent| intent.text),
+        Some("Load test the refund webhook".into()),
+        "the window and the tray ask how it went"
+    );
+    assert_eq!(
+        status(&mut engine, at("2026-11-28T15:01")).unsaid_intent,
+        None,
+        "a day later it is no longer asked"
+    );
     let blocker = push(
         &mut engine,
         at("2026-11-27T16:00"),
@@ -429,10 +442,17 @@ fn a_sessions_intent_and_its_outcome_make_the_next_standup() {
     );
 
     // Monday, 09:15.
-    let draft = match ok(one(&mut engine, at("2026-11-30T09:15"), Request::Standup)) {
-        Reply::Standup(draft) => draft,
+    let standup = |engine: &mut Engine, request: Request| match ok(one(
+        engine,
+        at("2026-11-30T09:15"),
+        request,
+    )) {
+        Reply::Standup(entry) => entry,
         other => panic!("{other:?}"),
     };
+    let entry = standup(&mut engine, Request::Standup { fresh: false });
+    assert!(!entry.kept, "a draft is not kept until saved");
+    let draft = entry.draft;
     assert_eq!(draft.since.to_string(), "2026-11-27");
     assert_eq!(draft.shipped, ["Finish the billing RFC — sent to Ana"]);
     assert_eq!(
@@ -444,6 +464,42 @@ fn a_sessions_intent_and_its_outcome_make_the_next_standup() {
     assert!(
         draft.blockers[0].starts_with("Reply owed to erin"),
         "{draft:?}"
+    );
+    let mut edited = draft.clone();
+    edited
+        .today
+        .push("Pair with erin\non the\tprod access".into());
+    edited.blockers.clear();
+    let kept = standup(&mut engine, Request::SaveStandup { draft: edited });
+    assert!(kept.kept);
+    assert_eq!(kept.edited_at, Some(at("2026-11-30T09:15")));
+    assert_eq!(
+        kept.draft.today,
+        [
+            "Load test the refund webhook",
+            "Pair with erin on the prod access"
+        ]
+    );
+    assert_eq!(
+        standup(&mut engine, Request::Standup { fresh: false }),
+        kept,
+        "the kept standup is today's"
+    );
+    assert_eq!(
+        standup(&mut engine, Request::Standup { fresh: true }).draft,
+        draft,
+        "drafted again from what is known"
+    );
+    let mut tomorrow = draft.clone();
+    tomorrow.date = "2026-12-24".parse().unwrap();
+    let refused = one(
+        &mut engine,
+        at("2026-11-30T09:16"),
+        Request::SaveStandup { draft: tomorrow },
+    );
+    assert!(
+        matches!(&refused, Response::Error(e) if e.code == ErrorCode::BadRequest),
+        "{refused:?}"
     );
     let none = one(
         &mut engine,
@@ -458,6 +514,37 @@ fn a_sessions_intent_and_its_outcome_make_the_next_standup() {
         matches!(&none, Response::Error(e) if e.code == ErrorCode::NotFound),
         "{none:?}"
     );
+}
+
+#[test]
+fn the_standup_is_drafted_at_its_time_on_standup_days_and_announced_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let config_text = "[standup]\nat = \"09:15\"\n[plans]\nwork_hours = [\"mon-fri 09:00-17:30\"]\nhold_after_hours = false\ndays_off = [\"2026-12-01\"]\n";
+    // Monday 30 November, 08:00.
+    let (mut engine, recorder) = open(&db, config(config_text), at("2026-11-30T08:00"));
+    assert_eq!(engine.next_deadline(), Some(at("2026-11-30T09:15")));
+    engine.tick(at("2026-11-30T09:15"));
+    let shown = recorder.take();
+    assert_eq!(shown.len(), 1, "{shown:?}");
+    assert_eq!(shown[0].summary, "Your standup is drafted");
+    let kept = match ok(one(
+        &mut engine,
+        at("2026-11-30T09:20"),
+        Request::Standups { limit: 5 },
+    )) {
+        Reply::Standups(kept) => kept,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].draft.date.to_string(), "2026-11-30");
+    drop(engine);
+    let (mut engine, recorder) = open(&db, config(config_text), at("2026-11-30T10:00"));
+    assert!(recorder.take().is_empty(), "not drafted twice on a day");
+    engine.tick(at("2026-12-01T09:15"));
+    assert!(recorder.take().is_empty(), "Tuesday is a day off");
+    engine.tick(at("2026-12-02T09:15"));
+    assert_eq!(recorder.take().len(), 1, "Wednesday's");
 }
 
 #[test]
@@ -799,6 +886,7 @@ mod chats {
             source: Some(fake.clone()),
             replier: Some(fake.clone()),
             follow_up: None,
+            poster: None,
             auto_reply: true,
             problem: None,
         };
@@ -1286,6 +1374,7 @@ mod matrix {
             source: Some(matrix.clone()),
             replier: Some(matrix),
             follow_up: None,
+            poster: None,
             auto_reply,
             problem: None,
         }

@@ -78,7 +78,22 @@ static REQUESTS: LazyLock<Vec<Value>> = LazyLock::new(|| {
             outcome: deepwork_core::standup::Outcome::Partly,
             note: Some("tests left".into()),
         },
-        Request::Standup,
+        Request::Standup { fresh: false },
+        Request::Standup { fresh: true },
+        Request::SaveStandup {
+            draft: deepwork_core::standup::StandupDraft {
+                date: "2026-11-30".parse().expect("a date"),
+                since: "2026-11-27".parse().expect("a date"),
+                shipped: vec!["Finish the billing RFC".into()],
+                today: vec![],
+                blockers: vec!["Reply owed to bob".into()],
+            },
+        },
+        Request::Standups { limit: 5 },
+        Request::PostStandup {
+            draft: None,
+            to: Some("matrix:#standup:example.org".parse().expect("a target")),
+        },
         Request::Extend { plan: until },
         Request::Stop,
         Request::CheckIn,

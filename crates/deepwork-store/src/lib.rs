@@ -9,12 +9,15 @@ mod migrations;
 use deepwork_core::digest::{DigestId, DoneBy, ItemRecord};
 use deepwork_core::escalation::Ladder;
 use deepwork_core::session::HeldRef;
-use deepwork_core::standup::{Intent, Outcome};
+use deepwork_core::standup::{
+    Intent, Outcome, PostTarget, Posted, SourceWork, StandupDraft, StandupEntry,
+};
 use deepwork_core::stats::{ItemFact, SessionRecord};
 use deepwork_core::triage::Reason;
 use deepwork_core::triage::deadline::StatedDeadline;
 use deepwork_core::{Class, Disposition, ItemId, NewItem, SessionId};
 use jiff::Timestamp;
+use jiff::civil::Date;
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 use std::path::Path;
 
@@ -518,6 +521,63 @@ impl Store {
             .last())
     }
 
+    /// The standup kept for `day`.
+    pub fn standup(&self, day: Date) -> Result<Option<StandupEntry>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {STANDUP_COLUMNS} FROM standups WHERE day = ?1"
+        ))?;
+        stmt.query_row([day.to_string()], standup_entry)
+            .optional()?
+            .transpose()
+    }
+
+    /// The kept standups, newest first, at most `limit`.
+    pub fn standups(&self, limit: u32) -> Result<Vec<StandupEntry>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {STANDUP_COLUMNS} FROM standups ORDER BY day DESC LIMIT ?1"
+        ))?;
+        let rows = stmt.query_map([limit], standup_entry)?;
+        rows.map(|row| row?).collect()
+    }
+
+    /// The latest day a standup was kept for.
+    pub fn last_standup_day(&self) -> Result<Option<Date>> {
+        let day: Option<String> =
+            self.conn
+                .query_row("SELECT max(day) FROM standups", [], |r| r.get(0))?;
+        day.map(|day| parse_day(&day)).transpose()
+    }
+
+    /// What the sources reported shipped at or after `since`, and blocked now, oldest
+    /// first.
+    pub fn source_work(&self, since: Timestamp) -> Result<(Vec<SourceWork>, Vec<SourceWork>)> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT kind, source, key, title, at FROM source_work
+             WHERE kind = 'blocked' OR at >= ?1 ORDER BY at, source, key",
+        )?;
+        let rows = stmt.query_map([to_millis(since)], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                SourceWork {
+                    source: r.get(1)?,
+                    key: r.get(2)?,
+                    title: r.get(3)?,
+                    at: from_millis(r.get(4)?),
+                },
+            ))
+        })?;
+        let (mut shipped, mut blocked) = (Vec::new(), Vec::new());
+        for row in rows {
+            let (kind, work) = row?;
+            if kind == "blocked" {
+                blocked.push(work);
+            } else {
+                shipped.push(work);
+            }
+        }
+        Ok((shipped, blocked))
+    }
+
     /// Items done at or after `since`, by when.
     pub fn done_since(&self, since: Timestamp) -> Result<Vec<ItemRecord>> {
         let mut stmt = self.conn.prepare_cached(&format!(
@@ -935,6 +995,76 @@ impl Writer<'_> {
         Ok(changed == 1)
     }
 
+    /// Keeps `draft` as the standup of its day; where it was posted stays.
+    pub fn save_standup(
+        &mut self,
+        draft: &StandupDraft,
+        edited_at: Option<Timestamp>,
+    ) -> Result<()> {
+        let lines = |lines: &[String]| serde_json::Value::from(lines).to_string();
+        self.tx.execute(
+            "INSERT INTO standups (day, since, shipped, today, blockers, edited_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (day) DO UPDATE SET since = ?2, shipped = ?3, today = ?4,
+                 blockers = ?5, edited_at = coalesce(?6, edited_at)",
+            params![
+                draft.date.to_string(),
+                draft.since.to_string(),
+                lines(&draft.shipped),
+                lines(&draft.today),
+                lines(&draft.blockers),
+                edited_at.map(to_millis),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Records where the standup of `day` was posted.
+    pub fn set_standup_posted(&mut self, day: Date, posted: &Posted) -> Result<bool> {
+        let changed = self.tx.execute(
+            "UPDATE standups SET posted_to = ?2, posted_at = ?3, posted_link = ?4 WHERE day = ?1",
+            params![
+                day.to_string(),
+                posted.to.to_string(),
+                to_millis(posted.at),
+                posted.link
+            ],
+        )?;
+        Ok(changed == 1)
+    }
+
+    /// Records what `source` reports now: its shipped work is added to what was
+    /// reported before, its blocked work replaces it; shipped work from before
+    /// `forget_before` is dropped.
+    pub fn record_source_work(
+        &mut self,
+        source: &str,
+        shipped: &[SourceWork],
+        blocked: &[SourceWork],
+        forget_before: Timestamp,
+    ) -> Result<()> {
+        self.tx.execute(
+            "DELETE FROM source_work WHERE source = ?1 AND (kind = 'blocked' OR at < ?2)",
+            params![source, to_millis(forget_before)],
+        )?;
+        let mut insert = self.tx.prepare_cached(
+            "INSERT INTO source_work (source, kind, key, title, at) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (source, kind, key) DO UPDATE SET title = ?4, at = ?5",
+        )?;
+        for (kind, works) in [("shipped", shipped), ("blocked", blocked)] {
+            for work in works {
+                insert.execute(params![
+                    source,
+                    kind,
+                    work.key,
+                    work.title,
+                    to_millis(work.at)
+                ])?;
+            }
+        }
+        Ok(())
+    }
+
     /// Records that an item's one reminder was given.
     pub fn set_reminded(&mut self, item: ItemId, at: Timestamp) -> Result<()> {
         self.tx.execute(
@@ -948,6 +1078,57 @@ impl Writer<'_> {
 fn millis_json(times: &[Timestamp]) -> String {
     let millis: Vec<i64> = times.iter().copied().map(to_millis).collect();
     serde_json::Value::from(millis).to_string()
+}
+
+const STANDUP_COLUMNS: &str =
+    "day, since, shipped, today, blockers, edited_at, posted_to, posted_at, posted_link";
+
+fn parse_day(day: &str) -> Result<Date> {
+    day.parse().map_err(|_| StoreError::Corrupt {
+        table: "standups",
+        detail: format!("{day:?} is not a date"),
+    })
+}
+
+fn standup_entry(row: &Row<'_>) -> rusqlite::Result<Result<StandupEntry>> {
+    let day: String = row.get(0)?;
+    let since: String = row.get(1)?;
+    let lines: [String; 3] = [row.get(2)?, row.get(3)?, row.get(4)?];
+    let edited_at: Option<i64> = row.get(5)?;
+    let posted: (Option<String>, Option<i64>, Option<String>) =
+        (row.get(6)?, row.get(7)?, row.get(8)?);
+    Ok((|| {
+        let corrupt = |detail: String| StoreError::Corrupt {
+            table: "standups",
+            detail,
+        };
+        let [shipped, today, blockers] = lines.map(|text| {
+            serde_json::from_str::<Vec<String>>(&text)
+                .map_err(|e| corrupt(format!("the lines of {day}: {e}")))
+        });
+        let posted = match posted {
+            (Some(to), Some(at), link) => Some(Posted {
+                to: to
+                    .parse::<PostTarget>()
+                    .map_err(|e| corrupt(format!("where {day} was posted: {e}")))?,
+                at: from_millis(at),
+                link,
+            }),
+            _ => None,
+        };
+        Ok(StandupEntry {
+            draft: StandupDraft {
+                date: parse_day(&day)?,
+                since: parse_day(&since)?,
+                shipped: shipped?,
+                today: today?,
+                blockers: blockers?,
+            },
+            kept: true,
+            edited_at: edited_at.map(from_millis),
+            posted,
+        })
+    })())
 }
 
 const ITEM_COLUMNS: &str = "id, session_id, received_at, source, sender, channel, title, body, url, class, \

@@ -114,6 +114,27 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE sessions ADD COLUMN outcome TEXT;
     ALTER TABLE sessions ADD COLUMN outcome_note TEXT;
     CREATE INDEX items_done ON items (done_at) WHERE done_at IS NOT NULL;",
+    // 10: standups as kept (drafted at the standup time, edited, posted), and what the
+    // sources report shipped or blocked.
+    "CREATE TABLE standups (
+        day         TEXT PRIMARY KEY,
+        since       TEXT NOT NULL,
+        shipped     TEXT NOT NULL,
+        today       TEXT NOT NULL,
+        blockers    TEXT NOT NULL,
+        edited_at   INTEGER,
+        posted_to   TEXT,
+        posted_at   INTEGER,
+        posted_link TEXT
+    );
+    CREATE TABLE source_work (
+        source TEXT NOT NULL,
+        kind   TEXT NOT NULL CHECK (kind IN ('shipped', 'blocked')),
+        key    TEXT NOT NULL,
+        title  TEXT NOT NULL,
+        at     INTEGER NOT NULL,
+        PRIMARY KEY (source, kind, key)
+    );",
 ];
 
 /// The version this build creates.

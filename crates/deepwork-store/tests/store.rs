@@ -306,6 +306,104 @@ fn intents_outcomes_and_answered_items_are_kept_for_the_standup() {
 }
 
 #[test]
+fn standups_are_kept_by_day_with_edits_and_postings() {
+    use deepwork_core::standup::{Posted, StandupDraft};
+    let mut store = Store::open_in_memory().unwrap();
+    assert_eq!(store.last_standup_day().unwrap(), None);
+    let draft = |day: &str, shipped: &[&str]| StandupDraft {
+        date: day.parse().unwrap(),
+        since: "2026-11-27".parse().unwrap(),
+        shipped: shipped.iter().map(|s| s.to_string()).collect(),
+        today: vec!["Refund webhook".into()],
+        blockers: vec![],
+    };
+    let monday = draft("2026-11-30", &["Finish the RFC"]);
+    store.write(|w| w.save_standup(&monday, None)).unwrap();
+    let posted = Posted {
+        to: "matrix:#standup:example.org".parse().unwrap(),
+        at: t(5),
+        link: Some("https://matrix.to/#/x".into()),
+    };
+    assert!(
+        store
+            .write(|w| w.set_standup_posted(monday.date, &posted))
+            .unwrap()
+    );
+    let edited = draft("2026-11-30", &["Finish the RFC", "\"quoted\" & <b>"]);
+    store
+        .write(|w| w.save_standup(&edited, Some(t(3))))
+        .unwrap();
+    // A later save without an edit (the scheduled draft again) keeps the edit time.
+    store.write(|w| w.save_standup(&edited, None)).unwrap();
+    store
+        .write(|w| w.save_standup(&draft("2026-12-01", &[]), None))
+        .unwrap();
+    let kept = store.standup(monday.date).unwrap().unwrap();
+    assert_eq!(kept.draft, edited);
+    assert_eq!(kept.edited_at, Some(t(3)));
+    assert_eq!(
+        kept.posted,
+        Some(posted),
+        "an edit keeps where it was posted"
+    );
+    assert!(kept.kept);
+    let history = store.standups(10).unwrap();
+    let days: Vec<String> = history.iter().map(|e| e.draft.date.to_string()).collect();
+    assert_eq!(days, ["2026-12-01", "2026-11-30"]);
+    assert_eq!(store.standups(1).unwrap().len(), 1);
+    assert_eq!(
+        store.last_standup_day().unwrap(),
+        Some("2026-12-01".parse().unwrap())
+    );
+    assert!(
+        !store
+            .write(|w| w.set_standup_posted("2026-12-24".parse().unwrap(), &kept.posted.unwrap()))
+            .unwrap()
+    );
+}
+
+#[test]
+fn source_work_adds_shipped_work_and_replaces_what_is_blocked() {
+    use deepwork_core::standup::SourceWork;
+    let work = |source: &str, key: &str, at: i64| SourceWork {
+        source: source.into(),
+        key: key.into(),
+        title: format!("{key} title"),
+        at: t(at),
+    };
+    let mut store = Store::open_in_memory().unwrap();
+    store
+        .write(|w| {
+            w.record_source_work("github", &[work("github", "pr/1", 10)], &[], t(0))?;
+            w.record_source_work(
+                "jira",
+                &[work("jira", "PAY-1", 20)],
+                &[work("jira", "PAY-7", 5)],
+                t(0),
+            )?;
+            // Read again an hour later: PAY-1 again, PAY-7 no longer blocked, PAY-9 is.
+            w.record_source_work(
+                "jira",
+                &[work("jira", "PAY-1", 20), work("jira", "PAY-2", 70)],
+                &[work("jira", "PAY-9", 65)],
+                t(15),
+            )
+        })
+        .unwrap();
+    let (shipped, blocked) = store.source_work(t(0)).unwrap();
+    let keys = |works: &[SourceWork]| works.iter().map(|w| w.key.clone()).collect::<Vec<_>>();
+    assert_eq!(keys(&shipped), ["pr/1", "PAY-1", "PAY-2"]);
+    assert_eq!(keys(&blocked), ["PAY-9"]);
+    let (recent, blocked) = store.source_work(t(30)).unwrap();
+    assert_eq!(keys(&recent), ["PAY-2"]);
+    assert_eq!(
+        keys(&blocked),
+        ["PAY-9"],
+        "what is blocked is blocked now, however old"
+    );
+}
+
+#[test]
 fn after_hours_holds_are_no_focus_and_planned_blocks_run_once() {
     let mut store = Store::open_in_memory().unwrap();
     let plan = "2026-11-30 09:00-11:30";

@@ -167,6 +167,7 @@ impl Shell {
                 self.digest_waiting = None;
                 open_window(&self.socket, "digest");
             }
+            Event::OpenStandup => open_window(&self.socket, "standup"),
             Event::CheckIn { counts, .. } => {
                 self.digest_waiting = Some(counts.total());
                 if counts.total() > 0 && self.config.desktop.open_digest_at_check_in {
@@ -242,9 +243,23 @@ impl Shell {
                 open_window(&self.socket, "digest");
                 return Ok(None);
             }
-            Action::OpenWindow => {
+            Action::OpenWindow | Action::StartWithIntent => {
                 open_window(&self.socket, "now");
                 return Ok(None);
+            }
+            Action::OpenStandup => {
+                open_window(&self.socket, "standup");
+                return Ok(None);
+            }
+            // The intent the menu named, not whichever is latest by the time it arrives.
+            Action::Outcome(outcome) => {
+                let Some(intent) = &status.unsaid_intent else {
+                    return Ok(None);
+                };
+                match engine.outcome(Some(intent.session), outcome, None).await {
+                    Ok(_) => engine.status().await,
+                    Err(error) => Err(error),
+                }
             }
             Action::Quit => {
                 tracing::info!("quit from the tray");

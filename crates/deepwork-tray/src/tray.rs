@@ -4,6 +4,7 @@
 
 use crate::icons::Icons;
 use crate::view::{IconState, TrayView};
+use deepwork_core::standup::Outcome;
 use jiff::SignedDuration;
 use std::sync::mpsc;
 use tokio::sync::mpsc::UnboundedSender;
@@ -31,6 +32,12 @@ pub enum Action {
     SkipBlock,
     /// Open the window on the digest.
     OpenDigest,
+    /// Open the window on the standup.
+    OpenStandup,
+    /// Open the window to start a session with an intent.
+    StartWithIntent,
+    /// Say how the latest session's intent went.
+    Outcome(Outcome),
     /// Open the window.
     OpenWindow,
     /// Stop the resident.
@@ -54,6 +61,11 @@ fn action_of(id: &str) -> Option<Action> {
         "acknowledge" => Action::Acknowledge,
         "skip-block" => Action::SkipBlock,
         "open-digest" => Action::OpenDigest,
+        "open-standup" => Action::OpenStandup,
+        "start-intent" => Action::StartWithIntent,
+        "outcome-done" => Action::Outcome(Outcome::Done),
+        "outcome-partly" => Action::Outcome(Outcome::Partly),
+        "outcome-not-done" => Action::Outcome(Outcome::NotDone),
         "open" => Action::OpenWindow,
         "quit" => Action::Quit,
         other => {
@@ -123,6 +135,7 @@ struct Tray {
     acknowledge: MenuItem,
     next_block: MenuItem,
     skip_block: MenuItem,
+    outcome: Submenu,
     // Kept so the menu the tray shows stays alive.
     _menu: Menu,
 }
@@ -138,6 +151,17 @@ impl Tray {
                 MenuItem::with_id(format!("start-{minutes}"), label, true, None)
             })
             .collect();
+        let start_intent = MenuItem::with_id("start-intent", "Start with an intent…", true, None);
+        let outcome = Submenu::with_id("outcome", "How did it go?", false);
+        for (id, label) in [
+            ("outcome-done", "Done"),
+            ("outcome-partly", "Partly done"),
+            ("outcome-not-done", "Not done"),
+        ] {
+            outcome
+                .append(&MenuItem::with_id(id, label, true, None))
+                .map_err(menu_error)?;
+        }
         let start_for = Submenu::with_id("start-for", "Start for…", first.can_start);
         for item in &lengths {
             start_for.append(item).map_err(menu_error)?;
@@ -154,6 +178,7 @@ impl Tray {
         let next_block = MenuItem::with_id("next-block", "No focus blocks planned", false, None);
         let skip_block = MenuItem::with_id("skip-block", "Skip today's block", false, None);
         let open_digest = MenuItem::with_id("open-digest", "Open digest", true, None);
+        let open_standup = MenuItem::with_id("open-standup", "Open standup", true, None);
         let open = MenuItem::with_id("open", "Open Deepwork", true, None);
         let quit = MenuItem::with_id("quit", "Quit Deepwork", true, None);
         let menu = Menu::with_items(&[
@@ -162,13 +187,16 @@ impl Tray {
             &PredefinedMenuItem::separator(),
             &start,
             &start_for,
+            &start_intent,
             &stop,
             &check_in,
+            &outcome,
             &PredefinedMenuItem::separator(),
             &next_block,
             &skip_block,
             &PredefinedMenuItem::separator(),
             &open_digest,
+            &open_standup,
             &open,
             &PredefinedMenuItem::separator(),
             &quit,
@@ -195,6 +223,7 @@ impl Tray {
             acknowledge,
             next_block,
             skip_block,
+            outcome,
             _menu: menu,
         };
         tray.show(first);
@@ -253,6 +282,16 @@ impl Tray {
                 self.skip_block.set_enabled(false);
             }
         }
+        match &view.outcome {
+            Some(label) => {
+                self.outcome.set_text(label);
+                self.outcome.set_enabled(true);
+            }
+            None => {
+                self.outcome.set_text("How did it go?");
+                self.outcome.set_enabled(false);
+            }
+        }
     }
 }
 
@@ -280,5 +319,16 @@ mod tests {
         assert_eq!(action_of("next-block"), None, "the block line does nothing");
         assert_eq!(action_of("status"), None, "the status line does nothing");
         assert_eq!(action_of("start-for"), None);
+        assert_eq!(
+            action_of("outcome"),
+            None,
+            "the submenu itself does nothing"
+        );
+        assert_eq!(
+            action_of("outcome-not-done"),
+            Some(Action::Outcome(Outcome::NotDone))
+        );
+        assert_eq!(action_of("start-intent"), Some(Action::StartWithIntent));
+        assert_eq!(action_of("open-standup"), Some(Action::OpenStandup));
     }
 }

@@ -40,7 +40,13 @@ pub struct TrayView {
     pub next_block: Option<String>,
     /// The skip entry's label, while today's block is running or still to come.
     pub skip_block: Option<String>,
+    /// The outcome submenu's label ("How did “Finish the RFC” go?"), while the latest
+    /// session's intent waits for one.
+    pub outcome: Option<String>,
 }
+
+/// The longest intent shown in the menu, in characters.
+const MENU_INTENT_CHARS: usize = 40;
 
 /// Sessions shorter than this are not offered as "until the next slot".
 const SHORTEST_UNTIL_SLOT: SignedDuration = SignedDuration::from_mins(5);
@@ -108,6 +114,13 @@ pub fn tray_view(
         acknowledge,
         next_block,
         skip_block,
+        outcome: status.unsaid_intent.as_ref().map(|intent| {
+            let mut text: String = intent.text.chars().take(MENU_INTENT_CHARS).collect();
+            if text.len() < intent.text.len() {
+                text.push('…');
+            }
+            format!("How did “{text}” go?")
+        }),
     }
 }
 
@@ -218,6 +231,7 @@ mod tests {
             off_hours_until: None,
             next_block: None,
             plan_problems: Vec::new(),
+            unsaid_intent: None,
         }
     }
 
@@ -231,6 +245,7 @@ mod tests {
                 check_ins: vec![next_check_in],
                 remaining_seconds: ends_at.duration_since(now).as_secs(),
                 plan: None,
+                intent: None,
             })),
             held: ClassCounts {
                 update: held,
@@ -330,6 +345,28 @@ mod tests {
         assert_eq!(view.icon, IconState::Idle);
         assert_eq!(view.tooltip, "Deepwork — not focusing");
         assert_eq!(view.start_label, "Start deep work (50 min)");
+    }
+
+    #[test]
+    fn an_intent_without_an_outcome_is_asked_about_shortened() {
+        use deepwork_core::standup::Intent;
+        let now = at("2026-11-30T11:00:00Z");
+        let mut status = idle(now);
+        let config = Config::default();
+        let view = tray_view(&status, None, &config, &TimeZone::UTC, now);
+        assert_eq!(view.outcome, None);
+        status.unsaid_intent = Some(Box::new(Intent {
+            session: SessionId(4),
+            started_at: at("2026-11-30T09:00:00Z"),
+            text: "Finish the billing RFC and send it to Ana for the review".into(),
+            outcome: None,
+            note: None,
+        }));
+        let view = tray_view(&status, None, &config, &TimeZone::UTC, now);
+        assert_eq!(
+            view.outcome.as_deref(),
+            Some("How did “Finish the billing RFC and send it to An…” go?")
+        );
     }
 
     #[test]

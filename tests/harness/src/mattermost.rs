@@ -5,7 +5,8 @@
 //! post made since, thread replies included, ordered by creation, at most 1000; not to
 //! be combined with `page`, `per_page`, `before` or `after`; 403 for a channel the user
 //! is not in), `GET /api/v4/channels/{id}`, `GET /api/v4/posts/{id}`,
-//! `GET /api/v4/teams/{id}`, `POST /api/v4/posts` (with `root_id` for a reply in a
+//! `GET /api/v4/teams/{id}`, `GET /api/v4/teams/name/{team}/channels/name/{channel}`,
+//! `POST /api/v4/posts` (with `root_id` for a reply in a
 //! thread), and the WebSocket at `/api/v4/websocket` (a `hello` event, the
 //! `authentication_challenge` action answered by `seq_reply`, then `posted` events whose
 //! `post` and `mentions` are JSON strings); errors as AppError bodies; rate limits as
@@ -128,6 +129,10 @@ impl MattermostContract {
             .route("/api/v4/posts", post(create_post))
             .route("/api/v4/posts/{id}", get(one_post))
             .route("/api/v4/teams/{id}", get(team))
+            .route(
+                "/api/v4/teams/name/{team}/channels/name/{channel}",
+                get(channel_by_name),
+            )
             .route("/api/v4/websocket", get(websocket))
             .route("/api/v4/users/{id}/status", get(get_status).put(put_status))
             .route(
@@ -193,9 +198,18 @@ fn username(id: &str) -> Option<&'static str> {
 const CHANNELS: [(&str, &str, &str); 2] =
     [(DM_WITH_BOB, "D", ""), (TOWN_SQUARE, "O", "Town Square")];
 
+/// A channel's name (a direct channel's names its two members).
+fn channel_name(channel: &str) -> String {
+    if channel == TOWN_SQUARE {
+        "town-square".into()
+    } else {
+        format!("{USER_ID}__{BOB_ID}")
+    }
+}
+
 /// A channel as the API shows it.
 fn channel_json(channel: &str, kind: &str, display: &str) -> Value {
-    json!({ "id": channel, "type": kind, "display_name": display, "name": channel, "team_id": if kind == "D" { "" } else { TEAM_ID } })
+    json!({ "id": channel, "type": kind, "display_name": display, "name": channel_name(channel), "team_id": if kind == "D" { "" } else { TEAM_ID } })
 }
 
 impl MattermostState {
@@ -564,11 +578,8 @@ async fn create_post(
         );
     }
     let id = state.add_post(USER_ID, channel, root_id, message, value["props"].clone());
-    (
-        StatusCode::CREATED,
-        axum::Json(json!({ "id": id, "channel_id": channel, "message": message })),
-    )
-        .into_response()
+    let created = state.posts.iter().find(|p| p.id == id).expect("added");
+    (StatusCode::CREATED, axum::Json(post_json(created))).into_response()
 }
 
 async fn channel(
@@ -585,6 +596,39 @@ async fn channel(
             axum::Json(channel_json(channel, kind, display)).into_response()
         }
         None => forbidden(),
+    }
+}
+
+/// `GET /teams/name/{team_name}/channels/name/{channel_name}`: a team's channel by the
+/// names its address uses.
+async fn channel_by_name(
+    State(state): State<Shared>,
+    Path((team, name)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let mut state = state.lock().expect("state");
+    if let Some(refusal) = gate(&mut state, &headers) {
+        return refusal;
+    }
+    if team != TEAM_NAME {
+        return app_error(
+            StatusCode::NOT_FOUND,
+            "app.team.get_by_name.missing.app_error",
+            "We couldn't find the existing team.",
+        );
+    }
+    match CHANNELS
+        .iter()
+        .find(|(id, kind, _)| *kind != "D" && channel_name(id) == name)
+    {
+        Some((channel, kind, display)) => {
+            axum::Json(channel_json(channel, kind, display)).into_response()
+        }
+        None => app_error(
+            StatusCode::NOT_FOUND,
+            "app.channel.get_by_name.missing.app_error",
+            "Channel does not exist.",
+        ),
     }
 }
 

@@ -631,9 +631,18 @@ async fn web_api(
                 return refusal;
             }
             let Ok(value) = serde_json::from_slice::<Value>(&body) else { return error("invalid_json") };
-            let Some(channel) = value["channel"].as_str() else { return error("channel_not_found") };
+            // "An encoded ID or channel name" (chat.postMessage's `channel` argument).
+            let Some(channel) = value["channel"].as_str().map(|named| match named.trim_start_matches('#') {
+                "general" => GENERAL,
+                _ => named,
+            }) else {
+                return error("channel_not_found");
+            };
             if history_scope(&state, channel).is_none() {
                 return error("channel_not_found");
+            }
+            if value["text"].as_str().is_none_or(str::is_empty) && value.get("blocks").is_none() {
+                return error("no_text");
             }
             let thread_ts = value["thread_ts"].as_str();
             if thread_ts.is_some_and(|ts| !state.messages.iter().any(|m| m.channel == channel && m.ts == ts)) {

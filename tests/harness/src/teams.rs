@@ -9,8 +9,9 @@
 //! - `GET /v1.0/me/chats` (with `lastMessagePreview`), `GET /v1.0/me/chats/{id}/messages`
 //!   (newest first; `$top` at most 50, pages joined by `@odata.nextLink`;
 //!   `$filter=lastModifiedDateTime gt …` honoured only with the matching `$orderby`;
-//!   each message with its `webUrl`), `POST /v1.0/chats/{id}/messages` (answering the
-//!   created message);
+//!   each message with its `webUrl`), `POST /v1.0/chats/{id}/messages` and
+//!   `POST /v1.0/teams/{team-id}/channels/{channel-id}/messages` (`ChannelMessage.Send`;
+//!   both answering the created message);
 //! - errors as `{"error": {"code", "message"}}`, 401 for a bad access token, 403 for a
 //!   missing permission, 429 with `Retry-After`.
 //!
@@ -27,6 +28,12 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
+
+/// A team the user is in, and a channel of it: its messages are kept under
+/// `"{TEAM}/{CHANNEL}"`.
+pub const TEAM: &str = "c0ffee00-0000-0000-0000-000000007ea3";
+/// The team's standup channel.
+pub const CHANNEL: &str = "19:standup@thread.tacv2";
 
 /// The app registration's client id that the platform knows.
 pub const CLIENT_ID: &str = "6b1d3c2e-deep-work-test-000000000001";
@@ -199,6 +206,7 @@ impl TeamsContract {
                 "Presence.ReadWrite",
                 "Chat.Read",
                 "ChatMessage.Send",
+                "ChannelMessage.Send",
             ]
             .map(str::to_owned)
             .to_vec(),
@@ -219,6 +227,10 @@ impl TeamsContract {
             .route("/v1.0/me/chats", get(chats))
             .route("/v1.0/me/chats/{id}/messages", get(chat_messages))
             .route("/v1.0/chats/{id}/messages", post(send_message))
+            .route(
+                "/v1.0/teams/{team}/channels/{channel}/messages",
+                post(send_channel_message),
+            )
             .with_state(state.clone());
         let served = crate::Served::start(app).await;
         let base = served.base.clone();
@@ -716,6 +728,49 @@ async fn send_message(
         .unwrap_or("text")
         .to_owned();
     state.post(&id, Some((ME, "Alice")), content, &[]);
+    let last = state.messages.last_mut().expect("posted");
+    last.content_type = content_type;
+    let sent = message_json(last);
+    (StatusCode::CREATED, axum::Json(sent)).into_response()
+}
+
+/// `POST /teams/{team-id}/channels/{channel-id}/messages`: a new message in a channel.
+async fn send_channel_message(
+    State(state): State<Shared>,
+    Path((team, channel)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let mut state = state.lock().expect("state");
+    if let Some(refusal) = gate(
+        &mut state,
+        &headers,
+        "POST teams/{team-id}/channels/{channel-id}/messages".into(),
+        "ChannelMessage.Send",
+    ) {
+        return refusal;
+    }
+    let value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let Some(content) = value["body"]["content"].as_str() else {
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "body.content is required.",
+        );
+    };
+    if team != TEAM || channel != CHANNEL {
+        return graph_error(StatusCode::NOT_FOUND, "NotFound", "Channel not found.");
+    }
+    let content_type = value["body"]["contentType"]
+        .as_str()
+        .unwrap_or("text")
+        .to_owned();
+    state.post(
+        &format!("{team}/{channel}"),
+        Some((ME, "Alice")),
+        content,
+        &[],
+    );
     let last = state.messages.last_mut().expect("posted");
     last.content_type = content_type;
     let sent = message_json(last);

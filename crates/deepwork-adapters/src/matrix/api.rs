@@ -180,3 +180,15 @@ pub(super) struct Member {
 pub(super) struct RoomName {
     pub name: Option<String>,
 }
+
+/// `PUT /rooms/{roomId}/send/{eventType}/{txnId}`.
+#[derive(Debug, Deserialize)]
+pub(super) struct Sent {
+    pub event_id: String,
+}
+
+/// `GET /directory/room/{roomAlias}`.
+#[derive(Debug, Deserialize)]
+pub(super) struct RoomAlias {
+    pub room_id: String,
+}

@@ -6,8 +6,8 @@
 
 use crate::plain;
 use crate::{
-    AdapterError, Addressed, Batch, FocusStatus, IncomingMessage, MessageSource, Replier,
-    ReplyTarget, StatusAdapter, StatusSnapshot,
+    AdapterError, Addressed, Batch, FocusStatus, IncomingMessage, MessageSource, Post,
+    PostedMessage, Poster, Replier, ReplyTarget, StatusAdapter, StatusSnapshot,
 };
 use api::{Content, JoinedMembers, MatrixError, RoomName, SyncResponse};
 use async_trait::async_trait;
@@ -416,24 +416,66 @@ impl MessageSource for MatrixAdapter {
     }
 }
 
-#[async_trait]
-impl Replier for MatrixAdapter {
-    async fn reply(&self, to: &ReplyTarget, text: &str) -> Result<(), AdapterError> {
+impl MatrixAdapter {
+    /// Sends `content` to `room` as an `m.room.message`, with a transaction id of its
+    /// own; the event's id.
+    async fn send(&self, room: &str, content: Value) -> Result<String, AdapterError> {
         let txn = format!(
             "deepwork-{}-{}",
             jiff::Timestamp::now().as_millisecond(),
             self.next_txn.fetch_add(1, Ordering::Relaxed)
         );
+        let sent: api::Sent = self
+            .call(
+                Method::PUT,
+                &["rooms", room, "send", "m.room.message", &txn],
+                &[],
+                Some(content),
+                Duration::ZERO,
+            )
+            .await?;
+        Ok(sent.event_id)
+    }
+}
+
+#[async_trait]
+impl Replier for MatrixAdapter {
+    async fn reply(&self, to: &ReplyTarget, text: &str) -> Result<(), AdapterError> {
         let body = json!({ "msgtype": "m.notice", "body": text });
-        self.call::<IgnoredAny>(
-            Method::PUT,
-            &["rooms", &to.conversation, "send", "m.room.message", &txn],
-            &[],
-            Some(body),
-            Duration::ZERO,
-        )
-        .await
-        .map(drop)
+        self.send(&to.conversation, body).await.map(drop)
+    }
+}
+
+#[async_trait]
+impl Poster for MatrixAdapter {
+    /// `channel` is a room id (`!abc:example.org`) or an alias (`#standup:example.org`),
+    /// looked up in the room directory. `m.mentions` is empty: the post notifies no one.
+    async fn post(&self, channel: &str, post: &Post) -> Result<PostedMessage, AdapterError> {
+        let room = if channel.starts_with('#') {
+            let found: api::RoomAlias = self
+                .call(
+                    Method::GET,
+                    &["directory", "room", channel],
+                    &[],
+                    None,
+                    Duration::ZERO,
+                )
+                .await?;
+            found.room_id
+        } else {
+            channel.to_owned()
+        };
+        let content = json!({
+            "msgtype": "m.text",
+            "body": post.markdown,
+            "format": "org.matrix.custom.html",
+            "formatted_body": post.html,
+            "m.mentions": {},
+        });
+        let event_id = self.send(&room, content).await?;
+        Ok(PostedMessage {
+            link: Some(follow_up::permalink(&room, &event_id, self.server_name())),
+        })
     }
 }
 

@@ -10,8 +10,8 @@
 
 use crate::http::Lenient;
 use crate::{
-    AdapterError, Addressed, Batch, FocusStatus, IncomingMessage, MessageSource, Replier,
-    ReplyTarget, StatusAdapter, StatusSnapshot, plain,
+    AdapterError, Addressed, Batch, FocusStatus, IncomingMessage, MessageSource, Post as Outgoing,
+    PostedMessage, Poster, Replier, ReplyTarget, StatusAdapter, StatusSnapshot, plain,
 };
 use api::{
     AppError, Channel, CustomStatus, Post, PostList, SocketEvent, SocketReply, Status, Team, User,
@@ -594,6 +594,29 @@ impl Replier for MattermostAdapter {
         self.call::<IgnoredAny>(Method::POST, &["posts"], Some(post))
             .await
             .map(drop)
+    }
+}
+
+#[async_trait]
+impl Poster for MattermostAdapter {
+    /// `channel` is `team-name/channel-name` (as in the channel's address) or a
+    /// channel id.
+    async fn post(&self, channel: &str, post: &Outgoing) -> Result<PostedMessage, AdapterError> {
+        let channel: Channel = match channel.split_once('/') {
+            Some((team, name)) => {
+                self.call(
+                    Method::GET,
+                    &["teams", "name", team, "channels", "name", name],
+                    None,
+                )
+                .await?
+            }
+            None => self.call(Method::GET, &["channels", channel], None).await?,
+        };
+        let message = json!({ "channel_id": channel.id, "message": post.markdown });
+        let created: Post = self.call(Method::POST, &["posts"], Some(message)).await?;
+        let link = self.permalink(&channel.team_id, &created.id).await;
+        Ok(PostedMessage { link: Some(link) })
     }
 }
 

@@ -56,6 +56,13 @@ pub(super) struct ResponseMetadata {
     pub next_cursor: String,
 }
 
+/// `chat.postMessage`: the channel's id (also when it was named) and the message's.
+#[derive(Debug, Deserialize)]
+pub(super) struct PostedMessage {
+    pub channel: String,
+    pub ts: String,
+}
+
 /// `chat.getPermalink`.
 #[derive(Debug, Deserialize)]
 pub(super) struct Permalink {

@@ -12,8 +12,8 @@
 //! `Retry-After` (seconds).
 
 use crate::{
-    AdapterError, Batch, FocusStatus, MessageSource, Replier, ReplyTarget, StatusAdapter,
-    StatusSnapshot,
+    AdapterError, Batch, FocusStatus, MessageSource, Post, PostedMessage, Poster, Replier,
+    ReplyTarget, StatusAdapter, StatusSnapshot,
 };
 use async_trait::async_trait;
 use reqwest::{StatusCode, Url};
@@ -394,6 +394,32 @@ impl Replier for SlackAdapter {
         self.call::<IgnoredAny>("chat.postMessage", Body::Json(body))
             .await
             .map(drop)
+    }
+}
+
+#[async_trait]
+impl Poster for SlackAdapter {
+    /// `chat.postMessage` takes a channel's id or its name.
+    async fn post(&self, channel: &str, post: &Post) -> Result<PostedMessage, AdapterError> {
+        let body = json!({
+            "channel": channel,
+            "text": post.slack,
+            "unfurl_links": false,
+            "unfurl_media": false,
+        });
+        let sent: api::PostedMessage = self.call("chat.postMessage", Body::Json(body)).await?;
+        let asked = Body::Form(vec![("channel", sent.channel), ("message_ts", sent.ts)]);
+        let link = match self
+            .call::<api::Permalink>("chat.getPermalink", asked)
+            .await
+        {
+            Ok(link) => Some(link.permalink),
+            Err(error) => {
+                tracing::debug!(%error, "no link for a posted Slack message");
+                None
+            }
+        };
+        Ok(PostedMessage { link })
     }
 }
 

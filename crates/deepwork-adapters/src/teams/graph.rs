@@ -104,10 +104,13 @@ pub(super) struct ChatMessage {
     pub web_url: Option<String>,
 }
 
-/// The message `POST /chats/{id}/messages` created.
+/// The message `POST /chats/{id}/messages` (or a channel's) created.
 #[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub(super) struct Sent {
     pub id: String,
+    #[serde(default)]
+    pub web_url: Option<String>,
 }
 
 /// Who sent a message: a person or an app.

@@ -170,6 +170,27 @@ impl Replier for TeamsAdapter {
     }
 }
 
+#[async_trait]
+impl Poster for TeamsAdapter {
+    /// `channel` is a chat's id, or `TEAM_ID/CHANNEL_ID` for a team's channel.
+    async fn post(&self, channel: &str, post: &Post) -> Result<PostedMessage, AdapterError> {
+        let path = match channel.split_once('/') {
+            Some((team, channel)) => format!(
+                "teams/{}/channels/{}/messages",
+                segment(team),
+                segment(channel)
+            ),
+            None => format!("chats/{}/messages", segment(channel)),
+        };
+        let body = json!({ "body": { "contentType": "html", "content": post.html } });
+        let sent: graph::Sent = self
+            .inner
+            .graph(Method::POST, &path, &[], Some(body))
+            .await?;
+        Ok(PostedMessage { link: sent.web_url })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

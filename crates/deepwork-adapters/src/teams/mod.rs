@@ -10,9 +10,10 @@
 //! live are read back from the same messages (see `follow_up`). Errors come as
 //! `{"error": {"code", "message"}}`; rate limits as HTTP 429 with `Retry-After`.
 
+use crate::http::segment;
 use crate::{
-    AdapterError, Addressed, Batch, FocusStatus, IncomingMessage, MessageSource, Replier,
-    ReplyTarget, StatusAdapter, StatusSnapshot, plain,
+    AdapterError, Addressed, Batch, FocusStatus, IncomingMessage, MessageSource, Post,
+    PostedMessage, Poster, Replier, ReplyTarget, StatusAdapter, StatusSnapshot, plain,
 };
 use async_trait::async_trait;
 use graph::{
@@ -38,7 +39,8 @@ const NAME: &str = "teams";
 /// Teams' limit for a status message.
 const STATUS_LIMIT: usize = 280;
 /// The delegated permissions Deepwork asks for at sign-in.
-pub const SCOPES: &str = "offline_access User.Read Presence.ReadWrite Chat.Read ChatMessage.Send";
+pub const SCOPES: &str =
+    "offline_access User.Read Presence.ReadWrite Chat.Read ChatMessage.Send ChannelMessage.Send";
 /// The longest an application presence session may be set for.
 const LONGEST_PRESENCE: SignedDuration = SignedDuration::from_hours(4);
 /// The shortest, too.

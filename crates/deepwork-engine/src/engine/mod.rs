@@ -17,6 +17,7 @@ use deepwork_core::plans::calendar::CalendarEvent;
 use deepwork_core::schedule::{self, SessionPlan};
 use deepwork_core::session::{Effect, Held, Input, Machine, Session, SessionError, State};
 use deepwork_core::settings::Settings;
+use deepwork_core::standup::Intent;
 use deepwork_core::stats::{self, IsoWeek, WeeklyStats};
 use deepwork_core::triage::{Lesson, MAX_LESSONS, Triager};
 use deepwork_core::{Class, Disposition, ItemId, NewItem, SessionId};
@@ -72,6 +73,10 @@ pub struct Engine {
     next_plan: Option<Timestamp>,
     /// When the next reminder of a blocker still owed is due.
     next_reminder: Option<Timestamp>,
+    /// When the day's standup is next drafted by itself (`[standup] at`).
+    next_standup: Option<Timestamp>,
+    /// The latest session's intent, and how it went, as kept.
+    latest_intent: Option<Intent>,
     /// The last good copy of each calendar followed, by its configured address.
     calendar_copies: BTreeMap<String, CalendarCopy>,
     /// The calendars' events around now, by start.
@@ -138,6 +143,7 @@ impl Engine {
             .map(|copy| (copy.url.clone(), copy))
             .collect();
         let (events, _) = broadcast::channel(1024);
+        let store_latest_intent = store.latest_intent()?;
         let mut engine = Engine {
             config,
             triager,
@@ -160,6 +166,8 @@ impl Engine {
             watching_replies: None,
             next_plan: None,
             next_reminder: None,
+            next_standup: None,
+            latest_intent: store_latest_intent,
             calendar_validators: CalendarValidators::default(),
             calendar_copies,
             calendar_events: Vec::new(),
@@ -169,6 +177,7 @@ impl Engine {
         engine.keep_only_followed_calendars(&followed);
         engine.read_calendar_copies(now);
         engine.plan_reminder(now);
+        engine.plan_standup(now);
         engine.tick(now);
         Ok(engine)
     }
@@ -241,6 +250,7 @@ impl Engine {
             self.next_escalation(),
             self.next_plan,
             self.next_reminder,
+            self.next_standup,
         ]
         .into_iter()
         .flatten()
@@ -268,6 +278,7 @@ impl Engine {
         }
         self.follow_plans(now);
         self.remind(now);
+        self.draft_standup_when_due(now);
     }
 
     /// Forgets the text of handled items older than `[storage] keep_days`; again a day
@@ -329,7 +340,13 @@ impl Engine {
                 outcome,
                 note,
             } => self.outcome(session, outcome, note.as_deref()),
-            Request::Standup => self.standup(now).map(Reply::Standup),
+            Request::Standup { fresh } => self.standup(now, fresh).map(Reply::Standup),
+            Request::SaveStandup { draft } => self.save_standup(now, draft).map(Reply::Standup),
+            Request::Standups { limit } => self.standups(limit),
+            Request::PostStandup { .. } => Err(ApiError::new(
+                ErrorCode::BadRequest,
+                "post_standup is handled by the server, which holds the platforms",
+            )),
             Request::Extend { plan } => self.extend(now, &plan),
             Request::Stop => self.stop(now),
             Request::CheckIn => self.session_input(now, Input::CheckInNow),
@@ -352,6 +369,7 @@ impl Engine {
                 let saved = self.save_settings(&settings);
                 // New hours or blocks may want another state at once.
                 self.follow_plans(now);
+                self.plan_standup(now);
                 saved
             }
             Request::Acknowledge { item, via } => self.acknowledge(now, item, via),
@@ -381,8 +399,14 @@ impl Engine {
                     check_ins: s.check_ins.clone(),
                     remaining_seconds: s.ends_at.duration_since(now).as_secs().max(0),
                     plan: s.plan.clone(),
+                    intent: self
+                        .latest_intent
+                        .as_ref()
+                        .filter(|intent| intent.session == s.id)
+                        .map(|intent| intent.text.clone()),
                 })
             }),
+            unsaid_intent: self.unsaid_intent(now),
             held: self
                 .machine
                 .holding()
@@ -431,8 +455,17 @@ impl Engine {
         )?;
         if let Some(intent) = intent.and_then(deepwork_core::standup::clean_intent) {
             // The session is recorded; an intent that cannot be is only not kept.
-            if let Err(error) = self.store.write(|w| w.set_intent(id, &intent)) {
-                tracing::warn!(%error, "could not keep the session's intent");
+            match self.store.write(|w| w.set_intent(id, &intent)) {
+                Ok(_) => {
+                    self.latest_intent = Some(Intent {
+                        session: id,
+                        started_at: now,
+                        text: intent,
+                        outcome: None,
+                        note: None,
+                    });
+                }
+                Err(error) => tracing::warn!(%error, "could not keep the session's intent"),
             }
         }
         // A meeting in the calendar ends it early, with a check-in before the meeting.
@@ -703,6 +736,10 @@ impl Engine {
             .store
             .item_facts(week_start, week_end)
             .map_err(storage_error)?;
+        let intents = self
+            .store
+            .intents_since(week_start)
+            .map_err(storage_error)?;
         let planned = self.planned_focus(week);
         let hours = WorkHours::new(&self.config.plans, &self.tz);
         let windows = &self.config.response_windows;
@@ -718,6 +755,7 @@ impl Engine {
             now,
             &sessions,
             &items,
+            &intents,
             &planned,
             self.config.stats.weekly_goal_hours,
             TREND_WEEKS,

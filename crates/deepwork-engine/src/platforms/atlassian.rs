@@ -75,7 +75,7 @@ fn connect(
     let site = site?;
     let token = match token(secrets, platform, &site.site) {
         Ok(token) => token,
-        Err(unusable) => return Some(unusable),
+        Err(unusable) => return Some(*unusable),
     };
     Some(
         source(site, token)

@@ -39,7 +39,7 @@ fn connect(config: &AdaptersConfig, secrets: &Secrets) -> Option<ChatAdapter> {
     let github = config.github.as_ref()?;
     let token = match token(secrets, &PLATFORM, &github.user) {
         Ok(token) => token,
-        Err(unusable) => return Some(unusable),
+        Err(unusable) => return Some(*unusable),
     };
     Some(match GitHubSource::new(&github.api, token) {
         Ok(source) => read_only(PLATFORM.name, Arc::new(source)),

@@ -32,13 +32,15 @@ fn connect(config: &AdaptersConfig, secrets: &Secrets) -> Option<ChatAdapter> {
     let matrix = config.matrix.as_ref()?;
     let token = match token(secrets, &PLATFORM, &matrix.user_id) {
         Ok(token) => token,
-        Err(unusable) => return Some(unusable),
+        Err(unusable) => return Some(*unusable),
     };
     Some(
         match MatrixAdapter::new(&matrix.homeserver, &matrix.user_id, token) {
             Ok(adapter) => {
                 let adapter = Arc::new(adapter);
-                all_roles(PLATFORM.name, adapter.clone(), matrix.auto_reply).with_follow_up(adapter)
+                all_roles(PLATFORM.name, adapter.clone(), matrix.auto_reply)
+                    .with_follow_up(adapter.clone())
+                    .with_poster(adapter)
             }
             Err(error) => ChatAdapter::unusable(PLATFORM.name, error.to_string()),
         },

@@ -32,12 +32,14 @@ fn connect(config: &AdaptersConfig, secrets: &Secrets) -> Option<ChatAdapter> {
     let mattermost = config.mattermost.as_ref()?;
     let token = match token(secrets, &PLATFORM, &mattermost.server) {
         Ok(token) => token,
-        Err(unusable) => return Some(unusable),
+        Err(unusable) => return Some(*unusable),
     };
     Some(match MattermostAdapter::new(&mattermost.server, token) {
         Ok(adapter) => {
             let adapter = Arc::new(adapter);
-            all_roles(PLATFORM.name, adapter.clone(), mattermost.auto_reply).with_follow_up(adapter)
+            all_roles(PLATFORM.name, adapter.clone(), mattermost.auto_reply)
+                .with_follow_up(adapter.clone())
+                .with_poster(adapter)
         }
         Err(error) => ChatAdapter::unusable(PLATFORM.name, error.to_string()),
     })

@@ -238,6 +238,7 @@ where
         source: Some(adapter.clone()),
         replier: Some(adapter),
         follow_up: None,
+        poster: None,
         auto_reply,
         problem: None,
     }
@@ -254,6 +255,7 @@ where
         source: Some(source.clone()),
         replier: None,
         follow_up: Some(source),
+        poster: None,
         auto_reply: false,
         problem: None,
     }
@@ -261,19 +263,21 @@ where
 
 /// The credential stored for `account`, or the unusable adapter that says how to store
 /// one.
-fn token(secrets: &Secrets, platform: &Platform, account: &str) -> Result<String, ChatAdapter> {
+fn token(
+    secrets: &Secrets,
+    platform: &Platform,
+    account: &str,
+) -> Result<String, Box<ChatAdapter>> {
     let what = platform.credential.what().unwrap_or("sign-in");
-    match secrets.token(platform.name, account) {
-        Ok(Some(token)) => Ok(token),
-        Ok(None) => Err(ChatAdapter::unusable(
-            platform.name,
-            format!(
-                "no {what} for {account} in the keyring; run `{}`",
-                token_command(platform.name)
-            ),
-        )),
-        Err(error) => Err(ChatAdapter::unusable(platform.name, error.to_string())),
-    }
+    let fix = match secrets.token(platform.name, account) {
+        Ok(Some(token)) => return Ok(token),
+        Ok(None) => format!(
+            "no {what} for {account} in the keyring; run `{}`",
+            token_command(platform.name)
+        ),
+        Err(error) => error.to_string(),
+    };
+    Err(Box::new(ChatAdapter::unusable(platform.name, fix)))
 }
 
 /// Other apps' desktop notifications, held while focusing, when enabled and there is
@@ -300,6 +304,7 @@ pub fn desktop_notifications(config: &HoldNotificationsConfig) -> Option<ChatAda
         source: Some(desktop),
         replier: None,
         follow_up: None,
+        poster: None,
         auto_reply: false,
         problem: None,
     })

@@ -36,7 +36,7 @@ fn connect(config: &AdaptersConfig, secrets: &Secrets) -> Option<ChatAdapter> {
     let notion = config.notion.as_ref()?;
     let token = match token(secrets, &PLATFORM, &notion.workspace) {
         Ok(token) => token,
-        Err(unusable) => return Some(unusable),
+        Err(unusable) => return Some(*unusable),
     };
     Some(
         match NotionSource::new(&notion.api, token, notion.user_id.clone(), &notion.pages) {

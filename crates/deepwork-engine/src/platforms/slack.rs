@@ -51,7 +51,7 @@ fn connect(config: &AdaptersConfig, secrets: &Secrets) -> Option<ChatAdapter> {
     let slack = config.slack.as_ref()?;
     let token = match token(secrets, &PLATFORM, &slack.workspace) {
         Ok(token) => token,
-        Err(unusable) => return Some(unusable),
+        Err(unusable) => return Some(*unusable),
     };
     let app_token = match secrets.token(PLATFORM.name, &app_account(&slack.workspace)) {
         Ok(app_token) => app_token,
@@ -63,7 +63,9 @@ fn connect(config: &AdaptersConfig, secrets: &Secrets) -> Option<ChatAdapter> {
                 Some(app_token) => adapter.with_app_token(app_token),
                 None => adapter,
             });
-            all_roles(PLATFORM.name, adapter.clone(), slack.auto_reply).with_follow_up(adapter)
+            all_roles(PLATFORM.name, adapter.clone(), slack.auto_reply)
+                .with_follow_up(adapter.clone())
+                .with_poster(adapter)
         }
         Err(error) => ChatAdapter::unusable(PLATFORM.name, error.to_string()),
     })

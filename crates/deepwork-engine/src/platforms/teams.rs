@@ -76,7 +76,9 @@ fn connect(config: &AdaptersConfig, secrets: &Secrets) -> Option<ChatAdapter> {
     Some(match adapter {
         Ok(adapter) => {
             let adapter = Arc::new(adapter);
-            all_roles(PLATFORM.name, adapter.clone(), teams.auto_reply).with_follow_up(adapter)
+            all_roles(PLATFORM.name, adapter.clone(), teams.auto_reply)
+                .with_follow_up(adapter.clone())
+                .with_poster(adapter)
         }
         Err(error) => ChatAdapter::unusable(PLATFORM.name, error.to_string()),
     })

@@ -30,7 +30,7 @@ fn connect(config: &AdaptersConfig, secrets: &Secrets) -> Option<ChatAdapter> {
     let xmpp = config.xmpp.as_ref()?;
     let password = match token(secrets, &PLATFORM, &xmpp.jid) {
         Ok(password) => password,
-        Err(unusable) => return Some(unusable),
+        Err(unusable) => return Some(*unusable),
     };
     Some(
         match XmppAdapter::new(&xmpp.jid, password, xmpp.server.as_deref()) {
