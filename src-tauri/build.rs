@@ -22,6 +22,7 @@ fn main() {
         "open_link",
         "stats",
         "save_stats_csv",
+        "save_stats_review",
         "settings",
         "save_settings",
         "connect_adapter",

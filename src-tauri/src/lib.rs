@@ -179,6 +179,17 @@ async fn save_stats_csv(link: State<'_, EngineLink>, week: IsoWeek) -> Result<St
         .map_err(UiError::refused)
 }
 
+/// Saves the week's review as Markdown where downloads go, and says where.
+#[tauri::command]
+async fn save_stats_review(link: State<'_, EngineLink>, week: IsoWeek) -> Result<String, UiError> {
+    let stats = link
+        .call(Repeat::Safe, |c| Box::pin(c.stats(Some(week))))
+        .await?;
+    export::save_week_review(week, &stats)
+        .map(|path| path.display().to_string())
+        .map_err(UiError::refused)
+}
+
 #[tauri::command]
 async fn settings(link: State<'_, EngineLink>) -> Result<Settings, UiError> {
     link.call(Repeat::Safe, |c| Box::pin(c.settings())).await
@@ -376,6 +387,7 @@ pub fn run() {
             open_link,
             stats,
             save_stats_csv,
+            save_stats_review,
             settings,
             save_settings,
             connect_adapter,

@@ -13,7 +13,9 @@ use deepwork_core::schedule::{ClockTime, SessionEnd, SessionPlan};
 use deepwork_core::session::ClassCounts;
 use deepwork_core::settings::{KeywordRule, Settings};
 use deepwork_core::standup::{Intent, Outcome, PostTarget, Posted, StandupDraft, StandupEntry};
-use deepwork_core::stats::{AnsweredInTime, DayFocus, IsoWeek, WeekTotal, WeeklyStats};
+use deepwork_core::stats::{
+    AnsweredInTime, DayFocus, IntentTally, IsoWeek, WeekTotal, WeeklyStats,
+};
 use deepwork_core::triage::Reason;
 use deepwork_core::{Class, ItemId, SessionId};
 use deepwork_engine::api::{
@@ -55,6 +57,7 @@ fn declarations() -> String {
         DayFocus,
         WeekTotal,
         AnsweredInTime,
+        IntentTally,
         WeeklyStats,
         ErrorCode,
         ApiError,
@@ -131,6 +134,7 @@ fn commands() -> Vec<Command> {
         command!(open_link(url: String) -> ()),
         command!(stats(week: Option<IsoWeek>) -> WeeklyStats),
         command!(save_stats_csv(week: IsoWeek) -> String),
+        command!(save_stats_review(week: IsoWeek) -> String),
         command!(settings() -> Settings),
         command!(save_settings(settings: Settings) -> Settings),
         command!(connect_adapter(name: String, token: String) -> Status),

@@ -257,6 +257,24 @@ in_time: number,
  */
 items: number, };
 
+export type IntentTally = { 
+/**
+ * Done.
+ */
+done: number, 
+/**
+ * Partly done.
+ */
+partly: number, 
+/**
+ * Not done.
+ */
+not_done: number, 
+/**
+ * Not said yet.
+ */
+unsaid: number, };
+
 export type WeeklyStats = { 
 /**
  * The week.
@@ -323,9 +341,17 @@ trend: Array<WeekTotal>,
  * Per class with items, how many of its sessions' items were done (answered where
  * they live, or marked) within their reply-by.
  */
-answered_in_time: Array<AnsweredInTime>, };
+answered_in_time: Array<AnsweredInTime>, 
+/**
+ * How the intents of the week's sessions went.
+ */
+intents: IntentTally, 
+/**
+ * The longest stretch of a session no breakthrough cut, in minutes.
+ */
+longest_block_minutes: number, };
 
-export type ErrorCode = "bad_request" | "too_large" | "invalid_item" | "invalid_plan" | "already_focusing" | "not_focusing" | "not_found" | "invalid_settings" | "storage";
+export type ErrorCode = "bad_request" | "too_large" | "invalid_item" | "invalid_plan" | "already_focusing" | "not_focusing" | "not_found" | "invalid_settings" | "storage" | "not_posted";
 
 export type ApiError = { 
 /**
@@ -405,7 +431,11 @@ remaining_seconds: bigint,
 /**
  * The planned block it runs for; `None` when started by hand.
  */
-plan: string | null, };
+plan: string | null, 
+/**
+ * What it is for, when the user said.
+ */
+intent: string | null, };
 
 export type EscalationStatus = { 
 /**
@@ -519,7 +549,12 @@ next_block: BlockStatus | null,
  * What keeps the plans from applying: a calendar that could not be read (and which
  * copy still applies), a planned session that could not start.
  */
-plan_problems: Array<string>, };
+plan_problems: Array<string>, 
+/**
+ * The latest session's intent, once it ended, until the user says how it went
+ * (for a day).
+ */
+unsaid_intent: Intent | null, };
 
 export type SignInCode = { 
 /**
@@ -587,7 +622,11 @@ health: AdapterHealth, } | { "event": "lagged",
 /**
  * How many.
  */
-missed: bigint, } | { "event": "open_digest" } | { "event": "config_changed" } | { "event": "acknowledged", 
+missed: bigint, } | { "event": "open_digest" } | { "event": "standup_drafted", 
+/**
+ * Its day.
+ */
+date: string, } | { "event": "open_standup" } | { "event": "config_changed" } | { "event": "acknowledged", 
 /**
  * The emergency.
  */
@@ -704,3 +743,84 @@ after_hours_status: string,
  * `auto_reply.after_hours`.
  */
 auto_reply_after_hours: string, };
+
+export type Outcome = "done" | "partly" | "not_done";
+
+export type Intent = { 
+/**
+ * The session.
+ */
+session: SessionId, 
+/**
+ * When it started.
+ */
+started_at: string, 
+/**
+ * What it was for ("Finish the billing RFC").
+ */
+text: string, 
+/**
+ * How it went, once the user said.
+ */
+outcome: Outcome | null, 
+/**
+ * The user's note on it.
+ */
+note: string | null, };
+
+export type PostTarget = string;
+
+export type Posted = { 
+/**
+ * Where.
+ */
+to: PostTarget, 
+/**
+ * When.
+ */
+at: string, 
+/**
+ * A link to the message, where the platform gives one.
+ */
+link: string | null, };
+
+export type StandupDraft = { 
+/**
+ * The day it is for.
+ */
+date: string, 
+/**
+ * The working day it looks back on.
+ */
+since: string, 
+/**
+ * What was shipped.
+ */
+shipped: Array<string>, 
+/**
+ * What is planned today.
+ */
+today: Array<string>, 
+/**
+ * What is blocking.
+ */
+blockers: Array<string>, };
+
+export type StandupEntry = { 
+/**
+ * The draft.
+ */
+draft: StandupDraft, 
+/**
+ * Whether it is kept (drafted at the standup time, edited or posted); a fresh
+ * draft is not until then.
+ */
+kept: boolean, 
+/**
+ * When the user last edited it.
+ */
+edited_at: string | null, 
+/**
+ * Where and when it was posted.
+ */
+posted: Posted | null, };
