@@ -6,7 +6,8 @@
 
 use crate::config::{Config, ConfigError, Length, RuleConfig};
 use crate::item::Class;
-use crate::plans::{FocusBlock, WorkSpan};
+use crate::plans::{Days, FocusBlock, WorkSpan};
+use crate::standup::PostTarget;
 use crate::resident::HotkeySetting;
 use crate::schedule::ClockTime;
 use serde::{Deserialize, Serialize};
@@ -49,6 +50,14 @@ pub struct Settings {
     pub after_hours_status: String,
     /// `auto_reply.after_hours`.
     pub auto_reply_after_hours: String,
+    /// `status.intent_template`; empty keeps intents private.
+    pub status_intent_template: String,
+    /// `standup.at`; none drafts only when asked.
+    pub standup_at: Option<ClockTime>,
+    /// `standup.days`.
+    pub standup_days: Days,
+    /// `standup.post_to`.
+    pub standup_post_to: Option<PostTarget>,
 }
 
 /// A rule that classes items by keywords alone.
@@ -102,6 +111,10 @@ impl Settings {
             focus_blocks: config.plans.blocks.clone(),
             after_hours_status: config.plans.after_hours_status.clone(),
             auto_reply_after_hours: config.auto_reply.after_hours.clone(),
+            status_intent_template: config.status.intent_template.clone(),
+            standup_at: config.standup.at,
+            standup_days: config.standup.days,
+            standup_post_to: config.standup.post_to.clone(),
         }
     }
 
@@ -142,10 +155,20 @@ impl Settings {
             "hotkey",
             self.hotkey.to_string().into(),
         );
+        let status = section(&mut document, "status");
+        set(status, "template", self.status_template.as_str().into());
         set(
-            section(&mut document, "status"),
-            "template",
-            self.status_template.as_str().into(),
+            status,
+            "intent_template",
+            self.status_intent_template.as_str().into(),
+        );
+        let standup = section(&mut document, "standup");
+        set_or_remove(standup, "at", self.standup_at.map(|at| at.to_string()));
+        set(standup, "days", self.standup_days.to_string().into());
+        set_or_remove(
+            standup,
+            "post_to",
+            self.standup_post_to.as_ref().map(ToString::to_string),
         );
         let auto_reply = section(&mut document, "auto_reply");
         set(
@@ -271,6 +294,16 @@ fn set(table: &mut Table, key: &str, mut new: Value) {
     table[key] = Item::Value(new);
 }
 
+/// Sets `key` to `text`, or removes it when there is none.
+fn set_or_remove(table: &mut Table, key: &str, text: Option<String>) {
+    match text {
+        Some(text) => set(table, key, text.into()),
+        None => {
+            table.remove(key);
+        }
+    }
+}
+
 /// The table `[name]`, made when missing.
 fn section<'a>(document: &'a mut DocumentMut, name: &str) -> &'a mut Table {
     let item = document
@@ -326,6 +359,29 @@ user_id = "@alice:example.org"
         assert_eq!(saved.triage.rules.len(), 3);
         assert_eq!(saved.triage.rules[2].channel.as_deref(), Some("#incidents"));
         assert_eq!(Settings::from_config(&saved), settings);
+    }
+
+    #[test]
+    fn the_standup_and_the_intent_template_are_saved_and_cleared() {
+        let config = Config::from_toml_str(WRITTEN_BY_HAND).unwrap();
+        let mut settings = Settings::from_config(&config);
+        assert_eq!(settings.standup_at, None);
+        assert_eq!(settings.standup_days.to_string(), "mon-fri");
+        settings.standup_at = Some("09:15".parse().unwrap());
+        settings.standup_days = "mon,wed,fri".parse().unwrap();
+        settings.standup_post_to = Some("matrix:#standup:example.org".parse().unwrap());
+        settings.status_intent_template = "Deep work on {intent} — back at {check_in}".into();
+        let (text, saved) = settings.apply(WRITTEN_BY_HAND).unwrap();
+        assert!(text.contains("[standup]\nat = \"09:15\"\ndays = \"mon,wed,fri\"\npost_to = \"matrix:#standup:example.org\"\n"), "{text}");
+        assert_eq!(Settings::from_config(&saved), settings);
+        settings.standup_at = None;
+        settings.standup_post_to = None;
+        let (text, saved) = settings.apply(&text).unwrap();
+        assert!(!text.contains("post_to") && !text.contains("at = "), "{text}");
+        assert_eq!(saved.standup.at, None);
+        settings.status_intent_template = "On {intnet}".into();
+        let error = settings.apply(&text).unwrap_err();
+        assert_eq!(error.key.as_deref(), Some("status.intent_template"), "{error}");
     }
 
     #[test]

@@ -742,7 +742,23 @@ after_hours_status: string,
 /**
  * `auto_reply.after_hours`.
  */
-auto_reply_after_hours: string, };
+auto_reply_after_hours: string, 
+/**
+ * `status.intent_template`; empty keeps intents private.
+ */
+status_intent_template: string, 
+/**
+ * `standup.at`; none drafts only when asked.
+ */
+standup_at: ClockTime | null, 
+/**
+ * `standup.days`.
+ */
+standup_days: Days, 
+/**
+ * `standup.post_to`.
+ */
+standup_post_to: PostTarget | null, };
 
 export type Outcome = "done" | "partly" | "not_done";
 
