@@ -8,10 +8,11 @@ use crate::http::{Lenient, Refusal, segment};
 use crate::pace::Pace;
 use crate::{
     AdapterError, Addressed, Answered, Asked, Batch, FollowUp, IncomingMessage, MessageSource,
-    ReplyTarget,
+    ReplyTarget, WorkDone, WorkReport,
 };
 use async_trait::async_trait;
 use deepwork_core::Class;
+use deepwork_core::standup::SourceWork;
 use jiff::Timestamp;
 use reqwest::header::{HeaderMap, IF_MODIFIED_SINCE, LAST_MODIFIED};
 use reqwest::{StatusCode, Url};
@@ -455,6 +456,88 @@ impl GitHubSource {
             .await
             .map_err(|e| AdapterError::malformed(NAME, &format!("comments: {e}")))?;
         Ok(entries.into_iter().filter_map(Lenient::into_read).collect())
+    }
+}
+
+/// A search's answer (`GET /search/issues`).
+#[derive(Debug, Deserialize)]
+struct Found {
+    items: Vec<Lenient<FoundItem>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct FoundItem {
+    html_url: String,
+    number: u64,
+    title: String,
+    repository_url: String,
+    closed_at: Option<Timestamp>,
+    pull_request: Option<FoundPull>,
+}
+
+#[derive(Debug, Deserialize)]
+struct FoundPull {
+    merged_at: Option<Timestamp>,
+}
+
+/// Searches for shipped work ask for this many, the most a page holds.
+const SHIPPED_PER_SEARCH: &str = "100";
+
+#[async_trait]
+impl WorkReport for GitHubSource {
+    /// Pull requests of the user's merged, and issues assigned to them closed as
+    /// completed, since `since` (two searches; GitHub has no "blocked" to report).
+    async fn work(&self, since: Timestamp) -> Result<WorkDone, AdapterError> {
+        let login = self.login().await?;
+        let day = since.to_zoned(jiff::tz::TimeZone::UTC).date();
+        let mut shipped = Vec::new();
+        for query in [
+            format!("is:pr author:{login} is:merged merged:>={day}"),
+            format!("is:issue assignee:{login} is:closed reason:completed closed:>={day}"),
+        ] {
+            let mut url = self.endpoint("search/issues")?;
+            url.query_pairs_mut()
+                .append_pair("q", &query)
+                .append_pair("per_page", SHIPPED_PER_SEARCH);
+            let found: Found = self
+                .get(url, None)
+                .await?
+                .json()
+                .await
+                .map_err(|e| AdapterError::malformed(NAME, &format!("search: {e}")))?;
+            for item in found.items.into_iter().filter_map(Lenient::into_read) {
+                let at = item
+                    .pull_request
+                    .as_ref()
+                    .map_or(item.closed_at, |pull| pull.merged_at);
+                let Some(at) = at.filter(|at| *at >= since) else {
+                    continue;
+                };
+                let repo = item
+                    .repository_url
+                    .rsplitn(3, '/')
+                    .take(2)
+                    .collect::<Vec<_>>();
+                let repo = match repo.as_slice() {
+                    [name, owner] => format!("{owner}/{name}"),
+                    _ => item.repository_url.clone(),
+                };
+                shipped.push(SourceWork {
+                    source: NAME.into(),
+                    key: item.html_url,
+                    title: deepwork_core::text::one_line(&format!(
+                        "{} ({repo}#{})",
+                        item.title, item.number
+                    )),
+                    at,
+                });
+            }
+        }
+        shipped.sort_by_key(|work| work.at);
+        Ok(WorkDone {
+            shipped,
+            blocked: Vec::new(),
+        })
     }
 }
 

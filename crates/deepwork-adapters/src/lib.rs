@@ -319,6 +319,22 @@ where
     }
 }
 
+/// What a work tracker says of the user's work: shipped lately, and blocked now.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WorkDone {
+    /// Merged pull requests, tickets done.
+    pub shipped: Vec<deepwork_core::standup::SourceWork>,
+    /// The user's open tickets that are blocked.
+    pub blocked: Vec<deepwork_core::standup::SourceWork>,
+}
+
+/// Tells the user's shipped and blocked work, for the written standup.
+#[async_trait]
+pub trait WorkReport: Send + Sync {
+    /// Work shipped since `since`, and what is blocked now.
+    async fn work(&self, since: Timestamp) -> Result<WorkDone, AdapterError>;
+}
+
 /// A message the user posts (a standup), in each markup a platform may take: the
 /// adapter picks its own.
 #[derive(Clone, Debug, PartialEq, Eq)]

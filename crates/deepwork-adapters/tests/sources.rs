@@ -502,3 +502,101 @@ async fn google_docs_signs_in_with_pkce_and_reads_comments_and_replies() {
         "{refused:?}"
     );
 }
+
+#[tokio::test]
+async fn github_tells_merged_pull_requests_and_issues_closed_as_completed() {
+    use deepwork_adapters::WorkReport;
+    use deepwork_harness::github::{GitHubContract, ME, TOKEN};
+    let server = GitHubContract::start().await;
+    {
+        let mut state = server.state.lock().unwrap();
+        state.notify(
+            "acme/pay",
+            "author",
+            "PullRequest",
+            "Add retries to the payment client",
+            12,
+        );
+        state.notify(
+            "acme/pay",
+            "review_requested",
+            "PullRequest",
+            "Bob's refactor",
+            13,
+        );
+        state.notify("acme/pay", "author", "PullRequest", "Still open", 14);
+        state.notify("acme/pay", "assign", "Issue", "Checkout times out", 20);
+        state.notify("acme/pay", "assign", "Issue", "Won't fix this", 21);
+        state.close("acme/pay", 12, "completed");
+        state.close("acme/pay", 13, "completed");
+        state.close("acme/pay", 20, "completed");
+        state.close("acme/pay", 21, "not_planned");
+    }
+    let source = GitHubSource::new(&server.base, TOKEN.into()).unwrap();
+    let since = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(24);
+    let work = source.work(since).await.unwrap();
+    let titles: Vec<&str> = work.shipped.iter().map(|w| w.title.as_str()).collect();
+    assert_eq!(
+        titles,
+        [
+            "Add retries to the payment client (acme/pay#12)",
+            "Checkout times out (acme/pay#20)"
+        ],
+        "the user's merged PR and their issue closed as completed; not Bob's PR, an open one or one not planned"
+    );
+    assert_eq!(work.shipped[0].key, "https://github.com/acme/pay/pull/12");
+    assert!(work.blocked.is_empty());
+    let searches: Vec<String> = server
+        .now()
+        .calls
+        .into_iter()
+        .filter(|call| call.contains("/search/issues"))
+        .collect();
+    assert_eq!(searches.len(), 2, "{searches:?}");
+    assert!(
+        searches[0].contains(&format!("author%3A{ME}")),
+        "{searches:?}"
+    );
+    // Nothing merged since an hour from now (the contract's clock runs a second ahead
+    // with every change).
+    let later = source
+        .work(jiff::Timestamp::now() + jiff::SignedDuration::from_hours(1))
+        .await
+        .unwrap();
+    assert!(later.shipped.is_empty(), "{later:?}");
+}
+
+#[tokio::test]
+async fn jira_tells_issues_done_since_and_those_blocked_now() {
+    use deepwork_adapters::WorkReport;
+    use deepwork_harness::jira::{API_TOKEN, BOB, EMAIL, JiraContract, ME};
+    let server = JiraContract::start().await;
+    {
+        let mut state = server.state.lock().unwrap();
+        state.create_issue("PAY-1", "Retry failed card payments", BOB, Some(ME));
+        state.create_issue("PAY-2", "Migrate the ledger", BOB, Some(ME));
+        state.create_issue("PAY-3", "Bob's own", BOB, Some(BOB));
+        state.create_issue("PAY-4", "Done long ago", BOB, Some(ME));
+        state.set_status("PAY-4", ME, "Done");
+    }
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let since = jiff::Timestamp::now();
+    // Jira's times have millisecond resolution.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    {
+        let mut state = server.state.lock().unwrap();
+        state.set_status("PAY-1", ME, "Done");
+        state.set_status("PAY-2", ME, "Blocked");
+        state.set_status("PAY-3", BOB, "Done");
+        // Updated after it was done: still not shipped today.
+        state.comment("PAY-4", BOB, "thanks!", &[]);
+    }
+    let source = JiraSource::new(&server.base, EMAIL, API_TOKEN.into()).unwrap();
+    let work = source.work(since).await.unwrap();
+    let line = |works: &[deepwork_core::standup::SourceWork]| {
+        works.iter().map(|w| w.title.clone()).collect::<Vec<_>>()
+    };
+    assert_eq!(line(&work.shipped), ["PAY-1 Retry failed card payments"]);
+    assert_eq!(line(&work.blocked), ["PAY-2 Migrate the ledger"]);
+    assert_eq!(work.shipped[0].key, "PAY-1");
+}

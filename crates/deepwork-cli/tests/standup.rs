@@ -118,3 +118,40 @@ fn the_daily_draft_is_kept_announced_once_and_posted_to_mattermost() {
     assert_eq!(history.as_array().map(Vec::len), Some(1), "{history}");
     assert_eq!(history[0]["posted"]["to"], target.as_str());
 }
+
+#[test]
+fn jira_work_done_and_blocked_makes_the_standup() {
+    use deepwork_harness::jira::{API_TOKEN, BOB, EMAIL, JiraContract, ME};
+    let runtime = runtime();
+    let server = runtime.block_on(JiraContract::start());
+    {
+        let mut state = server.state.lock().unwrap();
+        state.create_issue("PAY-1", "Retry failed card payments", BOB, Some(ME));
+        state.create_issue("PAY-2", "Migrate the ledger", BOB, Some(ME));
+        state.set_status("PAY-1", ME, "Done");
+        state.set_status("PAY-2", ME, "Blocked");
+    }
+    let config = format!(
+        "[notifications]\nenabled = false\n[adapters.jira]\nsite = \"{}\"\nemail = \"{EMAIL}\"\n",
+        server.base
+    );
+    let mut env = Env::new(&config);
+    let bus = Bus::start(env.dir.path());
+    env.bus = Some(bus.address.clone());
+    let _keyring = Keyring::start(&bus.address, env.dir.path());
+    env.run_with_input(&["adapters", "token", "jira"], &format!("{API_TOKEN}\n"));
+    let _daemon = env.daemon();
+    // The work is asked for when the platform connects, then hourly.
+    let standup = eventually("the work in the standup", || {
+        let standup = env.ok(&["standup"]);
+        standup.contains("Blocked: PAY-2").then_some(standup)
+    });
+    assert!(
+        standup.contains("*Shipped*\n- PAY-1 Retry failed card payments (jira)\n"),
+        "{standup}"
+    );
+    assert!(
+        standup.contains("- Blocked: PAY-2 Migrate the ledger (jira)\n"),
+        "{standup}"
+    );
+}

@@ -7,9 +7,9 @@
 use crate::config::{Config, ConfigError, Length, RuleConfig};
 use crate::item::Class;
 use crate::plans::{Days, FocusBlock, WorkSpan};
-use crate::standup::PostTarget;
 use crate::resident::HotkeySetting;
 use crate::schedule::ClockTime;
+use crate::standup::PostTarget;
 use serde::{Deserialize, Serialize};
 use toml_edit::{Array, ArrayOfTables, DocumentMut, Item, Table, Value, value};
 
@@ -377,11 +377,18 @@ user_id = "@alice:example.org"
         settings.standup_at = None;
         settings.standup_post_to = None;
         let (text, saved) = settings.apply(&text).unwrap();
-        assert!(!text.contains("post_to") && !text.contains("at = "), "{text}");
+        assert!(
+            !text.contains("post_to") && !text.contains("at = "),
+            "{text}"
+        );
         assert_eq!(saved.standup.at, None);
         settings.status_intent_template = "On {intnet}".into();
         let error = settings.apply(&text).unwrap_err();
-        assert_eq!(error.key.as_deref(), Some("status.intent_template"), "{error}");
+        assert_eq!(
+            error.key.as_deref(),
+            Some("status.intent_template"),
+            "{error}"
+        );
     }
 
     #[test]

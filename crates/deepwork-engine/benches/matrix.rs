@@ -58,6 +58,7 @@ fn main() {
             replier: Some(matrix),
             follow_up: None,
             poster: None,
+            work: None,
             auto_reply: false,
             problem: None,
         };

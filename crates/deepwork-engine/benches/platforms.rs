@@ -45,6 +45,7 @@ where
         replier: Some(adapter),
         follow_up: None,
         poster: None,
+        work: None,
         auto_reply: false,
         problem: None,
     }

@@ -28,6 +28,7 @@ fn source<S: MessageSource + FollowUp + 'static>(name: &str, source: Arc<S>) -> 
         replier: None,
         follow_up: Some(source),
         poster: None,
+        work: None,
         auto_reply: false,
         problem: None,
     }

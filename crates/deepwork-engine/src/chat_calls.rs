@@ -2,7 +2,9 @@
 //! answer. In-process only.
 
 use crate::api::{AdapterHealth, AdapterState};
-use deepwork_adapters::{Answered, Asked, Batch, FocusStatus, ReplyTarget, StatusSnapshot};
+use deepwork_adapters::{
+    Answered, Asked, Batch, FocusStatus, ReplyTarget, StatusSnapshot, WorkDone,
+};
 use deepwork_core::{ItemId, SessionId};
 use tokio::sync::oneshot;
 
@@ -100,6 +102,15 @@ pub enum ChatCall {
         adapter: String,
         /// The items, and when to ask again.
         answer: Answer<Owed>,
+    },
+    /// What a source says of the user's work, for the standup.
+    Work {
+        /// The adapter.
+        adapter: String,
+        /// Shipped lately and blocked now.
+        work: WorkDone,
+        /// Done, once durable.
+        answer: Answer<()>,
     },
     /// The user answered these where they live: they are done.
     Answered {

@@ -8,7 +8,7 @@ use crate::api::{AdapterHealth, AdapterState, ConnectKind, Event};
 use crate::chat_calls::{Answer, AutoReply, ChatCall, ChatError, Owed};
 use deepwork_adapters::{
     AdapterError, Answered, Batch, FocusStatus, FollowUp, MessageSource, Poster, Replier,
-    StatusAdapter, StatusSnapshot,
+    StatusAdapter, StatusSnapshot, WorkDone, WorkReport,
 };
 use deepwork_core::away;
 use deepwork_core::reconcile::{self, Action, Desired, Next, Outcome, StatusReconciler};
@@ -47,6 +47,8 @@ pub struct ChatAdapter {
     pub follow_up: Option<Arc<dyn FollowUp>>,
     /// Posts the user's standup to a channel.
     pub poster: Option<Arc<dyn Poster>>,
+    /// Tells the user's shipped and blocked work.
+    pub work: Option<Arc<dyn WorkReport>>,
     /// Whether the user turned auto-replies on for it.
     pub auto_reply: bool,
     /// Why it cannot be used (e.g. no token in the keyring); shown, not retried.
@@ -63,6 +65,7 @@ impl ChatAdapter {
             replier: None,
             follow_up: None,
             poster: None,
+            work: None,
             auto_reply: false,
             problem: Some(fix),
         }
@@ -77,6 +80,12 @@ impl ChatAdapter {
     /// The platform also posts the user's standup.
     pub fn with_poster(mut self, poster: Arc<dyn Poster>) -> Self {
         self.poster = Some(poster);
+        self
+    }
+
+    /// The source also tells the user's shipped and blocked work.
+    pub fn with_work(mut self, work: Arc<dyn WorkReport>) -> Self {
+        self.work = Some(work);
         self
     }
 }
@@ -191,6 +200,15 @@ impl EngineLink {
         .await
     }
 
+    async fn work(&self, adapter: &str, work: WorkDone) -> Result<(), ChatError> {
+        self.call(|answer| ChatCall::Work {
+            adapter: adapter.to_owned(),
+            work,
+            answer,
+        })
+        .await
+    }
+
     async fn answered(&self, adapter: &str, answered: Vec<Answered>) -> Result<(), ChatError> {
         self.call(|answer| ChatCall::Answered {
             adapter: adapter.to_owned(),
@@ -221,6 +239,10 @@ pub fn spawn(
 ) -> Vec<tokio::task::AbortHandle> {
     let mut tasks = Vec::new();
     for adapter in adapters {
+        if let Some(work) = adapter.work.clone() {
+            let task = report_work(adapter.name.clone(), work, engine.clone());
+            tasks.push(tokio::spawn(task).abort_handle());
+        }
         if let Some(follow_up) = adapter.follow_up.clone() {
             let task = follow(
                 adapter.name.clone(),
@@ -291,6 +313,40 @@ async fn follow(
                 },
             }
         }
+    }
+}
+
+/// How often a source is asked what the user shipped and what is blocked: hourly is
+/// fresh enough for a daily standup and costs one or two requests.
+const WORK_EVERY: Duration = Duration::from_secs(3600);
+/// How far back shipped work is asked for: over a long weekend to the last working day.
+const WORK_LOOK_BACK: SignedDuration = SignedDuration::from_hours(4 * 24);
+
+/// Asks the source, now and every [`WORK_EVERY`], what the user shipped and what is
+/// blocked, and tells the engine. A failure is logged and asked again next round.
+async fn report_work(name: String, work: Arc<dyn WorkReport>, engine: EngineLink) {
+    loop {
+        let since = Timestamp::now()
+            .checked_sub(WORK_LOOK_BACK)
+            .unwrap_or(Timestamp::MIN);
+        let mut wait = WORK_EVERY;
+        match AssertUnwindSafe(work.work(since)).catch_unwind().await {
+            Ok(Ok(done)) => {
+                if let Err(ChatError::Stopped) = engine.work(&name, done).await {
+                    return;
+                }
+            }
+            Ok(Err(AdapterError::RateLimited { retry_after, .. })) => {
+                wait = retry_after.min(MAX_RETRY_AFTER);
+            }
+            Ok(Err(error)) => {
+                tracing::warn!(adapter = %name, %error, "could not read shipped and blocked work; asking again later");
+            }
+            Err(_) => {
+                tracing::error!(adapter = %name, "reading shipped work crashed; asking again later");
+            }
+        }
+        tokio::time::sleep(wait).await;
     }
 }
 

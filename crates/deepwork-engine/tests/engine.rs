@@ -887,6 +887,7 @@ mod chats {
             replier: Some(fake.clone()),
             follow_up: None,
             poster: None,
+            work: None,
             auto_reply: true,
             problem: None,
         };
@@ -1375,6 +1376,7 @@ mod matrix {
             replier: Some(matrix),
             follow_up: None,
             poster: None,
+            work: None,
             auto_reply,
             problem: None,
         }

@@ -15,6 +15,10 @@
 //!   not count against the rate limit.
 //! - `GET` and `PATCH` (mark read, `205`) `/notifications/threads/{id}`. Reading does
 //!   not move `Last-Modified`.
+//! - `GET /search/issues` with `q` made of qualifiers (`is:pr`/`is:issue`, `is:merged`,
+//!   `is:closed`, `author:`, `assignee:` with `@me`, `repo:`, `reason:`, `merged:>=` and
+//!   `closed:>=` a date); every issue and pull request carries `closed_at`,
+//!   `state_reason` and, for a pull request, `pull_request.merged_at`.
 //! - `GET /repos/{owner}/{repo}/pulls/{n}`, `…/pulls/{n}/reviews` (chronological),
 //!   `…/issues/{n}` (also for pull requests, with `pull_request`),
 //!   `…/issues/comments/{id}`, `GET …/issues/{n}/comments` (`since`, ascending id) and
@@ -99,6 +103,10 @@ pub struct Item {
     pub state: String,
     /// Whether a pull request was merged.
     pub merged: bool,
+    /// When it was closed (merged, for a merged pull request).
+    pub closed_at: Option<Timestamp>,
+    /// Why an issue was closed: `completed` or `not_planned`.
+    pub state_reason: Option<String>,
     /// Description.
     pub body: String,
     /// Logins asked to review and not reviewed since.
@@ -351,6 +359,8 @@ impl GitHubState {
                     author: if reason == "author" { ME } else { BOB }.to_owned(),
                     state: "open".into(),
                     merged: false,
+                    closed_at: None,
+                    state_reason: None,
                     body: String::new(),
                     requested_reviewers: Vec::new(),
                     assignees: Vec::new(),
@@ -445,6 +455,23 @@ impl GitHubState {
             self.touch_thread(repo, "PullRequest", Some(number), &title, None, None);
         }
         id
+    }
+
+    /// An existing item is closed at the next tick: a pull request merged, an issue
+    /// closed for `reason` (`completed` or `not_planned`).
+    pub fn close(&mut self, repo: &str, number: u64, reason: &str) {
+        let at = self.tick();
+        let item = self
+            .item_mut(repo, number)
+            .unwrap_or_else(|| panic!("no #{number} in {repo}"));
+        item.state = "closed".into();
+        item.closed_at = Some(at);
+        item.updated_at = at;
+        if item.pull {
+            item.merged = true;
+        } else {
+            item.state_reason = Some(reason.to_owned());
+        }
     }
 
     /// A GitHub Actions run the user triggered failed: a `ci_activity` `CheckSuite`
@@ -581,10 +608,13 @@ impl GitHubState {
             "comments": self.comments.iter().filter(|c| same_repo(&c.repo, &item.repo) && c.number == item.number).count(),
             "created_at": iso(item.created_at),
             "updated_at": iso(item.updated_at),
+            "closed_at": item.closed_at.map(iso),
+            "state_reason": item.state_reason,
+            "repository_url": format!("{}/repos/{}", self.base, item.repo),
         });
         if item.pull {
-            issue["pull_request"] =
-                json!({ "url": self.item_url(item), "html_url": Self::html_url(item) });
+            let merged_at = item.closed_at.filter(|_| item.merged).map(iso);
+            issue["pull_request"] = json!({ "url": self.item_url(item), "html_url": Self::html_url(item), "merged_at": merged_at });
         }
         issue
     }
@@ -733,6 +763,7 @@ impl GitHubContract {
             .route("/login/oauth/access_token", post(access_token))
             .route("/user", get(user))
             .route("/notifications", get(notifications))
+            .route("/search/issues", get(search_issues))
             .route(
                 "/notifications/threads/{id}",
                 get(thread).patch(mark_thread_read),
@@ -866,6 +897,94 @@ fn query_value<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str>
         .iter()
         .rfind(|(k, _)| k == name)
         .map(|(_, v)| v.as_str())
+}
+
+/// One qualifier of a search query, checked against an item.
+fn search_matches(item: &Item, qualifier: &str, value: &str) -> Result<bool, String> {
+    let date_at_least = |at: Option<Timestamp>, value: &str| -> Result<bool, String> {
+        let day = value
+            .strip_prefix(">=")
+            .ok_or_else(|| format!("only >=DATE is modelled here, not {value:?}"))?;
+        let day: jiff::civil::Date = day
+            .parse()
+            .map_err(|_| format!("{value:?} is not a date"))?;
+        let start = day
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .map_err(|e| e.to_string())?
+            .timestamp();
+        Ok(at.is_some_and(|at| at >= start))
+    };
+    Ok(match (qualifier, value) {
+        ("is" | "type", "pr") => item.pull,
+        ("is" | "type", "issue") => !item.pull,
+        ("is", "merged") => item.merged,
+        ("is", "unmerged") => item.pull && !item.merged,
+        ("is" | "state", "open") => item.state == "open",
+        ("is" | "state", "closed") => item.state == "closed",
+        ("author", login) => item.author.eq_ignore_ascii_case(login),
+        ("assignee", login) => item.assignees.iter().any(|a| a.eq_ignore_ascii_case(login)),
+        ("repo", repo) => same_repo(&item.repo, repo),
+        ("reason", reason) => {
+            let reason = reason.trim_matches('"').replace(' ', "_");
+            item.state_reason.as_deref() == Some(reason.as_str())
+        }
+        ("merged", value) => date_at_least(item.closed_at.filter(|_| item.merged), value)?,
+        ("closed", value) => date_at_least(item.closed_at, value)?,
+        (qualifier, _) => return Err(format!("the qualifier {qualifier:?} is not modelled")),
+    })
+}
+
+/// `GET /search/issues?q=`: issues and pull requests matching every qualifier (the
+/// subset in [`search_matches`]; `@me` is the signed-in user), newest first, as
+/// `{"total_count", "incomplete_results", "items"}`. A query naming neither `is:pr` nor
+/// `is:issue` is refused, as GitHub does for this endpoint since 2025.
+async fn search_issues(State(shared): State<Shared>, RawQuery(raw): RawQuery) -> Response {
+    let state = shared.lock().expect("state");
+    let pairs = query_pairs(raw.as_deref());
+    let Some(query) = query_value(&pairs, "q").filter(|q| !q.trim().is_empty()) else {
+        return validation_failed("Validation Failed");
+    };
+    let mut qualifiers = Vec::new();
+    for word in query.split_whitespace() {
+        let Some((qualifier, value)) = word.split_once(':') else {
+            return validation_failed(&format!("free text {word:?} is not modelled here"));
+        };
+        let value = if value == "@me" { ME } else { value };
+        qualifiers.push((qualifier.to_ascii_lowercase(), value.to_owned()));
+    }
+    if !qualifiers
+        .iter()
+        .any(|(q, v)| (q == "is" || q == "type") && (v == "pr" || v == "issue"))
+    {
+        return validation_failed("Query must include 'is:issue' or 'is:pull-request'");
+    }
+    let mut found = Vec::new();
+    for item in &state.items {
+        let mut all = true;
+        for (qualifier, value) in &qualifiers {
+            match search_matches(item, qualifier, value) {
+                Ok(matched) => all &= matched,
+                Err(message) => return validation_failed(&message),
+            }
+        }
+        if all {
+            found.push(item);
+        }
+    }
+    found.sort_by_key(|item| std::cmp::Reverse(item.created_at));
+    let total = found.len();
+    let values: Vec<Value> = found.into_iter().map(|i| state.issue_json(i)).collect();
+    let url = format!("{}/search/issues", state.base);
+    let (page, link) = paginate(values, &pairs, &url, 30, 100);
+    let mut response =
+        axum::Json(json!({ "total_count": total, "incomplete_results": false, "items": page }))
+            .into_response();
+    if let Some(link) = link {
+        response
+            .headers_mut()
+            .insert(header::LINK, link.parse().expect("header"));
+    }
+    response
 }
 
 fn validation_failed(message: &str) -> Response {

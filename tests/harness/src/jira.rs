@@ -27,7 +27,8 @@
 //! 12)`, `Field 'x' does not exist …`, `The value 'x' does not exist for the field …`,
 //! `The operator '>' is not supported by the 'assignee' field.`). Fields: `assignee`,
 //! `reporter`, `watcher` (`=`, `!=`, `IN`, `NOT IN`, `IS [NOT] EMPTY`; account ids or
-//! `currentUser()`), `project`, `status`, `key`/`issuekey`, and `updated`/`created`
+//! `currentUser()`), `project`, `status` (To Do, In Progress, Blocked, Done),
+//! `statusCategory` (by name, key or id), `key`/`issuekey`, and `updated`/`created`
 //! (also `updatedDate`/`createdDate`) compared with `=`, `!=`, `<`, `<=`, `>`, `>=`
 //! against `now()`, a period (`-15m`, `"-2h"`, `-1d`, `"4w 2d"`; no unit means minutes)
 //! or an absolute `"yyyy/MM/dd HH:mm"`, `"yyyy-MM-dd HH:mm"`, `"yyyy/MM/dd"`,
@@ -60,11 +61,37 @@ use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 
 /// The workflow's statuses: name, id and status category key.
-const STATUSES: [(&str, &str, &str); 3] = [
+const STATUSES: [(&str, &str, &str); 4] = [
     ("To Do", "10000", "new"),
     ("In Progress", "3", "indeterminate"),
+    ("Blocked", "10002", "indeterminate"),
     ("Done", "10001", "done"),
 ];
+
+/// The status categories: name, key and id, as JQL's `statusCategory` takes any.
+const CATEGORIES: [(&str, &str, &str); 3] = [
+    ("To Do", "new", "2"),
+    ("In Progress", "indeterminate", "4"),
+    ("Done", "done", "3"),
+];
+
+/// The category key of `value` (a category's name, key or id), if it is one.
+fn category_key(value: &str) -> Option<&'static str> {
+    CATEGORIES
+        .iter()
+        .find(|(name, key, id)| {
+            name.eq_ignore_ascii_case(value) || key.eq_ignore_ascii_case(value) || *id == value
+        })
+        .map(|(_, key, _)| *key)
+}
+
+/// The category key of a status by name.
+fn status_category(status: &str) -> &'static str {
+    STATUSES
+        .iter()
+        .find(|s| s.0.eq_ignore_ascii_case(status))
+        .map_or("new", |s| s.2)
+}
 
 /// The fields an issue has here, in the order they are rendered.
 const FIELDS: [&str; 9] = [
@@ -452,7 +479,7 @@ enum Cond {
         accounts: Vec<Option<String>>,
         negated: bool,
     },
-    /// `project`, `status` or `key` is (not) one of the values.
+    /// `project`, `status`, `statusCategory` or `key` is (not) one of the values.
     Named {
         field: &'static str,
         values: Vec<String>,
@@ -473,6 +500,7 @@ fn jql_field(name: &str) -> Option<&'static str> {
         "watcher" => "watcher",
         "project" => "project",
         "status" => "status",
+        "statuscategory" => "statusCategory",
         "key" | "issuekey" | "issue" | "id" => "key",
         "updated" | "updateddate" => "updated",
         "created" | "createddate" => "created",
@@ -563,7 +591,7 @@ fn compile_jql(state: &JiraState, clause: Clause) -> Result<Cond, String> {
                 negated,
             })
         }
-        "project" | "status" | "key" => {
+        "project" | "status" | "statusCategory" | "key" => {
             let negated = match clause.op {
                 Op::Eq | Op::In => false,
                 Op::Ne | Op::NotIn => true,
@@ -582,6 +610,7 @@ fn compile_jql(state: &JiraState, clause: Clause) -> Result<Cond, String> {
                         .iter()
                         .any(|i| i.project().eq_ignore_ascii_case(&value)),
                     "status" => STATUSES.iter().any(|s| s.0.eq_ignore_ascii_case(&value)),
+                    "statusCategory" => category_key(&value).is_some(),
                     _ => state.issue(&value).is_some(),
                 };
                 if !known {
@@ -663,6 +692,7 @@ fn jql_holds(cond: &Cond, issue: &JiraIssue) -> bool {
             let any = values.iter().any(|v| match *field {
                 "project" => issue.project().eq_ignore_ascii_case(v),
                 "status" => issue.status.eq_ignore_ascii_case(v),
+                "statusCategory" => category_key(v) == Some(status_category(&issue.status)),
                 _ => issue.key.eq_ignore_ascii_case(v) || issue.id == *v,
             });
             any != *negated

@@ -7,10 +7,11 @@ use super::{Site, adf_text};
 use crate::http::{Lenient, segment};
 use crate::{
     AdapterError, Addressed, Answered, Asked, Batch, FollowUp, IncomingMessage, MessageSource,
-    ReplyTarget,
+    ReplyTarget, WorkDone, WorkReport,
 };
 use async_trait::async_trait;
 use deepwork_core::Class;
+use deepwork_core::standup::SourceWork;
 use jiff::Timestamp;
 use serde::Deserialize;
 use serde_json::Value;
@@ -52,6 +53,20 @@ struct Fields {
     project: Option<Project>,
     assignee: Option<Account>,
     comment: Option<Comments>,
+    status: Option<Status>,
+    updated: Option<Timestamp>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Status {
+    name: String,
+    #[serde(rename = "statusCategory")]
+    category: Option<StatusCategory>,
+}
+
+#[derive(Debug, Deserialize)]
+struct StatusCategory {
+    key: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -124,12 +139,17 @@ impl JiraSource {
             "(assignee = currentUser() OR reporter = currentUser() OR watcher = currentUser()) AND updated >= -{}m ORDER BY updated ASC",
             self.site.minutes_since(since)
         );
+        self.issues(&jql, "summary,project,assignee,comment").await
+    }
+
+    /// Every page of a JQL search's issues (up to [`MOST_PAGES`]), with `fields`.
+    async fn issues(&self, jql: &str, fields: &str) -> Result<Vec<Issue>, AdapterError> {
         let mut issues = Vec::new();
         let mut token: Option<String> = None;
         for _ in 0..MOST_PAGES {
             let mut query = vec![
-                ("jql", jql.as_str()),
-                ("fields", "summary,project,assignee,comment"),
+                ("jql", jql),
+                ("fields", fields),
                 ("expand", "changelog"),
                 ("maxResults", "50"),
             ];
@@ -259,6 +279,77 @@ impl MessageSource for JiraSource {
 struct CommentPage {
     #[serde(default)]
     comments: Vec<Lenient<Comment>>,
+}
+
+impl Issue {
+    /// "PAY-7 Migrate the ledger", one safe line.
+    fn line(&self) -> String {
+        deepwork_core::text::one_line(&format!("{} {}", self.key, self.fields.summary))
+    }
+
+    /// When it last changed status, from its changelog.
+    fn status_changed_at(&self) -> Option<Timestamp> {
+        self.changelog
+            .histories
+            .iter()
+            .filter_map(Lenient::as_read)
+            .filter(|history| history.items.iter().any(|item| item.field == "status"))
+            .map(|history| history.created)
+            .max()
+    }
+}
+
+impl Status {
+    fn is_done(&self) -> bool {
+        self.category.as_ref().is_some_and(|c| c.key == "done")
+    }
+
+    /// A status whose name says it is blocked ("Blocked", "Blocked by vendor"): Jira
+    /// has no blocked category, so workflows name it.
+    fn is_blocked(&self) -> bool {
+        !self.is_done() && self.name.to_lowercase().contains("block")
+    }
+}
+
+#[async_trait]
+impl WorkReport for JiraSource {
+    /// The user's issues moved to a done status since `since`, and their open issues in
+    /// a blocked status.
+    async fn work(&self, since: Timestamp) -> Result<WorkDone, AdapterError> {
+        let done = format!(
+            "assignee = currentUser() AND statusCategory = Done AND updated >= -{}m ORDER BY updated ASC",
+            self.site.minutes_since(since)
+        );
+        let shipped = self
+            .issues(&done, "summary,status")
+            .await?
+            .into_iter()
+            .filter(|issue| issue.fields.status.as_ref().is_some_and(Status::is_done))
+            .filter_map(|issue| {
+                let at = issue.status_changed_at().filter(|at| *at >= since)?;
+                Some(SourceWork {
+                    source: NAME.into(),
+                    title: issue.line(),
+                    key: issue.key,
+                    at,
+                })
+            })
+            .collect();
+        let open = "assignee = currentUser() AND statusCategory != Done ORDER BY updated DESC";
+        let blocked = self
+            .issues(open, "summary,status,updated")
+            .await?
+            .into_iter()
+            .filter(|issue| issue.fields.status.as_ref().is_some_and(Status::is_blocked))
+            .map(|issue| SourceWork {
+                source: NAME.into(),
+                title: issue.line(),
+                at: issue.fields.updated.unwrap_or(since),
+                key: issue.key,
+            })
+            .collect();
+        Ok(WorkDone { shipped, blocked })
+    }
 }
 
 #[async_trait]

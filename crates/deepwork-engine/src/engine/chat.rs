@@ -107,6 +107,13 @@ impl Engine {
                 });
                 let _ = answer.send(owed);
             }
+            ChatCall::Work {
+                adapter,
+                work,
+                answer,
+            } => {
+                let _ = answer.send(self.record_work(now, &adapter, &work));
+            }
             ChatCall::Answered {
                 adapter,
                 answered,

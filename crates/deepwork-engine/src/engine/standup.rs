@@ -3,7 +3,9 @@
 
 use super::{Engine, storage_error};
 use crate::api::{ApiError, ErrorCode, Event, Reply};
+use crate::chat_calls::ChatError;
 use crate::notify::{Loudness, Notice, NoticeAction};
+use deepwork_adapters::WorkDone;
 use deepwork_core::Class;
 use deepwork_core::SessionId;
 use deepwork_core::digest;
@@ -186,6 +188,19 @@ impl Engine {
             .map_err(storage_error)?;
         tracing::info!(to = %posted.to, %day, "standup posted");
         self.kept_standup(day)
+    }
+
+    /// Keeps what `adapter` says of the user's work, for drafts to come.
+    pub(super) fn record_work(
+        &mut self,
+        now: Timestamp,
+        adapter: &str,
+        work: &WorkDone,
+    ) -> Result<(), ChatError> {
+        let forget_before = now.checked_sub(LOOK_BACK).unwrap_or(Timestamp::MIN);
+        self.store
+            .write(|w| w.record_source_work(adapter, &work.shipped, &work.blocked, forget_before))
+            .map_err(super::chat::chat_store_error)
     }
 
     /// When the day's standup is next drafted by itself.

@@ -27,7 +27,8 @@ pub const JIRA: Platform = Platform {
                 Some(poll) => source.every(poll.0.unsigned_abs()),
                 None => source,
             };
-            Ok(read_only(JIRA.name, Arc::new(source)))
+            let source = Arc::new(source);
+            Ok(read_only(JIRA.name, source.clone()).with_work(source))
         })
     },
     sign_in: None,

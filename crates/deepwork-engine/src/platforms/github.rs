@@ -42,7 +42,10 @@ fn connect(config: &AdaptersConfig, secrets: &Secrets) -> Option<ChatAdapter> {
         Err(unusable) => return Some(*unusable),
     };
     Some(match GitHubSource::new(&github.api, token) {
-        Ok(source) => read_only(PLATFORM.name, Arc::new(source)),
+        Ok(source) => {
+            let source = Arc::new(source);
+            read_only(PLATFORM.name, source.clone()).with_work(source)
+        }
         Err(error) => ChatAdapter::unusable(PLATFORM.name, error.to_string()),
     })
 }

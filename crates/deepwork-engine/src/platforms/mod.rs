@@ -239,6 +239,7 @@ where
         replier: Some(adapter),
         follow_up: None,
         poster: None,
+        work: None,
         auto_reply,
         problem: None,
     }
@@ -256,6 +257,7 @@ where
         replier: None,
         follow_up: Some(source),
         poster: None,
+        work: None,
         auto_reply: false,
         problem: None,
     }
@@ -305,6 +307,7 @@ pub fn desktop_notifications(config: &HoldNotificationsConfig) -> Option<ChatAda
         replier: None,
         follow_up: None,
         poster: None,
+        work: None,
         auto_reply: false,
         problem: None,
     })
