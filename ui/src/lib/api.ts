@@ -1,7 +1,7 @@
 // The window's only way out: the app's own Tauri commands (generated from the Rust
 // side by `make bindings`), which forward to the engine, and the engine's events.
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
-import type { Event as EngineEvent, UiError } from "../generated/api";
+import type { Event as EngineEvent, UiError, UiErrorCode } from "../generated/api";
 import { commands } from "../generated/commands";
 
 export type { EngineEvent };
@@ -23,4 +23,12 @@ export function errorText(error: unknown): string {
     return String((error as UiError).message);
   }
   return String(error);
+}
+
+/** The failure's stable code, to act on a kind of failure without matching its words. */
+export function errorCode(error: unknown): UiErrorCode | null {
+  if (typeof error === "object" && error !== null && "code" in error) {
+    return (error as UiError).code;
+  }
+  return null;
 }

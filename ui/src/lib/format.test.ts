@@ -10,6 +10,7 @@ import {
   lengthText,
   lengthMinutes,
   lengthChoices,
+  minutesText,
   orderedGroups,
   replyByText,
   safeLink,
@@ -61,6 +62,13 @@ describe("time", () => {
     expect(lengthText(60 * 60_000)).toBe("1 h");
     expect(lengthText(125 * 60_000)).toBe("2 h 5 min");
     expect(lengthText(-5)).toBe("0 min");
+  });
+
+  it("writes spans of minutes like the weekly review does", () => {
+    expect(minutesText(110)).toBe("1 h 50 min");
+    expect(minutesText(140.4)).toBe("2 h 20 min");
+    expect(minutesText(59.6)).toBe("1 h");
+    expect(minutesText(0)).toBe("0 min");
   });
 
   it("redraws the countdown exactly when its minute changes", () => {

@@ -42,6 +42,11 @@ export function lengthText(milliseconds: number): string {
   return rest === 0 ? `${hours} h` : `${hours} h ${rest} min`;
 }
 
+/** "1 h 50 min" for a span given in minutes, rounded to the nearest minute. */
+export function minutesText(minutes: number): string {
+  return lengthText(Math.round(minutes) * 60_000);
+}
+
 /** Milliseconds until the rounded-up minute count changes; the countdown redraws then. */
 export function untilNextMinute(leftMs: number): number {
   if (leftMs <= 0) return 60_000;

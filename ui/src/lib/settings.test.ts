@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { joinList, splitList } from "./settings";
+import { joinList, optionalText, splitList } from "./settings";
 
 describe("list fields", () => {
   it("split on commas and lines, trimming and dropping empties and repeats", () => {
@@ -11,5 +11,14 @@ describe("list fields", () => {
   it("join back for editing", () => {
     expect(joinList(["11:00", "14:00"])).toBe("11:00, 14:00");
     expect(joinList(["alice", "bob"], "\n")).toBe("alice\nbob");
+  });
+});
+
+describe("optional fields", () => {
+  it("are trimmed, and empty means none", () => {
+    expect(optionalText(" 09:15 ")).toBe("09:15");
+    expect(optionalText("slack:#team")).toBe("slack:#team");
+    expect(optionalText("   ")).toBeNull();
+    expect(optionalText("")).toBeNull();
   });
 });

@@ -1,4 +1,4 @@
-// Turning the Settings form's text fields into lists and back: pure, tested with vitest.
+// Turning form fields into setting values and back: pure, tested with vitest.
 
 /** Items of a comma- or newline-separated field, trimmed, without empties or repeats. */
 export function splitList(text: string): string[] {
@@ -11,4 +11,10 @@ export function splitList(text: string): string[] {
 
 export function joinList(items: string[], separator = ", "): string {
   return items.join(separator);
+}
+
+/** An optional field's value: trimmed, and empty for none. */
+export function optionalText(text: string): string | null {
+  const trimmed = text.trim();
+  return trimmed === "" ? null : trimmed;
 }

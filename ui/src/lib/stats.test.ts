@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { answeredText, axisHours, hoursText, plural, layoutBars, lineY, mondayOf, niceMax, shiftWeek, weekOf, weekRange, weekdayShort } from "./stats";
+import { answeredText, axisHours, intentsText, hoursText, plural, layoutBars, lineY, mondayOf, niceMax, shiftWeek, weekOf, weekRange, weekdayShort } from "./stats";
 
 describe("ISO weeks", () => {
   it("find their Monday, also where week 1 starts in December", () => {
@@ -65,5 +65,13 @@ describe("answered within the window", () => {
       ]),
     ).toBe("Blockers 9/10 · Update 1/1");
     expect(answeredText([])).toBe("");
+  });
+});
+
+describe("intents of the week", () => {
+  it("count how they went, leaving out what did not happen", () => {
+    expect(intentsText({ done: 3, partly: 1, not_done: 1, unsaid: 1 })).toBe("3 done · 1 partly · 1 not done · 1 not said");
+    expect(intentsText({ done: 2, partly: 0, not_done: 0, unsaid: 1 })).toBe("2 done · 1 not said");
+    expect(intentsText({ done: 0, partly: 0, not_done: 0, unsaid: 0 })).toBe("");
   });
 });

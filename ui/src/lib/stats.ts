@@ -1,6 +1,6 @@
 // Week arithmetic and chart geometry for the Stats view: pure, tested with vitest.
 
-import type { AnsweredInTime } from "../generated/api";
+import type { AnsweredInTime, IntentTally } from "../generated/api";
 import { classLabel } from "./format";
 
 /** Monday (local midnight) of an ISO week written "2026-W48". */
@@ -98,4 +98,18 @@ export function plural(count: number, word: string): string {
 /** "blockers 9/10 · updates 20/22": items done within their reply-by, per class. */
 export function answeredText(answered: AnsweredInTime[]): string {
   return answered.map((a) => `${classLabel(a.class, a.items)} ${a.in_time}/${a.items}`).join(" · ");
+}
+
+/** "3 done · 1 partly · 1 not done · 1 not said", leaving out what did not happen. */
+export function intentsText(tally: IntentTally): string {
+  const parts: [number, string][] = [
+    [tally.done, "done"],
+    [tally.partly, "partly"],
+    [tally.not_done, "not done"],
+    [tally.unsaid, "not said"],
+  ];
+  return parts
+    .filter(([count]) => count > 0)
+    .map(([count, label]) => `${count} ${label}`)
+    .join(" · ");
 }

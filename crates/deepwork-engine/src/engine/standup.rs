@@ -146,22 +146,14 @@ impl Engine {
             })
     }
 
-    /// What posting asks for: the place (`to`, else `[standup] post_to`) and the draft
-    /// (`draft`, else today's), kept first so that a failed post loses nothing.
+    /// What posting asks for: the draft (`draft`, else today's), kept first so that a
+    /// failed post loses nothing, and the place (`to`, else `[standup] post_to`).
     pub fn prepare_post(
         &mut self,
         now: Timestamp,
         draft: Option<StandupDraft>,
         to: Option<PostTarget>,
     ) -> Result<(PostTarget, StandupDraft), ApiError> {
-        let to = to
-            .or_else(|| self.config.standup.post_to.clone())
-            .ok_or_else(|| {
-                ApiError::new(
-                    ErrorCode::NotPosted,
-                    "no place to post to: set [standup] post_to (like \"slack:#team\") or name one",
-                )
-            })?;
         let entry = match draft {
             Some(draft) => self.save_standup(now, draft)?,
             None => {
@@ -174,6 +166,14 @@ impl Engine {
                 entry
             }
         };
+        let to = to
+            .or_else(|| self.config.standup.post_to.clone())
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::NotPosted,
+                    "no place to post to: set [standup] post_to (like \"slack:#team\") or name one (the standup is kept)",
+                )
+            })?;
         Ok((to, entry.draft))
     }
 
