@@ -936,3 +936,146 @@ async fn settings_signs_in_to_slack_in_the_browser() {
     wait_text(&page, state, "connected").await;
     page.close().await.expect("close the window");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_intent_becomes_a_standup_edited_and_posted_to_a_matrix_room() {
+    use deepwork_harness::synapse::Synapse;
+    let synapse = Synapse::start();
+    let alice = synapse.register("alice").await;
+    let bob = synapse.register("bob").await;
+    let room = bob
+        .create_room(json!({ "preset": "public_chat", "name": "Standup", "room_alias_name": "standup", "invite": [alice.user_id] }))
+        .await;
+    alice.join(&room).await;
+
+    let mut desktop = Desktop::start();
+    let _keyring = Keyring::start(&desktop.bus.address, desktop.home.path());
+    std::fs::write(
+        desktop.home.path().join("config.toml"),
+        format!(
+            "[notifications]\nenabled = false\n[standup]\npost_to = \"matrix:#standup:localhost\"\n[adapters.matrix]\nhomeserver = \"{}\"\nuser_id = \"{}\"\n",
+            synapse.base(),
+            alice.user_id
+        ),
+    )
+    .expect("config");
+    let mut store = desktop
+        .command(&desktop.cli)
+        .args(["adapters", "token", "matrix"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("store the token");
+    std::io::Write::write_all(
+        store.stdin.as_mut().expect("stdin"),
+        format!("{}\n", alice.token).as_bytes(),
+    )
+    .expect("type the token");
+    drop(store.stdin.take());
+    assert!(store.wait().expect("stored").success());
+    desktop.start_resident();
+    desktop.cli(&["start", "--for", "1h", "--intent", "Finish the billing RFC"]);
+    desktop.cli(&["stop"]);
+
+    let display = desktop.display.clone();
+    let page = desktop.open_window().await;
+    // The session ended with its intent unsaid: one click says how it went.
+    wait_text(
+        &page,
+        "[data-testid=outcome-card] h2",
+        "How did “Finish the billing RFC” go?",
+    )
+    .await;
+    type_into(&page, "[data-testid=outcome-note]", "sent to Ana").await;
+    click(&page, "[data-testid=outcome-done]").await;
+    wait_text(&page, "[data-testid=outcome-card] h2", "").await;
+
+    click(&page, "button[data-view=standup]").await;
+    let shipped = page
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("[data-testid=standup-shipped]"))
+        .await
+        .expect("the shipped section");
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let value = shipped
+            .prop("value")
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        if value == "Finish the billing RFC — sent to Ana" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "shipped reads {value:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Two lines with an empty one between, typed as a person would.
+    type_into(
+        &page,
+        "[data-testid=standup-today]",
+        "Pair with Ana on the <b>ledger</b>",
+    )
+    .await;
+    press(&page, Key::Enter).await;
+    press(&page, Key::Enter).await;
+    let today = page
+        .find(Locator::Css("[data-testid=standup-today]"))
+        .await
+        .expect("the today section");
+    today.send_keys("Review @room's PRs").await.expect("type");
+    screenshot(&display, "standup").await;
+    click(&page, "[data-testid=standup-post]").await;
+    wait_text(
+        &page,
+        "[data-testid=standup-message]",
+        "Posted to matrix:#standup:localhost",
+    )
+    .await;
+    let posted = wait_for_text(&page, "[data-testid=standup-posted]").await;
+    assert!(
+        posted.starts_with("Posted to matrix:#standup:localhost"),
+        "{posted}"
+    );
+
+    // The message lands in the room, as bob reads it: escaped, one entry a line, no
+    // room-wide mention.
+    let deadline = Instant::now() + WAIT;
+    let body = loop {
+        let recent = bob.recent(&room).await;
+        if let Some((_, _, body)) = recent
+            .iter()
+            .find(|(sender, _, _)| *sender == alice.user_id)
+        {
+            break body.clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no standup in the room: {recent:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(body.starts_with("**Standup "), "{body}");
+    assert!(
+        body.contains("*Shipped*\n- Finish the billing RFC — sent to Ana\n"),
+        "{body}"
+    );
+    assert!(
+        body.contains(
+            "*Today*\n- Pair with Ana on the \\<b\\>ledger\\</b\\>\n- Review @\u{2060}room's PRs\n"
+        ),
+        "{body}"
+    );
+
+    // Kept in the history, and the week's review counts the intent.
+    let history = desktop.cli(&["standup", "--history", "1"]);
+    assert!(
+        history.contains("Posted to matrix:#standup:localhost"),
+        "{history}"
+    );
+    click(&page, "button[data-view=stats]").await;
+    wait_text(&page, "[data-testid=intents]", "1 done").await;
+    screenshot(&display, "stats-review").await;
+    page.close().await.expect("close the window");
+}
