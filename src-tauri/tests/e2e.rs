@@ -342,6 +342,66 @@ async fn screenshot(display: &str, name: &str) {
         .expect("write the screenshot");
 }
 
+/// The CLIPBOARD selection's text, asked of its owner as any X client asks (a window of
+/// our own, `ConvertSelection` to UTF8_STRING, then the property it was written to).
+fn clipboard_text(display: &str) -> String {
+    use x11rb::connection::Connection;
+    use x11rb::protocol::Event;
+    use x11rb::protocol::xproto::{
+        AtomEnum, ConnectionExt, CreateWindowAux, EventMask, WindowClass,
+    };
+    let (connection, screen) = x11rb::connect(Some(display)).expect("connect to Xvfb");
+    let root = connection.setup().roots[screen].root;
+    let window = connection.generate_id().expect("an id");
+    connection
+        .create_window(
+            0,
+            window,
+            root,
+            0,
+            0,
+            1,
+            1,
+            0,
+            WindowClass::INPUT_ONLY,
+            0,
+            &CreateWindowAux::new().event_mask(EventMask::PROPERTY_CHANGE),
+        )
+        .expect("a window");
+    let atom = |name: &str| {
+        connection
+            .intern_atom(false, name.as_bytes())
+            .expect("intern")
+            .reply()
+            .expect("an atom")
+            .atom
+    };
+    let (clipboard, utf8, property) =
+        (atom("CLIPBOARD"), atom("UTF8_STRING"), atom("DEEPWORK_E2E"));
+    connection
+        .convert_selection(window, clipboard, utf8, property, x11rb::CURRENT_TIME)
+        .expect("ask the owner");
+    connection.flush().expect("flush");
+    loop {
+        match connection.wait_for_event().expect("an event") {
+            Event::SelectionNotify(notify) => {
+                assert_ne!(
+                    notify.property,
+                    u32::from(AtomEnum::NONE),
+                    "nothing on the clipboard"
+                );
+                let value = connection
+                    .get_property(false, window, property, AtomEnum::ANY, 0, u32::MAX / 4)
+                    .expect("read")
+                    .reply()
+                    .expect("the text");
+                return String::from_utf8(value.value).expect("UTF-8");
+            }
+            _ => continue,
+        }
+    }
+}
+
 async fn press(page: &Client, key: Key) {
     let key = char::from(key);
     let keys = KeyActions::new("keyboard".into())
@@ -1038,6 +1098,12 @@ async fn a_session_intent_becomes_a_standup_edited_and_posted_to_a_matrix_room()
         posted.starts_with("Posted to matrix:#standup:localhost"),
         "{posted}"
     );
+    click(&page, "[data-testid=standup-copy]").await;
+    wait_text(&page, "[data-testid=standup-message]", "Copied as Markdown").await;
+    let copied = tokio::task::spawn_blocking(move || clipboard_text(&display))
+        .await
+        .expect("the clipboard");
+    let display = desktop.display.clone();
 
     // The message lands in the room, as bob reads it: escaped, one entry a line, no
     // room-wide mention.
@@ -1057,6 +1123,10 @@ async fn a_session_intent_becomes_a_standup_edited_and_posted_to_a_matrix_room()
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert!(body.starts_with("**Standup "), "{body}");
+    assert_eq!(
+        copied, body,
+        "the clipboard holds what was posted, as Markdown"
+    );
     assert!(
         body.contains("*Shipped*\n- Finish the billing RFC — sent to Ana\n"),
         "{body}"

@@ -847,7 +847,112 @@ mod tests {
         );
     }
 
+    /// A generated fortnight: sessions with intents and outcomes, answered items and
+    /// owed blockers at random hours, seen from a random hour of a random day.
+    fn week_strategy()
+    -> impl proptest::strategy::Strategy<Value = (i64, Vec<(i64, u8, u8)>, Vec<i64>, Vec<i64>)>
+    {
+        (
+            0i64..14 * 24,
+            proptest::collection::vec((0i64..14 * 24, 0u8..4, 0u8..5), 0..30),
+            proptest::collection::vec(0i64..14 * 24, 0..20),
+            proptest::collection::vec(-48i64..72, 0..10),
+        )
+    }
+
     proptest::proptest! {
+        #[test]
+        fn a_generated_fortnight_drafts_a_consistent_standup(
+            (now_hours, sessions, answers, owed_hours) in week_strategy()
+        ) {
+            let plans = office();
+            let tz = tz();
+            let hours = WorkHours::new(&plans, &tz);
+            let start = at("2026-11-16T00:00");
+            let hour = |h: i64| start + jiff::SignedDuration::from_hours(h);
+            let now = hour(now_hours);
+            let outcomes = [None, Some(Outcome::Done), Some(Outcome::Partly), Some(Outcome::NotDone)];
+            let mut intents: Vec<Intent> = sessions
+                .iter()
+                .enumerate()
+                .filter(|(_, (h, _, _))| hour(*h) <= now)
+                .map(|(n, (h, outcome, text))| Intent {
+                    session: SessionId(n as i64),
+                    started_at: hour(*h),
+                    text: format!("task {text}"),
+                    outcome: outcomes[usize::from(*outcome)],
+                    note: None,
+                })
+                .collect();
+            intents.sort_by_key(|i| i.started_at);
+            let done: Vec<ItemRecord> = answers
+                .iter()
+                .enumerate()
+                .filter(|(_, h)| hour(**h) <= now)
+                .map(|(n, h)| {
+                    let mut record = item(n as i64, &format!("p{}", n % 3), "q", None);
+                    record.done_at = Some(hour(*h));
+                    record
+                })
+                .collect();
+            let owed: Vec<Owed> = owed_hours
+                .iter()
+                .enumerate()
+                .map(|(n, h)| Owed {
+                    item: item(100 + n as i64, "erin", &format!("ask {n}"), None),
+                    reply_by: now + jiff::SignedDuration::from_hours(*h),
+                })
+                .collect();
+            let draft = draft(&StandupFacts {
+                now,
+                tz: &tz,
+                hours: &hours,
+                intents: &intents,
+                done_items: &done,
+                shipped: &[],
+                blocked: &[],
+                planned: &[],
+                owed: &owed,
+            });
+            let today = now.to_zoned(tz.clone()).date();
+            proptest::prop_assert_eq!(draft.date, today);
+            // The last working day: before today, Monday to Friday, the nearest such.
+            proptest::prop_assert!(draft.since < today);
+            proptest::prop_assert!(!matches!(draft.since.weekday(), jiff::civil::Weekday::Saturday | jiff::civil::Weekday::Sunday));
+            let mut between = draft.since.tomorrow().expect("a day");
+            while between < today {
+                proptest::prop_assert!(matches!(between.weekday(), jiff::civil::Weekday::Saturday | jiff::civil::Weekday::Sunday));
+                between = between.tomorrow().expect("a day");
+            }
+            let from = draft.since.to_zoned(tz.clone()).expect("midnight").timestamp();
+            // Every intent done or partly done in the window is shipped, once each.
+            let shipped_intents = intents
+                .iter()
+                .filter(|i| i.started_at >= from && matches!(i.outcome, Some(Outcome::Done | Outcome::Partly)))
+                .count();
+            let answered = done.iter().any(|d| d.done_at.is_some_and(|t| t >= from));
+            proptest::prop_assert_eq!(draft.shipped.len(), shipped_intents + usize::from(answered));
+            // Today: each intent whose latest word is not "done", once; none that is done.
+            for line in &draft.today {
+                let latest = intents.iter().rev().find(|i| i.text.eq_ignore_ascii_case(line)).expect("an intent");
+                proptest::prop_assert_ne!(latest.outcome, Some(Outcome::Done));
+            }
+            let mut unique = draft.today.clone();
+            unique.sort();
+            unique.dedup();
+            proptest::prop_assert_eq!(unique.len(), draft.today.len());
+            // Blockers: owed before tomorrow, soonest first.
+            let tomorrow = today.tomorrow().expect("a day").to_zoned(tz.clone()).expect("midnight").timestamp();
+            let due: Vec<&Owed> = owed.iter().filter(|o| o.reply_by < tomorrow).collect();
+            proptest::prop_assert_eq!(draft.blockers.len(), due.len());
+            let mut order: Vec<Timestamp> = due.iter().map(|o| o.reply_by).collect();
+            order.sort();
+            for (line, reply_by) in draft.blockers.iter().zip(order) {
+                let owed_item = owed.iter().find(|o| o.reply_by == reply_by).expect("owed");
+                proptest::prop_assert!(line.contains(&owed_item.item.title) || owed.iter().filter(|o| o.reply_by == reply_by).count() > 1);
+            }
+        }
+
         #[test]
         fn every_line_is_one_line_and_nothing_from_outside_the_window_is_shipped(
             offsets in proptest::collection::vec(-20_000i64..20_000, 0..20),
