@@ -847,11 +847,11 @@ mod tests {
         );
     }
 
-    /// A generated fortnight: sessions with intents and outcomes, answered items and
-    /// owed blockers at random hours, seen from a random hour of a random day.
-    fn week_strategy()
-    -> impl proptest::strategy::Strategy<Value = (i64, Vec<(i64, u8, u8)>, Vec<i64>, Vec<i64>)>
-    {
+    /// A generated fortnight, in hours from its start: now, sessions (start, outcome,
+    /// text), answers, and owed blockers' reply-by relative to now.
+    type Fortnight = (i64, Vec<(i64, u8, u8)>, Vec<i64>, Vec<i64>);
+
+    fn fortnight() -> impl proptest::strategy::Strategy<Value = Fortnight> {
         (
             0i64..14 * 24,
             proptest::collection::vec((0i64..14 * 24, 0u8..4, 0u8..5), 0..30),
@@ -863,7 +863,7 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn a_generated_fortnight_drafts_a_consistent_standup(
-            (now_hours, sessions, answers, owed_hours) in week_strategy()
+            (now_hours, sessions, answers, owed_hours) in fortnight()
         ) {
             let plans = office();
             let tz = tz();
