@@ -545,6 +545,27 @@ fn the_standup_is_drafted_at_its_time_on_standup_days_and_announced_once() {
     assert!(recorder.take().is_empty(), "Tuesday is a day off");
     engine.tick(at("2026-12-02T09:15"));
     assert_eq!(recorder.take().len(), 1, "Wednesday's");
+    // Thursday's comes in a session: drafted on time, announced when it ends.
+    start(&mut engine, at("2026-12-03T09:00"), "1h");
+    recorder.take();
+    engine.tick(at("2026-12-03T09:15"));
+    let during: Vec<String> = recorder.take().into_iter().map(|n| n.summary).collect();
+    assert!(!during.iter().any(|s| s.contains("standup")), "{during:?}");
+    let kept = match ok(one(
+        &mut engine,
+        at("2026-12-03T09:20"),
+        Request::Standup { fresh: false },
+    )) {
+        Reply::Standup(entry) => entry,
+        other => panic!("{other:?}"),
+    };
+    assert!(kept.kept, "drafted at its time");
+    ok(one(&mut engine, at("2026-12-03T09:40"), Request::Stop));
+    let after: Vec<String> = recorder.take().into_iter().map(|n| n.summary).collect();
+    assert!(
+        after.iter().any(|s| s == "Your standup is drafted"),
+        "{after:?}"
+    );
 }
 
 #[test]

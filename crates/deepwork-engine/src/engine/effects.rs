@@ -162,6 +162,14 @@ impl Engine {
         if owed_changed {
             self.plan_reminder(now);
         }
+        if effects.iter().any(|effect| {
+            matches!(
+                effect,
+                Effect::SessionEnded { .. } | Effect::OffHoursEnded { .. }
+            )
+        }) {
+            self.announce_waiting_standup();
+        }
         Ok(StepOutcome { results, effects })
     }
 

@@ -75,6 +75,8 @@ pub struct Engine {
     next_reminder: Option<Timestamp>,
     /// When the day's standup is next drafted by itself (`[standup] at`).
     next_standup: Option<Timestamp>,
+    /// The day of a standup drafted during a session, whose notice waits for its end.
+    standup_waiting: Option<jiff::civil::Date>,
     /// The latest session's intent, and how it went, as kept.
     latest_intent: Option<Intent>,
     /// The last good copy of each calendar followed, by its configured address.
@@ -167,6 +169,7 @@ impl Engine {
             next_plan: None,
             next_reminder: None,
             next_standup: None,
+            standup_waiting: None,
             latest_intent: store_latest_intent,
             calendar_validators: CalendarValidators::default(),
             calendar_copies,

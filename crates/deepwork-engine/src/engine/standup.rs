@@ -235,19 +235,12 @@ impl Engine {
         });
         match kept {
             Ok(draft) => {
-                let lines = draft.shipped.len() + draft.today.len() + draft.blockers.len();
-                self.notifier.notify(Notice {
-                    summary: "Your standup is drafted".into(),
-                    body: format!(
-                        "{lines} lines to read over, edit and post ({} shipped, {} today, {} blocking).",
-                        draft.shipped.len(),
-                        draft.today.len(),
-                        draft.blockers.len()
-                    ),
-                    loudness: Loudness::Normal,
-                    action: Some(NoticeAction::OpenStandup),
-                    emergency: None,
-                });
+                // Its notice waits for the end of a session or the after-hours hold.
+                if self.machine.holding().is_some() {
+                    self.standup_waiting = Some(draft.date);
+                } else {
+                    self.announce_standup(&draft);
+                }
                 let _ = self.events.send(Event::StandupDrafted { date: draft.date });
                 self.plan_standup(now);
             }
@@ -255,6 +248,38 @@ impl Engine {
                 tracing::error!(%error, "could not draft the standup; trying again shortly");
                 self.next_standup = now.checked_add(super::RETRY_AFTER_FAILURE).ok();
             }
+        }
+    }
+
+    /// The desktop notice that the day's standup is drafted.
+    fn announce_standup(&self, draft: &StandupDraft) {
+        let lines = draft.shipped.len() + draft.today.len() + draft.blockers.len();
+        self.notifier.notify(Notice {
+            summary: "Your standup is drafted".into(),
+            body: format!(
+                "{lines} lines to read over, edit and post ({} shipped, {} today, {} blocking).",
+                draft.shipped.len(),
+                draft.today.len(),
+                draft.blockers.len()
+            ),
+            loudness: Loudness::Normal,
+            action: Some(NoticeAction::OpenStandup),
+            emergency: None,
+        });
+    }
+
+    /// Gives the standup's notice that waited for a session (or the hold) to end.
+    pub(super) fn announce_waiting_standup(&mut self) {
+        if self.machine.holding().is_some() {
+            return;
+        }
+        let Some(day) = self.standup_waiting.take() else {
+            return;
+        };
+        match self.store.standup(day) {
+            Ok(Some(entry)) if entry.posted.is_none() => self.announce_standup(&entry.draft),
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "could not read the drafted standup"),
         }
     }
 
