@@ -3,17 +3,26 @@
 
 CARGO ?= cargo
 
-.PHONY: run test install setup ui bench measure-idle measure-plans measure-escalation measure-footprint measure-window-open bindings train-triage fuzz soak
+.PHONY: run test install setup setup-run ui bench measure-idle measure-plans measure-escalation measure-footprint measure-window-open bindings train-triage fuzz soak
 
+# Everything the tests need; `setup-run` only what building and running need.
 setup:
-	@bash scripts/setup.sh
+	@bash scripts/setup.sh test
 
-# The window's web side, built into ui/dist, which the deepwork-app binary embeds.
-ui: setup
+setup-run:
+	@bash scripts/setup.sh run
+
+# The window's web side, built into ui/dist, which the deepwork-app binary embeds. Built
+# only when its sources changed: a rewritten dist would rebuild the window's binary.
+UI_INPUTS := $(shell find ui/src -type f) ui/index.html ui/package.json ui/package-lock.json ui/vite.config.ts ui/tsconfig.json
+
+ui/dist/index.html: $(UI_INPUTS) | setup-run
 	@echo "ui: building the window's pages (vite)"
 	@cd ui && npx vite build --logLevel warn
 
-run: ui
+ui: ui/dist/index.html
+
+run: setup-run ui
 	@echo "run: building deepwork and the window (release)"
 	@$(CARGO) build --release -q -p deepwork-cli -p deepwork-app
 	@echo "run: starting the resident in the foreground (Ctrl-C stops it; a running session resumes next start)."
@@ -26,12 +35,12 @@ run: ui
 	@./target/release/deepwork daemon
 
 # For daily use: the binaries into ~/.local/bin, a menu entry, and the resident at login.
-install: ui
+install: setup-run ui
 	@echo "install: building deepwork and the window (release)"
 	@$(CARGO) build --release -q -p deepwork-cli -p deepwork-app
 	@bash scripts/install.sh target/release
 
-test: ui
+test: setup ui
 	@echo "test: the window's pages: types (svelte-check) and view logic (vitest)"
 	@cd ui && npx svelte-check --tsconfig ./tsconfig.json --fail-on-warnings --output human
 	@cd ui && npx vitest run

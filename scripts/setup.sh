@@ -1,8 +1,18 @@
 #!/usr/bin/env bash
-# Installs what building, running and testing Deepwork needs on Debian, idempotently.
-# Used by `make run` and `make test`; safe to run again (it only installs what is missing).
+# Installs what building and running (`setup.sh run`, for `make run`) or also testing
+# (`setup.sh test`, for `make test`) Deepwork needs on Debian, idempotently: safe to run
+# again, it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+MODE=${1:-test}
+case "$MODE" in
+  run | test) ;;
+  *)
+    echo "setup: usage: setup.sh [run|test]" >&2
+    exit 2
+    ;;
+esac
 
 APT_PACKAGES=(
   # build
@@ -10,6 +20,8 @@ APT_PACKAGES=(
   # the Tauri window (the resident's tray and hotkey need none of these)
   libwebkit2gtk-4.1-dev libgtk-3-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev
   libayatana-appindicator3-dev librsvg2-dev libxdo-dev libgl1-mesa-dri
+)
+TEST_PACKAGES=(
   # tests: a private session bus, a display, desktop notifications, the tray's menu
   # driven with busctl (systemd) and the hotkey pressed with xdotool
   dbus xvfb xauth libnotify-bin tzdata python3-venv gnome-keyring systemd xdotool jq
@@ -22,6 +34,7 @@ APT_PACKAGES=(
   # desktop-file-validate for the menu and autostart entries
   webkit2gtk-driver desktop-file-utils
 )
+[ "$MODE" = run ] || APT_PACKAGES+=("${TEST_PACKAGES[@]}")
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
@@ -45,6 +58,22 @@ if ! command -v cargo >/dev/null 2>&1; then
   exit 1
 fi
 
+# The window's web side: Node.js 20.19 or newer (Vite 8), its packages from package-lock.json.
+if ! node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)' 2>/dev/null; then
+  echo "setup: Node.js 20.19 or newer is needed for the window (ui/); found: $(node --version 2>/dev/null || echo none)" >&2
+  exit 1
+fi
+if [ ! -d ui/node_modules ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
+  echo "setup: installing the window's npm packages (npm ci in ui/)"
+  (cd ui && npm ci --no-audit --no-fund --loglevel=error)
+else
+  echo "setup: npm packages present"
+fi
+
+
+# Running needs nothing more; the rest is for the tests.
+[ "$MODE" = test ] || exit 0
+
 if ! cargo nextest --version >/dev/null 2>&1; then
   echo "setup: installing cargo-nextest"
   cargo install --locked cargo-nextest
@@ -57,18 +86,6 @@ if ! command -v tauri-driver >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/tauri-d
   cargo install --locked tauri-driver
 else
   echo "setup: tauri-driver present"
-fi
-
-# The window's web side: Node.js 20.19 or newer (Vite 8), its packages from package-lock.json.
-if ! node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)' 2>/dev/null; then
-  echo "setup: Node.js 20.19 or newer is needed for the window (ui/); found: $(node --version 2>/dev/null || echo none)" >&2
-  exit 1
-fi
-if [ ! -d ui/node_modules ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
-  echo "setup: installing the window's npm packages (npm ci in ui/)"
-  (cd ui && npm ci --no-audit --no-fund --loglevel=error)
-else
-  echo "setup: npm packages present"
 fi
 
 # Real servers for the tests, each in a private virtualenv: Synapse (Matrix) and

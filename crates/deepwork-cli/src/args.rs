@@ -107,6 +107,9 @@ pub enum EngineCommand {
     Extend(PlanArgs),
     /// End deep work early and get the digest.
     Stop,
+    /// Start deep work (default length) if none runs, else stop it: bind it as a system
+    /// shortcut where the built-in hotkey cannot grab keys (Wayland).
+    Toggle,
     /// Say how the latest session's intent went: done, partly or not-done.
     Intent {
         /// done, partly or not-done.

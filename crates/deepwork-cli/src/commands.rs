@@ -20,6 +20,17 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use tokio::sync::Notify;
 
+/// Stops the session and prints its digest.
+async fn stop(client: &mut Client, tz: &TimeZone) -> Result<(), Failure> {
+    let status = client.stop().await?;
+    let digest = client.digest(status.latest_digest).await?;
+    println!("Deep work stopped.");
+    if let Some(digest) = digest {
+        print!("{}", render::digest(&digest, tz));
+    }
+    Ok(())
+}
+
 /// How a command failed.
 pub(crate) enum Failure {
     /// The user's input was wrong.
@@ -286,13 +297,14 @@ fn engine_command(paths: &Paths, command: EngineCommand) -> Result<(), Failure> 
                 let status = connect(paths).await?.extend(plan(args)).await?;
                 println!("{}", render::status(&status, &tz));
             }
-            EngineCommand::Stop => {
+            EngineCommand::Stop => stop(&mut connect(paths).await?, &tz).await?,
+            EngineCommand::Toggle => {
                 let mut client = connect(paths).await?;
-                let status = client.stop().await?;
-                let digest = client.digest(status.latest_digest).await?;
-                println!("Deep work stopped.");
-                if let Some(digest) = digest {
-                    print!("{}", render::digest(&digest, &tz));
+                if client.status().await?.session.is_some() {
+                    stop(&mut client, &tz).await?;
+                } else {
+                    let status = client.start(SessionPlan::default()).await?;
+                    println!("{}", render::status(&status, &tz));
                 }
             }
             EngineCommand::Checkin => {

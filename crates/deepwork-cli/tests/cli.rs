@@ -1413,3 +1413,24 @@ fn a_plugin_through_the_daemon() {
     env.ok(&["stop"]);
     wait_until("the status from before", &|| status().contains("at lunch"));
 }
+
+#[test]
+fn toggle_starts_a_session_of_the_default_length_then_stops_it() {
+    let env = Env::new("[session]\ndefault_length = \"25m\"\n[notifications]\nenabled = false\n");
+    let _daemon = env.daemon();
+    let started = env.ok(&["toggle"]);
+    assert!(started.contains("Deep work until"), "{started}");
+    let status = env.json(&["status", "--json"]);
+    assert_eq!(
+        status["session"]["remaining_seconds"]
+            .as_i64()
+            .map(|s| (s + 59) / 60),
+        Some(25)
+    );
+    let stopped = env.ok(&["toggle"]);
+    assert!(stopped.starts_with("Deep work stopped."), "{stopped}");
+    assert_eq!(
+        env.json(&["status", "--json"])["session"],
+        serde_json::Value::Null
+    );
+}
