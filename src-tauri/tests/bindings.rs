@@ -19,9 +19,9 @@ use deepwork_core::stats::{
 use deepwork_core::triage::Reason;
 use deepwork_core::{Class, ItemId, SessionId};
 use deepwork_engine::api::{
-    AdapterHealth, AdapterState, ApiError, BlockState, BlockStatus, ConnectKind, ErrorCode,
-    EscalationStatus, Event, PlanDay, SessionStatus, SignInCode, Status, TimeSpan, UiError,
-    UiErrorCode, WindowCode,
+    AdapterHealth, AdapterState, ApiError, BlockState, BlockStatus, ConnectKind, DesktopState,
+    ErrorCode, EscalationStatus, Event, PlanDay, SessionStatus, ShellPart, SignInCode, Status,
+    TimeSpan, UiError, UiErrorCode, WindowCode,
 };
 use ts_rs::{Config, TS};
 
@@ -73,6 +73,8 @@ fn declarations() -> String {
         BlockState,
         BlockStatus,
         PlanDay,
+        ShellPart,
+        DesktopState,
         Status,
         SignInCode,
         Event,

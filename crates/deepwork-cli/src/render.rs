@@ -88,6 +88,13 @@ pub fn status(status: &Status, tz: &TimeZone) -> String {
         };
         let _ = write!(out, "\n{}: {state}", safe(&adapter.name));
     }
+    if let Some(desktop) = &status.desktop {
+        for (part, state) in [("tray", &desktop.tray), ("hotkey", &desktop.hotkey)] {
+            if !state.working {
+                let _ = write!(out, "\n{part}: {}", safe(&state.how));
+            }
+        }
+    }
     out
 }
 

@@ -6,7 +6,7 @@ mod support;
 
 use serde_json::Value;
 use std::process::Command;
-use support::{Bus, Env, QUIET, Recorder, Xvfb, eventually, raw_exchange};
+use support::{Bus, Env, QUIET, Recorder, TrayHost, Xvfb, eventually, raw_exchange};
 
 /// One entry of the tray's menu as the bus shows it.
 #[derive(Debug)]
@@ -170,6 +170,7 @@ fn the_tray_menu_starts_checks_in_and_stops_a_session_and_shows_counts_live() {
     let x = Xvfb::start();
     let bus = Bus::start(env.dir.path());
     let recorder = Recorder::start(&bus.address);
+    let host = TrayHost::start(&bus.address);
     env.bus = Some(bus.address.clone());
     env.display = Some(x.display.clone());
     // A stand-in for the window that records how the tray launched it.
@@ -189,6 +190,14 @@ fn the_tray_menu_starts_checks_in_and_stops_a_session_and_shows_counts_live() {
     let tray = Tray::find(&bus.address, daemon.child.id());
 
     tray.wait_for_tooltip("Deepwork — not focusing");
+    eventually("the item registered with the tray host", || {
+        (!host.registered().is_empty()).then_some(())
+    });
+    let desktop = eventually("the shell's report", || {
+        let status = env.json(&["status", "--json"]);
+        (!status["desktop"].is_null()).then(|| status["desktop"].clone())
+    });
+    assert_eq!(desktop["tray"]["working"], true, "{desktop}");
     let idle_icon = tray.property("IconPixmap");
     let labels: Vec<String> = tray.menu().into_iter().map(|e| e.label).collect();
     for expected in [
@@ -311,6 +320,23 @@ fn the_hotkey_toggles_a_session_and_a_taken_hotkey_is_reported() {
     eventually("the hotkey grab", || {
         daemon.log_text().contains("hotkey ready").then_some(())
     });
+    let desktop = |env: &Env| {
+        eventually("the shell's report", || {
+            let status = env.json(&["status", "--json"]);
+            (!status["desktop"].is_null()).then(|| status["desktop"].clone())
+        })
+    };
+    let shell = desktop(&env);
+    assert_eq!(shell["hotkey"]["working"], true, "{shell}");
+    assert_eq!(shell["hotkey"]["how"], "Ctrl+Alt+D, grabbed on X11");
+    // This bus has no tray host: the window is told what to do.
+    assert_eq!(shell["tray"]["working"], false, "{shell}");
+    assert!(
+        shell["tray"]["how"]
+            .as_str()
+            .is_some_and(|how| how.contains("AppIndicator extension")),
+        "{shell}"
+    );
     let press_keys = |keys: &str| {
         let status = Command::new("xdotool")
             .args(["key", keys])
@@ -345,6 +371,14 @@ fn the_hotkey_toggles_a_session_and_a_taken_hotkey_is_reported() {
         status["session"].is_null(),
         "the second resident works without it"
     );
+    let taken = desktop(&second);
+    assert_eq!(taken["hotkey"]["working"], false, "{taken}");
+    assert!(
+        taken["hotkey"]["how"]
+            .as_str()
+            .is_some_and(|how| how.contains("already taken") && how.contains("deepwork toggle")),
+        "{taken}"
+    );
 
     // Saved settings move the hotkey at once, without a restart.
     let answer: Value =
@@ -366,6 +400,10 @@ fn the_hotkey_toggles_a_session_and_a_taken_hotkey_is_reported() {
     press_keys("ctrl+alt+j");
     eventually("a session started by the new hotkey", || {
         session_running(&env).then_some(())
+    });
+    eventually("the window told of the new hotkey", || {
+        let status = env.json(&["status", "--json"]);
+        (status["desktop"]["hotkey"]["how"] == "Ctrl+Alt+J, grabbed on X11").then_some(())
     });
 }
 

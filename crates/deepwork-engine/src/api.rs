@@ -157,11 +157,36 @@ pub enum Request {
         /// At most this many.
         limit: u32,
     },
+    /// The resident's desktop shell says what it could set up (tray icon, hotkey).
+    Desktop {
+        /// What works and what does not.
+        state: DesktopState,
+    },
     /// Read the configured chat platforms and their tokens again and reconnect them,
     /// e.g. after a token was stored; a running session's status carries over.
     ReloadAdapters,
     /// Turn this connection into a stream of [`Event`]s.
     Subscribe,
+}
+
+/// What the resident's desktop shell could set up, for the window to tell the user.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct DesktopState {
+    /// The tray icon.
+    pub tray: ShellPart,
+    /// The global hotkey.
+    pub hotkey: ShellPart,
+}
+
+/// One part of the desktop shell: whether it works, and how or why not, in a sentence.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ShellPart {
+    /// It works.
+    pub working: bool,
+    /// How it works ("X11 grab of Ctrl+Alt+D"), or why not and what to do.
+    pub how: String,
 }
 
 /// What a person is asked to do to sign in to a platform with a device code (Teams):
@@ -394,6 +419,10 @@ pub struct Status {
     /// (for a day).
     #[serde(default)]
     pub unsaid_intent: Option<Box<Intent>>,
+    /// What the resident's tray and hotkey could set up; `None` without a desktop shell
+    /// (headless).
+    #[serde(default)]
+    pub desktop: Option<Box<DesktopState>>,
 }
 
 /// One day of plans.
@@ -642,6 +671,8 @@ pub enum Event {
     },
     /// From the standup's notice, the user asked to see it.
     OpenStandup,
+    /// The desktop shell's state changed (`Status.desktop`).
+    DesktopChanged,
     /// Settings were saved: clients re-read what they show from the config.
     ConfigChanged,
     /// An emergency was acknowledged.

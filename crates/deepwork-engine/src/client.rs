@@ -2,7 +2,7 @@
 //! the window).
 
 use crate::api::{
-    ApiError, Event, Explanation, PlanDay, PushAck, Reply, Request, Response, Status,
+    ApiError, DesktopState, Event, Explanation, PlanDay, PushAck, Reply, Request, Response, Status,
 };
 use deepwork_core::digest::{Digest, DigestId};
 use deepwork_core::schedule::SessionPlan;
@@ -134,6 +134,11 @@ impl Client {
             Reply::Intent(intent) => Ok(intent),
             other => Err(unexpected(&other)),
         }
+    }
+
+    /// Tells the engine what the desktop shell could set up.
+    pub async fn report_desktop(&mut self, state: DesktopState) -> Result<Status, ClientError> {
+        self.status_call(Request::Desktop { state }).await
     }
 
     /// Today's standup, as kept or drafted now (`fresh`: drafted again).

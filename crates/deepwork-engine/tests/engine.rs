@@ -325,6 +325,7 @@ fn a_morning_of_deep_work_with_a_slot_check_in() {
             Event::OpenDigest => "open_digest",
             Event::StandupDrafted { .. } => "standup_drafted",
             Event::OpenStandup => "open_standup",
+            Event::DesktopChanged => "desktop_changed",
             Event::Acknowledged { .. } => "acknowledged",
         });
     }

@@ -90,6 +90,18 @@ static REQUESTS: LazyLock<Vec<Value>> = LazyLock::new(|| {
             },
         },
         Request::Standups { limit: 5 },
+        Request::Desktop {
+            state: deepwork_engine::api::DesktopState {
+                tray: deepwork_engine::api::ShellPart {
+                    working: false,
+                    how: "no StatusNotifierItem host".into(),
+                },
+                hotkey: deepwork_engine::api::ShellPart {
+                    working: true,
+                    how: "Ctrl+Alt+D, grabbed on X11".into(),
+                },
+            },
+        },
         Request::PostStandup {
             draft: None,
             to: Some("matrix:#standup:example.org".parse().expect("a target")),

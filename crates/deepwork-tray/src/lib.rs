@@ -17,7 +17,7 @@ use crate::view::{next_tick, tray_view};
 use deepwork_core::config::{Config, Length};
 use deepwork_core::escalation::AckVia;
 use deepwork_core::schedule::{SessionEnd, SessionPlan};
-use deepwork_engine::api::{Event, Status};
+use deepwork_engine::api::{DesktopState, Event, ShellPart, Status};
 use deepwork_engine::paths::sibling_program;
 use deepwork_engine::server::{clock_now, load_config};
 use deepwork_engine::{Client, ClientError};
@@ -37,21 +37,24 @@ pub fn start(socket: PathBuf, config_file: PathBuf, config: Config, quit: Arc<No
     let (actions_tx, actions) = mpsc::unbounded_channel();
     let toggles = actions_tx.clone();
     let hotkey = config.desktop.hotkey.0;
-    let grab = match hotkey::spawn(hotkey, move || {
+    let (grab, hotkey_state) = match hotkey::spawn(hotkey, move || {
         let _ = toggles.send(Action::Toggle);
     }) {
         Ok(grab) => {
             if let Some(hotkey) = hotkey {
                 tracing::info!(%hotkey, "hotkey ready");
             }
-            Some(grab)
+            (Some(grab), hotkey_part(hotkey.map(|h| h.to_string()), None))
         }
         Err(error) => {
             tracing::warn!(%error, "no hotkey");
             if hotkey.is_some() {
-                tell_user("The Deepwork hotkey does not work", error);
+                tell_user("The Deepwork hotkey does not work", error.clone());
             }
-            None
+            (
+                None,
+                hotkey_part(hotkey.map(|h| h.to_string()), Some(error)),
+            )
         }
     };
     let shell = Shell {
@@ -61,6 +64,7 @@ pub fn start(socket: PathBuf, config_file: PathBuf, config: Config, quit: Arc<No
         config,
         quit,
         hotkey: grab,
+        hotkey_state,
         digest_waiting: None,
     };
     tokio::spawn(async move {
@@ -75,6 +79,8 @@ struct Shell {
     config_file: PathBuf,
     config: Config,
     hotkey: Option<HotkeyGrab>,
+    /// The hotkey's state, as the window is told.
+    hotkey_state: ShellPart,
     tz: TimeZone,
     quit: Arc<Notify>,
     /// Items in the digest of the last check-in, until the user opens it or starts again.
@@ -92,6 +98,17 @@ impl Shell {
         let mut engine = Client::connect(&self.socket).await?;
         let mut status = engine.status().await?;
         let tray = self.start_tray(&status, actions_tx).await;
+        let tray_state = tray_part(tray.is_some(), tray_host_present().await);
+        if !tray_state.working {
+            tracing::warn!(problem = %tray_state.how, "no tray icon shown");
+            tell_user("Deepwork has no tray icon", tray_state.how.clone());
+        }
+        status = engine
+            .report_desktop(DesktopState {
+                tray: tray_state.clone(),
+                hotkey: self.hotkey_state.clone(),
+            })
+            .await?;
         loop {
             let now = clock_now();
             let tick = next_tick(&status, now).map(|at| {
@@ -102,7 +119,18 @@ impl Shell {
                 event = events.next() => match event {
                     Some(Ok(event)) => {
                         self.note(&event);
-                        status = engine.status().await?;
+                        status = match event {
+                            // A new hotkey may have been grabbed: the window is told.
+                            Event::ConfigChanged => {
+                                engine
+                                    .report_desktop(DesktopState {
+                                        tray: tray_state.clone(),
+                                        hotkey: self.hotkey_state.clone(),
+                                    })
+                                    .await?
+                            }
+                            _ => engine.status().await?,
+                        };
                     }
                     Some(Err(error)) => return Err(error),
                     None => return Ok(()),
@@ -186,8 +214,12 @@ impl Shell {
         match load_config(&self.config_file) {
             Ok(config) => {
                 if let Some(grab) = &self.hotkey {
-                    match grab.rebind(config.desktop.hotkey.0) {
-                        Ok(()) => tracing::info!(hotkey = %config.desktop.hotkey, "hotkey set"),
+                    let hotkey = config.desktop.hotkey.0;
+                    match grab.rebind(hotkey) {
+                        Ok(()) => {
+                            tracing::info!(hotkey = %config.desktop.hotkey, "hotkey set");
+                            self.hotkey_state = hotkey_part(hotkey.map(|h| h.to_string()), None);
+                        }
                         Err(error) => {
                             tracing::warn!(%error, "hotkey unchanged");
                             tell_user("The Deepwork hotkey did not change", error);
@@ -282,6 +314,74 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     match deadline {
         Some(deadline) => tokio::time::sleep_until(deadline).await,
         None => std::future::pending().await,
+    }
+}
+
+/// The D-Bus name of the StatusNotifierItem host registry every tray host (KDE, XFCE,
+/// most panels, GNOME's AppIndicator extension) owns.
+const WATCHER: &str = "org.kde.StatusNotifierWatcher";
+
+/// Whether a tray host is there to show the icon; `None` when the bus cannot be asked.
+async fn tray_host_present() -> Option<bool> {
+    let asked = async {
+        let connection = zbus::Connection::session().await?;
+        let bus = zbus::fdo::DBusProxy::new(&connection).await?;
+        let name = zbus::names::BusName::try_from(WATCHER)?;
+        Ok::<bool, zbus::Error>(bus.name_has_owner(name).await?)
+    };
+    match asked.await {
+        Ok(present) => Some(present),
+        Err(error) => {
+            tracing::warn!(%error, "cannot ask the session bus for a tray host");
+            None
+        }
+    }
+}
+
+/// The tray icon's state, for the window: published (and whether a host shows it).
+fn tray_part(published: bool, host: Option<bool>) -> ShellPart {
+    match (published, host) {
+        (true, Some(true)) => ShellPart {
+            working: true,
+            how: "shown by the desktop's tray (StatusNotifierItem)".into(),
+        },
+        (true, None) => ShellPart {
+            working: true,
+            how: "published as a StatusNotifierItem".into(),
+        },
+        (true, Some(false)) => ShellPart {
+            working: false,
+            how: "your desktop shows no tray icons (no StatusNotifierItem host): on GNOME, install and turn on the AppIndicator extension (gnome-shell-extension-appindicator); until then, use this window or `deepwork toggle`".into(),
+        },
+        (false, _) => ShellPart {
+            working: false,
+            how: "the tray icon could not be published on the session bus; use this window or `deepwork toggle`".into(),
+        },
+    }
+}
+
+/// The hotkey's state, for the window: which key is grabbed and how, or why not.
+fn hotkey_part(hotkey: Option<String>, failed: Option<String>) -> ShellPart {
+    let wayland = std::env::var_os("WAYLAND_DISPLAY").is_some();
+    match (hotkey, failed) {
+        (None, _) => ShellPart {
+            working: false,
+            how: "no hotkey is set ([desktop] hotkey)".into(),
+        },
+        (Some(_), Some(error)) => ShellPart {
+            working: false,
+            how: format!("{error}; bind `deepwork toggle` as a system shortcut instead"),
+        },
+        (Some(hotkey), None) if wayland => ShellPart {
+            working: false,
+            how: format!(
+                "{hotkey} is grabbed on X11, which on Wayland sees only X11 windows' keys: bind `deepwork toggle` as a system shortcut in your desktop's keyboard settings"
+            ),
+        },
+        (Some(hotkey), None) => ShellPart {
+            working: true,
+            how: format!("{hotkey}, grabbed on X11"),
+        },
     }
 }
 

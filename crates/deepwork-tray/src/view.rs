@@ -232,6 +232,7 @@ mod tests {
             next_block: None,
             plan_problems: Vec::new(),
             unsaid_intent: None,
+            desktop: None,
         }
     }
 

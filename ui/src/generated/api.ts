@@ -507,6 +507,26 @@ blocks: Array<BlockStatus>,
  */
 meetings: Array<TimeSpan>, };
 
+export type ShellPart = { 
+/**
+ * It works.
+ */
+working: boolean, 
+/**
+ * How it works ("X11 grab of Ctrl+Alt+D"), or why not and what to do.
+ */
+how: string, };
+
+export type DesktopState = { 
+/**
+ * The tray icon.
+ */
+tray: ShellPart, 
+/**
+ * The global hotkey.
+ */
+hotkey: ShellPart, };
+
 export type Status = { 
 /**
  * The engine's clock when this was taken.
@@ -554,7 +574,12 @@ plan_problems: Array<string>,
  * The latest session's intent, once it ended, until the user says how it went
  * (for a day).
  */
-unsaid_intent: Intent | null, };
+unsaid_intent: Intent | null, 
+/**
+ * What the resident's tray and hotkey could set up; `None` without a desktop shell
+ * (headless).
+ */
+desktop: DesktopState | null, };
 
 export type SignInCode = { 
 /**
@@ -626,7 +651,7 @@ missed: bigint, } | { "event": "open_digest" } | { "event": "standup_drafted",
 /**
  * Its day.
  */
-date: string, } | { "event": "open_standup" } | { "event": "config_changed" } | { "event": "acknowledged", 
+date: string, } | { "event": "open_standup" } | { "event": "desktop_changed" } | { "event": "config_changed" } | { "event": "acknowledged", 
 /**
  * The emergency.
  */

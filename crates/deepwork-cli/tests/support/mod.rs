@@ -430,3 +430,77 @@ impl Recorder {
         }
     }
 }
+
+/// A tray host's registry on the private bus, written from the StatusNotifierItem
+/// specification's `org.kde.StatusNotifierWatcher`: items register with it, and it says
+/// a host is there to show them.
+pub struct TrayHost {
+    _connection: zbus::Connection,
+    registered: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+struct Watcher {
+    registered: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+#[zbus::interface(name = "org.kde.StatusNotifierWatcher")]
+impl Watcher {
+    fn register_status_notifier_item(
+        &self,
+        service: String,
+        #[zbus(header)] header: zbus::message::Header<'_>,
+    ) {
+        // An item may register by its object path; then its bus name is the sender.
+        let name = if service.starts_with('/') {
+            header.sender().map(|s| s.to_string()).unwrap_or(service)
+        } else {
+            service
+        };
+        self.registered.lock().expect("registered").push(name);
+    }
+
+    fn register_status_notifier_host(&self, _service: String) {}
+
+    #[zbus(property)]
+    fn registered_status_notifier_items(&self) -> Vec<String> {
+        self.registered.lock().expect("registered").clone()
+    }
+
+    #[zbus(property)]
+    fn is_status_notifier_host_registered(&self) -> bool {
+        true
+    }
+
+    #[zbus(property)]
+    fn protocol_version(&self) -> i32 {
+        0
+    }
+}
+
+impl TrayHost {
+    pub fn start(address: &str) -> TrayHost {
+        let registered = std::sync::Arc::default();
+        let connection = zbus::block_on(async {
+            zbus::connection::Builder::address(address)
+                .name("org.kde.StatusNotifierWatcher")
+                .serve_at(
+                    "/StatusNotifierWatcher",
+                    Watcher {
+                        registered: std::sync::Arc::clone(&registered),
+                    },
+                )
+                .build()
+                .await
+        })
+        .expect("connect the tray host to the private bus");
+        TrayHost {
+            _connection: connection,
+            registered,
+        }
+    }
+
+    /// The items registered so far.
+    pub fn registered(&self) -> Vec<String> {
+        self.registered.lock().expect("registered").clone()
+    }
+}

@@ -79,6 +79,8 @@ pub struct Engine {
     standup_waiting: Option<jiff::civil::Date>,
     /// The latest session's intent, and how it went, as kept.
     latest_intent: Option<Intent>,
+    /// What the desktop shell last reported.
+    desktop: Option<Box<crate::api::DesktopState>>,
     /// The last good copy of each calendar followed, by its configured address.
     calendar_copies: BTreeMap<String, CalendarCopy>,
     /// The calendars' events around now, by start.
@@ -171,6 +173,7 @@ impl Engine {
             next_standup: None,
             standup_waiting: None,
             latest_intent: store_latest_intent,
+            desktop: None,
             calendar_validators: CalendarValidators::default(),
             calendar_copies,
             calendar_events: Vec::new(),
@@ -346,6 +349,13 @@ impl Engine {
             Request::Standup { fresh } => self.standup(now, fresh).map(Reply::Standup),
             Request::SaveStandup { draft } => self.save_standup(now, draft).map(Reply::Standup),
             Request::Standups { limit } => self.standups(limit),
+            Request::Desktop { state } => {
+                if self.desktop.as_deref() != Some(&state) {
+                    self.desktop = Some(Box::new(state));
+                    let _ = self.events.send(Event::DesktopChanged);
+                }
+                Ok(Reply::Status(self.status(now)))
+            }
             Request::PostStandup { .. } => Err(ApiError::new(
                 ErrorCode::BadRequest,
                 "post_standup is handled by the server, which holds the platforms",
@@ -410,6 +420,7 @@ impl Engine {
                 })
             }),
             unsaid_intent: self.unsaid_intent(now),
+            desktop: self.desktop.clone(),
             held: self
                 .machine
                 .holding()
