@@ -3,7 +3,7 @@
 
 CARGO ?= cargo
 
-.PHONY: run test install setup setup-run ui bench measure-idle measure-plans measure-escalation measure-footprint measure-window-open bindings train-triage fuzz soak
+.PHONY: run test install setup setup-run ui bench measure-idle measure-plans measure-escalation measure-footprint measure-window-open measure-second-run bindings train-triage fuzz soak
 
 # Everything the tests need; `setup-run` only what building and running need.
 setup:
@@ -59,6 +59,10 @@ bench: setup
 	$(CARGO) bench -p deepwork-engine --bench matrix
 	$(CARGO) bench -p deepwork-engine --bench platforms
 	$(CARGO) bench -p deepwork-engine --bench sources
+
+# A second `make run` on an up-to-date checkout, until its window shows.
+measure-second-run: setup
+	bash scripts/measure-second-run.sh 3
 
 measure-idle: setup
 	bash scripts/measure-idle.sh 60

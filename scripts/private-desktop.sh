@@ -15,7 +15,7 @@ start_private_desktop() {
 
 build_with_yardstick() {
   echo "$1: building (release): deepwork, deepwork-app, the yardstick" >&2
-  (cd ui && npx vite build --logLevel warn)
+  make -s ui
   cargo build --release -q -p deepwork-cli -p deepwork-app
   CARGO_TARGET_DIR=$PWD/target/yardstick cargo build --release -q --manifest-path benches/yardstick-tauri/Cargo.toml
   bin=$PWD/target/release
