@@ -1,7 +1,7 @@
 //! The window end to end, as a person uses it: the real `deepwork-app` on a private X
 //! server and session bus, driven over WebDriver (tauri-driver + WebKitWebDriver), with
 //! a real resident and the real CLI. Screenshots of each view land in
-//! `target/e2e-screenshots/`.
+//! `docs/screenshots/`, where the README shows them.
 
 use deepwork_harness::desktop::{Bus, Keyring, Xvfb};
 use fantoccini::actions::{InputSource, KeyAction, KeyActions};
@@ -320,19 +320,38 @@ async fn screenshot(display: &str, name: &str) {
         .expect("request the image")
         .reply()
         .expect("the image");
-    // Xvfb's 24-bit screen is 32 bits a pixel, blue first.
-    let rgb: Vec<u8> = image
-        .data
-        .chunks_exact(4)
-        .flat_map(|pixel| [pixel[2], pixel[1], pixel[0]])
+    // Xvfb's 24-bit screen is 32 bits a pixel, blue first. Without a window manager the
+    // window sits at the top left on a black screen: the picture is the window, the
+    // bounding box of what is not black.
+    let (width, height) = (usize::from(width), usize::from(height));
+    let pixel = |x: usize, y: usize| {
+        let at = (y * width + x) * 4;
+        [image.data[at + 2], image.data[at + 1], image.data[at]]
+    };
+    let (mut right, mut bottom) = (0, 0);
+    for y in 0..height {
+        for x in 0..width {
+            if pixel(x, y) != [0, 0, 0] {
+                right = right.max(x + 1);
+                bottom = bottom.max(y + 1);
+            }
+        }
+    }
+    assert!(
+        right > 0 && bottom > 0,
+        "the screen is black: no window for {name}"
+    );
+    let rgb: Vec<u8> = (0..bottom)
+        .flat_map(|y| (0..right).map(move |x| (x, y)))
+        .flat_map(|(x, y)| pixel(x, y))
         .collect();
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/e2e-screenshots");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots");
     std::fs::create_dir_all(&dir).expect("screenshot dir");
     let file = std::fs::File::create(dir.join(format!("{name}.png"))).expect("screenshot file");
     let mut encoder = png::Encoder::new(
         std::io::BufWriter::new(file),
-        u32::from(width),
-        u32::from(height),
+        u32::try_from(right).expect("width"),
+        u32::try_from(bottom).expect("height"),
     );
     encoder.set_color(png::ColorType::Rgb);
     encoder.set_depth(png::BitDepth::Eight);
@@ -342,7 +361,7 @@ async fn screenshot(display: &str, name: &str) {
         .expect("write the screenshot");
 }
 
-/// The CLIPBOARD selection's text, asked of its owner as any X client asks (a window of
+/// The CLIPBOARD selection's text's text, asked of its owner as any X client asks (a window of
 /// our own, `ConvertSelection` to UTF8_STRING, then the property it was written to).
 fn clipboard_text(display: &str) -> String {
     use x11rb::connection::Connection;
