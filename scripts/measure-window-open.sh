@@ -5,7 +5,9 @@
 # The window is created hidden and shown by the page once its first frame with data is
 # drawn, so "visible" means "painted with data". Baseline, same run: a bare Tauri 2 app
 # (benches/yardstick-tauri) from exec to its empty window mapped.
-# The first Deepwork run follows a page-cache drop when this runs as root (cold start).
+# As root, it first measures the open after boot: the page cache dropped, the resident
+# started, a click 5 s later; once without and once with the resident reading the
+# window's files ahead ([desktop] prefetch_window). Then RUNS warm opens.
 # Usage: scripts/measure-window-open.sh [RUNS]   (default 5)
 set -euo pipefail
 runs=${1:-5}
@@ -32,27 +34,61 @@ wait_visible() {
   echo $(($(now_ms) - start))
 }
 
-"$bin/deepwork" daemon 2>"$dir/resident.log" &
-resident=$!
-pids+=("$resident")
-tray=org.kde.StatusNotifierItem-$resident-1
-until busctl --user list 2>/dev/null | grep -q "$tray"; do sleep 0.01; done
-open_id=$(busctl --user --json=short call -- "$tray" /MenuBar com.canonical.dbusmenu GetLayout iias 0 -1 0 |
-  jq '.. | objects | select(.type == "(ia{sv}av)") | .data | select(.[1].label.data == "Open Deepwork") | .[0]')
+# Starts a resident (its log in "$dir/resident-$1.log"); sets "resident", "tray", "open_id".
+start_resident() {
+  "$bin/deepwork" daemon 2>"$dir/resident-$1.log" &
+  resident=$!
+  pids+=("$resident")
+  tray=org.kde.StatusNotifierItem-$resident-1
+  until busctl --user list 2>/dev/null | grep -q "$tray"; do sleep 0.01; done
+  open_id=$(busctl --user --json=short call -- "$tray" /MenuBar com.canonical.dbusmenu GetLayout iias 0 -1 0 |
+    jq '.. | objects | select(.type == "(ia{sv}av)") | .data | select(.[1].label.data == "Open Deepwork") | .[0]')
+}
 
+stop_resident() {
+  kill "$resident"
+  wait "$resident" 2>/dev/null || true
+}
+
+# Clicks "Open Deepwork"; prints the ms until the window shows with data, then closes it.
+open_once() {
+  local start took
+  start=$(now_ms)
+  busctl --user call -- "$tray" /MenuBar com.canonical.dbusmenu Event isvu "$open_id" clicked s "" 0
+  took=$(wait_visible "$start" --name '^Deepwork$')
+  pkill -f "$bin/deepwork-app"
+  while pgrep -f "$bin/deepwork-app" >/dev/null; do sleep 0.05; done
+  echo "$took"
+}
+
+# As after boot: the page cache dropped, then the resident starts (as at login) and the
+# window is opened a little later. Once without reading the window's files ahead, once
+# with (the default); only as root, which may drop the cache.
 cold=no
+cold_plain=-
+cold_read_ahead=-
 if [ -w /proc/sys/vm/drop_caches ]; then
+  cold=yes
+  printf '[desktop]\nprefetch_window = false\n' >"$DEEPWORK_CONFIG"
   sync
   echo 3 >/proc/sys/vm/drop_caches
-  cold=yes
+  start_resident plain
+  sleep 5
+  cold_plain=$(open_once)
+  stop_resident
+  : >"$DEEPWORK_CONFIG"
+  sync
+  echo 3 >/proc/sys/vm/drop_caches
+  start_resident read-ahead
+  until grep -q "read the window's files ahead" "$dir/resident-read-ahead.log"; do sleep 0.05; done
+  sleep 5
+  cold_read_ahead=$(open_once)
+else
+  start_resident warm
 fi
 opens=()
 for _ in $(seq "$runs"); do
-  start=$(now_ms)
-  busctl --user call -- "$tray" /MenuBar com.canonical.dbusmenu Event isvu "$open_id" clicked s "" 0
-  opens+=("$(wait_visible "$start" --name '^Deepwork$')")
-  pkill -f "$bin/deepwork-app"
-  while pgrep -f "$bin/deepwork-app" >/dev/null; do sleep 0.05; done
+  opens+=("$(open_once)")
 done
 
 bare=()
@@ -65,9 +101,12 @@ for _ in $(seq "$runs"); do
   wait "$app" 2>/dev/null || true
 done
 
-painted=$(grep -o "since_start_ms=[0-9]*" "$dir/resident.log" | cut -d= -f2 | tr "\n" " " || true)
+painted=$(cat "$dir"/resident-*.log | grep -o "since_start_ms=[0-9]*" | cut -d= -f2 | tr "\n" " " || true)
+read_ahead=$(grep -ho "read the window's files ahead.*" "$dir"/resident-*.log | head -1 || true)
 median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-echo "tray click -> Deepwork window painted with data, ms: ${opens[*]} (first run cold: $cold)"
+echo "cold, as after boot (page cache dropped before the resident started; 5 s later a click): without read-ahead $cold_plain ms, with it $cold_read_ahead ms (cold measured: $cold)"
+echo "  the resident's read-ahead: $read_ahead"
+echo "tray click -> Deepwork window painted with data, warm, ms: ${opens[*]}"
 echo "  of which, app process start -> page painted (the app's log), ms: $painted"
 echo "bare Tauri app exec -> empty window mapped, ms: ${bare[*]}"
 awk -v deepwork="$(median "${opens[@]:1}")" -v bare="$(median "${bare[@]:1}")" 'BEGIN {

@@ -17,6 +17,9 @@ pub struct DesktopConfig {
     pub tray_icon: PanelTheme,
     /// Open the window on the digest when a check-in delivers one with items in it.
     pub open_digest_at_check_in: bool,
+    /// When the resident starts, ask the kernel to read the window's program and
+    /// libraries into the page cache, so the first open after boot is not a cold one.
+    pub prefetch_window: bool,
 }
 
 impl Default for DesktopConfig {
@@ -33,6 +36,7 @@ impl Default for DesktopConfig {
             })),
             tray_icon: PanelTheme::Auto,
             open_digest_at_check_in: true,
+            prefetch_window: true,
         }
     }
 }

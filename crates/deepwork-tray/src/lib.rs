@@ -7,6 +7,7 @@
 
 mod hotkey;
 mod icons;
+mod prefetch;
 mod tray;
 pub mod view;
 
@@ -34,6 +35,15 @@ const WINDOW_PROGRAM: &str = "deepwork-app";
 /// the engine's runtime once the socket listens; `quit` is notified when the user picks
 /// "Quit Deepwork". Failures are logged and shown; the engine goes on without them.
 pub fn start(socket: PathBuf, config_file: PathBuf, config: Config, quit: Arc<Notify>) {
+    if config.desktop.prefetch_window {
+        let app = window_program();
+        let spawned = std::thread::Builder::new()
+            .name("prefetch".into())
+            .spawn(move || prefetch::window_files(&app));
+        if let Err(error) = spawned {
+            tracing::warn!(%error, "cannot read the window's files ahead");
+        }
+    }
     let (actions_tx, actions) = mpsc::unbounded_channel();
     let toggles = actions_tx.clone();
     let hotkey = config.desktop.hotkey.0;
@@ -385,11 +395,16 @@ fn hotkey_part(hotkey: Option<String>, failed: Option<String>) -> ShellPart {
     }
 }
 
+/// The window's program: `$DEEPWORK_APP`, else beside `deepwork`, else on `PATH`.
+fn window_program() -> PathBuf {
+    std::env::var_os("DEEPWORK_APP")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| sibling_program(WINDOW_PROGRAM))
+}
+
 /// Launches the window on `view`, pointed at this engine's socket.
 fn open_window(socket: &std::path::Path, view: &str) {
-    let program = std::env::var_os("DEEPWORK_APP")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| sibling_program(WINDOW_PROGRAM));
+    let program = window_program();
     let spawned = tokio::process::Command::new(&program)
         .args(["--view", view])
         .env("DEEPWORK_SOCKET", socket)
