@@ -158,51 +158,55 @@ impl StandupDraft {
 
     /// The draft as Markdown, the form it is copied and posted to Mattermost in.
     pub fn to_markdown(&self) -> String {
-        let mut out = format!("**Standup {}**\n", self.date);
-        for (heading, lines) in self.sections() {
-            let _ = write!(out, "\n*{heading}*\n");
-            if lines.is_empty() {
-                out.push_str("- none\n");
-            }
-            for line in lines {
-                let _ = writeln!(out, "- {}", escape_markdown(&entry(line)));
-            }
-        }
-        out
+        self.render(&Markup {
+            title: |date| format!("**Standup {date}**\n"),
+            heading: |heading| format!("\n*{heading}*\n"),
+            item: |line| format!("- {}\n", escape_markdown(line)),
+            list: ("", ""),
+        })
     }
 
     /// The draft as HTML (Matrix's formatted body, a Teams message), every line escaped.
     pub fn to_html(&self) -> String {
-        let mut out = format!("<p><strong>Standup {}</strong></p>", self.date);
-        for (heading, lines) in self.sections() {
-            let _ = write!(out, "<p><em>{heading}</em></p><ul>");
-            if lines.is_empty() {
-                out.push_str("<li>none</li>");
-            }
-            for line in lines {
-                let _ = write!(out, "<li>{}</li>", escape_html(&entry(line)));
-            }
-            out.push_str("</ul>");
-        }
-        out
+        self.render(&Markup {
+            title: |date| format!("<p><strong>Standup {date}</strong></p>"),
+            heading: |heading| format!("<p><em>{heading}</em></p>"),
+            item: |line| format!("<li>{}</li>", escape_html(line)),
+            list: ("<ul>", "</ul>"),
+        })
     }
 
     /// The draft in Slack's mrkdwn: bold headings, bullets, `&`, `<` and `>` escaped as
     /// Slack asks, so no line becomes a link or a mention.
     pub fn to_slack(&self) -> String {
-        let mut out = format!("*Standup {}*\n", self.date);
-        for (heading, lines) in self.sections() {
-            let _ = write!(out, "\n*{heading}*\n");
-            if lines.is_empty() {
-                out.push_str("• none\n");
-            }
-            for line in lines {
-                let escaped = entry(line)
+        self.render(&Markup {
+            title: |date| format!("*Standup {date}*\n"),
+            heading: |heading| format!("\n*{heading}*\n"),
+            item: |line| {
+                let escaped = line
                     .replace('&', "&amp;")
                     .replace('<', "&lt;")
                     .replace('>', "&gt;");
-                let _ = writeln!(out, "• {escaped}");
+                format!("• {escaped}\n")
+            },
+            list: ("", ""),
+        })
+    }
+
+    /// The draft in `markup`, each line one line that notifies no one ([`entry`]), an
+    /// empty section reading "none".
+    fn render(&self, markup: &Markup) -> String {
+        let mut out = (markup.title)(self.date);
+        for (heading, lines) in self.sections() {
+            out.push_str(&(markup.heading)(heading));
+            out.push_str(markup.list.0);
+            if lines.is_empty() {
+                out.push_str(&(markup.item)("none"));
             }
+            for line in lines {
+                out.push_str(&(markup.item)(&entry(line)));
+            }
+            out.push_str(markup.list.1);
         }
         out
     }
@@ -220,6 +224,15 @@ impl StandupDraft {
         }
         self
     }
+}
+
+/// How one markup writes a draft: its title, a section's heading, one entry (given as
+/// one safe line, to escape), and what opens and closes a section's list.
+struct Markup {
+    title: fn(Date) -> String,
+    heading: fn(&str) -> String,
+    item: fn(&str) -> String,
+    list: (&'static str, &'static str),
 }
 
 /// The most lines kept in one section.

@@ -712,7 +712,16 @@ async fn send_message(
     ) {
         return refusal;
     }
-    let value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    if id != CHAT_WITH_BOB && id != TEAM_CHAT {
+        return graph_error(StatusCode::NOT_FOUND, "NotFound", "Chat not found.");
+    }
+    create_message(&mut state, &id, &body)
+}
+
+/// A chatMessage from the request `body` (`body.content`, `body.contentType`), by the
+/// signed-in user, kept under `place`; answers it as created.
+fn create_message(state: &mut TeamsState, place: &str, body: &[u8]) -> Response {
+    let value: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let Some(content) = value["body"]["content"].as_str() else {
         return graph_error(
             StatusCode::BAD_REQUEST,
@@ -720,14 +729,11 @@ async fn send_message(
             "body.content is required.",
         );
     };
-    if id != CHAT_WITH_BOB && id != TEAM_CHAT {
-        return graph_error(StatusCode::NOT_FOUND, "NotFound", "Chat not found.");
-    }
     let content_type = value["body"]["contentType"]
         .as_str()
         .unwrap_or("text")
         .to_owned();
-    state.post(&id, Some((ME, "Alice")), content, &[]);
+    state.post(place, Some((ME, "Alice")), content, &[]);
     let last = state.messages.last_mut().expect("posted");
     last.content_type = content_type;
     let sent = message_json(last);
@@ -750,29 +756,8 @@ async fn send_channel_message(
     ) {
         return refusal;
     }
-    let value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let Some(content) = value["body"]["content"].as_str() else {
-        return graph_error(
-            StatusCode::BAD_REQUEST,
-            "BadRequest",
-            "body.content is required.",
-        );
-    };
     if team != TEAM || channel != CHANNEL {
         return graph_error(StatusCode::NOT_FOUND, "NotFound", "Channel not found.");
     }
-    let content_type = value["body"]["contentType"]
-        .as_str()
-        .unwrap_or("text")
-        .to_owned();
-    state.post(
-        &format!("{team}/{channel}"),
-        Some((ME, "Alice")),
-        content,
-        &[],
-    );
-    let last = state.messages.last_mut().expect("posted");
-    last.content_type = content_type;
-    let sent = message_json(last);
-    (StatusCode::CREATED, axum::Json(sent)).into_response()
+    create_message(&mut state, &format!("{team}/{channel}"), &body)
 }
