@@ -3,7 +3,7 @@
 
 CARGO ?= cargo
 
-.PHONY: run test install setup setup-run ui bench measure-idle measure-plans measure-escalation measure-footprint measure-window-open measure-second-run bindings train-triage fuzz soak
+.PHONY: run test install deb setup setup-run ui bench measure-idle measure-plans measure-escalation measure-footprint measure-window-open measure-second-run bindings train-triage fuzz soak
 
 # Everything the tests need; `setup-run` only what building and running need.
 setup:
@@ -40,6 +40,16 @@ install: setup-run ui
 	@$(CARGO) build --release -q -p deepwork-cli -p deepwork-app
 	@bash scripts/install.sh target/release
 
+# The .deb with both programs, checked: target/debian/deepwork_VERSION_ARCH.deb.
+deb: setup ui
+	@echo "deb: building deepwork and the window (release), then the package"
+	@$(CARGO) build --release -q --locked -p deepwork-cli -p deepwork-app
+	@$(CARGO) deb -p deepwork-cli --no-build --locked -o target/debian/
+	@echo "deb: checking it (appstreamcli, desktop-file-validate, lintian)"
+	@appstreamcli validate --no-net packaging/org.deepwork.Deepwork.metainfo.xml
+	@desktop-file-validate packaging/*.desktop
+	@lintian --fail-on error,warning target/debian/deepwork_*.deb
+
 test: setup ui
 	@echo "test: the window's pages: types (svelte-check) and view logic (vitest)"
 	@cd ui && npx svelte-check --tsconfig ./tsconfig.json --fail-on-warnings --output human
@@ -50,6 +60,9 @@ test: setup ui
 	@$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 	@echo "test: every test of the workspace"
 	@$(CARGO) nextest run --workspace --locked --no-fail-fast
+	@echo "test: the .deb, installed and run in a clean Debian 12"
+	@$(MAKE) -s deb
+	@bash scripts/test-deb.sh target/debian/deepwork_*.deb
 
 bench: setup
 	$(CARGO) bench -p deepwork-core --bench core

@@ -33,6 +33,8 @@ TEST_PACKAGES=(
   # the window's end-to-end test: WebKitWebDriver, which tauri-driver drives; and
   # desktop-file-validate for the menu and autostart entries
   webkit2gtk-driver desktop-file-utils
+  # the .deb: checked with lintian and appstreamcli, installed into a debootstrap chroot
+  lintian appstream debootstrap
 )
 [ "$MODE" = run ] || APT_PACKAGES+=("${TEST_PACKAGES[@]}")
 
@@ -79,6 +81,13 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install --locked cargo-nextest
 else
   echo "setup: cargo-nextest present"
+fi
+
+if ! cargo deb --version >/dev/null 2>&1; then
+  echo "setup: installing cargo-deb (builds the .deb)"
+  cargo install --locked cargo-deb
+else
+  echo "setup: cargo-deb present"
 fi
 
 if ! command -v tauri-driver >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/tauri-driver" ]; then
