@@ -217,7 +217,7 @@ impl StandupDraft {
         for lines in [&mut self.shipped, &mut self.today, &mut self.blockers] {
             let kept: Vec<String> = lines
                 .iter()
-                .filter_map(|line| clean_line(line))
+                .filter_map(|line| short_line(line, MAX_LINE_CHARS))
                 .take(MAX_LINES)
                 .collect();
             *lines = kept;
@@ -240,10 +240,11 @@ pub const MAX_LINES: usize = 50;
 /// The longest line kept, in characters.
 pub const MAX_LINE_CHARS: usize = 500;
 
-fn clean_line(text: &str) -> Option<String> {
+/// `text` as one safe line of at most `max` characters; `None` when empty.
+fn short_line(text: &str, max: usize) -> Option<String> {
     let line = crate::text::one_line(text);
     let line = line.trim();
-    (!line.is_empty()).then(|| line.chars().take(MAX_LINE_CHARS).collect())
+    (!line.is_empty()).then(|| line.chars().take(max).collect())
 }
 
 /// A line as one list entry: one line, and a mention of everyone in a room (`@channel`,
@@ -556,12 +557,7 @@ fn same_intent(a: &str, b: &str) -> bool {
 
 /// An intent as the user wrote it, made safe and short; `None` when empty.
 pub fn clean_intent(text: &str) -> Option<String> {
-    let line = crate::text::one_line(text);
-    let line = line.trim();
-    if line.is_empty() {
-        return None;
-    }
-    Some(line.chars().take(MAX_INTENT_CHARS).collect())
+    short_line(text, MAX_INTENT_CHARS)
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use deepwork_adapters::twilio::Twilio;
 use deepwork_adapters::{AdapterError, Post, PostedMessage, Poster};
 use deepwork_core::config::{Config, ConfigError};
 use deepwork_core::escalation::{AckVia, EscalationConfig};
-use deepwork_core::standup::{PostTarget, Posted};
+use deepwork_core::standup::{PostTarget, Posted, StandupDraft};
 use deepwork_store::Store;
 use futures_util::{SinkExt, StreamExt};
 use jiff::Timestamp;
@@ -445,13 +445,10 @@ impl Platforms {
     fn post_standup(
         &self,
         engine: &mut Engine,
-        request: Request,
+        (draft, to): (Option<StandupDraft>, Option<PostTarget>),
         reply: oneshot::Sender<Response>,
         done: &mpsc::Sender<PostDone>,
     ) {
-        let Request::PostStandup { draft, to } = request else {
-            return;
-        };
         let prepared = engine.prepare_post(clock_now(), draft, to).and_then(
             |(to, draft)| match self.posters.get(&to.platform) {
                 Some(poster) => Ok((to, draft, Arc::clone(poster))),
@@ -562,11 +559,17 @@ async fn run(
                         Err(_) => break,
                     }
                 }
-                let (posting, batch): (Vec<Call>, Vec<Call>) = batch.into_iter().partition(|c| matches!(c.request, Request::PostStandup { .. }));
-                for call in posting {
-                    platforms.post_standup(&mut engine, call.request, call.reply, &posts_tx);
+                let mut requests = Vec::with_capacity(batch.len());
+                let mut replies = Vec::with_capacity(batch.len());
+                for call in batch {
+                    match call.request {
+                        Request::PostStandup { draft, to } => platforms.post_standup(&mut engine, (draft, to), call.reply, &posts_tx),
+                        request => {
+                            requests.push(request);
+                            replies.push(call.reply);
+                        }
+                    }
                 }
-                let (requests, replies): (Vec<_>, Vec<_>) = batch.into_iter().map(|c| (c.request, c.reply)).unzip();
                 let reloads: Vec<bool> = requests.iter().map(|r| matches!(r, Request::ReloadAdapters)).collect();
                 let responses = engine.handle_batch(clock_now(), requests);
                 for ((reply, response), reload) in replies.into_iter().zip(responses).zip(reloads) {
