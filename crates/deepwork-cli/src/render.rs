@@ -88,8 +88,24 @@ pub fn status(status: &Status, tz: &TimeZone) -> String {
         };
         let _ = write!(out, "\n{}: {state}", safe(&adapter.name));
     }
+    if let Some(since) = status.away_since {
+        let _ = write!(
+            out,
+            "\nAway since {}{}",
+            clock(since, tz),
+            if status.check_in_waiting {
+                ": the check-in waits until you are back"
+            } else {
+                ""
+            }
+        );
+    }
     if let Some(desktop) = &status.desktop {
-        for (part, state) in [("tray", &desktop.tray), ("hotkey", &desktop.hotkey)] {
+        for (part, state) in [
+            ("tray", &desktop.tray),
+            ("hotkey", &desktop.hotkey),
+            ("away detection", &desktop.presence),
+        ] {
             if !state.working {
                 let _ = write!(out, "\n{part}: {}", safe(&state.how));
             }
@@ -343,6 +359,14 @@ pub fn stats(stats: &WeeklyStats) -> String {
         stats.interruptions_avoided,
         minutes_text(recovery * 60),
     );
+    if stats.away_hours > 0.0 {
+        let away = (stats.away_hours * 60.0).round() as i64;
+        let _ = writeln!(
+            out,
+            "Away from the computer during sessions {} (not counted as focus)",
+            minutes_text(away * 60)
+        );
+    }
     if !stats.answered_in_time.is_empty() {
         let answered: Vec<String> = stats
             .answered_in_time

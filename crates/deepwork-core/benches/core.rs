@@ -71,6 +71,7 @@ fn ten_years() -> (Vec<SessionRecord>, Vec<ItemFact>) {
                 ),
                 early: s == 7,
                 planned: s % 2 == 0,
+                away: vec![],
             });
             for i in 0..5 {
                 items.push(ItemFact {

@@ -3,6 +3,8 @@
 //! The hotkey is parsed here, purely, so `deepwork config check` reports a bad one by
 //! line; the resident maps it to the display server's key codes.
 
+use crate::config::Length;
+use jiff::SignedDuration;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -20,6 +22,11 @@ pub struct DesktopConfig {
     /// When the resident starts, ask the kernel to read the window's program and
     /// libraries into the page cache, so the first open after boot is not a cold one.
     pub prefetch_window: bool,
+    /// Notice when the user leaves the computer (the screen locks, or no input for
+    /// `away_after`): check-ins wait for them, and the time is not counted as focus.
+    pub detect_away: bool,
+    /// How long without keyboard or pointer input counts as away.
+    pub away_after: Length,
 }
 
 impl Default for DesktopConfig {
@@ -37,6 +44,8 @@ impl Default for DesktopConfig {
             tray_icon: PanelTheme::Auto,
             open_digest_at_check_in: true,
             prefetch_window: true,
+            detect_away: true,
+            away_after: Length(SignedDuration::from_mins(5)),
         }
     }
 }

@@ -210,6 +210,13 @@ pub enum Input {
     },
     /// Time passed: fire whatever is due.
     Tick,
+    /// The user left the computer: locked it, or has not touched it since `since`.
+    Away {
+        /// When they left (the last input before an idle spell, or the lock).
+        since: Timestamp,
+    },
+    /// The user is back at the computer.
+    Back,
 }
 
 /// What the machine asks the engine to do, in order.
@@ -284,6 +291,17 @@ pub enum Effect {
         items: Vec<ItemId>,
         /// Per class.
         counts: ClassCounts,
+        /// It waited for the user to come back to the computer.
+        welcome_back: bool,
+    },
+    /// Record time the user was away inside a session: not focus time.
+    Away {
+        /// The session.
+        session: SessionId,
+        /// When they left, or the session's start.
+        from: Timestamp,
+        /// When they came back, or the session's end.
+        to: Timestamp,
     },
     /// Record the end of the session.
     SessionEnded {
@@ -330,6 +348,12 @@ pub enum SessionError {
 pub struct Machine {
     state: State,
     effects: VecDeque<Effect>,
+    /// Since when the user is away from the computer, if they are.
+    away_since: Option<Timestamp>,
+    /// A check-in or the end fell due while the user was away: it waits for them.
+    waiting_for_return: bool,
+    /// When the user last came back: a new absence cannot start before it.
+    back_at: Option<Timestamp>,
 }
 
 impl Default for Machine {
@@ -344,7 +368,28 @@ impl Machine {
         Machine {
             state,
             effects: VecDeque::new(),
+            away_since: None,
+            waiting_for_return: false,
+            back_at: None,
         }
+    }
+
+    /// Since when the user is away from the computer, if they are.
+    pub fn away_since(&self) -> Option<Timestamp> {
+        self.away_since
+    }
+
+    /// Whether a check-in is due but waits for the user to come back.
+    pub fn waiting_for_return(&self) -> bool {
+        self.waiting_for_return
+    }
+
+    /// Takes over what `earlier` knew of the user's presence (after a reload from the
+    /// store, which does not keep it: the desktop reports it again on connect).
+    pub fn carry_presence(&mut self, earlier: &Machine) {
+        self.away_since = earlier.away_since;
+        self.back_at = earlier.back_at;
+        self.waiting_for_return = earlier.waiting_for_return && self.holding().is_some();
     }
 
     /// The current state.
@@ -381,8 +426,12 @@ impl Machine {
         self.effects.pop_front()
     }
 
-    /// When the engine must next call `handle(now, Input::Tick)`; `None` when idle.
+    /// When the engine must next call `handle(now, Input::Tick)`; `None` when idle, or
+    /// when what is due waits for the user to come back.
     pub fn next_deadline(&self) -> Option<Timestamp> {
+        if self.waiting_for_return {
+            return None;
+        }
         self.holding().map(Session::next_check_in)
     }
 
@@ -396,7 +445,7 @@ impl Machine {
                 plan,
             } => self.start(now, id, until, check_ins, plan),
             Input::HoldOffHours { id, until } => self.hold_off_hours(now, id, until),
-            Input::EndOffHours => self.end_off_hours(now),
+            Input::EndOffHours => self.end_off_hours(now, false),
             Input::Extend { until, check_ins } => self.extend(now, until, check_ins),
             Input::Stop => self.stop(now),
             Input::CheckInNow => self.check_in_now(now),
@@ -406,6 +455,17 @@ impl Machine {
             }
             Input::Tick => {
                 self.tick(now);
+                Ok(())
+            }
+            Input::Away { since } => {
+                if self.away_since.is_none() {
+                    let since = since.min(now);
+                    self.away_since = Some(self.back_at.map_or(since, |back| since.max(back)));
+                }
+                Ok(())
+            }
+            Input::Back => {
+                self.back(now);
                 Ok(())
             }
         }
@@ -426,7 +486,7 @@ impl Machine {
         }
         let check_ins = validate_schedule(now, now, until, check_ins)?;
         // Starting after hours means the user is at work: what the night held comes first.
-        self.end_off_hours(now).ok();
+        self.end_off_hours(now, false).ok();
         self.effects.push_back(Effect::SessionStarted {
             session: id,
             started_at: now,
@@ -473,14 +533,15 @@ impl Machine {
         Ok(())
     }
 
-    fn end_off_hours(&mut self, now: Timestamp) -> Result<(), SessionError> {
+    fn end_off_hours(&mut self, now: Timestamp, welcome_back: bool) -> Result<(), SessionError> {
         let State::OffHours(hold) = &mut self.state else {
             return Err(SessionError::NotFocusing);
         };
         // A quiet night brings no digest and no notice.
-        let effect = (!hold.held.items().is_empty()).then(|| deliver(hold, now));
+        let effect = (!hold.held.items().is_empty()).then(|| deliver(hold, now, welcome_back));
         let hold = hold.id;
         self.state = State::Idle;
+        self.waiting_for_return = false;
         self.effects.extend(effect);
         self.effects
             .push_back(Effect::OffHoursEnded { hold, at: now });
@@ -499,6 +560,8 @@ impl Machine {
         let check_ins = validate_schedule(now, session.started_at, until, check_ins)?;
         session.ends_at = until;
         session.check_ins = check_ins.clone();
+        // The new check-ins are all ahead: none is due to wait for the user any more.
+        self.waiting_for_return = false;
         self.effects.push_back(Effect::SessionRescheduled {
             session: session.id,
             ends_at: until,
@@ -514,7 +577,9 @@ impl Machine {
         let State::Focusing(session) = std::mem::replace(&mut self.state, State::Idle) else {
             unreachable!("checked just above");
         };
-        self.finish(session, now, now, true);
+        self.waiting_for_return = false;
+        self.record_away(&session, now);
+        self.finish(session, now, now, true, false);
         Ok(())
     }
 
@@ -522,7 +587,7 @@ impl Machine {
         let (State::Focusing(session) | State::OffHours(session)) = &mut self.state else {
             return Err(SessionError::NotFocusing);
         };
-        let effect = deliver(session, now);
+        let effect = deliver(session, now, false);
         self.effects.push_back(effect);
         Ok(())
     }
@@ -560,8 +625,36 @@ impl Machine {
     }
 
     fn tick(&mut self, now: Timestamp) {
+        let due = self
+            .holding()
+            .is_some_and(|held| held.next_check_in() <= now);
+        if due && self.away_since.is_some() {
+            // Nobody is there to read it: the digest waits until they are back.
+            self.waiting_for_return = true;
+            return;
+        }
+        self.fire_due(now, false);
+    }
+
+    fn back(&mut self, now: Timestamp) {
+        let Some(since) = self.away_since.take() else {
+            return;
+        };
+        self.back_at = Some(now);
+        if let State::Focusing(session) = &self.state {
+            let session = session.clone();
+            self.away_span(&session, since, now);
+        }
+        if std::mem::take(&mut self.waiting_for_return) {
+            self.fire_due(now, true);
+        }
+    }
+
+    /// Delivers the check-ins due at `now`, ending the session or the hold if its end
+    /// is among them.
+    fn fire_due(&mut self, now: Timestamp, welcome_back: bool) {
         if self.off_hours().is_some_and(|hold| now >= hold.ends_at) {
-            self.end_off_hours(now).ok();
+            self.end_off_hours(now, welcome_back).ok();
             return;
         }
         let State::Focusing(session) = &mut self.state else {
@@ -570,7 +663,7 @@ impl Machine {
         if now >= session.ends_at {
             let ends_at = session.ends_at;
             if let State::Focusing(session) = std::mem::replace(&mut self.state, State::Idle) {
-                self.finish(session, now, ends_at, false);
+                self.finish(session, now, ends_at, false, welcome_back);
             }
             return;
         }
@@ -580,15 +673,42 @@ impl Machine {
             .take_while(|at| **at <= now)
             .count();
         if due > 0 {
-            // Several check-ins missed while the engine was down collapse into one digest.
+            // Several check-ins missed while the engine was down (or the user away)
+            // collapse into one digest.
             session.check_ins.drain(..due);
-            let effect = deliver(session, now);
+            let effect = deliver(session, now, welcome_back);
             self.effects.push_back(effect);
         }
     }
 
-    fn finish(&mut self, mut session: Session, now: Timestamp, ended_at: Timestamp, early: bool) {
-        let effect = deliver(&mut session, now);
+    /// Records the away time of a session that ends at `now` while the user is away.
+    fn record_away(&mut self, session: &Session, now: Timestamp) {
+        if let Some(since) = self.away_since {
+            self.away_span(session, since, now);
+        }
+    }
+
+    fn away_span(&mut self, session: &Session, since: Timestamp, until: Timestamp) {
+        let from = since.max(session.started_at);
+        let to = until.min(session.ends_at);
+        if to > from {
+            self.effects.push_back(Effect::Away {
+                session: session.id,
+                from,
+                to,
+            });
+        }
+    }
+
+    fn finish(
+        &mut self,
+        mut session: Session,
+        now: Timestamp,
+        ended_at: Timestamp,
+        early: bool,
+        welcome_back: bool,
+    ) {
+        let effect = deliver(&mut session, now, welcome_back);
         self.effects.push_back(effect);
         self.effects.push_back(Effect::SessionEnded {
             session: session.id,
@@ -598,13 +718,14 @@ impl Machine {
     }
 }
 
-fn deliver(session: &mut Session, now: Timestamp) -> Effect {
+fn deliver(session: &mut Session, now: Timestamp, welcome_back: bool) -> Effect {
     let held = std::mem::take(&mut session.held);
     Effect::DeliverDigest {
         session: session.id,
         at: now,
         counts: held.counts,
         items: held.items.into_iter().map(|h| h.id).collect(),
+        welcome_back,
     }
 }
 
@@ -703,6 +824,7 @@ mod tests {
                         update: 1,
                         ..ClassCounts::default()
                     },
+                    welcome_back: false,
                 },
                 Effect::SessionEnded {
                     session: SessionId(1),
@@ -757,6 +879,7 @@ mod tests {
                         blocker: 1,
                         ..ClassCounts::default()
                     },
+                    welcome_back: false,
                 },
                 Effect::OffHoursEnded {
                     hold: SessionId(7),
@@ -1011,5 +1134,141 @@ mod tests {
             "9 held: 1 blocker, 6 updates, 2 pre-pings"
         );
         assert_eq!(ClassCounts::default().summary(), "Nothing held");
+    }
+
+    #[test]
+    fn a_check_in_while_away_waits_until_the_user_is_back() {
+        let mut m = Machine::default();
+        m.handle(
+            t(0),
+            Input::Start {
+                id: SessionId(1),
+                until: t(120),
+                check_ins: vec![t(60)],
+                plan: None,
+            },
+        )
+        .expect("starts");
+        drain(&mut m);
+        m.handle(
+            t(10),
+            Input::Item {
+                id: ItemId(1),
+                class: Class::Update,
+            },
+        )
+        .expect("item");
+        m.handle(t(50), Input::Away { since: t(45) }).expect("away");
+        // A second report of the same absence keeps the first start.
+        m.handle(t(55), Input::Away { since: t(52) }).expect("away");
+        drain(&mut m);
+        m.handle(t(60), Input::Tick).expect("tick");
+        assert_eq!(drain(&mut m), vec![], "nobody is there to read it");
+        assert!(m.waiting_for_return());
+        assert_eq!(m.next_deadline(), None, "no timer spins while it waits");
+        m.handle(t(75), Input::Back).expect("back");
+        assert_eq!(
+            drain(&mut m),
+            vec![
+                Effect::Away {
+                    session: SessionId(1),
+                    from: t(45),
+                    to: t(75)
+                },
+                Effect::DeliverDigest {
+                    session: SessionId(1),
+                    at: t(75),
+                    items: vec![ItemId(1)],
+                    counts: ClassCounts {
+                        update: 1,
+                        ..ClassCounts::default()
+                    },
+                    welcome_back: true,
+                },
+            ]
+        );
+        assert_eq!(m.next_deadline(), Some(t(120)));
+        assert_eq!(m.away_since(), None);
+    }
+
+    #[test]
+    fn away_without_a_due_check_in_is_only_recorded_and_the_end_waits_too() {
+        let mut m = started(90);
+        m.handle(t(20), Input::Away { since: t(15) }).expect("away");
+        m.handle(t(30), Input::Back).expect("back");
+        assert_eq!(
+            drain(&mut m),
+            vec![Effect::Away {
+                session: SessionId(1),
+                from: t(15),
+                to: t(30)
+            }],
+            "a short absence delivers nothing"
+        );
+        m.handle(t(80), Input::Away { since: t(80) }).expect("away");
+        m.handle(t(90), Input::Tick).expect("tick");
+        assert_eq!(drain(&mut m), vec![]);
+        assert!(m.session().is_some(), "the session waits for the user");
+        m.handle(t(130), Input::Back).expect("back");
+        assert_eq!(
+            drain(&mut m),
+            vec![
+                Effect::Away {
+                    session: SessionId(1),
+                    from: t(80),
+                    to: t(90)
+                },
+                Effect::DeliverDigest {
+                    session: SessionId(1),
+                    at: t(130),
+                    items: vec![],
+                    counts: ClassCounts::default(),
+                    welcome_back: true,
+                },
+                Effect::SessionEnded {
+                    session: SessionId(1),
+                    at: t(90),
+                    early: false
+                },
+            ],
+            "away time stops at the planned end, and so does focus time"
+        );
+        assert_eq!(m.session(), None);
+    }
+
+    #[test]
+    fn stopping_while_away_records_the_absence_and_away_before_the_start_counts_from_it() {
+        let mut m = Machine::default();
+        m.handle(t(0), Input::Away { since: t(-30) }).expect("away");
+        m.handle(
+            t(5),
+            Input::Start {
+                id: SessionId(2),
+                until: t(60),
+                check_ins: vec![],
+                plan: Some("focus block".into()),
+            },
+        )
+        .expect("a plan starts a session while the user is away");
+        drain(&mut m);
+        m.handle(t(25), Input::Stop).expect("stop");
+        let effects = drain(&mut m);
+        assert_eq!(
+            effects[0],
+            Effect::Away {
+                session: SessionId(2),
+                from: t(5),
+                to: t(25)
+            }
+        );
+        assert!(matches!(
+            effects[1],
+            Effect::DeliverDigest {
+                welcome_back: false,
+                ..
+            }
+        ));
+        m.handle(t(30), Input::Back).expect("back");
+        assert_eq!(drain(&mut m), vec![], "no session: nothing to record");
     }
 }

@@ -93,6 +93,10 @@ pub struct SessionRecord {
     pub early: bool,
     /// Whether a plan started it (not the user by hand).
     pub planned: bool,
+    /// Spans inside it when the user was away from the computer (locked or idle),
+    /// which are not focus time; an absence still going on ends at `now`.
+    #[serde(default)]
+    pub away: Vec<(Timestamp, Timestamp)>,
 }
 
 impl SessionRecord {
@@ -217,8 +221,11 @@ pub struct WeeklyStats {
     pub answered_in_time: Vec<AnsweredInTime>,
     /// How the intents of the week's sessions went.
     pub intents: IntentTally,
-    /// The longest stretch of a session no breakthrough cut, in minutes.
+    /// The longest stretch of a session no breakthrough or absence cut, in minutes.
     pub longest_block_minutes: f64,
+    /// Time inside the week's sessions when the user was away from the computer, not
+    /// counted as focus.
+    pub away_hours: f64,
 }
 
 impl WeeklyStats {
@@ -237,6 +244,12 @@ impl WeeklyStats {
             minutes_words(self.average_session_minutes),
             minutes_words(self.longest_block_minutes)
         ));
+        if self.away_hours > 0.0 {
+            out.push_str(&format!(
+                "- Away from the computer during sessions: {} (not counted as focus)\n",
+                minutes_words(self.away_hours * 60.0)
+            ));
+        }
         let tally = &self.intents;
         if tally.total() > 0 {
             let parts: Vec<String> = [
@@ -307,21 +320,27 @@ fn minutes_words(minutes: f64) -> String {
     }
 }
 
-/// The longest stretch of `session` between breakthroughs (`cuts`, any order).
+/// The longest stretch of `session` between breakthroughs (`cuts`, any order) and
+/// outside its away spans.
 fn longest_stretch(session: &SessionRecord, now: Timestamp, cuts: &[Timestamp]) -> SignedDuration {
     let (start, end) = (session.started_at, session.end_or(now));
-    let mut marks: Vec<Timestamp> = cuts
+    // Each gap is a span no focus happened in: a breakthrough is an instant, an absence
+    // a span.
+    let mut gaps: Vec<(Timestamp, Timestamp)> = cuts
         .iter()
-        .copied()
-        .filter(|at| *at > start && *at < end)
+        .map(|at| (*at, *at))
+        .chain(session.away.iter().copied())
+        .filter(|(from, to)| *to > start && *from < end)
         .collect();
-    marks.sort();
-    marks.push(end);
+    gaps.sort();
+    gaps.push((end, end));
     let mut longest = SignedDuration::ZERO;
     let mut from = start;
-    for mark in marks {
-        longest = longest.max(mark.duration_since(from));
-        from = mark;
+    for (gap_start, gap_end) in gaps {
+        if gap_start > from {
+            longest = longest.max(gap_start.duration_since(from));
+        }
+        from = from.max(gap_end);
     }
     longest
 }
@@ -360,7 +379,21 @@ fn focus_in(
 ) -> SignedDuration {
     sessions
         .iter()
-        .map(|s| overlap(bounds, (s.started_at, s.end_or(now))))
+        .map(|s| overlap(bounds, (s.started_at, s.end_or(now))) - away_in(bounds, s, now))
+        .sum()
+}
+
+/// The time `session` was away within `bounds` (its spans do not overlap).
+fn away_in(
+    bounds: (Timestamp, Timestamp),
+    session: &SessionRecord,
+    now: Timestamp,
+) -> SignedDuration {
+    let inside = (session.started_at, session.end_or(now));
+    session
+        .away
+        .iter()
+        .map(|span| overlap(bounds, (span.0.max(inside.0), span.1.min(inside.1))))
         .sum()
 }
 
@@ -534,6 +567,7 @@ pub fn weekly_stats(
         answered_in_time,
         intents: tally,
         longest_block_minutes: longest_block.as_secs_f64() / 60.0,
+        away_hours: hours(touching.iter().map(|s| away_in(bounds, s, now)).sum()),
     }
 }
 
@@ -560,6 +594,7 @@ mod tests {
             ended_at: Some(at(end)),
             early,
             planned: false,
+            away: vec![],
         }
     }
 
@@ -865,6 +900,7 @@ mod tests {
             ended_at: None,
             early: false,
             planned: false,
+            away: vec![],
         };
         let stats = weekly_stats(
             week,
@@ -912,6 +948,50 @@ mod tests {
                 ("2026-W47".into(), 1.0),
                 ("2026-W48".into(), 2.0)
             ]
+        );
+    }
+
+    #[test]
+    fn away_time_is_not_focus_and_cuts_the_longest_block() {
+        let week: IsoWeek = "2026-W48".parse().expect("parses");
+        let mut morning = session(1, "2026-11-23T09:00", "2026-11-23T12:00", false);
+        // Lunch came early: away 10:30–11:15; and 11:50 to past the end.
+        morning.away = vec![
+            (at("2026-11-23T10:30"), at("2026-11-23T11:15")),
+            (at("2026-11-23T11:50"), at("2026-11-23T12:00")),
+        ];
+        // Still running at `now`, away since 15:30 and not back yet.
+        let running = SessionRecord {
+            ended_at: None,
+            away: vec![(at("2026-11-24T15:30"), at("2026-11-24T16:00"))],
+            ..session(2, "2026-11-24T14:00", "2026-11-24T18:00", false)
+        };
+        let stats = weekly_stats(
+            week,
+            &tz(),
+            at("2026-11-24T16:00"),
+            &[morning, running],
+            &[],
+            &[],
+            &[],
+            15.0,
+            1,
+            four_hours,
+        );
+        let minutes = |hours: f64| (hours * 60.0).round();
+        assert_eq!(minutes(stats.away_hours), 85.0);
+        assert_eq!(minutes(stats.total_hours), 180.0 + 120.0 - 85.0);
+        assert_eq!(minutes(stats.days[0].hours), 180.0 - 55.0);
+        assert_eq!(minutes(stats.days[1].hours), 120.0 - 30.0);
+        assert_eq!(stats.trend[0].hours, stats.total_hours);
+        // 09:00–10:30 is the longest stretch with the user there.
+        assert_eq!(stats.longest_block_minutes, 90.0);
+        assert!(
+            stats.to_markdown().contains(
+                "- Away from the computer during sessions: 1 h 25 min (not counted as focus)\n"
+            ),
+            "{}",
+            stats.to_markdown()
         );
     }
 }

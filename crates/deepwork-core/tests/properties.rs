@@ -8,14 +8,27 @@ use std::collections::{HashMap, HashSet};
 
 #[derive(Clone, Debug)]
 enum Action {
-    Start { minutes: i64, check_ins: Vec<i64> },
-    Extend { minutes: i64, check_ins: Vec<i64> },
+    Start {
+        minutes: i64,
+        check_ins: Vec<i64>,
+    },
+    Extend {
+        minutes: i64,
+        check_ins: Vec<i64>,
+    },
     Stop,
     CheckInNow,
     Item(Class),
     Tick,
-    HoldOffHours { minutes: i64 },
+    HoldOffHours {
+        minutes: i64,
+    },
     EndOffHours,
+    /// The user left the computer this many minutes ago.
+    Away {
+        minutes_ago: i64,
+    },
+    Back,
 }
 
 fn class() -> impl Strategy<Value = Class> {
@@ -36,6 +49,8 @@ fn action() -> impl Strategy<Value = Action> {
         3 => Just(Action::Tick),
         1 => (-5i64..(3 * 24 * 60)).prop_map(|minutes| Action::HoldOffHours { minutes }),
         1 => Just(Action::EndOffHours),
+        2 => (0i64..20).prop_map(|minutes_ago| Action::Away { minutes_ago }),
+        2 => Just(Action::Back),
     ]
 }
 
@@ -60,6 +75,10 @@ struct Ledger {
     broke_through: HashSet<ItemId>,
     focus: SignedDuration,
     last_end: Option<Timestamp>,
+    /// The open session's end as planned, and its away spans so far.
+    ends_at: Option<Timestamp>,
+    away: Vec<(Timestamp, Timestamp)>,
+    away_total: SignedDuration,
 }
 
 impl Ledger {
@@ -89,6 +108,8 @@ impl Ledger {
                     id: session,
                     started_at,
                 });
+                self.ends_at = Some(ends_at);
+                self.away.clear();
             }
             Effect::SessionRescheduled {
                 session,
@@ -101,6 +122,7 @@ impl Ledger {
                     .ok_or_else(|| TestCaseError::fail("rescheduled while idle"))?;
                 prop_assert_eq!(open.id, session);
                 prop_assert!(ends_at.duration_since(open.started_at) <= MAX_SESSION);
+                self.ends_at = Some(ends_at);
                 prop_assert!(
                     check_ins
                         .iter()
@@ -143,11 +165,33 @@ impl Ledger {
                 self.broke_through.insert(item);
             }
             Effect::Show { .. } => prop_assert!(self.open.is_none(), "shown during focus"),
+            Effect::Away { session, from, to } => {
+                let open = self
+                    .open
+                    .as_ref()
+                    .ok_or_else(|| TestCaseError::fail("away time outside a session"))?;
+                prop_assert_eq!(open.id, session);
+                prop_assert!(
+                    from >= open.started_at && from < to,
+                    "away span {from}..{to}"
+                );
+                prop_assert!(
+                    self.ends_at.is_some_and(|end| to <= end),
+                    "away after the end"
+                );
+                prop_assert!(
+                    self.away.iter().all(|(f, t)| *t <= from || to <= *f),
+                    "away spans overlap"
+                );
+                self.away.push((from, to));
+                self.away_total += to.duration_since(from);
+            }
             Effect::DeliverDigest {
                 session,
                 at,
                 items,
                 counts,
+                ..
             } => {
                 let open = self
                     .open
@@ -174,6 +218,10 @@ impl Ledger {
                 prop_assert_eq!(open.id, session);
                 prop_assert!(at >= open.started_at);
                 self.focus += at.duration_since(open.started_at);
+                prop_assert!(
+                    self.away.iter().all(|(_, to)| *to <= at),
+                    "away after the session ended"
+                );
                 self.last_end = Some(at);
             }
         }
@@ -228,12 +276,18 @@ proptest! {
                     Input::HoldOffHours { id: SessionId(next_session), until: minutes(now, length) }
                 }
                 Action::EndOffHours => Input::EndOffHours,
+                Action::Away { minutes_ago } => Input::Away { since: minutes(now, -minutes_ago) },
+                Action::Back => Input::Back,
             };
             // The engine ticks before every request; so does this driver.
             machine.handle(now, Input::Tick).unwrap();
+            let away = machine.away_since().is_some();
             while let Some(effect) = machine.poll_effect() {
+                prop_assert!(!away, "the timer fired {effect:?} while the user was away");
                 ledger.record(effect)?;
             }
+            let back = matches!(input, Input::Back) && away;
+            let waited = machine.waiting_for_return();
             let ticked = machine.state().clone();
             let result = machine.handle(now, input);
             if result.is_err() {
@@ -241,13 +295,23 @@ proptest! {
                 prop_assert!(machine.poll_effect().is_none(), "a refused input queued an effect");
             }
             while let Some(effect) = machine.poll_effect() {
+                if let Effect::DeliverDigest { welcome_back, .. } = &effect {
+                    prop_assert_eq!(*welcome_back, back && waited, "welcome back only to a waiting digest");
+                }
                 ledger.record(effect)?;
+            }
+            if back && waited {
+                prop_assert!(!machine.waiting_for_return(), "back, and still waiting");
             }
             if let Some(deadline) = machine.next_deadline() {
                 prop_assert!(deadline > now, "a due deadline was left unfired");
             }
         }
-        // Let every session run out, as the engine's timer would.
+        // The user comes back, and every session runs out, as the engine's timer would.
+        machine.handle(now, Input::Back).unwrap();
+        while let Some(effect) = machine.poll_effect() {
+            ledger.record(effect)?;
+        }
         while let Some(deadline) = machine.next_deadline() {
             now = now.max(deadline);
             machine.handle(now, Input::Tick).unwrap();
@@ -260,5 +324,6 @@ proptest! {
         prop_assert_eq!(&held, &ledger.delivered, "every held item is delivered");
         prop_assert!(ledger.broke_through.is_disjoint(&ledger.delivered), "breakthroughs are not re-delivered");
         prop_assert!(ledger.focus <= now.duration_since(first), "focus time exceeds wall time");
+        prop_assert!(ledger.away_total <= ledger.focus, "more away than session time");
     }
 }

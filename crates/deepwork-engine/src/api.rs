@@ -162,6 +162,13 @@ pub enum Request {
         /// What works and what does not.
         state: DesktopState,
     },
+    /// The resident's desktop shell saw the user leave the computer (the screen locked,
+    /// or no input for `[desktop] away_after`) or come back. Check-ins that fall while
+    /// they are away wait for them, and the time is not counted as focus.
+    Presence {
+        /// When they left; `None`: they are at the computer.
+        away_since: Option<Timestamp>,
+    },
     /// Read the configured chat platforms and their tokens again and reconnect them,
     /// e.g. after a token was stored; a running session's status carries over.
     ReloadAdapters,
@@ -177,6 +184,9 @@ pub struct DesktopState {
     pub tray: ShellPart,
     /// The global hotkey.
     pub hotkey: ShellPart,
+    /// Seeing when the user is away (screen locked or idle).
+    #[serde(default = "ShellPart::unknown")]
+    pub presence: ShellPart,
 }
 
 /// One part of the desktop shell: whether it works, and how or why not, in a sentence.
@@ -187,6 +197,16 @@ pub struct ShellPart {
     pub working: bool,
     /// How it works ("X11 grab of Ctrl+Alt+D"), or why not and what to do.
     pub how: String,
+}
+
+impl ShellPart {
+    /// A part a shell did not report on (one from before it had the part).
+    pub fn unknown() -> ShellPart {
+        ShellPart {
+            working: false,
+            how: "not reported by the desktop shell".into(),
+        }
+    }
 }
 
 /// What a person is asked to do to sign in to a platform with a device code (Teams):
@@ -423,6 +443,13 @@ pub struct Status {
     /// (headless).
     #[serde(default)]
     pub desktop: Option<Box<DesktopState>>,
+    /// Since when the user is away from the computer, as the desktop shell saw it.
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(type = "string | null"))]
+    pub away_since: Option<Timestamp>,
+    /// A check-in is due and waits for the user to come back.
+    #[serde(default)]
+    pub check_in_waiting: bool,
 }
 
 /// One day of plans.

@@ -11,6 +11,7 @@ use deepwork_core::standup::{Intent, Outcome, PostTarget, StandupDraft, StandupE
 use deepwork_core::stats::{IsoWeek, WeeklyStats};
 use deepwork_core::{Class, ItemId, NewItem, SessionId};
 use futures_util::{SinkExt, StreamExt};
+use jiff::Timestamp;
 use std::path::{Path, PathBuf};
 use tokio::net::UnixStream;
 use tokio_util::codec::{Framed, LinesCodec};
@@ -139,6 +140,14 @@ impl Client {
     /// Tells the engine what the desktop shell could set up.
     pub async fn report_desktop(&mut self, state: DesktopState) -> Result<Status, ClientError> {
         self.status_call(Request::Desktop { state }).await
+    }
+
+    /// Tells the engine the user left the computer at `away_since`, or (`None`) is back.
+    pub async fn report_presence(
+        &mut self,
+        away_since: Option<Timestamp>,
+    ) -> Result<Status, ClientError> {
+        self.status_call(Request::Presence { away_since }).await
     }
 
     /// Today's standup, as kept or drafted now (`fresh`: drafted again).

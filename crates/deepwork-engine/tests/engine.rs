@@ -570,6 +570,69 @@ fn the_standup_is_drafted_at_its_time_on_standup_days_and_announced_once() {
 }
 
 #[test]
+fn a_check_in_while_the_user_is_away_waits_for_them_and_away_time_is_not_focus() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut engine, notices) = open(
+        &dir.path().join("db.sqlite3"),
+        Config::default(),
+        at("2026-11-25T09:00"),
+    );
+    start(&mut engine, at("2026-11-25T09:00"), "2h");
+    let mut note = item("bob", "lunch at 1?");
+    note.urgency = Some(Urgency::Update);
+    push(&mut engine, at("2026-11-25T09:30"), note);
+    let away = |since: Option<&str>| Request::Presence {
+        away_since: since.map(at),
+    };
+    ok(one(
+        &mut engine,
+        at("2026-11-25T10:05"),
+        away(Some("2026-11-25T10:00")),
+    ));
+    // The end comes while the screen is locked: nobody would read the digest.
+    engine.tick(at("2026-11-25T11:00"));
+    let waiting = status(&mut engine, at("2026-11-25T11:10"));
+    assert!(waiting.check_in_waiting, "{waiting:?}");
+    assert_eq!(waiting.away_since, Some(at("2026-11-25T10:00")));
+    assert_eq!(waiting.held.update, 1, "still held");
+    assert!(waiting.session.is_some(), "the session waits for the user");
+    assert!(
+        engine
+            .next_deadline()
+            .is_none_or(|deadline| deadline > at("2026-11-25T11:10")),
+        "no timer spins on the waiting check-in"
+    );
+    assert!(notices.take().is_empty());
+    let during = stats(&mut engine, at("2026-11-25T11:10"));
+    assert_eq!(
+        during.total_hours, 1.0,
+        "an absence still going on is not focus"
+    );
+
+    let back = match ok(one(&mut engine, at("2026-11-25T11:20"), away(None))) {
+        Reply::Status(status) => status,
+        other => panic!("{other:?}"),
+    };
+    assert!(back.session.is_none() && !back.check_in_waiting && back.away_since.is_none());
+    let shown = notices.take();
+    assert_eq!(shown.len(), 1, "{shown:?}");
+    assert_eq!(shown[0].summary, "Welcome back: 1 held: 1 update");
+    assert_eq!(
+        digest_ids(&latest_digest(&mut engine, at("2026-11-25T11:20"))),
+        vec![1]
+    );
+    let after = stats(&mut engine, at("2026-11-25T11:20"));
+    assert_eq!(
+        after.total_hours, 1.0,
+        "09:00–10:00: the hour away is not focus"
+    );
+    assert_eq!(
+        after.away_hours, 1.0,
+        "away 10:00 to the planned end at 11:00"
+    );
+}
+
+#[test]
 fn a_restart_resumes_the_session_and_delivers_once() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("db.sqlite3");

@@ -100,8 +100,16 @@ static REQUESTS: LazyLock<Vec<Value>> = LazyLock::new(|| {
                     working: true,
                     how: "Ctrl+Alt+D, grabbed on X11".into(),
                 },
+                presence: deepwork_engine::api::ShellPart {
+                    working: true,
+                    how: "screen lock from logind".into(),
+                },
             },
         },
+        Request::Presence {
+            away_since: Some("2026-11-30T09:15:00Z".parse().expect("an instant")),
+        },
+        Request::Presence { away_since: None },
         Request::PostStandup {
             draft: None,
             to: Some("matrix:#standup:example.org".parse().expect("a target")),

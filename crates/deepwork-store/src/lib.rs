@@ -408,7 +408,30 @@ impl Store {
              ORDER BY started_at",
         )?;
         let rows = stmt.query_map([to_millis(from), to_millis(to)], session_record)?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        let mut sessions = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+        let mut away = self.conn.prepare_cached(
+            "SELECT a.session_id, a.started_at, a.ended_at FROM away a JOIN sessions s ON s.id = a.session_id
+             WHERE s.kind = 'focus' AND s.started_at < ?2 AND (s.ended_at IS NULL OR s.ended_at > ?1)
+             ORDER BY a.session_id, a.started_at",
+        )?;
+        let spans = away.query_map([to_millis(from), to_millis(to)], |r| {
+            Ok((
+                SessionId(r.get(0)?),
+                (from_millis(r.get(1)?), from_millis(r.get(2)?)),
+            ))
+        })?;
+        let index: std::collections::HashMap<SessionId, usize> = sessions
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id, i))
+            .collect();
+        for span in spans {
+            let (session, span) = span?;
+            if let Some(&i) = index.get(&session) {
+                sessions[i].away.push(span);
+            }
+        }
+        Ok(sessions)
     }
 
     /// What stats need of the items of focus sessions started in [`from`, `to`).
@@ -737,6 +760,20 @@ impl Writer<'_> {
         self.tx.execute(
             "UPDATE sessions SET check_ins = ?2 WHERE id = ?1",
             params![id.0, millis_json(check_ins)],
+        )?;
+        Ok(())
+    }
+
+    /// Records time inside a session when the user was away from the computer.
+    pub fn record_away(
+        &mut self,
+        session: SessionId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO away (session_id, started_at, ended_at) VALUES (?1, ?2, ?3)",
+            params![session.0, to_millis(from), to_millis(to)],
         )?;
         Ok(())
     }
@@ -1151,6 +1188,7 @@ fn session_record(r: &Row<'_>) -> rusqlite::Result<SessionRecord> {
         ended_at: r.get::<_, Option<i64>>(3)?.map(from_millis),
         early: r.get(4)?,
         planned: r.get::<_, Option<String>>(5)?.is_some(),
+        away: Vec::new(),
     })
 }
 

@@ -135,6 +135,14 @@ pub const MIGRATIONS: &[&str] = &[
         at     INTEGER NOT NULL,
         PRIMARY KEY (source, kind, key)
     );",
+    // 11: time inside a session when the user was away from the computer (locked or
+    // idle): not focus time.
+    "CREATE TABLE away (
+        session_id INTEGER NOT NULL REFERENCES sessions (id),
+        started_at INTEGER NOT NULL,
+        ended_at   INTEGER NOT NULL CHECK (ended_at > started_at)
+    );
+    CREATE INDEX away_by_session ON away (session_id, started_at);",
 ];
 
 /// The version this build creates.

@@ -213,6 +213,8 @@ fn stats_queries_see_sessions_and_their_items() {
                 None,
             )?;
             w.insert_item(&item(1, Some(1), Class::Update, Disposition::Held))?;
+            w.record_away(SessionId(1), t(20), t(25))?;
+            w.record_away(SessionId(1), t(5), t(12))?;
             w.end_session(SessionId(1), t(30), true)?;
             w.insert_session(
                 SessionId(2),
@@ -229,6 +231,17 @@ fn stats_queries_see_sessions_and_their_items() {
     assert_eq!(
         (sessions[0].ended_at, sessions[0].early),
         (Some(t(30)), true)
+    );
+    assert_eq!(
+        sessions[0].away,
+        vec![(t(5), t(12)), (t(20), t(25))],
+        "away spans come back in order"
+    );
+    assert!(
+        store
+            .write(|w| w.record_away(SessionId(1), t(12), t(12)))
+            .is_err(),
+        "an empty absence is refused"
     );
     assert_eq!(
         store.sessions_between(t(40), t(999)).unwrap().len(),

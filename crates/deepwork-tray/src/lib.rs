@@ -3,16 +3,20 @@
 //! It is a client of the engine like the CLI: it acts through the socket API and
 //! follows the engine's event stream, so the tray shows what every other client sees.
 //! Nothing here links GTK or WebKit; the tray speaks D-Bus (StatusNotifierItem and
-//! dbusmenu) and the hotkey speaks X11.
+//! dbusmenu) and the hotkey speaks X11, or on Wayland the desktop's GlobalShortcuts
+//! portal.
 
 mod hotkey;
 mod icons;
+mod portal;
 mod prefetch;
+mod presence;
 mod tray;
 pub mod view;
 
 use crate::hotkey::HotkeyGrab;
 use crate::icons::Icons;
+use crate::portal::{Binding, WaylandHotkey};
 use crate::tray::{Action, TrayHandle};
 use crate::view::{next_tick, tray_view};
 use deepwork_core::config::{Config, Length};
@@ -25,8 +29,8 @@ use deepwork_engine::{Client, ClientError};
 use jiff::tz::TimeZone;
 use std::path::PathBuf;
 use std::sync::Arc;
-use tokio::sync::Notify;
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
+use tokio::sync::{Notify, watch};
 
 /// The program that shows the window: `$DEEPWORK_APP`, else beside `deepwork`, else on `PATH`.
 const WINDOW_PROGRAM: &str = "deepwork-app";
@@ -46,26 +50,19 @@ pub fn start(socket: PathBuf, config_file: PathBuf, config: Config, quit: Arc<No
     }
     let (actions_tx, actions) = mpsc::unbounded_channel();
     let toggles = actions_tx.clone();
-    let hotkey = config.desktop.hotkey.0;
-    let (grab, hotkey_state) = match hotkey::spawn(hotkey, move || {
+    let pressed = move || {
         let _ = toggles.send(Action::Toggle);
-    }) {
-        Ok(grab) => {
-            if let Some(hotkey) = hotkey {
-                tracing::info!(%hotkey, "hotkey ready");
-            }
-            (Some(grab), hotkey_part(hotkey.map(|h| h.to_string()), None))
-        }
-        Err(error) => {
-            tracing::warn!(%error, "no hotkey");
-            if hotkey.is_some() {
-                tell_user("The Deepwork hotkey does not work", error.clone());
-            }
-            (
-                None,
-                hotkey_part(hotkey.map(|h| h.to_string()), Some(error)),
-            )
-        }
+    };
+    let hotkey = config.desktop.hotkey.0;
+    let (grab, wayland, hotkey_state) = if on_wayland() {
+        let wayland = WaylandHotkey::spawn(hotkey, pressed);
+        let hotkey_state = hotkey_part(&wayland.bindings().borrow());
+        (None, Some(wayland), hotkey_state)
+    } else {
+        let grabbed = hotkey::spawn(hotkey, pressed);
+        let binding = Binding::grabbed(hotkey, grabbed.as_ref().map(|_| ()).map_err(Clone::clone));
+        log_binding(&binding);
+        (grabbed.ok(), None, hotkey_part(&binding))
     };
     let shell = Shell {
         socket,
@@ -74,6 +71,7 @@ pub fn start(socket: PathBuf, config_file: PathBuf, config: Config, quit: Arc<No
         config,
         quit,
         hotkey: grab,
+        wayland,
         hotkey_state,
         digest_waiting: None,
     };
@@ -89,6 +87,9 @@ struct Shell {
     config_file: PathBuf,
     config: Config,
     hotkey: Option<HotkeyGrab>,
+    /// On Wayland, the hotkey bound through the desktop's portal (or its X11 fallback)
+    /// instead of `hotkey`.
+    wayland: Option<WaylandHotkey>,
     /// The hotkey's state, as the window is told.
     hotkey_state: ShellPart,
     tz: TimeZone,
@@ -113,10 +114,29 @@ impl Shell {
             tracing::warn!(problem = %tray_state.how, "no tray icon shown");
             tell_user("Deepwork has no tray icon", tray_state.how.clone());
         }
+        let (presence_tx, mut presence) = mpsc::unbounded_channel();
+        let presence_state = if self.config.desktop.detect_away {
+            let after = self.config.desktop.away_after.0.unsigned_abs();
+            presence::spawn(Some(after), presence_tx).await
+        } else {
+            ShellPart {
+                working: false,
+                how: "turned off ([desktop] detect_away = false)".into(),
+            }
+        };
+        tracing::info!(how = %presence_state.how, "presence");
+        // The portal answers when the desktop does, maybe after asking the user.
+        let mut bindings = self.wayland.as_ref().map(WaylandHotkey::bindings);
+        if let Some(receiver) = &mut bindings {
+            let binding = receiver.borrow_and_update().clone();
+            log_binding(&binding);
+            self.hotkey_state = hotkey_part(&binding);
+        }
         status = engine
             .report_desktop(DesktopState {
                 tray: tray_state.clone(),
                 hotkey: self.hotkey_state.clone(),
+                presence: presence_state.clone(),
             })
             .await?;
         loop {
@@ -136,6 +156,7 @@ impl Shell {
                                     .report_desktop(DesktopState {
                                         tray: tray_state.clone(),
                                         hotkey: self.hotkey_state.clone(),
+                                        presence: presence_state.clone(),
                                     })
                                     .await?
                             }
@@ -145,6 +166,21 @@ impl Shell {
                     Some(Err(error)) => return Err(error),
                     None => return Ok(()),
                 },
+                Some(binding) = next_binding(&mut bindings) => {
+                    log_binding(&binding);
+                    self.hotkey_state = hotkey_part(&binding);
+                    status = engine
+                        .report_desktop(DesktopState {
+                            tray: tray_state.clone(),
+                            hotkey: self.hotkey_state.clone(),
+                            presence: presence_state.clone(),
+                        })
+                        .await?;
+                }
+                Some(away_since) = presence.recv() => {
+                    tracing::info!(?away_since, "the user is {}", if away_since.is_some() { "away" } else { "back" });
+                    status = engine.report_presence(away_since).await?;
+                }
                 Some(action) = actions.recv() => {
                     if let Some(new_status) = self.act(action, &status, &mut engine).await? {
                         status = new_status;
@@ -223,18 +259,24 @@ impl Shell {
     fn reload(&mut self) {
         match load_config(&self.config_file) {
             Ok(config) => {
+                let hotkey = config.desktop.hotkey.0;
                 if let Some(grab) = &self.hotkey {
-                    let hotkey = config.desktop.hotkey.0;
                     match grab.rebind(hotkey) {
                         Ok(()) => {
                             tracing::info!(hotkey = %config.desktop.hotkey, "hotkey set");
-                            self.hotkey_state = hotkey_part(hotkey.map(|h| h.to_string()), None);
+                            self.hotkey_state = hotkey_part(&Binding::grabbed(hotkey, Ok(())));
                         }
                         Err(error) => {
                             tracing::warn!(%error, "hotkey unchanged");
                             tell_user("The Deepwork hotkey did not change", error);
                         }
                     }
+                }
+                if let Some(wayland) = &self.wayland {
+                    // The desktop answers later; until then the window is told the last
+                    // answer, and the run loop reports the next one.
+                    wayland.rebind(hotkey);
+                    self.hotkey_state = hotkey_part(&wayland.bindings().borrow());
                 }
                 self.config = config;
             }
@@ -320,6 +362,19 @@ impl Shell {
     }
 }
 
+/// The Wayland hotkey's next answer; `None` once it will answer no more (then the
+/// receiver is dropped, so this is never polled again).
+async fn next_binding(bindings: &mut Option<watch::Receiver<Binding>>) -> Option<Binding> {
+    let receiver = bindings.as_mut()?;
+    match receiver.changed().await {
+        Ok(()) => Some(receiver.borrow_and_update().clone()),
+        Err(_) => {
+            *bindings = None;
+            None
+        }
+    }
+}
+
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     match deadline {
         Some(deadline) => tokio::time::sleep_until(deadline).await,
@@ -370,28 +425,73 @@ fn tray_part(published: bool, host: Option<bool>) -> ShellPart {
     }
 }
 
-/// The hotkey's state, for the window: which key is grabbed and how, or why not.
-fn hotkey_part(hotkey: Option<String>, failed: Option<String>) -> ShellPart {
-    let wayland = std::env::var_os("WAYLAND_DISPLAY").is_some();
-    match (hotkey, failed) {
-        (None, _) => ShellPart {
-            working: false,
-            how: "no hotkey is set ([desktop] hotkey)".into(),
-        },
-        (Some(_), Some(error)) => ShellPart {
-            working: false,
-            how: format!("{error}; bind `deepwork toggle` as a system shortcut instead"),
-        },
-        (Some(hotkey), None) if wayland => ShellPart {
-            working: false,
-            how: format!(
-                "{hotkey} is grabbed on X11, which on Wayland sees only X11 windows' keys: bind `deepwork toggle` as a system shortcut in your desktop's keyboard settings"
+/// Whether the resident runs in a Wayland session, where the hotkey goes through the
+/// desktop's portal.
+fn on_wayland() -> bool {
+    std::env::var_os("WAYLAND_DISPLAY").is_some_and(|display| !display.is_empty())
+}
+
+/// The hotkey's state, for the window: which key works and how, or why not.
+fn hotkey_part(binding: &Binding) -> ShellPart {
+    let (working, how) = match binding {
+        Binding::Unset => (false, "no hotkey is set ([desktop] hotkey)".into()),
+        Binding::Asking(hotkey) => (
+            false,
+            format!(
+                "waiting for the desktop's GlobalShortcuts portal to bind {hotkey}: if your desktop asks about it, confirm it there"
             ),
-        },
-        (Some(hotkey), None) => ShellPart {
-            working: true,
-            how: format!("{hotkey}, grabbed on X11"),
-        },
+        ),
+        Binding::Portal {
+            hotkey,
+            trigger: None,
+        } => (
+            true,
+            format!("{hotkey}, through the desktop's GlobalShortcuts portal"),
+        ),
+        Binding::Portal {
+            hotkey,
+            trigger: Some(trigger),
+        } => (
+            true,
+            format!(
+                "{trigger}, as the desktop's GlobalShortcuts portal set it (Deepwork asked for {hotkey})"
+            ),
+        ),
+        // Only without a portal: otherwise the portal binds the hotkey on Wayland.
+        Binding::X11(hotkey) if on_wayland() => (
+            false,
+            format!(
+                "your desktop offers no GlobalShortcuts portal, and {hotkey} is grabbed on X11, which on Wayland sees only X11 windows' keys: bind `deepwork toggle` as a system shortcut in your desktop's keyboard settings"
+            ),
+        ),
+        Binding::X11(hotkey) => (true, format!("{hotkey}, grabbed on X11")),
+        Binding::Failed { why, .. } => (
+            false,
+            format!("{why}; bind `deepwork toggle` as a system shortcut instead"),
+        ),
+    };
+    ShellPart { working, how }
+}
+
+/// Logs what came of binding the hotkey, and shows a failure.
+fn log_binding(binding: &Binding) {
+    match binding {
+        Binding::Unset => {}
+        Binding::Asking(hotkey) => {
+            tracing::info!(%hotkey, "asking the desktop's GlobalShortcuts portal for the hotkey");
+        }
+        Binding::Portal { hotkey, trigger } => {
+            let trigger = trigger.as_deref().unwrap_or_default();
+            tracing::info!(%hotkey, trigger, via = "GlobalShortcuts portal", "hotkey ready");
+        }
+        Binding::X11(hotkey) => tracing::info!(%hotkey, "hotkey ready"),
+        Binding::Failed { why, .. } => {
+            tracing::warn!(error = %why, "no hotkey");
+            tell_user(
+                "The Deepwork hotkey does not work",
+                hotkey_part(binding).how,
+            );
+        }
     }
 }
 

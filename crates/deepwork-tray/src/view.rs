@@ -233,6 +233,8 @@ mod tests {
             plan_problems: Vec::new(),
             unsaid_intent: None,
             desktop: None,
+            away_since: None,
+            check_in_waiting: false,
         }
     }
 

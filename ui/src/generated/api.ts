@@ -347,9 +347,14 @@ answered_in_time: Array<AnsweredInTime>,
  */
 intents: IntentTally, 
 /**
- * The longest stretch of a session no breakthrough cut, in minutes.
+ * The longest stretch of a session no breakthrough or absence cut, in minutes.
  */
-longest_block_minutes: number, };
+longest_block_minutes: number, 
+/**
+ * Time inside the week's sessions when the user was away from the computer, not
+ * counted as focus.
+ */
+away_hours: number, };
 
 export type ErrorCode = "bad_request" | "too_large" | "invalid_item" | "invalid_plan" | "already_focusing" | "not_focusing" | "not_found" | "invalid_settings" | "storage" | "not_posted";
 
@@ -525,7 +530,11 @@ tray: ShellPart,
 /**
  * The global hotkey.
  */
-hotkey: ShellPart, };
+hotkey: ShellPart, 
+/**
+ * Seeing when the user is away (screen locked or idle).
+ */
+presence: ShellPart, };
 
 export type Status = { 
 /**
@@ -579,7 +588,15 @@ unsaid_intent: Intent | null,
  * What the resident's tray and hotkey could set up; `None` without a desktop shell
  * (headless).
  */
-desktop: DesktopState | null, };
+desktop: DesktopState | null, 
+/**
+ * Since when the user is away from the computer, as the desktop shell saw it.
+ */
+away_since: string | null, 
+/**
+ * A check-in is due and waits for the user to come back.
+ */
+check_in_waiting: boolean, };
 
 export type SignInCode = { 
 /**

@@ -21,8 +21,13 @@ pub struct Env {
     pub socket: PathBuf,
     pub data: PathBuf,
     pub bus: Option<String>,
+    /// The system bus (logind); by default none, so no test reads the machine's own.
+    pub system_bus: Option<String>,
     /// An X display: the daemon then runs its tray and hotkey.
     pub display: Option<String>,
+    /// A Wayland display's name (`WAYLAND_DISPLAY`): the daemon then runs its tray, and
+    /// asks the desktop's GlobalShortcuts portal for the hotkey.
+    pub wayland: Option<String>,
     /// The window program the tray launches (`DEEPWORK_APP`).
     pub window: Option<PathBuf>,
     /// A folder searched before PATH, for stand-ins of desktop tools.
@@ -97,7 +102,9 @@ impl Env {
             socket: dir.path().join("run").join("engine.sock"),
             data: dir.path().join("data"),
             bus: None,
+            system_bus: None,
             display: None,
+            wayland: None,
             window: None,
             tools: None,
             ca_file: None,
@@ -136,9 +143,18 @@ impl Env {
             .env(
                 "DBUS_SESSION_BUS_ADDRESS",
                 self.bus.as_deref().unwrap_or("unix:path=/nonexistent/bus"),
+            )
+            .env(
+                "DBUS_SYSTEM_BUS_ADDRESS",
+                self.system_bus
+                    .as_deref()
+                    .unwrap_or("unix:path=/nonexistent/system_bus"),
             );
         if let Some(display) = &self.display {
             command.env("DISPLAY", display);
+        }
+        if let Some(wayland) = &self.wayland {
+            command.env("WAYLAND_DISPLAY", wayland);
         }
         if let Some(window) = &self.window {
             command.env("DEEPWORK_APP", window);
@@ -502,5 +518,309 @@ impl TrayHost {
     /// The items registered so far.
     pub fn registered(&self) -> Vec<String> {
         self.registered.lock().expect("registered").clone()
+    }
+}
+
+/// A desktop's GlobalShortcuts portal on the private bus, written from the xdg-desktop-portal
+/// interfaces (`org.freedesktop.portal.GlobalShortcuts`, `.Request`, `.Session`): sessions at
+/// `/org/freedesktop/portal/desktop/session/SENDER/TOKEN`, answers as `Request.Response` on
+/// `/org/freedesktop/portal/desktop/request/SENDER/TOKEN` (sent before the call returns, so a
+/// client must listen first, as the spec asks), one bind per session, and `Activated` when
+/// the test presses the shortcut. It records what it was asked to bind.
+pub struct PortalStandIn {
+    connection: zbus::Connection,
+    state: std::sync::Arc<std::sync::Mutex<PortalState>>,
+}
+
+/// A shortcut a client asked the stand-in to bind.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BoundShortcut {
+    pub session: String,
+    pub id: String,
+    pub description: String,
+    pub preferred_trigger: String,
+}
+
+/// What the user does in the stand-in's (imagined) dialog when a client binds shortcuts.
+#[derive(Clone, Debug)]
+pub enum PortalDialog {
+    /// Accepts the preferred triggers.
+    Accept,
+    /// Picks another key, which the desktop describes with these words.
+    Assign(String),
+    /// Cancels: the request ends with response 1.
+    Cancel,
+}
+
+struct PortalSession {
+    path: String,
+    owner: String,
+    bound: bool,
+    closed: bool,
+}
+
+struct PortalState {
+    dialog: PortalDialog,
+    sessions: Vec<PortalSession>,
+    bound: Vec<BoundShortcut>,
+    presses: u64,
+}
+
+const PORTAL_PATH: &str = "/org/freedesktop/portal/desktop";
+
+/// `/org/freedesktop/portal/desktop/{kind}/SENDER/TOKEN`, the token taken from `options`.
+fn portal_path(
+    kind: &str,
+    sender: &str,
+    options: &HashMap<String, zbus::OwnedVariant>,
+    key: &str,
+) -> zbus::fdo::Result<String> {
+    let token = options
+        .get(key)
+        .and_then(|token| String::try_from(token.try_clone().ok()?).ok())
+        .ok_or_else(|| zbus::fdo::Error::InvalidArgs(format!("no {key} in the options")))?;
+    let sender = sender.trim_start_matches(':').replace('.', "_");
+    Ok(format!("{PORTAL_PATH}/{kind}/{sender}/{token}"))
+}
+
+/// Sends `Request.Response` to `owner` on `request`.
+async fn respond(
+    connection: &zbus::Connection,
+    owner: &str,
+    request: &str,
+    code: u32,
+    results: HashMap<&str, zbus::Variant<'_>>,
+) -> zbus::fdo::Result<()> {
+    connection
+        .emit_signal(
+            Some(owner),
+            request,
+            "org.freedesktop.portal.Request",
+            "Response",
+            &(code, results),
+        )
+        .await
+        .map_err(|error| zbus::fdo::Error::Failed(error.to_string()))
+}
+
+fn request_owner(header: &zbus::message::Header<'_>) -> zbus::fdo::Result<String> {
+    header
+        .sender()
+        .map(|sender| sender.to_string())
+        .ok_or_else(|| zbus::fdo::Error::Failed("a call without a sender".into()))
+}
+
+struct GlobalShortcuts {
+    state: std::sync::Arc<std::sync::Mutex<PortalState>>,
+}
+
+#[zbus::interface(name = "org.freedesktop.portal.GlobalShortcuts")]
+impl GlobalShortcuts {
+    async fn create_session(
+        &self,
+        options: HashMap<String, zbus::OwnedVariant>,
+        #[zbus(header)] header: zbus::message::Header<'_>,
+        #[zbus(connection)] connection: &zbus::Connection,
+        #[zbus(object_server)] server: &zbus::ObjectServer,
+    ) -> zbus::fdo::Result<zbus::OwnedObjectPath> {
+        let owner = request_owner(&header)?;
+        let request = portal_path("request", &owner, &options, "handle_token")?;
+        let session = portal_path("session", &owner, &options, "session_handle_token")?;
+        server
+            .at(
+                session.as_str(),
+                SessionObject {
+                    state: std::sync::Arc::clone(&self.state),
+                    path: session.clone(),
+                },
+            )
+            .await?;
+        self.state
+            .lock()
+            .expect("portal state")
+            .sessions
+            .push(PortalSession {
+                path: session.clone(),
+                owner: owner.clone(),
+                bound: false,
+                closed: false,
+            });
+        // A string, as xdg-desktop-portal sends it (the spec keeps that mistake).
+        let results = HashMap::from([("session_handle", zbus::Variant::from(session.as_str()))]);
+        respond(connection, &owner, &request, 0, results).await?;
+        zbus::OwnedObjectPath::try_from(request)
+            .map_err(|e| zbus::fdo::Error::Failed(e.to_string()))
+    }
+
+    async fn bind_shortcuts(
+        &self,
+        session_handle: zbus::OwnedObjectPath,
+        shortcuts: Vec<(String, HashMap<String, zbus::OwnedVariant>)>,
+        _parent_window: String,
+        options: HashMap<String, zbus::OwnedVariant>,
+        #[zbus(header)] header: zbus::message::Header<'_>,
+        #[zbus(connection)] connection: &zbus::Connection,
+    ) -> zbus::fdo::Result<zbus::OwnedObjectPath> {
+        let owner = request_owner(&header)?;
+        let request = portal_path("request", &owner, &options, "handle_token")?;
+        let text = |fields: &HashMap<String, zbus::OwnedVariant>, key: &str| {
+            fields
+                .get(key)
+                .and_then(|value| String::try_from(value.try_clone().ok()?).ok())
+                .unwrap_or_default()
+        };
+        let asked: Vec<BoundShortcut> = shortcuts
+            .iter()
+            .map(|(id, fields)| BoundShortcut {
+                session: session_handle.to_string(),
+                id: id.clone(),
+                description: text(fields, "description"),
+                preferred_trigger: text(fields, "preferred_trigger"),
+            })
+            .collect();
+        let dialog = {
+            let mut state = self.state.lock().expect("portal state");
+            let session = state
+                .sessions
+                .iter_mut()
+                .find(|s| s.path == session_handle.as_str() && s.owner == owner && !s.closed)
+                .ok_or_else(|| zbus::fdo::Error::InvalidArgs("no such session".into()))?;
+            // "An application can only attempt bind shortcuts of a session once."
+            if session.bound {
+                return Err(zbus::fdo::Error::AccessDenied(
+                    "this session's shortcuts are bound already".into(),
+                ));
+            }
+            session.bound = true;
+            state.bound.extend(asked.iter().cloned());
+            state.dialog.clone()
+        };
+        let bound = |describe: &dyn Fn(&BoundShortcut) -> String| {
+            let list: Vec<(String, HashMap<String, zbus::Variant<'static>>)> = asked
+                .iter()
+                .map(|shortcut| {
+                    let fields = HashMap::from([
+                        (
+                            "description".to_owned(),
+                            zbus::Variant::from(shortcut.description.clone()),
+                        ),
+                        (
+                            "trigger_description".to_owned(),
+                            zbus::Variant::from(describe(shortcut)),
+                        ),
+                    ]);
+                    (shortcut.id.clone(), fields)
+                })
+                .collect();
+            HashMap::from([("shortcuts", zbus::Variant::from(list))])
+        };
+        let (code, results) = match dialog {
+            PortalDialog::Accept => (0, bound(&|shortcut| shortcut.preferred_trigger.clone())),
+            PortalDialog::Assign(words) => (0, bound(&|_| words.clone())),
+            PortalDialog::Cancel => (1, HashMap::new()),
+        };
+        respond(connection, &owner, &request, code, results).await?;
+        zbus::OwnedObjectPath::try_from(request)
+            .map_err(|e| zbus::fdo::Error::Failed(e.to_string()))
+    }
+
+    #[zbus(property, name = "version")]
+    fn version(&self) -> u32 {
+        1
+    }
+}
+
+struct SessionObject {
+    state: std::sync::Arc<std::sync::Mutex<PortalState>>,
+    path: String,
+}
+
+#[zbus::interface(name = "org.freedesktop.portal.Session")]
+impl SessionObject {
+    fn close(&self) {
+        let mut state = self.state.lock().expect("portal state");
+        if let Some(session) = state.sessions.iter_mut().find(|s| s.path == self.path) {
+            session.closed = true;
+        }
+    }
+}
+
+impl PortalStandIn {
+    pub fn start(address: &str) -> PortalStandIn {
+        let state = std::sync::Arc::new(std::sync::Mutex::new(PortalState {
+            dialog: PortalDialog::Accept,
+            sessions: Vec::new(),
+            bound: Vec::new(),
+            presses: 0,
+        }));
+        let connection = zbus::block_on(async {
+            zbus::connection::Builder::address(address)
+                .name("org.freedesktop.portal.Desktop")
+                .serve_at(
+                    PORTAL_PATH,
+                    GlobalShortcuts {
+                        state: std::sync::Arc::clone(&state),
+                    },
+                )
+                .build()
+                .await
+        })
+        .expect("connect the portal stand-in to the private bus");
+        PortalStandIn { connection, state }
+    }
+
+    /// What the user does in the dialogs of later binds.
+    pub fn dialog(&self, dialog: PortalDialog) {
+        self.state.lock().expect("portal state").dialog = dialog;
+    }
+
+    /// The shortcuts asked for so far, oldest first.
+    pub fn bound(&self) -> Vec<BoundShortcut> {
+        self.state.lock().expect("portal state").bound.clone()
+    }
+
+    /// The sessions their clients closed.
+    pub fn closed(&self) -> Vec<String> {
+        let state = self.state.lock().expect("portal state");
+        state
+            .sessions
+            .iter()
+            .filter(|s| s.closed)
+            .map(|s| s.path.clone())
+            .collect()
+    }
+
+    /// Presses and releases shortcut `id` of the newest open session that bound it:
+    /// `Activated`, then `Deactivated`, to the session's owner.
+    pub fn press(&self, id: &str) {
+        let (session, owner, at) = {
+            let mut state = self.state.lock().expect("portal state");
+            state.presses += 1;
+            let at = state.presses * 1000;
+            let session = state
+                .sessions
+                .iter()
+                .rev()
+                .find(|s| {
+                    !s.closed
+                        && state
+                            .bound
+                            .iter()
+                            .any(|b| b.session == s.path && b.id == id)
+                })
+                .unwrap_or_else(|| panic!("no open session bound {id:?}"));
+            (session.path.clone(), session.owner.clone(), at)
+        };
+        let path = zbus::ObjectPath::try_from(session.as_str()).expect("a session path");
+        for (signal, at) in [("Activated", at), ("Deactivated", at + 80)] {
+            zbus::block_on(self.connection.emit_signal(
+                Some(owner.as_str()),
+                PORTAL_PATH,
+                "org.freedesktop.portal.GlobalShortcuts",
+                signal,
+                &(&path, id, at, HashMap::<&str, zbus::Variant>::new()),
+            ))
+            .unwrap_or_else(|error| panic!("emit {signal}: {error}"));
+        }
     }
 }

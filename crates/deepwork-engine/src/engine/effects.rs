@@ -122,6 +122,7 @@ impl Engine {
                             w.set_check_ins(*session, check_ins)?;
                         }
                     }
+                    Effect::Away { session, from, to } => w.record_away(*session, *from, *to)?,
                     Effect::SessionEnded { session, at, early } => {
                         w.end_session(*session, *at, *early)?
                     }
@@ -139,7 +140,10 @@ impl Engine {
             Ok(digests) => digests,
             Err(error) => {
                 match restore(&self.store) {
-                    Ok(machine) => self.machine = machine,
+                    Ok(mut machine) => {
+                        machine.carry_presence(&self.machine);
+                        self.machine = machine;
+                    }
                     Err(reload) => {
                         tracing::error!(%reload, "could not reload the session after a failed write")
                     }
@@ -220,14 +224,19 @@ impl Engine {
                     Event::ItemShown { item: *item }
                 }
                 Effect::DeliverDigest {
-                    counts, session, ..
+                    counts,
+                    session,
+                    welcome_back,
+                    ..
                 } => {
                     let Some(digest) = digests.next() else {
                         continue;
                     };
                     self.latest_digest = Some(*digest);
                     let summary = counts.summary();
-                    let heading = if after_hours.contains(session) {
+                    let heading = if *welcome_back {
+                        "Welcome back"
+                    } else if after_hours.contains(session) {
                         "After hours"
                     } else {
                         "Deep work check-in"
@@ -245,6 +254,8 @@ impl Engine {
                         counts: *counts,
                     }
                 }
+                // Away time is for the stats; the presence change was announced already.
+                Effect::Away { .. } => continue,
                 Effect::SessionEnded { session, early, .. } => Event::SessionEnded {
                     session: *session,
                     early: *early,

@@ -356,6 +356,7 @@ impl Engine {
                 }
                 Ok(Reply::Status(self.status(now)))
             }
+            Request::Presence { away_since } => self.presence(now, away_since),
             Request::PostStandup { .. } => Err(ApiError::new(
                 ErrorCode::BadRequest,
                 "post_standup is handled by the server, which holds the platforms",
@@ -421,6 +422,8 @@ impl Engine {
             }),
             unsaid_intent: self.unsaid_intent(now),
             desktop: self.desktop.clone(),
+            away_since: self.machine.away_since(),
+            check_in_waiting: self.machine.waiting_for_return(),
             held: self
                 .machine
                 .holding()
@@ -522,6 +525,26 @@ impl Engine {
         .map_err(|e| ApiError::new(ErrorCode::InvalidPlan, e.to_string()))
     }
 
+    fn presence(
+        &mut self,
+        now: Timestamp,
+        away_since: Option<Timestamp>,
+    ) -> Result<Reply, ApiError> {
+        let before = self.machine.away_since();
+        let input = match away_since {
+            Some(since) => Input::Away { since },
+            None => Input::Back,
+        };
+        let reply = self.session_input(now, input)?;
+        if self.machine.away_since() != before {
+            tracing::info!(away_since = ?self.machine.away_since(), "presence changed");
+            let _ = self.events.send(Event::SessionChanged {
+                status: self.status(now),
+            });
+        }
+        Ok(reply)
+    }
+
     fn session_input(&mut self, now: Timestamp, input: Input) -> Result<Reply, ApiError> {
         let mut outcome = self
             .step(now, vec![input], HashMap::new(), None)
@@ -620,6 +643,7 @@ impl Engine {
                 | Effect::OffHoursStarted { .. }
                 | Effect::OffHoursEnded { .. }
                 | Effect::DeliverDigest { .. }
+                | Effect::Away { .. }
                 | Effect::SessionEnded { .. } => None,
             })
             .collect();
@@ -742,10 +766,17 @@ impl Engine {
             oldest = oldest.previous();
         }
         let (trend_start, _) = stats::week_bounds(oldest, &self.tz);
-        let sessions = self
+        let mut sessions = self
             .store
             .sessions_between(trend_start, week_end)
             .map_err(storage_error)?;
+        // An absence still going on is not in the store until the user is back.
+        if let (Some(running), Some(since)) = (self.machine.session(), self.machine.away_since())
+            && let Some(record) = sessions.iter_mut().find(|s| s.id == running.id)
+            && now > since.max(running.started_at)
+        {
+            record.away.push((since.max(running.started_at), now));
+        }
         let items = self
             .store
             .item_facts(week_start, week_end)

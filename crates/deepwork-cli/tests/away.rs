@@ -1,0 +1,315 @@
+//! Away time, end to end: a real `deepwork daemon` on a private X server sees the user
+//! leave and come back through stand-ins of logind (`org.freedesktop.login1`, on a
+//! private system bus) and GNOME's `org.gnome.Mutter.IdleMonitor` written from their
+//! D-Bus interfaces, and through the X server's own MIT-SCREEN-SAVER idle time.
+
+mod support;
+
+use serde_json::Value;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use support::{Bus, Env, Recorder, TrayHost, Xvfb, eventually};
+use zbus::object_server::SignalEmitter;
+
+const SESSION_PATH: &str = "/org/freedesktop/login1/session/_32";
+
+/// logind's manager: every caller is in session "2".
+struct LoginManager;
+
+#[zbus::interface(name = "org.freedesktop.login1.Manager")]
+impl LoginManager {
+    fn get_session(&self, id: String) -> zbus::fdo::Result<zbus::OwnedObjectPath> {
+        if id != "2" {
+            return Err(zbus::fdo::Error::Failed(format!("No session '{id}' known")));
+        }
+        Ok(zbus::OwnedObjectPath::try_from(SESSION_PATH).expect("a path"))
+    }
+
+    #[zbus(name = "GetSessionByPID")]
+    fn get_session_by_pid(&self, _pid: u32) -> zbus::OwnedObjectPath {
+        zbus::OwnedObjectPath::try_from(SESSION_PATH).expect("a path")
+    }
+}
+
+/// One login session, with the `LockedHint` a screen locker sets.
+struct LoginSession {
+    locked: bool,
+}
+
+#[zbus::interface(name = "org.freedesktop.login1.Session")]
+impl LoginSession {
+    #[zbus(property)]
+    fn locked_hint(&self) -> bool {
+        self.locked
+    }
+}
+
+struct Logind {
+    connection: zbus::Connection,
+}
+
+impl Logind {
+    fn start(address: &str) -> Logind {
+        let connection = zbus::block_on(async {
+            zbus::connection::Builder::address(address)
+                .name("org.freedesktop.login1")
+                .serve_at("/org/freedesktop/login1", LoginManager)
+                .serve_at(SESSION_PATH, LoginSession { locked: false })
+                .build()
+                .await
+        })
+        .expect("serve logind's stand-in on the private system bus");
+        Logind { connection }
+    }
+
+    /// Locks or unlocks the screen, as the desktop's locker tells logind.
+    fn set_locked(&self, locked: bool) {
+        zbus::block_on(async {
+            let session = self
+                .connection
+                .object_server()
+                .interface::<_, LoginSession>(SESSION_PATH)
+                .await?;
+            session.get_mut().await.locked = locked;
+            session
+                .get()
+                .await
+                .locked_hint_changed(session.signal_emitter())
+                .await
+        })
+        .expect("set LockedHint");
+    }
+}
+
+/// Mutter's idle monitor: watches are added by clients and fired by the test.
+#[derive(Default)]
+struct IdleMonitor {
+    watches: Arc<Mutex<Vec<Watch>>>,
+    next_id: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Watch {
+    Idle { id: u32, interval_ms: u64 },
+    UserActive { id: u32 },
+}
+
+#[zbus::interface(name = "org.gnome.Mutter.IdleMonitor")]
+impl IdleMonitor {
+    fn get_idletime(&self) -> u64 {
+        0
+    }
+
+    fn add_idle_watch(&mut self, interval: u64) -> u32 {
+        self.next_id += 1;
+        self.watches.lock().expect("watches").push(Watch::Idle {
+            id: self.next_id,
+            interval_ms: interval,
+        });
+        self.next_id
+    }
+
+    fn add_user_active_watch(&mut self) -> u32 {
+        self.next_id += 1;
+        self.watches
+            .lock()
+            .expect("watches")
+            .push(Watch::UserActive { id: self.next_id });
+        self.next_id
+    }
+
+    fn remove_watch(&mut self, id: u32) {
+        self.watches.lock().expect("watches").retain(|watch| {
+            !matches!(watch, Watch::Idle { id: w, .. } | Watch::UserActive { id: w } if *w == id)
+        });
+    }
+
+    #[zbus(signal)]
+    async fn watch_fired(emitter: &SignalEmitter<'_>, id: u32) -> zbus::Result<()>;
+}
+
+const MONITOR_PATH: &str = "/org/gnome/Mutter/IdleMonitor/Core";
+
+struct Mutter {
+    connection: zbus::Connection,
+    watches: Arc<Mutex<Vec<Watch>>>,
+}
+
+impl Mutter {
+    fn start(address: &str) -> Mutter {
+        let monitor = IdleMonitor::default();
+        let watches = Arc::clone(&monitor.watches);
+        let connection = zbus::block_on(async {
+            zbus::connection::Builder::address(address)
+                .name("org.gnome.Mutter.IdleMonitor")
+                .serve_at(MONITOR_PATH, monitor)
+                .build()
+                .await
+        })
+        .expect("serve Mutter's idle monitor stand-in on the private bus");
+        Mutter {
+            connection,
+            watches,
+        }
+    }
+
+    fn watches(&self) -> Vec<Watch> {
+        self.watches.lock().expect("watches").clone()
+    }
+
+    /// Fires a watch as Mutter does; a user-active watch is removed once fired.
+    fn fire(&self, watch: Watch) {
+        let id = match watch {
+            Watch::Idle { id, .. } => id,
+            Watch::UserActive { id } => {
+                self.watches
+                    .lock()
+                    .expect("watches")
+                    .retain(|w| *w != watch);
+                id
+            }
+        };
+        zbus::block_on(async {
+            let emitter = SignalEmitter::new(&self.connection, MONITOR_PATH)?;
+            IdleMonitor::watch_fired(&emitter, id).await
+        })
+        .expect("emit WatchFired");
+    }
+}
+
+fn status(env: &Env) -> Value {
+    env.json(&["status", "--json"])
+}
+
+#[test]
+fn a_check_in_while_the_screen_is_locked_waits_and_the_user_is_welcomed_back() {
+    let mut env = Env::new("[desktop]\naway_after = \"3m\"\n");
+    let x = Xvfb::start();
+    let bus = Bus::start(env.dir.path());
+    let system_dir = env.dir.path().join("system");
+    std::fs::create_dir(&system_dir).expect("a folder for the system bus");
+    let system = Bus::start(&system_dir);
+    let logind = Logind::start(&system.address);
+    let mutter = Mutter::start(&bus.address);
+    let notifications = Recorder::start(&bus.address);
+    let _tray_host = TrayHost::start(&bus.address);
+    env.bus = Some(bus.address.clone());
+    env.system_bus = Some(system.address.clone());
+    env.display = Some(x.display.clone());
+    let _daemon = env.daemon();
+
+    let presence = eventually("the shell's report", || {
+        let desktop = status(&env)["desktop"].clone();
+        (!desktop.is_null()).then(|| desktop["presence"].clone())
+    });
+    assert_eq!(presence["working"], true, "{presence}");
+    assert_eq!(
+        presence["how"],
+        "away is the screen lock from logind or 3 min without input, from GNOME's idle monitor"
+    );
+    let idle_watch = eventually("an idle watch of 3 min", || {
+        mutter
+            .watches()
+            .into_iter()
+            .find(|w| matches!(w, Watch::Idle { .. }))
+    });
+    assert_eq!(
+        idle_watch,
+        Watch::Idle {
+            id: 1,
+            interval_ms: 180_000
+        }
+    );
+
+    env.ok(&["start", "--for", "6s"]);
+    env.push("slack", "bob", "the notes from Monday are in the wiki", &[]);
+    logind.set_locked(true);
+    let away = eventually("the lock seen as away", || {
+        let status = status(&env);
+        status["away_since"].as_str().map(str::to_owned)
+    });
+    eventually("the end reached while away", || {
+        let status = status(&env);
+        (status["check_in_waiting"] == true).then_some(())
+    });
+    let waiting = status(&env);
+    assert!(
+        !waiting["session"].is_null(),
+        "the session waits: {waiting}"
+    );
+    let held: u64 = ["blocker", "update", "strategic", "pre_ping"]
+        .iter()
+        .filter_map(|class| waiting["held"][class].as_u64())
+        .sum();
+    assert_eq!(held, 1, "{waiting}");
+    let text = env.ok(&["status"]);
+    assert!(
+        text.contains("the check-in waits until you are back"),
+        "{text}"
+    );
+    notifications.quiet_for(std::time::Duration::from_millis(500));
+
+    // Idle as well while locked, then unlocked: still away until there is input.
+    mutter.fire(idle_watch);
+    let active = eventually("a watch for the user's return", || {
+        mutter
+            .watches()
+            .into_iter()
+            .find(|w| matches!(w, Watch::UserActive { .. }))
+    });
+    logind.set_locked(false);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(
+        status(&env)["away_since"].as_str(),
+        Some(away.as_str()),
+        "unlocked but not yet touched: still away since the lock"
+    );
+    notifications.quiet_for(std::time::Duration::from_millis(200));
+    mutter.fire(active);
+    let welcome = notifications.next();
+    assert!(
+        welcome.summary.starts_with("Welcome back: 1 held: "),
+        "{welcome:?}"
+    );
+    let back = status(&env);
+    assert!(back["away_since"].is_null(), "{back}");
+    assert!(back["session"].is_null(), "the session ended: {back}");
+    let stats = env.json(&["stats", "--json"]);
+    let away_hours = stats["away_hours"].as_f64().expect("away_hours");
+    assert!(
+        away_hours > 0.0 && away_hours < 6.0 / 3600.0,
+        "away from the lock to the planned end, within the 6 s session: {stats}"
+    );
+}
+
+#[test]
+fn on_x11_without_gnome_idle_time_comes_from_the_x_server() {
+    let mut env = Env::new("[desktop]\nhotkey = \"\"\naway_after = \"2s\"\n");
+    let x = Xvfb::start();
+    env.display = Some(x.display.clone());
+    let _daemon = env.daemon();
+    let presence = eventually("the shell's report", || {
+        let desktop = status(&env)["desktop"].clone();
+        (!desktop.is_null()).then(|| desktop["presence"].clone())
+    });
+    assert_eq!(presence["working"], true, "{presence}");
+    let how = presence["how"].as_str().expect("how");
+    assert!(
+        how.starts_with("away is 2 s without input, from X11;")
+            && how.contains("the screen lock cannot be seen"),
+        "{how}"
+    );
+    // Nobody touches this X server: after 2 s the user is away.
+    eventually("idle seen as away", || {
+        status(&env)["away_since"].as_str().map(str::to_owned)
+    });
+    let moved = Command::new("xdotool")
+        .args(["mousemove", "40", "40"])
+        .env("DISPLAY", &x.display)
+        .status()
+        .expect("xdotool is installed (make test installs it)");
+    assert!(moved.success());
+    eventually("input seen as back", || {
+        status(&env)["away_since"].is_null().then_some(())
+    });
+}
