@@ -181,6 +181,14 @@ fn status(env: &Env) -> Value {
     env.json(&["status", "--json"])
 }
 
+/// What the resident's shell says of away detection, once it has reported.
+fn presence_report(env: &Env) -> Value {
+    eventually("the shell's report", || {
+        let desktop = status(env)["desktop"].clone();
+        (!desktop.is_null()).then(|| desktop["presence"].clone())
+    })
+}
+
 #[test]
 fn a_check_in_while_the_screen_is_locked_waits_and_the_user_is_welcomed_back() {
     let mut env = Env::new("[desktop]\naway_after = \"3m\"\n");
@@ -198,10 +206,7 @@ fn a_check_in_while_the_screen_is_locked_waits_and_the_user_is_welcomed_back() {
     env.display = Some(x.display.clone());
     let _daemon = env.daemon();
 
-    let presence = eventually("the shell's report", || {
-        let desktop = status(&env)["desktop"].clone();
-        (!desktop.is_null()).then(|| desktop["presence"].clone())
-    });
+    let presence = presence_report(&env);
     assert_eq!(presence["working"], true, "{presence}");
     assert_eq!(
         presence["how"],
@@ -288,10 +293,7 @@ fn on_x11_without_gnome_idle_time_comes_from_the_x_server() {
     let x = Xvfb::start();
     env.display = Some(x.display.clone());
     let _daemon = env.daemon();
-    let presence = eventually("the shell's report", || {
-        let desktop = status(&env)["desktop"].clone();
-        (!desktop.is_null()).then(|| desktop["presence"].clone())
-    });
+    let presence = presence_report(&env);
     assert_eq!(presence["working"], true, "{presence}");
     let how = presence["how"].as_str().expect("how");
     assert!(

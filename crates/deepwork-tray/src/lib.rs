@@ -132,13 +132,13 @@ impl Shell {
             log_binding(&binding);
             self.hotkey_state = hotkey_part(&binding);
         }
-        status = engine
-            .report_desktop(DesktopState {
-                tray: tray_state.clone(),
-                hotkey: self.hotkey_state.clone(),
-                presence: presence_state.clone(),
-            })
-            .await?;
+        // What the shell reports: only the hotkey's part changes while it runs.
+        let desktop = |hotkey: &ShellPart| DesktopState {
+            tray: tray_state.clone(),
+            hotkey: hotkey.clone(),
+            presence: presence_state.clone(),
+        };
+        status = engine.report_desktop(desktop(&self.hotkey_state)).await?;
         loop {
             let now = clock_now();
             let tick = next_tick(&status, now).map(|at| {
@@ -152,13 +152,7 @@ impl Shell {
                         status = match event {
                             // A new hotkey may have been grabbed: the window is told.
                             Event::ConfigChanged => {
-                                engine
-                                    .report_desktop(DesktopState {
-                                        tray: tray_state.clone(),
-                                        hotkey: self.hotkey_state.clone(),
-                                        presence: presence_state.clone(),
-                                    })
-                                    .await?
+                                engine.report_desktop(desktop(&self.hotkey_state)).await?
                             }
                             _ => engine.status().await?,
                         };
@@ -169,13 +163,7 @@ impl Shell {
                 Some(binding) = next_binding(&mut bindings) => {
                     log_binding(&binding);
                     self.hotkey_state = hotkey_part(&binding);
-                    status = engine
-                        .report_desktop(DesktopState {
-                            tray: tray_state.clone(),
-                            hotkey: self.hotkey_state.clone(),
-                            presence: presence_state.clone(),
-                        })
-                        .await?;
+                    status = engine.report_desktop(desktop(&self.hotkey_state)).await?;
                 }
                 Some(away_since) = presence.recv() => {
                     tracing::info!(?away_since, "the user is {}", if away_since.is_some() { "away" } else { "back" });
