@@ -1,14 +1,22 @@
-//! Away time, end to end: a real `deepwork daemon` on a private X server sees the user
-//! leave and come back through stand-ins of logind (`org.freedesktop.login1`, on a
-//! private system bus) and GNOME's `org.gnome.Mutter.IdleMonitor` written from their
-//! D-Bus interfaces, and through the X server's own MIT-SCREEN-SAVER idle time.
+//! Away time, end to end: a real `deepwork daemon` sees the user leave and come back
+//! through stand-ins of logind (`org.freedesktop.login1`, on a private system bus) and
+//! GNOME's `org.gnome.Mutter.IdleMonitor` written from their D-Bus interfaces, through a
+//! stand-in Wayland compositor offering `ext-idle-notify-v1` (Debian 12 has no
+//! compositor with it), and through a private X server's own MIT-SCREEN-SAVER idle time.
 
 mod support;
 
 use serde_json::Value;
 use std::process::Command;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
 use support::{Bus, Env, Recorder, TrayHost, Xvfb, eventually};
+use wayland_protocols::ext::idle_notify::v1::server::ext_idle_notification_v1::ExtIdleNotificationV1;
+use wayland_protocols::ext::idle_notify::v1::server::ext_idle_notifier_v1::{
+    self, ExtIdleNotifierV1,
+};
+use wayland_server::protocol::wl_seat::WlSeat;
+use wayland_server::{Client, DataInit, Dispatch, DisplayHandle, GlobalDispatch, New};
 use zbus::object_server::SignalEmitter;
 
 const SESSION_PATH: &str = "/org/freedesktop/login1/session/_32";
@@ -311,6 +319,186 @@ fn on_x11_without_gnome_idle_time_comes_from_the_x_server() {
         .status()
         .expect("xdotool is installed (make test installs it)");
     assert!(moved.success());
+    eventually("input seen as back", || {
+        status(&env)["away_since"].is_null().then_some(())
+    });
+}
+
+/// A Wayland compositor reduced to what idle notifications need: a seat and the
+/// `ext_idle_notifier_v1` global. Its clients' notifications are idled and resumed by
+/// the test.
+struct Compositor {
+    socket: std::path::PathBuf,
+    commands: mpsc::Sender<Fired>,
+    timeouts: Arc<Mutex<Vec<u32>>>,
+}
+
+#[derive(Clone, Copy)]
+enum Fired {
+    Idled,
+    Resumed,
+}
+
+#[derive(Default)]
+struct CompositorState {
+    notifications: Vec<ExtIdleNotificationV1>,
+    timeouts: Arc<Mutex<Vec<u32>>>,
+}
+
+struct ClientState;
+
+impl wayland_server::backend::ClientData for ClientState {}
+
+impl GlobalDispatch<WlSeat, ()> for CompositorState {
+    fn bind(
+        _: &mut Self,
+        _: &DisplayHandle,
+        _: &Client,
+        resource: New<WlSeat>,
+        (): &(),
+        data_init: &mut DataInit<'_, Self>,
+    ) {
+        data_init.init(resource, ());
+    }
+}
+
+impl Dispatch<WlSeat, ()> for CompositorState {
+    fn request(
+        _: &mut Self,
+        _: &Client,
+        _: &WlSeat,
+        _: wayland_server::protocol::wl_seat::Request,
+        (): &(),
+        _: &DisplayHandle,
+        _: &mut DataInit<'_, Self>,
+    ) {
+    }
+}
+
+impl GlobalDispatch<ExtIdleNotifierV1, ()> for CompositorState {
+    fn bind(
+        _: &mut Self,
+        _: &DisplayHandle,
+        _: &Client,
+        resource: New<ExtIdleNotifierV1>,
+        (): &(),
+        data_init: &mut DataInit<'_, Self>,
+    ) {
+        data_init.init(resource, ());
+    }
+}
+
+impl Dispatch<ExtIdleNotifierV1, ()> for CompositorState {
+    fn request(
+        state: &mut Self,
+        _: &Client,
+        _: &ExtIdleNotifierV1,
+        request: ext_idle_notifier_v1::Request,
+        (): &(),
+        _: &DisplayHandle,
+        data_init: &mut DataInit<'_, Self>,
+    ) {
+        if let ext_idle_notifier_v1::Request::GetIdleNotification { id, timeout, .. } = request {
+            state.notifications.push(data_init.init(id, ()));
+            state.timeouts.lock().expect("timeouts").push(timeout);
+        }
+    }
+}
+
+impl Dispatch<ExtIdleNotificationV1, ()> for CompositorState {
+    fn request(
+        _: &mut Self,
+        _: &Client,
+        _: &ExtIdleNotificationV1,
+        _: wayland_protocols::ext::idle_notify::v1::server::ext_idle_notification_v1::Request,
+        (): &(),
+        _: &DisplayHandle,
+        _: &mut DataInit<'_, Self>,
+    ) {
+    }
+}
+
+impl Compositor {
+    fn start(socket: std::path::PathBuf) -> Compositor {
+        let mut display =
+            wayland_server::Display::<CompositorState>::new().expect("a Wayland display");
+        let handle = display.handle();
+        handle.create_global::<CompositorState, WlSeat, ()>(7, ());
+        handle.create_global::<CompositorState, ExtIdleNotifierV1, ()>(1, ());
+        let listener = wayland_server::ListeningSocket::bind_absolute(socket.clone())
+            .expect("bind the Wayland socket");
+        let timeouts = Arc::default();
+        let mut state = CompositorState {
+            notifications: Vec::new(),
+            timeouts: Arc::clone(&timeouts),
+        };
+        let (commands, fired) = mpsc::channel();
+        // A test's stand-in may poll: it runs for seconds, not all day.
+        std::thread::spawn(move || {
+            loop {
+                while let Ok(Some(stream)) = listener.accept() {
+                    display
+                        .handle()
+                        .insert_client(stream, Arc::new(ClientState))
+                        .expect("a client");
+                }
+                match fired.try_recv() {
+                    Ok(Fired::Idled) => state.notifications.iter().for_each(|n| n.idled()),
+                    Ok(Fired::Resumed) => state.notifications.iter().for_each(|n| n.resumed()),
+                    Err(mpsc::TryRecvError::Disconnected) => return,
+                    Err(mpsc::TryRecvError::Empty) => {}
+                }
+                let _ = display.dispatch_clients(&mut state);
+                let _ = display.flush_clients();
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        });
+        Compositor {
+            socket,
+            commands,
+            timeouts,
+        }
+    }
+
+    fn fire(&self, fired: Fired) {
+        self.commands.send(fired).expect("the compositor runs");
+    }
+
+    /// The idle timeouts clients asked for, in milliseconds.
+    fn timeouts(&self) -> Vec<u32> {
+        self.timeouts.lock().expect("timeouts").clone()
+    }
+}
+
+#[test]
+fn on_wayland_beyond_gnome_idle_time_comes_from_ext_idle_notify() {
+    let mut env = Env::new("[desktop]\nhotkey = \"\"\naway_after = \"4m\"\n");
+    let compositor = Compositor::start(env.dir.path().join("wayland-test"));
+    env.wayland = Some(compositor.socket.display().to_string());
+    let _daemon = env.daemon();
+    let presence = presence_report(&env);
+    assert_eq!(presence["working"], true, "{presence}");
+    let how = presence["how"].as_str().expect("how");
+    assert!(
+        how.starts_with(
+            "away is 4 min without input, from the Wayland compositor (ext-idle-notify);"
+        ),
+        "{how}"
+    );
+    eventually("an idle notification of 4 min", || {
+        (compositor.timeouts() == [240_000]).then_some(())
+    });
+    compositor.fire(Fired::Idled);
+    let away = eventually("idle seen as away", || {
+        status(&env)["away_since"].as_str().map(str::to_owned)
+    });
+    let since: jiff::Timestamp = away.parse().expect("a timestamp");
+    let now = jiff::Timestamp::now();
+    assert!(
+        since <= now - jiff::SignedDuration::from_mins(4),
+        "away since the last input, 4 min before the compositor said idle: {since}"
+    );
+    compositor.fire(Fired::Resumed);
     eventually("input seen as back", || {
         status(&env)["away_since"].is_null().then_some(())
     });

@@ -1,12 +1,13 @@
 //! Seeing the user leave the computer and come back, for the engine: the screen lock
 //! from logind's session `LockedHint` (system bus), and idle time from GNOME's
-//! `org.gnome.Mutter.IdleMonitor` (session bus, on X11 and Wayland alike) or, on other
-//! X11 desktops, the MIT-SCREEN-SAVER extension.
+//! `org.gnome.Mutter.IdleMonitor` (session bus, on X11 and Wayland alike), from other
+//! Wayland compositors' `ext-idle-notify-v1` (KDE, sway, Hyprland), or on other X11
+//! desktops from the MIT-SCREEN-SAVER extension.
 //!
-//! logind and Mutter send signals, so nothing wakes while nothing changes. The X11
-//! extension has no idle signal: the watcher sleeps until the idle threshold could
-//! first be reached, and while the user is away it asks every few seconds whether
-//! they are back.
+//! logind, Mutter and the Wayland compositor send events, so nothing wakes while
+//! nothing changes. The X11 extension has no idle event: the watcher sleeps until the
+//! idle threshold could first be reached, and while the user is away it asks every few
+//! seconds whether they are back.
 
 use deepwork_engine::api::ShellPart;
 use deepwork_engine::server::clock_now;
@@ -14,6 +15,12 @@ use futures_util::StreamExt;
 use jiff::{SignedDuration, Timestamp};
 use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
+use wayland_client::globals::GlobalListContents;
+use wayland_client::protocol::wl_seat::WlSeat;
+use wayland_protocols::ext::idle_notify::v1::client::ext_idle_notification_v1::{
+    Event as IdleNotificationEvent, ExtIdleNotificationV1,
+};
+use wayland_protocols::ext::idle_notify::v1::client::ext_idle_notifier_v1::ExtIdleNotifierV1;
 use zbus::OwnedObjectPath;
 
 /// How often the X11 watcher asks whether an away user is back.
@@ -103,11 +110,16 @@ pub async fn spawn(
         let words = minutes_words(after);
         match watch_mutter_idle(after, seen_tx.clone()).await {
             Ok(()) => sources.push(format!("{words} without input, from GNOME's idle monitor")),
-            Err(mutter) => match watch_x11_idle(after, seen_tx) {
-                Ok(()) => sources.push(format!("{words} without input, from X11")),
-                Err(x11) => problems.push(format!(
-                    "idle time cannot be seen (no GNOME idle monitor: {mutter}; {x11})"
+            Err(mutter) => match watch_wayland_idle(after, seen_tx.clone()) {
+                Ok(()) => sources.push(format!(
+                    "{words} without input, from the Wayland compositor (ext-idle-notify)"
                 )),
+                Err(wayland) => match watch_x11_idle(after, seen_tx) {
+                    Ok(()) => sources.push(format!("{words} without input, from X11")),
+                    Err(x11) => problems.push(format!(
+                        "idle time cannot be seen (no GNOME idle monitor: {mutter}; {wayland}; {x11})"
+                    )),
+                },
             },
         }
     }
@@ -210,6 +222,86 @@ async fn watch_mutter_idle(after: Duration, seen: UnboundedSender<Seen>) -> zbus
     });
     Ok(())
 }
+
+/// Asks the Wayland compositor to say when the user has been idle `after`, and when
+/// they are back (ext-idle-notify-v1), on a thread that blocks on the connection.
+fn watch_wayland_idle(after: Duration, seen: UnboundedSender<Seen>) -> Result<(), String> {
+    use wayland_client::globals::registry_queue_init;
+    let connection = wayland_client::Connection::connect_to_env()
+        .map_err(|error| format!("no Wayland compositor: {error}"))?;
+    let (globals, mut queue) = registry_queue_init::<WaylandIdle>(&connection)
+        .map_err(|error| format!("the Wayland compositor did not answer: {error}"))?;
+    let handle = queue.handle();
+    let seat: WlSeat = globals
+        .bind(&handle, 1..=1, ())
+        .map_err(|_| "the Wayland compositor has no seat".to_owned())?;
+    let notifier: ExtIdleNotifierV1 = globals
+        .bind(&handle, 1..=1, ())
+        .map_err(|_| "the Wayland compositor has no ext-idle-notify".to_owned())?;
+    let timeout = u32::try_from(after.as_millis()).unwrap_or(u32::MAX);
+    notifier.get_idle_notification(timeout, &seat, &handle, ());
+    let mut state = WaylandIdle { after, seen };
+    queue
+        .roundtrip(&mut state)
+        .map_err(|error| format!("the Wayland compositor went away: {error}"))?;
+    std::thread::Builder::new()
+        .name("wayland-idle".into())
+        .spawn(move || {
+            // Kept alive for as long as the notification is wanted.
+            let _objects = (seat, notifier, connection);
+            loop {
+                if let Err(error) = queue.blocking_dispatch(&mut state) {
+                    tracing::warn!(%error, "the Wayland compositor went away: idle time is no longer seen");
+                    return;
+                }
+                if state.seen.is_closed() {
+                    return;
+                }
+            }
+        })
+        .map_err(|error| format!("cannot start the idle thread: {error}"))?;
+    Ok(())
+}
+
+struct WaylandIdle {
+    after: Duration,
+    seen: UnboundedSender<Seen>,
+}
+
+impl wayland_client::Dispatch<ExtIdleNotificationV1, ()> for WaylandIdle {
+    fn event(
+        state: &mut Self,
+        _: &ExtIdleNotificationV1,
+        event: IdleNotificationEvent,
+        (): &(),
+        _: &wayland_client::Connection,
+        _: &wayland_client::QueueHandle<Self>,
+    ) {
+        let change = match event {
+            IdleNotificationEvent::Idled => Seen::Idle(Some(idle_start(clock_now(), state.after))),
+            IdleNotificationEvent::Resumed => Seen::Idle(None),
+            _ => return,
+        };
+        let _ = state.seen.send(change);
+    }
+}
+
+impl wayland_client::Dispatch<wayland_client::protocol::wl_registry::WlRegistry, GlobalListContents>
+    for WaylandIdle
+{
+    fn event(
+        _: &mut Self,
+        _: &wayland_client::protocol::wl_registry::WlRegistry,
+        _: wayland_client::protocol::wl_registry::Event,
+        _: &GlobalListContents,
+        _: &wayland_client::Connection,
+        _: &wayland_client::QueueHandle<Self>,
+    ) {
+    }
+}
+
+wayland_client::delegate_noop!(WaylandIdle: ignore WlSeat);
+wayland_client::delegate_noop!(WaylandIdle: ExtIdleNotifierV1);
 
 /// Reads the X server's time since the last input (MIT-SCREEN-SAVER) on a thread of its
 /// own.
