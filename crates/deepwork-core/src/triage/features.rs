@@ -16,46 +16,9 @@ pub const MAX_CHARS: usize = 1200;
 /// Words after a negation cue that count as negated ("not urgent", "nothing is on fire").
 const NEGATION_SCOPE: usize = 3;
 
-/// Words that negate the next few words, in the languages the corpus covers.
-const NEGATION_CUES: &[&str] = &[
-    "not",
-    "no",
-    "non",
-    "nothing",
-    "never",
-    "without",
-    "isn't",
-    "isnt",
-    "aren't",
-    "wasn't",
-    "don't",
-    "dont",
-    "doesn't",
-    "needn't",
-    "nicht",
-    "kein",
-    "keine",
-    "keinen",
-    "keinerlei",
-    "pas",
-    "aucun",
-    "aucune",
-    "sin",
-    "nada",
-    "tampoco",
-    "nem",
-    "não",
-    "nao",
-    "niente",
-    "niet",
-    "geen",
-    "inte",
-    "nie",
-];
-
 /// Whether a word negates the few words after it.
 pub fn is_negation(word: &str) -> bool {
-    NEGATION_CUES.contains(&word)
+    LEXICON.negation.contains(word)
 }
 
 /// A word of the message, lower-cased, and whether it closes a clause.
@@ -205,567 +168,127 @@ enum Family {
 /// Concepts: groups of words and phrases that mean the same for triage, in the languages
 /// the corpus covers. A message that says "payments are returning 500s" and one that says
 /// "checkout is dead for everyone" share concepts (failure, impact) where they share no
-/// words, which is what lets a model trained on a few thousand messages read new ones.
-/// Pairs of concepts are features too, since a failure that is over weighs unlike one
-/// happening now.
-const CONCEPTS: &[(&str, &[&str])] = &[
-    (
-        "failure",
-        &[
-            "down",
-            "outage",
-            "outages",
-            "failing",
-            "fails",
-            "failed",
-            "failure",
-            "failures",
-            "error",
-            "errors",
-            "erroring",
-            "500",
-            "500s",
-            "502",
-            "502s",
-            "503",
-            "503s",
-            "504",
-            "5xx",
-            "timeout",
-            "timeouts",
-            "timing out",
-            "times out",
-            "unreachable",
-            "unavailable",
-            "unresponsive",
-            "broken",
-            "broke",
-            "dead",
-            "crashed",
-            "crashing",
-            "crash loop",
-            "crashloopbackoff",
-            "oom",
-            "oomkilled",
-            "degraded",
-            "not loading",
-            "won't load",
-            "can't log in",
-            "cannot log in",
-            "can't login",
-            "unable to",
-            "not working",
-            "stopped working",
-            "isn't working",
-            "is gone",
-            "went away",
-            "lost",
-            "losing",
-            "deleting",
-            "deleted",
-            "dropping",
-            "dropped",
-            "corrupt",
-            "corrupted",
-            "corruption",
-            "stuck",
-            "hanging",
-            "spike",
-            "spiking",
-            "through the roof",
-            "ausgefallen",
-            "ausfall",
-            "fehler",
-            "kaputt",
-            "geht nicht",
-            "funktioniert nicht",
-            "caído",
-            "caida",
-            "caída",
-            "no funciona",
-            "errores",
-            "panne",
-            "en panne",
-            "erreur",
-            "erreurs",
-            "ne fonctionne plus",
-            "fora do ar",
-            "falha",
-            "fuori servizio",
-            "storing",
-            "firing",
-            "triggered",
-            "critical",
-            "sev1",
-            "sev-1",
-            "sev 1",
-            "sev0",
-            "sev2",
-            "p1",
-            "p0",
-            "major outage",
-            "partial outage",
-            "investigating",
-            "incident",
-        ],
-    ),
-    (
-        "security",
-        &[
-            "breach",
-            "breached",
-            "compromised",
-            "ransomware",
-            "malware",
-            "phishing",
-            "leaked",
-            "leak",
-            "exposed",
-            "exfiltration",
-            "exfiltrating",
-            "intrusion",
-            "attacker",
-            "attack",
-            "ddos",
-            "hacked",
-            "webshell",
-            "backdoor",
-            "credential stuffing",
-            "account takeover",
-            "unauthorized",
-            "suspicious login",
-            "crypto miner",
-            "cryptominer",
-            "secret key",
-            "api key",
-            "access key",
-            "private key",
-            "password dump",
-            "angriff",
-            "gehackt",
-            "filtración",
-            "ataque",
-            "fuite",
-            "piratage",
-            "piraté",
-            "vazamento",
-        ],
-    ),
-    (
-        "impact",
-        &[
-            "all",
-            "every",
-            "everyone",
-            "everybody",
-            "nobody",
-            "no one",
-            "all customers",
-            "customers",
-            "customer",
-            "users",
-            "all users",
-            "prod",
-            "production",
-            "live",
-            "entire",
-            "whole",
-            "site",
-            "checkout",
-            "payments",
-            "payment",
-            "login",
-            "logins",
-            "orders",
-            "revenue",
-            "money",
-            "data",
-            "database",
-            "db",
-            "primary",
-            "region",
-            "kunden",
-            "alle",
-            "clientes",
-            "todos",
-            "clients",
-            "tous",
-            "produção",
-            "produktion",
-            "producción",
-        ],
-    ),
-    (
-        "now",
-        &[
-            "now",
-            "right now",
-            "since",
-            "currently",
-            "immediately",
-            "asap",
-            "as we speak",
-            "ongoing",
-            "still",
-            "started",
-            "starting",
-            "keeps",
-            "again",
-            "is happening",
-            "this minute",
-            "jetzt",
-            "sofort",
-            "seit",
-            "ahora",
-            "desde",
-            "maintenant",
-            "depuis",
-            "agora",
-            "adesso",
-            "nu",
-        ],
-    ),
-    (
-        "over",
-        &[
-            "resolved",
-            "recovered",
-            "recovery",
-            "fixed",
-            "mitigated",
-            "back to normal",
-            "back up",
-            "all clear",
-            "closed",
-            "ok",
-            "healthy",
-            "postmortem",
-            "post-mortem",
-            "retro",
-            "retrospective",
-            "rca",
-            "root cause",
-            "yesterday",
-            "last week",
-            "last night",
-            "was down",
-            "were down",
-            "earlier today",
-            "behoben",
-            "gelöst",
-            "resuelto",
-            "solucionado",
-            "résolu",
-            "rétabli",
-            "resolvido",
-            "risolto",
-            "opgelost",
-        ],
-    ),
-    (
-        "practice",
-        &[
-            "drill",
-            "game day",
-            "gameday",
-            "exercise",
-            "simulation",
-            "simulated",
-            "chaos",
-            "tabletop",
-            "test alert",
-            "test page",
-            "testing",
-            "dry run",
-            "rehearsal",
-            "übung",
-            "simulacro",
-            "exercice",
-        ],
-    ),
-    (
-        "low_env",
-        &[
-            "staging",
-            "stage",
-            "dev",
-            "development",
-            "sandbox",
-            "qa",
-            "test env",
-            "local",
-            "localhost",
-            "my branch",
-            "preview",
-            "uat",
-        ],
-    ),
-    (
-        "minor",
-        &[
-            "warning",
-            "warn",
-            "p3",
-            "p4",
-            "p5",
-            "sev3",
-            "sev4",
-            "low",
-            "minor",
-            "info",
-            "informational",
-            "maintenance",
-            "scheduled",
-            "planned",
-            "advisory",
-            "reminder",
-            "few",
-            "some",
-            "a couple",
-            "occasional",
-            "intermittent",
-        ],
-    ),
-    (
-        "hedge",
-        &[
-            "no rush",
-            "not urgent",
-            "non-urgent",
-            "nonurgent",
-            "whenever",
-            "no hurry",
-            "low priority",
-            "when you get a chance",
-            "when you have time",
-            "when you can",
-            "next week",
-            "no pressure",
-            "nothing urgent",
-            "not blocking",
-            "nothing blocking",
-            "nothing is on fire",
-            "fyi",
-            "heads up",
-            "just so you know",
-            "kein stress",
-            "keine eile",
-            "nicht dringend",
-            "sin prisa",
-            "no es urgente",
-            "pas urgent",
-            "rien ne presse",
-            "sem pressa",
-            "geen haast",
-            "niente fretta",
-        ],
-    ),
-    (
-        "waiting",
-        &[
-            "waiting",
-            "waiting on you",
-            "waiting for you",
-            "need your",
-            "needs your",
-            "need you to",
-            "your approval",
-            "approve",
-            "approval",
-            "sign-off",
-            "sign off",
-            "signoff",
-            "review",
-            "your review",
-            "can't merge",
-            "cannot merge",
-            "before",
-            "until you",
-            "blocked",
-            "blocking",
-            "blocker",
-            "gate",
-            "gated",
-            "hold up",
-            "holding up",
-            "stuck on",
-            "can't proceed",
-            "cannot proceed",
-            "depends on you",
-            "freigabe",
-            "freigeben",
-            "warte",
-            "warten",
-            "aprobación",
-            "aprobar",
-            "esperando",
-            "validation",
-            "valider",
-            "attends",
-            "aprovação",
-            "aprovar",
-        ],
-    ),
-    (
-        "deadline",
-        &[
-            "today",
-            "eod",
-            "end of day",
-            "by",
-            "tonight",
-            "this afternoon",
-            "this morning",
-            "in an hour",
-            "within the hour",
-            "before the",
-            "deadline",
-            "due",
-            "cutoff",
-            "cut-off",
-            "code freeze",
-            "release",
-            "deploy",
-            "deployment",
-            "go-live",
-            "launch",
-            "demo",
-            "client",
-            "contract",
-            "meeting",
-            "call",
-            "heute",
-            "hoy",
-            "aujourd'hui",
-            "hoje",
-            "oggi",
-            "bis",
-            "avant",
-            "antes",
-        ],
-    ),
-    (
-        "direction",
-        &[
-            "roadmap",
-            "strategy",
-            "strategic",
-            "vision",
-            "long-term",
-            "long term",
-            "next year",
-            "next quarter",
-            "next half",
-            "h1",
-            "h2",
-            "q1",
-            "q2",
-            "q3",
-            "q4",
-            "2027",
-            "2028",
-            "okr",
-            "okrs",
-            "goals",
-            "bets",
-            "rfc",
-            "proposal",
-            "propose",
-            "direction",
-            "architecture",
-            "should we",
-            "thoughts on",
-            "feedback on",
-            "input on",
-            "comments open",
-            "open for comments",
-            "long run",
-            "headcount",
-            "hiring plan",
-            "budget",
-            "pricing",
-            "sunset",
-            "deprecate",
-            "migrate",
-            "migration plan",
-            "build vs buy",
-            "build or buy",
-            "vendor",
-            "positioning",
-            "investment",
-            "invest",
-            "org design",
-            "planning",
-            "estrategia",
-            "stratégie",
-            "feuille de route",
-            "strategie",
-            "planung",
-        ],
-    ),
-    (
-        "greeting",
-        &[
-            "hi",
-            "hey",
-            "hello",
-            "hiya",
-            "yo",
-            "morning",
-            "good morning",
-            "hallo",
-            "hola",
-            "salut",
-            "bonjour",
-            "ciao",
-            "olá",
-            "oi",
-            "hej",
-            "hoi",
-            "moin",
-            "servus",
-            "got a sec",
-            "got a minute",
-            "quick question",
-            "you there",
-            "are you there",
-            "you around",
-            "are you free",
-            "you busy",
-            "can we talk",
-            "ping",
-            "kurze frage",
-            "hast du kurz zeit",
-            "tienes un minuto",
-            "t'as deux minutes",
-            "petite question",
-        ],
-    ),
+/// words, which is what lets a model trained on a few thousand messages read new ones in
+/// many languages. Pairs of concepts are features too, since a failure that is over
+/// weighs unlike one happening now. The phrases are data: `triage/lexicon.txt`.
+const CONCEPTS: [&str; 13] = [
+    "failure",
+    "security",
+    "impact",
+    "now",
+    "over",
+    "practice",
+    "low_env",
+    "minor",
+    "hedge",
+    "waiting",
+    "deadline",
+    "direction",
+    "greeting",
 ];
 
-/// A concept's phrase as words, with the concept's index.
-type ConceptPhrase = (usize, Vec<String>);
+const LEXICON_TEXT: &str = include_str!("../../triage/lexicon.txt");
 
-/// The concepts' phrases as word lists, grouped by their first word.
-static CONCEPT_PHRASES: LazyLock<HashMap<String, Vec<ConceptPhrase>>> = LazyLock::new(|| {
-    let mut by_first: HashMap<String, Vec<ConceptPhrase>> = HashMap::new();
-    for (concept, (_, phrases)) in CONCEPTS.iter().enumerate() {
-        for phrase in *phrases {
+/// A concept's phrase as words, the last maybe a stem (matching any word it begins).
+struct ConceptPhrase {
+    concept: usize,
+    words: Vec<String>,
+    last_is_stem: bool,
+}
+
+impl ConceptPhrase {
+    fn matches(&self, at: &[Word]) -> bool {
+        at.len() >= self.words.len()
+            && self.words.iter().zip(at).enumerate().all(|(i, (p, w))| {
+                if self.last_is_stem && i + 1 == self.words.len() {
+                    w.text.starts_with(p.as_str())
+                } else {
+                    w.text == *p
+                }
+            })
+    }
+}
+
+/// `triage/lexicon.txt`, ready to match.
+struct Lexicon {
+    /// Phrases by their first word (a whole word, not a stem).
+    by_first: HashMap<String, Vec<ConceptPhrase>>,
+    /// One-word stems by their first character.
+    stems: HashMap<char, Vec<ConceptPhrase>>,
+    negation: std::collections::HashSet<String>,
+}
+
+impl Lexicon {
+    /// Parses the lexicon; a line that is not one is an error naming it.
+    fn parse(text: &str) -> Result<Lexicon, String> {
+        let mut lexicon = Lexicon {
+            by_first: HashMap::new(),
+            stems: HashMap::new(),
+            negation: std::collections::HashSet::new(),
+        };
+        let mut section: Option<Option<usize>> = None;
+        for (number, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                section = Some(match name {
+                    "negation" => None,
+                    _ => Some(CONCEPTS.iter().position(|c| *c == name).ok_or_else(|| {
+                        format!("lexicon line {}: no concept {name:?}", number + 1)
+                    })?),
+                });
+                continue;
+            }
+            let (phrase, last_is_stem) = match line.strip_suffix('*') {
+                Some(stem) => (stem, true),
+                None => (line, false),
+            };
             let ws: Vec<String> = words(phrase).into_iter().map(|w| w.text).collect();
-            if let Some(first) = ws.first() {
-                by_first
-                    .entry(first.clone())
-                    .or_default()
-                    .push((concept, ws));
+            let Some(first) = ws.first().cloned() else {
+                return Err(format!("lexicon line {}: no word in {line:?}", number + 1));
+            };
+            match section {
+                None => return Err(format!("lexicon line {}: before any [section]", number + 1)),
+                Some(None) => {
+                    lexicon.negation.insert(first);
+                }
+                Some(Some(concept)) => {
+                    let entry = ConceptPhrase {
+                        concept,
+                        last_is_stem,
+                        words: ws,
+                    };
+                    if last_is_stem && entry.words.len() == 1 {
+                        let initial = first.chars().next().unwrap_or_default();
+                        lexicon.stems.entry(initial).or_default().push(entry);
+                    } else {
+                        lexicon.by_first.entry(first).or_default().push(entry);
+                    }
+                }
             }
         }
+        Ok(lexicon)
     }
-    by_first
-});
+
+    /// The phrases that may start at `word`.
+    fn candidates<'a>(&'a self, word: &str) -> impl Iterator<Item = &'a ConceptPhrase> {
+        let initial = word.chars().next().unwrap_or_default();
+        self.by_first
+            .get(word)
+            .into_iter()
+            .chain(self.stems.get(&initial))
+            .flatten()
+    }
+}
+
+static LEXICON: LazyLock<Lexicon> =
+    LazyLock::new(|| Lexicon::parse(LEXICON_TEXT).unwrap_or_else(|error| panic!("{error}")));
 
 /// Builds the concept table now rather than on the first message.
 pub(crate) fn prepare() {
-    LazyLock::force(&CONCEPT_PHRASES);
+    LazyLock::force(&LEXICON);
 }
 
 /// The concepts a message mentions: each concept's first match, and whether it was
@@ -773,16 +296,9 @@ pub(crate) fn prepare() {
 fn concepts(words: &[Word], negated: &[bool]) -> Vec<(usize, (usize, usize), bool)> {
     let mut found: Vec<(usize, (usize, usize), bool)> = Vec::new();
     for (i, word) in words.iter().enumerate() {
-        let Some(candidates) = CONCEPT_PHRASES.get(&word.text) else {
-            continue;
-        };
-        for (concept, phrase) in candidates {
-            let end = i + phrase.len();
-            if end <= words.len()
-                && words[i..end].iter().zip(phrase).all(|(w, p)| w.text == *p)
-                && !found.iter().any(|(c, _, _)| c == concept)
-            {
-                found.push((*concept, (i, end - 1), negated[i]));
+        for phrase in LEXICON.candidates(&word.text) {
+            if phrase.matches(&words[i..]) && !found.iter().any(|(c, _, _)| *c == phrase.concept) {
+                found.push((phrase.concept, (i, i + phrase.words.len() - 1), negated[i]));
             }
         }
     }
@@ -835,7 +351,7 @@ pub fn extract(origin: Origin<'_>, words: &[Word]) -> Vec<Feature> {
         if word.ends_clause {
             negated_until = None;
         }
-        if NEGATION_CUES.contains(&text) && !word.ends_clause {
+        if is_negation(text) && !word.ends_clause {
             negated_until = Some(i + NEGATION_SCOPE);
         }
         if text.chars().any(|c| c.is_ascii_digit()) {
@@ -859,16 +375,16 @@ pub fn extract(origin: Origin<'_>, words: &[Word]) -> Vec<Feature> {
         } else {
             Family::Concept
         };
-        push(Fnv::new(family).str(CONCEPTS[*concept].0), Some(*span));
+        push(Fnv::new(family).str(CONCEPTS[*concept]), Some(*span));
     }
     for (a, _, a_negated) in &mentioned {
         for (b, _, b_negated) in &mentioned {
             if a < b && !a_negated && !b_negated {
                 push(
                     Fnv::new(Family::ConceptPair)
-                        .str(CONCEPTS[*a].0)
+                        .str(CONCEPTS[*a])
                         .byte(0)
-                        .str(CONCEPTS[*b].0),
+                        .str(CONCEPTS[*b]),
                     None,
                 );
             }
@@ -1045,5 +561,54 @@ mod tests {
     fn shapes_collapse_digits() {
         assert_eq!(shape_of("500s"), "0s");
         assert_eq!(shape_of("15h30"), "0h0");
+    }
+
+    #[test]
+    fn the_lexicon_matches_phrases_and_stems_and_says_where_it_is_wrong() {
+        let lexicon = Lexicon::parse(
+            "# a comment\n[over]\nback to normal\nwieder erreich*\n복구*\n[negation]\nnot\n",
+        )
+        .expect("parses");
+        let found = |text: &str| {
+            let ws = words(text);
+            (0..ws.len())
+                .flat_map(|i| {
+                    let ws = &ws;
+                    lexicon
+                        .candidates(&ws[i].text)
+                        .filter(move |p| p.matches(&ws[i..]))
+                        .map(move |p| (p.concept, i))
+                })
+                .collect::<Vec<_>>()
+        };
+        let over = CONCEPTS
+            .iter()
+            .position(|c| *c == "over")
+            .expect("a concept");
+        assert_eq!(found("all back to normal now"), vec![(over, 1)]);
+        assert_eq!(found("back to work"), vec![]);
+        assert_eq!(found("server wieder erreichbar"), vec![(over, 1)]);
+        assert_eq!(
+            found("wieder da"),
+            vec![],
+            "a stem matches as the last word only"
+        );
+        assert_eq!(found("서비스 복구되었습니다"), vec![(over, 1)]);
+        assert_eq!(
+            found("복"),
+            vec![],
+            "a stem is a prefix of the word, not the reverse"
+        );
+        assert!(lexicon.negation.contains("not"));
+        assert_eq!(
+            Lexicon::parse("[outages]\ndown\n").err().as_deref(),
+            Some("lexicon line 1: no concept \"outages\"")
+        );
+        assert_eq!(
+            Lexicon::parse("down\n").err().as_deref(),
+            Some("lexicon line 1: before any [section]")
+        );
+        prepare();
+        assert!(is_negation("nicht"), "the shipped lexicon loads");
     }
 }
