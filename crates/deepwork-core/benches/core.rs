@@ -169,7 +169,14 @@ fn held_out_items() -> Vec<NewItem> {
 }
 
 fn triage(c: &mut Criterion) {
+    // The first Triager in a process also builds the concept lexicon and the deadline
+    // patterns, once: what a resident pays at start.
+    let started = Instant::now();
     let triager = Triager::new(&Config::default().triage).expect("the shipped model loads");
+    println!(
+        "triage/first_triager_new (lexicon and patterns built): {:?}",
+        started.elapsed()
+    );
     let received: Zoned = "2026-11-25T10:00:00[Europe/Berlin]"
         .parse()
         .expect("a time");
