@@ -6,7 +6,6 @@
 //! to. Every feature remembers the words it came from, which is what lets the model say
 //! which phrases decided a class.
 
-use std::collections::HashMap;
 use std::sync::LazyLock;
 
 /// At most this many characters of a message are read: what decides the class is at the
@@ -189,44 +188,85 @@ const CONCEPTS: [&str; 13] = [
 
 const LEXICON_TEXT: &str = include_str!("../../triage/lexicon.txt");
 
-/// A concept's phrase as words, the last maybe a stem (matching any word it begins).
+/// A concept's phrase: its words' hashes are `Lexicon::words[start..start + len]`; the
+/// last may be a stem, matching any word it begins.
+#[derive(Clone, Copy)]
 struct ConceptPhrase {
-    concept: usize,
-    words: Vec<String>,
+    concept: u8,
     last_is_stem: bool,
+    len: u8,
+    start: u32,
 }
 
-impl ConceptPhrase {
-    fn matches(&self, at: &[Word]) -> bool {
-        at.len() >= self.words.len()
-            && self.words.iter().zip(at).enumerate().all(|(i, (p, w))| {
-                if self.last_is_stem && i + 1 == self.words.len() {
-                    w.text.starts_with(p.as_str())
-                } else {
-                    w.text == *p
-                }
-            })
+/// `triage/lexicon.txt`, ready to match. Thousands of phrases are kept as 64-bit hashes
+/// of their words in flat arrays (a few hundred KB), not as strings in maps (which took
+/// 4 MB of the resident's memory).
+struct Lexicon {
+    phrases: Vec<ConceptPhrase>,
+    words: Vec<u64>,
+    /// (hash of the first word, phrase index), sorted: phrases whose first word is whole.
+    by_first: Vec<(u64, u32)>,
+    /// (hash of the stem, phrase index), sorted: one-word phrases that are stems.
+    by_stem: Vec<(u64, u32)>,
+    negation: std::collections::HashSet<String>,
+}
+
+/// A message word's hash, and the hashes of its prefixes (at character boundaries), for
+/// stems.
+struct HashedWord {
+    whole: u64,
+    prefixes: Vec<u64>,
+}
+
+impl HashedWord {
+    fn new(text: &str) -> HashedWord {
+        let mut hash = Fnv64::default();
+        let mut prefixes = Vec::with_capacity(text.len());
+        for c in text.chars() {
+            let mut buf = [0; 4];
+            hash = hash.str(c.encode_utf8(&mut buf));
+            prefixes.push(hash.0);
+        }
+        HashedWord {
+            whole: hash.0,
+            prefixes,
+        }
     }
 }
 
-/// `triage/lexicon.txt`, ready to match.
-struct Lexicon {
-    /// Phrases by their first word (a whole word, not a stem).
-    by_first: HashMap<String, Vec<ConceptPhrase>>,
-    /// One-word stems by their first character.
-    stems: HashMap<char, Vec<ConceptPhrase>>,
-    negation: std::collections::HashSet<String>,
+/// 64-bit FNV-1a, for the lexicon's words: with thousands of them, 32 bits would collide.
+#[derive(Clone, Copy)]
+struct Fnv64(u64);
+
+impl Default for Fnv64 {
+    fn default() -> Self {
+        Fnv64(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv64 {
+    fn str(self, s: &str) -> Fnv64 {
+        Fnv64(s.bytes().fold(self.0, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        }))
+    }
+}
+
+fn hash64(text: &str) -> u64 {
+    Fnv64::default().str(text).0
 }
 
 impl Lexicon {
     /// Parses the lexicon; a line that is not one is an error naming it.
     fn parse(text: &str) -> Result<Lexicon, String> {
         let mut lexicon = Lexicon {
-            by_first: HashMap::new(),
-            stems: HashMap::new(),
+            phrases: Vec::new(),
+            words: Vec::new(),
+            by_first: Vec::new(),
+            by_stem: Vec::new(),
             negation: std::collections::HashSet::new(),
         };
-        let mut section: Option<Option<usize>> = None;
+        let mut section: Option<Option<u8>> = None;
         for (number, line) in text.lines().enumerate() {
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {
@@ -235,9 +275,15 @@ impl Lexicon {
             if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
                 section = Some(match name {
                     "negation" => None,
-                    _ => Some(CONCEPTS.iter().position(|c| *c == name).ok_or_else(|| {
-                        format!("lexicon line {}: no concept {name:?}", number + 1)
-                    })?),
+                    _ => Some(
+                        CONCEPTS
+                            .iter()
+                            .position(|c| *c == name)
+                            .and_then(|i| u8::try_from(i).ok())
+                            .ok_or_else(|| {
+                                format!("lexicon line {}: no concept {name:?}", number + 1)
+                            })?,
+                    ),
                 });
                 continue;
             }
@@ -246,41 +292,80 @@ impl Lexicon {
                 None => (line, false),
             };
             let ws: Vec<String> = words(phrase).into_iter().map(|w| w.text).collect();
-            let Some(first) = ws.first().cloned() else {
+            let Some(first) = ws.first() else {
                 return Err(format!("lexicon line {}: no word in {line:?}", number + 1));
             };
             match section {
                 None => return Err(format!("lexicon line {}: before any [section]", number + 1)),
                 Some(None) => {
-                    lexicon.negation.insert(first);
+                    lexicon.negation.insert(first.clone());
                 }
                 Some(Some(concept)) => {
-                    let entry = ConceptPhrase {
+                    let index = u32::try_from(lexicon.phrases.len()).unwrap_or(u32::MAX);
+                    let key = (hash64(first), index);
+                    if last_is_stem && ws.len() == 1 {
+                        lexicon.by_stem.push(key);
+                    } else {
+                        lexicon.by_first.push(key);
+                    }
+                    lexicon.phrases.push(ConceptPhrase {
                         concept,
                         last_is_stem,
-                        words: ws,
-                    };
-                    if last_is_stem && entry.words.len() == 1 {
-                        let initial = first.chars().next().unwrap_or_default();
-                        lexicon.stems.entry(initial).or_default().push(entry);
-                    } else {
-                        lexicon.by_first.entry(first).or_default().push(entry);
-                    }
+                        len: u8::try_from(ws.len())
+                            .map_err(|_| format!("lexicon line {}: too many words", number + 1))?,
+                        start: u32::try_from(lexicon.words.len()).unwrap_or(u32::MAX),
+                    });
+                    lexicon.words.extend(ws.iter().map(|w| hash64(w)));
                 }
             }
         }
+        // Sorted by hash, then by file order, so the first match is the file's first.
+        lexicon.by_first.sort_unstable();
+        lexicon.by_stem.sort_unstable();
+        lexicon.phrases.shrink_to_fit();
+        lexicon.words.shrink_to_fit();
         Ok(lexicon)
     }
 
-    /// The phrases that may start at `word`.
-    fn candidates<'a>(&'a self, word: &str) -> impl Iterator<Item = &'a ConceptPhrase> {
-        let initial = word.chars().next().unwrap_or_default();
-        self.by_first
-            .get(word)
-            .into_iter()
-            .chain(self.stems.get(&initial))
-            .flatten()
+    /// Whether `phrase` matches the words starting at `at`.
+    fn matches(&self, phrase: ConceptPhrase, at: &[HashedWord]) -> bool {
+        let len = usize::from(phrase.len);
+        let start = phrase.start as usize;
+        at.len() >= len
+            && self.words[start..start + len]
+                .iter()
+                .zip(at)
+                .enumerate()
+                .all(|(i, (wanted, word))| {
+                    if phrase.last_is_stem && i + 1 == len {
+                        word.prefixes.contains(wanted)
+                    } else {
+                        word.whole == *wanted
+                    }
+                })
     }
+
+    /// The phrases that may start at `word`, in the file's order.
+    fn candidates(&self, word: &HashedWord) -> Vec<ConceptPhrase> {
+        let mut found: Vec<u32> = entries(&self.by_first, word.whole).collect();
+        for prefix in &word.prefixes {
+            found.extend(entries(&self.by_stem, *prefix));
+        }
+        found.sort_unstable();
+        found
+            .into_iter()
+            .map(|index| self.phrases[index as usize])
+            .collect()
+    }
+}
+
+/// The phrase indices filed under `key`.
+fn entries(sorted: &[(u64, u32)], key: u64) -> impl Iterator<Item = u32> + '_ {
+    let from = sorted.partition_point(|(k, _)| *k < key);
+    sorted[from..]
+        .iter()
+        .take_while(move |(k, _)| *k == key)
+        .map(|(_, index)| *index)
 }
 
 static LEXICON: LazyLock<Lexicon> =
@@ -294,11 +379,14 @@ pub(crate) fn prepare() {
 /// The concepts a message mentions: each concept's first match, and whether it was
 /// negated there.
 fn concepts(words: &[Word], negated: &[bool]) -> Vec<(usize, (usize, usize), bool)> {
+    let hashed: Vec<HashedWord> = words.iter().map(|w| HashedWord::new(&w.text)).collect();
     let mut found: Vec<(usize, (usize, usize), bool)> = Vec::new();
-    for (i, word) in words.iter().enumerate() {
-        for phrase in LEXICON.candidates(&word.text) {
-            if phrase.matches(&words[i..]) && !found.iter().any(|(c, _, _)| *c == phrase.concept) {
-                found.push((phrase.concept, (i, i + phrase.words.len() - 1), negated[i]));
+    for i in 0..hashed.len() {
+        for phrase in LEXICON.candidates(&hashed[i]) {
+            let concept = usize::from(phrase.concept);
+            if !found.iter().any(|(c, _, _)| *c == concept) && LEXICON.matches(phrase, &hashed[i..])
+            {
+                found.push((concept, (i, i + usize::from(phrase.len) - 1), negated[i]));
             }
         }
     }
@@ -570,21 +658,28 @@ mod tests {
         )
         .expect("parses");
         let found = |text: &str| {
-            let ws = words(text);
+            let ws: Vec<HashedWord> = words(text)
+                .iter()
+                .map(|w| HashedWord::new(&w.text))
+                .collect();
             (0..ws.len())
                 .flat_map(|i| {
-                    let ws = &ws;
                     lexicon
-                        .candidates(&ws[i].text)
-                        .filter(move |p| p.matches(&ws[i..]))
-                        .map(move |p| (p.concept, i))
+                        .candidates(&ws[i])
+                        .into_iter()
+                        .filter(|p| lexicon.matches(*p, &ws[i..]))
+                        .map(|p| (p.concept, i))
+                        .collect::<Vec<_>>()
                 })
                 .collect::<Vec<_>>()
         };
-        let over = CONCEPTS
-            .iter()
-            .position(|c| *c == "over")
-            .expect("a concept");
+        let over = u8::try_from(
+            CONCEPTS
+                .iter()
+                .position(|c| *c == "over")
+                .expect("a concept"),
+        )
+        .expect("few concepts");
         assert_eq!(found("all back to normal now"), vec![(over, 1)]);
         assert_eq!(found("back to work"), vec![]);
         assert_eq!(found("server wieder erreichbar"), vec![(over, 1)]);
