@@ -170,7 +170,7 @@ enum Family {
 /// words, which is what lets a model trained on a few thousand messages read new ones in
 /// many languages. Pairs of concepts are features too, since a failure that is over
 /// weighs unlike one happening now. The phrases are data: `triage/lexicon.txt`.
-const CONCEPTS: [&str; 13] = [
+const CONCEPTS: [&str; 18] = [
     "failure",
     "security",
     "impact",
@@ -184,6 +184,13 @@ const CONCEPTS: [&str; 13] = [
     "deadline",
     "direction",
     "greeting",
+    // What tells alarming words that are not the user's emergency: someone else's
+    // trouble, none for us, one unit of many, a question, a hobby system.
+    "elsewhere",
+    "no_impact",
+    "single",
+    "hypothetical",
+    "personal",
 ];
 
 const LEXICON_TEXT: &str = include_str!("../../triage/lexicon.txt");
