@@ -116,6 +116,6 @@ bindings: ui
 	DEEPWORK_UPDATE_BINDINGS=1 $(CARGO) test -q -p deepwork-app --test bindings
 
 # Retrains the triage model from crates/deepwork-core/triage/corpus into triage/model.bin
-# and reports on the held-out split (add ARGS=--misses to list what it gets wrong).
+# and reports on the held-out split (add ARGS=--misses to list the corpus's out-of-fold mistakes).
 train-triage:
 	$(CARGO) run --release -q -p deepwork-core --example train_triage -- $(ARGS)
