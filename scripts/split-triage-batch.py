@@ -8,7 +8,7 @@ families go to crates/deepwork-core/triage/heldout/NAME.jsonl in the order of th
 slugs' CRC-32 until it holds a fifth of the lines, the rest to corpus/NAME.jsonl, as
 triage/LABELS.md describes: translations of one situation never sit on both sides.
 Lines whose text is already in either split are dropped, so nothing held out is
-trained on twice. The slug itself is not kept.
+trained on twice. The slug is kept: the trainer folds by it.
 """
 
 import json
@@ -17,7 +17,7 @@ import zlib
 from collections import OrderedDict
 from pathlib import Path
 
-FIELDS = ("source", "from", "channel", "text", "expected")
+FIELDS = ("family", "source", "from", "channel", "text", "expected")
 CLASSES = {"emergency", "blocker", "update", "strategic", "pre-ping"}
 TRIAGE = Path(__file__).resolve().parent.parent / "crates/deepwork-core/triage"
 
@@ -42,7 +42,7 @@ def read_batch(path):
             message = json.loads(line)
         except json.JSONDecodeError as e:
             sys.exit(f"{path}:{number}: not JSON: {e}")
-        missing = [f for f in ("family",) + FIELDS if f not in message]
+        missing = [f for f in FIELDS if f not in message]
         if missing:
             sys.exit(f"{path}:{number}: missing {', '.join(missing)}")
         if message["expected"] not in CLASSES:

@@ -57,6 +57,8 @@ pub fn words(text: &str) -> Vec<Word> {
             });
         } else if c.is_alphanumeric() {
             current.extend(c.to_lowercase());
+        } else if !current.is_empty() && is_combining_mark(c) {
+            current.push(c);
         } else if (c == '\'' || c == '’') && !current.is_empty() {
             current.push('\'');
         } else {
@@ -77,6 +79,14 @@ pub fn words(text: &str) -> Vec<Word> {
     }
     flush(&mut current, &mut words);
     words
+}
+
+/// Marks that belong to the letter before them and are not letters themselves, such as
+/// Thai tone marks and the Devanagari virama: without this, "ล่ม" and "प्रोडक्शन" would
+/// fall apart into pieces.
+fn is_combining_mark(c: char) -> bool {
+    use unicode_properties::{GeneralCategoryGroup, UnicodeGeneralCategory};
+    c.general_category_group() == GeneralCategoryGroup::Mark
 }
 
 /// Whether `c` belongs to a script written without spaces between words.
@@ -366,6 +376,40 @@ impl Lexicon {
     }
 }
 
+/// The longest Thai phrase looked for inside a chunk, in characters (the lexicon's
+/// longest is 22).
+const INNER_PHRASE_CHARS: usize = 24;
+
+/// Thai puts no spaces between words, so a chunk between spaces holds several.
+fn is_thai(text: &str) -> bool {
+    text.chars().any(|c| matches!(c as u32, 0x0E00..=0x0E7F))
+}
+
+impl Lexicon {
+    /// One-word phrases that start inside `text`, after its first character.
+    fn inside(&self, text: &str) -> Vec<ConceptPhrase> {
+        let chars: Vec<char> = text.chars().collect();
+        let mut found: Vec<u32> = Vec::new();
+        for start in 1..chars.len() {
+            let mut hash = Fnv64::default();
+            for c in chars[start..].iter().take(INNER_PHRASE_CHARS) {
+                hash = hash.str(c.encode_utf8(&mut [0; 4]));
+                found.extend(entries(&self.by_stem, hash.0));
+                found.extend(
+                    entries(&self.by_first, hash.0)
+                        .filter(|index| self.phrases[*index as usize].len == 1),
+                );
+            }
+        }
+        found.sort_unstable();
+        found.dedup();
+        found
+            .into_iter()
+            .map(|index| self.phrases[index as usize])
+            .collect()
+    }
+}
+
 /// The phrase indices filed under `key`.
 fn entries(sorted: &[(u64, u32)], key: u64) -> impl Iterator<Item = u32> + '_ {
     let from = sorted.partition_point(|(k, _)| *k < key);
@@ -394,6 +438,14 @@ fn concepts(words: &[Word], negated: &[bool]) -> Vec<(usize, (usize, usize), boo
             if !found.iter().any(|(c, _, _)| *c == concept) && LEXICON.matches(phrase, &hashed[i..])
             {
                 found.push((concept, (i, i + usize::from(phrase.len) - 1), negated[i]));
+            }
+        }
+        if is_thai(&words[i].text) {
+            for phrase in LEXICON.inside(&words[i].text) {
+                let concept = usize::from(phrase.concept);
+                if !found.iter().any(|(c, _, _)| *c == concept) {
+                    found.push((concept, (i, i), negated[i]));
+                }
             }
         }
     }
@@ -472,9 +524,9 @@ pub fn extract(origin: Origin<'_>, words: &[Word]) -> Vec<Feature> {
         };
         push(Fnv::new(family).str(CONCEPTS[*concept]), Some(*span));
     }
-    for (a, _, a_negated) in &mentioned {
-        for (b, _, b_negated) in &mentioned {
-            if a < b && !a_negated && !b_negated {
+    for (a, a_span, a_negated) in &mentioned {
+        for (b, b_span, b_negated) in &mentioned {
+            if (a_span.0, a) < (b_span.0, b) && !a_negated && !b_negated {
                 push(
                     Fnv::new(Family::ConceptPair)
                         .str(CONCEPTS[*a])
@@ -597,6 +649,8 @@ mod tests {
         );
         assert_eq!(texts("‘quoted’"), ["quoted"]);
         assert_eq!(texts("本番のAPI"), ["本", "番", "の", "api"]);
+        assert_eq!(texts("เว็บล่ม แล้ว"), ["เว็บล่ม", "แล้ว"], "Thai tone marks");
+        assert_eq!(texts("प्रोडक्शन डाउन"), ["प्रोडक्शन", "डाउन"], "the virama");
     }
 
     #[test]
@@ -712,5 +766,18 @@ mod tests {
         );
         prepare();
         assert!(is_negation("nicht"), "the shipped lexicon loads");
+    }
+
+    #[test]
+    fn thai_phrases_are_found_inside_a_chunk_without_spaces() {
+        let lexicon = Lexicon::parse("[failure]\nล่ม\n[over]\nกลับมาใช้ได้*\n").expect("parses");
+        let concepts_in =
+            |text: &str| -> Vec<u8> { lexicon.inside(text).iter().map(|p| p.concept).collect() };
+        // "the whole website is down" and "the system works again": the words sit after
+        // others in one chunk.
+        assert_eq!(concepts_in("เว็บไซต์ล่มทั้งหมด"), vec![0]);
+        assert_eq!(concepts_in("ระบบกลับมาใช้ได้แล้ว"), vec![4]);
+        assert_eq!(concepts_in("ประชุมพรุ่งนี้"), Vec::<u8>::new());
+        assert!(is_thai("ระบบ") && !is_thai("system"));
     }
 }
