@@ -374,18 +374,7 @@ impl Lexicon {
             .map(|index| self.phrases[index as usize])
             .collect()
     }
-}
 
-/// The longest Thai phrase looked for inside a chunk, in characters (the lexicon's
-/// longest is 22).
-const INNER_PHRASE_CHARS: usize = 24;
-
-/// Thai puts no spaces between words, so a chunk between spaces holds several.
-fn is_thai(text: &str) -> bool {
-    text.chars().any(|c| matches!(c as u32, 0x0E00..=0x0E7F))
-}
-
-impl Lexicon {
     /// One-word phrases that start inside `text`, after its first character.
     fn inside(&self, text: &str) -> Vec<ConceptPhrase> {
         let chars: Vec<char> = text.chars().collect();
@@ -408,6 +397,15 @@ impl Lexicon {
             .map(|index| self.phrases[index as usize])
             .collect()
     }
+}
+
+/// The longest Thai phrase looked for inside a chunk, in characters (the lexicon's
+/// longest is 22).
+const INNER_PHRASE_CHARS: usize = 24;
+
+/// Thai puts no spaces between words, so a chunk between spaces holds several.
+fn is_thai(text: &str) -> bool {
+    text.chars().any(|c| matches!(c as u32, 0x0E00..=0x0E7F))
 }
 
 /// The phrase indices filed under `key`.
