@@ -164,6 +164,59 @@ fn a_cancelled_portal_dialog_is_reported_and_a_key_the_user_picked_there_is_show
 }
 
 #[test]
+fn a_key_changed_in_the_desktop_settings_is_shown_and_a_session_the_desktop_ends_is_reported() {
+    let mut env = Env::new(QUIET);
+    let bus = Bus::start(env.dir.path());
+    let portal = PortalStandIn::start(&bus.address);
+    on_wayland(&mut env, &bus);
+    let _daemon = env.daemon();
+    hotkey_when(&env, "the hotkey bound", |hotkey| hotkey["working"] == true);
+
+    portal.change_trigger("toggle", "Super+F9");
+    hotkey_when(
+        &env,
+        "the window told of the key set in the desktop",
+        |hotkey| {
+            hotkey["how"]
+                == "Super+F9, as the desktop's GlobalShortcuts portal set it (Deepwork asked for Ctrl+Alt+D)"
+        },
+    );
+    portal.press("toggle");
+    eventually("a session started by the changed key", || {
+        session_running(&env).then_some(())
+    });
+
+    portal.end_session("toggle");
+    let hotkey = hotkey_when(&env, "the window told the binding ended", |hotkey| {
+        hotkey["working"] == false
+    });
+    assert_eq!(
+        hotkey["how"],
+        "the desktop ended the GlobalShortcuts portal's session, and with it Ctrl+Alt+D's binding (saving the settings asks for it again); bind `deepwork toggle` as a system shortcut instead"
+    );
+    assert!(
+        portal.closed().is_empty(),
+        "a session the desktop ended is not closed again: {:?}",
+        portal.closed()
+    );
+
+    // The same key saved again binds it anew, in a new session.
+    save_hotkey(&env, "Ctrl+Alt+D");
+    let bound = eventually("the hotkey bound again", || {
+        let bound = portal.bound();
+        (bound.len() == 2).then_some(bound)
+    });
+    assert_ne!(bound[0].session, bound[1].session);
+    hotkey_when(&env, "the window told the hotkey works again", |hotkey| {
+        hotkey["how"] == "Ctrl+Alt+D, through the desktop's GlobalShortcuts portal"
+    });
+    portal.press("toggle");
+    eventually("the session stopped by the bound-again key", || {
+        (!session_running(&env)).then_some(())
+    });
+}
+
+#[test]
 fn without_a_portal_on_wayland_the_window_says_to_bind_deepwork_toggle() {
     let mut env = Env::new(QUIET);
     let bus = Bus::start(env.dir.path());

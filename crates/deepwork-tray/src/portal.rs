@@ -112,12 +112,8 @@ async fn drive(
         }
     };
     // Listening before the first bind, so no press falls between the two.
-    match portal.activations().await {
-        Ok(activations) => {
-            portal
-                .serve(hotkey, requests, activations, pressed, told)
-                .await
-        }
+    match portal.signals().await {
+        Ok(signals) => portal.serve(hotkey, requests, signals, pressed, told).await,
         Err(why) => {
             if let Some(hotkey) = hotkey {
                 told.send_replace(Binding::Failed { hotkey, why });
@@ -198,33 +194,45 @@ impl Portal {
         Ok(Portal { connection, sender })
     }
 
-    /// The `Activated` signals of every session of this connection's.
-    async fn activations(&self) -> Result<MessageStream, String> {
-        let rule = MatchRule::builder()
+    /// What the portal says of this connection's sessions: presses and changed keys on
+    /// its own path, a session's end on the session's.
+    async fn signals(&self) -> Result<Signals, String> {
+        let listen = |rule: zbus::Result<MatchRule<'static>>| async {
+            let rule = rule.map_err(|error| error.to_string())?;
+            MessageStream::for_match_rule(rule, &self.connection, None)
+                .await
+                .map_err(|error| format!("cannot listen to the GlobalShortcuts portal: {error}"))
+        };
+        let shortcuts = MatchRule::builder()
             .msg_type(MessageType::Signal)
             .sender(DESKTOP)
             .path(DESKTOP_PATH)
             .interface(SHORTCUTS)
-            .member("Activated")
-            .build()
-            .map_err(|error| error.to_string())?;
-        MessageStream::for_match_rule(rule, &self.connection, None)
-            .await
-            .map_err(|error| format!("cannot listen to the GlobalShortcuts portal: {error}"))
+            .build();
+        let sessions = MatchRule::builder()
+            .msg_type(MessageType::Signal)
+            .sender(DESKTOP)
+            .interface(SESSION)
+            .member("Closed")
+            .build();
+        Ok(Signals {
+            shortcuts: listen(shortcuts).await?,
+            sessions: listen(sessions).await?,
+        })
     }
 
-    /// Binds `hotkey`, calls `pressed` on its presses, and binds again on each request,
-    /// until the requests end.
+    /// Binds `hotkey`, calls `pressed` on its presses, follows what the desktop changes of
+    /// the binding, and binds again on each request, until the requests end.
     async fn serve(
         &self,
         mut hotkey: Option<Hotkey>,
         mut requests: mpsc::UnboundedReceiver<Option<Hotkey>>,
-        mut activations: MessageStream,
+        mut signals: Signals,
         pressed: impl Fn() + Send,
         told: watch::Sender<Binding>,
     ) {
         loop {
-            let session = match hotkey {
+            let mut session = match hotkey {
                 Some(hotkey) => {
                     told.send_replace(Binding::Asking(hotkey));
                     match self.bind(hotkey).await {
@@ -247,33 +255,60 @@ impl Portal {
                 }
             };
             let wanted = loop {
-                tokio::select! {
+                let message = tokio::select! {
                     request = requests.recv() => match request {
                         // A session binds once (the spec), so only a new key needs a new
-                        // one; a failed one is tried again.
-                        Some(wanted) if wanted == hotkey && session.is_some() => {}
+                        // one; a failed or ended one is tried again.
+                        Some(wanted) if wanted == hotkey && session.is_some() => continue,
                         Some(wanted) => break Some(wanted),
                         None => break None,
                     },
-                    message = next(&mut activations) => match message {
-                        Some(Ok(message)) => {
-                            if session.as_ref().is_some_and(|ours| is_toggle(&message, ours)) {
-                                pressed();
-                            }
+                    message = next(&mut signals.shortcuts) => message,
+                    message = next(&mut signals.sessions) => message,
+                };
+                let message = match message {
+                    Some(Ok(message)) => message,
+                    Some(Err(error)) => {
+                        tracing::warn!(%error, "unreadable message from the GlobalShortcuts portal");
+                        continue;
+                    }
+                    None => {
+                        if let Some(hotkey) = hotkey {
+                            told.send_replace(Binding::Failed {
+                                hotkey,
+                                why: format!(
+                                    "the session bus closed, and with it {hotkey}'s binding"
+                                ),
+                            });
                         }
-                        Some(Err(error)) => {
-                            tracing::warn!(%error, "unreadable message from the GlobalShortcuts portal");
-                        }
-                        None => {
-                            if let Some(hotkey) = hotkey {
-                                told.send_replace(Binding::Failed {
-                                    hotkey,
-                                    why: format!("the session bus closed, and with it {hotkey}'s binding"),
-                                });
-                            }
-                            return;
-                        }
-                    },
+                        return;
+                    }
+                };
+                let (Some(ours), Some(hotkey)) = (session.as_ref(), hotkey) else {
+                    continue;
+                };
+                match heard(&message, ours) {
+                    Some(Heard::Pressed) => pressed(),
+                    Some(Heard::Trigger(described)) => {
+                        told.send_replace(Binding::Portal {
+                            hotkey,
+                            trigger: described.filter(|text| !names(text, hotkey)),
+                        });
+                    }
+                    Some(Heard::Closed) => {
+                        // The desktop (or the user, in its settings) ended the session: the
+                        // key does nothing now, and binding it again unasked could go
+                        // against the user's wish, so the window says so and a save of
+                        // the settings binds it anew.
+                        session = None;
+                        told.send_replace(Binding::Failed {
+                            hotkey,
+                            why: format!(
+                                "the desktop ended the GlobalShortcuts portal's session, and with it {hotkey}'s binding (saving the settings asks for it again)"
+                            ),
+                        });
+                    }
+                    None => {}
                 }
             };
             if let Some(session) = session {
@@ -318,10 +353,7 @@ impl Portal {
                 .into_iter()
                 .find(|(id, _)| id == TOGGLE)
                 .ok_or("it left the shortcut out of those it bound")?;
-            let described = toggle
-                .get("trigger_description")
-                .and_then(|text| String::try_from(text.try_clone().ok()?).ok());
-            Ok(described.filter(|text| !text.is_empty() && !names(text, hotkey)))
+            Ok(described_trigger(&toggle).filter(|text| !names(text, hotkey)))
         });
         match bound {
             Ok(trigger) => Ok(Bound { session, trigger }),
@@ -434,15 +466,62 @@ impl Portal {
     }
 }
 
-/// Whether `message` is an `Activated` of the toggle shortcut in `session`.
-fn is_toggle(message: &Message, session: &OwnedObjectPath) -> bool {
+/// The portal's signals this connection listens to.
+struct Signals {
+    /// `Activated` and `ShortcutsChanged`, on the portal's own path.
+    shortcuts: MessageStream,
+    /// `Session.Closed`, on each session's path.
+    sessions: MessageStream,
+}
+
+/// What a signal of the portal's says of the toggle shortcut.
+#[derive(Debug, PartialEq)]
+enum Heard {
+    /// It was pressed.
+    Pressed,
+    /// The desktop changed its key (the user did, in its settings), now described so.
+    Trigger(Option<String>),
+    /// The desktop ended its session, and with it the binding.
+    Closed,
+}
+
+/// What `message` says of the toggle shortcut in `session`, if anything.
+fn heard(message: &Message, session: &OwnedObjectPath) -> Option<Heard> {
+    let header = message.header();
     let body = message.body();
-    let Ok((activated, id, _timestamp, _options)) =
-        body.deserialize::<(OwnedObjectPath, String, u64, HashMap<String, OwnedVariant>)>()
-    else {
-        return false;
-    };
-    activated == *session && id == TOGGLE
+    match (header.interface()?.as_str(), header.member()?.as_str()) {
+        (SHORTCUTS, "Activated") => {
+            let (activated, id, _timestamp, _options) = body
+                .deserialize::<(OwnedObjectPath, String, u64, HashMap<String, OwnedVariant>)>()
+                .ok()?;
+            (activated == *session && id == TOGGLE).then_some(Heard::Pressed)
+        }
+        (SHORTCUTS, "ShortcutsChanged") => {
+            let (changed, shortcuts) = body
+                .deserialize::<(
+                    OwnedObjectPath,
+                    Vec<(String, HashMap<String, OwnedVariant>)>,
+                )>()
+                .ok()?;
+            if changed != *session {
+                return None;
+            }
+            let (_, toggle) = shortcuts.into_iter().find(|(id, _)| id == TOGGLE)?;
+            Some(Heard::Trigger(described_trigger(&toggle)))
+        }
+        (SESSION, "Closed") => {
+            (header.path()?.as_str() == session.as_str()).then_some(Heard::Closed)
+        }
+        _ => None,
+    }
+}
+
+/// The desktop's words for a shortcut's key, when it gives any.
+fn described_trigger(shortcut: &HashMap<String, OwnedVariant>) -> Option<String> {
+    shortcut
+        .get("trigger_description")
+        .and_then(|text| String::try_from(text.try_clone().ok()?).ok())
+        .filter(|text| !text.is_empty())
 }
 
 /// The next item of a zbus stream (the `StreamExt::next` of futures, which this crate
@@ -518,6 +597,64 @@ mod tests {
         assert!(names("Ctrl+Alt+D", hotkey));
         assert!(names("CTRL+ALT+d", hotkey));
         assert!(!names("Super+D", hotkey));
+    }
+
+    const OURS: &str = "/org/freedesktop/portal/desktop/session/1_42/deepwork_1";
+    const THEIRS: &str = "/org/freedesktop/portal/desktop/session/1_42/deepwork_2";
+
+    fn signal<B>(path: &str, interface: &str, member: &str, body: &B) -> Message
+    where
+        B: Serialize + DynamicType,
+    {
+        Message::signal(path, interface, member)
+            .build(body)
+            .expect("a signal")
+    }
+
+    fn changed(session: &str, id: &str, words: &str) -> Message {
+        let session = OwnedObjectPath::try_from(session).unwrap();
+        let fields = HashMap::from([("trigger_description", Variant::from(words))]);
+        signal(
+            DESKTOP_PATH,
+            SHORTCUTS,
+            "ShortcutsChanged",
+            &(session, vec![(id, fields)]),
+        )
+    }
+
+    #[test]
+    fn only_the_toggle_of_our_session_is_heard() {
+        let ours = OwnedObjectPath::try_from(OURS).unwrap();
+        let press = |session: &str, id: &str| {
+            let session = OwnedObjectPath::try_from(session).unwrap();
+            let options = HashMap::<&str, Variant>::new();
+            signal(
+                DESKTOP_PATH,
+                SHORTCUTS,
+                "Activated",
+                &(session, id, 7u64, options),
+            )
+        };
+        assert_eq!(heard(&press(OURS, TOGGLE), &ours), Some(Heard::Pressed));
+        assert_eq!(heard(&press(THEIRS, TOGGLE), &ours), None);
+        assert_eq!(heard(&press(OURS, "other"), &ours), None);
+
+        assert_eq!(
+            heard(&changed(OURS, TOGGLE, "Super+F9"), &ours),
+            Some(Heard::Trigger(Some("Super+F9".into())))
+        );
+        assert_eq!(
+            heard(&changed(OURS, TOGGLE, ""), &ours),
+            Some(Heard::Trigger(None)),
+            "no words is no news"
+        );
+        assert_eq!(heard(&changed(THEIRS, TOGGLE, "Super+F9"), &ours), None);
+        assert_eq!(heard(&changed(OURS, "other", "Super+F9"), &ours), None);
+
+        let closed =
+            |path: &str| signal(path, SESSION, "Closed", &(HashMap::<&str, Variant>::new(),));
+        assert_eq!(heard(&closed(OURS), &ours), Some(Heard::Closed));
+        assert_eq!(heard(&closed(THEIRS), &ours), None);
     }
 
     #[test]

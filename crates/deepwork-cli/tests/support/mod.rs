@@ -556,7 +556,10 @@ struct PortalSession {
     path: String,
     owner: String,
     bound: bool,
+    /// Closed by its client.
     closed: bool,
+    /// Ended by the desktop.
+    ended: bool,
 }
 
 struct PortalState {
@@ -644,6 +647,7 @@ impl GlobalShortcuts {
                 owner: owner.clone(),
                 bound: false,
                 closed: false,
+                ended: false,
             });
         // A string, as xdg-desktop-portal sends it (the spec keeps that mistake).
         let results = HashMap::from([("session_handle", zbus::Variant::from(session.as_str()))]);
@@ -683,7 +687,9 @@ impl GlobalShortcuts {
             let session = state
                 .sessions
                 .iter_mut()
-                .find(|s| s.path == session_handle.as_str() && s.owner == owner && !s.closed)
+                .find(|s| {
+                    s.path == session_handle.as_str() && s.owner == owner && !s.closed && !s.ended
+                })
                 .ok_or_else(|| zbus::fdo::Error::InvalidArgs("no such session".into()))?;
             // "An application can only attempt bind shortcuts of a session once."
             if session.bound {
@@ -790,6 +796,61 @@ impl PortalStandIn {
             .collect()
     }
 
+    /// The newest open session that bound shortcut `id`: its path and its owner.
+    fn session_of(state: &PortalState, id: &str) -> (String, String) {
+        let session = state
+            .sessions
+            .iter()
+            .rev()
+            .find(|s| {
+                !s.closed
+                    && !s.ended
+                    && state
+                        .bound
+                        .iter()
+                        .any(|b| b.session == s.path && b.id == id)
+            })
+            .unwrap_or_else(|| panic!("no open session bound {id:?}"));
+        (session.path.clone(), session.owner.clone())
+    }
+
+    /// The user gives shortcut `id` another key in the desktop's settings, which the
+    /// desktop describes with `words`: `ShortcutsChanged` to the session's owner.
+    pub fn change_trigger(&self, id: &str, words: &str) {
+        let (session, owner) = Self::session_of(&self.state.lock().expect("portal state"), id);
+        let path = zbus::ObjectPath::try_from(session.as_str()).expect("a session path");
+        let fields = HashMap::from([("trigger_description", zbus::Variant::from(words))]);
+        zbus::block_on(self.connection.emit_signal(
+            Some(owner.as_str()),
+            PORTAL_PATH,
+            "org.freedesktop.portal.GlobalShortcuts",
+            "ShortcutsChanged",
+            &(&path, vec![(id, fields)]),
+        ))
+        .unwrap_or_else(|error| panic!("emit ShortcutsChanged: {error}"));
+    }
+
+    /// The desktop ends the session that bound shortcut `id` (as when the user revokes
+    /// it): `Session.Closed` on the session's path, to its owner.
+    pub fn end_session(&self, id: &str) {
+        let (session, owner) = {
+            let mut state = self.state.lock().expect("portal state");
+            let (session, owner) = Self::session_of(&state, id);
+            if let Some(ended) = state.sessions.iter_mut().find(|s| s.path == session) {
+                ended.ended = true;
+            }
+            (session, owner)
+        };
+        zbus::block_on(self.connection.emit_signal(
+            Some(owner.as_str()),
+            session.as_str(),
+            "org.freedesktop.portal.Session",
+            "Closed",
+            &(HashMap::<&str, zbus::Variant>::new(),),
+        ))
+        .unwrap_or_else(|error| panic!("emit Closed: {error}"));
+    }
+
     /// Presses and releases shortcut `id` of the newest open session that bound it:
     /// `Activated`, then `Deactivated`, to the session's owner.
     pub fn press(&self, id: &str) {
@@ -797,19 +858,8 @@ impl PortalStandIn {
             let mut state = self.state.lock().expect("portal state");
             state.presses += 1;
             let at = state.presses * 1000;
-            let session = state
-                .sessions
-                .iter()
-                .rev()
-                .find(|s| {
-                    !s.closed
-                        && state
-                            .bound
-                            .iter()
-                            .any(|b| b.session == s.path && b.id == id)
-                })
-                .unwrap_or_else(|| panic!("no open session bound {id:?}"));
-            (session.path.clone(), session.owner.clone(), at)
+            let (session, owner) = Self::session_of(&state, id);
+            (session, owner, at)
         };
         let path = zbus::ObjectPath::try_from(session.as_str()).expect("a session path");
         for (signal, at) in [("Activated", at), ("Deactivated", at + 80)] {
