@@ -1410,8 +1410,66 @@ fn a_plugin_through_the_daemon() {
         outbox().contains("in deep work until")
     });
     assert!(env.ok(&["status"]).contains("inbox: ok"));
+    // A new end while a read waits in the plugin: the status follows.
+    let before = status();
+    env.ok(&["extend", "--for", "3h"]);
+    wait_until("the status of the new end", &|| {
+        let now = status();
+        now.contains("Deep work") && now != before
+    });
     env.ok(&["stop"]);
     wait_until("the status from before", &|| status().contains("at lunch"));
+}
+
+#[test]
+fn a_status_that_lapses_while_the_user_is_away_is_put_back_and_the_digest_still_waits() {
+    let inbox = tempfile::tempdir().unwrap();
+    std::fs::write(
+        inbox.path().join("status.json"),
+        r#"{"text": "at lunch", "until": null}"#,
+    )
+    .unwrap();
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/plugins/inbox.py");
+    let config = format!(
+        "[notifications]\nenabled = false\n[desktop]\ndetect_away = false\n[[adapters.plugins]]\nname = \"inbox\"\ncommand = [\"python3\", {:?}, {:?}]\n",
+        script.display().to_string(),
+        inbox.path().display().to_string()
+    );
+    let env = Env::new(&config);
+    let _daemon = env.daemon();
+    let status = || std::fs::read_to_string(inbox.path().join("status.json")).unwrap_or_default();
+    let presence = |away_since: Option<jiff::Timestamp>| {
+        let request =
+            serde_json::json!({ "method": "presence", "params": { "away_since": away_since } });
+        let answer = raw_exchange(&env.socket, format!("{request}\n").as_bytes());
+        assert!(answer.contains("\"ok\""), "{answer}");
+    };
+
+    env.ok(&["start", "--for", "4s"]);
+    // A plugin answers one request at a time: a status change may wait for the read in
+    // flight (the reference plugin holds a read at most 5 s).
+    until("the focus status", &|| status().contains("Deep work"));
+    presence(Some(jiff::Timestamp::now()));
+    until("the end reached while away", &|| {
+        env.json(&["status", "--json"])["check_in_waiting"] == true
+    });
+    until(
+        "the status from before, once the focus status lapsed",
+        &|| status().contains("at lunch"),
+    );
+    let waiting = env.json(&["status", "--json"]);
+    assert!(
+        !waiting["session"].is_null(),
+        "the session runs on until the user is back: {waiting}"
+    );
+
+    presence(None);
+    until("the session ended on the user's return", &|| {
+        env.json(&["status", "--json"])["session"].is_null()
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(status().contains("at lunch"), "{}", status());
 }
 
 #[test]

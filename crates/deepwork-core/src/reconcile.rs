@@ -43,7 +43,8 @@ pub enum Action {
 pub enum Next {
     /// This action; report how it went with [`StatusReconciler::finished`].
     Act(Action),
-    /// Nothing until then (a retry), or until the session changes.
+    /// Nothing until then (a retry, or the lapse of the status shown), or until the
+    /// session changes.
     WaitUntil(Timestamp),
     /// Nothing until the session changes.
     Idle,
@@ -112,14 +113,18 @@ impl StatusReconciler {
         if let Some(session) = self.restores.front() {
             return Next::Act(Action::Restore(*session));
         }
-        match &self.desired {
-            Some(desired)
-                if desired.until > now
-                    && self.applied.as_ref() != Some(&(desired.session, desired.text.clone())) =>
-            {
-                Next::Act(Action::Show(desired.clone()))
-            }
-            _ => Next::Idle,
+        let Some(desired) = &self.desired else {
+            return Next::Idle;
+        };
+        let shown = self.applied.as_ref() == Some(&(desired.session, desired.text.clone()));
+        match (shown, desired.until > now) {
+            (false, true) => Next::Act(Action::Show(desired.clone())),
+            // A status that promises a time now past (the session runs on only because
+            // its last check-in waits for the user to come back) is put back at its
+            // lapse, as a platform that expires statuses itself would.
+            (true, true) => Next::WaitUntil(desired.until),
+            (true, false) => Next::Act(Action::Restore(desired.session)),
+            (false, false) => Next::Idle,
         }
     }
 
@@ -133,6 +138,11 @@ impl StatusReconciler {
                     Action::Restore(session) => {
                         self.restores.retain(|owed| owed != session);
                         self.applied = None;
+                        // Put back once: not shown again, nor owed again at its end.
+                        self.ended.insert(*session);
+                        if self.desired.as_ref().is_some_and(|d| d.session == *session) {
+                            self.desired = None;
+                        }
                     }
                     Action::Show(desired) => {
                         self.applied = Some((desired.session, desired.text.clone()));
@@ -181,7 +191,7 @@ mod tests {
         let show = Action::Show(desired(1, 3600));
         assert_eq!(machine.next(at(0)), Next::Act(show.clone()));
         machine.finished(at(0), &show, Outcome::Done);
-        assert_eq!(machine.next(at(1)), Next::Idle);
+        assert_eq!(machine.next(at(1)), Next::WaitUntil(at(3600)));
         machine.ended(SessionId(1));
         assert_eq!(
             machine.next(at(2)),
@@ -195,6 +205,33 @@ mod tests {
             Next::Idle,
             "an ended session is not shown again"
         );
+    }
+
+    #[test]
+    fn a_status_is_put_back_when_it_lapses_even_if_the_session_runs_on() {
+        let mut machine = StatusReconciler::new();
+        machine.want(Some(desired(1, 3600)));
+        let show = Action::Show(desired(1, 3600));
+        machine.finished(at(0), &show, Outcome::Done);
+        assert_eq!(machine.next(at(10)), Next::WaitUntil(at(3600)));
+
+        // The session's end passed while the user was away: it runs on, its digest
+        // waiting, but its status promised a time now past.
+        let restore = Action::Restore(SessionId(1));
+        assert_eq!(machine.next(at(3600)), Next::Act(restore.clone()));
+        machine.finished(at(3600), &restore, Outcome::Failed);
+        assert_eq!(machine.next(at(3600)), Next::WaitUntil(at(3601)));
+        assert_eq!(machine.next(at(3601)), Next::Act(restore.clone()));
+        machine.finished(at(3601), &restore, Outcome::Done);
+        assert_eq!(machine.next(at(3602)), Next::Idle);
+
+        // Refreshed while it runs on, and ended when the user is back: nothing is shown
+        // or put back again.
+        machine.want(Some(desired(1, 3600)));
+        assert_eq!(machine.next(at(3700)), Next::Idle);
+        machine.ended(SessionId(1));
+        assert_eq!(machine.next(at(3800)), Next::Idle);
+        assert!(!machine.owes());
     }
 
     #[test]
@@ -247,9 +284,17 @@ mod tests {
             let mut now = at(0);
             let mut ended = BTreeSet::new();
             let mut restored = BTreeSet::new();
+            // Sessions shown; the lapse each was last wanted with; and those put back at
+            // it, never shown again.
+            let mut shown = BTreeSet::new();
+            let mut lapses = std::collections::BTreeMap::new();
+            let mut lapsed = BTreeSet::new();
             for event in events {
                 match event {
-                    Event::Want(session, until) => machine.want(Some(desired(session, until))),
+                    Event::Want(session, until) => {
+                        lapses.insert(SessionId(session), at(until));
+                        machine.want(Some(desired(session, until)));
+                    }
                     Event::NoSession => machine.want(None),
                     Event::End(session) => {
                         ended.insert(SessionId(session));
@@ -258,12 +303,24 @@ mod tests {
                     Event::Wait(seconds) => now += SignedDuration::from_secs(seconds),
                     Event::Act(kind) => match machine.next(now) {
                         Next::Act(action) => {
-                            if let Action::Show(shown) = &action {
-                                prop_assert!(shown.until > now, "a lapsed status is not shown");
-                                prop_assert!(!ended.contains(&shown.session), "an ended session is not shown");
-                            }
-                            if let (Action::Restore(session), Outcome::Done) = (&action, outcome(kind)) {
-                                restored.insert(*session);
+                            match (&action, outcome(kind)) {
+                                (Action::Show(desired), outcome) => {
+                                    prop_assert!(desired.until > now, "a lapsed status is not shown");
+                                    prop_assert!(!ended.contains(&desired.session), "an ended session is not shown");
+                                    prop_assert!(!lapsed.contains(&desired.session), "a lapsed session is not shown again");
+                                    if outcome == Outcome::Done {
+                                        shown.insert(desired.session);
+                                    }
+                                }
+                                (Action::Restore(session), Outcome::Done) => {
+                                    if !ended.contains(session) {
+                                        prop_assert!(shown.contains(session), "only a status shown is put back");
+                                        prop_assert!(lapses.get(session).is_some_and(|until| *until <= now), "only an ended or lapsed status is put back");
+                                        lapsed.insert(*session);
+                                    }
+                                    restored.insert(*session);
+                                }
+                                (Action::Restore(_), _) => {}
                             }
                             machine.finished(now, &action, outcome(kind));
                         }
@@ -281,8 +338,16 @@ mod tests {
                 match machine.next(now) {
                     Next::Act(action) => {
                         match &action {
-                            Action::Restore(session) => { restored.insert(*session); }
-                            Action::Show(shown) => prop_assert!(shown.until > now && !ended.contains(&shown.session)),
+                            Action::Restore(session) => {
+                                if !ended.contains(session) {
+                                    lapsed.insert(*session);
+                                }
+                                restored.insert(*session);
+                            }
+                            Action::Show(desired) => {
+                                prop_assert!(desired.until > now && !ended.contains(&desired.session) && !lapsed.contains(&desired.session));
+                                shown.insert(desired.session);
+                            }
                         }
                         machine.finished(now, &action, Outcome::Done);
                     }
@@ -291,7 +356,8 @@ mod tests {
                 }
             }
             prop_assert!(!machine.owes());
-            prop_assert_eq!(&restored, &ended, "every ended session's status is put back");
+            let expected: BTreeSet<SessionId> = ended.union(&lapsed).copied().collect();
+            prop_assert_eq!(&restored, &expected, "every ended or lapsed session's status is put back, and no other");
             prop_assert_eq!(machine.next(now), Next::Idle);
         }
     }

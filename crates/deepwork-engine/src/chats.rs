@@ -636,6 +636,10 @@ impl AdapterTask {
         loop {
             match self.status_machine.next(Timestamp::now()) {
                 Next::Act(action) => {
+                    // A platform may answer one request at a time (a plugin does): a read
+                    // in flight, which nothing polls while this waits, would hold the
+                    // action up for good. The read starts again from its stored position.
+                    self.reading = None;
                     let result =
                         perform(&self.engine, &self.adapter.name, status.as_ref(), &action).await;
                     let outcome = match &result {
