@@ -1364,8 +1364,9 @@ fn slack_sign_in_in_the_browser_through_the_cli() {
     assert!(env.ok(&["adapters", "test", "slack"]).contains("Commuting"));
 }
 
-#[test]
-fn a_plugin_through_the_daemon() {
+/// The reference plugin on a directory whose status reads "at lunch", with `settings`
+/// added to its `[[adapters.plugins]]` entry and `sections` to the config.
+fn inbox_plugin(settings: &str, sections: &str) -> (tempfile::TempDir, Env) {
     let inbox = tempfile::tempdir().unwrap();
     std::fs::write(
         inbox.path().join("status.json"),
@@ -1375,11 +1376,17 @@ fn a_plugin_through_the_daemon() {
     let script =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/plugins/inbox.py");
     let config = format!(
-        "[notifications]\nenabled = false\n[[adapters.plugins]]\nname = \"inbox\"\ncommand = [\"python3\", {:?}, {:?}]\nauto_reply = true\n",
+        "[notifications]\nenabled = false\n{sections}[[adapters.plugins]]\nname = \"inbox\"\ncommand = [\"python3\", {:?}, {:?}]\n{settings}",
         script.display().to_string(),
         inbox.path().display().to_string()
     );
     let env = Env::new(&config);
+    (inbox, env)
+}
+
+#[test]
+fn a_plugin_through_the_daemon() {
+    let (inbox, env) = inbox_plugin("auto_reply = true\n", "");
     let _daemon = env.daemon();
     env.ok(&["start", "--for", "1h"]);
     let wait_until = |what: &str, check: &dyn Fn() -> bool| {
@@ -1423,20 +1430,8 @@ fn a_plugin_through_the_daemon() {
 
 #[test]
 fn a_status_that_lapses_while_the_user_is_away_is_put_back_and_the_digest_still_waits() {
-    let inbox = tempfile::tempdir().unwrap();
-    std::fs::write(
-        inbox.path().join("status.json"),
-        r#"{"text": "at lunch", "until": null}"#,
-    )
-    .unwrap();
-    let script =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/plugins/inbox.py");
-    let config = format!(
-        "[notifications]\nenabled = false\n[desktop]\ndetect_away = false\n[[adapters.plugins]]\nname = \"inbox\"\ncommand = [\"python3\", {:?}, {:?}]\n",
-        script.display().to_string(),
-        inbox.path().display().to_string()
-    );
-    let env = Env::new(&config);
+    // Presence comes from the test alone, not from this machine's lock or idle time.
+    let (inbox, env) = inbox_plugin("", "[desktop]\ndetect_away = false\n");
     let _daemon = env.daemon();
     let status = || std::fs::read_to_string(inbox.path().join("status.json")).unwrap_or_default();
     let presence = |away_since: Option<jiff::Timestamp>| {
