@@ -88,7 +88,8 @@ measure-plans: setup
 measure-escalation: setup
 	bash scripts/measure-escalation.sh 10 30
 
-measure-footprint: ui
+# setup: the private display (Xvfb) is a test package.
+measure-footprint: setup ui
 	bash scripts/measure-footprint.sh 8
 
 measure-window-open: setup

@@ -39,6 +39,11 @@ measure() {
   "$@" >/dev/null 2>"$dir/$label.log" &
   local pid=$!
   sleep "$settle"
+  if ! kill -0 "$pid" 2>/dev/null; then
+    echo "measure-footprint: $label exited before it was measured; its log:" >&2
+    cat "$dir/$label.log" >&2
+    exit 1
+  fi
   local kb
   kb=$(pss_tree "$pid")
   kill "$pid" 2>/dev/null || true

@@ -6,6 +6,10 @@ start_private_desktop() {
   Xvfb -displayfd 3 -nolisten tcp -screen 0 1280x800x24 3>"$dir/display" 2>/dev/null &
   pids+=("$!")
   for _ in $(seq 100); do [ -s "$dir/display" ] && break; sleep 0.05; done
+  if [ ! -s "$dir/display" ]; then
+    echo "no private display: Xvfb did not start (is the xvfb package installed?)" >&2
+    exit 1
+  fi
   export DISPLAY=:$(cat "$dir/display")
   dbus-daemon --session --nofork --nopidfile --address="unix:path=$dir/bus" 2>/dev/null &
   pids+=("$!")
