@@ -205,8 +205,9 @@ const CONCEPTS: [&str; 18] = [
 
 const LEXICON_TEXT: &str = include_str!("../../triage/lexicon.txt");
 
-/// A concept's phrase: its words' hashes are `Lexicon::words[start..start + len]`; the
-/// last may be a stem, matching any word it begins.
+/// A concept's phrase: its first word is the key it is filed under, the hashes of the rest
+/// are `Lexicon::rest[start..start + len - 1]`; the last may be a stem, matching any word
+/// it begins.
 #[derive(Clone, Copy)]
 struct ConceptPhrase {
     concept: u8,
@@ -215,17 +216,43 @@ struct ConceptPhrase {
     start: u32,
 }
 
-/// `triage/lexicon.txt`, ready to match. Thousands of phrases are kept as 64-bit hashes
-/// of their words in flat arrays (a few hundred KB), not as strings in maps (which took
-/// 4 MB of the resident's memory).
+/// `triage/lexicon.txt`, ready to match. Tens of thousands of phrases are kept as 64-bit
+/// hashes of their words in flat arrays (about 26 bytes a phrase), not as strings in maps
+/// (which took 4 MB of the resident's memory for a quarter of them).
 struct Lexicon {
     phrases: Vec<ConceptPhrase>,
-    words: Vec<u64>,
-    /// (hash of the first word, phrase index), sorted: phrases whose first word is whole.
-    by_first: Vec<(u64, u32)>,
-    /// (hash of the stem, phrase index), sorted: one-word phrases that are stems.
-    by_stem: Vec<(u64, u32)>,
+    rest: Vec<u64>,
+    /// Phrases whose first word is whole, by the hash of that word.
+    by_first: Filed,
+    /// One-word phrases that are stems, by the hash of the stem.
+    by_stem: Filed,
     negation: std::collections::HashSet<String>,
+}
+
+/// Phrase indices filed under 64-bit keys: parallel arrays sorted by key, then index (a
+/// slice of pairs would pad each to 16 bytes).
+#[derive(Default)]
+struct Filed {
+    keys: Vec<u64>,
+    phrases: Vec<u32>,
+}
+
+impl Filed {
+    fn new(mut pairs: Vec<(u64, u32)>) -> Filed {
+        pairs.sort_unstable();
+        let (keys, phrases) = pairs.into_iter().unzip();
+        Filed { keys, phrases }
+    }
+
+    /// The phrase indices filed under `key`, in the file's order.
+    fn under(&self, key: u64) -> impl Iterator<Item = u32> + '_ {
+        let from = self.keys.partition_point(|k| *k < key);
+        self.keys[from..]
+            .iter()
+            .zip(&self.phrases[from..])
+            .take_while(move |(k, _)| **k == key)
+            .map(|(_, index)| *index)
+    }
 }
 
 /// A message word's hash, and the hashes of its prefixes (at character boundaries), for
@@ -278,11 +305,12 @@ impl Lexicon {
     fn parse(text: &str) -> Result<Lexicon, String> {
         let mut lexicon = Lexicon {
             phrases: Vec::new(),
-            words: Vec::new(),
-            by_first: Vec::new(),
-            by_stem: Vec::new(),
+            rest: Vec::new(),
+            by_first: Filed::default(),
+            by_stem: Filed::default(),
             negation: std::collections::HashSet::new(),
         };
+        let (mut by_first, mut by_stem) = (Vec::new(), Vec::new());
         let mut section: Option<Option<u8>> = None;
         for (number, line) in text.lines().enumerate() {
             let line = line.trim();
@@ -321,40 +349,40 @@ impl Lexicon {
                     let index = u32::try_from(lexicon.phrases.len()).unwrap_or(u32::MAX);
                     let key = (hash64(first), index);
                     if last_is_stem && ws.len() == 1 {
-                        lexicon.by_stem.push(key);
+                        by_stem.push(key);
                     } else {
-                        lexicon.by_first.push(key);
+                        by_first.push(key);
                     }
                     lexicon.phrases.push(ConceptPhrase {
                         concept,
                         last_is_stem,
                         len: u8::try_from(ws.len())
                             .map_err(|_| format!("lexicon line {}: too many words", number + 1))?,
-                        start: u32::try_from(lexicon.words.len()).unwrap_or(u32::MAX),
+                        start: u32::try_from(lexicon.rest.len()).unwrap_or(u32::MAX),
                     });
-                    lexicon.words.extend(ws.iter().map(|w| hash64(w)));
+                    lexicon.rest.extend(ws[1..].iter().map(|w| hash64(w)));
                 }
             }
         }
         // Sorted by hash, then by file order, so the first match is the file's first.
-        lexicon.by_first.sort_unstable();
-        lexicon.by_stem.sort_unstable();
+        lexicon.by_first = Filed::new(by_first);
+        lexicon.by_stem = Filed::new(by_stem);
         lexicon.phrases.shrink_to_fit();
-        lexicon.words.shrink_to_fit();
+        lexicon.rest.shrink_to_fit();
         Ok(lexicon)
     }
 
-    /// Whether `phrase` matches the words starting at `at`.
+    /// Whether `phrase`, found by its first word at `at[0]`, matches the words after it.
     fn matches(&self, phrase: ConceptPhrase, at: &[HashedWord]) -> bool {
         let len = usize::from(phrase.len);
         let start = phrase.start as usize;
         at.len() >= len
-            && self.words[start..start + len]
+            && self.rest[start..start + len - 1]
                 .iter()
-                .zip(at)
+                .zip(&at[1..])
                 .enumerate()
                 .all(|(i, (wanted, word))| {
-                    if phrase.last_is_stem && i + 1 == len {
+                    if phrase.last_is_stem && i + 2 == len {
                         word.prefixes.contains(wanted)
                     } else {
                         word.whole == *wanted
@@ -364,9 +392,9 @@ impl Lexicon {
 
     /// The phrases that may start at `word`, in the file's order.
     fn candidates(&self, word: &HashedWord) -> Vec<ConceptPhrase> {
-        let mut found: Vec<u32> = entries(&self.by_first, word.whole).collect();
+        let mut found: Vec<u32> = self.by_first.under(word.whole).collect();
         for prefix in &word.prefixes {
-            found.extend(entries(&self.by_stem, *prefix));
+            found.extend(self.by_stem.under(*prefix));
         }
         found.sort_unstable();
         found
@@ -383,9 +411,10 @@ impl Lexicon {
             let mut hash = Fnv64::default();
             for c in chars[start..].iter().take(INNER_PHRASE_CHARS) {
                 hash = hash.str(c.encode_utf8(&mut [0; 4]));
-                found.extend(entries(&self.by_stem, hash.0));
+                found.extend(self.by_stem.under(hash.0));
                 found.extend(
-                    entries(&self.by_first, hash.0)
+                    self.by_first
+                        .under(hash.0)
                         .filter(|index| self.phrases[*index as usize].len == 1),
                 );
             }
@@ -406,15 +435,6 @@ const INNER_PHRASE_CHARS: usize = 24;
 /// Thai puts no spaces between words, so a chunk between spaces holds several.
 fn is_thai(text: &str) -> bool {
     text.chars().any(|c| matches!(c as u32, 0x0E00..=0x0E7F))
-}
-
-/// The phrase indices filed under `key`.
-fn entries(sorted: &[(u64, u32)], key: u64) -> impl Iterator<Item = u32> + '_ {
-    let from = sorted.partition_point(|(k, _)| *k < key);
-    sorted[from..]
-        .iter()
-        .take_while(move |(k, _)| *k == key)
-        .map(|(_, index)| *index)
 }
 
 static LEXICON: LazyLock<Lexicon> =
