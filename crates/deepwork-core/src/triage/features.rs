@@ -216,9 +216,9 @@ struct ConceptPhrase {
     start: u32,
 }
 
-/// `triage/lexicon.txt`, ready to match. Tens of thousands of phrases are kept as 64-bit
-/// hashes of their words in flat arrays (about 26 bytes a phrase), not as strings in maps
-/// (which took 4 MB of the resident's memory for a quarter of them).
+/// `triage/lexicon.txt`, ready to match. Thousands of phrases are kept as 64-bit hashes
+/// of their words in flat arrays (about 26 bytes a phrase), not as strings in maps (which
+/// took 4 MB of the resident's memory).
 struct Lexicon {
     phrases: Vec<ConceptPhrase>,
     rest: Vec<u64>,
