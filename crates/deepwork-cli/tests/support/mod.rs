@@ -65,13 +65,22 @@ impl std::fmt::Debug for Run {
 }
 
 /// Polls `probe` until it gives a value, for up to 20 s.
-pub fn eventually<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(20);
+pub fn eventually<T>(what: &str, probe: impl FnMut() -> Option<T>) -> T {
+    eventually_within(Duration::from_secs(20), what, probe)
+}
+
+/// Polls `probe` until it gives a value, for up to `limit`.
+pub fn eventually_within<T>(
+    limit: Duration,
+    what: &str,
+    mut probe: impl FnMut() -> Option<T>,
+) -> T {
+    let deadline = Instant::now() + limit;
     loop {
         if let Some(value) = probe() {
             return value;
         }
-        assert!(Instant::now() < deadline, "waited 20 s for {what}");
+        assert!(Instant::now() < deadline, "waited {limit:?} for {what}");
         std::thread::sleep(Duration::from_millis(25));
     }
 }
