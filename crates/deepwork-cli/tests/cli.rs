@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use support::{
-    Bus, Env, Keyring, QUIET, Recorder, eventually_within, raw_exchange, runtime, until,
+    Bus, Env, Keyring, QUIET, Recorder, eventually, eventually_within, raw_exchange, runtime, until,
 };
 
 #[test]
@@ -582,7 +582,7 @@ fn a_caldav_focus_event_starts_a_session_with_the_password_from_the_keyring() {
     );
     assert_eq!(stored.code, 0, "{stored:?}");
     let _daemon = env.daemon();
-    let status = support::eventually("the focus event's session", || {
+    let status = eventually("the focus event's session", || {
         let status = env.ok(&["status"]);
         status.contains("a planned focus block").then_some(status)
     });
@@ -810,6 +810,53 @@ fn notifications_reach_a_real_notification_server_on_a_private_bus() {
     assert_eq!(check_in.summary, "Deep work check-in: 1 held: 1 update");
     env.ok(&["stop"]);
     assert_eq!(recorder.next().summary, "Deep work check-in: Nothing held");
+}
+
+/// An outage sends many alerts at once. They share one bus connection (before, each
+/// opened its own and kept a thread waiting on it), and the button of every one still
+/// answers, though the server tells only the connection that showed it.
+#[test]
+fn an_outage_of_alerts_shares_one_bus_connection_and_every_button_answers() {
+    let mut env = Env::new("");
+    let bus = Bus::start(env.dir.path());
+    let recorder = Recorder::start(&bus.address);
+    env.bus = Some(bus.address.clone());
+    let _daemon = env.daemon();
+    env.ok(&["start", "--for", "1h"]);
+    let alerts: Vec<_> = (1..=20)
+        .map(|region| {
+            let title = format!("Region {region} is down for every customer");
+            let pushed = env.push("pager", "ops", &title, &["--urgency", "emergency"]);
+            assert!(pushed.contains("emergency"), "{pushed}");
+            recorder.next()
+        })
+        .collect();
+    assert!(
+        alerts.iter().all(|alert| alert.client == alerts[0].client),
+        "every alert from one connection: {:?}",
+        alerts.iter().map(|a| &a.client).collect::<Vec<_>>()
+    );
+    let waiting = |status: &str| status.matches("\nEmergency ").count();
+    let status = env.ok(&["status"]);
+    assert_eq!(waiting(&status), 20, "every alert waits: {status}");
+
+    // Dismissing one acknowledges nothing; "I'm on it" on each of the others, the oldest
+    // last, acknowledges each.
+    recorder.close(&alerts[0]);
+    for alert in alerts[1..].iter().rev() {
+        recorder.invoke(alert, "acknowledge");
+    }
+    eventually("19 alerts acknowledged", || {
+        (waiting(&env.ok(&["status"])) == 1).then_some(())
+    });
+    recorder.invoke(&alerts[0], "acknowledge");
+    std::thread::sleep(Duration::from_millis(500));
+    let status = env.ok(&["status"]);
+    assert_eq!(
+        waiting(&status),
+        1,
+        "a dismissed alert's late button does nothing: {status}"
+    );
 }
 
 #[test]

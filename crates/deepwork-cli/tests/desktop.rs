@@ -287,7 +287,7 @@ fn the_tray_menu_starts_checks_in_and_stops_a_session_and_shows_counts_live() {
     assert_eq!(window_opened(), digest_view);
 
     // The check-in notification's "Open digest" button opens it too.
-    recorder.invoke(check_in_notice.id, "open-digest");
+    recorder.invoke(&check_in_notice, "open-digest");
     assert_eq!(window_opened(), digest_view);
 
     // With no window installed, the tray says so instead of failing silently.

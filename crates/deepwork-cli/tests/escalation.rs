@@ -137,7 +137,7 @@ fn acknowledged_on_the_notification_nothing_follows() {
     // The daemon listens for the click once the server has answered; a person clicks
     // later than a test would.
     std::thread::sleep(Duration::from_millis(500));
-    recorder.invoke(alert.id, "acknowledge");
+    recorder.invoke(&alert, "acknowledge");
     wait_for(&daemon, "the acknowledgement", || {
         (!env.ok(&["status"]).contains("Emergency")).then_some(())
     });

@@ -1,7 +1,9 @@
 //! Desktop notifications: breakthroughs, check-ins, and items outside a session.
 
 use deepwork_core::ItemId;
-use std::sync::{Arc, mpsc};
+use futures_util::StreamExt;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, mpsc};
 
 /// How loudly a notice asks for attention.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,8 +76,10 @@ pub trait Notifier: Send + 'static {
     }
 }
 
-/// Sends notices over the freedesktop notification bus (notify-rust, pure-Rust D-Bus),
-/// from its own thread so a slow notification server never stalls the engine.
+/// Sends notices over the freedesktop notification bus (zbus, pure-Rust D-Bus), from its
+/// own thread so a slow notification server never stalls the engine. One connection,
+/// opened at the first notice, carries every notice and hears every button: an outage
+/// of fifty alerts costs no more threads or connections than one.
 #[derive(Debug)]
 pub struct DesktopNotifier {
     queue: mpsc::Sender<Notice>,
@@ -91,8 +95,9 @@ impl DesktopNotifier {
         std::thread::Builder::new()
             .name("notifications".into())
             .spawn(move || {
+                let mut bus = None;
                 for notice in notices {
-                    send(&notice, &report);
+                    send(&mut bus, &notice, &report);
                 }
             })?;
         Ok(DesktopNotifier { queue })
@@ -121,73 +126,180 @@ impl Notifier for SilentNotifier {
 
 type Reporter = Arc<dyn Fn(NoticeReport) + Send + Sync>;
 
-fn send(notice: &Notice, report: &Reporter) {
-    let urgency = match notice.loudness {
-        Loudness::Critical => notify_rust::Urgency::Critical,
-        Loudness::Normal => notify_rust::Urgency::Normal,
-    };
-    let mut notification = notify_rust::Notification::new();
-    notification
-        .appname("Deepwork")
-        .summary(&notice.summary)
-        .body(&escape_markup(&notice.body))
-        .urgency(urgency);
-    match notice.action {
-        // "default" is a click on the notice itself, where the server supports it.
-        Some(NoticeAction::OpenDigest) => {
-            notification
-                .action("default", "Open digest")
-                .action(NoticeAction::OPEN_DIGEST_KEY, "Open digest");
-        }
-        Some(NoticeAction::OpenStandup) => {
-            notification
-                .action("default", "Open standup")
-                .action(NoticeAction::OPEN_STANDUP_KEY, "Open standup");
-        }
-        Some(NoticeAction::Acknowledge(_)) => {
-            notification
-                .action(NoticeAction::ACKNOWLEDGE_KEY, "I'm on it")
-                .action(NoticeAction::OPEN_DIGEST_KEY, "Open");
-        }
-        None => {}
+const BUS_NAME: &str = "org.freedesktop.Notifications";
+const OBJECT_PATH: &str = "/org/freedesktop/Notifications";
+/// Notices whose buttons are still listened for, at most: a server that never says a
+/// notice closed (one restarted meanwhile) would otherwise grow the list for good.
+const MOST_WAITING: usize = 256;
+
+/// Notices shown with buttons, by the server's id, until clicked or closed.
+type Waiting = Arc<Mutex<BTreeMap<u32, NoticeAction>>>;
+
+/// The connection to the session bus, and the notices waiting on it.
+struct Bus {
+    connection: zbus::Connection,
+    waiting: Waiting,
+}
+
+impl Bus {
+    /// Connects and starts listening for clicks and closes. Some servers (KDE Plasma's)
+    /// send these signals only to the connection that showed the notice, so this one
+    /// connection both shows and listens.
+    fn open(report: &Reporter) -> zbus::Result<Bus> {
+        let (connection, signals) = zbus::block_on(async {
+            let connection = zbus::Connection::session().await?;
+            let rule = zbus::MatchRule::builder()
+                .msg_type(zbus::message::Type::Signal)
+                .interface(BUS_NAME)
+                .path(OBJECT_PATH)
+                .build()?;
+            let signals = zbus::MessageStream::for_match_rule(rule, &connection, None).await?;
+            Ok::<_, zbus::Error>((connection, signals))
+        })?;
+        let waiting = Waiting::default();
+        let listening = Arc::clone(&waiting);
+        let report = Arc::clone(report);
+        // Ends when the connection does (dropped for a new one, or the bus gone).
+        std::thread::Builder::new()
+            .name("notice-actions".into())
+            .spawn(move || zbus::block_on(listen(signals, &listening, &report)))
+            .map_err(|e| zbus::Error::InputOutput(Arc::new(e)))?;
+        Ok(Bus {
+            connection,
+            waiting,
+        })
     }
-    match notification.show() {
-        Ok(handle) => {
-            if let Some(action) = notice.action {
-                let report = Arc::clone(report);
-                // Waits on the bus (no polling) until the notice is clicked or closed.
-                let waiting = std::thread::Builder::new()
-                    .name("notice-action".into())
-                    .spawn(move || {
-                        handle.wait_for_action(|key| match (key, action) {
-                            (NoticeAction::ACKNOWLEDGE_KEY, NoticeAction::Acknowledge(_)) => {
-                                report(NoticeReport::Acted(action));
-                            }
-                            (
-                                "default" | NoticeAction::OPEN_STANDUP_KEY,
-                                NoticeAction::OpenStandup,
-                            ) => report(NoticeReport::Acted(NoticeAction::OpenStandup)),
-                            ("default" | NoticeAction::OPEN_DIGEST_KEY, _) => {
-                                report(NoticeReport::Acted(NoticeAction::OpenDigest));
-                            }
-                            _ => {}
-                        });
-                    });
-                if let Err(error) = waiting {
-                    tracing::warn!(%error, "cannot wait for the notice's button");
+
+    /// Shows a notice; its id, as the server numbered it.
+    fn show(&self, notice: &Notice) -> zbus::Result<u32> {
+        let urgency: u8 = match notice.loudness {
+            Loudness::Critical => 2,
+            Loudness::Normal => 1,
+        };
+        let hints = HashMap::from([("urgency", zbus::Variant::from(urgency))]);
+        let actions: &[&str] = match notice.action {
+            // "default" is a click on the notice itself, where the server supports it.
+            Some(NoticeAction::OpenDigest) => &[
+                "default",
+                "Open digest",
+                NoticeAction::OPEN_DIGEST_KEY,
+                "Open digest",
+            ],
+            Some(NoticeAction::OpenStandup) => &[
+                "default",
+                "Open standup",
+                NoticeAction::OPEN_STANDUP_KEY,
+                "Open standup",
+            ],
+            Some(NoticeAction::Acknowledge(_)) => &[
+                NoticeAction::ACKNOWLEDGE_KEY,
+                "I'm on it",
+                NoticeAction::OPEN_DIGEST_KEY,
+                "Open",
+            ],
+            None => &[],
+        };
+        let body = escape_markup(&notice.body);
+        // App name, id replaced (none), icon, summary, body, actions, hints, expiry
+        // (-1: the server's default), as the Desktop Notifications Specification orders them.
+        let reply = zbus::block_on(self.connection.call_method(
+            Some(BUS_NAME),
+            OBJECT_PATH,
+            Some(BUS_NAME),
+            "Notify",
+            &(
+                "Deepwork",
+                0u32,
+                "",
+                notice.summary.as_str(),
+                body.as_str(),
+                actions,
+                hints,
+                -1i32,
+            ),
+        ))?;
+        let id: u32 = reply.body().deserialize()?;
+        if let Some(action) = notice.action {
+            let mut waiting = lock(&self.waiting);
+            waiting.insert(id, action);
+            while waiting.len() > MOST_WAITING {
+                waiting.pop_first();
+            }
+        }
+        Ok(id)
+    }
+}
+
+fn lock(waiting: &Waiting) -> std::sync::MutexGuard<'_, BTreeMap<u32, NoticeAction>> {
+    waiting
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Reports each click on a waiting notice's button, once, until the stream ends.
+async fn listen(mut signals: zbus::MessageStream, waiting: &Waiting, report: &Reporter) {
+    while let Some(Ok(message)) = signals.next().await {
+        let header = message.header();
+        match header.member().map(|m| m.as_str()) {
+            Some("ActionInvoked") => {
+                let Ok((id, key)) = message.body().deserialize::<(u32, String)>() else {
+                    continue;
+                };
+                let action = lock(waiting).remove(&id);
+                if let Some(acted) = action.and_then(|action| acted_on(&key, action)) {
+                    report(NoticeReport::Acted(acted));
                 }
             }
-        }
-        Err(error) => {
-            tracing::warn!(%error, summary = %notice.summary, "could not show a desktop notification");
-            if let Some(item) = notice.emergency {
-                report(NoticeReport::NotShown {
-                    item,
-                    reason: deepwork_core::text::one_line(&error.to_string()),
-                });
+            Some("NotificationClosed") => {
+                if let Ok((id, _reason)) = message.body().deserialize::<(u32, u32)>() {
+                    lock(waiting).remove(&id);
+                }
             }
+            _ => {}
         }
     }
+}
+
+/// What a click on the button `key` of a notice with `action` asks for.
+fn acted_on(key: &str, action: NoticeAction) -> Option<NoticeAction> {
+    match (key, action) {
+        (NoticeAction::ACKNOWLEDGE_KEY, NoticeAction::Acknowledge(_)) => Some(action),
+        ("default" | NoticeAction::OPEN_STANDUP_KEY, NoticeAction::OpenStandup) => {
+            Some(NoticeAction::OpenStandup)
+        }
+        ("default" | NoticeAction::OPEN_DIGEST_KEY, _) => Some(NoticeAction::OpenDigest),
+        _ => None,
+    }
+}
+
+/// Shows one notice, opening the connection first if there is none. A connection that
+/// failed is replaced once: the session bus may have restarted. A server's refusal is
+/// not the connection's fault and keeps it, with the buttons still waiting on it.
+fn send(bus: &mut Option<Bus>, notice: &Notice, report: &Reporter) {
+    let mut shown = show_on(bus, notice, report);
+    if let Err(error) = &shown
+        && !matches!(error, zbus::Error::MethodError(..))
+        && bus.take().is_some()
+    {
+        shown = show_on(bus, notice, report);
+    }
+    if let Err(error) = shown {
+        tracing::warn!(%error, summary = %notice.summary, "could not show a desktop notification");
+        if let Some(item) = notice.emergency {
+            report(NoticeReport::NotShown {
+                item,
+                reason: deepwork_core::text::one_line(&error.to_string()),
+            });
+        }
+    }
+}
+
+fn show_on(bus: &mut Option<Bus>, notice: &Notice, report: &Reporter) -> zbus::Result<u32> {
+    if bus.is_none() {
+        *bus = Some(Bus::open(report)?);
+    }
+    bus.as_ref()
+        .map_or(Err(zbus::Error::Unsupported), |bus| bus.show(notice))
 }
 
 /// Notification servers may render a subset of HTML in bodies; message text is
@@ -202,5 +314,27 @@ mod tests {
             super::escape_markup("<img src=x onerror=\"a()\"> & 'b'"),
             "&lt;img src=x onerror=&quot;a()&quot;&gt; &amp; &#39;b&#39;"
         );
+    }
+
+    #[test]
+    fn each_button_asks_for_what_it_says() {
+        use super::{NoticeAction, acted_on};
+        let item = deepwork_core::ItemId(7);
+        let acknowledge = NoticeAction::Acknowledge(item);
+        assert_eq!(acted_on("acknowledge", acknowledge), Some(acknowledge));
+        assert_eq!(
+            acted_on("open-digest", acknowledge),
+            Some(NoticeAction::OpenDigest)
+        );
+        assert_eq!(
+            acted_on("default", NoticeAction::OpenStandup),
+            Some(NoticeAction::OpenStandup)
+        );
+        assert_eq!(
+            acted_on("default", NoticeAction::OpenDigest),
+            Some(NoticeAction::OpenDigest)
+        );
+        assert_eq!(acted_on("acknowledge", NoticeAction::OpenDigest), None);
+        assert_eq!(acted_on("snooze", acknowledge), None);
     }
 }

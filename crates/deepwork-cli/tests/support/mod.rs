@@ -342,6 +342,8 @@ pub fn raw_exchange(socket: &Path, bytes: &[u8]) -> String {
 #[derive(Clone, Debug)]
 pub struct Received {
     pub id: u32,
+    /// The bus connection that sent it: the server's signals about it go there.
+    pub client: String,
     pub actions: Vec<String>,
     pub app_name: String,
     pub summary: String,
@@ -359,6 +361,7 @@ impl NotificationServer {
     #[allow(clippy::too_many_arguments)]
     fn notify(
         &mut self,
+        #[zbus(header)] header: zbus::message::Header<'_>,
         app_name: String,
         _replaces_id: u32,
         _app_icon: String,
@@ -372,6 +375,7 @@ impl NotificationServer {
         self.next_id += 1;
         let _ = self.sent.send(Received {
             id: self.next_id,
+            client: header.sender().map(ToString::to_string).unwrap_or_default(),
             actions,
             app_name,
             summary,
@@ -431,16 +435,29 @@ impl Recorder {
             .expect("a notification should arrive within 10 s")
     }
 
-    /// Clicks the button `action` of notification `id`, as a user would.
-    pub fn invoke(&self, id: u32, action: &str) {
+    /// Clicks the button `action` of a notification, as a user would. The signal goes to
+    /// the connection that sent the notification only, as KDE Plasma's server sends it.
+    pub fn invoke(&self, notification: &Received, action: &str) {
         zbus::block_on(self.connection.emit_signal(
-            None::<&str>,
+            Some(notification.client.as_str()),
             "/org/freedesktop/Notifications",
             "org.freedesktop.Notifications",
             "ActionInvoked",
-            &(id, action),
+            &(notification.id, action),
         ))
         .expect("emit ActionInvoked");
+    }
+
+    /// Closes a notification as a user dismissing it would (reason 2), telling its sender.
+    pub fn close(&self, notification: &Received) {
+        zbus::block_on(self.connection.emit_signal(
+            Some(notification.client.as_str()),
+            "/org/freedesktop/Notifications",
+            "org.freedesktop.Notifications",
+            "NotificationClosed",
+            &(notification.id, 2u32),
+        ))
+        .expect("emit NotificationClosed");
     }
 
     /// The next notification if one has arrived.
