@@ -3,7 +3,9 @@
 # Tauri 2 app built from benches/yardstick-tauri, all release builds on a private X
 # server (Xvfb) and session bus started here. Footprint = the sum of PSS of a process
 # and all its descendants (the window's WebKit processes count), read after SETTLE
-# seconds. Usage: scripts/measure-footprint.sh [SETTLE]   (default 8)
+# seconds. The resident is read twice: after start, and in a session holding 200
+# messages of the triage corpus, when triage has paged in most of its model.
+# Usage: scripts/measure-footprint.sh [SETTLE]   (default 8)
 set -euo pipefail
 settle=${1:-8}
 cd "$(dirname "$0")/.."
@@ -51,10 +53,46 @@ measure() {
   echo "$label $kb"
 }
 
+# 200 lines spread over the training corpus: varied senders, languages and classes.
+corpus_messages() {
+  python3 -c '
+import glob, json
+lines = [l for f in sorted(glob.glob("crates/deepwork-core/triage/corpus/*.jsonl")) for l in open(f)]
+for line in lines[:: len(lines) // 200][:200]:
+    m = json.loads(line)
+    print(m["from"], m["text"].replace("\n", " "), sep="\t")
+'
+}
+# A resident in a session with the corpus messages held, read SETTLE seconds after. Its
+# own files, so that the session it leaves does not reach the window measured next.
+measure_in_session() {
+  local DEEPWORK_CONFIG=$dir/session.toml DEEPWORK_DATA_DIR=$dir/session DEEPWORK_SOCKET=$dir/session.sock
+  export DEEPWORK_CONFIG DEEPWORK_DATA_DIR DEEPWORK_SOCKET
+  : >"$DEEPWORK_CONFIG"
+  "$bin/deepwork" daemon >/dev/null 2>"$dir/resident-session.log" &
+  local pid=$!
+  for _ in $(seq 100); do [ -S "$DEEPWORK_SOCKET" ] && break; sleep 0.05; done
+  "$bin/deepwork" start --for 3h >/dev/null
+  local from text
+  while IFS=$'\t' read -r from text; do
+    "$bin/deepwork" push --source footprint --from="$from" --title="$text" >/dev/null
+  done < <(corpus_messages)
+  sleep "$settle"
+  if ! kill -0 "$pid" 2>/dev/null; then
+    echo "measure-footprint: the resident in a session exited before it was measured; its log:" >&2
+    cat "$dir/resident-session.log" >&2
+    exit 1
+  fi
+  echo "resident-session $(pss_tree "$pid")"
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
 results=$(
   measure yardstick-tray "$yardstick" tray
   measure yardstick-window "$yardstick" window
   measure resident "$bin/deepwork" daemon
+  measure_in_session
 )
 # The window needs a resident; it is measured apart from it.
 "$bin/deepwork" daemon --headless 2>/dev/null &
@@ -82,5 +120,6 @@ echo "$results" | awk '
     printf "%-36s %8.1f\n", "bare Tauri app, tray only", kb["yardstick-tray"] / 1024
     printf "%-36s %8.1f\n", "bare Tauri app, one empty window", kb["yardstick-window"] / 1024
     printf "%-36s %8.1f   (%.2fx the bare tray app)\n", "Deepwork resident (tray+engine+hotkey)", kb["resident"] / 1024, kb["resident"] / kb["yardstick-tray"]
+    printf "%-36s %8.1f   (%.2fx the bare tray app)\n", "  the same, in a session, 200 held", kb["resident-session"] / 1024, kb["resident-session"] / kb["yardstick-tray"]
     printf "%-36s %8.1f   (%.2fx the bare window app)\n", "Deepwork window (app + WebKit)", kb["window"] / 1024, kb["window"] / kb["yardstick-window"]
   }'
