@@ -238,7 +238,9 @@ fn lock(waiting: &Waiting) -> std::sync::MutexGuard<'_, BTreeMap<u32, NoticeActi
 
 /// Reports each click on a waiting notice's button, once, until the stream ends.
 async fn listen(mut signals: zbus::MessageStream, waiting: &Waiting, report: &Reporter) {
-    while let Some(Ok(message)) = signals.next().await {
+    while let Some(message) = signals.next().await {
+        // One unreadable message is skipped; the stream ends when the connection does.
+        let Ok(message) = message else { continue };
         let header = message.header();
         match header.member().map(|m| m.as_str()) {
             Some("ActionInvoked") => {
@@ -279,8 +281,10 @@ fn send(bus: &mut Option<Bus>, notice: &Notice, report: &Reporter) {
     let mut shown = show_on(bus, notice, report);
     if let Err(error) = &shown
         && !matches!(error, zbus::Error::MethodError(..))
-        && bus.take().is_some()
+        && let Some(failed) = bus.take()
     {
+        // Closed, not just dropped: its listening thread holds it and ends with it.
+        let _ = zbus::block_on(failed.connection.close());
         shown = show_on(bus, notice, report);
     }
     if let Err(error) = shown {
