@@ -159,7 +159,7 @@ impl Bus {
         let waiting = Waiting::default();
         let listening = Arc::clone(&waiting);
         let report = Arc::clone(report);
-        // Ends when the connection does (dropped for a new one, or the bus gone).
+        // Ends when the connection does (closed for a new one, or the bus gone).
         std::thread::Builder::new()
             .name("notice-actions".into())
             .spawn(move || zbus::block_on(listen(signals, &listening, &report)))
