@@ -514,13 +514,14 @@ fn open_window(socket: &std::path::Path, view: &str) {
     }
 }
 
-/// A desktop notification from the tray itself, sent off the async threads.
+/// A desktop notification from the tray itself, sent off the async threads. The body
+/// quotes paths, errors and the engine's refusals; servers may render markup in it.
 fn tell_user(summary: &'static str, body: String) {
     std::thread::spawn(move || {
         let shown = notify_rust::Notification::new()
             .appname("Deepwork")
             .summary(summary)
-            .body(&body)
+            .body(&deepwork_core::text::escape_html(&body))
             .show();
         if let Err(error) = shown {
             tracing::warn!(%error, "cannot show a notification");
