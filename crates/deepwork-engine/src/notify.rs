@@ -220,13 +220,18 @@ impl Bus {
         ))?;
         let id: u32 = reply.body().deserialize()?;
         if let Some(action) = notice.action {
-            let mut waiting = lock(&self.waiting);
-            waiting.insert(id, action);
-            while waiting.len() > MOST_WAITING {
-                waiting.pop_first();
-            }
+            remember(&mut lock(&self.waiting), id, action);
         }
         Ok(id)
+    }
+}
+
+/// Listens for a notice's buttons, forgetting the oldest beyond [`MOST_WAITING`] (servers
+/// number notices upwards).
+fn remember(waiting: &mut BTreeMap<u32, NoticeAction>, id: u32, action: NoticeAction) {
+    waiting.insert(id, action);
+    while waiting.len() > MOST_WAITING {
+        waiting.pop_first();
     }
 }
 
@@ -318,6 +323,19 @@ mod tests {
             super::escape_markup("<img src=x onerror=\"a()\"> & 'b'"),
             "&lt;img src=x onerror=&quot;a()&quot;&gt; &amp; &#39;b&#39;"
         );
+    }
+
+    #[test]
+    fn the_oldest_notices_are_forgotten_beyond_the_bound() {
+        use super::{MOST_WAITING, NoticeAction, remember};
+        let mut waiting = std::collections::BTreeMap::new();
+        let last = u32::try_from(MOST_WAITING).expect("small") + 10;
+        for id in 1..=last {
+            remember(&mut waiting, id, NoticeAction::OpenDigest);
+        }
+        assert_eq!(waiting.len(), MOST_WAITING);
+        assert_eq!(waiting.keys().next(), Some(&11), "the ten oldest forgotten");
+        assert!(waiting.contains_key(&last));
     }
 
     #[test]
