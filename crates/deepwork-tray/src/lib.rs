@@ -23,12 +23,13 @@ use deepwork_core::config::{Config, Length};
 use deepwork_core::escalation::AckVia;
 use deepwork_core::schedule::{SessionEnd, SessionPlan};
 use deepwork_engine::api::{DesktopState, Event, ShellPart, Status};
+use deepwork_engine::notify::{DesktopNotifier, Loudness, Notice, Notifier};
 use deepwork_engine::paths::sibling_program;
 use deepwork_engine::server::{clock_now, load_config};
 use deepwork_engine::{Client, ClientError};
 use jiff::tz::TimeZone;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use tokio::sync::{Notify, watch};
 
@@ -514,17 +515,22 @@ fn open_window(socket: &std::path::Path, view: &str) {
     }
 }
 
-/// A desktop notification from the tray itself, sent off the async threads. The body
-/// quotes paths, errors and the engine's refusals; servers may render markup in it.
+/// A desktop notification from the tray itself. Its notifier starts at the first one:
+/// most days the tray has nothing to tell.
 fn tell_user(summary: &'static str, body: String) {
-    std::thread::spawn(move || {
-        let shown = notify_rust::Notification::new()
-            .appname("Deepwork")
-            .summary(summary)
-            .body(&deepwork_core::text::escape_html(&body))
-            .show();
-        if let Err(error) = shown {
-            tracing::warn!(%error, "cannot show a notification");
-        }
+    static NOTIFIER: OnceLock<Option<DesktopNotifier>> = OnceLock::new();
+    let notifier = NOTIFIER.get_or_init(|| {
+        DesktopNotifier::start(|_| {})
+            .inspect_err(|error| tracing::warn!(%error, "cannot start the tray's notifier"))
+            .ok()
     });
+    if let Some(notifier) = notifier {
+        notifier.notify(Notice {
+            summary: summary.into(),
+            body,
+            loudness: Loudness::Normal,
+            action: None,
+            emergency: None,
+        });
+    }
 }
