@@ -304,11 +304,11 @@ fn send(bus: &mut Option<Bus>, notice: &Notice, report: &Reporter) {
 }
 
 fn show_on(bus: &mut Option<Bus>, notice: &Notice, report: &Reporter) -> zbus::Result<u32> {
-    if bus.is_none() {
-        *bus = Some(Bus::open(report)?);
-    }
-    bus.as_ref()
-        .map_or(Err(zbus::Error::Unsupported), |bus| bus.show(notice))
+    let bus = match bus {
+        Some(bus) => bus,
+        None => bus.insert(Bus::open(report)?),
+    };
+    bus.show(notice)
 }
 
 /// Notification servers may render a subset of HTML in bodies; message text is
