@@ -48,6 +48,17 @@ impl From<ClientError> for Failure {
     }
 }
 
+/// A bad config is the user's to fix; anything else is a runtime failure.
+impl From<server::StartError> for Failure {
+    fn from(error: server::StartError) -> Self {
+        if error.is_config_error() {
+            Failure::Usage(error.to_string())
+        } else {
+            Failure::Runtime(error.to_string())
+        }
+    }
+}
+
 pub fn run(cli: Cli) -> ExitCode {
     let paths = Paths::resolve(cli.config.as_deref());
     let result = match cli.command {
@@ -159,8 +170,7 @@ fn config_check(path: &Path) -> Result<(), Failure> {
             println!("{}: OK", path.display());
             Ok(())
         }
-        Err(error) if error.is_config_error() => Err(Failure::Usage(error.to_string())),
-        Err(error) => Err(Failure::Runtime(error.to_string())),
+        Err(error) => Err(error.into()),
     }
 }
 

@@ -7,8 +7,10 @@ use crate::render::{day_clock, safe};
 use deepwork_core::triage::Triager;
 use deepwork_core::triage::eval::{evaluate, parse_class, parse_labelled, reference_arrival};
 use deepwork_core::{ItemId, NewItem};
-use deepwork_engine::Paths;
+use deepwork_engine::api::Explanation;
 use deepwork_engine::server;
+use deepwork_engine::{Client, ClientError, Paths};
+use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use std::path::Path;
 
@@ -35,8 +37,24 @@ pub fn run(paths: &Paths, command: TriageCommand) -> Result<(), Failure> {
             };
             item.validate()
                 .map_err(|e| Failure::Usage(format!("cannot explain: {e}")))?;
-            let explanation = runtime()?
-                .block_on(async { Ok::<_, Failure>(connect(paths).await?.explain(item).await?) })?;
+            let asked = runtime()?.block_on(async {
+                match Client::connect(&paths.socket).await {
+                    Ok(mut engine) => Ok(Some(engine.explain(item.clone()).await?)),
+                    Err(ClientError::NotRunning { .. }) => Ok(None),
+                    Err(error) => Err(Failure::from(error)),
+                }
+            })?;
+            let explanation = match asked {
+                Some(explanation) => explanation,
+                None => {
+                    eprintln!(
+                        "(no engine is running: read here with your config and stored corrections)"
+                    );
+                    let received = Timestamp::now().to_zoned(tz.clone());
+                    let triager = server::triager_without_engine(paths)?;
+                    Explanation::of(&triager, &item, &received)
+                }
+            };
             println!("{}: {}", explanation.class.label(), safe(&explanation.why));
             if let Some(deadline) = &explanation.deadline {
                 println!(
@@ -84,13 +102,7 @@ fn eval(paths: &Paths, file: &Path, show_misses: bool, tz: &TimeZone) -> Result<
         .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", file.display())))?;
     let messages =
         parse_labelled(&text).map_err(|e| Failure::Usage(format!("{}: {e}", file.display())))?;
-    let config = server::load_config(&paths.config).map_err(|e| {
-        if e.is_config_error() {
-            Failure::Usage(e.to_string())
-        } else {
-            Failure::Runtime(e.to_string())
-        }
-    })?;
+    let config = server::load_config(&paths.config)?;
     let triager = Triager::new(&config.triage).map_err(|e| Failure::Runtime(e.to_string()))?;
     let (confusion, missed) = evaluate(&triager, &messages, &reference_arrival(tz));
     println!("{confusion}");

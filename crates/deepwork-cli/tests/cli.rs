@@ -14,6 +14,12 @@ use support::{
 #[test]
 fn triage_explained_taught_and_evaluated_from_a_terminal() {
     let env = Env::new(QUIET);
+    // With no engine running, explain reads the config itself and stores nothing.
+    let alone = env.run(&["triage", "explain", "are you around?"]);
+    assert_eq!(alone.code, 0, "{alone:?}");
+    assert!(alone.stdout.starts_with("pre-ping: "), "{alone:?}");
+    assert!(alone.stderr.contains("no engine is running"), "{alone:?}");
+    assert!(!env.database().exists(), "explain created a database");
     let daemon = env.daemon();
 
     let explained = env.ok(&[
@@ -62,7 +68,7 @@ fn triage_explained_taught_and_evaluated_from_a_terminal() {
     assert!(taught.contains(&format!("is now {class}")), "{taught}");
     // The lesson is in the database: a crashed and restarted daemon still knows it.
     daemon.kill_9();
-    let _daemon = env.daemon();
+    let daemon = env.daemon();
     let similar = env.push(
         "etl",
         "etl-bot",
@@ -73,6 +79,24 @@ fn triage_explained_taught_and_evaluated_from_a_terminal() {
         similar.contains(&format!("as {class} (like 'Weekly ledger export")),
         "the correction sways a similar message: {similar}"
     );
+    // And explain, with the engine down, reads the stored correction too.
+    daemon.kill_9();
+    let offline = env.run(&[
+        "triage",
+        "explain",
+        "Weekly ledger export to the warehouse finished late",
+        "--from",
+        "etl-bot",
+        "--source",
+        "etl",
+    ]);
+    assert!(
+        offline
+            .stdout
+            .starts_with(&format!("{class}: like 'Weekly ledger export")),
+        "{offline:?}"
+    );
+    let _daemon = env.daemon();
     let refused = env.run(&["triage", "teach", &id, "panic"]);
     assert_eq!(refused.code, 2, "{refused:?}");
     assert!(

@@ -11,9 +11,10 @@ use deepwork_core::session::ClassCounts;
 use deepwork_core::settings::Settings;
 use deepwork_core::standup::{Intent, Outcome, PostTarget, StandupDraft, StandupEntry};
 use deepwork_core::stats::{IsoWeek, WeeklyStats};
+use deepwork_core::triage::Triager;
 use deepwork_core::triage::deadline::StatedDeadline;
 use deepwork_core::{Class, Disposition, ItemId, NewItem, SessionId};
-use jiff::Timestamp;
+use jiff::{Timestamp, Zoned};
 use serde::{Deserialize, Serialize};
 
 /// Longest request line accepted, in bytes.
@@ -618,6 +619,25 @@ pub struct Explanation {
     pub model: Vec<(Class, f32)>,
     /// The probability from which the model says emergency.
     pub emergency_threshold: Option<f32>,
+}
+
+impl Explanation {
+    /// How `triager` reads `item`, as if it arrived at `received`.
+    pub fn of(triager: &Triager, item: &NewItem, received: &Zoned) -> Explanation {
+        let triage = triager.triage(item, received);
+        let mut model: Vec<(Class, f32)> = triager
+            .model_scores(item)
+            .map(|s| Class::ALL.iter().map(|c| (*c, s.probability(*c))).collect())
+            .unwrap_or_default();
+        model.sort_by(|a, b| b.1.total_cmp(&a.1));
+        Explanation {
+            class: triage.class,
+            why: triage.reason.to_string(),
+            deadline: triage.deadline,
+            model,
+            emergency_threshold: triager.emergency_threshold(),
+        }
+    }
 }
 
 /// What happened to a pushed item. Durable when this is sent.

@@ -5,7 +5,7 @@ use crate::api::{ApiError, ErrorCode, Event, MAX_REQUEST_BYTES, Reply, Request, 
 use crate::calendars::{self, CalendarRead};
 use crate::chat_calls::ChatCall;
 use crate::chats::{self, ChatAdapter, EngineLink};
-use crate::engine::{Engine, OpenError};
+use crate::engine::{Engine, OpenError, triager_for};
 use crate::escalate::{self, Report};
 use crate::notify::{DesktopNotifier, NoticeAction, NoticeReport, Notifier, SilentNotifier};
 use crate::paths::Paths;
@@ -16,6 +16,7 @@ use deepwork_adapters::{AdapterError, Post, PostedMessage, Poster};
 use deepwork_core::config::{Config, ConfigError};
 use deepwork_core::escalation::{AckVia, EscalationConfig};
 use deepwork_core::standup::{PostTarget, Posted, StandupDraft};
+use deepwork_core::triage::Triager;
 use deepwork_store::Store;
 use futures_util::{SinkExt, StreamExt};
 use jiff::Timestamp;
@@ -91,6 +92,18 @@ impl StartError {
 pub fn clock_now() -> Timestamp {
     let now = Timestamp::now();
     Timestamp::from_millisecond(now.as_millisecond()).unwrap_or(now)
+}
+
+/// Triage as the engine builds it, from the config and the corrections earlier runs
+/// stored, for when no engine runs: it writes nothing and creates no database.
+pub fn triager_without_engine(paths: &Paths) -> Result<Triager, StartError> {
+    let config = load_config(&paths.config)?;
+    let database = paths.database();
+    if !database.exists() {
+        return Ok(Triager::new(&config.triage).map_err(OpenError::from)?);
+    }
+    let store = Store::open_read_only(&database).map_err(OpenError::from)?;
+    Ok(triager_for(&config, &store)?)
 }
 
 /// Reads the config file; a missing file means every default.

@@ -18,7 +18,7 @@ use deepwork_core::triage::deadline::StatedDeadline;
 use deepwork_core::{Class, Disposition, ItemId, NewItem, SessionId};
 use jiff::Timestamp;
 use jiff::civil::Date;
-use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, Transaction, params};
 use std::path::Path;
 
 pub use migrations::{MIGRATIONS, SCHEMA_VERSION};
@@ -37,6 +37,16 @@ pub enum StoreError {
         /// The version in the file.
         found: i64,
         /// The newest this build knows.
+        supported: i64,
+    },
+    /// A database opened read-only has another schema version than this build's.
+    #[error(
+        "the database has schema version {found}, not this Deepwork's ({supported}); start the engine once to bring it up to date"
+    )]
+    OtherVersion {
+        /// The version in the file.
+        found: i64,
+        /// The version this build reads.
         supported: i64,
     },
     /// A row holds something this build cannot read.
@@ -143,6 +153,24 @@ impl Store {
     /// Opens (creating if needed) and migrates the database at `path`.
     pub fn open(path: &Path) -> Result<Store> {
         Store::setup(Connection::open(path)?)
+    }
+
+    /// Opens an existing database at `path` for reading only, as it stands: nothing is
+    /// created or migrated, for a command that reads while no engine runs.
+    pub fn open_read_only(path: &Path) -> Result<Store> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if found != SCHEMA_VERSION {
+            return Err(StoreError::OtherVersion {
+                found,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        Ok(Store { conn })
     }
 
     /// An in-memory database, for tests and benchmarks.

@@ -109,6 +109,47 @@ fn a_newer_schema_is_refused_not_damaged() {
 }
 
 #[test]
+fn a_read_only_open_reads_what_a_running_engine_wrote_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("deepwork.sqlite3");
+    let missing = Store::open_read_only(&path).unwrap_err();
+    assert!(matches!(missing, StoreError::Sqlite(_)), "{missing}");
+    assert!(!path.exists(), "a missing database is not created");
+
+    let mut writer = Store::open(&path).unwrap();
+    writer
+        .write(|w| w.insert_item(&item(1, None, Class::Update, Disposition::Shown)))
+        .unwrap();
+    writer
+        .write(|w| w.teach(ItemId(1), Class::Blocker, t(5)))
+        .unwrap();
+    // The writer stays open, its last commit still in the write-ahead log.
+    let reader = Store::open_read_only(&path).unwrap();
+    assert_eq!(reader.lessons(10).unwrap().len(), 1);
+    assert_eq!(reader.lessons(10).unwrap()[0].1, Class::Blocker);
+    drop(writer);
+
+    Connection::open(&path)
+        .unwrap()
+        .pragma_update(None, "user_version", SCHEMA_VERSION - 1)
+        .unwrap();
+    let older = Store::open_read_only(&path).unwrap_err();
+    assert!(
+        matches!(older, StoreError::OtherVersion { found, .. } if found == SCHEMA_VERSION - 1),
+        "{older}"
+    );
+    let version: i64 = Connection::open(&path)
+        .unwrap()
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(
+        version,
+        SCHEMA_VERSION - 1,
+        "an older database is not migrated"
+    );
+}
+
+#[test]
 fn items_round_trip_and_are_delivered_once() {
     let mut store = Store::open_in_memory().unwrap();
     store

@@ -742,20 +742,7 @@ impl Engine {
     }
 
     fn explain(&self, now: Timestamp, item: &NewItem) -> Explanation {
-        let triage = self.triager.triage(item, &now.to_zoned(self.tz.clone()));
-        let scores = self.triager.model_scores(item);
-        let mut model: Vec<(Class, f32)> = scores
-            .as_ref()
-            .map(|s| Class::ALL.iter().map(|c| (*c, s.probability(*c))).collect())
-            .unwrap_or_default();
-        model.sort_by(|a, b| b.1.total_cmp(&a.1));
-        Explanation {
-            class: triage.class,
-            why: triage.reason.to_string(),
-            deadline: triage.deadline,
-            model,
-            emergency_threshold: self.triager.emergency_threshold(),
-        }
+        Explanation::of(&self.triager, item, &now.to_zoned(self.tz.clone()))
     }
 
     fn stats(&self, now: Timestamp, week: Option<IsoWeek>) -> Result<WeeklyStats, ApiError> {
@@ -839,7 +826,7 @@ fn record(
 
 /// Triage as configured, taught the user's corrections (oldest first, so the newest
 /// weighs last).
-fn triager_for(config: &Config, store: &Store) -> Result<Triager, OpenError> {
+pub(crate) fn triager_for(config: &Config, store: &Store) -> Result<Triager, OpenError> {
     let mut triager = Triager::new(&config.triage)?;
     for (item, class) in store.lessons(MAX_LESSONS)?.into_iter().rev() {
         triager.learn(Lesson::new(&item, class));
