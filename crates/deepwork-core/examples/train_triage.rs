@@ -11,6 +11,9 @@
 //! Deterministic: the same corpus gives the same bytes. With `--misses`
 //! (`make train-triage ARGS=--misses`) it lists the corpus's out-of-fold mistakes; the
 //! evaluation sets' mistakes stay unprinted, so that nobody tunes the corpus to them.
+//! With `--learning-curve` it trains on a quarter, a half, three quarters and all of the
+//! corpus (whole families at a time) and prints the held-out and unseen figures of each,
+//! writing no model: what more data of the same kind would buy.
 
 use deepwork_core::config::TriageConfig;
 use deepwork_core::item::Class;
@@ -59,6 +62,7 @@ const MAX_MODEL_BYTES: usize = 2_300_000;
 /// 76% to 67%.
 const TARGET_RECALL: f64 = 0.98;
 
+#[derive(Clone)]
 struct Example {
     features: Vec<(u32, f32)>,
     class: usize,
@@ -71,14 +75,26 @@ struct Example {
 /// threshold chosen from them, too kind); by position when it has no family.
 fn fold_of(message: &Labelled, position: usize) -> usize {
     match &message.family {
-        Some(family) => {
-            let hash = family.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-                (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-            });
-            (hash % FOLDS as u64) as usize
-        }
+        Some(family) => (fnv64(family.as_bytes()) % FOLDS as u64) as usize,
         None => position % FOLDS,
     }
+}
+
+/// 64-bit FNV-1a.
+fn fnv64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// Whether a message is among `percent` of the corpus kept for a point of the learning
+/// curve: whole families together, drawn apart from the folds by a salted hash.
+fn in_share(message: &Labelled, position: usize, percent: u64) -> bool {
+    let key = match &message.family {
+        Some(family) => format!("share {family}"),
+        None => format!("share #{position}"),
+    };
+    fnv64(key.as_bytes()) % 100 < percent
 }
 
 fn featurize(position: usize, message: &Labelled) -> Example {
@@ -403,18 +419,16 @@ fn feature_budget((hidden, bags): (usize, usize)) -> usize {
     MAX_MODEL_BYTES / (8 + hidden * bags)
 }
 
-/// Out-of-fold probabilities for every example, per shape in [`CANDIDATES`].
-fn out_of_fold(examples: &[Example]) -> Vec<Vec<[f32; CLASSES]>> {
-    let mut probabilities = vec![vec![[0.0; CLASSES]; examples.len()]; CANDIDATES.len()];
+/// Out-of-fold probabilities for every example, for a network of `shape`.
+fn out_of_fold(examples: &[Example], shape: (usize, usize)) -> Vec<[f32; CLASSES]> {
+    let mut probabilities = vec![[0.0; CLASSES]; examples.len()];
     for fold in 0..FOLDS {
         let training: Vec<&Example> = examples.iter().filter(|e| e.fold != fold).collect();
-        for (candidate, shape) in CANDIDATES.into_iter().enumerate() {
-            let vocabulary = Vocabulary::new(&training, feature_budget(shape));
-            let net = train(&training, &vocabulary, shape.0, shape.1);
-            for (i, e) in examples.iter().enumerate() {
-                if e.fold == fold {
-                    probabilities[candidate][i] = net.probabilities(&vocabulary.rows(&e.features));
-                }
+        let vocabulary = Vocabulary::new(&training, feature_budget(shape));
+        let net = train(&training, &vocabulary, shape.0, shape.1);
+        for (i, e) in examples.iter().enumerate() {
+            if e.fold == fold {
+                probabilities[i] = net.probabilities(&vocabulary.rows(&e.features));
             }
         }
     }
@@ -558,15 +572,94 @@ fn report_per_file(model: Model, files: &[(String, Vec<Labelled>)]) {
     }
 }
 
-fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("triage");
-    let show_misses = std::env::args().any(|a| a == "--misses");
+/// The model of a network of `shape` trained on all of `examples`.
+fn fit(examples: &[Example], shape: (usize, usize), emergency_threshold: f32) -> Vec<u8> {
+    let all: Vec<&Example> = examples.iter().collect();
+    let vocabulary = Vocabulary::new(&all, feature_budget(shape));
+    let net = train(&all, &vocabulary, shape.0, shape.1);
+    let width = net.hidden;
+    model::encode(&Weights {
+        features: vocabulary
+            .keys
+            .iter()
+            .zip(net.rows.chunks(width))
+            .map(|(key, row)| (*key, row.to_vec()))
+            .collect(),
+        hidden_bias: net.hidden_bias,
+        output: std::array::from_fn(|c| net.output[c * width..(c + 1) * width].to_vec()),
+        output_bias: net.output_bias,
+        emergency_threshold,
+    })
+}
+
+fn load(bytes: Vec<u8>) -> Model {
+    Model::load(Box::leak(bytes.into_boxed_slice())).expect("the model just written loads")
+}
+
+fn read_corpus(root: &Path) -> (Vec<Labelled>, Vec<Example>) {
     let corpus = read_dir(&root.join("corpus"));
-    let examples: Vec<Example> = corpus
+    let examples = corpus
         .iter()
         .enumerate()
         .map(|(position, message)| featurize(position, message))
         .collect();
+    (corpus, examples)
+}
+
+/// Emergency recall, emergency precision, pre-ping recall and accuracy, in one line.
+fn figures(model: Model, messages: &[Labelled]) -> String {
+    let triager = Triager::with_model(&TriageConfig::default(), Some(model)).expect("no rules");
+    let received = reference_arrival(&jiff::tz::TimeZone::UTC);
+    let (confusion, _) = evaluate(&triager, messages, &received);
+    let percent =
+        |figure: Option<f64>| figure.map_or("-".to_owned(), |f| format!("{:.1}%", 100.0 * f));
+    format!(
+        "{} / {} / {} / {}",
+        percent(confusion.recall(Class::Emergency)),
+        percent(confusion.precision(Class::Emergency)),
+        percent(confusion.recall(Class::PrePing)),
+        percent(Some(confusion.accuracy())),
+    )
+}
+
+/// The first shape's figures on the evaluation sets when trained on a growing share of
+/// the corpus, each with its own out-of-fold threshold.
+fn learning_curve(root: &Path) {
+    let (corpus, examples) = read_corpus(root);
+    let held_out = read_dir(&root.join("heldout"));
+    let unseen = read_file(&root.join("unseen.jsonl"));
+    let shape = CANDIDATES[0];
+    println!(
+        "learning curve, 1 x {} units; emergency recall / precision, pre-ping recall, accuracy:",
+        shape.0
+    );
+    for percent in [25, 50, 75, 100] {
+        let share: Vec<Example> = examples
+            .iter()
+            .zip(&corpus)
+            .enumerate()
+            .filter(|(position, (_, message))| in_share(message, *position, percent))
+            .map(|(_, (example, _))| example.clone())
+            .collect();
+        let threshold = threshold(&share, &out_of_fold(&share, shape));
+        let model = load(fit(&share, shape, threshold));
+        println!(
+            "  {percent:>3}% ({} messages): held-out {}; unseen {}",
+            share.len(),
+            figures(model, &held_out),
+            figures(model, &unseen),
+        );
+    }
+}
+
+fn main() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("triage");
+    if std::env::args().any(|a| a == "--learning-curve") {
+        learning_curve(&root);
+        return;
+    }
+    let show_misses = std::env::args().any(|a| a == "--misses");
+    let (corpus, examples) = read_corpus(&root);
     let mut per_class = [0usize; CLASSES];
     for e in &examples {
         per_class[e.class] += 1;
@@ -575,11 +668,12 @@ fn main() {
         "training on {} messages {per_class:?} (emergency, blocker, update, strategic, pre-ping)",
         examples.len()
     );
-    let oofs = out_of_fold(&examples);
-    let all: Vec<&Example> = examples.iter().collect();
+    let oofs: Vec<Vec<[f32; CLASSES]>> = CANDIDATES
+        .iter()
+        .map(|shape| out_of_fold(&examples, *shape))
+        .collect();
     let chosen = choose(&examples, &oofs);
     let (hidden, bags) = CANDIDATES[chosen];
-    let vocabulary = Vocabulary::new(&all, feature_budget((hidden, bags)));
     let oof = &oofs[chosen];
     println!(
         "out-of-fold accuracy of the model alone ({bags} x {hidden} units): {:.1}%",
@@ -603,26 +697,11 @@ fn main() {
             }
         }
     }
-    let net = train(&all, &vocabulary, hidden, bags);
-    let width = net.hidden;
-    let weights = Weights {
-        features: vocabulary
-            .keys
-            .iter()
-            .zip(net.rows.chunks(width))
-            .map(|(key, row)| (*key, row.to_vec()))
-            .collect(),
-        hidden_bias: net.hidden_bias,
-        output: std::array::from_fn(|c| net.output[c * width..(c + 1) * width].to_vec()),
-        output_bias: net.output_bias,
-        emergency_threshold,
-    };
-    let bytes = model::encode(&weights);
+    let bytes = fit(&examples, CANDIDATES[chosen], emergency_threshold);
     let out = root.join("model.bin");
     std::fs::write(&out, &bytes).unwrap_or_else(|e| panic!("{}: {e}", out.display()));
     println!("wrote {} ({} bytes)", out.display(), bytes.len());
-    let model =
-        Model::load(Box::leak(bytes.into_boxed_slice())).expect("the model just written loads");
+    let model = load(bytes);
     let held_out = read_files(&root.join("heldout"));
     let all_held_out: Vec<Labelled> = held_out.iter().flat_map(|(_, m)| m.clone()).collect();
     report("held-out split (triage/heldout)", model, &all_held_out);
