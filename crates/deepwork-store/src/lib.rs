@@ -39,11 +39,11 @@ pub enum StoreError {
         /// The newest this build knows.
         supported: i64,
     },
-    /// A database opened read-only has another schema version than this build's.
+    /// A database opened read-only is older than this build's schema.
     #[error(
-        "the database has schema version {found}, not this Deepwork's ({supported}); start the engine once to bring it up to date"
+        "the database has schema version {found}, older than this Deepwork's ({supported}); start the engine once to bring it up to date"
     )]
-    OtherVersion {
+    Outdated {
         /// The version in the file.
         found: i64,
         /// The version this build reads.
@@ -164,8 +164,14 @@ impl Store {
         )?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-        if found != SCHEMA_VERSION {
-            return Err(StoreError::OtherVersion {
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::TooNew {
+                found,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        if found < SCHEMA_VERSION {
+            return Err(StoreError::Outdated {
                 found,
                 supported: SCHEMA_VERSION,
             });

@@ -135,7 +135,11 @@ fn a_read_only_open_reads_what_a_running_engine_wrote_and_changes_nothing() {
         .unwrap();
     let older = Store::open_read_only(&path).unwrap_err();
     assert!(
-        matches!(older, StoreError::OtherVersion { found, .. } if found == SCHEMA_VERSION - 1),
+        matches!(older, StoreError::Outdated { found, .. } if found == SCHEMA_VERSION - 1),
+        "{older}"
+    );
+    assert!(
+        older.to_string().contains("start the engine once"),
         "{older}"
     );
     let version: i64 = Connection::open(&path)
@@ -147,6 +151,13 @@ fn a_read_only_open_reads_what_a_running_engine_wrote_and_changes_nothing() {
         SCHEMA_VERSION - 1,
         "an older database is not migrated"
     );
+
+    Connection::open(&path)
+        .unwrap()
+        .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+        .unwrap();
+    let newer = Store::open_read_only(&path).unwrap_err();
+    assert!(newer.to_string().contains("upgrade Deepwork"), "{newer}");
 }
 
 #[test]
