@@ -5,6 +5,7 @@ mod support;
 use deepwork_core::NewItem;
 use deepwork_engine::Client;
 use std::collections::HashSet;
+use std::os::unix::fs::PermissionsExt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use support::{
@@ -352,7 +353,6 @@ fn bad_input_gets_a_clear_error_and_exit_code_2() {
 #[test]
 fn subscribers_see_the_session_live() {
     use deepwork_engine::api::Event;
-    use std::os::unix::fs::PermissionsExt;
     let env = Env::new(QUIET);
     let _daemon = env.daemon();
     let mode = std::fs::metadata(&env.socket).unwrap().permissions().mode() & 0o777;
@@ -451,6 +451,33 @@ fn a_broken_config_stops_the_daemon_before_it_starts() {
 
     std::fs::write(&env.config, QUIET).unwrap();
     assert!(env.ok(&["config", "check"]).contains(": OK"));
+}
+
+#[test]
+fn a_damaged_database_is_named_and_left_as_it_is() {
+    let env = Env::new(QUIET);
+    std::fs::create_dir_all(&env.data).unwrap();
+    std::fs::set_permissions(&env.data, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let damaged = b"not SQLite at all, but maybe someone's only copy".repeat(100);
+    std::fs::write(env.database(), &damaged).unwrap();
+    let database = env.database().display().to_string();
+
+    let daemon = env.run(&["daemon", "--headless"]);
+    assert_eq!(daemon.code, 1, "{daemon:?}");
+    assert!(
+        daemon.stderr.contains(&format!(
+            "{database}: database error: file is not a database"
+        )),
+        "names the file: {daemon:?}"
+    );
+    let explain = env.run(&["triage", "explain", "hello"]);
+    assert_eq!(explain.code, 1, "{explain:?}");
+    assert!(explain.stderr.contains(&database), "{explain:?}");
+    assert_eq!(
+        std::fs::read(env.database()).unwrap(),
+        damaged,
+        "the file is not overwritten"
+    );
 }
 
 #[test]

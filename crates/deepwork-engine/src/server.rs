@@ -17,7 +17,7 @@ use deepwork_core::config::{Config, ConfigError};
 use deepwork_core::escalation::{AckVia, EscalationConfig};
 use deepwork_core::standup::{PostTarget, Posted, StandupDraft};
 use deepwork_core::triage::Triager;
-use deepwork_store::Store;
+use deepwork_store::{Store, StoreError};
 use futures_util::{SinkExt, StreamExt};
 use jiff::Timestamp;
 use jiff::civil::Date;
@@ -62,6 +62,14 @@ pub enum StartError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The database could not be opened.
+    #[error("{path}: {source}", path = .path.display())]
+    Database {
+        /// The file.
+        path: PathBuf,
+        /// What the store said.
+        source: StoreError,
+    },
     /// The data directory can be read or written by other users.
     #[error("{path} is open to other users (mode {mode:o}) and holds your messages; make it private with: chmod 700 {path}", path = .path.display())]
     NotPrivate {
@@ -102,7 +110,10 @@ pub fn triager_without_engine(paths: &Paths) -> Result<Triager, StartError> {
     if !database.exists() {
         return Ok(Triager::new(&config.triage).map_err(OpenError::from)?);
     }
-    let store = Store::open_read_only(&database).map_err(OpenError::from)?;
+    let store = Store::open_read_only(&database).map_err(|source| StartError::Database {
+        path: database.clone(),
+        source,
+    })?;
     Ok(triager_for(&config, &store)?)
 }
 
@@ -167,7 +178,10 @@ async fn run_engine(
     }
     let _lock = lock(paths)?;
     private_files(&paths.database())?;
-    let store = Store::open(&paths.database()).map_err(OpenError::from)?;
+    let store = Store::open(&paths.database()).map_err(|source| StartError::Database {
+        path: paths.database(),
+        source,
+    })?;
     let tz = TimeZone::try_system().unwrap_or_else(|error| {
         tracing::warn!(%error, "could not find the local time zone; using UTC");
         TimeZone::UTC
