@@ -556,12 +556,15 @@ fn report(name: &str, model: Model, messages: &[Labelled]) {
     println!("\n{name}:\n{confusion}");
 }
 
+/// A figure as a percentage, "-" where the set has none of the class.
+fn percent(figure: Option<f64>) -> String {
+    figure.map_or("-".to_owned(), |f| format!("{:.1}%", 100.0 * f))
+}
+
 /// One line of figures per held-out file: which kinds of message the model reads worse.
 fn report_per_file(model: Model, files: &[(String, Vec<Labelled>)]) {
     let triager = Triager::with_model(&TriageConfig::default(), Some(model)).expect("no rules");
     let received = reference_arrival(&jiff::tz::TimeZone::UTC);
-    let percent =
-        |figure: Option<f64>| figure.map_or("-".to_owned(), |f| format!("{:.1}%", 100.0 * f));
     println!("\nper held-out file: messages, accuracy, emergency recall and precision");
     for (name, messages) in files {
         let (confusion, _) = evaluate(&triager, messages, &received);
@@ -614,8 +617,6 @@ fn figures(model: Model, messages: &[Labelled]) -> String {
     let triager = Triager::with_model(&TriageConfig::default(), Some(model)).expect("no rules");
     let received = reference_arrival(&jiff::tz::TimeZone::UTC);
     let (confusion, _) = evaluate(&triager, messages, &received);
-    let percent =
-        |figure: Option<f64>| figure.map_or("-".to_owned(), |f| format!("{:.1}%", 100.0 * f));
     format!(
         "{} / {} / {} / {}",
         percent(confusion.recall(Class::Emergency)),
