@@ -1412,9 +1412,7 @@ mod chats {
 mod matrix {
     //! The whole chain against a real Synapse: engine, supervisor, Matrix adapter.
 
-    use super::chats::{
-        cursor_of, eventually, eventually_within, held_in_store, paths, plan, start_engine_with,
-    };
+    use super::chats::{cursor_of, eventually, held_in_store, paths, plan, start_engine_with};
     use deepwork_adapters::matrix::MatrixAdapter;
     use deepwork_engine::chats::ChatAdapter;
     use deepwork_harness::synapse::{Person, Synapse};
@@ -1503,12 +1501,21 @@ mod matrix {
         // Reading resumes at the next retry: backoff doubles from 1 s, at most 60 s, and
         // keeps doubling while Synapse restarts (which takes tens of seconds on a
         // loaded machine), so the next retry can come a minute after it answers.
-        eventually_within(
-            "the message is held once Matrix is back",
-            Duration::from_secs(150),
-            || held_in_store(&paths) == 1,
-        )
-        .await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(150);
+        while held_in_store(&paths) != 1 {
+            if tokio::time::Instant::now() >= deadline {
+                // What the adapter last reported, and the server's side, so that a
+                // failure on a loaded CI machine can be read after the fact.
+                let adapters = client.status().await.unwrap().adapters;
+                let log = synapse.log();
+                let lines: Vec<&str> = log.lines().collect();
+                let tail = lines[lines.len().saturating_sub(40)..].join("\n");
+                panic!(
+                    "the message was not held within 150 s of Matrix being back; the adapter: {adapters:?}\nthe end of Synapse's log:\n{tail}"
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         client.stop().await.unwrap();
         let restored = until_presence(&bob, &alice.user_id, |(p, _)| p == "online").await;
         assert_eq!(restored, ("online".to_owned(), Some("around".to_owned())));
